@@ -1,0 +1,27 @@
+# Two entry points (see README): `make demo` and `make test`. Both install what they need first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install system-deps bench
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/amsn-batch demo
+
+# Tests use real servers and browsers: scripts/system-deps installs them (Debian packages) when missing.
+system-deps:
+	sh scripts/system-deps
+
+test: install system-deps
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/bench_traiter.py

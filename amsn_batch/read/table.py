@@ -1,0 +1,234 @@
+"""One table of text cells, whatever the file format, with the line numbers the sender sees.
+
+Every cell is read as text: dates, numbers and identifiers are parsed by the rules, so that each failure
+can name its line, its column and the raw value. Blank rows are dropped but keep their place in the
+numbering; the header row may sit below a title.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .headers import Vocabulary, score_header_row
+
+HEADER_SEARCH_ROWS = 30
+EXTRA_FIELDS = 32  # a CSV row may carry this many fields more than its header before the reader gives up
+XLSX_MAGIC = b"PK\x03\x04"
+XLS_MAGIC = b"\xd0\xcf\x11\xe0"
+
+
+class UnreadableFile(Exception):
+    """The file cannot be read as a table; the message is French and says what to do."""
+
+
+@dataclass
+class Table:
+    headers: list[str]  # as written in the file (a repeated header gets " (2)")
+    frame: pd.DataFrame  # text cells, '' for empty; columns are `headers`
+    lines: np.ndarray  # line number of each row, as the sender sees it (1-based)
+    header_line: int
+    overflow: np.ndarray  # rows that had more fields than the header
+    format: str  # 'csv' or 'xlsx'
+    details: dict = field(default_factory=dict)  # encoding, separator or sheet
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def read_table(path: Path, vocab: Vocabulary, max_rows: int = 2_000_000, max_columns: int = 200) -> Table:
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    if not head.strip():
+        raise UnreadableFile("Le fichier est vide. Déposez un fichier contenant une ligne d'en-têtes et des lignes de données.")
+    if head.startswith(XLSX_MAGIC) or head.startswith(XLS_MAGIC):
+        from .excel import read_workbook
+
+        rows_by_sheet = read_workbook(path, max_rows=max_rows, max_columns=max_columns)
+        return _table_from_rows(rows_by_sheet, vocab, max_columns)
+    return _read_csv(path, head, vocab, max_rows, max_columns)
+
+
+def _dedupe(headers: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for h in headers:
+        h = str(h).strip()
+        n = seen.get(h, 0) + 1
+        seen[h] = n
+        out.append(h if n == 1 else f"{h} ({n})")
+    return out
+
+
+def _find_header(rows: list[list[object]], vocab: Vocabulary) -> int:
+    """Index of the header row among the first rows: the one naming the most known fields (at least 2)."""
+    best, best_score = -1, 1
+    for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        score = score_header_row(row, vocab)
+        if score > best_score:
+            best, best_score = i, score
+    return best
+
+
+def _no_header(vocab: Vocabulary) -> UnreadableFile:
+    expected = ", ".join(f.label for f in vocab.fields if f.required)
+    return UnreadableFile(
+        "Ligne d'en-têtes introuvable : aucune des 30 premières lignes ne contient les intitulés attendus. "
+        f"Placez en première ligne les en-têtes des colonnes : {expected}."
+    )
+
+
+# --- CSV -----------------------------------------------------------------------------------------------
+
+
+def detect_encoding(head: bytes) -> str:
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    sample = head[:4096]
+    if b"\x00" in sample:
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        if odd > len(sample) // 4 and even == 0:
+            return "utf-16-le"
+        if even > len(sample) // 4 and odd == 0:
+            return "utf-16-be"
+        raise UnreadableFile(
+            "Le fichier n'est pas un fichier texte ni un classeur Excel (contenu binaire). "
+            "Enregistrez-le au format CSV (séparateur point-virgule) ou XLSX."
+        )
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3:  # a character cut by the end of the sample
+            return "utf-8"
+        return "cp1252"
+
+
+def detect_separator(lines: list[str]) -> str:
+    """The candidate separator that splits the first lines most consistently into the most fields."""
+    best, best_key = ";", (-1, -1)
+    sample = [line for line in lines[:HEADER_SEARCH_ROWS] if line.strip()]
+    for sep in (";", "\t", ",", "|"):
+        counts = [len(next(csv.reader([line], delimiter=sep))) for line in sample]
+        if not counts or max(counts) < 2:
+            continue
+        common = max(set(counts), key=counts.count)
+        key = (counts.count(common) if common > 1 else 0, common)
+        if key > best_key:
+            best, best_key = sep, key
+    return best
+
+
+def _read_csv(path: Path, head: bytes, vocab: Vocabulary, max_rows: int, max_columns: int) -> Table:
+    encoding = detect_encoding(head)
+    for enc in dict.fromkeys([encoding, "cp1252", "latin-1"]):
+        try:
+            return _read_csv_as(path, head, enc, vocab, max_rows, max_columns)
+        except UnicodeDecodeError:
+            continue
+    raise UnreadableFile("Encodage des caractères non reconnu. Enregistrez le fichier en CSV UTF-8.")
+
+
+def _sample_lines(head: bytes, encoding: str) -> list[str]:
+    text = head.decode(encoding, errors="strict" if len(head) < 65536 else "ignore")
+    lines = text.splitlines()
+    if len(head) == 65536 and lines:
+        lines = lines[:-1]  # possibly cut
+    return lines
+
+
+def _read_csv_as(path: Path, head: bytes, encoding: str, vocab: Vocabulary, max_rows: int, max_columns: int) -> Table:
+    lines = _sample_lines(head, encoding)
+    sep = detect_separator(lines)
+    parsed = [next(csv.reader([line], delimiter=sep), []) for line in lines[:HEADER_SEARCH_ROWS]]
+    h = _find_header(parsed, vocab)
+    if h < 0:
+        raise _no_header(vocab)
+    headers = _dedupe([c for c in parsed[h]])
+    while headers and not headers[-1]:
+        headers.pop()  # trailing separators after the last header
+    if len(headers) > max_columns:
+        raise UnreadableFile(f"Le fichier a {len(headers)} colonnes, au-delà de la limite de {max_columns}.")
+    names = headers + [f"\x00extra{i}" for i in range(EXTRA_FIELDS)]
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=sep,
+            header=None,
+            names=names,
+            skiprows=h + 1,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            encoding=encoding,
+            quotechar='"',
+            nrows=max_rows + 1,
+            engine="c",
+            index_col=False,
+        )
+    except UnicodeDecodeError:
+        raise  # the caller retries with the next encoding
+    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
+        raise UnreadableFile(
+            f"Structure CSV illisible ({exc}). Vérifiez que les guillemets sont fermés et que chaque ligne "
+            f"utilise le séparateur « {_sep_name(sep)} »."
+        ) from exc
+    if len(frame) > max_rows:
+        raise UnreadableFile(f"Le fichier dépasse la limite de {max_rows:,} lignes. Découpez-le en plusieurs fichiers.".replace(",", " "))
+    lines_no = np.arange(len(frame), dtype=np.int64) + (h + 2)
+    extra = [c for c in names[len(headers):]]
+    overflow = (frame[extra] != "").any(axis=1).to_numpy() if extra else np.zeros(len(frame), bool)
+    frame = frame[headers]
+    return _finish(frame, headers, lines_no, overflow, h + 1, "csv", {"encodage": encoding, "separateur": sep})
+
+
+def _sep_name(sep: str) -> str:
+    return {";": "point-virgule", ",": "virgule", "\t": "tabulation", "|": "barre verticale"}[sep]
+
+
+def _finish(frame, headers, lines_no, overflow, header_line, fmt, details) -> Table:
+    blank = (frame == "").all(axis=1).to_numpy() & ~overflow
+    if blank.any():
+        keep = ~blank
+        frame = frame.loc[keep].reset_index(drop=True)
+        lines_no = lines_no[keep]
+        overflow = overflow[keep]
+    return Table(headers, frame, lines_no, header_line, overflow, fmt, details)
+
+
+# --- spreadsheets --------------------------------------------------------------------------------------
+
+
+def _table_from_rows(rows_by_sheet: list[tuple[str, list[list[str]]]], vocab: Vocabulary, max_columns: int) -> Table:
+    """Pick the sheet whose header names the most fields (the first one on a tie)."""
+    best = None
+    for name, rows in rows_by_sheet:
+        h = _find_header(rows, vocab)
+        if h >= 0:
+            score = score_header_row(rows[h], vocab)
+            if best is None or score > best[0]:
+                best = (score, name, rows, h)
+    if best is None:
+        raise _no_header(vocab)
+    _, sheet, rows, h = best
+    header_cells = list(rows[h])
+    while header_cells and not str(header_cells[-1]).strip():
+        header_cells.pop()
+    headers = _dedupe(header_cells)
+    if len(headers) > max_columns:
+        raise UnreadableFile(f"La feuille a {len(headers)} colonnes, au-delà de la limite de {max_columns}.")
+    width = len(headers)
+    body = rows[h + 1 :]
+    columns = {name: [r[i] if i < len(r) else "" for r in body] for i, name in enumerate(headers)}
+    frame = pd.DataFrame(columns, dtype=str) if body else pd.DataFrame({c: pd.Series([], dtype=str) for c in headers})
+    overflow = np.fromiter((any(str(c).strip() for c in r[width:]) for r in body), bool, len(body))
+    lines_no = np.arange(len(body), dtype=np.int64) + (h + 2)
+    return _finish(frame, headers, lines_no, overflow, h + 1, "xlsx", {"feuille": sheet})
+

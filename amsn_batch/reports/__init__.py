@@ -1,0 +1,1 @@
+"""Reports written back to senders and to staff."""

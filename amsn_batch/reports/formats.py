@@ -1,0 +1,55 @@
+"""French formats and safe cells, shared by every report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+from pathlib import Path
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """Neutralise a value a spreadsheet would run as a formula (CSV/formula injection): prefix with '."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def date_fr(value: str | dt.date | dt.datetime | None) -> str:
+    """2021-08-17 → 17/08/2021 (and keeps the time for a timestamp)."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value) if "T" in value or " " in value else dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime):
+        return value.strftime("%d/%m/%Y à %H:%M")
+    return value.strftime("%d/%m/%Y")
+
+
+def number_fr(n: int | float) -> str:
+    """1234567 → '1 234 567' (narrow no-break space, as in French typography)."""
+    return f"{n:,}".replace(",", "\u202f")
+
+
+def money_fr(amount: Decimal | int | str) -> str:
+    """Decimal('1234.5') → '1 234,50 €'."""
+    q = Decimal(amount).quantize(Decimal("0.01"))
+    sign = "-" if q < 0 else ""
+    whole, cents = f"{abs(q):.2f}".split(".")
+    return f"{sign}{int(whole):,}".replace(",", "\u202f") + f",{cents}\u00a0€"
+
+
+def write_atomic(path: Path, data: bytes | str, encoding: str = "utf-8") -> None:
+    """Write to a temporary name then rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data if isinstance(data, bytes) else data.encode(encoding))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""Validation rules: identifiers, reference lists, the findings catalogue and the employee-file checks."""

@@ -1,0 +1,127 @@
+"""Parsing the text of cells into values, vectorised over the distinct values of a column.
+
+Columns such as dates, contracts or yes/no hold few distinct values even in a million-row file: each is
+parsed once and the result mapped back, which keeps these checks cheap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import cache
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..read.headers import load_toml, normalize
+
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+_DMY = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4}|\d{2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?")
+_YMD = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+_COMPACT = re.compile(r"(\d{2})(\d{2})(\d{4})")  # JJMMAAAA, as in the DSN
+_SERIAL = re.compile(r"\d{4,5}(?:[.,]0+)?")
+
+
+def map_distinct(series: pd.Series, fn: Callable[[str], object]) -> np.ndarray:
+    """fn applied to each distinct value of the column, the results spread back over the rows."""
+    codes, uniques = pd.factorize(series, sort=False)
+    results = np.empty(len(uniques) + 1, dtype=object)
+    for i, u in enumerate(uniques):
+        results[i] = fn(u)
+    results[-1] = fn("")  # factorize gives -1 to missing values
+    return results[codes]
+
+
+def parse_date(text: str, today: dt.date | None = None) -> dt.date | None:
+    """A date as people write it: JJ/MM/AAAA, JJ/MM/AA, AAAA-MM-JJ, JJMMAAAA, or an Excel serial number.
+    None when the text is not a valid date ('' included)."""
+    t = text.strip()
+    if not t:
+        return None
+    try:
+        if m := _DMY.fullmatch(t):
+            d, mo, y = (int(g) for g in m.groups())
+            if len(m.group(3)) == 2:
+                pivot = (today or dt.date.today()).year % 100
+                y += 2000 if y <= pivot else 1900
+            return dt.date(y, mo, d)
+        if m := _YMD.fullmatch(t):
+            y, mo, d = (int(g) for g in m.groups())
+            return dt.date(y, mo, d)
+        if m := _COMPACT.fullmatch(t):
+            d, mo, y = (int(g) for g in m.groups())
+            return dt.date(y, mo, d)
+        if _SERIAL.fullmatch(t):
+            n = int(re.split(r"[.,]", t)[0])
+            if 1 <= n <= 2958465:
+                return EXCEL_EPOCH + dt.timedelta(days=n)
+    except ValueError:
+        return None
+    return None
+
+
+def dates(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ISO text or '' per row, empty mask, invalid mask)."""
+    parsed = map_distinct(series, parse_date)
+    empty = (series.str.strip() == "").to_numpy()
+    invalid = np.array([p is None for p in parsed]) & ~empty
+    iso = np.array([p.isoformat() if p is not None else "" for p in parsed], dtype=object)
+    return iso, empty, invalid
+
+
+@cache
+def _vocab(name: str) -> dict[str, str]:
+    """Normalized label or alias → code, from a TOML reference list under schemas/."""
+    out = {}
+    for code, spec in load_toml(name).items():
+        for label in [code, spec["libelle"], *spec.get("alias", [])]:
+            out[normalize(label)] = code
+    return out
+
+
+def lookup(series: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes from a reference list (contrats.toml, categories.toml): (code or '', empty, unknown)."""
+    vocab = _vocab(name)
+    codes = map_distinct(series, lambda v: vocab.get(normalize(v), None) if v.strip() else "")
+    empty = codes == ""
+    unknown = np.array([c is None for c in codes])
+    return np.where(unknown, "", codes).astype(object), empty, unknown
+
+
+_YES = {"oui", "o", "x", "1", "vrai", "true", "yes", "y", "coche", "ok"}
+_NO = {"non", "n", "0", "faux", "false", "no", "", "nc", "sans"}
+
+
+def _yes_no(v: str) -> int | None:
+    n = normalize(v)
+    if n in _YES:
+        return 1
+    if n in _NO:
+        return 0
+    return None
+
+
+def yes_no(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(1/0 per row, invalid mask); an empty cell is 'no'."""
+    parsed = map_distinct(series, _yes_no)
+    invalid = np.array([p is None for p in parsed])
+    return np.where(invalid, 0, parsed).astype(np.int8), invalid
+
+
+MOVEMENTS = {
+    "entree": "entree", "e": "entree", "embauche": "entree", "ajout": "entree", "arrivee": "entree",
+    "nouveau": "entree", "creation": "entree", "entre": "entree",
+    "sortie": "sortie", "s": "sortie", "depart": "sortie", "fin": "sortie", "findecontrat": "sortie",
+    "suppression": "sortie",
+    "modification": "modification", "m": "modification", "modif": "modification", "maj": "modification",
+    "miseajour": "modification", "changement": "modification",
+}
+
+
+def movements(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """('entree' | 'sortie' | 'modification' | '' per row, empty, unknown)."""
+    parsed = map_distinct(series, lambda v: MOVEMENTS.get(normalize(v)) if v.strip() else "")
+    empty = parsed == ""
+    unknown = np.array([p is None for p in parsed])
+    return np.where(unknown, "", parsed).astype(object), empty, unknown
