@@ -118,9 +118,7 @@ def demo(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = app(standalone_mode=False)  # click returns the code of typer.Exit in this mode
     except (ConfigError, Fatal) as exc:
         print(f"amsn-batch : {exc}", file=sys.stderr)
         sys.exit(1)
@@ -139,3 +137,4 @@ def main() -> None:
         if isinstance(exc, click.exceptions.Abort):
             sys.exit(1)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,132 @@
+"""Readers and value checks, without the CLI: line numbers, encodings, header aliases, NIR, dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+from stdnum.fr import nir as stdnum_nir
+
+from amsn_batch.config import ConfigError, load_settings
+from amsn_batch.read import UnreadableFile, read_table
+from amsn_batch.read.headers import map_headers, normalize, vocabulary
+from amsn_batch.rules import identifiers, values
+from tests.factories import MOVEMENT_HEADERS, make_nir, write_csv
+
+V = vocabulary("mouvements")
+
+
+@pytest.mark.parametrize("header,key", [
+    ("N° SS", "nir"), ("NIR", "nir"), ("N° sécurité sociale", "nir"), ("n° de SÉCURITÉ SOCIALE", "nir"),
+    ("Date d'entrée", "date_embauche"), ("DATE D'EMBAUCHE", "date_embauche"), ("Code PCS-ESE", "pcs"),
+    ("Nom", "nom"), ("prénom", "prenom"), ("Habilitation électrique", "det_habilitation_electrique"),
+])
+def test_header_aliases(header, key):
+    assert V.lookup[normalize(header)] == key
+
+
+def test_missing_and_unknown_headers():
+    m = map_headers(["Nom", "Prénom", "NIR", "Bidule", "Nom de naissance"], V)
+    assert m.columns["nir"] == "NIR" and m.unknown == ["Bidule"] and m.duplicated == [("nom", "Nom de naissance")]
+    assert {f.label for f in m.missing} == {"SIRET", "Mouvement", "Date d'embauche", "Contrat", "Poste de travail", "Code PCS"}
+
+
+def test_csv_line_numbers_with_title_and_blank_lines(tmp_path):
+    p = tmp_path / "f.csv"
+    header = ";".join(MOVEMENT_HEADERS)
+    p.write_text(f"Effectifs au 01/11/2026\n\n{header}\nA;x\n\n;\nB;y\nC;z;;;;;;;;;;;;;;;;;;;;;;;extra\n", encoding="cp1252")
+    t = read_table(p, V)
+    assert t.header_line == 3
+    assert t.lines.tolist() == [4, 7, 8]
+    assert t.frame["Nom de naissance"].tolist() == ["A", "B", "C"]
+    assert t.overflow.tolist() == [False, False, True]
+    assert (t.details["encodage"], t.details["separateur"]) == ("cp1252", ";")
+
+
+def test_no_header_found(tmp_path):
+    p = tmp_path / "f.csv"
+    p.write_text("a;b;c\n1;2;3\n", encoding="utf-8")
+    with pytest.raises(UnreadableFile, match="En-têtes|en-têtes"):
+        read_table(p, V)
+
+
+def test_binary_and_empty_files_are_unreadable(tmp_path):
+    (tmp_path / "b.csv").write_bytes(bytes(range(256)) * 40)
+    (tmp_path / "e.csv").write_bytes(b"")
+    for name in ("b.csv", "e.csv"):
+        with pytest.raises(UnreadableFile):
+            read_table(tmp_path / name, V)
+
+
+def test_utf16_with_bom(tmp_path):
+    p = write_csv(tmp_path / "f.csv", MOVEMENT_HEADERS, [["ÉTÉ", "Zoé"]], encoding="utf-16", sep="\t")
+    t = read_table(p, V)
+    assert t.frame.iloc[0, 0] == "ÉTÉ" and t.details["separateur"] == "\t"
+
+
+def test_cp1252_detected_even_late_in_file(tmp_path):
+    rows = [["A"]] * 5000 + [["LEFÈVRE"]]
+    p = write_csv(tmp_path / "f.csv", MOVEMENT_HEADERS, rows, encoding="cp1252")
+    t = read_table(p, V)
+    assert t.frame.iloc[-1, 0] == "LEFÈVRE" and t.lines[-1] == 5002
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789AB ", min_size=0, max_size=17))
+def test_nir_vectorised_agrees_with_stdnum(text):
+    r = identifiers.nir_check(pd.Series([text], dtype="str"))
+    ok = not (r["empty"][0] or r["scientific"][0] or r["no_key"][0] or r["shape"][0] or r["key"][0])
+    compact = text.replace(" ", "")
+    expected = stdnum_nir.is_valid(compact) and compact[:1] in "1278" and len(compact) == 15
+    assert ok == expected
+
+
+def test_nir_variants():
+    rng = random.Random(1)
+    good = make_nir(rng)
+    corsica = make_nir(rng, dept="2A")
+    raw = pd.Series([good, f"'{good}", " ".join([good[:1], good[1:3], good[3:5], good[5:7], good[7:10], good[10:13], good[13:]]),
+                     good[:13], "2,95109E+14", good[:14] + str((int(good[14]) + 1) % 10), corsica, corsica.lower(), ""], dtype="str")
+    r = identifiers.nir_check(raw)
+    ok = ~(r["empty"] | r["scientific"] | r["no_key"] | r["shape"] | r["key"])
+    assert ok.tolist() == [True, True, True, False, False, False, True, True, False]
+    assert r["no_key"].tolist()[3] and r["scientific"].tolist()[4] and r["key"].tolist()[5] and r["empty"].tolist()[8]
+
+
+def test_mask_nir():
+    assert identifiers.mask_nir("185057800608491") == "18505**********"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("17/08/2021", dt.date(2021, 8, 17)), ("17/08/21", dt.date(2021, 8, 17)), ("2021-08-17", dt.date(2021, 8, 17)),
+    ("44425", dt.date(2021, 8, 17)), ("17.08.2021", dt.date(2021, 8, 17)), ("2021-08-17 00:00:00", dt.date(2021, 8, 17)),
+    ("31/11/2026", None), ("29/02/2023", None), ("bientôt", None), ("", None),
+])
+def test_dates(text, expected):
+    assert values.parse_date(text) == expected
+
+
+def test_distinct_value_mapping_matches_rowwise():
+    s = pd.Series(["CDI", "cdd", "Intérim", "contrat à durée indéterminée", "zz", ""] * 1000, dtype="str")
+    codes, empty, unknown = values.lookup(s, "contrats.toml")
+    assert codes[:6].tolist() == ["01", "02", "03", "01", "", ""]
+    assert unknown[:6].tolist() == [False, False, False, False, True, False]
+    assert np.array_equal(codes[6:12], codes[:6])
+
+
+def test_settings_paths_relative_to_file(tmp_path):
+    cfg = tmp_path / "conf" / "a.toml"
+    cfg.parent.mkdir()
+    cfg.write_text('[paths]\ninbox = "../depots"\ndatabase = "db/x.sqlite"\n[limites]\nconstats_par_code = 5\n', encoding="utf-8")
+    s = load_settings(cfg)
+    assert s.paths.inbox == (tmp_path / "depots").resolve()
+    assert s.paths.database == (tmp_path / "conf" / "db" / "x.sqlite").resolve()
+    assert s.paths.outbox == (tmp_path / "conf" / "outbox").resolve()
+    assert s.limits.findings_per_code == 5
+    cfg.write_text('[paths]\nboite = "x"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="inconnue"):
+        load_settings(cfg)
