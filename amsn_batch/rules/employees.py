@@ -75,13 +75,13 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
         f.add_file("FICHIER_VIDE")
         return Outcome(f, pd.DataFrame(), 0)
 
+    blank_column = pd.Series(np.full(n, "", dtype=object), dtype="str")
+
     def col(key: str) -> pd.Series:
         header = headers.columns.get(key)
-        if header is None:
-            return pd.Series([""] * n, dtype="str")
-        return table.frame[header]
+        return blank_column if header is None else table.frame[header]
 
-    out = pd.DataFrame({"pos": np.arange(n), "line": table.lines})
+    out: dict[str, np.ndarray | pd.Series] = {"pos": np.arange(n), "line": table.lines}
     if table.overflow.any():
         f.add_rows("LIGNE_CHAMPS_EN_TROP", np.flatnonzero(table.overflow), None)
 
@@ -102,7 +102,7 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
         if len(hit):
             f.add_rows("CHAMP_OBLIGATOIRE", hit, key, "", colonne=_label(key), contexte=[CONTEXT_FR[a] for a in action[hit]])
     for key in ("nom", "prenom", "poste", "commentaire", "contraintes"):
-        out[key] = col(key).str.strip().to_numpy(dtype=object)
+        out[key] = col(key).str.strip() if key in headers.columns else blank_column
 
     # NIR
     raw_nir = col("nir")
@@ -123,7 +123,7 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
         iso, _, invalid = values.dates(col(key))
         f.add_rows("DATE_INVALIDE", np.flatnonzero(invalid), key, col(key)[invalid], valeur=col(key)[invalid])
         out[key] = iso
-    missing_exit = (action == "sortie") & (out["date_sortie"].to_numpy() == "") & ~_invalid_mask(f, "date_sortie", n)
+    missing_exit = (action == "sortie") & (out["date_sortie"] == "") & ~_invalid_mask(f, "date_sortie", n)
     f.add_rows("DATE_SORTIE_MANQUANTE", np.flatnonzero(missing_exit), "date_sortie", "")
 
     # Codes and reference lists
@@ -137,13 +137,13 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
         out[key] = codes
     multi, bad = values.yes_no(col("multi_employeur"))
     f.add_rows("OUI_NON_INVALIDE", np.flatnonzero(bad), "multi_employeur", col("multi_employeur")[bad], valeur=col("multi_employeur")[bad])
-    out["multi_employeur"] = np.where((col("multi_employeur").str.strip() == "").to_numpy(), "", multi.astype(str)).astype(object)
+    out["multi_employeur"] = np.where(empty_multi(col("multi_employeur")), None, multi)
     out["determinants"] = _determinants(col, headers, f, n)
 
     # Establishment and sender
     siret = col("siret").str.replace(r"\s", "", regex=True)
     adherent = siret.map(ctx.establishments).fillna("").to_numpy(dtype=object)
-    out["siret"] = siret.to_numpy(dtype=object)
+    out["siret"] = siret
     out["adherent"] = adherent
     given = (siret != "").to_numpy()
     unknown_siret = given & (adherent == "")
@@ -156,11 +156,15 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
                    adherent=adherent[pos], expediteur=ctx.sender.code)
 
     _against_store(out, ctx, f)
-    blocked = f.blocked_positions()
     keep = np.ones(n, dtype=bool)
-    keep[blocked] = False
-    accepted = out.loc[keep & (out["action"] != "").to_numpy()].reset_index(drop=True)
+    keep[f.blocked_positions()] = False
+    keep &= out["action"] != ""
+    accepted = pd.DataFrame({k: (v[keep].reset_index(drop=True) if isinstance(v, pd.Series) else v[keep]) for k, v in out.items()})
     return Outcome(f, accepted, n)
+
+
+def empty_multi(s: pd.Series) -> np.ndarray:
+    return (s.str.strip() == "").to_numpy()
 
 
 def _label(key: str) -> str:
@@ -194,33 +198,35 @@ def _determinants(col, headers: HeaderMap, f: Findings, n: int) -> np.ndarray:
             continue
         flags, bad = values.yes_no(col(key))
         f.add_rows("OUI_NON_INVALIDE", np.flatnonzero(bad), key, col(key)[bad], valeur=col(key)[bad])
-        parts.append(np.where(flags == 1, key[4:], ""))
+        parts.append(np.where(flags == 1, key[4:], "").astype(object))
     if not parts:
-        return np.full(n, "", dtype=object)
-    joined = pd.DataFrame(np.column_stack(parts)).agg(lambda r: ",".join(x for x in r if x), axis=1) if n else []
-    return np.asarray(joined, dtype=object)
+        return np.full(n, None, dtype=object)  # no determinant columns: nothing said about them
+    joined = parts[0].astype(object)
+    for part in parts[1:]:
+        joined = np.where(part == "", joined, np.where(joined == "", part, joined + "," + part))
+    return joined.astype(object)
 
 
-def _against_store(out: pd.DataFrame, ctx: Context, f: Findings) -> None:
+def _against_store(out: dict, ctx: Context, f: Findings) -> None:
     """Duplicates within the file, and sorties or modifications of employees the store does not know."""
-    keyed = (out["nir"] != "") & (out["adherent"] != "")
-    keys = out.loc[keyed, ["adherent", "nir"]]
-    dup = keys.duplicated(keep="first")
+    adherent, nir, action = out["adherent"], out["nir"], out["action"]
+    keyed = (nir != "") & (adherent != "")
+    keys = pd.DataFrame({"adherent": adherent, "nir": nir, "line": out["line"]})
+    dup = keys.duplicated(["adherent", "nir"], keep="first").to_numpy() & keyed
     if dup.any():
-        first_line = out.loc[keyed].groupby(["adherent", "nir"])["line"].transform("first")
-        idx = keys.index[dup.to_numpy()]
-        f.add_rows("DOUBLON_FICHIER", out.loc[idx, "pos"].to_numpy(), "nir", "", premiere=first_line.loc[idx].to_numpy())
+        first_line = keys.groupby(["adherent", "nir"])["line"].transform("first").to_numpy()
+        pos = np.flatnonzero(dup)
+        f.add_rows("DOUBLON_FICHIER", pos, "nir", "", premiere=first_line[pos])
     existing = ctx.existing
     if existing is None or existing.empty:
-        present = np.zeros(len(out), dtype=bool)
+        present = np.zeros(len(nir), dtype=bool)
     else:
-        merged = out[["adherent", "nir"]].merge(existing[["adherent", "nir", "present"]], how="left", on=["adherent", "nir"])
-        present = (merged["present"].fillna(0).to_numpy() == 1) & keyed.to_numpy()
-    action = out["action"].to_numpy()
-    unknown = keyed.to_numpy() & ~present & np.isin(action, ["sortie", "modification"])
+        merged = keys.merge(existing[["adherent", "nir", "present"]], how="left", on=["adherent", "nir"])
+        present = (merged["present"].fillna(0).to_numpy() == 1) & keyed
+    unknown = keyed & ~present & np.isin(action, ["sortie", "modification"])
     pos = np.flatnonzero(unknown)
-    f.add_rows("SALARIE_INCONNU", pos, "nir", "", adherent=out["adherent"].to_numpy()[pos], mouvement=action[pos])
-    again = keyed.to_numpy() & present & (action == "entree")
+    f.add_rows("SALARIE_INCONNU", pos, "nir", "", adherent=adherent[pos], mouvement=action[pos])
+    again = keyed & present & (action == "entree")
     pos = np.flatnonzero(again)
-    f.add_rows("ENTREE_SALARIE_PRESENT", pos, "nir", "", adherent=out["adherent"].to_numpy()[pos])
-    out.loc[again, "action"] = "modification"
+    f.add_rows("ENTREE_SALARIE_PRESENT", pos, "nir", "", adherent=adherent[pos])
+    action[again] = "modification"

@@ -23,14 +23,22 @@ _COMPACT = re.compile(r"(\d{2})(\d{2})(\d{4})")  # JJMMAAAA, as in the DSN
 _SERIAL = re.compile(r"\d{4,5}(?:[.,]0+)?")
 
 
-def map_distinct(series: pd.Series, fn: Callable[[str], object]) -> np.ndarray:
-    """fn applied to each distinct value of the column, the results spread back over the rows."""
-    codes, uniques = pd.factorize(series, sort=False)
-    results = np.empty(len(uniques) + 1, dtype=object)
-    for i, u in enumerate(uniques):
-        results[i] = fn(u)
-    results[-1] = fn("")  # factorize gives -1 to missing values
-    return results[codes]
+class Distinct:
+    """The distinct values of a column and, for each row, the index of its value: work done per distinct
+    value (parsing, lookups, tests) is spread back over the rows with `spread`."""
+
+    def __init__(self, series: pd.Series) -> None:
+        self.codes, uniques = pd.factorize(series, sort=False)
+        self.values = [*uniques, ""]  # factorize gives -1 to missing values: the last slot
+
+    def map(self, fn: Callable[[str], object]) -> np.ndarray:
+        """fn of each distinct value (an object array, one item per distinct value)."""
+        out = np.empty(len(self.values), dtype=object)
+        out[:] = [fn(v) for v in self.values]
+        return out
+
+    def spread(self, per_value: np.ndarray) -> np.ndarray:
+        return per_value[self.codes]
 
 
 def parse_date(text: str, today: dt.date | None = None) -> dt.date | None:
@@ -63,10 +71,11 @@ def parse_date(text: str, today: dt.date | None = None) -> dt.date | None:
 
 def dates(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ISO text or '' per row, empty mask, invalid mask)."""
-    parsed = map_distinct(series, parse_date)
-    empty = (series.str.strip() == "").to_numpy()
-    invalid = np.array([p is None for p in parsed]) & ~empty
-    iso = np.array([p.isoformat() if p is not None else "" for p in parsed], dtype=object)
+    d = Distinct(series)
+    parsed = d.map(parse_date)
+    empty = d.spread(np.array([not v.strip() for v in d.values]))
+    invalid = d.spread(np.array([p is None for p in parsed])) & ~empty
+    iso = d.spread(np.array([p.isoformat() if p is not None else "" for p in parsed], dtype=object))
     return iso, empty, invalid
 
 
@@ -83,10 +92,17 @@ def _vocab(name: str) -> dict[str, str]:
 def lookup(series: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Codes from a reference list (contrats.toml, categories.toml): (code or '', empty, unknown)."""
     vocab = _vocab(name)
-    codes = map_distinct(series, lambda v: vocab.get(normalize(v), None) if v.strip() else "")
-    empty = codes == ""
+    return _coded(series, lambda v: vocab.get(normalize(v), None) if v.strip() else "")
+
+
+def _coded(series: pd.Series, fn: Callable[[str], str | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(code or '' per row, empty, unknown) where fn gives '' for empty and None for unknown values."""
+    d = Distinct(series)
+    codes = d.map(fn)
     unknown = np.array([c is None for c in codes])
-    return np.where(unknown, "", codes).astype(object), empty, unknown
+    empty = codes == ""
+    codes[unknown] = ""
+    return d.spread(codes), d.spread(empty), d.spread(unknown)
 
 
 _YES = {"oui", "o", "x", "1", "vrai", "true", "yes", "y", "coche", "ok"}
@@ -104,9 +120,11 @@ def _yes_no(v: str) -> int | None:
 
 def yes_no(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(1/0 per row, invalid mask); an empty cell is 'no'."""
-    parsed = map_distinct(series, _yes_no)
+    d = Distinct(series)
+    parsed = d.map(_yes_no)
     invalid = np.array([p is None for p in parsed])
-    return np.where(invalid, 0, parsed).astype(np.int8), invalid
+    parsed[invalid] = 0
+    return d.spread(parsed.astype(np.int8)), d.spread(invalid)
 
 
 MOVEMENTS = {
@@ -121,7 +139,4 @@ MOVEMENTS = {
 
 def movements(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """('entree' | 'sortie' | 'modification' | '' per row, empty, unknown)."""
-    parsed = map_distinct(series, lambda v: MOVEMENTS.get(normalize(v)) if v.strip() else "")
-    empty = parsed == ""
-    unknown = np.array([p is None for p in parsed])
-    return np.where(unknown, "", parsed).astype(object), empty, unknown
+    return _coded(series, lambda v: MOVEMENTS.get(normalize(v)) if v.strip() else "")

@@ -13,9 +13,8 @@ import pandas as pd
 from .db import EMPLOYEE_FIELDS
 
 BATCH = 50_000
-# Fields where an empty cell in a modification means "unchanged"; determinants are checkboxes: a
-# file that has the columns says the full list, so only None (no such columns) keeps the old value.
-KEEP_WHEN_EMPTY = tuple(f for f in EMPLOYEE_FIELDS if f != "determinants")
+# In a modification or a sortie an empty cell keeps the stored value. Determinants are checkboxes: a file
+# that has their columns gives the full list ('' when none is checked); None means no such columns.
 
 
 @dataclass
@@ -74,58 +73,69 @@ def record_file(conn: sqlite3.Connection, rec: FileRecord, findings: list[tuple]
     return file_id, counts
 
 
+def _nullable(values) -> np.ndarray:
+    """Object array with None for empty cells ('' or missing)."""
+    s = pd.Series(values)
+    if s.dtype == object:
+        arr = s.to_numpy(dtype=object)
+        return np.where(pd.isna(arr) | (arr == ""), None, arr)
+    return s.mask(s == "").to_numpy(dtype=object, na_value=None)
+
+
 def _apply(conn: sqlite3.Connection, file_id: int, acc: pd.DataFrame, existing: pd.DataFrame, now: str) -> dict[str, int]:
     acc = acc.sort_values(["adherent", "nir"], kind="stable").reset_index(drop=True)
-    old = existing.rename(columns={f: f"old_{f}" for f in EMPLOYEE_FIELDS})
-    m = acc.merge(old, how="left", on=["adherent", "nir"], validate="one_to_one")
-    known = m["id"].notna().to_numpy()
-    action = m["action"].to_numpy()
-    rehire = known & (action == "entree")
-    merge_old = known & ~rehire  # modification or sortie of a known employee: empty cells keep old values
+    n = len(acc)
+    action = np.array(acc["action"].to_numpy(dtype=object), dtype=object)
+    state = {f: np.array(_nullable(acc[f]), dtype=object) for f in EMPLOYEE_FIELDS if f != "determinants"}
+    state["determinants"] = np.array(acc["determinants"].to_numpy(dtype=object), dtype=object)  # '' = none checked, None = not given
 
-    new_state = {}
-    changed = np.zeros(len(m), dtype=object)
-    changed[:] = ""
-    for f in EMPLOYEE_FIELDS:
-        v = m[f].to_numpy(dtype=object)
-        o = m[f"old_{f}"].to_numpy(dtype=object) if known.any() else np.full(len(m), None, dtype=object)
-        not_given = pd.isna(v) if f == "determinants" else (pd.isna(v) | (v == ""))
-        val = np.where(merge_old & not_given, o, v)
-        val = np.where(pd.isna(val) | (val == ""), None, val) if f != "determinants" else np.where(pd.isna(val), None, val)
-        if f == "multi_employeur":
-            val = np.array([None if x is None else int(x) for x in val], dtype=object)
-            val = np.where((~known | rehire) & pd.isna(val), 0, val)
-        if f == "date_sortie":
-            val = np.where(action == "sortie", val, np.where(rehire, None, val))
-        new_state[f] = val
-        if known.any():
-            diff = known & ~_same(val, o)
-            changed = np.where(diff, np.where(changed == "", f, changed + "," + f), changed)
+    emp_id = np.zeros(n, dtype=np.int64)
+    prev = np.zeros(n, dtype=np.int64)
+    known = np.zeros(n, dtype=bool)
+    changed = np.full(n, None, dtype=object)
+    if len(existing):
+        m = acc[["adherent", "nir"]].merge(existing, how="left", on=["adherent", "nir"], validate="one_to_one")
+        known = m["id"].notna().to_numpy()
+    if known.any():
+        idx = np.flatnonzero(known)
+        emp_id[idx] = m["id"].to_numpy()[idx].astype(np.int64)
+        prev[idx] = m["version_id"].to_numpy()[idx].astype(np.int64)
+        rehire = action[idx] == "entree"  # a former employee comes back: the row is the whole new state
+        for f in EMPLOYEE_FIELDS:
+            old = m[f].to_numpy(dtype=object)[idx]
+            old = np.where(pd.isna(old), None, old)
+            new = state[f][idx]
+            keep = ~rehire & np.array([v is None for v in new])  # empty cell in a modification or sortie
+            merged = np.where(keep, old, new)
+            if f == "date_sortie":
+                merged = np.where(rehire, None, merged)
+            state[f][idx] = merged
+            differs = ~_same(merged, old)
+            changed[idx] = np.where(differs, np.where(pd.isna(changed[idx]), f, changed[idx].astype(str) + "," + f), changed[idx])
+    fresh = ~known
+    multi = state["multi_employeur"]
+    multi[fresh & pd.isna(multi)] = 0
+    state["multi_employeur"] = np.array([None if v is None else int(v) for v in multi], dtype=object) if known.any() else multi
 
-    n_new = int((~known).sum())
     next_emp = conn.execute("SELECT COALESCE(MAX(id), 0) FROM salaries").fetchone()[0] + 1
     next_ver = conn.execute("SELECT COALESCE(MAX(id), 0) FROM salaries_versions").fetchone()[0] + 1
-    emp_id = np.zeros(len(m), dtype=np.int64)
-    emp_id[known] = m.loc[known, "id"].astype("int64").to_numpy()
-    emp_id[~known] = np.arange(next_emp, next_emp + n_new)
-    ver_id = np.arange(next_ver, next_ver + len(m), dtype=np.int64)
-    prev = np.where(known, m["version_id"].fillna(0).astype("int64").to_numpy(), 0)
+    emp_id[fresh] = np.arange(next_emp, next_emp + int(fresh.sum()))
+    ver_id = np.arange(next_ver, next_ver + n, dtype=np.int64)
     present = (action != "sortie").astype(np.int64)
-    mouvement = action.copy()
 
-    columns = [emp_id.tolist(), [int(p) if p else None for p in prev], mouvement.tolist(),
-               [file_id] * len(m), m["line"].astype("int64").tolist(), [now] * len(m),
-               [c or None for c in changed.tolist()]]
-    columns += [new_state[f].tolist() for f in EMPLOYEE_FIELDS]
-    rows = list(zip(ver_id.tolist(), *columns))
-    marks = ",".join("?" * (8 + len(EMPLOYEE_FIELDS)))
+    columns = [ver_id.tolist(), emp_id.tolist(), [int(p) if p else None for p in prev.tolist()], action.tolist(),
+               [file_id] * n, acc["line"].astype("int64").tolist(), [now] * n, changed.tolist()]
+    columns += [state[f].tolist() for f in EMPLOYEE_FIELDS]
+    rows = list(zip(*columns))
+    marks = ",".join("?" * len(columns))
     sql = (f"INSERT INTO salaries_versions (id, salarie_id, precedente_id, mouvement, fichier_id, ligne, le, "
            f"champs_modifies, {', '.join(EMPLOYEE_FIELDS)}) VALUES ({marks})")
-    for start in range(0, len(rows), BATCH):
+    for start in range(0, n, BATCH):
         conn.executemany(sql, rows[start:start + BATCH])
-    new_rows = zip(emp_id[~known].tolist(), m.loc[~known, "adherent"].tolist(), m.loc[~known, "nir"].tolist(),
-                   present[~known].tolist(), ver_id[~known].tolist())
-    conn.executemany("INSERT INTO salaries (id, adherent, nir, present, version_id) VALUES (?,?,?,?,?)", new_rows)
+    del rows
+    conn.executemany("INSERT INTO salaries (id, adherent, nir, present, version_id) VALUES (?,?,?,?,?)",
+                     zip(emp_id[fresh].tolist(), acc["adherent"].to_numpy(dtype=object)[fresh].tolist(),
+                         acc["nir"].to_numpy(dtype=object)[fresh].tolist(), present[fresh].tolist(), ver_id[fresh].tolist()))
     conn.executemany("UPDATE salaries SET present=?, version_id=? WHERE id=?",
                      zip(present[known].tolist(), ver_id[known].tolist(), emp_id[known].tolist()))
     counts = pd.Series(action).value_counts()

@@ -1,0 +1,126 @@
+"""Benchmark of `amsn-batch traiter` on generated employee files (not a test: it prints figures).
+
+For each file: the whole `traiter` run as a separate process (wall time, peak RSS), beside the floor
+measured in the same run: a bare pandas read of the same file plus a bare sqlite3 executemany insert of
+its rows, also in a separate process. Prints rows/s and the ratio to the floor.
+
+    python bench/bench_traiter.py                 # 1,000,000-row CSV and 100,000-row XLSX
+    python bench/bench_traiter.py --csv-rows 200000 --xlsx-rows 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.factories import MOVEMENT_HEADERS, Registry, make_nir, write_csv  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+
+FLOOR = r"""
+import sqlite3, sys, pandas as pd
+path, fmt, db = sys.argv[1], sys.argv[2], sys.argv[3]
+if fmt == "csv":
+    df = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False, encoding="cp1252")
+else:
+    df = pd.read_excel(path, dtype=str, engine="calamine", header=0)
+conn = sqlite3.connect(db)
+cols = list(df.columns)
+conn.execute("CREATE TABLE t (" + ", ".join(f'c{i} TEXT' for i in range(len(cols))) + ")")
+conn.execute("BEGIN")
+conn.executemany("INSERT INTO t VALUES (" + ",".join("?" * len(cols)) + ")", df.itertuples(index=False, name=None))
+conn.execute("COMMIT")
+"""
+
+
+def rows_for(n: int, sirets: list[str], bad_share: float = 0.01) -> list[list[str]]:
+    rng = random.Random(2026)
+    jobs = [("Vendeuse", "554a"), ("Chauffeur", "641a"), ("Comptable", "543a"), ("Cariste", "652a"), ("Cadre", "372c")]
+    contracts = ["CDI", "CDD", "01", "Intérim"]
+    out = []
+    for i in range(n):
+        job, pcs = jobs[i % len(jobs)]
+        nir = make_nir(rng)
+        hired = f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/{rng.randint(1990, 2026)}"
+        row = [f"NOM{i}", "Prénom", nir, "", sirets[i % len(sirets)], "Entrée", hired, "", contracts[i % 4], job, pcs,
+               "Non", "SI", ""]
+        if rng.random() < bad_share:
+            row[2] = nir[:14] + str((int(nir[14]) + 1) % 10)
+        out.append(row)
+    return out
+
+
+# A small launcher per measurement: RUSAGE_CHILDREN keeps the largest peak of all children, so each
+# command runs under its own launcher process, which reports that command's peak alone.
+LAUNCHER = "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); " \
+           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
+
+
+def run(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"échec de {cmd}: {proc.stderr}")
+    return wall, int(proc.stdout.strip().splitlines()[-1]) / 1024
+
+
+def measure(kind: str, n: int) -> None:
+    work = OUT / f"{kind}-{n}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    reg = Registry()
+    siret_list = [s for sirets in reg.members.values() for s in sirets][:2]  # both establishments of 10001
+    rows = rows_for(n, siret_list)
+    t0 = time.perf_counter()
+    src = work / f"effectifs.{kind}"
+    if kind == "csv":
+        write_csv(src, MOVEMENT_HEADERS, rows, encoding="cp1252")
+    else:
+        from openpyxl import Workbook
+
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("Salariés")
+        ws.append(MOVEMENT_HEADERS)
+        for r in rows:
+            ws.append(r)
+        wb.save(src)
+    gen = time.perf_counter() - t0
+    config = work / "reglages.toml"
+    config.write_text('[paths]\ndatabase = "amsn.sqlite"\n', encoding="utf-8")
+    reg_csv, mand_csv = reg.write(work)
+    cli = [sys.executable, "-m", "amsn_batch"]
+    subprocess.run([*cli, "adherents", "importer", str(reg_csv), "--mandats", str(mand_csv), "--config", str(config)], check=True, capture_output=True)
+    (work / "inbox" / "10001").mkdir(parents=True)
+    shutil.copy(src, work / "inbox" / "10001" / src.name)
+
+    floor_wall, floor_rss = run([sys.executable, "-c", FLOOR, str(src), kind, str(work / "floor.sqlite")])
+    wall, rss = run([*cli, "traiter", "--config", str(config)])
+    print(f"{kind.upper()} {n:>9,} lignes (fichier généré en {gen:.1f} s, {src.stat().st_size / 1e6:.0f} Mo)".replace(",", " "))
+    print(f"  traiter      : {wall:6.2f} s  {n / wall:>10,.0f} lignes/s  pic mémoire {rss:6.0f} Mo".replace(",", " "))
+    print(f"  plancher     : {floor_wall:6.2f} s  {n / floor_wall:>10,.0f} lignes/s  pic mémoire {floor_rss:6.0f} Mo".replace(",", " "))
+    print(f"  ratio traiter / plancher : {wall / floor_wall:.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--csv-rows", type=int, default=1_000_000)
+    ap.add_argument("--xlsx-rows", type=int, default=100_000)
+    args = ap.parse_args()
+    if args.csv_rows:
+        measure("csv", args.csv_rows)
+    if args.xlsx_rows:
+        measure("xlsx", args.xlsx_rows)
+
+
+if __name__ == "__main__":
+    main()
