@@ -36,7 +36,7 @@ conn = sqlite3.connect(db)
 cols = list(df.columns)
 conn.execute("CREATE TABLE t (" + ", ".join(f'c{i} TEXT' for i in range(len(cols))) + ")")
 conn.execute("BEGIN")
-conn.executemany("INSERT INTO t VALUES (" + ",".join("?" * len(cols)) + ")", df.itertuples(index=False, name=None))
+conn.executemany("INSERT INTO t VALUES (" + ",".join("?" * len(cols)) + ")", zip(*(df[c].tolist() for c in cols)))
 conn.execute("COMMIT")
 """
 

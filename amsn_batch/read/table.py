@@ -150,29 +150,92 @@ def _read_csv_as(path: Path, head: bytes, encoding: str, vocab: Vocabulary, max_
     h = _find_header(parsed, vocab)
     if h < 0:
         raise _no_header(vocab)
-    headers = _dedupe([c for c in parsed[h]])
-    while headers and not headers[-1]:
-        headers.pop()  # trailing separators after the last header
-    if len(headers) > max_columns:
-        raise UnreadableFile(f"Le fichier a {len(headers)} colonnes, au-delà de la limite de {max_columns}.")
+    raw_headers = [c.strip() for c in parsed[h]]
+    while raw_headers and not raw_headers[-1]:
+        raw_headers.pop()  # trailing separators after the last header
+    if len(raw_headers) > max_columns:
+        raise UnreadableFile(f"Le fichier a {len(raw_headers)} colonnes, au-delà de la limite de {max_columns}.")
+    headers = _dedupe(raw_headers)
+    details = {"encodage": encoding, "separateur": sep}
+    try:
+        frame, lines_no, overflow = _parse_arrow(path, encoding, sep, h, headers, max_rows)
+    except _ArrowFallback:
+        frame, lines_no, overflow = _parse_pandas(path, encoding, sep, h, headers, max_rows)
+    if len(frame) > max_rows:
+        raise UnreadableFile(f"Le fichier dépasse la limite de {max_rows:,} lignes. Découpez-le en plusieurs fichiers.".replace(",", " "))
+    return _finish(frame, headers, lines_no, overflow, h + 1, "csv", details)
+
+
+class _ArrowFallback(Exception):
+    """The fast reader cannot take this file (e.g. a line break inside a quoted value)."""
+
+
+def _parse_arrow(path: Path, encoding: str, sep: str, h: int, headers: list[str], max_rows: int):
+    """pyarrow's CSV reader, single-threaded so that a line it cannot split tells its line number; such
+    lines (too many or too few fields) are split again by the csv module and put back in their place."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    width = len(headers)
+    odd: list[tuple[int, str]] = []
+
+    def on_invalid(row) -> str:
+        if row.number is None:
+            raise _ArrowFallback()
+        odd.append((row.number, row.text))
+        return "skip"
+
+    names = [f"c{i}" for i in range(width)]
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(skip_rows=h + 1, column_names=names, encoding=_arrow_encoding(encoding),
+                                           use_threads=False, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True, escape_char=False,
+                                             newlines_in_values=False, ignore_empty_lines=False,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except UnicodeDecodeError:
+        raise
+    except (pa.ArrowInvalid, _ArrowFallback) as exc:
+        if "UTF8" in str(exc) or "utf8" in str(exc).lower():
+            raise UnicodeDecodeError(encoding, b"", 0, 1, str(exc)) from exc
+        raise _ArrowFallback() from exc
+    if table.num_rows > max_rows:
+        raise UnreadableFile(f"Le fichier dépasse la limite de {max_rows:,} lignes. Découpez-le en plusieurs fichiers.".replace(",", " "))
+    frame = table.rename_columns(headers).to_pandas()
+    total = table.num_rows + len(odd)
+    all_lines = np.arange(h + 2, h + 2 + total, dtype=np.int64)
+    if not odd:
+        return frame, all_lines, np.zeros(total, dtype=bool)
+    odd_lines = np.array([n for n, _ in odd], dtype=np.int64)
+    lines_no = np.setdiff1d(all_lines, odd_lines, assume_unique=True)
+    extra_rows = []
+    for _, text in odd:
+        cells = next(csv.reader([text], delimiter=sep), [])
+        extra_rows.append((cells + [""] * width)[:width] + [any(c.strip() for c in cells[width:])])
+    extra = pd.DataFrame(extra_rows, columns=[*headers, "\x00overflow"])
+    frame["\x00overflow"] = False
+    merged = pd.concat([frame.assign(**{"\x00line": lines_no}), extra.assign(**{"\x00line": odd_lines})], ignore_index=True)
+    merged = merged.sort_values("\x00line", kind="stable").reset_index(drop=True)
+    overflow = merged.pop("\x00overflow").to_numpy(dtype=bool)
+    lines_no = merged.pop("\x00line").to_numpy(dtype=np.int64)
+    return merged.astype("str"), lines_no, overflow
+
+
+def _arrow_encoding(encoding: str) -> str:
+    return "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
+
+
+def _parse_pandas(path: Path, encoding: str, sep: str, h: int, headers: list[str], max_rows: int):
+    """pandas' C reader: slower, but takes line breaks inside quoted values."""
     names = headers + [f"\x00extra{i}" for i in range(EXTRA_FIELDS)]
     try:
-        frame = pd.read_csv(
-            path,
-            sep=sep,
-            header=None,
-            names=names,
-            skiprows=h + 1,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            encoding=encoding,
-            quotechar='"',
-            nrows=max_rows + 1,
-            engine="c",
-            index_col=False,
-        )
+        frame = pd.read_csv(path, sep=sep, header=None, names=names, skiprows=h + 1, dtype=str,
+                            keep_default_na=False, na_filter=False, skip_blank_lines=False, encoding=encoding,
+                            quotechar='"', nrows=max_rows + 1, engine="c", index_col=False)
     except UnicodeDecodeError:
         raise  # the caller retries with the next encoding
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
@@ -180,13 +243,10 @@ def _read_csv_as(path: Path, head: bytes, encoding: str, vocab: Vocabulary, max_
             f"Structure CSV illisible ({exc}). Vérifiez que les guillemets sont fermés et que chaque ligne "
             f"utilise le séparateur « {_sep_name(sep)} »."
         ) from exc
-    if len(frame) > max_rows:
-        raise UnreadableFile(f"Le fichier dépasse la limite de {max_rows:,} lignes. Découpez-le en plusieurs fichiers.".replace(",", " "))
     lines_no = np.arange(len(frame), dtype=np.int64) + (h + 2)
-    extra = [c for c in names[len(headers):]]
-    overflow = (frame[extra] != "").any(axis=1).to_numpy() if extra else np.zeros(len(frame), bool)
-    frame = frame[headers]
-    return _finish(frame, headers, lines_no, overflow, h + 1, "csv", {"encodage": encoding, "separateur": sep})
+    extra = names[len(headers):]
+    overflow = (frame[extra] != "").any(axis=1).to_numpy()
+    return frame[headers], lines_no, overflow
 
 
 def _sep_name(sep: str) -> str:

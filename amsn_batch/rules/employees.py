@@ -24,7 +24,7 @@ REQUIRED = {
     "sortie": ("nom", "prenom", "nir", "siret"),
 }
 CONTEXT_FR = {"entree": "une entrée", "modification": "une modification", "sortie": "une sortie", "": "chaque ligne"}
-PCS_SHAPE = r"\d{3}[a-z]"
+PCS_SHAPE = r"[0-9]{3}[a-z]"
 
 # Fields stored for an employee, in the store's order.
 STORED = (
@@ -141,7 +141,7 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
     out["determinants"] = _determinants(col, headers, f, n)
 
     # Establishment and sender
-    siret = col("siret").str.replace(r"\s", "", regex=True)
+    siret = col("siret").str.replace(f"[{identifiers.SPACES}]", "", regex=True)
     adherent = siret.map(ctx.establishments).fillna("").to_numpy(dtype=object)
     out["siret"] = siret
     out["adherent"] = adherent
@@ -159,7 +159,8 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
     keep = np.ones(n, dtype=bool)
     keep[f.blocked_positions()] = False
     keep &= out["action"] != ""
-    accepted = pd.DataFrame({k: (v[keep].reset_index(drop=True) if isinstance(v, pd.Series) else v[keep]) for k, v in out.items()})
+    accepted = pd.DataFrame({k: (v[keep].reset_index(drop=True) if isinstance(v, pd.Series)
+                                 else pd.Series(v[keep], dtype=v.dtype)) for k, v in out.items()})
     return Outcome(f, accepted, n)
 
 

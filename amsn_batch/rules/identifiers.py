@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-NIR_SHAPE = r"[1278]\d{4}(?:\d{2}|2A|2B)\d{6}\d{2}"
-_SCIENTIFIC = r"\d[.,]\d+E\+?\d+"
-_CLEAN = r"[\s.\-'’_]"
+# Patterns use [0-9] and literal spaces rather than \d and \s, which would send pandas' Arrow strings
+# through Python's re one value at a time instead of RE2 over the whole column.
+NIR_SHAPE = r"[1278][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{8}"
+_SCIENTIFIC = r"[0-9][.,][0-9]+E\+?[0-9]+"
+SPACES = " \t\r\n\u00a0\u202f"
+_CLEAN = f"[{SPACES}.\\-'’_]"
 
 
 def normalize_nir(series: pd.Series) -> pd.Series:
@@ -26,7 +29,7 @@ def nir_check(raw: pd.Series) -> dict[str, np.ndarray]:
     empty = (value == "").to_numpy()
     scientific = stripped.str.upper().str.fullmatch(_SCIENTIFIC).fillna(False).to_numpy(dtype=bool)
     well_formed = value.str.fullmatch(NIR_SHAPE).fillna(False).to_numpy(dtype=bool)
-    no_key = ~well_formed & value.str.fullmatch(r"[1278]\d{4}(?:\d{2}|2A|2B)\d{6}").fillna(False).to_numpy(dtype=bool)
+    no_key = ~well_formed & value.str.fullmatch(r"[1278][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}").fillna(False).to_numpy(dtype=bool)
     shape = ~(empty | scientific | well_formed | no_key)
     key_bad = np.zeros(len(raw), dtype=bool)
     if well_formed.any():
