@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 adherents_app = typer.Typer(help="Registre des adhérents, établissements et mandataires.", no_args_is_help=True)
 app.add_typer(adherents_app, name="adherents")
+liste_app = typer.Typer(help="Listes complètes du personnel retenues pour vérification.", no_args_is_help=True)
+app.add_typer(liste_app, name="liste")
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Fichier de réglages TOML (par défaut ./amsn-batch.toml).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Journal détaillé pour l'exploitation.")]
@@ -104,6 +106,23 @@ def adherents_importer(
     c = report.counts
     typer.echo(f"Registre importé : {c['adherents']} adhérent(s) et {c['etablissements']} établissement(s) ajoutés, "
                f"{c['modifications']} fiche(s) modifiée(s), {c['mandats']} mandat(s) ajouté(s), {c['mandats_retires']} retiré(s).")
+
+
+@liste_app.command("valider")
+def liste_valider(
+    fichier: Annotated[str, typer.Argument(help="Nom du fichier retenu, ou début de son empreinte SHA-256.")],
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Libère une liste complète retenue (trop de sorties) : elle est appliquée et son accusé réécrit."""
+    from .pipeline import ReleaseError, release
+
+    settings = _settings(config, verbose)
+    try:
+        r = release(settings, fichier)
+    except ReleaseError as exc:
+        raise Fatal(str(exc)) from exc
+    typer.echo(f"{r.sender}/{r.name} : {r.status} → {r.ack[0].parent}")
 
 
 @app.command("demo")

@@ -41,6 +41,7 @@ class Settings:
     paths: Paths
     limits: Limits = field(default_factory=Limits)
     source: Path | None = None
+    list_exit_threshold: float = 0.20  # [listes] seuil_sorties: share of a member's staff a full list may exit
 
     def ensure_dirs(self) -> None:
         for p in (self.paths.inbox, self.paths.outbox, self.paths.archive, self.paths.quarantine):
@@ -106,4 +107,11 @@ def load_settings(explicit: Path | None = None) -> Settings:
             limits_kw[name] = conv(value)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"Valeur invalide pour [limites] {key} : {value!r}") from exc
-    return Settings(paths=paths, limits=Limits(**limits_kw), source=path)
+    lists = data.get("listes", {})
+    unknown = set(lists) - {"seuil_sorties"}
+    if unknown:
+        raise ConfigError(f"Clé inconnue dans [listes] : {', '.join(sorted(unknown))} (attendu : seuil_sorties)")
+    threshold = lists.get("seuil_sorties", 0.20)
+    if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise ConfigError(f"[listes] seuil_sorties doit être une part entre 0 et 1 (par exemple 0.2), pas {threshold!r}")
+    return Settings(paths=paths, limits=Limits(**limits_kw), source=path, list_exit_threshold=float(threshold))

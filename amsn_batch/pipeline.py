@@ -25,7 +25,7 @@ from .reports.ack import Ack, write_ack
 from .rules.catalogue import Findings, to_rows
 from .rules.employees import Context, Sender, validate
 from .store import connect
-from .store.employees import FileRecord, existing_employees, record_file
+from .store.employees import FileRecord, existing_employees, present_elsewhere, record_file
 
 log = logging.getLogger("amsn_batch")
 
@@ -60,27 +60,31 @@ def find_sender(conn, code: str) -> Sender | None:
     return None
 
 
-def _status(refused_file: bool, rows: int, accepted: int) -> str:
+def _status(refused_file: bool, rows: int, accepted: int, held: bool = False) -> str:
+    if held and not refused_file:
+        return "en_attente"
     if refused_file or accepted == 0:
         return "rejete"
     return "accepte" if accepted == rows else "accepte_partiellement"
 
 
-def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str | None = None) -> Checked:
-    """Read and check one file against the registry and the store; writes nothing."""
+def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str | None = None,
+               release: bool = False) -> Checked:
+    """Read and check one file against the registry and the store; writes nothing.
+    `release`: staff released a held full list, so the exit threshold does not apply."""
     sha = sha or intake.sha256(path)
     size = path.stat().st_size
     received = intake.received_at(path)
 
     def result(findings: Findings, rows: int = 0, accepted=None, existing=None, lines=None, header_line=0,
-               columns=None, details=None, quarantine=None) -> Checked:
+               columns=None, details=None, quarantine=None, held=False) -> Checked:
         frame = to_rows(findings.frame(), lines if lines is not None else np.array([], dtype=np.int64), header_line, columns or {})
         accepted = accepted if accepted is not None else pd.DataFrame()
         refused_file = findings.file_refused()
         if refused_file:
             accepted = pd.DataFrame()
-        n_ok = len(accepted)
-        status = _status(refused_file, rows, n_ok)
+        n_ok = int((accepted["pos"] >= 0).sum()) if len(accepted) else 0  # derived exits have no line
+        status = _status(refused_file, rows, n_ok, held)
         record = FileRecord(sha, sender_code, path.name, size, received, status, rows, n_ok, rows - n_ok,
                             int((frame["gravite"] == "avertissement").sum()), details or {})
         return Checked(record, frame, accepted, existing if existing is not None else pd.DataFrame(), quarantine)
@@ -108,10 +112,19 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
     adherents = sorted(sender.adherents) if sender.kind == "adherent" else sorted(
         set(establishments.values()) & set(sender.adherents))
     existing = existing_employees(conn, adherents)
-    outcome = validate(table, headers, Context(sender, establishments, existing))
+    ctx = Context(
+        sender, establishments, existing,
+        elsewhere=present_elsewhere(conn, adherents),
+        member_status=dict(conn.execute("SELECT numero, statut FROM adherents").fetchall()),
+        received=dt.date.fromisoformat(received[:10]),
+        exit_threshold=float("inf") if release else settings.list_exit_threshold,
+    )
+    outcome = validate(table, headers, ctx)
     details = {"format": table.format, "ligne_entetes": table.header_line, "colonnes": table.headers, **table.details}
+    if outcome.list_date:
+        details["liste_au"] = outcome.list_date
     return result(outcome.findings, outcome.rows, outcome.accepted, existing, table.lines, table.header_line,
-                  headers.columns, details)
+                  headers.columns, details, held=outcome.held)
 
 
 def _findings_dicts(frame: pd.DataFrame) -> list[dict]:
@@ -137,23 +150,32 @@ def finish(conn, settings: Settings, file_id: int, dropped: intake.Dropped, now:
         "SELECT sha256, json_extract(details, '$.quarantaine'), statut FROM fichiers WHERE id=?", (file_id,)).fetchone()
     ack, findings = _ack_from_store(conn, file_id)
     paths = write_ack(settings.paths.outbox / dropped.sender, ack, findings, settings.limits.findings_per_code)
+    stage = "termine"
     if quarantined:
         dest = intake.move_to(dropped.path, settings.paths.quarantine / dropped.sender, sha[:12])
         reason = next((f["message"] for f in findings if f["code"] == "FICHIER_ILLISIBLE"), "")
         (dest.parent / f"{dest.name}.raison.txt").write_text(reason + "\n", encoding="utf-8")
+    elif status == "en_attente":  # kept aside until staff release it (amsn-batch liste valider)
+        dest = intake.move_to(dropped.path, held_folder(settings, dropped.sender), sha[:12])
+        stage = "en_attente"
     else:
         dest = intake.move_to(dropped.path, intake.archive_folder(settings.paths.archive, dropped.sender, now), sha[:12])
-    conn.execute("UPDATE fichiers SET etape='termine', traite_le=?, archive=? WHERE id=?",
-                 (now.isoformat(timespec="seconds"), str(dest), file_id))
+    conn.execute("UPDATE fichiers SET etape=?, traite_le=?, archive=? WHERE id=?",
+                 (stage, now.isoformat(timespec="seconds"), str(dest), file_id))
     return FileResult(dropped.sender, dropped.name, sha, status, paths, dest)
+
+
+def held_folder(settings: Settings, sender: str) -> Path:
+    return settings.paths.archive / sender / "en_attente"
 
 
 def process(db, settings: Settings, dropped: intake.Dropped, now: dt.datetime) -> FileResult:
     conn = db.conn
     sha = intake.sha256(dropped.path)
-    known = conn.execute("SELECT id, etape, traite_le, statut, lignes, lignes_acceptees FROM fichiers WHERE sha256=?",
+    known = conn.execute("SELECT id, etape, traite_le, statut, lignes, lignes_acceptees, archive FROM fichiers WHERE sha256=?",
                          (sha,)).fetchone()
-    if known and known[1] == "applique":  # a previous run stopped after applying it: finish the job
+    if known and (known[1] == "applique" or (known[1] == "en_attente" and known[6] is None)):
+        # a previous run stopped after writing the outcome to the store: finish the job
         log.info("reprise fichier=%s expediteur=%s", sha[:12], dropped.sender)
         return finish(conn, settings, known[0], dropped, now)
     if known:
@@ -171,7 +193,7 @@ def process(db, settings: Settings, dropped: intake.Dropped, now: dt.datetime) -
 
 
 def _duplicate(conn, settings: Settings, known, dropped: intake.Dropped, now: dt.datetime, sha: str) -> FileResult:
-    file_id, _, done_at, status, rows, accepted = known
+    file_id, _, done_at, status, rows, accepted, _ = known
     initial = {"traite_le": done_at, "statut": status, "lignes": rows, "lignes_acceptees": accepted}
     ack, _ = _ack_from_store(conn, file_id, "deja_traite", initial)
     ack.fichier = dropped.name
@@ -196,6 +218,37 @@ def run(settings: Settings, now: dt.datetime | None = None) -> list[FileResult]:
     finally:
         db.conn.close()
     return results
+
+
+def release(settings: Settings, ref: str, now: dt.datetime | None = None) -> FileResult:
+    """Staff release a held full list (by file name or the start of its SHA-256): it is checked again
+    against the store as it is now, without the exit threshold, applied, acknowledged and archived."""
+    now = now or dt.datetime.now()
+    db = connect(settings.paths.database)
+    conn = db.conn
+    try:
+        rows = conn.execute("SELECT id, sha256, expediteur, nom, archive FROM fichiers WHERE etape='en_attente' "
+                            "AND archive IS NOT NULL AND (nom=? OR sha256 LIKE ?)", (ref, f"{ref}%")).fetchall()
+        if len(rows) != 1:
+            held = conn.execute("SELECT nom, substr(sha256, 1, 12), expediteur FROM fichiers WHERE etape='en_attente'").fetchall()
+            listing = "; ".join(f"{n} ({h}, expéditeur {e})" for n, h, e in held) or "aucune"
+            what = "Plusieurs listes retenues correspondent à" if rows else "Aucune liste retenue ne correspond à"
+            raise ReleaseError(f"{what} « {ref} ». Listes retenues : {listing}.")
+        file_id, sha, sender, _, kept = rows[0]
+        dropped = intake.Dropped(sender, Path(kept))
+        checked = check_file(conn, dropped.path, sender, settings, sha, release=True)
+        checked.record.details["liberee_le"] = now.isoformat(timespec="seconds")
+        findings = list(checked.findings.itertuples(index=False, name=None))
+        new_id, _ = record_file(conn, checked.record, findings, checked.accepted, checked.existing,
+                                now.isoformat(timespec="seconds"), replaces=file_id)
+        log.info("liberee fichier=%s expediteur=%s statut=%s", sha[:12], sender, checked.record.status)
+        return finish(conn, settings, new_id, dropped, now)
+    finally:
+        conn.close()
+
+
+class ReleaseError(Exception):
+    """No single held list matches what staff asked to release (French message)."""
 
 
 def dry_run(settings: Settings, path: Path, sender: str, outdir: Path) -> tuple[Checked, list[Path]]:

@@ -41,8 +41,8 @@ def test_excel_csv_export_cp1252_is_taken_and_refused_lines_reported(ws, rng):
     assert by_line[(4, "NIR_CLE")]["colonne"] == "N° sécurité sociale"
     assert by_line[(5, "DATE_INVALIDE")]["colonne"] == "Date d'embauche"
     assert by_line[(5, "DATE_INVALIDE")]["valeur"] == "31/11/2026"
-    assert by_line[(6, "NIR_FORMAT")]["gravite"] == "bloquant"
-    assert "Texte" in by_line[(6, "NIR_FORMAT")]["message"]
+    assert by_line[(6, "NIR_NOTATION_SCIENTIFIQUE")]["gravite"] == "bloquant"
+    assert "Texte" in by_line[(6, "NIR_NOTATION_SCIENTIFIQUE")]["message"]
     # a NIR is masked in what goes back to the sender
     assert bad_key not in (ws.outbox / "10001" / "embauches novembre.ar.csv").read_text(encoding="utf-8-sig")
     assert by_line[(4, "NIR_CLE")]["valeur"].startswith(bad_key[:5]) and "*" in by_line[(4, "NIR_CLE")]["valeur"]

@@ -32,7 +32,7 @@ def test_header_aliases(header, key):
 def test_missing_and_unknown_headers():
     m = map_headers(["Nom", "Prénom", "NIR", "Bidule", "Nom de naissance"], V)
     assert m.columns["nir"] == "NIR" and m.unknown == ["Bidule"] and m.duplicated == [("nom", "Nom de naissance")]
-    assert {f.label for f in m.missing} == {"SIRET", "Mouvement", "Date d'embauche", "Contrat", "Poste de travail", "Code PCS"}
+    assert {f.label for f in m.missing} == {"SIRET", "Date d'embauche", "Contrat", "Poste de travail", "Code PCS"}
 
 
 def test_csv_line_numbers_with_title_and_blank_lines(tmp_path):

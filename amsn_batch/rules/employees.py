@@ -1,30 +1,45 @@
-"""Checks of an employee movement file (entrées, sorties, modifications), vectorised per column.
+"""Checks of an employee file, vectorised per column.
 
-Input: the Table read from the file, its header map and the context (who sends, the establishments of the
-registry, the employees the store knows). Output: the findings, and the accepted rows normalized to the
-store's fields.
+Two kinds of file: a movement file (a `Mouvement` column: entrée, sortie or modification per row) and a
+full staff list (no `Mouvement` column: the whole staff of the adhérents it names, on a date; entries,
+changes and exits are derived against the store).
+
+Input: the Table read from the file, its header map and the context (who sends, the registry, the
+employees the store knows). Output: the findings, and the movements to apply, normalized to the store's
+fields ('' or None = not given).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 import pandas as pd
 
-from ..read.headers import HeaderMap, vocabulary
+from ..read.headers import HeaderMap, SCHEMAS, load_toml, vocabulary
 from ..read.table import Table
 from . import identifiers, values
 from .catalogue import FILE, Findings
 
 # What each movement needs, beyond the movement itself.
+ENTRY_FIELDS = ("nom", "prenom", "nir", "siret", "date_embauche", "contrat", "poste", "pcs")
 REQUIRED = {
-    "entree": ("nom", "prenom", "nir", "siret", "date_embauche", "contrat", "poste", "pcs"),
+    "entree": ENTRY_FIELDS,
     "modification": ("nom", "prenom", "nir", "siret"),
     "sortie": ("nom", "prenom", "nir", "siret"),
 }
-CONTEXT_FR = {"entree": "une entrée", "modification": "une modification", "sortie": "une sortie", "": "chaque ligne"}
+CONTEXT_FR = {"entree": "une entrée", "modification": "une modification", "sortie": "une sortie",
+              "liste": "chaque salarié de la liste", "": "chaque ligne"}
 PCS_SHAPE = r"[0-9]{3}[a-z]"
+PCS_2020_SHAPE = r"[0-9]{2}[A-Za-z][0-9]"
+RANK = {"": 0, "SI": 0, "SIH": 1, "SIA": 2, "SIR": 3}
+INACTIVE = {"cessation": "cessation d'activité", "liquidation": "liquidation judiciaire", "sans_personnel": "plus de personnel"}
+APPRENTICESHIP = {"apprenti", "apprentie", "apprentissage", "contratdapprentissage", "professionnalisation",
+                  "contratdeprofessionnalisation", "alternance", "alternant", "alternante"}
+EARLIEST_HIRE = dt.date(1940, 1, 1)
 
 # Fields stored for an employee, in the store's order.
 STORED = (
@@ -44,140 +59,188 @@ class Sender:
 class Context:
     sender: Sender
     establishments: dict[str, str]  # SIRET → N° adhérent
-    existing: pd.DataFrame = field(default_factory=pd.DataFrame)  # columns adherent, nir, present, + STORED
+    existing: pd.DataFrame = field(default_factory=pd.DataFrame)  # adherent, nir, present, id, version_id + STORED
+    elsewhere: pd.DataFrame = field(default_factory=pd.DataFrame)  # nir, adherent: present at other adhérents
+    member_status: dict[str, str] = field(default_factory=dict)  # N° adhérent → statut
+    received: dt.date | None = None  # when the file came in (a full list's date by default)
+    today: dt.date | None = None
+    exit_threshold: float = 0.20  # a full list exiting more than this share of a member's staff is held
 
 
 @dataclass
 class Outcome:
     findings: Findings
-    accepted: pd.DataFrame  # pos, line, action, adherent, nir, + STORED (text, '' = not given)
+    accepted: pd.DataFrame  # pos, line, action, adherent, nir, + STORED
     rows: int
+    held: bool = False  # a full list held for review: nothing may be applied
+    list_date: str | None = None
 
 
 def determinant_keys() -> list[str]:
     return [f.key for f in vocabulary("mouvements").fields if f.key.startswith("det_")]
 
 
+@cache
+def determinant_categories() -> dict[str, str]:
+    return {f"det_{k}": v["categorie"] for k, v in load_toml("determinants.toml").items()}
+
+
+@cache
+def pcs_reference() -> dict[str, str]:
+    """PCS-ESE profession codes → labels (schemas/pcs_ese.csv)."""
+    ref = pd.read_csv(SCHEMAS / "pcs_ese.csv", dtype=str, keep_default_na=False)
+    prof = ref[ref["niveau"] == "profession"]
+    return dict(zip(prof["code"], prof["libelle"]))
+
+
+def closest_pcs(code: str, n: int = 3) -> str:
+    """The nearest valid codes: same first three digits, else same category, else by spelling."""
+    ref = pcs_reference()
+    found = [c for c in ref if c[:3] == code[:3]] or [c for c in ref if c[:2] == code[:2]]
+    if len(found) > n:
+        found = difflib.get_close_matches(code, found, n=n, cutoff=0) or found[:n]
+    if not found:
+        found = difflib.get_close_matches(code, list(ref), n=n, cutoff=0)
+    return ", ".join(f"{c} ({ref[c]})" for c in found[:n])
+
+
+class _Rows:
+    """The file's columns by field, and the values checked so far (one entry per row)."""
+
+    def __init__(self, table: Table, headers: HeaderMap) -> None:
+        self.table, self.headers, self.n = table, headers, len(table)
+        self.blank = pd.Series(np.full(self.n, "", dtype=object), dtype="str")
+        self.out: dict[str, np.ndarray | pd.Series] = {"pos": np.arange(self.n), "line": table.lines}
+
+    def has(self, key: str) -> bool:
+        return key in self.headers.columns
+
+    def col(self, key: str) -> pd.Series:
+        header = self.headers.columns.get(key)
+        return self.blank if header is None else self.table.frame[header]
+
+
 def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
     f = Findings()
     n = len(table)
     vocab = vocabulary("mouvements")
+    is_list = "mouvement" not in headers.columns
     for header in headers.unknown:
         f.add_file("COLONNE_INCONNUE", None, "", colonne=header)
     for key, header in headers.duplicated:
         f.add_file("COLONNE_EN_DOUBLE", None, "", colonne=header, attendu=vocab.field(key).label)
-    if headers.missing:
+    required = [fl for fl in headers.missing]
+    if is_list:
+        required += [vocab.field(k) for k in ENTRY_FIELDS if k not in headers.columns and vocab.field(k) not in required]
+    if required:
         expected = ", ".join(fl.label for fl in vocab.fields if fl.required)
-        for missing in headers.missing:
+        for missing in required:
             f.add_file("COLONNE_MANQUANTE", None, "", attendu=missing.label, liste=expected)
         return Outcome(f, pd.DataFrame(), n)
     if n == 0:
         f.add_file("FICHIER_VIDE")
         return Outcome(f, pd.DataFrame(), 0)
 
-    blank_column = pd.Series(np.full(n, "", dtype=object), dtype="str")
-
-    def col(key: str) -> pd.Series:
-        header = headers.columns.get(key)
-        return blank_column if header is None else table.frame[header]
-
-    out: dict[str, np.ndarray | pd.Series] = {"pos": np.arange(n), "line": table.lines}
+    r = _Rows(table, headers)
+    today = ctx.today or dt.date.today()
     if table.overflow.any():
         f.add_rows("LIGNE_CHAMPS_EN_TROP", np.flatnonzero(table.overflow), None)
-
-    # Movement
-    action, empty, unknown = values.movements(col("mouvement"))
-    f.add_rows("CHAMP_OBLIGATOIRE", np.flatnonzero(empty), "mouvement", "", colonne=_label("mouvement"), contexte="chaque ligne")
-    f.add_rows("MOUVEMENT_INVALIDE", np.flatnonzero(unknown), "mouvement", col("mouvement")[unknown], valeur=col("mouvement")[unknown])
-    out["action"] = action
-
-    # Required fields, per movement
-    for key in ("nom", "prenom", "nir", "siret", "date_embauche", "contrat", "poste", "pcs"):
-        blank = (col(key).str.strip() == "").to_numpy()
-        needs = np.zeros(n, dtype=bool)
-        for mv, keys in REQUIRED.items():
-            if key in keys:
-                needs |= action == mv
-        hit = np.flatnonzero(blank & needs)
-        if len(hit):
-            f.add_rows("CHAMP_OBLIGATOIRE", hit, key, "", colonne=_label(key), contexte=[CONTEXT_FR[a] for a in action[hit]])
-    for key in ("nom", "prenom", "poste", "commentaire", "contraintes"):
-        out[key] = col(key).str.strip() if key in headers.columns else blank_column
-
-    # NIR
-    raw_nir = col("nir")
-    nir = identifiers.nir_check(raw_nir)
-    f.add_rows("NIR_FORMAT", np.flatnonzero(nir["scientific"]), "nir", raw_nir[nir["scientific"]],
-               detail="le tableur l'a transformé en nombre et les derniers chiffres sont perdus : formatez la colonne en Texte avant de saisir ou coller les numéros")
-    f.add_rows("NIR_FORMAT", np.flatnonzero(nir["no_key"]), "nir", raw_nir[nir["no_key"]],
-               detail="il n'a que 13 chiffres : la clé (2 derniers chiffres) manque")
-    shape = nir["shape"]
-    f.add_rows("NIR_FORMAT", np.flatnonzero(shape), "nir", raw_nir[shape],
-               detail=[_nir_shape_detail(v) for v in nir["value"][shape]])
-    f.add_rows("NIR_CLE", np.flatnonzero(nir["key"]), "nir", raw_nir[nir["key"]])
-    nir_ok = ~(nir["empty"] | nir["scientific"] | nir["no_key"] | shape | nir["key"])
-    out["nir"] = np.where(nir_ok, nir["value"], "")
-
-    # Dates
-    for key in ("date_naissance", "date_embauche", "date_sortie"):
-        iso, _, invalid = values.dates(col(key))
-        f.add_rows("DATE_INVALIDE", np.flatnonzero(invalid), key, col(key)[invalid], valeur=col(key)[invalid])
-        out[key] = iso
-    missing_exit = (action == "sortie") & (out["date_sortie"] == "") & ~_invalid_mask(f, "date_sortie", n)
-    f.add_rows("DATE_SORTIE_MANQUANTE", np.flatnonzero(missing_exit), "date_sortie", "")
-
-    # Codes and reference lists
-    pcs = col("pcs").str.strip().str.lower()
-    bad_pcs = ((pcs != "") & ~pcs.str.fullmatch(PCS_SHAPE).fillna(False)).to_numpy(dtype=bool)
-    f.add_rows("PCS_FORMAT", np.flatnonzero(bad_pcs), "pcs", col("pcs")[bad_pcs], valeur=col("pcs")[bad_pcs])
-    out["pcs"] = np.where(bad_pcs, "", pcs.to_numpy(dtype=object))
-    for key, ref, code in (("contrat", "contrats.toml", "CONTRAT_INVALIDE"), ("categorie", "categories.toml", "CATEGORIE_INVALIDE")):
-        codes, _, unknown = values.lookup(col(key), ref)
-        f.add_rows(code, np.flatnonzero(unknown), key, col(key)[unknown], valeur=col(key)[unknown])
-        out[key] = codes
-    multi, bad = values.yes_no(col("multi_employeur"))
-    f.add_rows("OUI_NON_INVALIDE", np.flatnonzero(bad), "multi_employeur", col("multi_employeur")[bad], valeur=col("multi_employeur")[bad])
-    out["multi_employeur"] = np.where(empty_multi(col("multi_employeur")), None, multi)
-    out["determinants"] = _determinants(col, headers, f, n)
-
-    # Establishment and sender
-    siret = col("siret").str.replace(f"[{identifiers.SPACES}]", "", regex=True)
-    adherent = siret.map(ctx.establishments).fillna("").to_numpy(dtype=object)
-    out["siret"] = siret
-    out["adherent"] = adherent
-    given = (siret != "").to_numpy()
-    unknown_siret = given & (adherent == "")
-    f.add_rows("SIRET_INCONNU", np.flatnonzero(unknown_siret), "siret", col("siret")[unknown_siret], valeur=col("siret")[unknown_siret])
-    foreign = (adherent != "") & ~np.isin(adherent, list(ctx.sender.adherents))
-    if foreign.any():
-        pos = np.flatnonzero(foreign)
-        code = "MANDAT_ABSENT" if ctx.sender.kind == "mandataire" else "SIRET_AUTRE_ADHERENT"
-        f.add_rows(code, pos, "siret", siret.to_numpy()[pos], valeur=siret.to_numpy()[pos], siret=siret.to_numpy()[pos],
-                   adherent=adherent[pos], expediteur=ctx.sender.code)
-
-    _against_store(out, ctx, f)
-    keep = np.ones(n, dtype=bool)
-    keep[f.blocked_positions()] = False
-    keep &= out["action"] != ""
-    accepted = pd.DataFrame({k: (v[keep].reset_index(drop=True) if isinstance(v, pd.Series)
-                                 else pd.Series(v[keep], dtype=v.dtype)) for k, v in out.items()})
-    return Outcome(f, accepted, n)
+    list_date = _list_date(r, ctx, f) if is_list else None
+    if is_list and list_date is None:
+        return Outcome(f, pd.DataFrame(), n)
+    _movement(r, f, is_list)
+    _required(r, f, is_list)
+    _nir(r, f)
+    _dates(r, f, today)
+    _codes(r, f)
+    _categories(r, f, today)
+    _establishment(r, ctx, f)
+    if is_list:
+        f.add_file("LISTE_COMPLETE", date=_fr(list_date))
+        accepted, held = _full_list(r, ctx, f, list_date)
+        return Outcome(f, accepted, n, held, list_date)
+    _against_store(r, ctx, f)
+    return Outcome(f, _accepted(r, f), n)
 
 
-def empty_multi(s: pd.Series) -> np.ndarray:
-    return (s.str.strip() == "").to_numpy()
+def _fr(iso: str) -> str:
+    return dt.date.fromisoformat(iso).strftime("%d/%m/%Y") if iso else ""
 
 
 def _label(key: str) -> str:
     return vocabulary("mouvements").field(key).label
 
 
-def _invalid_mask(f: Findings, field_key: str, n: int) -> np.ndarray:
-    frame = f.frame()
-    mask = np.zeros(n, dtype=bool)
-    pos = frame.loc[(frame["field"] == field_key) & (frame["pos"] >= 0), "pos"].to_numpy(dtype=np.int64)
-    mask[pos] = True
-    return mask
+def _accepted(r: _Rows, f: Findings) -> pd.DataFrame:
+    keep = np.ones(r.n, dtype=bool)
+    keep[f.blocked_positions()] = False
+    keep &= r.out["action"] != ""
+    return pd.DataFrame({k: (v[keep].reset_index(drop=True) if isinstance(v, pd.Series)
+                             else pd.Series(v[keep], dtype=v.dtype)) for k, v in r.out.items()})
+
+
+def _list_date(r: _Rows, ctx: Context, f: Findings) -> str | None:
+    """A full list's date: the `Date de la liste` column (one date for all rows), else the day received."""
+    received = (ctx.received or ctx.today or dt.date.today()).isoformat()
+    if not r.has("date_liste"):
+        return received
+    iso, empty, invalid = values.dates(r.col("date_liste"))
+    given = set(iso[~empty & ~invalid].tolist())
+    if invalid.any() or len(given) > 1:
+        bad = r.col("date_liste")[invalid].iloc[0] if invalid.any() else " / ".join(sorted(_fr(d) for d in given))
+        f.add_file("LISTE_DATE_INVALIDE", "date_liste", bad, valeur=bad)
+        return None
+    return given.pop() if given else received
+
+
+def _movement(r: _Rows, f: Findings, is_list: bool) -> None:
+    if is_list:
+        r.out["action"] = np.full(r.n, "entree", dtype=object)  # decided against the store later
+        return
+    raw = r.col("mouvement")
+    action, empty, unknown = values.movements(raw)
+    f.add_rows("CHAMP_OBLIGATOIRE", np.flatnonzero(empty), "mouvement", "", colonne=_label("mouvement"), contexte="chaque ligne")
+    f.add_rows("MOUVEMENT_INVALIDE", np.flatnonzero(unknown), "mouvement", raw[unknown], valeur=raw[unknown])
+    r.out["action"] = action
+
+
+def _required(r: _Rows, f: Findings, is_list: bool) -> None:
+    action = r.out["action"]
+    for key in ENTRY_FIELDS:
+        blank = (r.col(key).str.strip() == "").to_numpy()
+        needs = np.zeros(r.n, dtype=bool)
+        for mv, keys in REQUIRED.items():
+            if key in keys:
+                needs |= action == mv
+        hit = np.flatnonzero(blank & needs)
+        if len(hit):
+            context = [CONTEXT_FR["liste" if is_list else a] for a in action[hit]]
+            f.add_rows("CHAMP_OBLIGATOIRE", hit, key, "", colonne=_label(key), contexte=context)
+    for key in ("nom", "prenom", "poste", "commentaire", "contraintes"):
+        r.out[key] = r.col(key).str.strip() if r.has(key) else r.blank
+
+
+def _nir(r: _Rows, f: Findings) -> None:
+    raw = r.col("nir")
+    c = identifiers.nir_check(raw)
+    f.add_rows("NIR_NOTATION_SCIENTIFIQUE", np.flatnonzero(c["scientific"]), "nir", raw[c["scientific"]], valeur=raw[c["scientific"]])
+    f.add_rows("NIR_SANS_CLE", np.flatnonzero(c["no_key"]), "nir", raw[c["no_key"]])
+    shape = c["shape"]
+    f.add_rows("NIR_FORMAT", np.flatnonzero(shape), "nir", raw[shape], detail=[_nir_shape_detail(v) for v in c["value"][shape]])
+    f.add_rows("NIR_CLE", np.flatnonzero(c["key"]), "nir", raw[c["key"]])
+    well_formed = ~(c["empty"] | c["scientific"] | c["no_key"] | shape)
+    value = c["value"]
+    month = identifiers.nir_part(value, 3, 5, well_formed)
+    bad_month = well_formed & ~identifiers.nir_month_ok(month)
+    f.add_rows("NIR_MOIS", np.flatnonzero(bad_month), "nir", raw[bad_month], mois=month[bad_month])
+    order0 = well_formed & (identifiers.nir_part(value, 10, 13, well_formed) == "000")
+    f.add_rows("NIR_ORDRE", np.flatnonzero(order0), "nir", raw[order0])
+    ok = well_formed & ~c["key"] & ~bad_month & ~order0
+    sex = identifiers.nir_part(value, 0, 1, ok)
+    provisional = ok & np.isin(sex, ["7", "8"])
+    f.add_rows("NIR_PROVISOIRE", np.flatnonzero(provisional), "nir", raw[provisional], sexe=sex[provisional])
+    r.out["nir"] = np.where(ok, value, "").astype(object)
+    r.out["nir_raw"] = raw
 
 
 def _nir_shape_detail(value: str) -> str:
@@ -191,43 +254,332 @@ def _nir_shape_detail(value: str) -> str:
     return "le département de naissance est mal écrit"
 
 
-def _determinants(col, headers: HeaderMap, f: Findings, n: int) -> np.ndarray:
-    """The checked determinants of each row, as a comma-separated list of keys ('' when none)."""
-    parts = []
-    for key in determinant_keys():
-        if key not in headers.columns:
-            continue
-        flags, bad = values.yes_no(col(key))
-        f.add_rows("OUI_NON_INVALIDE", np.flatnonzero(bad), key, col(key)[bad], valeur=col(key)[bad])
-        parts.append(np.where(flags == 1, key[4:], "").astype(object))
-    if not parts:
-        return np.full(n, None, dtype=object)  # no determinant columns: nothing said about them
-    joined = parts[0].astype(object)
-    for part in parts[1:]:
-        joined = np.where(part == "", joined, np.where(joined == "", part, joined + "," + part))
-    return joined.astype(object)
+def _dates(r: _Rows, f: Findings, today: dt.date) -> None:
+    parsed = {}
+    for key in ("date_naissance", "date_embauche", "date_sortie"):
+        raw = r.col(key)
+        iso, _, invalid = values.dates(raw)
+        f.add_rows("DATE_INVALIDE", np.flatnonzero(invalid), key, raw[invalid], valeur=raw[invalid])
+        r.out[key] = iso
+        parsed[key] = (iso, invalid)
+    action = r.out["action"]
+    exit_iso, exit_invalid = parsed["date_sortie"]
+    missing_exit = (action == "sortie") & (exit_iso == "") & ~exit_invalid
+    f.add_rows("DATE_SORTIE_MANQUANTE", np.flatnonzero(missing_exit), "date_sortie", "")
+
+    hire = r.out["date_embauche"]
+    raw_hire = r.col("date_embauche")
+    too_late = (hire != "") & (hire > (today + dt.timedelta(days=365)).isoformat())
+    f.add_rows("DATE_EMBAUCHE_FUTURE", np.flatnonzero(too_late), "date_embauche", raw_hire[too_late], valeur=raw_hire[too_late])
+    too_early = (hire != "") & (hire < EARLIEST_HIRE.isoformat())
+    f.add_rows("DATE_EMBAUCHE_ANCIENNE", np.flatnonzero(too_early), "date_embauche", raw_hire[too_early], valeur=raw_hire[too_early])
+    before = (exit_iso != "") & (hire != "") & (exit_iso < hire)
+    pos = np.flatnonzero(before)
+    f.add_rows("DATE_SORTIE_AVANT_EMBAUCHE", pos, "date_sortie", r.col("date_sortie")[before], valeur=r.col("date_sortie")[before],
+               embauche=[_fr(h) for h in hire[pos]])
+    birth = r.out["date_naissance"]
+    both = (birth != "") & (hire != "")
+    if both.any():
+        pos = np.flatnonzero(both)
+        age = np.array([_age(b, h) for b, h in zip(birth[pos], hire[pos])])
+        odd = (age < 14) | (age > 90)
+        f.add_rows("DATE_NAISSANCE_INVRAISEMBLABLE", pos[odd], "date_naissance", r.col("date_naissance").to_numpy()[pos[odd]],
+                   valeur=r.col("date_naissance").to_numpy()[pos[odd]], age=age[odd])
+    _nir_birth(r, f)
 
 
-def _against_store(out: dict, ctx: Context, f: Findings) -> None:
-    """Duplicates within the file, and sorties or modifications of employees the store does not know."""
-    adherent, nir, action = out["adherent"], out["nir"], out["action"]
+def _age(birth_iso: str, on_iso: str) -> int:
+    b, d = dt.date.fromisoformat(birth_iso), dt.date.fromisoformat(on_iso)
+    return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+
+
+def _nir_birth(r: _Rows, f: Findings) -> None:
+    """A NIR says the year and (01–12) month of birth: they must agree with the birth date when given."""
+    nir, birth = r.out["nir"], r.out["date_naissance"]
+    both = (nir != "") & (birth != "")
+    if not both.any():
+        return
+    pos = np.flatnonzero(both)
+    nir_yy = np.array([v[1:3] for v in nir[pos]])
+    nir_mm = np.array([v[3:5] for v in nir[pos]])
+    b_yy = np.array([b[2:4] for b in birth[pos]])
+    b_mm = np.array([b[5:7] for b in birth[pos]])
+    real_month = np.array([m.isdigit() and 1 <= int(m) <= 12 for m in nir_mm])
+    differ = (nir_yy != b_yy) | (real_month & (nir_mm != b_mm))
+    hit = pos[differ]
+    f.add_rows("NIR_NAISSANCE", hit, "date_naissance", r.col("date_naissance").to_numpy()[hit],
+               nir_naissance=[(f"{m}/" if rm else "") + f"..{y}" for m, y, rm in zip(nir_mm[differ], nir_yy[differ], real_month[differ])],
+               naissance=[_fr(b) for b in birth[hit]])
+
+
+def _codes(r: _Rows, f: Findings) -> None:
+    raw = r.col("pcs")
+    pcs = raw.str.strip()
+    lower = pcs.str.lower()
+    given = (pcs != "").to_numpy()
+    shaped = lower.str.fullmatch(PCS_SHAPE).fillna(False).to_numpy(dtype=bool)
+    pcs2020 = given & ~shaped & pcs.str.fullmatch(PCS_2020_SHAPE).fillna(False).to_numpy(dtype=bool)
+    bad_shape = given & ~shaped & ~pcs2020
+    f.add_rows("PCS_2020", np.flatnonzero(pcs2020), "pcs", raw[pcs2020], valeur=raw[pcs2020])
+    f.add_rows("PCS_FORMAT", np.flatnonzero(bad_shape), "pcs", raw[bad_shape], valeur=raw[bad_shape])
+    known = values.Distinct(lower)
+    ref = pcs_reference()
+    unknown = shaped & known.spread(np.array([v in ref for v in known.values])) == False  # noqa: E712
+    unknown &= shaped
+    pos = np.flatnonzero(unknown)
+    if len(pos):
+        codes = lower.to_numpy(dtype=object)[pos]
+        f.add_rows("PCS_INCONNU", pos, "pcs", raw.to_numpy()[pos], valeur=raw.to_numpy()[pos], proches=[closest_pcs(c) for c in codes])
+    r.out["pcs"] = np.where(shaped & ~unknown, lower.to_numpy(dtype=object), "").astype(object)
+
+    raw = r.col("contrat")
+    codes, _, unknown = values.lookup(raw, "contrats.toml")
+    if unknown.any():
+        d = values.Distinct(raw)
+        device = d.spread(np.array([values.normalize(v) in APPRENTICESHIP for v in d.values])) & unknown
+        f.add_rows("CONTRAT_DISPOSITIF", np.flatnonzero(device), "contrat", raw[device], valeur=raw[device])
+        unknown &= ~device
+    f.add_rows("CONTRAT_INVALIDE", np.flatnonzero(unknown), "contrat", raw[unknown], valeur=raw[unknown])
+    r.out["contrat"] = codes
+
+    raw = r.col("categorie")
+    codes, _, unknown = values.lookup(raw, "categories.toml")
+    f.add_rows("CATEGORIE_INVALIDE", np.flatnonzero(unknown), "categorie", raw[unknown], valeur=raw[unknown])
+    r.out["categorie"] = codes
+
+    raw = r.col("multi_employeur")
+    multi, bad = values.yes_no(raw)
+    f.add_rows("OUI_NON_INVALIDE", np.flatnonzero(bad), "multi_employeur", raw[bad], valeur=raw[bad])
+    r.out["multi_employeur"] = np.where((raw.str.strip() == "").to_numpy(), None, multi).astype(object)
+
+
+def _categories(r: _Rows, f: Findings, today: dt.date) -> None:
+    """Determinants checked → the category they call for; the declared one must be consistent with it.
+    Minors are SIA at least. An empty category is filled in from the determinants."""
+    keys = [k for k in determinant_keys() if r.has(k)]
+    cats = determinant_categories()
+    checked = {}
+    for key in keys:
+        flags, bad = values.yes_no(r.col(key))
+        f.add_rows("OUI_NON_INVALIDE", np.flatnonzero(bad), key, r.col(key)[bad], valeur=r.col(key)[bad])
+        checked[key] = flags == 1
+    declared = r.out["categorie"]
+    if not keys:
+        r.out["determinants"] = np.full(r.n, None, dtype=object)  # nothing said about determinants
+        expected = np.full(r.n, "", dtype=object)
+        reason = np.full(r.n, "", dtype=object)
+    else:
+        joined = np.full(r.n, "", dtype=object)
+        expected = np.full(r.n, "SI", dtype=object)
+        reason = np.full(r.n, "", dtype=object)
+        for key in keys:  # ordered as in determinants.toml: the first reason of the highest category wins
+            on = checked[key]
+            joined = np.where(on, np.where(joined == "", key[4:], joined + "," + key[4:]), joined)
+            cat = cats[key]
+            if cat:
+                stronger = on & (RANK[cat] > np.vectorize(RANK.get, otypes=[int])(expected))
+                expected = np.where(stronger, cat, expected)
+                reason = np.where(stronger, _label(key), reason)
+        r.out["determinants"] = joined
+        if "det_aucun" in checked:
+            risky = checked["det_aucun"] & (reason != "")
+            f.add_rows("AUCUN_AVEC_RISQUE", np.flatnonzero(risky), "det_aucun", "", determinant=reason[risky])
+    rank_dec = np.vectorize(RANK.get, otypes=[int])(declared)
+    rank_exp = np.vectorize(RANK.get, otypes=[int])(expected)
+    given = declared != ""
+    has_dets = (reason != "") if keys else np.zeros(r.n, dtype=bool)
+    too_low = given & has_dets & (rank_dec < rank_exp) & (expected != "SIH")
+    f.add_rows("CATEGORIE_INSUFFISANTE", np.flatnonzero(too_low), "categorie", r.col("categorie")[too_low],
+               declaree=declared[too_low], attendue=expected[too_low], determinant=reason[too_low])
+    sih = given & (expected == "SIH") & (declared == "SI")
+    f.add_rows("CATEGORIE_SIH", np.flatnonzero(sih), "categorie", r.col("categorie")[sih], determinant=reason[sih])
+    stored = np.where(sih | ~given, expected, declared)
+    if keys:
+        sir_for_sih = given & (declared == "SIR") & (expected == "SIH")
+        f.add_rows("CATEGORIE_SIR_HABILITATION", np.flatnonzero(sir_for_sih), "categorie", r.col("categorie")[sir_for_sih])
+        unjustified = given & (rank_dec > rank_exp) & ~sir_for_sih & ~_minor(r, today)
+        f.add_rows("CATEGORIE_SANS_DETERMINANT", np.flatnonzero(unjustified), "categorie", r.col("categorie")[unjustified],
+                   declaree=declared[unjustified], attendue=expected[unjustified])
+    minor = _minor(r, today)
+    low_minor = minor & np.isin(stored, ["", "SI", "SIH"]) & (r.out["action"] != "sortie")
+    explicit = low_minor & given
+    pos = np.flatnonzero(explicit)
+    f.add_rows("MINEUR_SIA", pos, "categorie", r.col("categorie")[explicit], declaree=declared[explicit],
+               naissance=[_birth_text(r, i) for i in pos])
+    stored = np.where(low_minor & ~given, "SIA", stored)
+    # a modification with no category and no determinant columns keeps the stored category
+    r.out["categorie"] = np.where(~given & ~has_dets & ~(low_minor & ~given) & (r.out["action"] != "entree"), "", stored).astype(object)
+
+
+def _birth_year_month(r: _Rows) -> tuple[np.ndarray, np.ndarray]:
+    """Year and month of birth from the birth date, else from the NIR (month 0 when unknown)."""
+    birth, nir = r.out["date_naissance"], r.out["nir"]
+    year = np.zeros(r.n, dtype=int)
+    month = np.zeros(r.n, dtype=int)
+    has_birth = birth != ""
+    if has_birth.any():
+        year[has_birth] = [int(b[:4]) for b in birth[has_birth]]
+        month[has_birth] = [int(b[5:7]) for b in birth[has_birth]]
+    from_nir = ~has_birth & (nir != "")
+    if from_nir.any():
+        this = dt.date.today().year % 100
+        yy = np.array([int(v[1:3]) for v in nir[from_nir]])
+        year[from_nir] = np.where(yy <= this, 2000 + yy, 1900 + yy)
+        mm = np.array([int(v[3:5]) if v[3:5].isdigit() else 0 for v in nir[from_nir]])
+        month[from_nir] = np.where((mm >= 1) & (mm <= 12), mm, 0)
+    return year, month
+
+
+def _minor(r: _Rows, today: dt.date) -> np.ndarray:
+    """Under 18 today (to the month; when the month is unknown, counted from January)."""
+    year, month = _birth_year_month(r)
+    known = year > 0
+    months_old = (today.year - year) * 12 + (today.month - np.maximum(month, 1))
+    return known & (months_old < 18 * 12)
+
+
+def _birth_text(r: _Rows, i: int) -> str:
+    b = r.out["date_naissance"][i]
+    if b:
+        return _fr(b)
+    year, month = _birth_year_month(r)
+    return f"{month[i]:02d}/{year[i]}" if month[i] else str(year[i])
+
+
+def _establishment(r: _Rows, ctx: Context, f: Findings) -> None:
+    raw = r.col("siret")
+    siret = raw.str.replace(f"[{identifiers.SPACES}]", "", regex=True)
+    adherent = siret.map(ctx.establishments).fillna("").to_numpy(dtype=object)
+    r.out["siret"] = siret
+    r.out["adherent"] = adherent
+    given = (siret != "").to_numpy()
+    unknown = given & (adherent == "")
+    f.add_rows("SIRET_INCONNU", np.flatnonzero(unknown), "siret", raw[unknown], valeur=raw[unknown])
+    foreign = (adherent != "") & ~np.isin(adherent, list(ctx.sender.adherents))
+    if foreign.any():
+        pos = np.flatnonzero(foreign)
+        code = "MANDAT_ABSENT" if ctx.sender.kind == "mandataire" else "SIRET_AUTRE_ADHERENT"
+        s = siret.to_numpy()[pos]
+        f.add_rows(code, pos, "siret", s, valeur=s, siret=s, adherent=adherent[pos], expediteur=ctx.sender.code)
+    inactive = np.array([ctx.member_status.get(a, "") in INACTIVE for a in adherent]) & (r.out["action"] == "entree")
+    pos = np.flatnonzero(inactive)
+    f.add_rows("ADHERENT_INACTIF", pos, "siret", siret.to_numpy()[pos], adherent=adherent[pos],
+               statut=[INACTIVE[ctx.member_status[a]] for a in adherent[pos]])
+
+
+def _keys_frame(r: _Rows) -> tuple[pd.DataFrame, np.ndarray]:
+    adherent, nir = r.out["adherent"], r.out["nir"]
     keyed = (nir != "") & (adherent != "")
-    keys = pd.DataFrame({"adherent": adherent, "nir": nir, "line": out["line"]})
+    return pd.DataFrame({"adherent": adherent, "nir": nir, "line": r.out["line"]}), keyed
+
+
+def _duplicates_and_multi(r: _Rows, ctx: Context, f: Findings, keys: pd.DataFrame, keyed: np.ndarray) -> None:
     dup = keys.duplicated(["adherent", "nir"], keep="first").to_numpy() & keyed
     if dup.any():
         first_line = keys.groupby(["adherent", "nir"])["line"].transform("first").to_numpy()
         pos = np.flatnonzero(dup)
-        f.add_rows("DOUBLON_FICHIER", pos, "nir", "", premiere=first_line[pos])
-    existing = ctx.existing
+        f.add_rows("DOUBLON_FICHIER", pos, "nir", r.out["nir_raw"].to_numpy()[pos], premiere=first_line[pos])
+    # the same person present at another adhérent (in the store, or in this file) without the multi flag
+    candidates = keyed & (r.out["multi_employeur"] != 1) & (r.out["action"] != "sortie")
+    if not candidates.any():
+        return
+    others = [ctx.elsewhere[["nir", "adherent"]]] if len(ctx.elsewhere) else []
+    others.append(keys.loc[keyed, ["nir", "adherent"]])
+    other = pd.concat(others, ignore_index=True).drop_duplicates()
+    probe = keys.loc[candidates, ["nir", "adherent"]].reset_index()
+    hits = probe.merge(other, on="nir", suffixes=("", "_autre"))
+    hits = hits[hits["adherent"] != hits["adherent_autre"]].drop_duplicates("index")
+    if len(hits):
+        pos = hits["index"].to_numpy()
+        f.add_rows("MULTI_EMPLOYEUR_NON_DECLARE", pos, "multi_employeur", "", autre=hits["adherent_autre"].to_numpy())
+
+
+def _present(keys: pd.DataFrame, keyed: np.ndarray, existing: pd.DataFrame) -> np.ndarray:
     if existing is None or existing.empty:
-        present = np.zeros(len(nir), dtype=bool)
-    else:
-        merged = keys.merge(existing[["adherent", "nir", "present"]], how="left", on=["adherent", "nir"])
-        present = (merged["present"].fillna(0).to_numpy() == 1) & keyed
+        return np.zeros(len(keys), dtype=bool)
+    merged = keys.merge(existing[["adherent", "nir", "present"]], how="left", on=["adherent", "nir"])
+    return (merged["present"].fillna(0).to_numpy() == 1) & keyed
+
+
+def _against_store(r: _Rows, ctx: Context, f: Findings) -> None:
+    """Duplicates within the file, and sorties or modifications of employees the store does not know."""
+    keys, keyed = _keys_frame(r)
+    _duplicates_and_multi(r, ctx, f, keys, keyed)
+    present = _present(keys, keyed, ctx.existing)
+    action, adherent = r.out["action"], r.out["adherent"]
     unknown = keyed & ~present & np.isin(action, ["sortie", "modification"])
     pos = np.flatnonzero(unknown)
-    f.add_rows("SALARIE_INCONNU", pos, "nir", "", adherent=adherent[pos], mouvement=action[pos])
+    f.add_rows("SALARIE_INCONNU", pos, "nir", r.out["nir_raw"].to_numpy()[pos], adherent=adherent[pos], mouvement=action[pos])
     again = keyed & present & (action == "entree")
     pos = np.flatnonzero(again)
-    f.add_rows("ENTREE_SALARIE_PRESENT", pos, "nir", "", adherent=adherent[pos])
+    f.add_rows("ENTREE_SALARIE_PRESENT", pos, "nir", r.out["nir_raw"].to_numpy()[pos], adherent=adherent[pos])
     action[again] = "modification"
+
+
+COMPARED = ("siret", "nom", "prenom", "date_naissance", "date_embauche", "contrat", "poste", "pcs", "multi_employeur",
+            "categorie", "determinants", "commentaire", "contraintes")
+
+
+def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.DataFrame, bool]:
+    """Derive the movements of a full list against the store: new people enter, changed ones are modified,
+    people with an exit date leave, and present employees missing from the list leave at the list's date."""
+    keys, keyed = _keys_frame(r)
+    _duplicates_and_multi(r, ctx, f, keys, keyed)
+    present = _present(keys, keyed, ctx.existing)
+    action = r.out["action"]
+    leaving = present & (r.out["date_sortie"] != "")
+    action[present] = "modification"
+    action[leaving] = "sortie"
+    action[~present & (r.out["date_sortie"] != "")] = "entree"  # hired and gone within the period: kept as history
+
+    accepted = _accepted(r, f)
+    existing = ctx.existing
+    if len(existing):
+        current = existing[existing["present"] == 1]
+        # rows equal to what the store holds change nothing
+        mods = accepted[accepted["action"] == "modification"]
+        if len(mods):
+            m = mods[["adherent", "nir"]].reset_index().merge(current, on=["adherent", "nir"], how="left")
+            changed = np.zeros(len(m), dtype=bool)
+            fields_changed = [[] for _ in range(len(m))]
+            for fld in COMPARED:
+                new = mods[fld].to_numpy(dtype=object)
+                old = m[fld].to_numpy(dtype=object)
+                new_s = np.array(["" if v is None or v != v else str(v) for v in new])
+                old_s = np.array(["" if v is None or v != v else str(v) for v in old])
+                diff = (new_s != "") & (new_s != old_s) if fld != "determinants" else (new_s != old_s) & np.array([v is not None for v in new])
+                changed |= diff
+                for i in np.flatnonzero(diff):
+                    fields_changed[i].append(_label(fld) if fld != "determinants" else "déterminants de suivi")
+            same = m["index"].to_numpy()[~changed]
+            pos_changed = mods["pos"].to_numpy()[changed]
+            f.add_rows("LISTE_MODIFICATION", pos_changed, None, "", champs=[", ".join(c) for c, ch in zip(fields_changed, changed) if ch])
+            accepted = accepted.drop(index=same).reset_index(drop=True)
+        listed = set(zip(keys.loc[keyed, "adherent"], keys.loc[keyed, "nir"]))
+        scope = set(r.out["adherent"][r.out["adherent"] != ""])
+        in_scope = current[current["adherent"].isin(scope)]
+        gone = in_scope[[(a, n) not in listed for a, n in zip(in_scope["adherent"], in_scope["nir"])]]
+    else:
+        gone = pd.DataFrame(columns=["adherent", "nir", "nom", "prenom"])
+        scope = set()
+    new_pos = accepted.loc[accepted["action"] == "entree", "pos"].to_numpy()
+    f.add_rows("LISTE_ENTREE", new_pos, None, "")
+    if len(gone):
+        f.add_rows("LISTE_SORTIE", np.full(len(gone), FILE), "nir", gone["nir"].to_numpy(), nom=gone["nom"].to_numpy(),
+                   prenom=gone["prenom"].to_numpy(), adherent=gone["adherent"].to_numpy(), date=_fr(list_date))
+        exits = pd.DataFrame({k: [None] * len(gone) for k in accepted.columns})
+        exits["pos"], exits["line"], exits["action"] = -1, 0, "sortie"
+        exits["adherent"], exits["nir"] = gone["adherent"].to_numpy(), gone["nir"].to_numpy()
+        exits["date_sortie"] = list_date
+        accepted = pd.concat([accepted.astype(object), exits], ignore_index=True)
+    held = False
+    if len(existing):
+        staff = existing[existing["present"] == 1].groupby("adherent").size()
+        out = gone.groupby("adherent").size() if len(gone) else pd.Series(dtype=int)
+        for adherent in sorted(scope):
+            total, leaving_n = int(staff.get(adherent, 0)), int(out.get(adherent, 0))
+            if total and leaving_n / total > ctx.exit_threshold:
+                held = True
+                f.add_file("LISTE_RETENUE", sorties=leaving_n, effectif=total, adherent=adherent,
+                           part=f"{100 * leaving_n / total:.0f}", seuil=f"{100 * ctx.exit_threshold:.0f}")
+    return accepted, held

@@ -45,15 +45,28 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str]) -> pd.Dat
     return pd.DataFrame(conn.execute(sql, adherents).fetchall(), columns=cols)
 
 
+def present_elsewhere(conn: sqlite3.Connection, adherents: list[str]) -> pd.DataFrame:
+    """(nir, adherent) of the employees present at other adhérents: for the multi-employer check."""
+    marks = ",".join("?" * len(adherents)) or "''"
+    rows = conn.execute(f"SELECT nir, adherent FROM salaries WHERE present=1 AND adherent NOT IN ({marks})", adherents)
+    return pd.DataFrame(rows.fetchall(), columns=["nir", "adherent"])
+
+
 def record_file(conn: sqlite3.Connection, rec: FileRecord, findings: list[tuple], accepted: pd.DataFrame,
-                existing: pd.DataFrame, now: str) -> tuple[int, dict[str, int]]:
-    """Ledger entry, findings and accepted movements in one transaction. Returns (file id, counts)."""
+                existing: pd.DataFrame, now: str, replaces: int | None = None) -> tuple[int, dict[str, int]]:
+    """Ledger entry, findings and accepted movements in one transaction. Returns (file id, counts).
+    A held file (status en_attente) applies nothing. `replaces`: the ledger entry of a held file that staff
+    released, superseded by this one in the same transaction."""
+    held = rec.status == "en_attente"
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if replaces is not None:
+            conn.execute("DELETE FROM constats WHERE fichier_id=?", (replaces,))
+            conn.execute("DELETE FROM fichiers WHERE id=?", (replaces,))
         cur = conn.execute(
             "INSERT INTO fichiers (sha256, expediteur, nom, taille, recu_le, statut, etape, lignes, lignes_acceptees,"
             " lignes_rejetees, avertissements, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (rec.sha256, rec.sender, rec.name, rec.size, rec.received, rec.status, "applique", rec.rows,
+            (rec.sha256, rec.sender, rec.name, rec.size, rec.received, rec.status, "en_attente" if held else "applique", rec.rows,
              rec.accepted, rec.refused, rec.warnings, json.dumps(rec.details, ensure_ascii=False)),
         )
         file_id = cur.lastrowid
@@ -61,7 +74,9 @@ def record_file(conn: sqlite3.Connection, rec: FileRecord, findings: list[tuple]
             "INSERT INTO constats (fichier_id, ligne, colonne, valeur, code, gravite, message) VALUES (?,?,?,?,?,?,?)",
             ((file_id, *f) for f in findings),
         )
-        counts = _apply(conn, file_id, accepted, existing, now) if len(accepted) else {"entree": 0, "sortie": 0, "modification": 0}
+        counts = {"entree": 0, "sortie": 0, "modification": 0}
+        if len(accepted) and not held:
+            counts = _apply(conn, file_id, accepted, existing, now)
         conn.execute(
             "UPDATE fichiers SET entrees=?, sorties=?, modifications=? WHERE id=?",
             (counts["entree"], counts["sortie"], counts["modification"], file_id),
@@ -164,7 +179,7 @@ def _apply_known(conn, file_id: int, acc: pd.DataFrame, old: pd.DataFrame, next_
     emp_ids = old["id"].astype("int64").tolist()
     conn.executemany(VERSION_SQL, zip(
         ver_ids, emp_ids, old["version_id"].astype("int64").tolist(), action.tolist(), [file_id] * n,
-        acc["line"].astype("int64").tolist(), [now] * n, [",".join(c) or None for c in changed],
+        [int(x) or None for x in acc["line"].tolist()], [now] * n, [",".join(c) or None for c in changed],
         *(state[f] for f in EMPLOYEE_FIELDS)))
     conn.executemany("UPDATE salaries SET present=?, version_id=? WHERE id=?",
                      zip((action != "sortie").astype(int).tolist(), ver_ids, emp_ids))
