@@ -125,6 +125,22 @@ def liste_valider(
     typer.echo(f"{r.sender}/{r.name} : {r.status} → {r.ack[0].parent}")
 
 
+@app.command("regles")
+def regles(
+    doc: Annotated[Optional[Path], typer.Option("--doc", help="Écrit la page des règles (Markdown) dans ce fichier.")] = None,
+) -> None:
+    """Affiche le catalogue des règles de contrôle (ou écrit docs/regles.md avec --doc)."""
+    from .rules.doc import rules_markdown
+
+    text = rules_markdown()
+    if doc is None:
+        typer.echo(text)
+        return
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text, encoding="utf-8")
+    typer.echo(f"Page des règles écrite : {doc}")
+
+
 @app.command("demo")
 def demo(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     """Démonstration : importe le registre d'exemple, dépose les fichiers d'exemple et lance le traitement."""

@@ -77,13 +77,13 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
     received = intake.received_at(path)
 
     def result(findings: Findings, rows: int = 0, accepted=None, existing=None, lines=None, header_line=0,
-               columns=None, details=None, quarantine=None, held=False) -> Checked:
+               columns=None, details=None, quarantine=None, held=False, refused=None) -> Checked:
         frame = to_rows(findings.frame(), lines if lines is not None else np.array([], dtype=np.int64), header_line, columns or {})
         accepted = accepted if accepted is not None else pd.DataFrame()
         refused_file = findings.file_refused()
         if refused_file:
             accepted = pd.DataFrame()
-        n_ok = int((accepted["pos"] >= 0).sum()) if len(accepted) else 0  # derived exits have no line
+        n_ok = 0 if refused_file else rows - (refused if refused is not None else rows)
         status = _status(refused_file, rows, n_ok, held)
         record = FileRecord(sha, sender_code, path.name, size, received, status, rows, n_ok, rows - n_ok,
                             int((frame["gravite"] == "avertissement").sum()), details or {})
@@ -124,7 +124,7 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
     if outcome.list_date:
         details["liste_au"] = outcome.list_date
     return result(outcome.findings, outcome.rows, outcome.accepted, existing, table.lines, table.header_line,
-                  headers.columns, details, held=outcome.held)
+                  headers.columns, details, held=outcome.held, refused=outcome.refused)
 
 
 def _findings_dicts(frame: pd.DataFrame) -> list[dict]:

@@ -75,6 +75,11 @@ class Outcome:
     held: bool = False  # a full list held for review: nothing may be applied
     list_date: str | None = None
 
+    @property
+    def refused(self) -> int:
+        """Lines refused (a full list's unchanged lines are accepted though they change nothing)."""
+        return self.rows if self.findings.file_refused() else len(self.findings.blocked_positions())
+
 
 def determinant_keys() -> list[str]:
     return [f.key for f in vocabulary("mouvements").fields if f.key.startswith("det_")]

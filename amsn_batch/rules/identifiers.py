@@ -73,8 +73,8 @@ def vat_siren(value: str) -> str:
     """The SIREN a French VAT number is built from ('' if it has none, e.g. for some foreign companies)."""
     from stdnum.fr import tva
 
-    v = tva.compact(value)
-    return v[4:] if len(v) == 13 and v[2:4].isdigit() else ""
+    v = tva.compact(value)  # without the FR prefix: 2-character key + SIREN
+    return v[2:] if len(v) == 11 and v[:2].isdigit() else ""
 
 
 def nir_part(values: np.ndarray, start: int, stop: int, mask: np.ndarray) -> np.ndarray:
