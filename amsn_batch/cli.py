@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 adherents_app = typer.Typer(help="Registre des adhérents, établissements et mandataires.", no_args_is_help=True)
 app.add_typer(adherents_app, name="adherents")
+rapport_app = typer.Typer(help="Rapports pour le personnel du service.", no_args_is_help=True)
+app.add_typer(rapport_app, name="rapport")
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Fichier de réglages TOML (par défaut ./amsn-batch.toml).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Journal détaillé pour l'exploitation.")]
@@ -106,6 +108,28 @@ def adherents_importer(
                f"{c['modifications']} fiche(s) modifiée(s), {c['mandats']} mandat(s) ajouté(s), {c['mandats_retires']} retiré(s).")
 
 
+@rapport_app.command("quotidien")
+def rapport_quotidien(
+    date: Annotated[Optional[str], typer.Option("--date", help="Jour du tableau de bord, JJ/MM/AAAA (par défaut : aujourd'hui).")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Écrit le tableau de bord du jour (page HTML) et l'index des jours précédents dans le dossier des rapports."""
+    import datetime as dt
+
+    from .reports.dashboard import parse_day, write_daily
+
+    settings = _settings(config, verbose)
+    try:
+        day = parse_day(date) if date else dt.date.today()
+    except ValueError as exc:
+        typer.echo(f"amsn-batch : {exc}", err=True)
+        raise typer.Exit(2)
+    page, index = write_daily(settings, day)
+    typer.echo(f"Tableau de bord du {day:%d/%m/%Y} : {page}")
+    typer.echo(f"Index des jours : {index}")
+
+
 @app.command("demo")
 def demo(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     """Démonstration : importe le registre d'exemple, dépose les fichiers d'exemple et lance le traitement."""
@@ -118,7 +142,9 @@ def demo(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:  # without standalone mode, click returns typer.Exit's code
+            sys.exit(code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (ConfigError, Fatal) as exc:
