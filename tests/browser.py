@@ -245,3 +245,32 @@ def page(browser):
     p = browser.new_page()
     yield p
     p.close()
+
+
+def pdf_text(path: Path, pages: int = 3) -> str:
+    """The text of the first pages of a PDF, spaces normalised (to find what was printed)."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(path))
+    text = " ".join(p.extract_text() or "" for p in reader.pages[:pages])
+    return " ".join(text.replace("\u202f", " ").replace("\u00a0", " ").split())
+
+
+def assert_a4_pdf(path: Path) -> int:
+    """The PDF has A4 pages (595 × 842 pt); returns the number of pages."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(path))
+    assert len(reader.pages) >= 1
+    for p in reader.pages:
+        assert abs(float(p.mediabox.width) - 595.3) < 3 and abs(float(p.mediabox.height) - 841.9) < 3, p.mediabox
+    return len(reader.pages)
+
+
+def assert_readable(page: Page) -> None:
+    """Nothing sticks out sideways, nothing scrolls sideways, every text meets the contrast minimum."""
+    ov = page.overflow()
+    assert ov["scrollWidth"] <= ov["viewport"], ov
+    assert ov["outside"] == [], ov
+    assert ov["scrolling"] == [], ov
+    assert page.contrast_failures() == []

@@ -38,6 +38,7 @@ class RuleGroup:
     exemples: list[LineRow] = field(default_factory=list)
     autres: int = 0  # findings not listed
     detail_varie: bool = False  # the table needs a « Détail » column
+    fichier_entier: bool = False  # about the file as a whole (no line to show)
 
     @property
     def bloquant(self) -> bool:
@@ -63,6 +64,7 @@ def group_findings(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE) -> 
     cat = catalogue()
     groups: dict[str, RuleGroup] = {}
     lines: dict[str, set[int]] = {}
+    positioned: dict[str, bool] = {}  # some finding names a column or a value
     details: dict[str, set[str]] = {}
     fixes: dict[str, set[str]] = {}
     for f in findings:
@@ -72,8 +74,10 @@ def group_findings(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE) -> 
             rule = cat.get(code)
             g = groups[code] = RuleGroup(code, rule.title if rule else code, f.get("gravite") or (rule.severity if rule else ""), 0, 0)
             lines[code], details[code], fixes[code] = set(), set(), set()
+            positioned[code] = False
         g.constats += 1
         lines[code].add(int(f.get("ligne") or 0))
+        positioned[code] |= bool(f.get("colonne") or f.get("valeur"))
         detail, fix = _split(code, scrub(f.get("message", "")))
         details[code].add(detail)
         fixes[code].add(fix)
@@ -89,6 +93,10 @@ def group_findings(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE) -> 
             g.detail_varie = True
         if len(fixes[code]) == 1:
             g.correction = next(iter(fixes[code]))
+        rule = cat.get(code)
+        g.fichier_entier = bool(rule and rule.scope == "fichier" and not positioned[code] and g.lignes == 1)
+        if g.fichier_entier and g.detail_varie:  # e.g. several missing columns: one explanation each
+            g.explication = ""
     return sorted(groups.values(), key=lambda g: (not g.bloquant, -g.lignes, -g.constats, g.premiere, g.code))
 
 
