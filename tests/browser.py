@@ -199,7 +199,12 @@ OVERFLOW_JS = r"""(() => {
     const st = getComputedStyle(el);
     if ((st.overflowX === 'auto' || st.overflowX === 'scroll') && el.scrollWidth > el.clientWidth + 1) scrolling.push(name(el));
   }
-  return {viewport: vw, scrollWidth: document.documentElement.scrollWidth, outside: outside.slice(0, 20), scrolling};
+  const clipped = [];  // SVG text cut by the chart's own edges
+  for (const t of document.querySelectorAll('svg text')) {
+    const box = t.getBBox(), vb = t.ownerSVGElement.viewBox.baseVal;
+    if (vb && vb.width && (box.x < -0.5 || box.x + box.width > vb.width + 0.5)) clipped.push(t.textContent);
+  }
+  return {viewport: vw, scrollWidth: document.documentElement.scrollWidth, outside: outside.slice(0, 20), scrolling, clipped};
 })()"""
 
 
@@ -273,4 +278,5 @@ def assert_readable(page: Page) -> None:
     assert ov["scrollWidth"] <= ov["viewport"], ov
     assert ov["outside"] == [], ov
     assert ov["scrolling"] == [], ov
+    assert ov["clipped"] == [], ov
     assert page.contrast_failures() == []

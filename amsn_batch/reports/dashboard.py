@@ -166,7 +166,7 @@ def _day_filter() -> str:
 
 
 def _names(conn) -> dict[str, str]:
-    names = {code: nom or "" for code, nom in conn.execute("SELECT code, nom FROM mandataires")}
+    names = {code: nom or "Mandataire" for code, nom in conn.execute("SELECT code, nom FROM mandataires")}
     names.update({n: r or "" for n, r in conn.execute("SELECT numero, raison_sociale FROM adherents")})
     return names
 
@@ -349,7 +349,7 @@ def _env() -> jinja2.Environment:
 def _charts(d: Daily) -> dict:
     senders = [s for s in d.expediteurs if s.lignes]
     refusal = bar_chart(
-        [Bar(f"{s.code} {s.nom}".strip(), s.taux or 0, f"{percent_fr(s.taux or 0)} ({number_fr(s.rejetees)}/{number_fr(s.lignes)})") for s in senders],
+        [Bar(f"{s.code} {s.nom} · {number_fr(s.rejetees)}/{number_fr(s.lignes)}", s.taux or 0, percent_fr(s.taux or 0)) for s in senders],
         "Taux de lignes refusées par expéditeur",
         "; ".join(f"{s.code} : {percent_fr(s.taux or 0)} des lignes refusées ({number_fr(s.rejetees)} sur {number_fr(s.lignes)})" for s in senders)
         or "Aucune ligne reçue ce jour.",
