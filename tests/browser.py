@@ -28,7 +28,7 @@ SCREENSHOTS = Path(os.environ.get("AMSN_BATCH_CAPTURES", ROOT / "screenshots"))
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-extensions", "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
+    "--disable-dev-shm-usage", "--disable-extensions", "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
     "--font-render-hinting=none",
 ]
 TIMEOUT = 120  # seconds without any message from the browser before giving up (a hang, not a timing check)

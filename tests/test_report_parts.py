@@ -104,3 +104,18 @@ def test_chart_has_text_alternative_and_escapes_labels():
     svg = str(bar_chart([Bar("<b>A & B</b>", 3, "3"), Bar("C", 0, "0")], "Titre", "A : 3 ; C : 0"))
     assert 'role="img"' in svg and "<title" in svg and "<desc" in svg and "A : 3 ; C : 0" in svg
     assert "<b>" not in svg and "&lt;b&gt;A &amp; B&lt;/b&gt;" in svg
+
+
+@pytest.mark.parametrize("statut", ["accepte", "accepte_partiellement", "rejete", "en_attente", "deja_traite"])
+def test_every_status_renders_a_verdict(statut):
+    from amsn_batch.reports.ack import render_html
+
+    ack = Ack("liste.csv", "a" * 64, "2026-11-30T09:00:00", statut, "10001", 10, 4 if statut != "rejete" else 0,
+              6 if statut in ("accepte_partiellement", "rejete") else 0,
+              traitement_initial={"traite_le": "2026-11-02T08:00:00", "statut": "accepte", "lignes": 10, "lignes_acceptees": 10}
+              if statut == "deja_traite" else None)
+    html = render_html(ack, [])
+    assert f'data-statut="{statut}"' in html
+    assert verdict_sentence(ack).split(" : ")[0] in html
+    if statut == "deja_traite":
+        assert "Fichier déjà reçu le 02/11/2026" in verdict_sentence(ack)

@@ -32,6 +32,7 @@ NOTICE_SHEET = "Mode d'emploi"
 REASONS_HEADER = "Motifs du refus"
 REASONS_FIELD = "motifs_refus"
 TEXT_FIELDS = ("nir", "siret")  # identifiers: the column is formatted as text
+DEFAULT_MAX_ROWS = 50_000  # settings: [limites] lignes_classeur_rejets
 MAX_COMMENTS = 2000  # cell comments are heavy in XLSX; beyond, the reasons column still says it all
 _DEDUPED = re.compile(r"^(.*) \((\d+)\)$")
 
@@ -89,8 +90,8 @@ def _reason(f: dict) -> str:
 
 
 def write_rejects(outdir: Path, stem: str, source: Path, statut: str, findings: list[dict], *,
-                  max_rows: int = 50_000, max_file_rows: int = 2_000_000, max_columns: int = 200,
-                  file_name: str = "", received: str = "", help_email: str = "") -> RejectsOutcome:
+                  max_rows: int = DEFAULT_MAX_ROWS, max_file_rows: int = 2_000_000, max_columns: int = 200,
+                  file_name: str = "", received: str = "", help_email: str = "", kind: str = "mouvements") -> RejectsOutcome:
     """Write <stem>.rejets.xlsx in outdir when the file has refused rows."""
     from ..read import UnreadableFile, read_table
     from ..read.headers import map_headers, vocabulary
@@ -98,7 +99,7 @@ def write_rejects(outdir: Path, stem: str, source: Path, statut: str, findings: 
     target = outdir / rejects_name(stem)
     if statut not in ("rejete", "accepte_partiellement") or not source.is_file():
         return RejectsOutcome(None)
-    vocab = vocabulary("mouvements")
+    vocab = vocabulary(kind)
     try:
         table = read_table(source, vocab, max_file_rows, max_columns)
     except UnreadableFile:
