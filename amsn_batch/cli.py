@@ -28,6 +28,9 @@ app.add_typer(adherents_app, name="adherents")
 liste_app = typer.Typer(help="Listes complètes du personnel retenues pour vérification.", no_args_is_help=True)
 app.add_typer(liste_app, name="liste")
 
+rapport_app = typer.Typer(help="Rapports pour le personnel du service.", no_args_is_help=True)
+app.add_typer(rapport_app, name="rapport")
+
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Fichier de réglages TOML (par défaut ./amsn-batch.toml).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Journal détaillé pour l'exploitation.")]
 
@@ -139,6 +142,27 @@ def regles(
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text, encoding="utf-8")
     typer.echo(f"Page des règles écrite : {doc}")
+
+@rapport_app.command("quotidien")
+def rapport_quotidien(
+    date: Annotated[Optional[str], typer.Option("--date", help="Jour du tableau de bord, JJ/MM/AAAA (par défaut : aujourd'hui).")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Écrit le tableau de bord du jour (page HTML) et l'index des jours précédents dans le dossier des rapports."""
+    import datetime as dt
+
+    from .reports.dashboard import parse_day, write_daily
+
+    settings = _settings(config, verbose)
+    try:
+        day = parse_day(date) if date else dt.date.today()
+    except ValueError as exc:
+        typer.echo(f"amsn-batch : {exc}", err=True)
+        raise typer.Exit(2)
+    page, index = write_daily(settings, day)
+    typer.echo(f"Tableau de bord du {day:%d/%m/%Y} : {page}")
+    typer.echo(f"Index des jours : {index}")
 
 
 @app.command("demo")

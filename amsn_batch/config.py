@@ -26,6 +26,8 @@ class Paths:
     archive: Path
     quarantine: Path
     database: Path
+    rapports: Path = Path("rapports")  # staff dashboard pages (amsn-batch rapport quotidien)
+    annuaire: Path | None = None  # service directory (contacts); None: schemas/annuaire.toml
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Limits:
     max_rows: int = 2_000_000
     max_columns: int = 200
     findings_per_code: int = 200
+    max_rejects_rows: int = 50_000  # above this, no correction workbook (the ack says so)
 
 
 @dataclass(frozen=True)
@@ -55,13 +58,18 @@ _PATH_DEFAULTS = {
     "archive": "archive",
     "quarantine": "quarantine",
     "database": "data/amsn.sqlite",
+    "rapports": "rapports",
+    "annuaire": "",
 }
+
+_OPTIONAL_PATHS = {"annuaire"}  # empty: the default shipped under schemas/
 
 _LIMIT_KEYS = {
     "taille_max_mo": ("max_file_bytes", lambda v: int(float(v) * 1024 * 1024)),
     "lignes_max": ("max_rows", int),
     "colonnes_max": ("max_columns", int),
     "constats_par_code": ("findings_per_code", int),
+    "lignes_classeur_rejets": ("max_rejects_rows", int),
 }
 
 
@@ -95,7 +103,7 @@ def load_settings(explicit: Path | None = None) -> Settings:
     unknown = set(raw_paths) - set(_PATH_DEFAULTS)
     if unknown:
         raise ConfigError(f"Clé inconnue dans [paths] : {', '.join(sorted(unknown))}")
-    paths = Paths(**{k: (base / v).resolve() for k, v in raw_paths.items()})
+    paths = Paths(**{k: None if k in _OPTIONAL_PATHS and not v else (base / v).resolve() for k, v in raw_paths.items()})
     limits_kw = {}
     for key, value in data.get("limites", {}).items():
         if key not in _LIMIT_KEYS:

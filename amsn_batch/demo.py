@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -32,7 +33,11 @@ def run_demo(settings: Settings) -> list[str]:
         lines.append(f"Traité : {r.sender}/{r.name} → {r.status}")
         for p in r.ack:
             lines.append(f"    {p}")
+    from .reports.dashboard import write_daily
+
+    page, _ = write_daily(settings, dt.date.today())
     lines.append(f"Base de données : {settings.paths.database}")
     lines.append(f"Accusés de réception : {settings.paths.outbox}")
     lines.append(f"Originaux archivés : {settings.paths.archive}")
+    lines.append(f"Tableau de bord du service : {page}")
     return lines

@@ -22,6 +22,7 @@ from .config import Settings
 from .read import UnreadableFile, read_table
 from .read.headers import map_headers, vocabulary
 from .reports.ack import Ack, write_ack
+from .reports.contacts import contacts_for
 from .rules.catalogue import Findings, to_rows
 from .rules.employees import Context, Sender, validate
 from .store import connect
@@ -149,7 +150,8 @@ def finish(conn, settings: Settings, file_id: int, dropped: intake.Dropped, now:
     sha, quarantined, status = conn.execute(
         "SELECT sha256, json_extract(details, '$.quarantaine'), statut FROM fichiers WHERE id=?", (file_id,)).fetchone()
     ack, findings = _ack_from_store(conn, file_id)
-    paths = write_ack(settings.paths.outbox / dropped.sender, ack, findings, settings.limits.findings_per_code)
+    paths = write_ack(settings.paths.outbox / dropped.sender, ack, findings, settings.limits.findings_per_code,
+                      contacts=contacts_for(conn, settings, dropped.sender), source=dropped.path, limits=settings.limits)
     stage = "termine"
     if quarantined:
         dest = intake.move_to(dropped.path, settings.paths.quarantine / dropped.sender, sha[:12])
@@ -201,7 +203,8 @@ def _duplicate(conn, settings: Settings, known, dropped: intake.Dropped, now: dt
     ack.recu_le = intake.received_at(dropped.path)
     for k in ("lignes_acceptees", "lignes_rejetees", "entrees", "sorties", "modifications", "avertissements"):
         setattr(ack, k, 0)
-    paths = write_ack(settings.paths.outbox / dropped.sender, ack, [], settings.limits.findings_per_code)
+    paths = write_ack(settings.paths.outbox / dropped.sender, ack, [], settings.limits.findings_per_code,
+                      contacts=contacts_for(conn, settings, dropped.sender))
     dest = intake.move_to(dropped.path, intake.archive_folder(settings.paths.archive, dropped.sender, now), f"{sha[:12]}-{now:%Y%m%d%H%M%S}")
     log.info("deja_traite fichier=%s expediteur=%s", sha[:12], dropped.sender)
     return FileResult(dropped.sender, dropped.name, sha, "deja_traite", paths, dest)
@@ -256,13 +259,15 @@ def dry_run(settings: Settings, path: Path, sender: str, outdir: Path) -> tuple[
     db = connect(settings.paths.database)
     try:
         checked = check_file(db.conn, path, sender, settings)
+        contacts = contacts_for(db.conn, settings, sender)
     finally:
         db.conn.close()
     rec = checked.record
     ack = Ack(fichier=path.name, sha256=rec.sha256, recu_le=rec.received, statut=rec.status, expediteur=sender,
               lignes=rec.rows, lignes_acceptees=rec.accepted, lignes_rejetees=rec.refused,
               avertissements=rec.warnings, **_planned(checked.accepted))
-    paths = write_ack(outdir, ack, _findings_dicts(checked.findings), settings.limits.findings_per_code)
+    paths = write_ack(outdir, ack, _findings_dicts(checked.findings), settings.limits.findings_per_code,
+                      contacts=contacts, source=path, limits=settings.limits, dry_run=True)
     return checked, paths
 
 

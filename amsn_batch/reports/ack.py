@@ -1,17 +1,27 @@
-"""Acknowledgement of a file: <nom>.ar.csv (one row per finding), <nom>.ar.json (the verdict and counts)
-and <nom>.ar.html (a page a person can read)."""
+"""Acknowledgement of a file: <nom>.ar.csv (one row per finding), <nom>.ar.json (the verdict and counts),
+<nom>.ar.html (a page a person can read: self-contained, phone-sized and printable on A4) and, when rows were
+refused, <nom>.rejets.xlsx (the correction workbook, see rejects.py).
+
+Every text taken from the sender's file is passed through `masking.scrub` before it is written, in the CSV
+and in the page: the NIR column is masked at the source, and a NIR typed anywhere else is masked here."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
 from .formats import date_fr, number_fr, safe_cell, write_atomic
+from .masking import scrub
+
+log = logging.getLogger("amsn_batch")
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 CSV_COLUMNS = ("ligne", "colonne", "valeur", "code", "gravite", "message")
@@ -66,8 +76,16 @@ def cap_findings(rows: list[dict], per_code: int) -> tuple[list[dict], dict[str,
     return kept, extra
 
 
-def write_ack(outdir: Path, ack: Ack, findings: list[dict], per_code: int = 200) -> list[Path]:
-    """Write the three acknowledgement files; returns their paths."""
+def write_ack(outdir: Path, ack: Ack, findings: list[dict], per_code: int = 200, *, contacts=None,
+              source: Path | None = None, limits=None, dry_run: bool = False, kind: str = "mouvements") -> list[Path]:
+    """Write the acknowledgement files; returns their paths.
+
+    `findings` are all the findings of the file (the CSV lists `per_code` of each code, the page fewer, all
+    are counted). With `source` (the file as received, still readable, read with the column vocabulary
+    `kind` of schemas/colonnes.toml), the refused rows also go into the correction workbook <nom>.rejets.xlsx.
+    `contacts` (contacts.Contacts) fills « Qui contacter »; `dry_run` marks the page as a trial."""
+    from . import rejects
+
     listed, extra = cap_findings(findings, per_code)
     ack.constats_non_listes = extra
     stem = ack_stem(ack.fichier)
@@ -77,7 +95,7 @@ def write_ack(outdir: Path, ack: Ack, findings: list[dict], per_code: int = 200)
     w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
     for r in listed:
-        w.writerow([safe_cell(r[c]) for c in CSV_COLUMNS])
+        w.writerow([safe_cell(scrub(r[c]) if c in ("colonne", "valeur", "message") else r[c]) for c in CSV_COLUMNS])
     for code, n in extra.items():
         w.writerow(["", "", "", code, "", f"… et {n} autres constats {code} non listés (limite de {per_code} par code)."])
     write_atomic(paths[0], "\ufeff" + buf.getvalue())
@@ -86,16 +104,105 @@ def write_ack(outdir: Path, ack: Ack, findings: list[dict], per_code: int = 200)
     if not doc["traitement_initial"]:
         doc.pop("traitement_initial")
     write_atomic(paths[1], json.dumps(doc, ensure_ascii=False, indent=2))
-    write_atomic(paths[2], render_html(ack, listed, extra))
+
+    workbook = rejects.RejectsOutcome(None)
+    if ack.statut != "deja_traite":
+        if source is not None and ack.lignes_rejetees > 0:
+            workbook = _write_workbook(outdir, stem, ack, findings, source, limits, contacts, kind)
+        if workbook.path is None:
+            rejects.remove_stale(outdir, stem)
+    write_atomic(paths[2], render_html(ack, findings, extra, contacts=contacts, workbook=workbook, dry_run=dry_run))
+    if workbook.path is not None:
+        paths.append(workbook.path)
     return paths
+
+
+def _write_workbook(outdir: Path, stem: str, ack: Ack, findings: list[dict], source: Path, limits, contacts, kind: str):
+    from . import rejects
+
+    kw = {}
+    if limits is not None:
+        kw = {"max_rows": limits.max_rejects_rows, "max_file_rows": limits.max_rows, "max_columns": limits.max_columns}
+    if ack.lignes_rejetees > kw.get("max_rows", rejects.DEFAULT_MAX_ROWS):  # known already: no need to read the file again
+        return rejects.RejectsOutcome(None, ack.lignes_rejetees, too_many=True)
+    try:
+        return rejects.write_rejects(outdir, stem, source, ack.statut, findings, file_name=ack.fichier,
+                                     received=ack.recu_le, help_email=_help_email(contacts), kind=kind, **kw)
+    except Exception as exc:  # the acknowledgement must go out even if the workbook cannot be written
+        log.error("classeur_rejets_echec fichier=%s erreur=%s", ack.sha256[:12], type(exc).__name__)
+        return rejects.RejectsOutcome(None)
+
+
+def _help_email(contacts) -> str:
+    services = getattr(contacts, "services", None) or []
+    return services[0].get("email", "") if services else ""
 
 
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["date_fr"] = date_fr
     env.filters["nombre"] = number_fr
+    env.filters["masque"] = scrub
+    env.filters["tel"] = lambda s: "".join(ch for ch in str(s) if ch.isdigit() or ch == "+")
+    env.globals["icone"] = icon
     return env
 
 
-def render_html(ack: Ack, findings: list[dict], extra: dict[str, int]) -> str:
-    return _env().get_template("ack.html.j2").render(ack=ack, findings=findings, extra=extra)
+ICONS = {
+    # 24×24 strokes; decorative (aria-hidden): the verdict is always said in words next to it.
+    "ok": '<circle cx="12" cy="12" r="10"/><path d="M7 12.5l3.2 3.2L17 9"/>',
+    "partiel": '<path d="M12 2.8L22 20.5H2z"/><path d="M12 9.5v5"/><circle cx="12" cy="17.4" r=".6"/>',
+    "refus": '<circle cx="12" cy="12" r="10"/><path d="M8 8l8 8M16 8l-8 8"/>',
+    "attente": '<circle cx="12" cy="12" r="10"/><path d="M12 6.5V12l3.5 2.5"/>',
+    "deja": '<rect x="8" y="8" width="12" height="13" rx="1.5"/><path d="M16 8V4.5A1.5 1.5 0 0 0 14.5 3h-9A1.5 1.5 0 0 0 4 4.5v11A1.5 1.5 0 0 0 5.5 17H8"/>',
+}
+
+
+def icon(kind: str, size: int = 32) -> Markup:
+    return Markup(
+        f'<svg class="icone" width="{size}" height="{size}" viewBox="0 0 24 24" fill="none" stroke="currentColor" '
+        f'stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" focusable="false">'
+        f"{ICONS[kind]}</svg>"
+    )
+
+
+def counts(ack: Ack) -> list[tuple[str, str, int]]:
+    """(key, French label, value) of the counters shown on top of the page."""
+    return [
+        ("lignes", "Lignes reçues", ack.lignes),
+        ("lignes_acceptees", "Lignes acceptées", ack.lignes_acceptees),
+        ("lignes_rejetees", "Lignes refusées", ack.lignes_rejetees),
+        ("entrees", "Entrées", ack.entrees),
+        ("sorties", "Sorties", ack.sorties),
+        ("modifications", "Modifications", ack.modifications),
+    ]
+
+
+def render_html(ack: Ack, findings: list[dict], extra: dict[str, int] | None = None, *, contacts=None,
+                workbook=None, dry_run: bool = False, now: dt.datetime | None = None) -> str:
+    from .contacts import service_contacts
+    from .rejects import RejectsOutcome, rejects_name
+    from .summary import VERDICT_KIND, VERDICT_TITLE, group_findings, plural, verdict_sentence
+
+    groups = group_findings(findings)
+    phrase = verdict_sentence(ack)
+    head, _, rest = phrase.partition(" : ")
+    return _env().get_template("ack.html.j2").render(
+        ack=ack,
+        fichier=scrub(ack.fichier),
+        kind=VERDICT_KIND.get(ack.statut, "attente"),
+        titre=VERDICT_TITLE.get(ack.statut, ""),
+        phrase=phrase,
+        phrase_tete=head,
+        phrase_suite=rest,
+        compteurs=counts(ack),
+        bloquants=[g for g in groups if g.bloquant],
+        avertissements=[g for g in groups if not g.bloquant],
+        contacts=contacts if contacts is not None else service_contacts(),
+        classeur=workbook or RejectsOutcome(None),
+        classeur_nom=scrub(rejects_name(ack_stem(ack.fichier))),
+        stem=scrub(ack_stem(ack.fichier)),
+        essai=dry_run,
+        genere_le=(now or dt.datetime.now()).isoformat(timespec="minutes"),
+        pluriel=plural,
+    )

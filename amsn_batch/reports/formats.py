@@ -36,6 +36,15 @@ def number_fr(n: int | float) -> str:
     return f"{n:,}".replace(",", "\u202f")
 
 
+def percent_fr(ratio: float, decimals: int = 1) -> str:
+    """0.125 → '12,5 %' (no-break space before %); whole values without decimals: 1.0 → '100 %'."""
+    value = round(ratio * 100, decimals)
+    text = f"{value:.{decimals}f}".replace(".", ",")
+    if decimals and text.endswith("," + "0" * decimals):
+        text = text[: -(decimals + 1)]
+    return f"{text}\u00a0%"
+
+
 def money_fr(amount: Decimal | int | str) -> str:
     """Decimal('1234.5') → '1 234,50 €'."""
     q = Decimal(amount).quantize(Decimal("0.01"))

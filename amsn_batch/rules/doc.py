@@ -34,7 +34,7 @@ def rules_markdown() -> str:
     out = [INTRO, "## Colonnes\n", "| en-tête | obligatoire | variantes acceptées |", "|---|---|---|"]
     spec = load_toml("colonnes.toml")["mouvements"]
     for f in vocabulary("mouvements").fields:
-        if f.key.startswith("det_"):
+        if f.key.startswith("det_") or spec[f.key].get("ignoree"):
             continue
         alias = ", ".join(spec[f.key].get("alias", []))
         out.append(f"| {f.label} | {'oui' if f.required else 'non'} | {alias} |")

@@ -1,0 +1,424 @@
+"""The staff's daily dashboard: `amsn-batch rapport quotidien [--date JJ/MM/AAAA]`.
+
+One static HTML page per day, `<rapports>/quotidien-AAAA-MM-JJ.html`, and `<rapports>/index.html` listing
+every day written so far (the folder is `[paths] rapports` in the settings). A day's files are those the
+service processed that day (`traite_le`, or `recu_le` for a file not finished yet). The page reads the
+store only; it writes nothing but the two pages, so it can be run at any time, as often as wanted.
+
+Sections: the day in figures; files per sender with their status; refusal rate per sender and the most
+frequent rules (with charts); files held for review or in quarantine (whatever their date: they wait for
+someone); senders silent for longer than usual; during the January campaign, the adhérents that have not
+declared yet (only when the store has a `declarations` table, see `_campaign`); headcount by category.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from ..config import Settings
+from ..read.headers import load_toml, normalize
+from ..rules.catalogue import BLOCKING, catalogue
+from ..store import connect
+from .ack import TEMPLATES, ack_stem
+from .charts import BLUE, GREEN, RED, Bar, bar_chart
+from .formats import date_fr, number_fr, percent_fr, write_atomic
+from .masking import scrub
+
+PAGE_PREFIX = "quotidien-"
+TOP_RULES = 10
+SILENCE_FACTOR = 1.5  # silent: more than 1.5 × the usual gap between two days with files...
+SILENCE_MIN_EXTRA = 2  # ...and at least 2 days more than it
+SILENCE_MIN_DAYS = 3  # a rhythm needs at least 3 days with files (2 gaps)
+MAX_LISTED = 200  # long lists (adhérents not declared) are cut there, with the count of the rest
+
+STATUS_LABEL = {
+    "accepte": "Accepté", "accepte_partiellement": "Accepté en partie", "rejete": "Refusé",
+    "en_attente": "En attente", "deja_traite": "Déjà traité",
+}
+STATUS_TONE = {"accepte": "ok", "accepte_partiellement": "partiel", "rejete": "refus", "en_attente": "attente", "deja_traite": "deja"}
+
+
+@dataclass
+class FileLine:
+    heure: str
+    nom: str
+    statut: str
+    libelle: str
+    ton: str
+    lignes: int
+    acceptees: int
+    rejetees: int
+    entrees: int
+    sorties: int
+    modifications: int
+    avertissements: int
+    quarantaine: bool
+    lien: str | None  # the acknowledgement page, relative to the dashboard
+
+    @property
+    def taux(self) -> float | None:
+        return self.rejetees / self.lignes if self.lignes else None
+
+
+@dataclass
+class SenderBlock:
+    code: str
+    nom: str
+    fichiers: list[FileLine] = field(default_factory=list)
+
+    @property
+    def lignes(self) -> int:
+        return sum(f.lignes for f in self.fichiers)
+
+    @property
+    def rejetees(self) -> int:
+        return sum(f.rejetees for f in self.fichiers)
+
+    @property
+    def taux(self) -> float | None:
+        return self.rejetees / self.lignes if self.lignes else None
+
+    @property
+    def refuses(self) -> int:
+        return sum(1 for f in self.fichiers if f.statut == "rejete")
+
+
+@dataclass
+class RuleCount:
+    code: str
+    titre: str
+    gravite: str
+    lignes: int
+    fichiers: int
+    expediteurs: int
+
+
+@dataclass
+class Waiting:
+    expediteur: str
+    nom_expediteur: str
+    fichier: str
+    depuis: str  # ISO timestamp
+    raison: str
+
+
+@dataclass
+class Silent:
+    code: str
+    nom: str
+    dernier: dt.date
+    rythme: float  # usual gap in days
+    silence: int  # days since the last file
+
+
+@dataclass
+class Campaign:
+    annee: int
+    attendus: int
+    declares: int
+    en_cours: list[tuple[str, str, str]]
+    manquants: list[tuple[str, str, str]]  # (N° adhérent, raison sociale, centre)
+    manquants_total: int
+    remarque: str = ""
+
+
+@dataclass
+class Daily:
+    jour: dt.date
+    genere_le: dt.datetime
+    expediteurs: list[SenderBlock]
+    regles: list[RuleCount]
+    en_attente: list[Waiting]
+    quarantaine: list[Waiting]
+    silencieux: list[Silent]
+    campagne: Campaign | None
+    effectifs: list[tuple[str, str, int]]  # (code, label, count)
+    inbox: int
+    precedent: str | None = None
+    suivant: str | None = None
+
+    @property
+    def fichiers(self) -> list[FileLine]:
+        return [f for s in self.expediteurs for f in s.fichiers]
+
+    def total(self, attr: str) -> int:
+        return sum(getattr(f, attr) for f in self.fichiers)
+
+    @property
+    def taux(self) -> float | None:
+        n = self.total("lignes")
+        return self.total("rejetees") / n if n else None
+
+
+def page_name(day: dt.date) -> str:
+    return f"{PAGE_PREFIX}{day.isoformat()}.html"
+
+
+def _day_filter() -> str:
+    return "substr(COALESCE(f.traite_le, f.recu_le), 1, 10)"
+
+
+def _names(conn) -> dict[str, str]:
+    names = {code: nom or "Mandataire" for code, nom in conn.execute("SELECT code, nom FROM mandataires")}
+    names.update({n: r or "" for n, r in conn.execute("SELECT numero, raison_sociale FROM adherents")})
+    return names
+
+
+def _files(conn, day: dt.date, names: dict[str, str], settings: Settings) -> list[SenderBlock]:
+    rows = conn.execute(
+        f"""SELECT f.expediteur, f.nom, COALESCE(f.traite_le, f.recu_le), f.statut, f.lignes, f.lignes_acceptees,
+                   f.lignes_rejetees, f.entrees, f.sorties, f.modifications, f.avertissements,
+                   json_extract(f.details, '$.quarantaine')
+            FROM fichiers f WHERE {_day_filter()} = ? ORDER BY COALESCE(f.traite_le, f.recu_le), f.id""",
+        (day.isoformat(),)).fetchall()
+    blocks: dict[str, SenderBlock] = {}
+    for sender, name, when, status, n, ok, ko, e, s, m, w, quarantined in rows:
+        block = blocks.setdefault(sender, SenderBlock(sender, names.get(sender, "")))
+        ack = settings.paths.outbox / sender / f"{ack_stem(name)}.ar.html"
+        link = os.path.relpath(ack, settings.paths.rapports) if ack.is_file() else None
+        label = STATUS_LABEL.get(status, status)
+        if quarantined:
+            label += " (quarantaine)"
+        block.fichiers.append(FileLine(when[11:16], scrub(name), status, label, STATUS_TONE.get(status, "attente"),
+                                       n or 0, ok or 0, ko or 0, e or 0, s or 0, m or 0, w or 0, bool(quarantined),
+                                       link.replace(os.sep, "/") if link else None))
+    return sorted(blocks.values(), key=lambda b: (-(b.rejetees), b.code))
+
+
+def _rules(conn, day: dt.date) -> list[RuleCount]:
+    cat = catalogue()
+    rows = conn.execute(
+        f"""SELECT c.code, c.gravite, COUNT(DISTINCT c.fichier_id || ':' || c.ligne), COUNT(DISTINCT c.fichier_id),
+                   COUNT(DISTINCT f.expediteur)
+            FROM constats c JOIN fichiers f ON f.id = c.fichier_id
+            WHERE {_day_filter()} = ? GROUP BY c.code, c.gravite""", (day.isoformat(),)).fetchall()
+    out = [RuleCount(code, cat[code].title if code in cat else code, grav, n, nf, ns) for code, grav, n, nf, ns in rows]
+    return sorted(out, key=lambda r: (r.gravite != BLOCKING, -r.lignes, r.code))[:TOP_RULES]
+
+
+def _held(conn, names: dict[str, str]) -> list[Waiting]:
+    rows = conn.execute("SELECT expediteur, nom, recu_le FROM fichiers WHERE statut = 'en_attente' ORDER BY recu_le").fetchall()
+    return [Waiting(s, names.get(s, ""), scrub(n), r, "Mis en attente pour examen par le service") for s, n, r in rows]
+
+
+def _quarantine(folder: Path, names: dict[str, str]) -> list[Waiting]:
+    out = []
+    if not folder.is_dir():
+        return out
+    for path in folder.rglob("*"):
+        if not path.is_file() or path.name.endswith(".raison.txt") or path.name.startswith("."):
+            continue
+        reason_file = path.with_name(path.name + ".raison.txt")
+        reason = reason_file.read_text(encoding="utf-8", errors="replace").strip() if reason_file.is_file() else ""
+        sender = path.relative_to(folder).parts[0] if len(path.relative_to(folder).parts) > 1 else ""
+        when = dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
+        out.append(Waiting(sender, names.get(sender, ""), scrub(path.name), when, scrub(reason[:400])))
+    return sorted(out, key=lambda w: w.depuis, reverse=True)
+
+
+def _inbox_count(folder: Path) -> int:
+    if not folder.is_dir():
+        return 0
+    return sum(1 for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")
+               for p in d.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def _silent(conn, day: dt.date, names: dict[str, str]) -> list[Silent]:
+    rows = conn.execute(
+        f"""SELECT f.expediteur, {_day_filter()} AS d FROM fichiers f WHERE {_day_filter()} <= ?
+            GROUP BY f.expediteur, d ORDER BY f.expediteur, d""", (day.isoformat(),)).fetchall()
+    days: dict[str, list[dt.date]] = {}
+    for sender, d in rows:
+        if sender in names:  # unknown sender folders have no rhythm to keep
+            days.setdefault(sender, []).append(dt.date.fromisoformat(d))
+    out = []
+    for sender, ds in days.items():
+        if len(ds) < SILENCE_MIN_DAYS:
+            continue
+        usual = statistics.median((b - a).days for a, b in zip(ds, ds[1:]))
+        silence = (day - ds[-1]).days
+        if silence > usual * SILENCE_FACTOR and silence >= usual + SILENCE_MIN_EXTRA:
+            out.append(Silent(sender, names.get(sender, ""), ds[-1], usual, silence))
+    return sorted(out, key=lambda s: -s.silence / max(s.rythme, 1))
+
+
+def _columns(conn, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def _pick(columns: list[str], *candidates: str) -> str | None:
+    return next((c for c in candidates if c in columns), None)
+
+
+DECLARED, IN_PROGRESS, TO_ENTER, NOT_EXPECTED = "declaree", "en_cours", "a_saisir", "non_saisissable"
+_STATUS_KIND = {"asaisir": TO_ENTER, "encours": IN_PROGRESS, "confirmee": DECLARED, "facturee": DECLARED,
+                "nonsaisissable": NOT_EXPECTED}
+_RANK = {DECLARED: 3, NOT_EXPECTED: 2, IN_PROGRESS: 1, TO_ENTER: 0}
+
+
+def _campaign(conn, day: dt.date) -> Campaign | None:
+    """Adhérents that have not declared their headcount yet, during the January campaign.
+
+    The declarations table belongs to the billing feature; this reads it loosely so the dashboard works
+    whatever its final shape: the adhérent column (`adherent` or `numero`), the year (`annee`) and the status
+    (`statut`: the portal's labels or codes, À saisir / En cours / Confirmée / Facturée / Non saisissable;
+    any other status counts as declared). No table: no section."""
+    if day.month != 1:
+        return None
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = 'declarations'").fetchone():
+        return None
+    cols = _columns(conn, "declarations")
+    adh = _pick(cols, "adherent", "numero", "adherent_numero", "numero_adherent", "n_adherent")
+    year = _pick(cols, "annee", "exercice", "millesime")
+    status = _pick(cols, "statut", "etat")
+    remark = ""
+    if adh is None:
+        return Campaign(day.year, 0, 0, [], [], 0, "La table des déclarations n'a pas de colonne d'adhérent reconnue.")
+    sql = f"SELECT {adh}, {status if status else 'NULL'} FROM declarations"
+    params: tuple = ()
+    if year:
+        sql += f" WHERE CAST({year} AS TEXT) = ?"
+        params = (str(day.year),)
+    else:
+        remark = "La table des déclarations n'indique pas l'année : toutes les déclarations sont prises en compte."
+    best: dict[str, str] = {}
+    for numero, st in conn.execute(sql, params):
+        kind = DECLARED if status is None else _STATUS_KIND.get(normalize(st or ""), DECLARED if st else TO_ENTER)
+        key = str(numero)
+        if key not in best or _RANK[kind] > _RANK[best[key]]:
+            best[key] = kind
+    expected = conn.execute("SELECT numero, raison_sociale, COALESCE(centre, '') FROM adherents WHERE statut = 'actif' ORDER BY numero").fetchall()
+    expected = [e for e in expected if best.get(e[0]) != NOT_EXPECTED]
+    missing = [e for e in expected if best.get(e[0], TO_ENTER) == TO_ENTER]
+    in_progress = [e for e in expected if best.get(e[0]) == IN_PROGRESS]
+    declared = sum(1 for e in expected if best.get(e[0]) == DECLARED)
+    return Campaign(day.year, len(expected), declared, in_progress[:MAX_LISTED], missing[:MAX_LISTED], len(missing), remark)
+
+
+def _headcount(conn, day: dt.date) -> list[tuple[str, str, int]]:
+    """Employees present at the end of the day, by declared category (from the versions, so a past day is right)."""
+    end = (day + dt.timedelta(days=1)).isoformat()
+    rows = dict(conn.execute(
+        """SELECT COALESCE(v.categorie, ''), COUNT(*) FROM salaries_versions v
+           JOIN (SELECT salarie_id, MAX(id) AS id FROM salaries_versions WHERE le < ? GROUP BY salarie_id) last ON last.id = v.id
+           WHERE v.mouvement != 'sortie' GROUP BY 1""", (end,)).fetchall())
+    labels = {code: spec["libelle"] for code, spec in load_toml("categories.toml").items()}
+    order = list(labels) + sorted(k for k in rows if k and k not in labels)
+    out = [(code, labels.get(code, code), rows.get(code, 0)) for code in order]
+    if rows.get(""):
+        out.append(("", "Catégorie non renseignée", rows[""]))
+    return out
+
+
+def collect(settings: Settings, day: dt.date, now: dt.datetime | None = None) -> Daily:
+    db = connect(settings.paths.database)
+    conn = db.conn
+    try:
+        names = _names(conn)
+        return Daily(
+            jour=day,
+            genere_le=now or dt.datetime.now(),
+            expediteurs=_files(conn, day, names, settings),
+            regles=_rules(conn, day),
+            en_attente=_held(conn, names),
+            quarantaine=_quarantine(settings.paths.quarantine, names),
+            silencieux=_silent(conn, day, names),
+            campagne=_campaign(conn, day),
+            effectifs=_headcount(conn, day),
+            inbox=_inbox_count(settings.paths.inbox),
+        )
+    finally:
+        conn.close()
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["date_fr"] = date_fr
+    env.filters["nombre"] = number_fr
+    env.filters["pct"] = lambda r: "—" if r is None else percent_fr(r)
+    return env
+
+
+def _charts(d: Daily) -> dict:
+    senders = [s for s in d.expediteurs if s.lignes]
+    refusal = bar_chart(
+        [Bar(f"{s.code} {s.nom} · {number_fr(s.rejetees)}/{number_fr(s.lignes)}", s.taux or 0, percent_fr(s.taux or 0)) for s in senders],
+        "Taux de lignes refusées par expéditeur",
+        "; ".join(f"{s.code} : {percent_fr(s.taux or 0)} des lignes refusées ({number_fr(s.rejetees)} sur {number_fr(s.lignes)})" for s in senders)
+        or "Aucune ligne reçue ce jour.",
+        RED, max_value=1.0)
+    rules = bar_chart(
+        [Bar(r.titre, r.lignes, number_fr(r.lignes)) for r in d.regles],
+        "Règles les plus fréquentes (lignes concernées)",
+        "; ".join(f"{r.titre} : {number_fr(r.lignes)} ligne(s) dans {number_fr(r.fichiers)} fichier(s)" for r in d.regles)
+        or "Aucun constat ce jour.",
+        BLUE)
+    heads = bar_chart(
+        [Bar(label, n, number_fr(n)) for _, label, n in d.effectifs],
+        "Effectifs suivis par catégorie",
+        "; ".join(f"{label} : {number_fr(n)}" for _, label, n in d.effectifs), GREEN)
+    return {"refus": refusal, "regles": rules, "effectifs": heads}
+
+
+def render(d: Daily) -> str:
+    return _env().get_template("quotidien.html.j2").render(d=d, graphiques=_charts(d), statuts=STATUS_LABEL)
+
+
+def _pages(folder: Path) -> list[dt.date]:
+    out = []
+    for p in folder.glob(f"{PAGE_PREFIX}*.html"):
+        m = re.fullmatch(rf"{PAGE_PREFIX}(\d{{4}}-\d{{2}}-\d{{2}})\.html", p.name)
+        if m:
+            out.append(dt.date.fromisoformat(m.group(1)))
+    return sorted(out)
+
+
+def render_index(settings: Settings, days: list[dt.date], now: dt.datetime) -> str:
+    db = connect(settings.paths.database)
+    try:
+        stats = {d: (nf, n or 0, ko or 0, refused or 0) for d, nf, n, ko, refused in db.conn.execute(
+            f"""SELECT {_day_filter()}, COUNT(*), SUM(f.lignes), SUM(f.lignes_rejetees), SUM(f.statut = 'rejete')
+                FROM fichiers f GROUP BY 1""")}
+    finally:
+        db.conn.close()
+    rows = []
+    for day in sorted(days, reverse=True):
+        nf, n, ko, refused = stats.get(day.isoformat(), (0, 0, 0, 0))
+        rows.append({"jour": day, "lien": page_name(day), "fichiers": nf, "lignes": n, "rejetees": ko,
+                     "refuses": refused, "taux": ko / n if n else None})
+    return _env().get_template("quotidien-index.html.j2").render(jours=rows, genere_le=now)
+
+
+def write_daily(settings: Settings, day: dt.date, now: dt.datetime | None = None) -> tuple[Path, Path]:
+    """Write the day's page and the index of every day written; returns both paths."""
+    now = now or dt.datetime.now()
+    folder = settings.paths.rapports
+    folder.mkdir(parents=True, exist_ok=True)
+    d = collect(settings, day, now)
+    days = sorted(set(_pages(folder)) | {day})
+    i = days.index(day)
+    d.precedent = page_name(days[i - 1]) if i > 0 else None
+    d.suivant = page_name(days[i + 1]) if i + 1 < len(days) else None
+    page = folder / page_name(day)
+    write_atomic(page, render(d))
+    index = folder / "index.html"
+    write_atomic(index, render_index(settings, days, now))
+    return page, index
+
+
+def parse_day(text: str) -> dt.date:
+    """'17/08/2021' → date; ValueError with a French message otherwise."""
+    m = re.fullmatch(r"\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*", text or "")
+    if not m:
+        raise ValueError(f"Date « {text} » invalide : écrivez-la au format JJ/MM/AAAA, par exemple 17/08/2021.")
+    try:
+        return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+    except ValueError:
+        raise ValueError(f"Date « {text} » impossible : vérifiez le jour et le mois (JJ/MM/AAAA).") from None

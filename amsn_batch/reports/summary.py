@@ -1,0 +1,138 @@
+"""What an acknowledgement page says: the verdict in one sentence, and the findings grouped by rule.
+
+Findings are grouped by rule code: blocking rules first (the lines to fix), then warnings, each most frequent
+first. A group carries the rule's title, what is wrong and how to fix it (said once when it is the same for
+every line), and the first lines concerned; the rest are counted ("et N autres"). Every text taken from the
+sender's file goes through `masking.scrub`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..rules.catalogue import BLOCKING, catalogue
+from .formats import date_fr, number_fr
+from .masking import scrub
+
+ROWS_PER_RULE = 20  # lines listed per rule on the page; the CSV lists more, the workbook has them all
+
+
+@dataclass
+class LineRow:
+    ligne: int
+    colonne: str
+    valeur: str
+    detail: str
+
+
+@dataclass
+class RuleGroup:
+    code: str
+    titre: str
+    gravite: str
+    constats: int  # findings of this rule
+    lignes: int  # distinct lines concerned
+    premiere: int = 0  # first line concerned (ties are shown in file order)
+    explication: str = ""  # what is wrong, when the same for every line
+    correction: str = ""  # how to fix it, when the same for every line
+    exemples: list[LineRow] = field(default_factory=list)
+    autres: int = 0  # findings not listed
+    detail_varie: bool = False  # the table needs a « Détail » column
+    fichier_entier: bool = False  # about the file as a whole (no line to show)
+
+    @property
+    def bloquant(self) -> bool:
+        return self.gravite == BLOCKING
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """'1 ligne', '0 ligne', '1 234 lignes' (French: 0 and 1 take the singular)."""
+    return f"{number_fr(n)} {one if abs(n) < 2 else (many or one + 's')}"
+
+
+def _split(code: str, message: str) -> tuple[str, str]:
+    """(what is wrong, how to fix it) from a stored message, which is the rule's message then its fix."""
+    rule = catalogue().get(code)
+    fix = rule.fix if rule else ""
+    if fix and "{" not in fix and message.endswith(fix):
+        return message[: -len(fix)].strip(), fix
+    return message, ""
+
+
+def group_findings(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE) -> list[RuleGroup]:
+    """All the findings of a file (not only the listed ones) → one group per rule, in reading order."""
+    cat = catalogue()
+    groups: dict[str, RuleGroup] = {}
+    lines: dict[str, set[int]] = {}
+    positioned: dict[str, bool] = {}  # some finding names a column or a value
+    details: dict[str, set[str]] = {}
+    fixes: dict[str, set[str]] = {}
+    for f in findings:
+        code = f["code"]
+        g = groups.get(code)
+        if g is None:
+            rule = cat.get(code)
+            g = groups[code] = RuleGroup(code, rule.title if rule else code, f.get("gravite") or (rule.severity if rule else ""), 0, 0)
+            lines[code], details[code], fixes[code] = set(), set(), set()
+            positioned[code] = False
+        g.constats += 1
+        lines[code].add(int(f.get("ligne") or 0))
+        positioned[code] |= bool(f.get("colonne") or f.get("valeur"))
+        detail, fix = _split(code, scrub(f.get("message", "")))
+        details[code].add(detail)
+        fixes[code].add(fix)
+        if len(g.exemples) < rows_per_rule:
+            g.exemples.append(LineRow(int(f.get("ligne") or 0), scrub(f.get("colonne", "")), scrub(f.get("valeur", "")), detail))
+    for code, g in groups.items():
+        g.lignes = len(lines[code])
+        g.premiere = min(lines[code])
+        g.autres = g.constats - len(g.exemples)
+        if len(details[code]) == 1:
+            g.explication = next(iter(details[code]))
+        else:
+            g.detail_varie = True
+        if len(fixes[code]) == 1:
+            g.correction = next(iter(fixes[code]))
+        rule = cat.get(code)
+        g.fichier_entier = bool(rule and rule.scope == "fichier" and not positioned[code] and g.lignes == 1)
+        if g.fichier_entier and g.detail_varie:  # e.g. several missing columns: one explanation each
+            g.explication = ""
+    return sorted(groups.values(), key=lambda g: (not g.bloquant, -g.lignes, -g.constats, g.premiere, g.code))
+
+
+VERDICT_KIND = {
+    "accepte": "ok", "accepte_partiellement": "partiel", "rejete": "refus", "en_attente": "attente", "deja_traite": "deja",
+}
+VERDICT_TITLE = {
+    "accepte": "Fichier accepté",
+    "accepte_partiellement": "Fichier accepté en partie",
+    "rejete": "Fichier refusé",
+    "en_attente": "Fichier mis en attente",
+    "deja_traite": "Fichier déjà reçu",
+}
+
+
+def verdict_sentence(ack) -> str:
+    """One sentence a person reads first: what happened to the file, with the numbers that matter."""
+    n, ok, ko = ack.lignes, ack.lignes_acceptees, ack.lignes_rejetees
+    if ack.statut == "accepte":
+        if n == 1:
+            return "Fichier accepté : la ligne a été prise en compte."
+        return f"Fichier accepté : les {plural(n, 'ligne')} ont été prises en compte."
+    if ack.statut == "accepte_partiellement":
+        return (f"Fichier accepté en partie : {number_fr(ok)} {'ligne' if ok < 2 else 'lignes'} sur {number_fr(n)} "
+                f"{'a été prise' if ok < 2 else 'ont été prises'} en compte, {plural(ko, 'ligne')} "
+                f"{'refusée est' if ko < 2 else 'refusées sont'} à corriger.")
+    if ack.statut == "rejete":
+        if n == 0:
+            return "Fichier refusé : il n'a pas pu être traité, rien n'a été pris en compte."
+        if n == 1:
+            return "Fichier refusé : sa ligne n'a pas été prise en compte."
+        return f"Fichier refusé : aucune des {plural(n, 'ligne')} n'a été prise en compte."
+    if ack.statut == "en_attente":
+        return "Fichier mis en attente : il sera examiné par le service avant d'être pris en compte ; rien n'a encore été enregistré."
+    if ack.statut == "deja_traite":
+        first = (ack.traitement_initial or {}).get("traite_le")
+        when = f" le {date_fr(first).split(' à ')[0]}" if first else ""
+        return f"Fichier déjà reçu{when} : il n'a pas été appliqué une seconde fois."
+    return ack.verdict

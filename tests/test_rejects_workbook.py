@@ -1,0 +1,207 @@
+"""The correction workbook <nom>.rejets.xlsx: the refused rows as sent, the reasons, the faulty cells marked;
+reopened with openpyxl, fixed the way a person would, dropped back into the inbox as it is, and accepted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from tests.conftest import make_workspace
+from tests.factories import MOVEMENT_HEADERS, write_csv, write_xlsx
+from tests.report_data import FIXES, MISTAKES, NIR, generate
+
+REASONS = "Motifs du refus"
+BAD_FILL = "FFC7CE"
+
+
+def read_book(path: Path):
+    wb = load_workbook(path)
+    ws = wb.worksheets[0]
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    return wb, ws, rows[0], rows[1:]
+
+
+def highlighted(ws, row: int, ncols: int) -> list[int]:
+    """0-based columns of the highlighted cells of a worksheet row (1-based)."""
+    return [c for c in range(ncols) if (ws.cell(row, c + 1).fill.fgColor.rgb or "").endswith(BAD_FILL)]
+
+
+def fix_like_a_person(path: Path, good_nir_by_name: dict[str, str], good_siret: str) -> int:
+    """Open the workbook, correct every highlighted cell from what the reason says, save it. Returns rows fixed."""
+    wb = load_workbook(path)
+    ws = wb.worksheets[0]
+    headers = [c.value for c in ws[1]]
+    fixed = 0
+    for r in range(2, ws.max_row + 1):
+        name = ws.cell(r, headers.index("Nom de naissance") + 1).value
+        for c in highlighted(ws, r, len(headers)):
+            header = headers[c]
+            cell = ws.cell(r, c + 1)
+            if header == "N° sécurité sociale":
+                cell.value = good_nir_by_name[name]  # typed in a Text cell: stays text
+            elif header == "SIRET":
+                cell.value = good_siret
+            else:
+                cell.value = FIXES[MOVEMENT_HEADERS.index(header)]
+            fixed += 1
+    wb.save(path)
+    return fixed
+
+
+def test_workbook_holds_the_refused_rows_as_sent(ws):
+    g = generate(ws.registry.members["10001"], 120, {"nir_cle": 9, "date": 7, "pcs": 5, "contrat": 3, "siret": 2, "nir_excel": 2})
+    refused_rows = sorted(g.mistakes)
+    formulas = ["=HYPERLINK(\"http://exemple.invalid\",\"clic\")", "+33 6 12 34 56 78", "-10 % temps partiel", "@SOMME(A1)"]
+    for i, text in zip(refused_rows, formulas):
+        g.rows[i][13] = text
+    write_csv(ws.drop("10001", "embauches.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    path = ws.outbox / "10001" / "embauches.rejets.xlsx"
+    wb, sheet, headers, rows = read_book(path)
+    assert wb.sheetnames == ["Lignes refusées", "Mode d'emploi"]
+    assert headers == MOVEMENT_HEADERS + [REASONS]
+    assert len(rows) == g.refused == ws.ack("10001", "embauches")["lignes_rejetees"]
+
+    for k, i in enumerate(refused_rows):
+        sent = ["" if v is None else str(v) for v in g.rows[i]]
+        got = ["" if v is None else v for v in rows[k][:-1]]
+        expected = [("'" + v) if v and v[0] in "=+-@" else v for v in sent]  # formula injection neutralised
+        assert got == expected
+        line = i + 2  # header on line 1
+        reasons = rows[k][-1]
+        assert reasons.startswith(f"Ligne {line} du fichier envoyé.")
+        col, _, code = MISTAKES[g.mistakes[i]]
+        assert f"• {MOVEMENT_HEADERS[col]} : " in reasons
+        # The faulty cell, and only it, is highlighted, with the reason as a comment.
+        assert highlighted(sheet, k + 2, len(headers)) == [col]
+        assert sheet.cell(k + 2, col + 1).comment is not None
+        nir_cell = sheet.cell(k + 2, NIR + 1)
+        assert nir_cell.number_format == "@" and nir_cell.data_type == "s"
+    assert sheet.column_dimensions["C"].number_format == "@"  # new rows typed in the column stay text
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+    notice = " ".join(str(c.value or "") for c in wb["Mode d'emploi"]["A"])
+    assert "embauches.csv" in notice and "ignorée à la lecture" in notice
+
+
+def test_fixed_workbook_dropped_back_is_accepted(ws):
+    sirets = ws.registry.members["10001"]
+    g = generate(sirets, 200, {"nir_cle": 20, "date": 10, "pcs": 6, "contrat": 4, "siret": 3, "nir_excel": 3})
+    write_csv(ws.drop("10001", "novembre.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    assert ws.ack("10001", "novembre")["lignes_acceptees"] == 200 - 46
+    book = ws.outbox / "10001" / "novembre.rejets.xlsx"
+
+    dropped = ws.drop("10001", book.name)
+    dropped.write_bytes(book.read_bytes())
+    names = {row[0]: g.good_nirs[i] for i, row in enumerate(g.rows)}
+    assert fix_like_a_person(dropped, names, sirets[0]) == 46
+    ws.cli("traiter")
+    ack = ws.ack("10001", "novembre.rejets")
+    assert (ack["statut"], ack["lignes"], ack["lignes_acceptees"], ack["avertissements"]) == ("accepte", 46, 46, 0)
+    assert ws.ack_rows("10001", "novembre.rejets") == []  # the reasons column is ignored, not even a warning
+    assert ws.sql("SELECT COUNT(*) FROM salaries WHERE adherent='10001' AND present=1") == [(200,)]
+    assert not (ws.outbox / "10001" / "novembre.rejets.rejets.xlsx").exists()
+
+
+def test_xlsx_with_title_and_dates_round_trip(ws):
+    import datetime as dt
+
+    g = generate(ws.registry.members["10001"], 30, {"pcs": 3, "nir_cle": 2})
+    rows = [r[:] for r in g.rows]
+    for r in rows:
+        d, m, y = (int(x) for x in r[6].split("/"))
+        r[6] = dt.datetime(y, m, d)  # a real Excel date
+    write_xlsx(ws.drop("10001", "export-paie.xlsx"), g.headers, rows, title=["Export paie – novembre 2026", ""])
+    ws.cli("traiter")
+    book = ws.outbox / "10001" / "export-paie.rejets.xlsx"
+    _, _, headers, wrows = read_book(book)
+    assert headers[:-1] == MOVEMENT_HEADERS
+    first = sorted(g.mistakes)[0]
+    assert wrows[0][6] == g.rows[first][6]  # the date as the sender sees it, JJ/MM/AAAA
+    assert wrows[0][-1].startswith(f"Ligne {first + 4} du fichier envoyé.")  # title, blank line, header above
+    dropped = ws.drop("10001", "export-paie.rejets.xlsx")
+    dropped.write_bytes(book.read_bytes())
+    fix_like_a_person(dropped, {r[0]: g.good_nirs[i] for i, r in enumerate(g.rows)}, "")
+    ws.cli("traiter")
+    assert ws.ack("10001", "export-paie.rejets")["statut"] == "accepte"
+
+
+def test_whole_file_refused_then_completed_in_the_workbook(ws):
+    g = generate(ws.registry.members["10001"], 12)
+    headers = [h for h in MOVEMENT_HEADERS if h != "Code PCS"]
+    rows = [[v for h, v in zip(MOVEMENT_HEADERS, r) if h != "Code PCS"] for r in g.rows]
+    write_csv(ws.drop("10001", "sans-pcs.csv"), headers, rows)
+    ws.cli("traiter")
+    book = ws.outbox / "10001" / "sans-pcs.rejets.xlsx"
+    _, _, wheaders, wrows = read_book(book)
+    assert wheaders == headers + [REASONS] and len(wrows) == 12
+    assert all("Fichier entier : La colonne obligatoire « Code PCS » est absente" in r[-1] for r in wrows)
+
+    dropped = ws.drop("10001", book.name)
+    dropped.write_bytes(book.read_bytes())
+    wb = load_workbook(dropped)
+    sheet = wb.worksheets[0]
+    sheet.insert_cols(len(headers))  # the person adds the missing column before « Motifs du refus »
+    sheet.cell(1, len(headers)).value = "Code PCS"
+    for r in range(2, 14):
+        sheet.cell(r, len(headers)).value = "552a"
+    wb.save(dropped)
+    ws.cli("traiter")
+    ack = ws.ack("10001", "sans-pcs.rejets")
+    assert (ack["statut"], ack["lignes_acceptees"]) == ("accepte", 12)
+
+
+def test_mandate_refusal_explains_every_row(ws):
+    """A mandataire sends rows for an adhérent it has no mandate for: the whole file is refused, and each row
+    of the workbook says why, including the rows that were right."""
+    sirets = ws.registry.members["10002"] + ws.registry.members["10001"][:1]
+    g = generate(sirets, 6)
+    write_csv(ws.drop("PAIE01", "paie.csv"), g.headers, g.rows, encoding="utf-8", bom=True)
+    ws.cli("traiter")
+    _, _, _, wrows = read_book(ws.outbox / "PAIE01" / "paie.rejets.xlsx")
+    assert len(wrows) == 6
+    for i, r in enumerate(wrows):
+        assert "Pas de mandat pour cet adhérent" in r[-1]
+        if g.rows[i][4] == ws.registry.members["10001"][0]:
+            assert "• SIRET : Le SIRET" in r[-1]
+
+
+def test_stale_workbook_removed_when_the_same_name_is_accepted(ws):
+    g = generate(ws.registry.members["10001"], 5, {"date": 1})
+    write_csv(ws.drop("10001", "mensuel.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    assert (ws.outbox / "10001" / "mensuel.rejets.xlsx").is_file()
+    g2 = generate(ws.registry.members["10001"], 5, seed=99)
+    write_csv(ws.drop("10001", "mensuel.csv"), g2.headers, g2.rows)
+    ws.cli("traiter")
+    assert ws.ack("10001", "mensuel")["statut"] == "accepte"
+    assert not (ws.outbox / "10001" / "mensuel.rejets.xlsx").exists()
+
+
+def test_workbook_sent_back_still_wrong_gets_fresh_reasons(ws):
+    g = generate(ws.registry.members["10001"], 10, {"pcs": 2, "date": 2})
+    write_csv(ws.drop("10001", "lot.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    book = ws.outbox / "10001" / "lot.rejets.xlsx"
+    dropped = ws.drop("10001", book.name)
+    dropped.write_bytes(book.read_bytes())  # sent back without fixing anything
+    ws.cli("traiter")
+    ack = ws.ack("10001", "lot.rejets")
+    assert (ack["lignes"], ack["lignes_rejetees"], ack["avertissements"]) == (4, 4, 0)
+    _, _, headers, rows = read_book(ws.outbox / "10001" / "lot.rejets.rejets.xlsx")
+    assert headers.count(REASONS) == 1 and headers == MOVEMENT_HEADERS + [REASONS]
+    assert all(r[-1].startswith(f"Ligne {k + 2} du fichier envoyé.") for k, r in enumerate(rows))
+
+
+def test_too_many_refused_rows_for_a_workbook(tmp_path):
+    w = make_workspace(tmp_path / "ws", extra_config="\n[limites]\nlignes_classeur_rejets = 5\n")
+    reg, mand = w.registry.write(tmp_path / "registre")
+    w.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+    g = generate(w.registry.members["10001"], 20, {"date": 8})
+    write_csv(w.drop("10001", "gros.csv"), g.headers, g.rows)
+    w.cli("traiter")
+    assert not (w.outbox / "10001" / "gros.rejets.xlsx").exists()
+    html = (w.outbox / "10001" / "gros.ar.html").read_text(encoding="utf-8")
+    assert "Trop de lignes refusées (8)" in html
+
