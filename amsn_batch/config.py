@@ -10,6 +10,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 CONFIG_ENV = "AMSN_BATCH_CONFIG"
 DEFAULT_NAME = "amsn-batch.toml"
@@ -41,6 +42,7 @@ class Settings:
     paths: Paths
     limits: Limits = field(default_factory=Limits)
     source: Path | None = None
+    billing: Any = None  # billing.tariffs.Billing: [facturation], [declaration] and [tarifs.AAAA]
 
     def ensure_dirs(self) -> None:
         for p in (self.paths.inbox, self.paths.outbox, self.paths.archive, self.paths.quarantine):
@@ -106,4 +108,6 @@ def load_settings(explicit: Path | None = None) -> Settings:
             limits_kw[name] = conv(value)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"Valeur invalide pour [limites] {key} : {value!r}") from exc
-    return Settings(paths=paths, limits=Limits(**limits_kw), source=path)
+    from .billing.tariffs import load_billing
+
+    return Settings(paths=paths, limits=Limits(**limits_kw), source=path, billing=load_billing(data, base))

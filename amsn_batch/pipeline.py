@@ -21,6 +21,7 @@ from . import intake
 from .config import Settings
 from .read import UnreadableFile, read_table
 from .read.headers import map_headers, vocabulary
+from .read.kind import DECLARATION, detect_kind
 from .reports.ack import Ack, write_ack
 from .rules.catalogue import Findings, to_rows
 from .rules.employees import Context, Sender, validate
@@ -158,6 +159,8 @@ def process(db, settings: Settings, dropped: intake.Dropped, now: dt.datetime) -
         return finish(conn, settings, known[0], dropped, now)
     if known:
         return _duplicate(conn, settings, known, dropped, now, sha)
+    if detect_kind(dropped.path, settings.limits.max_file_bytes) == DECLARATION:
+        return _process_declaration(conn, settings, dropped, now, sha)
     checked = check_file(conn, dropped.path, dropped.sender, settings, sha)
     if checked.quarantine_reason:
         checked.record.details["quarantaine"] = True
@@ -167,6 +170,18 @@ def process(db, settings: Settings, dropped: intake.Dropped, now: dt.datetime) -
     log.info("applique fichier=%s expediteur=%s statut=%s lignes=%d acceptees=%d entrees=%d sorties=%d modifications=%d",
              sha[:12], dropped.sender, checked.record.status, checked.record.rows, checked.record.accepted,
              counts["entree"], counts["sortie"], counts["modification"])
+    return finish(conn, settings, file_id, dropped, now)
+
+
+def _process_declaration(conn, settings: Settings, dropped: intake.Dropped, now: dt.datetime, sha: str) -> FileResult:
+    """An annual headcount declaration: its own checks and store writes, the same acknowledgement."""
+    from .billing.declarations import check_declaration
+    from .store.declarations import record_declaration
+
+    checked = check_declaration(conn, dropped.path, find_sender(conn, dropped.sender), dropped.sender, settings, sha)
+    file_id = record_declaration(conn, checked, now.isoformat(timespec="seconds"))
+    log.info("declaration fichier=%s expediteur=%s statut=%s versions=%s", sha[:12], dropped.sender,
+             checked.record.status, [(v.adherent, v.state, v.total) for v in checked.versions])
     return finish(conn, settings, file_id, dropped, now)
 
 
