@@ -157,10 +157,10 @@ def process(db, settings: Settings, dropped: intake.Dropped, now: dt.datetime) -
     if known and known[1] == "applique":  # a previous run stopped after applying it: finish the job
         log.info("reprise fichier=%s expediteur=%s", sha[:12], dropped.sender)
         return finish(conn, settings, known[0], dropped, now)
+    if detect_kind(dropped.path, settings.limits.max_file_bytes) == DECLARATION:
+        return _process_declaration(conn, settings, dropped, now, sha, known)
     if known:
         return _duplicate(conn, settings, known, dropped, now, sha)
-    if detect_kind(dropped.path, settings.limits.max_file_bytes) == DECLARATION:
-        return _process_declaration(conn, settings, dropped, now, sha)
     checked = check_file(conn, dropped.path, dropped.sender, settings, sha)
     if checked.quarantine_reason:
         checked.record.details["quarantaine"] = True
@@ -173,13 +173,16 @@ def process(db, settings: Settings, dropped: intake.Dropped, now: dt.datetime) -
     return finish(conn, settings, file_id, dropped, now)
 
 
-def _process_declaration(conn, settings: Settings, dropped: intake.Dropped, now: dt.datetime, sha: str) -> FileResult:
-    """An annual headcount declaration: its own checks and store writes, the same acknowledgement."""
+def _process_declaration(conn, settings: Settings, dropped: intake.Dropped, now: dt.datetime, sha: str, known) -> FileResult:
+    """An annual headcount declaration: its own checks and store writes, the same acknowledgement. The same
+    file refused only for arriving outside the campaign is examined again (its ledger entry is reused)."""
     from .billing.declarations import check_declaration
-    from .store.declarations import record_declaration
+    from .store.declarations import record_declaration, refused_for_window_only
 
+    if known and not refused_for_window_only(conn, known[0]):
+        return _duplicate(conn, settings, known, dropped, now, sha)
     checked = check_declaration(conn, dropped.path, find_sender(conn, dropped.sender), dropped.sender, settings, sha)
-    file_id = record_declaration(conn, checked, now.isoformat(timespec="seconds"))
+    file_id = record_declaration(conn, checked, now.isoformat(timespec="seconds"), known[0] if known else None)
     log.info("declaration fichier=%s expediteur=%s statut=%s versions=%s", sha[:12], dropped.sender,
              checked.record.status, [(v.adherent, v.state, v.total) for v in checked.versions])
     return finish(conn, settings, file_id, dropped, now)
