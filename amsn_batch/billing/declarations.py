@@ -385,7 +385,12 @@ def check_declaration(conn, path: Path, sender, sender_code: str, settings, sha:
         blocked = np.intersect1d(f.blocked_positions(), mine)
         sub = rows.iloc[mine]
         if mode == "effectifs":
-            counts = [(s, c, int(r[c])) for _, r in sub.iterrows() for s in [r["siret"]] for c in CATEGORIES if int(r[c]) > 0]
+            summed: dict[tuple[str, str], int] = {}
+            for _, r in sub.iterrows():
+                for c in CATEGORIES:
+                    if int(r[c]) > 0:
+                        summed[(r["siret"], c)] = summed.get((r["siret"], c), 0) + int(r[c])
+            counts = [(s, c, k) for (s, c), k in summed.items()]
             employees = []
         else:
             good = sub[sub["categorie"] != ""]
