@@ -220,13 +220,19 @@ def dry_run(settings: Settings, path: Path, sender: str, outdir: Path) -> tuple[
     """The checks of `traiter` on one file, acknowledgement written to outdir; the store is not changed."""
     db = connect(settings.paths.database)
     try:
-        checked = check_file(db.conn, path, sender, settings)
+        if detect_kind(path, settings.limits.max_file_bytes) == DECLARATION:
+            from .billing.declarations import check_declaration
+
+            checked = check_declaration(db.conn, path, find_sender(db.conn, sender), sender, settings)
+        else:
+            checked = check_file(db.conn, path, sender, settings)
     finally:
         db.conn.close()
     rec = checked.record
+    planned = _planned(checked.accepted) if isinstance(checked, Checked) else {}
     ack = Ack(fichier=path.name, sha256=rec.sha256, recu_le=rec.received, statut=rec.status, expediteur=sender,
               lignes=rec.rows, lignes_acceptees=rec.accepted, lignes_rejetees=rec.refused,
-              avertissements=rec.warnings, **_planned(checked.accepted))
+              avertissements=rec.warnings, **planned)
     paths = write_ack(outdir, ack, _findings_dicts(checked.findings), settings.limits.findings_per_code)
     return checked, paths
 

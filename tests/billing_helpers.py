@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.conftest import Workspace, make_workspace
-from tests.factories import Registry, make_nir, make_siren, make_siret, make_vat, write_csv
+from tests.factories import make_siren, make_siret, make_vat, write_csv
 
 ISSUER_SIREN = make_siren("77556612")
 BILLING_CONFIG = f"""

@@ -34,7 +34,6 @@ def campaign(tmp_path):
 
 def test_whole_campaign(campaign):
     ws, rng = campaign
-    s1 = ws.registry.members["10001"]
     s2 = ws.registry.members["10002"][0]
 
     # Before the window opens: refused, saying when it opens.

@@ -48,9 +48,9 @@ def test_schedule_has_the_portal_columns_and_instalments(ws):
     rows = _schedule(ws, "10001")
     assert list(rows[0]) == ["N°", "Date d'émission", "Date d'exigibilité", "Type de pièce", "Débit", "Crédit", "Période", "Solde"]
     assert [(r["N°"], r["Date d'émission"], r["Date d'exigibilité"], r["Type de pièce"], r["Débit"], r["Période"]) for r in rows] == [
-        ("420930 (1/3)", "02/02/2026", "22/02/2026", "Facture — échéance 1/3", f"277,92\u00a0€", "Année 2026"),
-        ("420930 (2/3)", "02/02/2026", "14/03/2026", "Facture — échéance 2/3", f"277,92\u00a0€", "Année 2026"),
-        ("420930 (3/3)", "02/02/2026", "03/04/2026", "Facture — échéance 3/3", f"277,92\u00a0€", "Année 2026"),
+        ("420930 (1/3)", "02/02/2026", "22/02/2026", "Facture — échéance 1/3", "277,92\u00a0€", "Année 2026"),
+        ("420930 (2/3)", "02/02/2026", "14/03/2026", "Facture — échéance 2/3", "277,92\u00a0€", "Année 2026"),
+        ("420930 (3/3)", "02/02/2026", "03/04/2026", "Facture — échéance 3/3", "277,92\u00a0€", "Année 2026"),
     ]
     assert _money(rows[-1]["Solde"]) == Decimal("833.76")
     # every due date within 60 days of the invoice date (L441-10)

@@ -25,7 +25,7 @@ from ..read import UnreadableFile, read_table
 from ..read.headers import load_toml, map_headers, vocabulary
 from ..reports.formats import date_fr, safe_cell, write_atomic
 from ..rules import identifiers, values
-from ..rules.catalogue import FILE, Findings, to_rows
+from ..rules.catalogue import Findings, to_rows
 from ..store.employees import FileRecord
 from .tariffs import Billing
 
