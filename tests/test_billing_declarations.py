@@ -263,3 +263,18 @@ def test_dry_run_checks_a_declaration_without_recording_it(tmp_path):
     rows = list(csv.DictReader((tmp_path / "essai" / f"{path.stem}.ar.csv").read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
     assert rows[0]["code"] == "DECL_HORS_CAMPAGNE"
     assert ws.sql("SELECT COUNT(*) FROM fichiers")[0][0] == 0
+
+
+def test_kind_of_file_is_decided_from_the_header_row(tmp_path):
+    from amsn_batch.read.kind import detect_kind
+    from tests.factories import MOVEMENT_HEADERS
+
+    s = "12345678900017"
+    assert detect_kind(write_xlsx(tmp_path / "m.xlsx", MOVEMENT_HEADERS, [employee_row("1", s)], title=["Mouvements"])) == "mouvements"
+    assert detect_kind(write_csv(tmp_path / "m.csv", MOVEMENT_HEADERS, [employee_row("1", s)])) == "mouvements"
+    assert detect_kind(write_xlsx(tmp_path / "d.xlsx", COUNT_HEADERS, [[2026, "1", s, 1, 0, 0, 0]], title=["Effectifs"])) == "declaration"
+    assert detect_kind(write_csv(tmp_path / "d.csv", LIST_HEADERS, [[2026, s, "A", "B", "", "SI"]], encoding="utf-8")) == "declaration"
+    # an employee file with a stray "Année" column stays an employee file
+    assert detect_kind(write_csv(tmp_path / "m2.csv", MOVEMENT_HEADERS + ["Année"], [employee_row("1", s) + ["2026"]])) == "mouvements"
+    (tmp_path / "x.bin").write_bytes(b"\x00\x01garbage" * 100)
+    assert detect_kind(tmp_path / "x.bin") == "mouvements"

@@ -22,6 +22,18 @@ def _head_rows(path: Path, max_bytes: int) -> list[list[str]]:
         return []
     with open(path, "rb") as fh:
         head = fh.read(65536)
+    if head.startswith(XLSX_MAGIC):
+        try:  # openpyxl's read-only mode streams: only the first rows of each sheet are parsed
+            from openpyxl import load_workbook
+
+            book = load_workbook(path, read_only=True, data_only=True)
+            try:
+                return [["" if c is None else str(c) for c in r] for ws in book.worksheets
+                        for r in ws.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True)]
+            finally:
+                book.close()
+        except Exception:  # ODS or XLSM variants openpyxl does not read: calamine below
+            pass
     if head.startswith(XLSX_MAGIC) or head.startswith(XLS_MAGIC):
         from python_calamine import CalamineWorkbook
 
