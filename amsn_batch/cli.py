@@ -175,6 +175,278 @@ def demo(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
         typer.echo(line)
 
 
+# --- declarations and billing ---------------------------------------------------------------------
+
+declaration_app = typer.Typer(help="Déclaration annuelle des effectifs : fichiers pré-remplis, campagne, statuts.",
+                              no_args_is_help=True)
+app.add_typer(declaration_app, name="declaration")
+paiements_app = typer.Typer(help="Paiements reçus des adhérents.", no_args_is_help=True)
+app.add_typer(paiements_app, name="paiements")
+contentieux_app = typer.Typer(help="Factures en contentieux (retirées de l'échéancier de l'adhérent).", no_args_is_help=True)
+app.add_typer(contentieux_app, name="contentieux")
+
+YearOpt = Annotated[int, typer.Option("--annee", help="Année déclarée ou facturée (AAAA).", min=2000, max=2100)]
+
+
+def _day(value: Optional[str], option: str):
+    import datetime as dt
+
+    from .rules.values import parse_date
+
+    if value is None:
+        return dt.date.today()
+    day = parse_date(value)
+    if day is None:
+        raise typer.BadParameter(f"date invalide « {value} » (JJ/MM/AAAA attendu)", param_hint=option)
+    return day
+
+
+def _billing_db(config: Optional[Path], verbose: bool):
+    from .store import connect
+
+    settings = _settings(config, verbose)
+    settings.ensure_dirs()
+    return settings, connect(settings.paths.database)
+
+
+@declaration_app.command("preparer")
+def declaration_preparer(annee: YearOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
+    """Écrit pour chaque adhérent un fichier de déclaration pré-rempli avec les effectifs connus du service,
+    dans outbox/<adhérent>/declarations/ (et chez ses mandataires), à confirmer ou corriger puis à renvoyer."""
+    from .billing.declarations import prepare
+
+    settings, db = _billing_db(config, verbose)
+    try:
+        paths = prepare(db.conn, settings.paths.outbox, annee)
+    finally:
+        db.conn.close()
+    for path in paths:
+        typer.echo(f"Déclaration pré-remplie : {path}")
+    typer.echo(f"{len(paths)} fichier(s) de déclaration {annee} écrit(s).")
+
+
+@declaration_app.command("ouvrir")
+def declaration_ouvrir(
+    annee: YearOpt,
+    jusqu_au: Annotated[str, typer.Option("--jusqu-au", help="Dernier jour où les déclarations sont acceptées (JJ/MM/AAAA).")],
+    depuis: Annotated[Optional[str], typer.Option("--depuis", help="Premier jour (JJ/MM/AAAA ; par défaut l'ouverture habituelle).")] = None,
+    adherent: Annotated[Optional[str], typer.Option("--adherent", help="Pour ce seul adhérent (par défaut : pour tous).")] = None,
+    motif: Annotated[Optional[str], typer.Option("--motif", help="Raison de la dérogation (gardée dans l'historique).")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Dérogation du service : ouvre (ou rouvre, ou prolonge) la campagne de déclaration d'une année."""
+    import datetime as dt
+
+    from .billing.declarations import set_override
+
+    settings, db = _billing_db(config, verbose)
+    closes = _day(jusqu_au, "--jusqu-au")
+    opens = _day(depuis, "--depuis") if depuis else settings.billing.window(annee)[0]
+    try:
+        set_override(db.conn, annee, opens, closes, adherent, motif, dt.datetime.now())
+    except (ValueError, LookupError) as exc:
+        raise Fatal(str(exc).strip("'\"")) from exc
+    finally:
+        db.conn.close()
+    who = f"l'adhérent {adherent}" if adherent else "tous les adhérents"
+    typer.echo(f"Campagne {annee} ouverte pour {who} du {opens:%d/%m/%Y} au {closes:%d/%m/%Y}.")
+
+
+@declaration_app.command("fermer")
+def declaration_fermer(
+    annee: YearOpt,
+    adherent: Annotated[Optional[str], typer.Option("--adherent", help="La dérogation de ce seul adhérent.")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Retire une dérogation : la campagne de l'année revient à la fenêtre habituelle (janvier par défaut)."""
+    import datetime as dt
+
+    from .billing.declarations import remove_override
+
+    settings, db = _billing_db(config, verbose)
+    try:
+        n = remove_override(db.conn, annee, adherent, dt.datetime.now())
+    finally:
+        db.conn.close()
+    opens, closes = settings.billing.window(annee)
+    if not n:
+        typer.echo("Aucune dérogation en cours pour cette campagne.")
+        return
+    typer.echo(f"Dérogation retirée : la campagne {annee} suit la fenêtre habituelle ({opens:%d/%m/%Y} – {closes:%d/%m/%Y}).")
+
+
+@declaration_app.command("statuts")
+def declaration_statuts(
+    annee: YearOpt,
+    date: Annotated[Optional[str], typer.Option("--date", help="Date d'observation (JJ/MM/AAAA, par défaut aujourd'hui).")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Liste, pour chaque adhérent, le statut de sa déclaration des effectifs de l'année."""
+    from .billing.declarations import statuses
+
+    settings, db = _billing_db(config, verbose)
+    try:
+        rows = statuses(db.conn, settings.billing, annee, _day(date, "--date"))
+    finally:
+        db.conn.close()
+    for r in rows:
+        extra = f" — {r.total} salarié(s)" if r.total is not None else ""
+        invoice = f" — facture {r.invoice}" if r.invoice else ""
+        typer.echo(f"{r.adherent} {r.name} : {r.label}{extra}{invoice}")
+
+
+@app.command("facturer")
+def facturer(
+    annee: YearOpt,
+    date: Annotated[Optional[str], typer.Option("--date", help="Date d'émission des pièces (JJ/MM/AAAA, par défaut aujourd'hui).")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Émet les factures des déclarations confirmées, les factures d'office (campagne close, pas de déclaration),
+    les avoirs et nouvelles factures des déclarations tardives ou corrigées ; écrit PDF Factur-X, listes et
+    échéanciers dans outbox/<adhérent>/factures/. Relancer la commande n'émet rien deux fois."""
+    from .billing import documents
+    from .billing.invoices import BillingError, invoice_year, summary_line
+
+    settings, db = _billing_db(config, verbose)
+    issued_day = _day(date, "--date")
+    try:
+        documents.refresh(db.conn, settings, set())  # documents a stopped run did not write
+        report = invoice_year(db.conn, settings.billing, annee, issued_day,
+                              on_issued=lambda p: documents.write_piece(db.conn, settings, p.id))
+        documents.refresh(db.conn, settings)
+    except BillingError as exc:
+        raise Fatal(str(exc)) from exc
+    finally:
+        db.conn.close()
+    for note in report.notes:
+        typer.echo(note)
+    for piece in report.issued:
+        typer.echo(summary_line(piece))
+    if not report.issued:
+        typer.echo(f"Aucune pièce à émettre pour {annee}.")
+    else:
+        typer.echo(f"{len(report.issued)} pièce(s) émise(s). Documents dans {settings.paths.outbox}/<adhérent>/factures/")
+
+
+@app.command("echeanciers")
+def echeanciers(
+    adherent: Annotated[Optional[str], typer.Option("--adherent", help="Ce seul adhérent (par défaut : tous).")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Réécrit les listes de factures et les échéanciers (CSV et XLSX) des adhérents, et les documents manquants."""
+    from .billing import documents
+    from .billing.invoices import BillingError
+
+    settings, db = _billing_db(config, verbose)
+    try:
+        paths = documents.refresh(db.conn, settings, {adherent} if adherent else None)
+    except BillingError as exc:
+        raise Fatal(str(exc)) from exc
+    finally:
+        db.conn.close()
+    typer.echo(f"{len(paths)} fichier(s) écrit(s) dans {settings.paths.outbox}.")
+
+
+@paiements_app.command("importer")
+def paiements_importer(
+    fichier: Annotated[Path, typer.Argument(help="Paiements reçus (CSV ou XLSX : N° facture, Date, Montant).", exists=True, dir_okay=False)],
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Enregistre des paiements ; les factures réglées apparaissent comme acquittées."""
+    import datetime as dt
+
+    from .billing import documents
+    from .billing.invoices import BillingError
+    from .billing.schedule import import_payments
+    from .read import UnreadableFile
+
+    settings, db = _billing_db(config, verbose)
+    try:
+        result = import_payments(db.conn, fichier, dt.datetime.now())
+        if not result.already:
+            documents.refresh(db.conn, settings, result.adherents)
+    except (BillingError, UnreadableFile) as exc:
+        raise Fatal(str(exc)) from exc
+    finally:
+        db.conn.close()
+    if result.already:
+        typer.echo(f"{fichier.name} : fichier déjà importé, aucun paiement enregistré une seconde fois.")
+        return
+    for problem in result.problems:
+        typer.echo(problem, err=True)
+    typer.echo(f"{result.recorded} paiement(s) enregistré(s) sur {result.rows} ligne(s).")
+
+
+def _dispute(numero: str, active: bool, motif: Optional[str], config, verbose) -> None:
+    import datetime as dt
+
+    from .billing import documents
+    from .billing.invoices import BillingError
+    from .billing.schedule import set_dispute
+
+    settings, db = _billing_db(config, verbose)
+    try:
+        adherent = set_dispute(db.conn, numero, active, motif, dt.datetime.now())
+        documents.refresh(db.conn, settings, {adherent})
+    except BillingError as exc:
+        raise Fatal(str(exc)) from exc
+    finally:
+        db.conn.close()
+    typer.echo(f"Facture {numero} {'mise en contentieux : retirée' if active else 'sortie du contentieux : remise dans'} "
+               f"l'échéancier de l'adhérent {adherent}.")
+
+
+@contentieux_app.command("ajouter")
+def contentieux_ajouter(
+    numero: Annotated[str, typer.Argument(help="N° de la facture.")],
+    motif: Annotated[Optional[str], typer.Option("--motif", help="Raison (gardée dans l'historique).")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Met une facture en contentieux : elle sort de l'échéancier de l'adhérent."""
+    _dispute(numero, True, motif, config, verbose)
+
+
+@contentieux_app.command("retirer")
+def contentieux_retirer(
+    numero: Annotated[str, typer.Argument(help="N° de la facture.")],
+    motif: Annotated[Optional[str], typer.Option("--motif", help="Raison (gardée dans l'historique).")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Lève le contentieux d'une facture : elle revient dans l'échéancier."""
+    _dispute(numero, False, motif, config, verbose)
+
+
+@app.command("journal")
+def journal_cmd(
+    du: Annotated[str, typer.Option("--du", help="Premier jour de la période (JJ/MM/AAAA).")],
+    au: Annotated[str, typer.Option("--au", help="Dernier jour de la période (JJ/MM/AAAA).")],
+    sortie: Annotated[Optional[Path], typer.Option("--sortie", help="Fichier CSV à écrire (par défaut dans le dossier [facturation] comptabilite).")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Journal des ventes (factures et avoirs) d'une période, pour la comptabilité : CSV équilibré."""
+    from .billing import documents
+    from .billing.invoices import BillingError
+    from .reports.formats import money_fr
+
+    settings, db = _billing_db(config, verbose)
+    try:
+        path, debit, credit, n = documents.journal(db.conn, settings, _day(du, "--du"), _day(au, "--au"), sortie)
+    except BillingError as exc:
+        raise Fatal(str(exc)) from exc
+    finally:
+        db.conn.close()
+    typer.echo(f"Journal des ventes : {n} pièce(s), débit {money_fr(debit)}, crédit {money_fr(credit)} → {path}")
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)  # click returns the code of typer.Exit in this mode

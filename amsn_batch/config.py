@@ -10,6 +10,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 CONFIG_ENV = "AMSN_BATCH_CONFIG"
 DEFAULT_NAME = "amsn-batch.toml"
@@ -45,6 +46,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     source: Path | None = None
     list_exit_threshold: float = 0.20  # [listes] seuil_sorties: share of a member's staff a full list may exit
+    billing: Any = None  # billing.tariffs.Billing: [facturation], [declaration] and [tarifs.AAAA]
 
     def ensure_dirs(self) -> None:
         for p in (self.paths.inbox, self.paths.outbox, self.paths.archive, self.paths.quarantine):
@@ -122,4 +124,7 @@ def load_settings(explicit: Path | None = None) -> Settings:
     threshold = lists.get("seuil_sorties", 0.20)
     if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
         raise ConfigError(f"[listes] seuil_sorties doit être une part entre 0 et 1 (par exemple 0.2), pas {threshold!r}")
-    return Settings(paths=paths, limits=Limits(**limits_kw), source=path, list_exit_threshold=float(threshold))
+    from .billing.tariffs import load_billing
+
+    return Settings(paths=paths, limits=Limits(**limits_kw), source=path, list_exit_threshold=float(threshold),
+                    billing=load_billing(data, base))

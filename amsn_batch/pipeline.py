@@ -21,6 +21,7 @@ from . import intake
 from .config import Settings
 from .read import UnreadableFile, read_table
 from .read.headers import map_headers, vocabulary
+from .read.kind import DECLARATION, detect_kind
 from .reports.ack import Ack, write_ack
 from .reports.contacts import contacts_for
 from .rules.catalogue import Findings, to_rows
@@ -180,6 +181,8 @@ def process(db, settings: Settings, dropped: intake.Dropped, now: dt.datetime) -
         # a previous run stopped after writing the outcome to the store: finish the job
         log.info("reprise fichier=%s expediteur=%s", sha[:12], dropped.sender)
         return finish(conn, settings, known[0], dropped, now)
+    if detect_kind(dropped.path, settings.limits.max_file_bytes) == DECLARATION:
+        return _process_declaration(conn, settings, dropped, now, sha, known)
     if known:
         return _duplicate(conn, settings, known, dropped, now, sha)
     checked = check_file(conn, dropped.path, dropped.sender, settings, sha)
@@ -191,6 +194,21 @@ def process(db, settings: Settings, dropped: intake.Dropped, now: dt.datetime) -
     log.info("applique fichier=%s expediteur=%s statut=%s lignes=%d acceptees=%d entrees=%d sorties=%d modifications=%d",
              sha[:12], dropped.sender, checked.record.status, checked.record.rows, checked.record.accepted,
              counts["entree"], counts["sortie"], counts["modification"])
+    return finish(conn, settings, file_id, dropped, now)
+
+
+def _process_declaration(conn, settings: Settings, dropped: intake.Dropped, now: dt.datetime, sha: str, known) -> FileResult:
+    """An annual headcount declaration: its own checks and store writes, the same acknowledgement. The same
+    file refused only for arriving outside the campaign is examined again (its ledger entry is reused)."""
+    from .billing.declarations import check_declaration
+    from .store.declarations import record_declaration, refused_for_window_only
+
+    if known and not refused_for_window_only(conn, known[0]):
+        return _duplicate(conn, settings, known, dropped, now, sha)
+    checked = check_declaration(conn, dropped.path, find_sender(conn, dropped.sender), dropped.sender, settings, sha)
+    file_id = record_declaration(conn, checked, now.isoformat(timespec="seconds"), known[0] if known else None)
+    log.info("declaration fichier=%s expediteur=%s statut=%s versions=%s", sha[:12], dropped.sender,
+             checked.record.status, [(v.adherent, v.state, v.total) for v in checked.versions])
     return finish(conn, settings, file_id, dropped, now)
 
 
@@ -258,14 +276,20 @@ def dry_run(settings: Settings, path: Path, sender: str, outdir: Path) -> tuple[
     """The checks of `traiter` on one file, acknowledgement written to outdir; the store is not changed."""
     db = connect(settings.paths.database)
     try:
-        checked = check_file(db.conn, path, sender, settings)
+        if detect_kind(path, settings.limits.max_file_bytes) == DECLARATION:
+            from .billing.declarations import check_declaration
+
+            checked = check_declaration(db.conn, path, find_sender(db.conn, sender), sender, settings)
+        else:
+            checked = check_file(db.conn, path, sender, settings)
         contacts = contacts_for(db.conn, settings, sender)
     finally:
         db.conn.close()
     rec = checked.record
+    planned = _planned(checked.accepted) if isinstance(checked, Checked) else {}
     ack = Ack(fichier=path.name, sha256=rec.sha256, recu_le=rec.received, statut=rec.status, expediteur=sender,
               lignes=rec.rows, lignes_acceptees=rec.accepted, lignes_rejetees=rec.refused,
-              avertissements=rec.warnings, **_planned(checked.accepted))
+              avertissements=rec.warnings, **planned)
     paths = write_ack(outdir, ack, _findings_dicts(checked.findings), settings.limits.findings_per_code,
                       contacts=contacts, source=path, limits=settings.limits, dry_run=True)
     return checked, paths

@@ -149,26 +149,22 @@ def test_past_day_and_index(traffic, page):
     page.screenshot("tableau-de-bord-index-375")
 
 
-def _declarations(ws, rows: list[tuple[str, int, str]]) -> None:
-    """Stand-in for the billing feature's table (adherent, annee, statut), built side by side with this one."""
-    conn = sqlite3.connect(ws.db_path)
-    conn.execute("DROP TABLE IF EXISTS declarations")
-    conn.execute("CREATE TABLE declarations (id INTEGER PRIMARY KEY, adherent TEXT NOT NULL, annee INTEGER NOT NULL, statut TEXT NOT NULL)")
-    conn.executemany("INSERT INTO declarations (adherent, annee, statut) VALUES (?, ?, ?)", rows)
-    conn.commit()
-    conn.close()
-
-
 def test_january_campaign_lists_who_has_not_declared(ws, page):
-    process(ws, at(dt.date(2027, 1, 14)), [("10001", "janvier.csv", csv_of(generate(ws.registry.members["10001"], 4)))])
+    from tests.billing_helpers import COUNT_HEADERS
+
+    jan = at(dt.date(2027, 1, 14))
+    process(ws, jan, [("10001", "janvier.csv", csv_of(generate(ws.registry.members["10001"], 4)))])
+    ws.cli("rapport", "quotidien", "--date", "15/12/2026")  # outside the campaign: no section
+    page.open(ws.root / "rapports" / "quotidien-2026-12-15.html", DESKTOP)
+    assert page.js("document.querySelector('#campagne')") is None
+
+    s1, s2 = ws.registry.members["10001"]
+    ok = [[2027, "10001", s1, 3, 1, 0, 0], [2027, "10001", s2, 1, 0, 0, 0]]
+    to_fix = [[2027, "10002", ws.registry.members["10002"][0], "quatre", 0, 0, 0]]  # blocking finding: En cours
+    process(ws, jan, [("10001", "declaration.csv", lambda p: write_csv(p, COUNT_HEADERS, ok)),
+                      ("10002", "declaration.csv", lambda p: write_csv(p, COUNT_HEADERS, to_fix))])
     ws.cli("rapport", "quotidien", "--date", "15/01/2027")
     path = ws.root / "rapports" / "quotidien-2027-01-15.html"
-    page.open(path, DESKTOP)
-    assert page.js("document.querySelector('#campagne')") is None  # no declarations table yet: no section
-
-    _declarations(ws, [("10001", 2027, "Confirmée"), ("10002", 2027, "En cours"), ("10003", 2026, "Facturée"),
-                       ("10003", 2027, "À saisir")])
-    ws.cli("rapport", "quotidien", "--date", "15/01/2027")
     for width in (PHONE, DESKTOP):
         page.open(path, width)
         text = page.text("#campagne").replace("\u202f", " ")

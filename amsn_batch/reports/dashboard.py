@@ -23,7 +23,7 @@ from pathlib import Path
 import jinja2
 
 from ..config import Settings
-from ..read.headers import load_toml, normalize
+from ..read.headers import load_toml
 from ..rules.catalogue import BLOCKING, catalogue
 from ..store import connect
 from .ack import TEMPLATES, ack_stem
@@ -249,57 +249,22 @@ def _silent(conn, day: dt.date, names: dict[str, str]) -> list[Silent]:
     return sorted(out, key=lambda s: -s.silence / max(s.rythme, 1))
 
 
-def _columns(conn, table: str) -> list[str]:
-    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+def _campaign(conn, settings: Settings, day: dt.date) -> Campaign | None:
+    """During the declaration campaign of the day's year (January by default, or as staff opened it):
+    the adhérents that have not declared yet and the declarations still to fix, from the billing statuses
+    (the portal's À saisir / En cours / Confirmée / Facturée / Non saisissable)."""
+    from ..billing.declarations import statuses, window
 
-
-def _pick(columns: list[str], *candidates: str) -> str | None:
-    return next((c for c in candidates if c in columns), None)
-
-
-DECLARED, IN_PROGRESS, TO_ENTER, NOT_EXPECTED = "declaree", "en_cours", "a_saisir", "non_saisissable"
-_STATUS_KIND = {"asaisir": TO_ENTER, "encours": IN_PROGRESS, "confirmee": DECLARED, "facturee": DECLARED,
-                "nonsaisissable": NOT_EXPECTED}
-_RANK = {DECLARED: 3, NOT_EXPECTED: 2, IN_PROGRESS: 1, TO_ENTER: 0}
-
-
-def _campaign(conn, day: dt.date) -> Campaign | None:
-    """Adhérents that have not declared their headcount yet, during the January campaign.
-
-    The declarations table belongs to the billing feature; this reads it loosely so the dashboard works
-    whatever its final shape: the adhérent column (`adherent` or `numero`), the year (`annee`) and the status
-    (`statut`: the portal's labels or codes, À saisir / En cours / Confirmée / Facturée / Non saisissable;
-    any other status counts as declared). No table: no section."""
-    if day.month != 1:
+    if settings.billing is None or not window(conn, settings.billing, None, day.year).contains(day):
         return None
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = 'declarations'").fetchone():
-        return None
-    cols = _columns(conn, "declarations")
-    adh = _pick(cols, "adherent", "numero", "adherent_numero", "numero_adherent", "n_adherent")
-    year = _pick(cols, "annee", "exercice", "millesime")
-    status = _pick(cols, "statut", "etat")
-    remark = ""
-    if adh is None:
-        return Campaign(day.year, 0, 0, [], [], 0, "La table des déclarations n'a pas de colonne d'adhérent reconnue.")
-    sql = f"SELECT {adh}, {status if status else 'NULL'} FROM declarations"
-    params: tuple = ()
-    if year:
-        sql += f" WHERE CAST({year} AS TEXT) = ?"
-        params = (str(day.year),)
-    else:
-        remark = "La table des déclarations n'indique pas l'année : toutes les déclarations sont prises en compte."
-    best: dict[str, str] = {}
-    for numero, st in conn.execute(sql, params):
-        kind = DECLARED if status is None else _STATUS_KIND.get(normalize(st or ""), DECLARED if st else TO_ENTER)
-        key = str(numero)
-        if key not in best or _RANK[kind] > _RANK[best[key]]:
-            best[key] = kind
-    expected = conn.execute("SELECT numero, raison_sociale, COALESCE(centre, '') FROM adherents WHERE statut = 'actif' ORDER BY numero").fetchall()
-    expected = [e for e in expected if best.get(e[0]) != NOT_EXPECTED]
-    missing = [e for e in expected if best.get(e[0], TO_ENTER) == TO_ENTER]
-    in_progress = [e for e in expected if best.get(e[0]) == IN_PROGRESS]
-    declared = sum(1 for e in expected if best.get(e[0]) == DECLARED)
-    return Campaign(day.year, len(expected), declared, in_progress[:MAX_LISTED], missing[:MAX_LISTED], len(missing), remark)
+    rows = statuses(conn, settings.billing, day.year, day)
+    info = {numero: (numero, name, centre or "") for numero, name, centre in
+            conn.execute("SELECT numero, raison_sociale, centre FROM adherents ORDER BY numero")}
+    expected = [s for s in rows if s.status != "non_saisissable"]
+    missing = [info[s.adherent] for s in expected if s.status == "a_saisir"]
+    in_progress = [info[s.adherent] for s in expected if s.status == "en_cours"]
+    declared = sum(1 for s in expected if s.status in ("confirmee", "facturee"))
+    return Campaign(day.year, len(expected), declared, in_progress[:MAX_LISTED], missing[:MAX_LISTED], len(missing), "")
 
 
 def _headcount(conn, day: dt.date) -> list[tuple[str, str, int]]:
@@ -330,7 +295,7 @@ def collect(settings: Settings, day: dt.date, now: dt.datetime | None = None) ->
             en_attente=_held(conn, names),
             quarantaine=_quarantine(settings.paths.quarantine, names),
             silencieux=_silent(conn, day, names),
-            campagne=_campaign(conn, day),
+            campagne=_campaign(conn, settings, day),
             effectifs=_headcount(conn, day),
             inbox=_inbox_count(settings.paths.inbox),
         )

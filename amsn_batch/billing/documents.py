@@ -1,0 +1,371 @@
+"""Documents of billing, all written from the store (an issued piece never changes, so they can be written
+again at any time, e.g. after a run was stopped before writing them):
+
+- per invoice or credit note, in outbox/<adhérent>/factures/: `<type>-<numéro>.pdf`, a PDF a person reads
+  that is also the Factur-X e-invoice (PDF/A-3 with its CII XML embedded), and the XML beside it;
+- per adhérent, in the same folder: the invoice list (`factures-<adhérent>.csv/.xlsx`, paid ones apart) and
+  the échéancier (`echeancier-<adhérent>.csv/.xlsx`);
+- for accounting: the sales journal of a period (CSV, double entry, totals that balance).
+
+PDF: fpdf2, pure Python with no network or system library at run time; its PDF/A-3B mode embeds the
+TrueType font and the sRGB output intent that PDF/A requires (the font is DejaVu Sans from the system, or
+the one named by `[facturation] police`).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from ..reports.formats import date_fr, money_fr, safe_cell, write_atomic
+from . import facturx
+from .invoices import TYPE_LABELS, BillingError
+from .schedule import invoice_states, schedule
+
+FILE_PREFIX = {"facture": "facture", "facture_office": "facture", "facture_complementaire": "facture", "avoir": "avoir"}
+
+
+@dataclass
+class PieceDoc:
+    id: int
+    numero: str
+    type: str
+    adherent: str
+    annee: int
+    date_emission: dt.date
+    date_exigibilite: dt.date
+    total_ht: Decimal
+    total_tva: Decimal
+    total_ttc: Decimal
+    taux_tva: Decimal
+    motif: str
+    issuer: dict
+    client: dict
+    conditions: dict
+    lines: list[tuple[int, str, str | None, int, Decimal, Decimal]]
+    echeances: list[tuple[dt.date, Decimal]]
+    origin: tuple[str, dt.date] | None
+
+    @property
+    def type_label(self) -> str:
+        return TYPE_LABELS[self.type]
+
+    @property
+    def vat_on_debits(self) -> bool:
+        return bool(self.conditions.get("tva_sur_debits"))
+
+    @property
+    def period_start(self) -> dt.date:
+        return dt.date.fromisoformat(self.conditions["periode_debut"])
+
+    @property
+    def period_end(self) -> dt.date:
+        return dt.date.fromisoformat(self.conditions["periode_fin"])
+
+    @property
+    def file_stem(self) -> str:
+        return f"{FILE_PREFIX[self.type]}-{self.numero}"
+
+    def terms_text(self) -> str:
+        if self.type == "avoir":
+            return "Avoir à déduire de la facture citée ; aucun paiement n'est dû."
+        if len(self.echeances) == 1:
+            return f"Paiement à {self.conditions['delai']}, au plus tard le {date_fr(self.echeances[0][0])}."
+        parts = ", ".join(f"{money_fr(a)} le {date_fr(d)}" for d, a in self.echeances)
+        return f"Paiement en {len(self.echeances)} échéances : {parts}."
+
+    def notes(self) -> list[tuple[str, str]]:
+        """Mentions, with their UNTDID 4451 subject codes for the e-invoice."""
+        out = [("AAI", f"Catégorie de l'opération : {self.conditions['categorie_operation']}. Période : {self.conditions['periode']}.")]
+        out.append(("TXD", "Option pour le paiement de la taxe d'après les débits." if self.vat_on_debits
+                    else "TVA exigible lors de l'encaissement (prestations de services)."))
+        if self.motif:
+            out.append(("AAI", self.motif))
+        out.append(("PMD", "En cas de retard de paiement, pénalités au taux de trois fois le taux d'intérêt légal "
+                           "(article L441-10 du Code de commerce)."))
+        out.append(("PMT", "Indemnité forfaitaire pour frais de recouvrement en cas de retard de paiement : 40 € "
+                           "(articles L441-10 et D441-5 du Code de commerce)."))
+        out.append(("AAB", "Pas d'escompte pour paiement anticipé."))
+        return out
+
+
+def load_piece(conn, facture_id: int) -> PieceDoc:
+    r = conn.execute(
+        "SELECT f.id, f.numero, f.type, f.adherent, f.annee, f.date_emission, f.date_exigibilite, f.total_ht, f.total_tva, "
+        "f.total_ttc, f.taux_tva, f.motif, f.emetteur, f.client, f.conditions, o.numero, o.date_emission "
+        "FROM factures f LEFT JOIN factures o ON o.id=f.origine_id WHERE f.id=?", (facture_id,)).fetchone()
+    lines = [(rang, lbl, cat, q, Decimal(pu), Decimal(m)) for rang, lbl, cat, q, pu, m in conn.execute(
+        "SELECT rang, libelle, categorie, quantite, prix_unitaire_ht, montant_ht FROM factures_lignes WHERE facture_id=? ORDER BY rang",
+        (facture_id,))]
+    echeances = [(dt.date.fromisoformat(d), Decimal(m)) for d, m in conn.execute(
+        "SELECT date_exigibilite, montant FROM factures_echeances WHERE facture_id=? ORDER BY rang", (facture_id,))]
+    return PieceDoc(r[0], r[1], r[2], r[3], r[4], dt.date.fromisoformat(r[5]), dt.date.fromisoformat(r[6]), Decimal(r[7]),
+                    Decimal(r[8]), Decimal(r[9]), Decimal(r[10]), r[11] or "", json.loads(r[12]), json.loads(r[13]),
+                    json.loads(r[14]), lines, echeances, (r[15], dt.date.fromisoformat(r[16])) if r[15] else None)
+
+
+# --- PDF --------------------------------------------------------------------------------------------
+
+
+def _party_lines(p: dict, member: bool) -> list[str]:
+    out = [p["name"]]
+    if not member and p.get("legal_form"):
+        out.append(p["legal_form"])
+    if p.get("address"):
+        out.append(p["address"])
+    if p.get("postcode") or p.get("city"):
+        out.append(f"{p.get('postcode', '')} {p.get('city', '')}".strip())
+    if member:
+        out.append(f"N° adhérent : {p['numero']}")
+    out.append(f"SIREN : {p.get('siren') or 'non communiqué'}")
+    if not member and p.get("siret"):
+        out.append(f"SIRET : {p['siret']}")
+    out.append(f"N° TVA intracommunautaire : {p.get('vat') or 'non communiqué'}")
+    if p.get("email"):
+        out.append(p["email"])
+    return out
+
+
+def render_pdf(doc: PieceDoc, font: Path | None) -> bytes:
+    """A readable invoice or credit note, PDF/A-3B (fonts embedded, sRGB output intent)."""
+    from fpdf import FPDF
+    from fpdf.enums import DocumentCompliance
+
+    if font is None or not Path(font).is_file():
+        raise BillingError("Police TrueType introuvable pour les factures PDF : installez fonts-dejavu-core ou "
+                           "indiquez un fichier .ttf dans [facturation] police.")
+    pdf = FPDF(format="A4", enforce_compliance=DocumentCompliance.PDFA_3B)
+    pdf.set_title(f"{doc.type_label} n° {doc.numero}")
+    pdf.set_author(doc.issuer["name"])
+    pdf.set_lang("fr-FR")
+    pdf.set_creation_date(dt.datetime.combine(doc.date_emission, dt.time(12), tzinfo=dt.timezone.utc))
+    pdf.add_font("Doc", "", str(font))
+    pdf.set_auto_page_break(True, margin=18)
+    pdf.add_page()
+    pdf.set_margins(15, 15, 15)
+    width = pdf.w - 30
+
+    pdf.set_font("Doc", size=9)
+    top = pdf.get_y()
+    pdf.multi_cell(width / 2 - 5, 4.5, "\n".join(_party_lines(doc.issuer, False)))
+    left_end = pdf.get_y()
+    pdf.set_xy(15 + width / 2 + 5, top)
+    pdf.set_font("Doc", size=8)
+    pdf.cell(width / 2 - 5, 4.5, "Adhérent facturé :", new_x="LEFT", new_y="NEXT")
+    pdf.set_font("Doc", size=9)
+    pdf.multi_cell(width / 2 - 5, 4.5, "\n".join(_party_lines(doc.client, True)), border=1)
+    pdf.set_y(max(left_end, pdf.get_y()) + 6)
+
+    pdf.set_font("Doc", size=15)
+    pdf.cell(width, 8, f"{doc.type_label.upper()} N° {doc.numero}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Doc", size=9.5)
+    facts = [
+        f"Date d'émission : {date_fr(doc.date_emission)}",
+        f"Période : {doc.conditions['periode']} (du {date_fr(doc.period_start)} au {date_fr(doc.period_end)})",
+        f"Catégorie de l'opération : {doc.conditions['categorie_operation']} (cotisation au service de prévention et de "
+        "santé au travail)",
+    ]
+    if doc.origin:
+        facts.append(f"Avoir sur la facture n° {doc.origin[0]} du {date_fr(doc.origin[1])}, qu'il annule en totalité.")
+    if doc.motif:
+        facts.append(f"Motif : {doc.motif}")
+    for fact in facts:
+        pdf.multi_cell(width, 5, fact, align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+
+    cols = (width * 0.52, width * 0.12, width * 0.18, width * 0.18)
+    pdf.set_font("Doc", size=9)
+    pdf.set_fill_color(230, 230, 230)
+    for w, title, align in zip(cols, ("Désignation", "Quantité", "Prix unitaire HT", "Montant HT"), "LRRR"):
+        pdf.cell(w, 7, title, border=1, align=align, fill=True)
+    pdf.ln()
+    for _, label, _, quantity, unit, amount in doc.lines:
+        pdf.cell(cols[0], 6.5, label, border=1)
+        pdf.cell(cols[1], 6.5, str(quantity), border=1, align="R")
+        pdf.cell(cols[2], 6.5, money_fr(unit), border=1, align="R")
+        pdf.cell(cols[3], 6.5, money_fr(amount), border=1, align="R")
+        pdf.ln()
+    pdf.ln(2)
+    for label, value in (("Total HT", doc.total_ht), (f"TVA {doc.taux_tva.normalize():f} %", doc.total_tva),
+                         ("Total TTC", doc.total_ttc)):
+        pdf.set_x(15 + cols[0] + cols[1])
+        pdf.cell(cols[2], 6.5, label, border=1)
+        pdf.cell(cols[3], 6.5, money_fr(value), border=1, align="R")
+        pdf.ln()
+    pdf.ln(4)
+
+    pdf.set_font("Doc", size=9.5)
+    if doc.type != "avoir":
+        pdf.cell(width, 5.5, "Échéancier de paiement", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Doc", size=9)
+        for i, (day, amount) in enumerate(doc.echeances, 1):
+            pdf.cell(width, 5, f"  Échéance {i}/{len(doc.echeances)} : {money_fr(amount)} à payer au plus tard le {date_fr(day)}",
+                     new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(width, 5, f"Conditions de paiement : {doc.conditions['delai']}.", new_x="LMARGIN", new_y="NEXT")
+        if doc.issuer.get("iban"):
+            pdf.multi_cell(width, 5, f"Règlement par virement : IBAN {doc.issuer['iban']}"
+                           + (f", BIC {doc.issuer['bic']}" if doc.issuer.get("bic") else "")
+                           + f", en rappelant le n° {doc.numero}.", new_x="LMARGIN", new_y="NEXT")
+    else:
+        pdf.multi_cell(width, 5, doc.terms_text(), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    pdf.set_font("Doc", size=8)
+    for _, text in doc.notes():
+        if text != doc.motif:
+            pdf.multi_cell(width, 4.2, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(width, 4.2, "Facture électronique Factur-X (profil EN 16931) : les données structurées de ce document "
+                   "sont jointes au fichier (factur-x.xml).", new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def write_piece(conn, settings, facture_id: int) -> list[Path]:
+    """The Factur-X PDF and its XML, in outbox/<adhérent>/factures/."""
+    doc = load_piece(conn, facture_id)
+    folder = settings.paths.outbox / doc.adherent / "factures"
+    xml = facturx.build_xml(doc)
+    pdf = facturx.embed(render_pdf(doc, settings.billing.font), xml, doc)
+    paths = [folder / f"{doc.file_stem}.pdf", folder / f"{doc.file_stem}.xml"]
+    write_atomic(paths[1], xml)
+    write_atomic(paths[0], pdf)
+    return paths
+
+
+def missing_pieces(conn, settings) -> list[int]:
+    """Pieces whose PDF is not in the outbox (a run stopped after issuing them, or the outbox was cleaned)."""
+    out = []
+    for fid, numero, kind, adherent in conn.execute("SELECT id, numero, type, adherent FROM factures ORDER BY sequence"):
+        if not (settings.paths.outbox / adherent / "factures" / f"{FILE_PREFIX[kind]}-{numero}.pdf").is_file():
+            out.append(fid)
+    return out
+
+
+# --- lists per adhérent -----------------------------------------------------------------------------
+
+INVOICE_COLUMNS = ["N°", "Date", "Type de facture", "Montant TTC", "Période", "Date d'exigibilité", "Statut", "Reste dû"]
+SCHEDULE_COLUMNS = ["N°", "Date d'émission", "Date d'exigibilité", "Type de pièce", "Débit", "Crédit", "Période", "Solde"]
+
+
+def _status(s) -> str:
+    if s.disputed:
+        return "En contentieux"
+    if s.type == "avoir":
+        return "Acquitté" if s.settled else "À imputer"
+    if s.settled:
+        return "Acquittée"
+    return "Partiellement payée" if s.paid > 0 or s.credited > 0 else "À payer"
+
+
+def invoice_rows(conn, adherent: str) -> tuple[list[list[str]], list[list[str]]]:
+    """("Mes factures", "Mes factures acquittées"), most recent first, in French formats."""
+    unpaid, paid = [], []
+    for s in reversed(invoice_states(conn, adherent)):
+        row = [s.numero, date_fr(s.date_emission), s.label, money_fr(s.total_ttc), s.period, date_fr(s.date_exigibilite),
+               _status(s), money_fr(max(s.balance, Decimal(0)))]
+        (paid if s.settled and not s.disputed else unpaid).append(row)
+    return unpaid, paid
+
+
+def schedule_rows(conn, adherent: str) -> list[list[str]]:
+    return [[r.numero, date_fr(r.date_emission), date_fr(r.date_exigibilite), r.type_piece,
+             money_fr(r.debit) if r.debit else "", money_fr(r.credit) if r.credit else "", r.periode, money_fr(r.solde)]
+            for r in schedule(conn, adherent)]
+
+
+def _csv(headers: list[str], rows: list[list[str]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    w.writerow(headers)
+    for r in rows:
+        w.writerow([safe_cell(v) for v in r])
+    return "\ufeff" + buf.getvalue()
+
+
+def _xlsx(path: Path, sheets: list[tuple[str, list[tuple[str | None, list[str], list[list[str]]]]]]) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, blocks in sheets:
+        ws = wb.create_sheet(name)
+        for title, headers, rows in blocks:
+            if title:
+                ws.append([title])
+                ws.cell(ws.max_row, 1).font = Font(bold=True)
+            ws.append(headers)
+            for c in range(1, len(headers) + 1):
+                ws.cell(ws.max_row, c).font = Font(bold=True)
+            for r in rows:
+                ws.append([safe_cell(v) for v in r])
+            ws.append([])
+        for col, width in zip("ABCDEFGH", (14, 16, 18, 26, 14, 14, 14, 14)):
+            ws.column_dimensions[col].width = width
+    buf = io.BytesIO()
+    wb.save(buf)
+    write_atomic(path, buf.getvalue())
+
+
+def write_member_lists(conn, settings, adherent: str) -> list[Path]:
+    folder = settings.paths.outbox / adherent / "factures"
+    unpaid, paid = invoice_rows(conn, adherent)
+    sched = schedule_rows(conn, adherent)
+    paths = [folder / f"factures-{adherent}.csv", folder / f"factures-{adherent}.xlsx",
+             folder / f"echeancier-{adherent}.csv", folder / f"echeancier-{adherent}.xlsx"]
+    write_atomic(paths[0], _csv(INVOICE_COLUMNS, unpaid + paid))
+    _xlsx(paths[1], [("Mes factures", [("Mes factures", INVOICE_COLUMNS, unpaid),
+                                       ("Mes factures acquittées", INVOICE_COLUMNS, paid)])])
+    write_atomic(paths[2], _csv(SCHEDULE_COLUMNS, sched))
+    _xlsx(paths[3], [("Mon échéancier", [("Mon échéancier (hors factures en contentieux)", SCHEDULE_COLUMNS, sched)])])
+    return paths
+
+
+def refresh(conn, settings, adherents: set[str] | None = None) -> list[Path]:
+    """Write the missing invoice documents, then the lists of the given adhérents (all that have pieces)."""
+    written = []
+    for fid in missing_pieces(conn, settings):
+        written += write_piece(conn, settings, fid)
+    members = adherents if adherents is not None else {a for (a,) in conn.execute("SELECT DISTINCT adherent FROM factures")}
+    for adherent in sorted(members):
+        written += write_member_lists(conn, settings, adherent)
+    return written
+
+
+# --- accounting journal -----------------------------------------------------------------------------
+
+JOURNAL_COLUMNS = ["Journal", "Date", "N° pièce", "Type de pièce", "Compte", "Compte auxiliaire", "Libellé", "Débit", "Crédit"]
+
+
+def _fr_amount(value: Decimal) -> str:
+    return f"{value:.2f}".replace(".", ",") if value else ""
+
+
+def journal(conn, settings, start: dt.date, end: dt.date, dest: Path | None = None) -> tuple[Path, Decimal, Decimal, int]:
+    """The sales journal of the period: per piece, the member account (411) against sales (706) and VAT
+    collected (44571); a credit note reverses them. Returns (path, total debit, total credit, pieces)."""
+    acc = settings.billing.accounts
+    rows, debit, credit, n = [], Decimal(0), Decimal(0), 0
+    for numero, kind, adherent, day, ht, tva, ttc, client in conn.execute(
+            "SELECT numero, type, adherent, date_emission, total_ht, total_tva, total_ttc, client FROM factures "
+            "WHERE date_emission BETWEEN ? AND ? ORDER BY sequence", (start.isoformat(), end.isoformat())):
+        n += 1
+        ht, tva, ttc = Decimal(ht), Decimal(tva), Decimal(ttc)
+        label = f"{TYPE_LABELS[kind]} {numero} {json.loads(client)['name']}"
+        entries = [(acc["client"], adherent, ttc, Decimal(0)), (acc["ventes"], "", Decimal(0), ht), (acc["tva"], "", Decimal(0), tva)]
+        for account, aux, d, c in entries:
+            if d < 0 or c < 0:  # a credit note: the same entries the other way round
+                d, c = -c, -d
+            rows.append([acc["journal"], date_fr(day), numero, TYPE_LABELS[kind], account, aux, label, _fr_amount(d), _fr_amount(c)])
+            debit += d
+            credit += c
+    if debit != credit:
+        raise BillingError(f"Journal déséquilibré : débit {debit}, crédit {credit}.")
+    rows.append(["", "", "", "", "", "", f"Total ({n} pièce(s))", _fr_amount(debit) or "0,00", _fr_amount(credit) or "0,00"])
+    folder = settings.billing.accounting
+    path = dest or folder / f"journal-ventes-{start:%Y%m%d}-{end:%Y%m%d}.csv"
+    write_atomic(path, _csv(JOURNAL_COLUMNS, rows))
+    return path, debit, credit, n

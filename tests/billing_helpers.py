@@ -1,0 +1,101 @@
+"""Helpers of the billing tests: a workspace with the service's identity and tariffs in its settings,
+declaration and payment files written as members and accounting write them, received on a chosen date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+from pathlib import Path
+
+from tests.conftest import Workspace, make_workspace
+from tests.factories import make_siren, make_siret, make_vat, write_csv
+
+ISSUER_SIREN = make_siren("77556612")
+BILLING_CONFIG = f"""
+[facturation]
+raison_sociale = "AMSN Santé au travail"
+siren = "{ISSUER_SIREN}"
+siret = "{make_siret(ISSUER_SIREN)}"
+tva = "{make_vat(ISSUER_SIREN)}"
+adresse = "12 rue de la Prévention"
+code_postal = "14000"
+ville = "Caen"
+email = "comptabilite@amsn.fr"
+iban = "FR76 3000 6000 0112 3456 7890 189"
+bic = "AGRIFRPP"
+premier_numero = 420930
+
+[declaration]
+ouverture = "01/01"
+fermeture = "31/01"
+
+[tarifs.2026]
+cotisation_par_salarie = "115.80"
+supplements = {{ SIR = "51.10" }}
+embauche_non_declaree = "76.00"
+taux_tva = "20"
+delai_paiement_jours = 30
+echeances = 1
+cout_moyen_national = "116.00"
+"""
+
+COUNT_HEADERS = ["Année", "N° adhérent", "SIRET", "Effectif SI", "Effectif SIA", "Effectif SIR", "Effectif SIH"]
+LIST_HEADERS = ["Année", "SIRET", "Nom de naissance", "Prénom", "N° sécurité sociale", "Catégorie déclarée"]
+
+
+def billing_workspace(tmp_path: Path, extra: str = "", config: str = BILLING_CONFIG) -> Workspace:
+    w = make_workspace(tmp_path / "ws", extra_config=config + extra)
+    reg, mand = w.registry.write(tmp_path / "registre")
+    w.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+    return w
+
+
+def received(path: Path, when: dt.datetime) -> Path:
+    """Date the file as received at `when` (the reception time is the file's modification time)."""
+    ts = when.timestamp()
+    os.utime(path, (ts, ts))
+    return path
+
+
+def drop_counts(ws: Workspace, sender: str, name: str, rows: list[list[object]], when: dt.datetime,
+                headers: list[str] = COUNT_HEADERS) -> Path:
+    return received(write_csv(ws.drop(sender, name), headers, rows), when)
+
+
+def declare(ws: Workspace, adherent: str, when: dt.datetime, si: int = 0, sia: int = 0, sir: int = 0, sih: int = 0,
+            year: int = 2026, name: str | None = None, sender: str | None = None) -> Path:
+    """A declaration of counts on the adhérent's first establishment (0 on the others)."""
+    sirets = ws.registry.members[adherent]
+    rows = [[year, adherent, sirets[0], si, sia, sir, sih]] + [[year, adherent, s, 0, 0, 0, 0] for s in sirets[1:]]
+    return drop_counts(ws, sender or adherent, name or f"effectifs-{adherent}-{when:%Y%m%d%H%M}.csv", rows, when)
+
+
+def run(ws: Workspace, *args: str, **kw):
+    return ws.cli(*args, **kw)
+
+
+def pieces(ws: Workspace) -> list[tuple]:
+    """(numero, type, adherent, date_emission, total_ht, total_tva, total_ttc, origine numero) by sequence."""
+    return ws.sql("SELECT f.numero, f.type, f.adherent, f.date_emission, f.total_ht, f.total_tva, f.total_ttc, o.numero "
+                  "FROM factures f LEFT JOIN factures o ON o.id=f.origine_id ORDER BY f.sequence")
+
+
+def assert_gapless(ws: Workspace, first: int = 420930) -> list[int]:
+    seq = [int(r[0]) for r in ws.sql("SELECT numero FROM factures ORDER BY sequence")]
+    assert seq == list(range(first, first + len(seq))), seq
+    dates = [r[0] for r in ws.sql("SELECT date_emission FROM factures ORDER BY sequence")]
+    assert dates == sorted(dates)
+    return seq
+
+
+def D(x: str) -> Decimal:
+    return Decimal(x)
+
+
+def employees_file(ws: Workspace, sender: str, name: str, rows: list[list[str]], when: dt.datetime | None = None) -> Path:
+    from tests.factories import MOVEMENT_HEADERS
+
+    p = write_csv(ws.drop(sender, name), MOVEMENT_HEADERS, rows)
+    return received(p, when) if when else p
+
