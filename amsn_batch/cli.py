@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 adherents_app = typer.Typer(help="Registre des adhérents, établissements et mandataires.", no_args_is_help=True)
 app.add_typer(adherents_app, name="adherents")
+modele_app = typer.Typer(help="Modèles de fichiers à remplir par les expéditeurs.", no_args_is_help=True)
+app.add_typer(modele_app, name="modele")
 liste_app = typer.Typer(help="Listes complètes du personnel retenues pour vérification.", no_args_is_help=True)
 app.add_typer(liste_app, name="liste")
 
@@ -128,9 +130,22 @@ def liste_valider(
     typer.echo(f"{r.sender}/{r.name} : {r.status} → {r.ack[0].parent}")
 
 
+@modele_app.command("effectifs")
+def modele_effectifs(
+    sortie: Annotated[Path, typer.Option("--sortie", help="Dossier où écrire les modèles.")] = Path("."),
+    config: ConfigOpt = None,
+) -> None:
+    """Écrit le modèle de fichier des salariés : modele-effectifs.xlsx (notice, listes déroulantes) et .csv."""
+    from .reports.template import write_csv_template, write_xlsx_template
+
+    for path in (write_xlsx_template(sortie / "modele-effectifs.xlsx"), write_csv_template(sortie / "modele-effectifs.csv")):
+        typer.echo(f"Modèle écrit : {path}")
+
+
 @app.command("regles")
 def regles(
     doc: Annotated[Optional[Path], typer.Option("--doc", help="Écrit la page des règles (Markdown) dans ce fichier.")] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Affiche le catalogue des règles de contrôle (ou écrit docs/regles.md avec --doc)."""
     from .rules.doc import rules_markdown
@@ -447,6 +462,28 @@ def journal_cmd(
     typer.echo(f"Journal des ventes : {n} pièce(s), débit {money_fr(debit)}, crédit {money_fr(credit)} → {path}")
 
 
+_USAGE_FR = [
+    (r"No such option: (\S+).*", r"option inconnue : \1"),
+    (r"No such command '(.*)'\.?", r"commande inconnue : \1"),
+    (r"Missing option '(.*)'\.?", r"option obligatoire manquante : \1"),
+    (r"Missing argument '(.*)'\.?", r"argument obligatoire manquant : \1"),
+    (r"Got unexpected extra arguments? \((.*)\)", r"argument(s) en trop : \1"),
+    (r"Invalid value for '(.*?)': (?:[Ff]ile|[Pp]ath|[Dd]irectory) '(.*)' does not exist\.", r"fichier introuvable pour \1 : \2"),
+    (r"Invalid value for '(.*?)': (.*)", r"valeur invalide pour \1 : \2"),
+    (r"Option '(.*)' requires an argument\.", r"l'option \1 attend une valeur"),
+]
+
+
+def usage_fr(message: str) -> str:
+    """The parser's usage errors, in French."""
+    import re
+
+    for pattern, french in _USAGE_FR:
+        if re.fullmatch(pattern, message.strip(), flags=re.S):
+            return re.sub(pattern, french, message.strip(), flags=re.S)
+    return message
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)  # click returns the code of typer.Exit in this mode
@@ -459,13 +496,11 @@ def main() -> None:
     except OSError as exc:
         print(f"amsn-batch : erreur système ({exc.strerror or exc} : {exc.filename or ''}).", file=sys.stderr)
         sys.exit(1)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+    except Exception as exc:  # usage errors of the command-line parser (typer's own copy of click)
+        if hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
+            print(f"amsn-batch : {usage_fr(exc.format_message())} (voir amsn-batch --help)", file=sys.stderr)
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        if type(exc).__name__ == "Abort":
             sys.exit(1)
         raise
     sys.exit(code if isinstance(code, int) else 0)

@@ -304,3 +304,10 @@ def test_exit_codes(ws, rng, tmp_path):
     ro.write_text('[paths]\ndatabase = "/proc/amsn/x.sqlite"\n', encoding="utf-8")
     proc = subprocess.run([*CLI, "traiter", "--config", str(ro)], capture_output=True, text=True)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_usage_errors_are_french_and_exit_2(ws):
+    proc = ws.cli("traiter", "--inconnue", check=False)
+    assert proc.returncode == 2 and "option inconnue : --inconnue" in proc.stderr and "Traceback" not in proc.stderr
+    proc = ws.cli("valider", str(ws.root / "absent.csv"), "--expediteur", "10001", "--sortie", str(ws.root), check=False)
+    assert proc.returncode == 2 and "fichier introuvable" in proc.stderr
