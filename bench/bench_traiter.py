@@ -43,7 +43,7 @@ conn.execute("COMMIT")
 
 def rows_for(n: int, sirets: list[str], bad_share: float = 0.01) -> list[list[str]]:
     rng = random.Random(2026)
-    jobs = [("Vendeuse", "554a"), ("Chauffeur", "641a"), ("Comptable", "543a"), ("Cariste", "652a"), ("Cadre", "372c")]
+    jobs = [("Vendeuse", "554a"), ("Chauffeur", "641a"), ("Comptable", "543b"), ("Cariste", "652a"), ("Cadre", "372c")]
     contracts = ["CDI", "CDD", "01", "Intérim"]
     out = []
     for i in range(n):

@@ -333,8 +333,9 @@ def _codes(r: _Rows, f: Findings) -> None:
     unknown &= shaped
     pos = np.flatnonzero(unknown)
     if len(pos):
+        nearest = {c: closest_pcs(c) for c in set(lower.to_numpy(dtype=object)[pos])}  # once per distinct code
         codes = lower.to_numpy(dtype=object)[pos]
-        f.add_rows("PCS_INCONNU", pos, "pcs", raw.to_numpy()[pos], valeur=raw.to_numpy()[pos], proches=[closest_pcs(c) for c in codes])
+        f.add_rows("PCS_INCONNU", pos, "pcs", raw.to_numpy()[pos], valeur=raw.to_numpy()[pos], proches=[nearest[c] for c in codes])
     r.out["pcs"] = np.where(shaped & ~unknown, lower.to_numpy(dtype=object), "").astype(object)
 
     raw = r.col("contrat")
