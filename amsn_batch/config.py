@@ -26,6 +26,7 @@ class Paths:
     archive: Path
     quarantine: Path
     database: Path
+    travail: Path  # claimed files while they go through the stages (same filesystem as inbox, ideally)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,29 @@ class Limits:
     max_rows: int = 2_000_000
     max_columns: int = 200
     findings_per_code: int = 200
+    max_unzipped_bytes: int = 1024 * 1024 * 1024  # total uncompressed size of a workbook (zip bomb guard)
+    max_zip_ratio: int = 200  # compression ratio above which a large workbook member is refused
+
+
+@dataclass(frozen=True)
+class Intake:
+    """When a dropped file is ready to be taken ([depot] table)."""
+
+    stable_seconds: float = 5.0  # size, mtime and ctime unchanged for this long
+    incomplete_seconds: float = 600.0  # longer delay for a file that looks cut (no final newline, no zip end)
+    max_wait_seconds: float = 30.0  # a run waits at most this long for files about to become stable
+    marker_required: bool = False  # take only files announced by a <name>.ok or <name>.done marker
+
+
+@dataclass(frozen=True)
+class Sftp:
+    """SFTP drop accounts ([sftp] table): one chrooted, SFTP-only system account per sender."""
+
+    root: Path = Path("/srv/amsn-batch/sftp")  # <root>/<EXPEDITEUR>/ is the chroot, with depot/ and retour/
+    group: str = "amsn-sftp"  # group of the SFTP-only accounts, the sshd `Match Group`
+    keys: Path = Path("/etc/ssh/amsn-batch-cles")  # authorized keys, one file per account, outside the chroots
+    account_prefix: str = "amsn-"  # account name = prefix + sender code in lower case
+    batch_user: str = "amsn"  # the user running `traiter`: takes files from depot/, writes retour/
 
 
 @dataclass(frozen=True)
@@ -41,9 +65,11 @@ class Settings:
     paths: Paths
     limits: Limits = field(default_factory=Limits)
     source: Path | None = None
+    intake: Intake = field(default_factory=Intake)
+    sftp: Sftp = field(default_factory=Sftp)
 
     def ensure_dirs(self) -> None:
-        for p in (self.paths.inbox, self.paths.outbox, self.paths.archive, self.paths.quarantine):
+        for p in (self.paths.inbox, self.paths.outbox, self.paths.archive, self.paths.quarantine, self.paths.travail):
             p.mkdir(parents=True, exist_ok=True)
         self.paths.database.parent.mkdir(parents=True, exist_ok=True)
 
@@ -54,6 +80,7 @@ _PATH_DEFAULTS = {
     "archive": "archive",
     "quarantine": "quarantine",
     "database": "data/amsn.sqlite",
+    "travail": "travail",
 }
 
 _LIMIT_KEYS = {
@@ -61,6 +88,42 @@ _LIMIT_KEYS = {
     "lignes_max": ("max_rows", int),
     "colonnes_max": ("max_columns", int),
     "constats_par_code": ("findings_per_code", int),
+    "decompression_max_mo": ("max_unzipped_bytes", lambda v: int(float(v) * 1024 * 1024)),
+    "taux_compression_max": ("max_zip_ratio", int),
+}
+
+
+def _seconds(v) -> float:
+    x = float(v)
+    if x < 0:
+        raise ValueError(v)
+    return x
+
+
+def _flag(v) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(v)
+    return v
+
+
+def _name(v) -> str:
+    if not isinstance(v, str) or not v or any(c.isspace() for c in v):
+        raise ValueError(v)
+    return v
+
+
+_INTAKE_KEYS = {
+    "delai_stabilite": ("stable_seconds", _seconds),
+    "delai_fichier_incomplet": ("incomplete_seconds", _seconds),
+    "attente_max": ("max_wait_seconds", _seconds),
+    "marqueur_obligatoire": ("marker_required", _flag),
+}
+_SFTP_KEYS = {
+    "racine": ("root", None),
+    "groupe": ("group", _name),
+    "cles": ("keys", None),
+    "prefixe_compte": ("account_prefix", _name),
+    "utilisateur_traitement": ("batch_user", _name),
 }
 
 
@@ -106,4 +169,23 @@ def load_settings(explicit: Path | None = None) -> Settings:
             limits_kw[name] = conv(value)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"Valeur invalide pour [limites] {key} : {value!r}") from exc
-    return Settings(paths=paths, limits=Limits(**limits_kw), source=path)
+    intake = Intake(**_table(data, "depot", _INTAKE_KEYS, base))
+    sftp = Sftp(**_table(data, "sftp", _SFTP_KEYS, base))
+    return Settings(paths=paths, limits=Limits(**limits_kw), source=path, intake=intake, sftp=sftp)
+
+
+def _table(data: dict, table: str, keys: dict, base: Path) -> dict:
+    """Keyword arguments from one TOML table; a converter of None means a path relative to the file."""
+    out = {}
+    raw = data.get(table, {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{table}] doit être une table")
+    for key, value in raw.items():
+        if key not in keys:
+            raise ConfigError(f"Clé inconnue dans [{table}] : {key} (attendu : {', '.join(keys)})")
+        name, conv = keys[key]
+        try:
+            out[name] = (base / str(value)).resolve() if conv is None else conv(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"Valeur invalide pour [{table}] {key} : {value!r}") from exc
+    return out
