@@ -89,7 +89,10 @@ class Claim:
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
-        fsync_dir(self.folder.parent)
+        try:
+            self.folder.parent.rmdir()  # the sender's folder, once empty
+        except OSError:
+            fsync_dir(self.folder.parent)
 
 
 def _new_id() -> str:

@@ -354,7 +354,7 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
         results: list[FileResult] = []
         try:
             run_id = _open_run(conn)
-            log.info("traitement_debut %s", logs.fields(traitement=run_id, pid=os.getpid()))
+            log.debug("traitement_debut %s", logs.fields(traitement=run_id, pid=os.getpid()))
             faults.point("traitement_ouvert")
 
             def one(claim: claims.Claim) -> None:
@@ -403,8 +403,8 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
                 log.debug("depot_en_attente %s", logs.fields(expediteur=cand.dropped.sender, nom=cand.dropped.name))
             conn.execute("UPDATE traitements SET fin=?, etat='termine' WHERE id=?",
                          (dt.datetime.now().isoformat(timespec="seconds"), run_id))
-            log.info("traitement_fin %s", logs.fields(traitement=run_id, fichiers=len(results),
-                                                       erreurs=sum(r.status == "erreur" for r in results)))
+            log.log(logging.INFO if results else logging.DEBUG, "traitement_fin %s", logs.fields(
+                traitement=run_id, fichiers=len(results), erreurs=sum(r.status == "erreur" for r in results)))
             faults.point("fin")
         finally:
             conn.close()
