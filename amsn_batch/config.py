@@ -37,6 +37,7 @@ class Limits:
     findings_per_code: int = 200
     max_unzipped_bytes: int = 1024 * 1024 * 1024  # total uncompressed size of a workbook (zip bomb guard)
     max_zip_ratio: int = 200  # compression ratio above which a large workbook member is refused
+    max_cell_chars: int = 2000  # a longer value refuses its line
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ _LIMIT_KEYS = {
     "constats_par_code": ("findings_per_code", int),
     "decompression_max_mo": ("max_unzipped_bytes", lambda v: int(float(v) * 1024 * 1024)),
     "taux_compression_max": ("max_zip_ratio", int),
+    "longueur_valeur_max": ("max_cell_chars", int),
 }
 
 

@@ -30,7 +30,7 @@ from .lock import LOCK_NAME, AlreadyRunning, hold  # noqa: F401  (AlreadyRunning
 from .read import UnreadableFile, read_table
 from .read.headers import map_headers, vocabulary
 from .reports.ack import Ack, write_ack
-from .reports.formats import write_atomic
+from .reports.formats import number_fr, write_atomic
 from .rules.catalogue import Findings, catalogue, to_rows
 from .rules.employees import Context, Sender, validate
 from .store import connect
@@ -123,7 +123,7 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
             set(establishments.values()) & set(sender.adherents))
         existing = existing_employees(conn, adherents)
         outcome = validate(table, headers, Context(sender, establishments, existing))
-        _control_characters(table, outcome)
+        _hostile_cells(table, outcome, lim.max_cell_chars)
     except UnreadableFile as exc:
         f = Findings()
         f.add_file("FICHIER_ILLISIBLE", raison=str(exc))
@@ -148,26 +148,34 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
 _CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
-def _control_characters(table, outcome) -> None:
-    """Refuse the lines holding invisible control characters (tabs and line breaks inside a cell are fine)."""
+def _hostile_cells(table, outcome, max_chars: int) -> None:
+    """Refuse the lines holding invisible control characters (tabs and line breaks inside a cell are fine)
+    or a value too long to be a real one."""
     if not len(table) or not outcome.rows:
         return
-    hits: dict[int, tuple[str, str]] = {}
+    control: dict[int, tuple[str, str]] = {}
+    too_long: dict[int, tuple[str, int]] = {}
     for header in table.headers:
         col = table.frame[header].astype(str)
+        lengths = col.str.len().to_numpy()
+        for pos in np.flatnonzero(lengths > max_chars):
+            too_long.setdefault(int(pos), (header, int(lengths[pos])))
         mask = col.str.contains(_CONTROL_CHARS, regex=True).fillna(False).to_numpy(dtype=bool)
-        if not mask.any():
-            continue
-        found = col[mask].str.extract(f"({_CONTROL_CHARS})", expand=False)
-        for pos, char in zip(np.flatnonzero(mask), found):
-            hits.setdefault(int(pos), (header, f"U+{ord(char):04X}"))
-    if not hits:
-        return
-    positions = np.array(sorted(hits), dtype=np.int64)
-    outcome.findings.add_rows("CARACTERE_CONTROLE", positions, None, "",
-                              colonne=[hits[p][0] for p in positions], caractere=[hits[p][1] for p in positions])
-    if len(outcome.accepted):
-        outcome.accepted = outcome.accepted.loc[~outcome.accepted["pos"].isin(positions)].reset_index(drop=True)
+        if mask.any():
+            found = col[mask].str.extract(f"({_CONTROL_CHARS})", expand=False)
+            for pos, char in zip(np.flatnonzero(mask), found):
+                control.setdefault(int(pos), (header, f"U+{ord(char):04X}"))
+    if control:
+        pos = np.array(sorted(control), dtype=np.int64)
+        outcome.findings.add_rows("CARACTERE_CONTROLE", pos, None, "",
+                                  colonne=[control[p][0] for p in pos], caractere=[control[p][1] for p in pos])
+    if too_long:
+        pos = np.array(sorted(too_long), dtype=np.int64)
+        outcome.findings.add_rows("VALEUR_TROP_LONGUE", pos, None, "", colonne=[too_long[p][0] for p in pos],
+                                  longueur=[number_fr(too_long[p][1]) for p in pos], limite=number_fr(max_chars))
+    refused = list(control) + list(too_long)
+    if refused and len(outcome.accepted):
+        outcome.accepted = outcome.accepted.loc[~outcome.accepted["pos"].isin(refused)].reset_index(drop=True)
 
 
 def _findings_dicts(frame: pd.DataFrame) -> list[dict]:
