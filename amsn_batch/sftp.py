@@ -51,6 +51,8 @@ def sshd_snippet(settings: Settings) -> str:
 # amsn-batch : comptes de dépôt SFTP des expéditeurs (un compte par expéditeur, créé par
 # `amsn-batch sftp ajouter`). Fichier produit par `amsn-batch sftp config-sshd` ; à placer dans
 # /etc/ssh/sshd_config.d/amsn-batch.conf, puis : sshd -t && systemctl reload ssh
+# Le fichier sshd_config principal doit déclarer un sous-système sftp (Debian : « Subsystem sftp
+# /usr/lib/openssh/sftp-server », présent par défaut) ; ForceCommand ci-dessous le remplace par internal-sftp.
 Match Group {s.group}
     # Clés seulement, lues hors du chroot dans un dossier que seul root modifie.
     AuthorizedKeysFile {s.keys}/%u
@@ -58,9 +60,10 @@ Match Group {s.group}
     PubkeyAuthentication yes
     PasswordAuthentication no
     KbdInteractiveAuthentication no
-    # Enfermé dans {s.root}/<EXPEDITEUR> (son dossier personnel), SFTP seulement, départ dans depot/.
+    # Enfermé dans {s.root}/<EXPEDITEUR> (son dossier personnel), SFTP seulement, départ dans depot/,
+    # fichiers créés sans droits pour les autres, pas de liens (symboliques ou physiques).
     ChrootDirectory %h
-    ForceCommand internal-sftp -d /depot -u 0027
+    ForceCommand internal-sftp -d /depot -u 0027 -P symlink,hardlink
     # Ni terminal, ni redirection, ni tunnel.
     PermitTTY no
     PermitUserRC no
