@@ -257,8 +257,8 @@ def test_no_shell_no_password_no_other_key(drop):
 
 def test_slow_upload_is_taken_once_whole(drop, tmp_path):
     """An upload of several seconds while `traiter` runs again and again: never taken half-written."""
-    local = _movements(tmp_path / "lent.csv", drop.ws, n=900, seed=3)
-    upload = drop.sftp("10001", f"put {local}", limit_kbps=160, popen=True)
+    local = _movements(tmp_path / "lent.csv", drop.ws, n=2000, seed=3)
+    upload = drop.sftp("10001", f"put {local}", limit_kbps=320, popen=True)  # about 40 KB/s: some 7 seconds
     runs = 0
     try:
         while upload.poll() is None:
@@ -271,7 +271,7 @@ def test_slow_upload_is_taken_once_whole(drop, tmp_path):
     assert runs >= 2
     wait_for(lambda: "lent.csv" in drop.traiter().stdout or _done(drop, "lent.csv"), timeout=120, step=0)
     rows = drop.ws.sql("SELECT sha256, lignes, lignes_acceptees FROM fichiers WHERE nom='lent.csv'")
-    assert rows == [(_sha(local), 900, 900)]
+    assert rows == [(_sha(local), 2000, 2000)]
     archived = list((drop.ws.archive / "10001").rglob("lent.csv"))
     assert len(archived) == 1 and archived[0].read_bytes() == local.read_bytes()
 
