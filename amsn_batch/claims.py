@@ -81,6 +81,8 @@ class Claim:
     def refresh(self) -> None:
         """Record the file as it is now; it will be taken once it has stayed so for the stability delay."""
         st = os.lstat(self.data)
+        self.record.setdefault("taille_prise", self.record["taille"])
+        self.record.setdefault("mtime_ns_prise", self.record["mtime_ns"])
         self.record.update(taille=st.st_size, mtime_ns=st.st_mtime_ns, revu_le=time.time())
         write_atomic(self.folder / RECORD, json.dumps(self.record))
 
@@ -157,18 +159,27 @@ def _copy_in(src: Path, claim: Claim) -> None:
     _drop_leftovers(claim)
 
 
-def _same_file(path: Path, ino, dev=None) -> bool:
+def _same_file(path: Path, ino, dev=None, size=None, mtime_ns=None) -> bool:
+    """Whether path is still that file: inode numbers are reused at once, so size and mtime count too
+    (a sender writing again over the same name changes them)."""
     try:
         st = os.lstat(path)
     except OSError:
         return False
-    return st.st_ino == ino and (dev is None or st.st_dev == dev)
+    return (st.st_ino == ino and (dev is None or st.st_dev == dev) and (size is None or st.st_size == size)
+            and (mtime_ns is None or st.st_mtime_ns == mtime_ns))
+
+
+def _is_original(claim: Claim, path: Path) -> bool:
+    rec = claim.record
+    return _same_file(path, rec["ino"], rec["dev"], rec.get("taille_prise", rec["taille"]),
+                      rec.get("mtime_ns_prise", rec["mtime_ns"]))
 
 
 def _drop_leftovers(claim: Claim) -> None:
     """Once the claimed copy is whole: the original (after a copy across filesystems) and the marker go."""
     rec = claim.record
-    if _same_file(claim.source, rec["ino"], rec["dev"]) and not _same_file(claim.data, rec["ino"], rec["dev"]):
+    if _is_original(claim, claim.source) and not _is_original(claim, claim.data):
         try:
             os.unlink(claim.source)
         except OSError:
@@ -196,7 +207,7 @@ def pending(travail: Path, tidy: bool = True) -> list[Claim]:
                     shutil.rmtree(folder, ignore_errors=True)  # stopped before the claim was recorded
                 continue
             claim = Claim(folder, record)
-            if not claim.data.exists() and _same_file(claim.source, record["ino"], record["dev"]):
+            if not claim.data.exists() and _is_original(claim, claim.source):
                 if tidy:
                     claim.remove()  # stopped before the file was moved: it is still in the drop folder
                 continue

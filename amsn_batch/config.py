@@ -26,7 +26,11 @@ class Paths:
     archive: Path
     quarantine: Path
     database: Path
-    travail: Path  # claimed files while they go through the stages (same filesystem as inbox, ideally)
+    travail: Path | None = None  # claimed files while they go through the stages (same filesystem as inbox, ideally)
+
+    def __post_init__(self) -> None:
+        if self.travail is None:  # Paths built by hand (tests, older callers): next to the store
+            object.__setattr__(self, "travail", self.database.parent / "travail")
 
 
 @dataclass(frozen=True)

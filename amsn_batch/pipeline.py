@@ -255,9 +255,10 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
     """Send one claimed file through the stages, or finish what a stopped run left of it.
     None when there is nothing to do now (already done, or the file is still settling)."""
     if not claim.data.exists():  # moved to the archive already: finish by the ledger entry, if any
-        row = conn.execute("SELECT id, etape FROM fichiers WHERE json_extract(details, '$.depot')=?", (claim.id,)).fetchone()
+        row = conn.execute("SELECT id, etape, sha256 FROM fichiers WHERE json_extract(details, '$.depot')=?",
+                           (claim.id,)).fetchone()
         if row and row[1] == "applique":
-            log.info("reprise %s", logs.fields(expediteur=claim.sender, depot=claim.id))
+            log.info("reprise %s", logs.fields(expediteur=claim.sender, empreinte=row[2], depot=claim.id))
             result = finish(conn, settings, row[0], claim, now)
             result.resumed = True
             return result
