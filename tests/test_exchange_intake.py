@@ -148,3 +148,22 @@ def test_names():
     assert len(long.encode()) <= 200 and long.endswith(".csv")
     assert safe_name("paie\n\t.csv") == "paie__.csv"
     assert safe_name("Été.csv") == "Été.csv"
+
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+from amsn_batch.logs import quote  # noqa: E402
+
+_names = st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=()), min_size=1, max_size=300).filter(
+    lambda n: n not in (".", ".."))
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(_names)
+def test_any_name_gives_a_safe_one(name):
+    safe = safe_name(name)
+    assert len(safe.encode("utf-8")) <= 200 and "/" not in safe and not safe.startswith(".")
+    assert name_problem(safe) is None
+    assert "\n" not in quote(name) and "\r" not in quote(name)
+    if name_problem(name) is None and not name.startswith(".") and name.strip() == name:
+        assert safe == name
