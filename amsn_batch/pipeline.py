@@ -203,6 +203,7 @@ RUN_COUNTERS = {"accepte": "acceptes", "accepte_partiellement": "acceptes_partie
 def _write_ack(settings: Settings, sender: str, ack: Ack, findings: list[dict]) -> list[Path]:
     folder = settings.paths.outbox / sender
     paths = write_ack(folder, ack, findings, settings.limits.findings_per_code)
+    intake.fsync_dir(paths[0].parent)  # the renames too are on disk before the ledger says done
     if folder.is_symlink():  # wired to the sender's SFTP retour/ folder: readable by the sender's group
         for p in paths:
             try:
