@@ -83,7 +83,7 @@ def make_workspace(root: Path, registry: Registry | None = None, extra_config: s
     depot = "" if "[depot]" in extra_config else "[depot]\ndelai_stabilite = 0\n"
     config.write_text(
         '[paths]\ninbox = "inbox"\noutbox = "outbox"\narchive = "archive"\nquarantine = "quarantine"\n'
-        'database = "data/amsn.sqlite"\n' + depot + extra_config,
+        'database = "data/amsn.sqlite"\n' + extra_config + ("\n" + depot if depot else ""),
         encoding="utf-8",
     )
     return Workspace(root, config, registry or Registry())
