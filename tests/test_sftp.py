@@ -110,6 +110,7 @@ def _port_open(port: int) -> bool:
 @pytest.fixture(scope="module")
 def drop():
     tag = "".join(random.choices(string.ascii_lowercase, k=5))
+    Path("/srv").mkdir(mode=0o755, exist_ok=True)
     base = Path(tempfile.mkdtemp(dir="/srv", prefix="amsn-batch-test-"))  # sshd refuses chroots under /tmp
     os.chmod(base, 0o755)
     batch_user, sftp_group, prefix = f"t{tag}-batch", f"t{tag}-sftp", f"t{tag}-"
