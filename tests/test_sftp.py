@@ -208,6 +208,13 @@ def test_upload_is_processed_and_the_ack_is_for_that_sender_only(drop, tmp_path)
     peek = subprocess.run(["setpriv", f"--reuid={paie01.pw_uid}", f"--regid={paie01.pw_gid}", "--init-groups",
                            "cat", str(ack)], capture_output=True, text=True)
     assert peek.returncode != 0 and "Permission denied" in peek.stderr  # even outside any chroot
+    for target in (drop.depot("10001") / "intrus.csv", drop.retour("10001") / "intrus.csv"):
+        write = subprocess.run(["setpriv", f"--reuid={paie01.pw_uid}", f"--regid={paie01.pw_gid}", "--init-groups",
+                                "touch", str(target)], capture_output=True, text=True)
+        assert write.returncode != 0 and not target.exists()
+    listing = subprocess.run(["setpriv", f"--reuid={paie01.pw_uid}", f"--regid={paie01.pw_gid}", "--init-groups",
+                              "ls", str(drop.depot("10001"))], capture_output=True, text=True)
+    assert listing.returncode != 0
 
 
 def test_sender_can_only_drop_and_read_its_answers(drop, tmp_path):
