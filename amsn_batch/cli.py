@@ -1,7 +1,8 @@
 """Command line: a thin layer over the library. Options → one call → a French summary and an exit code.
 
 Exit codes: 0 done (even when lines or files were refused: that is in the acknowledgements),
-1 configuration or system error (one French line on stderr), 2 wrong usage.
+1 configuration or system error (one French line on stderr), 2 wrong usage,
+3 another run of `traiter` holds the lock (this one did nothing).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from .config import ConfigError, Settings, load_settings
+from .lock import AlreadyRunning
 
 app = typer.Typer(
     help="amsn-batch : échanges de fichiers entre le service de santé au travail, ses adhérents et leurs mandataires.",
@@ -32,6 +34,10 @@ app.add_typer(liste_app, name="liste")
 
 rapport_app = typer.Typer(help="Rapports pour le personnel du service.", no_args_is_help=True)
 app.add_typer(rapport_app, name="rapport")
+sftp_app = typer.Typer(help="Comptes de dépôt SFTP des expéditeurs (OpenSSH, chroot, clés).", no_args_is_help=True)
+app.add_typer(sftp_app, name="sftp")
+
+EXIT_ALREADY_RUNNING = 3
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Fichier de réglages TOML (par défaut ./amsn-batch.toml).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Journal détaillé pour l'exploitation.")]
@@ -41,28 +47,81 @@ class Fatal(Exception):
     """A configuration or system error: one French line, exit code 1."""
 
 
-def _settings(config: Optional[Path], verbose: bool = False) -> Settings:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+def _settings(config: Optional[Path], verbose: bool = False, quiet_level: int = logging.WARNING) -> Settings:
+    from .logs import setup
+
+    setup(logging.DEBUG if verbose else quiet_level)
     return load_settings(config)
 
 
 @app.command("traiter")
 def traiter(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
-    """Traite tous les fichiers prêts dans inbox/<expéditeur>/ et écrit les accusés de réception."""
+    """Traite tous les fichiers prêts dans inbox/<expéditeur>/ et écrit les accusés de réception.
+
+    Un seul traitement à la fois : si un autre est en cours, s'arrête aussitôt (code de sortie 3)."""
     from .pipeline import run
 
-    settings = _settings(config, verbose)
+    settings = _settings(config, verbose, quiet_level=logging.INFO)
     results = run(settings)
     if not results:
         typer.echo("Aucun fichier à traiter.")
         return
-    for r in results:
-        typer.echo(f"{r.sender}/{r.name} : {r.status} → {r.ack[0].parent if r.ack else '-'}")
+    from .logs import mask_text
+
+    for r in results:  # a file name may carry a NIR: masked like in the logs
+        typer.echo(mask_text(f"{r.sender}/{r.name} : {r.status} → {r.ack[0].parent if r.ack else '-'}"))
     typer.echo(f"{len(results)} fichier(s) traité(s). Accusés de réception dans {settings.paths.outbox}")
+    failed = [r for r in results if r.status == "erreur"]
+    if failed:
+        raise Fatal(f"{len(failed)} fichier(s) n'ont pas pu être traités (voir le journal) ; "
+                    "ils seront repris au prochain traitement.")
+
+
+@app.command("statut")
+def statut(
+    derniers: Annotated[int, typer.Option("--derniers", min=1, help="Nombre de traitements récents à afficher.")] = 10,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Fichiers en attente, retenus, en quarantaine, et les derniers traitements avec leurs comptes."""
+    from .status import report
+
+    settings = _settings(config, verbose)
+    for line in report(settings, derniers):
+        typer.echo(line)
+
+
+@sftp_app.command("ajouter")
+def sftp_ajouter(
+    expediteur: Annotated[str, typer.Argument(help="N° adhérent ou code mandataire (dossier de dépôt).")],
+    cle: Annotated[Path, typer.Option("--cle", help="Clé publique OpenSSH de l'expéditeur (fichier .pub).", exists=True, dir_okay=False)],
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Crée le compte SFTP d'un expéditeur (root) : chroot avec depot/ et retour/, reliés à inbox/ et outbox/."""
+    from .sftp import SftpError, add_account
+    from .store import connect
+
+    settings = _settings(config, verbose)
+    settings.ensure_dirs()
+    db = connect(settings.paths.database)
+    try:
+        known = {r[0] for r in db.conn.execute("SELECT numero FROM adherents UNION SELECT code FROM mandataires")}
+    finally:
+        db.conn.close()
+    try:
+        for line in add_account(settings, expediteur, cle, known):
+            typer.echo(line)
+    except SftpError as exc:
+        raise Fatal(str(exc)) from None
+
+
+@sftp_app.command("config-sshd")
+def sftp_config_sshd(config: ConfigOpt = None) -> None:
+    """Affiche le bloc de configuration sshd des comptes SFTP (à placer dans /etc/ssh/sshd_config.d/)."""
+    from .sftp import sshd_snippet
+
+    typer.echo(sshd_snippet(_settings(config)), nl=False)
 
 
 @app.command("valider")
@@ -487,6 +546,9 @@ def usage_fr(message: str) -> str:
 def main() -> None:
     try:
         code = app(standalone_mode=False)  # click returns the code of typer.Exit in this mode
+    except AlreadyRunning as exc:
+        print(f"amsn-batch : {exc}", file=sys.stderr)
+        sys.exit(EXIT_ALREADY_RUNNING)
     except (ConfigError, Fatal) as exc:
         print(f"amsn-batch : {exc}", file=sys.stderr)
         sys.exit(1)

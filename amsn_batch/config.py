@@ -29,6 +29,11 @@ class Paths:
     database: Path
     rapports: Path = Path("rapports")  # staff dashboard pages (amsn-batch rapport quotidien)
     annuaire: Path | None = None  # service directory (contacts); None: schemas/annuaire.toml
+    travail: Path | None = None  # claimed files while they go through the stages (same filesystem as inbox, ideally)
+
+    def __post_init__(self) -> None:
+        if self.travail is None:  # Paths built by hand (tests, older callers): next to the store
+            object.__setattr__(self, "travail", self.database.parent / "travail")
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,30 @@ class Limits:
     max_columns: int = 200
     findings_per_code: int = 200
     max_rejects_rows: int = 50_000  # above this, no correction workbook (the ack says so)
+    max_unzipped_bytes: int = 1024 * 1024 * 1024  # total uncompressed size of a workbook (zip bomb guard)
+    max_zip_ratio: int = 200  # compression ratio above which a large workbook member is refused
+    max_cell_chars: int = 2000  # a longer value refuses its line
+
+
+@dataclass(frozen=True)
+class Intake:
+    """When a dropped file is ready to be taken ([depot] table)."""
+
+    stable_seconds: float = 5.0  # size, mtime and ctime unchanged for this long
+    incomplete_seconds: float = 600.0  # longer delay for a file that looks cut (no final newline, no zip end)
+    max_wait_seconds: float = 30.0  # a run waits at most this long for files about to become stable
+    marker_required: bool = False  # take only files announced by a <name>.ok or <name>.done marker
+
+
+@dataclass(frozen=True)
+class Sftp:
+    """SFTP drop accounts ([sftp] table): one chrooted, SFTP-only system account per sender."""
+
+    root: Path = Path("/srv/amsn-batch/sftp")  # <root>/<EXPEDITEUR>/ is the chroot, with depot/ and retour/
+    group: str = "amsn-sftp"  # group of the SFTP-only accounts, the sshd `Match Group`
+    keys: Path = Path("/etc/ssh/amsn-batch-cles")  # authorized keys, one file per account, outside the chroots
+    account_prefix: str = "amsn-"  # account name = prefix + sender code in lower case
+    batch_user: str = "amsn"  # the user running `traiter`: takes files from depot/, writes retour/
 
 
 @dataclass(frozen=True)
@@ -47,9 +76,11 @@ class Settings:
     source: Path | None = None
     list_exit_threshold: float = 0.20  # [listes] seuil_sorties: share of a member's staff a full list may exit
     billing: Any = None  # billing.tariffs.Billing: [facturation], [declaration] and [tarifs.AAAA]
+    intake: Intake = field(default_factory=Intake)
+    sftp: Sftp = field(default_factory=Sftp)
 
     def ensure_dirs(self) -> None:
-        for p in (self.paths.inbox, self.paths.outbox, self.paths.archive, self.paths.quarantine):
+        for p in (self.paths.inbox, self.paths.outbox, self.paths.archive, self.paths.quarantine, self.paths.travail):
             p.mkdir(parents=True, exist_ok=True)
         self.paths.database.parent.mkdir(parents=True, exist_ok=True)
 
@@ -62,6 +93,7 @@ _PATH_DEFAULTS = {
     "database": "data/amsn.sqlite",
     "rapports": "rapports",
     "annuaire": "",
+    "travail": "travail",
 }
 
 _OPTIONAL_PATHS = {"annuaire"}  # empty: the default shipped under schemas/
@@ -72,6 +104,43 @@ _LIMIT_KEYS = {
     "colonnes_max": ("max_columns", int),
     "constats_par_code": ("findings_per_code", int),
     "lignes_classeur_rejets": ("max_rejects_rows", int),
+    "decompression_max_mo": ("max_unzipped_bytes", lambda v: int(float(v) * 1024 * 1024)),
+    "taux_compression_max": ("max_zip_ratio", int),
+    "longueur_valeur_max": ("max_cell_chars", int),
+}
+
+
+def _seconds(v) -> float:
+    x = float(v)
+    if x < 0:
+        raise ValueError(v)
+    return x
+
+
+def _flag(v) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(v)
+    return v
+
+
+def _name(v) -> str:
+    if not isinstance(v, str) or not v or any(c.isspace() for c in v):
+        raise ValueError(v)
+    return v
+
+
+_INTAKE_KEYS = {
+    "delai_stabilite": ("stable_seconds", _seconds),
+    "delai_fichier_incomplet": ("incomplete_seconds", _seconds),
+    "attente_max": ("max_wait_seconds", _seconds),
+    "marqueur_obligatoire": ("marker_required", _flag),
+}
+_SFTP_KEYS = {
+    "racine": ("root", None),
+    "groupe": ("group", _name),
+    "cles": ("keys", None),
+    "prefixe_compte": ("account_prefix", _name),
+    "utilisateur_traitement": ("batch_user", _name),
 }
 
 
@@ -126,5 +195,24 @@ def load_settings(explicit: Path | None = None) -> Settings:
         raise ConfigError(f"[listes] seuil_sorties doit être une part entre 0 et 1 (par exemple 0.2), pas {threshold!r}")
     from .billing.tariffs import load_billing
 
+    intake = Intake(**_table(data, "depot", _INTAKE_KEYS, base))
+    sftp = Sftp(**_table(data, "sftp", _SFTP_KEYS, base))
     return Settings(paths=paths, limits=Limits(**limits_kw), source=path, list_exit_threshold=float(threshold),
-                    billing=load_billing(data, base))
+                    billing=load_billing(data, base), intake=intake, sftp=sftp)
+
+
+def _table(data: dict, table: str, keys: dict, base: Path) -> dict:
+    """Keyword arguments from one TOML table; a converter of None means a path relative to the file."""
+    out = {}
+    raw = data.get(table, {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{table}] doit être une table")
+    for key, value in raw.items():
+        if key not in keys:
+            raise ConfigError(f"Clé inconnue dans [{table}] : {key} (attendu : {', '.join(keys)})")
+        name, conv = keys[key]
+        try:
+            out[name] = (base / str(value)).resolve() if conv is None else conv(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"Valeur invalide pour [{table}] {key} : {value!r}") from exc
+    return out

@@ -2,29 +2,38 @@
 
 Only this module knows the order of the stages. A file is known by its SHA-256; its ledger entry, its
 findings and its movements are written in one transaction (`etape = applique`); the acknowledgement and
-the move to the archive come after, and the entry is then marked `termine`. A run stopped in between
-leaves the file in the inbox with an `applique` entry: the next run writes the acknowledgement from the
-store and archives it, without applying anything twice.
+the move to the archive come after, and the entry is then marked `termine`.
+
+One run at a time (lock.py). A ready file is first claimed: moved from inbox/<sender>/ into
+travail/<sender>/<claim id>/ (claims.py), and the claim id is kept in its ledger entry. A run stopped at
+any instant (SIGKILL, reboot) leaves each file in one known place; the next run starts by finishing the
+claims left in travail/: a file with an `applique` entry gets its acknowledgement (rebuilt from the store)
+and is archived, a file without one is processed from the start. Nothing is applied twice or in half.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import intake
+from . import claims, faults, intake, logs
 from .config import Settings
+from .lock import LOCK_NAME, AlreadyRunning, hold  # noqa: F401  (AlreadyRunning: raised by run())
 from .read import UnreadableFile, read_table
 from .read.headers import map_headers, vocabulary
 from .read.kind import DECLARATION, detect_kind
 from .reports.ack import Ack, write_ack
 from .reports.contacts import contacts_for
-from .rules.catalogue import Findings, to_rows
+from .reports.formats import number_fr, write_atomic
+from .rules.catalogue import Findings, catalogue, to_rows
 from .rules.employees import Context, Sender, validate
 from .store import connect
 from .store.employees import FileRecord, existing_employees, present_elsewhere, record_file
@@ -51,6 +60,8 @@ class FileResult:
     status: str
     ack: list[Path] = field(default_factory=list)
     kept_at: Path | None = None
+    quarantined: bool = False
+    resumed: bool = False  # applied by a run that was stopped, finished by this one
 
 
 def find_sender(conn, code: str) -> Sender | None:
@@ -71,9 +82,10 @@ def _status(refused_file: bool, rows: int, accepted: int, held: bool = False) ->
 
 
 def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str | None = None,
-               release: bool = False) -> Checked:
-    """Read and check one file against the registry and the store; writes nothing.
-    `release`: staff released a held full list, so the exit threshold does not apply."""
+               name_problem: str | None = None, release: bool = False) -> Checked:
+    """Read and check one file against the registry and the store; writes nothing. `name_problem`: why the
+    name as dropped cannot be used (the file is then refused without being read). `release`: staff released
+    a held full list, so the exit threshold does not apply."""
     sha = sha or intake.sha256(path)
     size = path.stat().st_size
     received = intake.received_at(path)
@@ -91,6 +103,10 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
                             int((frame["gravite"] == "avertissement").sum()), details or {})
         return Checked(record, frame, accepted, existing if existing is not None else pd.DataFrame(), quarantine)
 
+    if name_problem:
+        f = Findings()
+        f.add_file("NOM_FICHIER_INVALIDE", raison=name_problem)
+        return result(f, quarantine=name_problem)
     sender = find_sender(conn, sender_code)
     if sender is None:
         f = Findings()
@@ -103,30 +119,77 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
         f.add_file("FICHIER_ILLISIBLE", raison=reason)
         return result(f, quarantine=reason)
     vocab = vocabulary("mouvements")
+    lim = settings.limits
     try:
-        table = read_table(path, vocab, settings.limits.max_rows, settings.limits.max_columns)
+        table = read_table(path, vocab, lim.max_rows, lim.max_columns, lim.max_unzipped_bytes, lim.max_zip_ratio)
+        headers = map_headers(table.headers, vocab)
+        establishments = dict(conn.execute("SELECT siret, adherent FROM etablissements").fetchall())
+        adherents = sorted(sender.adherents) if sender.kind == "adherent" else sorted(
+            set(establishments.values()) & set(sender.adherents))
+        existing = existing_employees(conn, adherents)
+        ctx = Context(
+            sender, establishments, existing,
+            elsewhere=present_elsewhere(conn, adherents),
+            member_status=dict(conn.execute("SELECT numero, statut FROM adherents").fetchall()),
+            received=dt.date.fromisoformat(received[:10]),
+            exit_threshold=float("inf") if release else settings.list_exit_threshold,
+        )
+        outcome = validate(table, headers, ctx)
+        _hostile_cells(table, outcome, lim.max_cell_chars)
     except UnreadableFile as exc:
         f = Findings()
         f.add_file("FICHIER_ILLISIBLE", raison=str(exc))
         return result(f, quarantine=str(exc))
-    headers = map_headers(table.headers, vocab)
-    establishments = dict(conn.execute("SELECT siret, adherent FROM etablissements").fetchall())
-    adherents = sorted(sender.adherents) if sender.kind == "adherent" else sorted(
-        set(establishments.values()) & set(sender.adherents))
-    existing = existing_employees(conn, adherents)
-    ctx = Context(
-        sender, establishments, existing,
-        elsewhere=present_elsewhere(conn, adherents),
-        member_status=dict(conn.execute("SELECT numero, statut FROM adherents").fetchall()),
-        received=dt.date.fromisoformat(received[:10]),
-        exit_threshold=float("inf") if release else settings.list_exit_threshold,
-    )
-    outcome = validate(table, headers, ctx)
+    except (sqlite3.Error, OSError):
+        raise  # the store or the disk, not the file: the run stops and the file is taken again next time
+    except Exception as exc:  # a parser or a check tripped on this file: refuse it, never stop the run
+        log.error("lecture_impossible %s erreur=%s", logs.fields(expediteur=sender_code, empreinte=sha),
+                  logs.quote(type(exc).__name__))
+        reason = ("Le fichier n'a pas pu être lu : son contenu n'a pas la forme d'un tableau CSV ou d'un classeur "
+                  "Excel. Enregistrez-le à nouveau depuis votre tableur (CSV séparateur point-virgule, ou XLSX).")
+        f = Findings()
+        f.add_file("FICHIER_ILLISIBLE", raison=reason)
+        return result(f, quarantine=reason)
     details = {"format": table.format, "ligne_entetes": table.header_line, "colonnes": table.headers, **table.details}
     if outcome.list_date:
         details["liste_au"] = outcome.list_date
+    empty = outcome.rows == 0 and not headers.missing
+    quarantine = catalogue()["FICHIER_VIDE"].message if empty else None
     return result(outcome.findings, outcome.rows, outcome.accepted, existing, table.lines, table.header_line,
-                  headers.columns, details, held=outcome.held, refused=outcome.refused)
+                  headers.columns, details, quarantine=quarantine, held=outcome.held, refused=outcome.refused)
+
+
+_CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
+def _hostile_cells(table, outcome, max_chars: int) -> None:
+    """Refuse the lines holding invisible control characters (tabs and line breaks inside a cell are fine)
+    or a value too long to be a real one."""
+    if not len(table) or not outcome.rows:
+        return
+    control: dict[int, tuple[str, str]] = {}
+    too_long: dict[int, tuple[str, int]] = {}
+    for header in table.headers:
+        col = table.frame[header].astype(str)
+        lengths = col.str.len().to_numpy()
+        for pos in np.flatnonzero(lengths > max_chars):
+            too_long.setdefault(int(pos), (header, int(lengths[pos])))
+        mask = col.str.contains(_CONTROL_CHARS, regex=True).fillna(False).to_numpy(dtype=bool)
+        if mask.any():
+            found = col[mask].str.extract(f"({_CONTROL_CHARS})", expand=False)
+            for pos, char in zip(np.flatnonzero(mask), found):
+                control.setdefault(int(pos), (header, f"U+{ord(char):04X}"))
+    if control:
+        pos = np.array(sorted(control), dtype=np.int64)
+        outcome.findings.add_rows("CARACTERE_CONTROLE", pos, None, "",
+                                  colonne=[control[p][0] for p in pos], caractere=[control[p][1] for p in pos])
+    if too_long:
+        pos = np.array(sorted(too_long), dtype=np.int64)
+        outcome.findings.add_rows("VALEUR_TROP_LONGUE", pos, None, "", colonne=[too_long[p][0] for p in pos],
+                                  longueur=[number_fr(too_long[p][1]) for p in pos], limite=number_fr(max_chars))
+    refused = list(control) + list(too_long)
+    if refused and len(outcome.accepted):
+        outcome.accepted = outcome.accepted.loc[~outcome.accepted["pos"].isin(refused)].reset_index(drop=True)
 
 
 def _findings_dicts(frame: pd.DataFrame) -> list[dict]:
@@ -146,126 +209,295 @@ def _ack_from_store(conn, file_id: int, status_override: str | None = None, init
     return ack, findings
 
 
-def finish(conn, settings: Settings, file_id: int, dropped: intake.Dropped, now: dt.datetime) -> FileResult:
-    """Acknowledge and archive a file whose outcome is in the store; mark it done."""
-    sha, quarantined, status = conn.execute(
-        "SELECT sha256, json_extract(details, '$.quarantaine'), statut FROM fichiers WHERE id=?", (file_id,)).fetchone()
+QUARANTINE_CODES = ("NOM_FICHIER_INVALIDE", "FICHIER_ILLISIBLE", "FICHIER_VIDE")
+RUN_COUNTERS = {"accepte": "acceptes", "accepte_partiellement": "acceptes_partiellement", "rejete": "rejetes",
+                "en_attente": "en_attente", "deja_traite": "deja_traites", "erreur": "erreurs"}
+
+
+def _write_ack(conn, settings: Settings, sender: str, ack: Ack, findings: list[dict], source: Path | None = None) -> list[Path]:
+    folder = settings.paths.outbox / sender
+    paths = write_ack(folder, ack, findings, settings.limits.findings_per_code, contacts=contacts_for(conn, settings, sender),
+                      source=source if source is not None and source.exists() else None, limits=settings.limits)
+    intake.fsync_dir(paths[0].parent)  # the renames too are on disk before the ledger says done
+    if folder.is_symlink():  # wired to the sender's SFTP retour/ folder: readable by the sender's group
+        for p in paths:
+            try:
+                os.chmod(p, 0o640)
+            except OSError:
+                pass
+    return paths
+
+
+def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.datetime) -> FileResult:
+    """Acknowledge and archive a claimed file whose outcome is in the store, then mark it done.
+
+    Every step can be done again after a crash: the acknowledgement is rebuilt from the store, the
+    destination is recorded before the original moves, and the move leaves a whole file somewhere."""
+    sha, quarantined, status, archived = conn.execute(
+        "SELECT sha256, json_extract(details, '$.quarantaine'), statut, archive FROM fichiers WHERE id=?",
+        (file_id,)).fetchone()
     ack, findings = _ack_from_store(conn, file_id)
-    paths = write_ack(settings.paths.outbox / dropped.sender, ack, findings, settings.limits.findings_per_code,
-                      contacts=contacts_for(conn, settings, dropped.sender), source=dropped.path, limits=settings.limits)
-    stage = "termine"
-    if quarantined:
-        dest = intake.move_to(dropped.path, settings.paths.quarantine / dropped.sender, sha[:12])
-        reason = next((f["message"] for f in findings if f["code"] == "FICHIER_ILLISIBLE"), "")
-        (dest.parent / f"{dest.name}.raison.txt").write_text(reason + "\n", encoding="utf-8")
-    elif status == "en_attente":  # kept aside until staff release it (amsn-batch liste valider)
-        dest = intake.move_to(dropped.path, held_folder(settings, dropped.sender), sha[:12])
-        stage = "en_attente"
+    original = claim.data if claim.data.exists() else Path(archived) if archived else None  # moved by a stopped run
+    paths = _write_ack(conn, settings, claim.sender, ack, findings, source=original)
+    log.debug("accuse_ecrit %s", logs.fields(expediteur=claim.sender, empreinte=sha, dossier=paths[0].parent))
+    faults.point("accuse_ecrit")
+    held = status == "en_attente"  # kept aside until staff release it (amsn-batch liste valider)
+    if archived is None:
+        folder = (settings.paths.quarantine / claim.sender if quarantined
+                  else held_folder(settings, claim.sender) if held
+                  else intake.archive_folder(settings.paths.archive, claim.sender, now))
+        dest = intake.free_name(folder, claim.safe_name, sha[:12])
+        conn.execute("UPDATE fichiers SET archive=? WHERE id=?", (str(dest), file_id))
+        faults.point("destination_notee")
     else:
-        dest = intake.move_to(dropped.path, intake.archive_folder(settings.paths.archive, dropped.sender, now), sha[:12])
-    conn.execute("UPDATE fichiers SET etape=?, traite_le=?, archive=? WHERE id=?",
-                 (stage, now.isoformat(timespec="seconds"), str(dest), file_id))
-    return FileResult(dropped.sender, dropped.name, sha, status, paths, dest)
+        dest = Path(archived)
+    if quarantined:
+        reason = next((f["message"] for f in findings if f["code"] in QUARANTINE_CODES), "")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(dest.parent / f"{dest.name}.raison.txt", reason + "\n")
+        faults.point("raison_ecrite")
+    if claim.data.exists():
+        intake.move_durably(claim.data, dest)
+    elif not dest.exists():
+        log.error("original_introuvable %s", logs.fields(expediteur=claim.sender, empreinte=sha, depot=claim.id))
+    log.debug("archive %s", logs.fields(expediteur=claim.sender, empreinte=sha, destination=dest))
+    faults.point("archive")
+    conn.execute("UPDATE fichiers SET etape=?, traite_le=? WHERE id=?",
+                 ("en_attente" if held else "termine", now.isoformat(timespec="seconds"), file_id))
+    faults.point("termine")
+    claim.remove()
+    faults.point("nettoye")
+    return FileResult(claim.sender, claim.safe_name, sha, status, paths, dest, quarantined=bool(quarantined))
 
 
 def held_folder(settings: Settings, sender: str) -> Path:
     return settings.paths.archive / sender / "en_attente"
 
 
-def process(db, settings: Settings, dropped: intake.Dropped, now: dt.datetime) -> FileResult:
-    conn = db.conn
-    sha = intake.sha256(dropped.path)
-    known = conn.execute("SELECT id, etape, traite_le, statut, lignes, lignes_acceptees, archive FROM fichiers WHERE sha256=?",
-                         (sha,)).fetchone()
-    if known and (known[1] == "applique" or (known[1] == "en_attente" and known[6] is None)):
-        # a previous run stopped after writing the outcome to the store: finish the job
-        log.info("reprise fichier=%s expediteur=%s", sha[:12], dropped.sender)
-        return finish(conn, settings, known[0], dropped, now)
-    if detect_kind(dropped.path, settings.limits.max_file_bytes) == DECLARATION:
-        return _process_declaration(conn, settings, dropped, now, sha, known)
+def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetime, run_id: int | None = None) -> FileResult | None:
+    """Send one claimed file through the stages, or finish what a stopped run left of it.
+    None when there is nothing to do now (already done, or the file is still settling)."""
+    if not claim.data.exists():  # moved to the archive already: finish by the ledger entry, if any
+        row = conn.execute("SELECT id, etape, sha256 FROM fichiers WHERE json_extract(details, '$.depot')=?",
+                           (claim.id,)).fetchone()
+        if row and row[1] in ("applique", "en_attente"):
+            log.info("reprise %s", logs.fields(expediteur=claim.sender, empreinte=row[2], depot=claim.id))
+            result = finish(conn, settings, row[0], claim, now)
+            result.resumed = True
+            return result
+        claim.remove()
+        return None
+    if claim.changed():  # its writer still had it open when it was claimed: wait until it settles
+        claim.refresh()
+        log.warning("depot_encore_modifie %s", logs.fields(expediteur=claim.sender, nom=claim.safe_name, depot=claim.id))
+        return None
+    if claim.record.get("revu_le") and time.time() - claim.settled_since() < settings.intake.stable_seconds:
+        return None
+    sha = intake.sha256(claim.data)
+    faults.point("empreinte")
+    known = conn.execute(
+        "SELECT id, etape, traite_le, statut, lignes, lignes_acceptees, json_extract(details, '$.depot'), expediteur "
+        "FROM fichiers WHERE sha256=?", (sha,)).fetchone()
+    if known and (known[6] == claim.id or (known[6] is None and known[1] == "applique")):
+        log.info("reprise %s", logs.fields(expediteur=claim.sender, empreinte=sha, depot=claim.id))
+        result = finish(conn, settings, known[0], claim, now)
+        result.resumed = True
+        return result
+    if detect_kind(claim.data, settings.limits.max_file_bytes) == DECLARATION:
+        return _process_declaration(conn, settings, claim, now, sha, known, run_id)
     if known:
-        return _duplicate(conn, settings, known, dropped, now, sha)
-    checked = check_file(conn, dropped.path, dropped.sender, settings, sha)
+        return _duplicate(conn, settings, known, claim, now, sha)
+    checked = check_file(conn, claim.data, claim.sender, settings, sha, name_problem=intake.name_problem(claim.name))
+    faults.point("controle_fait")
+    rec = checked.record
+    rec.details["depot"] = claim.id
+    if run_id is not None:
+        rec.details["traitement"] = run_id
+    if claim.name != claim.safe_name:
+        rec.details["nom_depose"] = logs.quote(claim.name)
     if checked.quarantine_reason:
-        checked.record.details["quarantaine"] = True
+        rec.details["quarantaine"] = True
     findings = list(checked.findings.itertuples(index=False, name=None))
-    file_id, counts = record_file(conn, checked.record, findings, checked.accepted, checked.existing,
+    file_id, counts = record_file(conn, rec, findings, checked.accepted, checked.existing,
                                   now.isoformat(timespec="seconds"))
-    log.info("applique fichier=%s expediteur=%s statut=%s lignes=%d acceptees=%d entrees=%d sorties=%d modifications=%d",
-             sha[:12], dropped.sender, checked.record.status, checked.record.rows, checked.record.accepted,
-             counts["entree"], counts["sortie"], counts["modification"])
-    return finish(conn, settings, file_id, dropped, now)
+    faults.point("applique")
+    log.info("applique %s", logs.fields(
+        expediteur=claim.sender, empreinte=sha, nom=claim.safe_name, statut=rec.status,
+        quarantaine="oui" if checked.quarantine_reason else None, lignes=rec.rows, acceptees=rec.accepted,
+        entrees=counts["entree"], sorties=counts["sortie"], modifications=counts["modification"]))
+    return finish(conn, settings, file_id, claim, now)
 
 
-def _process_declaration(conn, settings: Settings, dropped: intake.Dropped, now: dt.datetime, sha: str, known) -> FileResult:
+def _process_declaration(conn, settings: Settings, claim: claims.Claim, now: dt.datetime, sha: str, known,
+                         run_id: int | None) -> FileResult:
     """An annual headcount declaration: its own checks and store writes, the same acknowledgement. The same
     file refused only for arriving outside the campaign is examined again (its ledger entry is reused)."""
     from .billing.declarations import check_declaration
     from .store.declarations import record_declaration, refused_for_window_only
 
     if known and not refused_for_window_only(conn, known[0]):
-        return _duplicate(conn, settings, known, dropped, now, sha)
-    checked = check_declaration(conn, dropped.path, find_sender(conn, dropped.sender), dropped.sender, settings, sha)
+        return _duplicate(conn, settings, known, claim, now, sha)
+    checked = check_declaration(conn, claim.data, find_sender(conn, claim.sender), claim.sender, settings, sha)
+    checked.record.details["depot"] = claim.id
+    if run_id is not None:
+        checked.record.details["traitement"] = run_id
     file_id = record_declaration(conn, checked, now.isoformat(timespec="seconds"), known[0] if known else None)
-    log.info("declaration fichier=%s expediteur=%s statut=%s versions=%s", sha[:12], dropped.sender,
-             checked.record.status, [(v.adherent, v.state, v.total) for v in checked.versions])
-    return finish(conn, settings, file_id, dropped, now)
+    faults.point("applique")
+    log.info("declaration %s", logs.fields(expediteur=claim.sender, empreinte=sha, statut=checked.record.status,
+                                          versions=len(checked.versions)))
+    return finish(conn, settings, file_id, claim, now)
 
 
-def _duplicate(conn, settings: Settings, known, dropped: intake.Dropped, now: dt.datetime, sha: str) -> FileResult:
-    file_id, _, done_at, status, rows, accepted, _ = known
-    initial = {"traite_le": done_at, "statut": status, "lignes": rows, "lignes_acceptees": accepted}
+def _duplicate(conn, settings: Settings, known, claim: claims.Claim, now: dt.datetime, sha: str) -> FileResult:
+    file_id, _, done_at, status, rows, accepted, _, first_sender = known
+    same_sender = first_sender == claim.sender
+    # Another sender learns only that the content is known: nothing of the first file's outcome.
+    initial = {"traite_le": done_at, "statut": status, "lignes": rows, "lignes_acceptees": accepted} if same_sender else None
     ack, _ = _ack_from_store(conn, file_id, "deja_traite", initial)
-    ack.fichier = dropped.name
-    ack.expediteur = dropped.sender
-    ack.recu_le = intake.received_at(dropped.path)
+    ack.fichier = claim.safe_name
+    ack.expediteur = claim.sender
+    ack.recu_le = claim.received
     for k in ("lignes_acceptees", "lignes_rejetees", "entrees", "sorties", "modifications", "avertissements"):
         setattr(ack, k, 0)
-    paths = write_ack(settings.paths.outbox / dropped.sender, ack, [], settings.limits.findings_per_code,
-                      contacts=contacts_for(conn, settings, dropped.sender))
-    dest = intake.move_to(dropped.path, intake.archive_folder(settings.paths.archive, dropped.sender, now), f"{sha[:12]}-{now:%Y%m%d%H%M%S}")
-    log.info("deja_traite fichier=%s expediteur=%s", sha[:12], dropped.sender)
-    return FileResult(dropped.sender, dropped.name, sha, "deja_traite", paths, dest)
+    if not same_sender:
+        ack.lignes = 0
+    paths = _write_ack(conn, settings, claim.sender, ack, [])
+    faults.point("doublon_accuse")
+    dest = claim.destination()
+    if dest is None:
+        dest = intake.free_name(intake.archive_folder(settings.paths.archive, claim.sender, now), claim.safe_name,
+                                f"{sha[:12]}-{now:%Y%m%d%H%M%S}")
+        claim.set_destination(dest)
+    intake.move_durably(claim.data, dest)
+    faults.point("doublon_archive")
+    claim.remove()
+    log.info("deja_traite %s", logs.fields(expediteur=claim.sender, empreinte=sha, nom=claim.safe_name))
+    return FileResult(claim.sender, claim.safe_name, sha, "deja_traite", paths, dest)
 
 
-def run(settings: Settings, now: dt.datetime | None = None) -> list[FileResult]:
-    """Process every ready file of the inbox. Returns one result per file."""
+def _open_run(conn) -> int:
+    conn.execute("UPDATE traitements SET etat='interrompu' WHERE etat='en_cours'")  # we hold the lock: they died
+    cur = conn.execute("INSERT INTO traitements (debut, pid, etat) VALUES (?, ?, 'en_cours')",
+                       (dt.datetime.now().isoformat(timespec="seconds"), os.getpid()))
+    return cur.lastrowid
+
+
+def _count(conn, run_id: int, result: FileResult) -> None:
+    sets = ["fichiers = fichiers + 1"]
+    col = RUN_COUNTERS.get(result.status)
+    if col:
+        sets.append(f"{col} = {col} + 1")
+    if result.quarantined:
+        sets.append("quarantaines = quarantaines + 1")
+    if result.resumed:
+        sets.append("repris = repris + 1")
+    conn.execute(f"UPDATE traitements SET {', '.join(sets)} WHERE id=?", (run_id,))
+
+
+def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -> list[FileResult]:
+    """Process every ready file of the inbox, after finishing what a stopped run left. One run at a time:
+    raises AlreadyRunning at once when another holds the lock. Returns one result per file.
+
+    `wait`: when files are about to become stable (see [depot] in the settings), wait for them once."""
     settings.ensure_dirs()
-    db = connect(settings.paths.database)
-    results = []
-    try:
-        for dropped in intake.scan(settings.paths.inbox):
-            results.append(process(db, settings, dropped, now or dt.datetime.now()))
-    finally:
-        db.conn.close()
+    with hold(settings.paths.travail / LOCK_NAME):
+        faults.point("verrou_pris")
+        db = connect(settings.paths.database)
+        conn = db.conn
+        conn.execute("PRAGMA synchronous=FULL")  # a file's transaction is on disk before its original moves
+        results: list[FileResult] = []
+        try:
+            run_id = _open_run(conn)
+            log.debug("traitement_debut %s", logs.fields(traitement=run_id, pid=os.getpid()))
+            faults.point("traitement_ouvert")
+
+            def one(claim: claims.Claim) -> None:
+                try:
+                    result = process_claim(conn, settings, claim, now or dt.datetime.now(), run_id)
+                except Exception as exc:  # this file only: it stays claimed and is taken up again next run
+                    log.error("erreur_fichier %s", logs.fields(expediteur=claim.sender, nom=claim.safe_name, depot=claim.id,
+                                                               erreur=f"{type(exc).__name__}: {exc}"))
+                    result = FileResult(claim.sender, claim.safe_name, "", "erreur")
+                if result is not None:
+                    results.append(result)
+                    _count(conn, run_id, result)
+                    faults.point("compte")
+
+            def take(found: intake.Survey) -> None:
+                for cand in found.ready:
+                    try:
+                        claim = claims.take(cand, settings.paths.travail)
+                    except OSError as exc:
+                        log.error("prise_impossible %s", logs.fields(expediteur=cand.dropped.sender, nom=cand.dropped.name,
+                                                                     erreur=f"{type(exc).__name__}: {exc}"))
+                        result = FileResult(cand.dropped.sender, intake.safe_name(cand.dropped.name), "", "erreur")
+                        results.append(result)
+                        _count(conn, run_id, result)
+                        continue
+                    if claim is not None:
+                        log.debug("depot_pris %s", logs.fields(expediteur=claim.sender, nom=claim.safe_name,
+                                                               taille=claim.record["taille"], depot=claim.id))
+                        one(claim)
+
+            for claim in claims.pending(settings.paths.travail):
+                one(claim)
+            found = intake.survey(settings.paths.inbox, settings.intake)
+            faults.point("depot_repere")
+            for dropped, reason in found.ignored:
+                log.debug("depot_ignore %s", logs.fields(expediteur=dropped.sender, nom=dropped.name, raison=reason))
+            take(found)
+            soon = [c for c in found.waiting if c.ready_at - time.time() <= settings.intake.max_wait_seconds]
+            if wait and soon:
+                pause = max(0.0, max(c.ready_at for c in soon) - time.time()) + 0.05
+                log.info("attente_stabilite %s", logs.fields(fichiers=len(soon), secondes=f"{pause:.1f}"))
+                time.sleep(pause)
+                found = intake.survey(settings.paths.inbox, settings.intake)
+                take(found)
+            for cand in found.waiting:
+                log.debug("depot_en_attente %s", logs.fields(expediteur=cand.dropped.sender, nom=cand.dropped.name))
+            conn.execute("UPDATE traitements SET fin=?, etat='termine' WHERE id=?",
+                         (dt.datetime.now().isoformat(timespec="seconds"), run_id))
+            log.log(logging.INFO if results else logging.DEBUG, "traitement_fin %s", logs.fields(
+                traitement=run_id, fichiers=len(results), erreurs=sum(r.status == "erreur" for r in results)))
+            faults.point("fin")
+        finally:
+            conn.close()
     return results
 
 
 def release(settings: Settings, ref: str, now: dt.datetime | None = None) -> FileResult:
-    """Staff release a held full list (by file name or the start of its SHA-256): it is checked again
-    against the store as it is now, without the exit threshold, applied, acknowledged and archived."""
+    """Staff release a held full list (by file name or the start of its SHA-256): it is claimed again, checked
+    against the store as it is now without the exit threshold, applied, acknowledged and archived. Under the
+    run lock, and resumable like any claim if stopped midway."""
     now = now or dt.datetime.now()
-    db = connect(settings.paths.database)
-    conn = db.conn
-    try:
-        rows = conn.execute("SELECT id, sha256, expediteur, nom, archive FROM fichiers WHERE etape='en_attente' "
-                            "AND archive IS NOT NULL AND (nom=? OR sha256 LIKE ?)", (ref, f"{ref}%")).fetchall()
-        if len(rows) != 1:
-            held = conn.execute("SELECT nom, substr(sha256, 1, 12), expediteur FROM fichiers WHERE etape='en_attente'").fetchall()
-            listing = "; ".join(f"{n} ({h}, expéditeur {e})" for n, h, e in held) or "aucune"
-            what = "Plusieurs listes retenues correspondent à" if rows else "Aucune liste retenue ne correspond à"
-            raise ReleaseError(f"{what} « {ref} ». Listes retenues : {listing}.")
-        file_id, sha, sender, _, kept = rows[0]
-        dropped = intake.Dropped(sender, Path(kept))
-        checked = check_file(conn, dropped.path, sender, settings, sha, release=True)
-        checked.record.details["liberee_le"] = now.isoformat(timespec="seconds")
-        findings = list(checked.findings.itertuples(index=False, name=None))
-        new_id, _ = record_file(conn, checked.record, findings, checked.accepted, checked.existing,
-                                now.isoformat(timespec="seconds"), replaces=file_id)
-        log.info("liberee fichier=%s expediteur=%s statut=%s", sha[:12], sender, checked.record.status)
-        return finish(conn, settings, new_id, dropped, now)
-    finally:
-        conn.close()
+    settings.ensure_dirs()
+    with hold(settings.paths.travail / LOCK_NAME):
+        db = connect(settings.paths.database)
+        conn = db.conn
+        conn.execute("PRAGMA synchronous=FULL")
+        try:
+            rows = conn.execute("SELECT id, sha256, expediteur, nom, archive FROM fichiers WHERE etape='en_attente' "
+                                "AND archive IS NOT NULL AND (nom=? OR sha256 LIKE ?)", (ref, f"{ref}%")).fetchall()
+            if len(rows) != 1:
+                held = conn.execute("SELECT nom, substr(sha256, 1, 12), expediteur FROM fichiers WHERE etape='en_attente'").fetchall()
+                listing = "; ".join(f"{n} ({h}, expéditeur {e})" for n, h, e in held) or "aucune"
+                what = "Plusieurs listes retenues correspondent à" if rows else "Aucune liste retenue ne correspond à"
+                raise ReleaseError(f"{what} « {ref} ». Listes retenues : {listing}.")
+            file_id, sha, sender, _, kept = rows[0]
+            kept = Path(kept)
+            claim = claims.take(intake.Candidate(intake.Dropped(sender, kept), intake.Seen.of(kept), 0.0, None),
+                                settings.paths.travail)
+            if claim is None:
+                raise ReleaseError(f"Le fichier retenu {kept} a changé pendant la libération : recommencez.")
+            checked = check_file(conn, claim.data, sender, settings, sha, release=True)
+            checked.record.details.update(depot=claim.id, liberee_le=now.isoformat(timespec="seconds"))
+            findings = list(checked.findings.itertuples(index=False, name=None))
+            new_id, _ = record_file(conn, checked.record, findings, checked.accepted, checked.existing,
+                                    now.isoformat(timespec="seconds"), replaces=file_id)
+            log.info("liberee %s", logs.fields(expediteur=sender, empreinte=sha, statut=checked.record.status))
+            return finish(conn, settings, new_id, claim, now)
+        finally:
+            conn.close()
 
 
 class ReleaseError(Exception):

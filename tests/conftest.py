@@ -79,9 +79,11 @@ class Workspace:
 def make_workspace(root: Path, registry: Registry | None = None, extra_config: str = "") -> Workspace:
     root.mkdir(parents=True, exist_ok=True)
     config = root / "reglages.toml"
+    # Tests drop whole files at once: no stability delay, unless a test sets its own [depot] table.
+    depot = "" if "[depot]" in extra_config else "[depot]\ndelai_stabilite = 0\n"
     config.write_text(
         '[paths]\ninbox = "inbox"\noutbox = "outbox"\narchive = "archive"\nquarantine = "quarantine"\n'
-        'database = "data/amsn.sqlite"\n' + extra_config,
+        'database = "data/amsn.sqlite"\n' + extra_config + ("\n" + depot if depot else ""),
         encoding="utf-8",
     )
     return Workspace(root, config, registry or Registry())

@@ -40,13 +40,29 @@ class Table:
         return len(self.frame)
 
 
-def read_table(path: Path, vocab: Vocabulary, max_rows: int = 2_000_000, max_columns: int = 200) -> Table:
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+
+
+def read_table(path: Path, vocab: Vocabulary, max_rows: int = 2_000_000, max_columns: int = 200,
+               max_unzipped_bytes: int = 1024 * 1024 * 1024, max_zip_ratio: int = 200) -> Table:
     with open(path, "rb") as fh:
         head = fh.read(65536)
     if not head.strip():
         raise UnreadableFile("Le fichier est vide. Déposez un fichier contenant une ligne d'en-têtes et des lignes de données.")
-    if head.startswith(XLSX_MAGIC) or head.startswith(XLS_MAGIC):
+    is_workbook = head.startswith(XLSX_MAGIC) or head.startswith(XLS_MAGIC)
+    if not is_workbook and path.suffix.lower() in WORKBOOK_SUFFIXES:
+        raise UnreadableFile(
+            f"Le fichier porte l'extension {path.suffix} mais n'est pas un classeur (ni XLSX, ni XLS, ni ODS) : "
+            "il a peut-être été renommé, ou son envoi a été interrompu. Enregistrez-le depuis Excel au format XLSX, "
+            "ou en CSV avec l'extension .csv."
+        )
+    if is_workbook:
         from .excel import read_workbook
+
+        if head.startswith(XLSX_MAGIC):
+            from .guard import check_zip
+
+            check_zip(path, max_unzipped_bytes, max_zip_ratio)
 
         rows_by_sheet = read_workbook(path, max_rows=max_rows, max_columns=max_columns)
         return _table_from_rows(rows_by_sheet, vocab, max_columns)

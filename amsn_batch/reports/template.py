@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..read.headers import load_toml, vocabulary
 from ..rules.employees import pcs_reference
-from .formats import write_atomic
+from .formats import safe_cell, write_atomic
 
 ROWS = 2000  # rows prepared with formats and drop-down lists
 SHEET, NOTICE, LISTS = "Salariés", "Notice", "Listes"
@@ -65,7 +65,7 @@ def contract_choices() -> list[str]:
 
 def write_csv_template(path: Path) -> Path:
     buf = io.StringIO()
-    csv.writer(buf, delimiter=";", lineterminator="\r\n").writerow([f.label for f in template_fields()])
+    csv.writer(buf, delimiter=";", lineterminator="\r\n").writerow([safe_cell(f.label) for f in template_fields()])
     write_atomic(path, "\ufeff" + buf.getvalue())
     return path
 
@@ -80,7 +80,7 @@ def write_xlsx_template(path: Path) -> Path:
     wb = Workbook()
     ws = wb.active
     ws.title = SHEET
-    ws.append([f.label for f in fields])
+    ws.append([safe_cell(f.label) for f in fields])
     head = PatternFill("solid", fgColor="DCE6F1")
     for i, f in enumerate(fields, start=1):
         cell = ws.cell(row=1, column=i)
@@ -102,7 +102,7 @@ def write_xlsx_template(path: Path) -> Path:
         letter = get_column_letter(j)
         lists.cell(row=1, column=j, value=name).font = Font(bold=True)
         for i, item in enumerate(items, start=2):
-            lists.cell(row=i, column=j, value=item)
+            lists.cell(row=i, column=j, value=safe_cell(item))
         lists.column_dimensions[letter].width = 60 if name.startswith("Libellé") else 24
         ranges[name] = f"'{LISTS}'!${letter}$2:${letter}${len(items) + 1}"
 
@@ -151,7 +151,7 @@ def write_xlsx_template(path: Path) -> Path:
                     else "Oui si le salarié n'a aucun risque particulier (ne pas cocher avec un risque).")
         else:
             text = HELP.get(f.key, "")
-        notice.append([f.label, "oui" if f.required else "non", text])
+        notice.append([safe_cell(f.label), "oui" if f.required else "non", safe_cell(text)])
         notice.cell(row=notice.max_row, column=3).alignment = Alignment(wrap_text=True, vertical="top")
     wb.active = 1  # open on the data sheet
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -108,6 +108,14 @@ def _broadcast(value, n: int) -> list:
     return [value] * n
 
 
+VALUE_MAX_CHARS = 200  # a value quoted back to the sender is cut past this (a 100 MB cell stays in the file)
+OWN_TEXT_PARAMS = frozenset({"raison", "liste", "detail", "contexte"})  # written by the product, never cut
+
+
+def _cap(text: str) -> str:
+    return text if len(text) <= VALUE_MAX_CHARS else text[:VALUE_MAX_CHARS] + f"… ({len(text)} caractères)"
+
+
 def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: dict[str, str],
             masked: frozenset[str] = frozenset({"nir"})) -> pd.DataFrame:
     """Findings as the sender reads them: ligne, colonne (header as written), valeur (masked where
@@ -118,10 +126,10 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
     pos = frame["pos"].to_numpy()
     ligne = np.where(pos >= 0, lines[np.clip(pos, 0, None)] if len(lines) else 0, header_line)
     colonne = [columns.get(f, "") if f else p.get("colonne", "") for f, p in zip(frame["field"], frame["params"])]
-    valeur = [mask_nir(v) if f in masked else ("" if v is None else str(v)) for f, v in zip(frame["field"], frame["value"])]
+    valeur = [mask_nir(v) if f in masked else _cap("" if v is None else str(v)) for f, v in zip(frame["field"], frame["value"])]
     messages = []
     for code, field, params in zip(frame["code"], frame["field"], frame["params"]):
-        p = dict(params)
+        p = {k: _cap(v) if isinstance(v, str) and k not in OWN_TEXT_PARAMS else v for k, v in params.items()}
         if field in masked:
             p.pop("valeur", None)
         messages.append(render(cat[code], p))

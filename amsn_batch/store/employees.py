@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import faults
 from .db import EMPLOYEE_FIELDS
 
 BATCH = 50_000
@@ -70,6 +71,7 @@ def record_file(conn: sqlite3.Connection, rec: FileRecord, findings: list[tuple]
              rec.accepted, rec.refused, rec.warnings, json.dumps(rec.details, ensure_ascii=False)),
         )
         file_id = cur.lastrowid
+        faults.point("tx_fichier")
         conn.executemany(
             "INSERT INTO constats (fichier_id, ligne, colonne, valeur, code, gravite, message) VALUES (?,?,?,?,?,?,?)",
             ((file_id, *f) for f in findings),
@@ -81,6 +83,7 @@ def record_file(conn: sqlite3.Connection, rec: FileRecord, findings: list[tuple]
             "UPDATE fichiers SET entrees=?, sorties=?, modifications=? WHERE id=?",
             (counts["entree"], counts["sortie"], counts["modification"], file_id),
         )
+        faults.point("tx_mouvements")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -1,0 +1,222 @@
+"""Claims: a ready file is moved out of the sender's drop folder into travail/<sender>/<id>/ before anything
+else happens to it, so that the sender can no longer change it and a run stopped at any instant knows
+exactly where each file is.
+
+A claim folder holds `prise.json` (who sent what, and what the file looked like in the drop folder), then
+the file itself (under its safe name), then possibly `destination` (where the original goes once done).
+Every step is a rename or an atomic write, in an order that a later run can read back:
+
+    prise.json only, file still in the drop folder   → claim abandoned, the file is taken again later
+    prise.json + file                                → claimed: process it (or finish it, by its ledger entry)
+    prise.json, no file, file not in the drop folder → archived already: finish by the ledger entry, clean up
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import itertools
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import faults
+from .intake import Candidate, Seen, fsync_dir, safe_name
+from .reports.formats import write_atomic
+
+RECORD = "prise.json"
+DESTINATION = "destination"
+_seq = itertools.count()
+
+
+@dataclass
+class Claim:
+    folder: Path  # travail/<sender>/<id>
+    record: dict
+
+    @property
+    def id(self) -> str:
+        return self.folder.name
+
+    @property
+    def sender(self) -> str:
+        return self.record["expediteur"]
+
+    @property
+    def name(self) -> str:
+        """The name as dropped (may hold anything a file name can)."""
+        return self.record["nom"]
+
+    @property
+    def safe_name(self) -> str:
+        return self.record["nom_sur"]
+
+    @property
+    def data(self) -> Path:
+        return self.folder / self.safe_name
+
+    @property
+    def received(self) -> str:
+        return self.record["recu_le"]
+
+    @property
+    def source(self) -> Path:
+        return Path(self.record["source"])
+
+    def destination(self) -> Path | None:
+        p = self.folder / DESTINATION
+        return Path(p.read_text(encoding="utf-8")) if p.exists() else None
+
+    def set_destination(self, dest: Path) -> None:
+        write_atomic(self.folder / DESTINATION, str(dest))
+
+    def changed(self) -> bool:
+        """Whether the claimed file was still being written after the claim (its writer kept it open)."""
+        st = os.lstat(self.data)
+        return (st.st_size, st.st_mtime_ns) != (self.record["taille"], self.record["mtime_ns"])
+
+    def refresh(self) -> None:
+        """Record the file as it is now; it will be taken once it has stayed so for the stability delay."""
+        st = os.lstat(self.data)
+        self.record.setdefault("taille_prise", self.record["taille"])
+        self.record.setdefault("mtime_ns_prise", self.record["mtime_ns"])
+        self.record.update(taille=st.st_size, mtime_ns=st.st_mtime_ns, revu_le=time.time())
+        write_atomic(self.folder / RECORD, json.dumps(self.record))
+
+    def settled_since(self) -> float:
+        return max(self.record.get("revu_le", 0.0), self.record["mtime_ns"] / 1e9)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        try:
+            self.folder.parent.rmdir()  # the sender's folder, once empty
+        except OSError:
+            fsync_dir(self.folder.parent)
+
+
+def _new_id() -> str:
+    return f"{time.time_ns():020d}-{os.getpid()}-{next(_seq):04d}"
+
+
+def take(candidate: Candidate, travail: Path) -> Claim | None:
+    """Move a ready file from its drop folder into a new claim folder. None when the file changed or went
+    away since it was found ready (it will be looked at again on the next run)."""
+    dropped, seen = candidate.dropped, candidate.seen
+    name = dropped.name
+    folder = travail / dropped.sender / _new_id()
+    folder.mkdir(parents=True)
+    record = {
+        "expediteur": dropped.sender,
+        "nom": name,
+        "nom_sur": safe_name(name),
+        "source": str(dropped.path),
+        "ino": seen.ino,
+        "dev": seen.dev,
+        "taille": seen.size,
+        "mtime_ns": seen.mtime_ns,
+        "recu_le": dt.datetime.fromtimestamp(seen.mtime_ns / 1e9).isoformat(timespec="seconds"),
+        "marqueur": str(candidate.marker) if candidate.marker else None,
+        "marqueur_ino": os.lstat(candidate.marker).st_ino if candidate.marker and candidate.marker.exists() else None,
+    }
+    write_atomic(folder / RECORD, json.dumps(record))  # ensure_ascii: a name's stray bytes survive the trip
+    fsync_dir(folder.parent)
+    faults.point("prise_notee")
+    claim = Claim(folder, record)
+    try:
+        now_seen = Seen.of(dropped.path)
+    except OSError:
+        now_seen = None
+    if now_seen is None or (now_seen.size, now_seen.mtime_ns, now_seen.ino) != (seen.size, seen.mtime_ns, seen.ino):
+        claim.remove()
+        return None
+    try:
+        os.rename(dropped.path, claim.data)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            claim.remove()
+            raise
+        _copy_in(dropped.path, claim)
+    fsync_dir(folder)
+    fsync_dir(dropped.path.parent)
+    faults.point("prise_faite")
+    _drop_leftovers(claim)
+    return claim
+
+
+def _copy_in(src: Path, claim: Claim) -> None:
+    """Claim across filesystems: a whole copy first, then the original is removed."""
+    tmp = claim.folder / ".copie"
+    with open(src, "rb") as fin, open(tmp, "wb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
+        fout.flush()
+        os.fsync(fout.fileno())
+    shutil.copystat(src, tmp)
+    os.rename(tmp, claim.data)
+    fsync_dir(claim.folder)
+    _drop_leftovers(claim)
+
+
+def _same_file(path: Path, ino, dev=None, size=None, mtime_ns=None) -> bool:
+    """Whether path is still that file: inode numbers are reused at once, so size and mtime count too
+    (a sender writing again over the same name changes them)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return (st.st_ino == ino and (dev is None or st.st_dev == dev) and (size is None or st.st_size == size)
+            and (mtime_ns is None or st.st_mtime_ns == mtime_ns))
+
+
+def _is_original(claim: Claim, path: Path) -> bool:
+    rec = claim.record
+    return _same_file(path, rec["ino"], rec["dev"], rec.get("taille_prise", rec["taille"]),
+                      rec.get("mtime_ns_prise", rec["mtime_ns"]))
+
+
+def _drop_leftovers(claim: Claim) -> None:
+    """Once the claimed copy is whole: the original (after a copy across filesystems) and the marker go."""
+    rec = claim.record
+    if _is_original(claim, claim.source) and not _is_original(claim, claim.data):
+        try:
+            os.unlink(claim.source)
+        except OSError:
+            pass
+    if rec.get("marqueur") and _same_file(Path(rec["marqueur"]), rec.get("marqueur_ino")):
+        try:
+            os.unlink(rec["marqueur"])
+        except OSError:
+            pass
+
+
+def pending(travail: Path, tidy: bool = True) -> list[Claim]:
+    """Claims left by earlier runs (or this one), oldest first. With `tidy` (only under the run lock),
+    half-made claims are undone on the way; without it, nothing is touched (for `statut`)."""
+    out = []
+    if not travail.is_dir():
+        return out
+    for sender_dir in sorted(p for p in travail.iterdir() if p.is_dir() and not p.is_symlink()):
+        for folder in sorted(p for p in sender_dir.iterdir() if p.is_dir()):
+            rec_path = folder / RECORD
+            try:
+                record = json.loads(rec_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                if tidy:
+                    shutil.rmtree(folder, ignore_errors=True)  # stopped before the claim was recorded
+                continue
+            claim = Claim(folder, record)
+            if not claim.data.exists() and _is_original(claim, claim.source):
+                if tidy:
+                    claim.remove()  # stopped before the file was moved: it is still in the drop folder
+                continue
+            if tidy and claim.data.exists():
+                _drop_leftovers(claim)
+            out.append(claim)
+        if tidy:
+            try:
+                sender_dir.rmdir()  # only when empty
+            except OSError:
+                pass
+    return sorted(out, key=lambda c: c.id)

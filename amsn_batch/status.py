@@ -1,0 +1,127 @@
+"""`amsn-batch statut`: what waits in the drop folders, what a stopped run left, what is held for review,
+what is in quarantine, and the last runs with their counts. Reads only; never takes the run lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+from . import claims, intake
+from .config import Settings
+from .lock import LOCK_NAME, holder
+from .reports.formats import date_fr, number_fr
+from .store import connect
+
+RUN_STATES = {"en_cours": "en cours", "termine": "terminé", "interrompu": "interrompu"}
+
+
+def _when(ts: float | str | None) -> str:
+    if ts is None:
+        return "-"
+    if isinstance(ts, (int, float)):
+        ts = dt.datetime.fromtimestamp(ts).isoformat(timespec="seconds")
+    return date_fr(ts)
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} octet{'s' if n > 1 else ''}"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} Ko".replace(".", ",")
+    return f"{n / 1048576:.1f} Mo".replace(".", ",")
+
+
+def _wait_text(cand: intake.Candidate, now: float) -> str:
+    if cand.ready_at == float("inf"):
+        return "attend son marqueur .ok ou .done"
+    return f"en cours de dépôt, pris dans {max(1, round(cand.ready_at - now))} s s'il ne change plus"
+
+
+def report(settings: Settings, last_runs: int = 10) -> list[str]:
+    """The status as French lines."""
+    now = time.time()
+    lines: list[str] = []
+    running = holder(settings.paths.travail / LOCK_NAME)
+    lines.append(f"Traitement en cours : {running}." if running else "Traitement en cours : aucun.")
+
+    found = intake.survey(settings.paths.inbox, settings.intake, now)
+    waiting = len(found.ready) + len(found.waiting)
+    lines.append("")
+    lines.append(f"Dépôts en attente de traitement : {waiting} fichier(s)")
+    for cand in found.ready:
+        d = cand.dropped
+        lines.append(f"  {d.sender}/{intake.safe_name(d.name)} — {_size(cand.seen.size)}, déposé le "
+                     f"{_when(cand.seen.mtime_ns / 1e9)} — prêt (pris au prochain traitement)")
+    for cand in found.waiting:
+        d = cand.dropped
+        lines.append(f"  {d.sender}/{intake.safe_name(d.name)} — {_size(cand.seen.size)}, modifié le "
+                     f"{_when(cand.seen.last_change)} — {_wait_text(cand, now)}")
+    ignored = [(d, r) for d, r in found.ignored if r != "marqueur de fin de dépôt"]
+    if ignored:
+        lines.append(f"  Ignorés : {len(ignored)} (fichiers temporaires, cachés, liens ou sous-dossiers)")
+        for d, reason in ignored[:20]:
+            lines.append(f"    {d.sender}/{intake.safe_name(d.name)} — {reason}")
+
+    left = claims.pending(settings.paths.travail, tidy=False) if not running else []
+    if left:
+        lines.append("")
+        lines.append(f"Pris en charge par un traitement interrompu, repris au prochain : {len(left)} fichier(s)")
+        for c in left:
+            lines.append(f"  {c.sender}/{c.safe_name} — reçu le {_when(c.received)}")
+
+    db = connect(settings.paths.database)
+    try:
+        conn = db.conn
+        held = conn.execute(
+            "SELECT expediteur, nom, recu_le, sha256 FROM fichiers WHERE statut='en_attente' ORDER BY id").fetchall()
+        runs = conn.execute(
+            "SELECT id, debut, fin, etat, fichiers, acceptes, acceptes_partiellement, rejetes, en_attente, "
+            "deja_traites, quarantaines, repris, erreurs FROM traitements ORDER BY id DESC LIMIT ?",
+            (last_runs,)).fetchall()
+        quarantined = {row[0]: row[1:] for row in conn.execute(
+            "SELECT archive, expediteur, nom, recu_le FROM fichiers WHERE json_extract(details, '$.quarantaine') "
+            "AND archive IS NOT NULL")}
+    finally:
+        db.conn.close()
+
+    lines.append("")
+    lines.append(f"Retenus pour examen par le service (statut en_attente) : {len(held)} fichier(s)")
+    for sender, name, received, sha in held:
+        lines.append(f"  {sender}/{name} — reçu le {_when(received)} — empreinte {sha[:12]}")
+
+    in_quarantine = _quarantine_files(settings.paths.quarantine)
+    lines.append("")
+    lines.append(f"En quarantaine : {len(in_quarantine)} fichier(s) (dossier {settings.paths.quarantine})")
+    for path in in_quarantine:
+        reason_file = path.with_name(path.name + ".raison.txt")
+        reason = reason_file.read_text(encoding="utf-8").strip() if reason_file.exists() else ""
+        known = quarantined.get(str(path))
+        received = f" — reçu le {_when(known[2])}" if known else ""
+        lines.append(f"  {path.parent.name}/{path.name}{received} — {_first_sentence(reason)}")
+
+    lines.append("")
+    lines.append(f"Derniers traitements ({len(runs)}) :")
+    if runs:
+        head = ("N°", "début", "fin", "état", "fichiers", "acceptés", "partiels", "refusés", "en attente",
+                "déjà reçus", "quarantaine", "repris", "erreurs")
+        rows = [head] + [(str(r[0]), _when(r[1]), _when(r[2]), RUN_STATES.get(r[3], r[3]),
+                          *(number_fr(x) for x in r[4:])) for r in runs]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+        for row in rows:
+            lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    else:
+        lines.append("  aucun")
+    return lines
+
+
+def _quarantine_files(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.glob("*/*") if p.is_file() and not p.name.endswith(".raison.txt")
+                  and not p.name.startswith("."))
+
+
+def _first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 160 else text[:157] + "…"

@@ -1,0 +1,176 @@
+"""Property-based tests: whatever bytes or malformed tables arrive, the readers return a table with sane line
+numbers or refuse the file with a French message (UnreadableFile); the checks then give a verdict. Never
+another exception."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from amsn_batch.config import load_settings
+from amsn_batch.pipeline import check_file
+from amsn_batch.read import UnreadableFile, read_table
+from amsn_batch.read.headers import vocabulary
+from amsn_batch.registry import import_registry
+from amsn_batch.store import connect
+from tests.factories import MOVEMENT_HEADERS, Registry, employee_row, make_nir
+
+SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+                    max_examples=120)
+VOCAB = vocabulary("mouvements")
+
+cell_text = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(["", ";", ",", '"', '""', "\n", "\r\n", "\t", "\x00", "=1+1", "é", "\ufeff", "2,95109E+14",
+                     "01/09/2026", "Entrée", "CDI", "554a", "\u2028", "\x1a", " "]),
+    st.sampled_from(MOVEMENT_HEADERS),
+)
+rows_strategy = st.lists(st.lists(cell_text, max_size=18), max_size=25)
+
+
+def _check_table(table, n_physical_lines: int | None = None) -> None:
+    assert len(table.lines) == len(table.frame)
+    assert list(table.frame.columns) == table.headers
+    assert len(set(table.headers)) == len(table.headers)
+    if len(table.lines):
+        assert (table.lines[1:] > table.lines[:-1]).all()
+        assert table.lines[0] > table.header_line >= 1
+    for col in table.headers:
+        assert all(isinstance(v, str) for v in table.frame[col].tolist())
+
+
+def _read(data: bytes, suffix: str):
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"depot{suffix}"
+        path.write_bytes(data)
+        try:
+            table = read_table(path, VOCAB, max_rows=1000, max_columns=60)
+        except UnreadableFile as exc:
+            assert str(exc) and str(exc)[0].isupper()  # a French sentence, not an exception repr
+            event("refusé")
+            return None
+        _check_table(table)
+        event("lu" if len(table) else "lu, sans ligne")
+        return table
+
+
+@SETTINGS
+@given(data=st.binary(max_size=4000), suffix=st.sampled_from([".csv", ".xlsx", ".txt", ".xls", ""]))
+def test_random_bytes(data, suffix):
+    _read(data, suffix)
+
+
+@SETTINGS
+@given(tail=st.binary(max_size=3000), magic=st.sampled_from([b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"\xef\xbb\xbf", b"\xff\xfe"]))
+def test_random_bytes_behind_a_known_signature(tail, magic):
+    _read(magic + tail, ".xlsx" if magic.startswith((b"PK", b"\xd0")) else ".csv")
+
+
+def _csv_bytes(header, rows, sep, encoding, bom, eol, quoting) -> bytes:
+    buf = io.StringIO()
+    if quoting:
+        w = csv.writer(buf, delimiter=sep, lineterminator=eol)
+        w.writerow(header)
+        w.writerows(rows)
+    else:  # naive export: no quoting at all, separators and quotes inside values break the structure
+        buf.write(eol.join(sep.join(r) for r in [header, *rows]) + eol)
+    try:
+        data = buf.getvalue().encode(encoding, errors="replace" if encoding != "utf-16" else "surrogatepass")
+    except UnicodeEncodeError:
+        data = buf.getvalue().encode("utf-8", errors="replace")
+    return (b"\xef\xbb\xbf" + data) if bom and encoding == "utf-8" else data
+
+
+@SETTINGS
+@given(header=st.one_of(st.just(MOVEMENT_HEADERS), st.lists(st.one_of(cell_text, st.sampled_from(MOVEMENT_HEADERS)), max_size=20)),
+       rows=rows_strategy, sep=st.sampled_from([";", ",", "\t", "|"]), encoding=st.sampled_from(["utf-8", "cp1252", "utf-16", "latin-1"]),
+       bom=st.booleans(), eol=st.sampled_from(["\r\n", "\n", "\r"]), quoting=st.booleans(),
+       title=st.lists(cell_text, max_size=3))
+def test_random_malformed_csv(header, rows, sep, encoding, bom, eol, quoting, title):
+    body = _csv_bytes(header, rows, sep, encoding, bom, eol, quoting)
+    pre = "".join(t.replace("\n", " ").replace("\r", " ") + eol for t in title).encode(encoding, errors="replace") if encoding != "utf-16" else b""
+    _read(pre + body, ".csv")
+
+
+@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(header=st.lists(st.one_of(st.sampled_from(MOVEMENT_HEADERS), st.text(max_size=10)), max_size=16),
+       rows=st.lists(st.lists(st.one_of(st.text(max_size=15), st.integers(-10**16, 10**16), st.floats(allow_nan=True, allow_infinity=True),
+                                        st.booleans(), st.none(), st.dates()), max_size=16), max_size=12),
+       title=st.lists(st.text(max_size=10), max_size=2))
+def test_random_workbooks(header, rows, title):
+    from openpyxl import Workbook
+
+    ILLEGAL = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
+    clean = lambda v: "".join(ch for ch in v if ch not in ILLEGAL) if isinstance(v, str) else v  # noqa: E731
+    wb = Workbook()
+    ws = wb.active
+    for t in title:
+        ws.append([clean(t)])
+    ws.append([clean(h) for h in header])
+    for r in rows:
+        ws.append([clean(v) for v in r])
+    buf = io.BytesIO()
+    wb.save(buf)
+    _read(buf.getvalue(), ".xlsx")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prop")
+    (root / "reglages.toml").write_text('[paths]\ndatabase = "data/amsn.sqlite"\n', encoding="utf-8")
+    cfg = load_settings(root / "reglages.toml")
+    reg, mand = Registry().write(root / "registre")
+    db = connect(cfg.paths.database)
+    import_registry(db, reg, mand)
+    yield cfg, db.conn
+    db.conn.close()
+
+
+@settings(deadline=None, max_examples=80, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(cell_text, min_size=0, max_size=16), max_size=15), good=st.integers(0, 3),
+       sender=st.sampled_from(["10001", "PAIE01", "10004", "INCONNU"]), drop=st.sets(st.integers(0, 13), max_size=4))
+def test_checks_give_a_verdict_on_any_table(store, rows, good, sender, drop):
+    """Random rows (plus a few valid ones) with random columns removed: the checks always conclude."""
+    cfg, conn = store
+    reg = Registry()
+    keep = [i for i in range(len(MOVEMENT_HEADERS)) if i not in drop]
+    valid = [employee_row(make_nir(), reg.members["10001"][0]) for _ in range(good)]
+    body = [[r[i] for i in keep] for r in valid] + rows
+    data = _csv_bytes([MOVEMENT_HEADERS[i] for i in keep], body, ";", "utf-8", True, "\r\n", True)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "depot.csv"
+        path.write_bytes(data)
+        checked = check_file(conn, path, sender, cfg)
+    rec = checked.record
+    assert rec.status in ("accepte", "accepte_partiellement", "rejete")
+    assert rec.accepted + rec.refused == rec.rows
+    assert set(checked.findings.columns) == {"ligne", "colonne", "valeur", "code", "gravite", "message"}
+    assert all(isinstance(m, str) and m for m in checked.findings["message"])
+    event(rec.status)
+
+
+_VALID_CSV = _csv_bytes(MOVEMENT_HEADERS, [employee_row(make_nir(), Registry().members["10001"][0], name=f"N{i}") for i in range(6)],
+                        ";", "cp1252", False, "\r\n", True)
+
+
+@SETTINGS
+@given(edits=st.lists(st.tuples(st.integers(0, len(_VALID_CSV)), st.sampled_from(["insert", "delete", "replace"]),
+                                st.binary(min_size=1, max_size=8)), min_size=1, max_size=12))
+def test_damaged_valid_csv(edits):
+    """A real export with bytes inserted, removed or overwritten here and there (a damaged transfer)."""
+    data = bytearray(_VALID_CSV)
+    for pos, op, chunk in edits:
+        pos = min(pos, len(data))
+        if op == "insert":
+            data[pos:pos] = chunk
+        elif op == "delete":
+            del data[pos:pos + len(chunk)]
+        else:
+            data[pos:pos + len(chunk)] = chunk
+    _read(bytes(data), ".csv")
