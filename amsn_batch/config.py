@@ -144,6 +144,16 @@ _SFTP_KEYS = {
 }
 
 
+def read_toml(path: Path, what: str) -> dict:
+    """A settings-like TOML file; `what` names it in the French error ("Fichier des tarifs"...)."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{what} introuvable : {path}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} illisible ({path}) : {exc}") from exc
+
+
 def find_config(explicit: Path | None) -> Path | None:
     """The settings file to use: --config, then $AMSN_BATCH_CONFIG, then ./amsn-batch.toml."""
     if explicit is not None:
@@ -165,10 +175,7 @@ def load_settings(explicit: Path | None = None) -> Settings:
     data: dict = {}
     base = Path.cwd()
     if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"Fichier de configuration illisible ({path}) : {exc}") from exc
+        data = read_toml(path, "Fichier de configuration")
         base = path.resolve().parent
     raw_paths = {**_PATH_DEFAULTS, **data.get("paths", {})}
     unknown = set(raw_paths) - set(_PATH_DEFAULTS)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from ..config import ConfigError
+from ..config import ConfigError, read_toml
 
 log = logging.getLogger("amsn_batch")
 
@@ -179,12 +178,7 @@ def _tariffs(data: dict, base: Path, section: dict) -> dict[int, Tariff]:
     tables = dict(data.get("tarifs", {}))
     if section.get("tarifs"):
         tpath = (base / section["tarifs"]).resolve()
-        try:
-            extra = tomllib.loads(tpath.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"Fichier des tarifs introuvable : {tpath}") from exc
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"Fichier des tarifs illisible ({tpath}) : {exc}") from exc
+        extra = read_toml(tpath, "Fichier des tarifs")
         tables.update(extra.get("tarifs", {}))
     out = {}
     for year, spec in tables.items():

@@ -9,12 +9,11 @@ a pointer to the member portal.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from ..config import ConfigError, Settings
+from ..config import ConfigError, Settings, read_toml
 from ..read.headers import SCHEMAS, normalize
 
 MAX_CENTRES = 6  # a payroll provider may act for hundreds of adhérents: list this many centres, count the rest
@@ -70,12 +69,7 @@ def load_directory(path: Path) -> Directory:
 
 @lru_cache(maxsize=8)
 def _load(path: Path, _mtime: int) -> Directory:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"Annuaire du service introuvable : {path}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Annuaire du service illisible ({path}) : {exc}") from exc
+    data = read_toml(path, "Annuaire du service")
     services = data.get("services", [])
     if not isinstance(services, list) or any(not isinstance(s, dict) or "email" not in s for s in services):
         raise ConfigError(f"Annuaire du service ({path}) : chaque [[services]] doit avoir un libelle et un email.")
