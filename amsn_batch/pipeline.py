@@ -303,7 +303,7 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         result = finish(conn, settings, known[0], claim, now)
         result.resumed = True
         return result
-    if detect_kind(claim.data, settings.limits.max_file_bytes) == DECLARATION:
+    if detect_kind(claim.data, settings.limits) == DECLARATION:
         return _process_declaration(conn, settings, claim, now, sha, known, run_id)
     if known:
         return _duplicate(conn, settings, known, claim, now, sha)
@@ -508,7 +508,7 @@ def dry_run(settings: Settings, path: Path, sender: str, outdir: Path) -> tuple[
     """The checks of `traiter` on one file, acknowledgement written to outdir; the store is not changed."""
     db = connect(settings.paths.database)
     try:
-        if detect_kind(path, settings.limits.max_file_bytes) == DECLARATION:
+        if detect_kind(path, settings.limits) == DECLARATION:
             from .billing.declarations import check_declaration
 
             checked = check_declaration(db.conn, path, find_sender(db.conn, sender), sender, settings)

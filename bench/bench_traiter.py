@@ -96,7 +96,7 @@ def measure(kind: str, n: int) -> None:
         wb.save(src)
     gen = time.perf_counter() - t0
     config = work / "reglages.toml"
-    config.write_text('[paths]\ndatabase = "amsn.sqlite"\n', encoding="utf-8")
+    config.write_text('[paths]\ndatabase = "amsn.sqlite"\n\n[depot]\ndelai_stabilite = 0  # the file is copied in whole before the run\n', encoding="utf-8")
     reg_csv, mand_csv = reg.write(work)
     cli = [sys.executable, "-m", "amsn_batch"]
     subprocess.run([*cli, "adherents", "importer", str(reg_csv), "--mandats", str(mand_csv), "--config", str(config)], check=True, capture_output=True)

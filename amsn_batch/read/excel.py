@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from functools import lru_cache
 from pathlib import Path
 
 from .table import UnreadableFile
@@ -36,10 +37,19 @@ def cell_text(value: object) -> str:
 
 
 def read_workbook(path: Path, max_rows: int, max_columns: int) -> list[tuple[str, list[list[str]]]]:
+    """Every sheet as rows of text. The last workbook read is kept (same path, size and time): one file is
+    looked at several times in a run (its kind, its checks, its correction workbook) but parsed once.
+    Callers must not change the rows."""
+    st = path.stat()
+    return _read_workbook(str(path), st.st_size, st.st_mtime_ns, max_rows, max_columns)
+
+
+@lru_cache(maxsize=1)
+def _read_workbook(path: str, _size: int, _mtime_ns: int, max_rows: int, max_columns: int) -> list[tuple[str, list[list[str]]]]:
     from python_calamine import CalamineWorkbook
 
     try:
-        book = CalamineWorkbook.from_path(str(path))
+        book = CalamineWorkbook.from_path(path)
         out = []
         for name in book.sheet_names:
             sheet = book.get_sheet_by_name(name)

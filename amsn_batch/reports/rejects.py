@@ -148,7 +148,7 @@ def _write_book(path: Path, frame, lines, headers, written_headers, text_cols, b
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.comments import Comment
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -192,10 +192,15 @@ def _write_book(path: Path, frame, lines, headers, written_headers, text_cols, b
 
     bold = Font(bold=True)
     head_fill = PatternFill("solid", fgColor=HEADER_FILL)
-    bad_fill = PatternFill("solid", fgColor=BAD_FILL)
-    bad_font = Font(color=BAD_FONT, bold=True)
     thin = Side(style="thin", color=BAD_FONT)
-    bad_border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    # Named styles are registered once: setting fill, font and border on each faulty cell would hash
+    # three style objects per cell.
+    bad = NamedStyle("a_corriger", fill=PatternFill("solid", fgColor=BAD_FILL), font=Font(color=BAD_FONT, bold=True),
+                     border=Border(left=thin, right=thin, top=thin, bottom=thin))
+    bad_text = NamedStyle("a_corriger_texte", fill=bad.fill, font=bad.font, border=bad.border, number_format="@")
+    text = NamedStyle("texte", number_format="@")
+    for style in (bad, bad_text, text):
+        wb.add_named_style(style)
     wrap = Alignment(wrap_text=True, vertical="top")
     header_cells = []
     for i, h in enumerate(written_headers):
@@ -218,10 +223,8 @@ def _write_book(path: Path, frame, lines, headers, written_headers, text_cols, b
             value = _clean(columns[i][r])
             if i in faulty or i in text_idx:
                 c = WriteOnlyCell(ws, value=value)
-                if i in text_idx:
-                    c.number_format = "@"
+                c.style = ("a_corriger_texte" if i in text_idx else "a_corriger") if i in faulty else "texte"
                 if i in faulty:
-                    c.fill, c.font, c.border = bad_fill, bad_font, bad_border
                     if comments < MAX_COMMENTS:
                         c.comment = Comment("\n".join(faulty[i]), "amsn-batch", width=320, height=140)
                         comments += 1

@@ -181,7 +181,7 @@ def _accepted(r: _Rows, f: Findings) -> pd.DataFrame:
     keep[f.blocked_positions()] = False
     keep &= r.out["action"] != ""
     return pd.DataFrame({k: (v[keep].reset_index(drop=True) if isinstance(v, pd.Series)
-                             else pd.Series(v[keep], dtype=v.dtype)) for k, v in r.out.items()})
+                             else pd.Series(v[keep], dtype=v.dtype)) for k, v in r.out.items() if not k.startswith("_")})
 
 
 def _list_date(r: _Rows, ctx: Context, f: Findings) -> str | None:
@@ -242,7 +242,7 @@ def _nir(r: _Rows, f: Findings) -> None:
     f.add_rows("NIR_ORDRE", np.flatnonzero(order0), "nir", raw[order0])
     ok = well_formed & ~c["key"] & ~bad_month & ~order0
     sex = identifiers.nir_part(value, 0, 1, ok)
-    provisional = ok & np.isin(sex, ["7", "8"])
+    provisional = ok & ((sex == "7") | (sex == "8"))
     f.add_rows("NIR_PROVISOIRE", np.flatnonzero(provisional), "nir", raw[provisional], sexe=sex[provisional])
     r.out["nir"] = np.where(ok, value, "").astype(object)
     r.out["nir_raw"] = raw
@@ -419,20 +419,24 @@ def _categories(r: _Rows, f: Findings, today: dt.date) -> None:
 
 def _birth_year_month(r: _Rows) -> tuple[np.ndarray, np.ndarray]:
     """Year and month of birth from the birth date, else from the NIR (month 0 when unknown)."""
-    birth, nir = r.out["date_naissance"], r.out["nir"]
+    if "_birth" in r.out:
+        return r.out["_birth"]
+    birth = pd.Series(r.out["date_naissance"], dtype="str")
+    nir = pd.Series(r.out["nir"], dtype="str")
+    has_birth = (birth != "").to_numpy()
+    from_nir = ~has_birth & (nir != "").to_numpy()
     year = np.zeros(r.n, dtype=int)
     month = np.zeros(r.n, dtype=int)
-    has_birth = birth != ""
     if has_birth.any():
-        year[has_birth] = [int(b[:4]) for b in birth[has_birth]]
-        month[has_birth] = [int(b[5:7]) for b in birth[has_birth]]
-    from_nir = ~has_birth & (nir != "")
+        year[has_birth] = birth[has_birth].str.slice(0, 4).astype(int).to_numpy()
+        month[has_birth] = birth[has_birth].str.slice(5, 7).astype(int).to_numpy()
     if from_nir.any():
         this = dt.date.today().year % 100
-        yy = np.array([int(v[1:3]) for v in nir[from_nir]])
+        yy = nir[from_nir].str.slice(1, 3).astype(int).to_numpy()  # well-formed NIRs only: digits
         year[from_nir] = np.where(yy <= this, 2000 + yy, 1900 + yy)
-        mm = np.array([int(v[3:5]) if v[3:5].isdigit() else 0 for v in nir[from_nir]])
+        mm = nir[from_nir].str.slice(3, 5).astype(int).to_numpy()
         month[from_nir] = np.where((mm >= 1) & (mm <= 12), mm, 0)
+    r.out["_birth"] = (year, month)
     return year, month
 
 
@@ -490,8 +494,16 @@ def _duplicates_and_multi(r: _Rows, ctx: Context, f: Findings, keys: pd.DataFram
     if not candidates.any():
         return
     others = [ctx.elsewhere[["nir", "adherent"]]] if len(ctx.elsewhere) else []
-    others.append(keys.loc[keyed, ["nir", "adherent"]])
+    in_file = keys.loc[keyed, ["nir", "adherent"]]
+    if in_file["adherent"].nunique() > 1:  # the same NIR under two adhérents of this file
+        shared = in_file.groupby("nir")["adherent"].transform("nunique") > 1
+        others.append(in_file[shared])
+    if not others:
+        return
     other = pd.concat(others, ignore_index=True).drop_duplicates()
+    candidates &= keys["nir"].isin(other["nir"]).to_numpy()  # hash lookup first: the merge sees few rows
+    if not candidates.any():
+        return
     probe = keys.loc[candidates, ["nir", "adherent"]].reset_index()
     hits = probe.merge(other, on="nir", suffixes=("", "_autre"))
     hits = hits[hits["adherent"] != hits["adherent_autre"]].drop_duplicates("index")

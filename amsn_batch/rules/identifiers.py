@@ -79,16 +79,13 @@ def vat_siren(value: str) -> str:
 
 def nir_part(values: np.ndarray, start: int, stop: int, mask: np.ndarray) -> np.ndarray:
     """Characters start:stop of each well-formed NIR ('' elsewhere)."""
-    out = np.full(len(values), "", dtype=object)
-    idx = np.flatnonzero(mask)
-    if len(idx):
-        out[idx] = pd.Series(values[idx], dtype="str").str.slice(start, stop).to_numpy(dtype=object)
-    return out
+    sliced = pd.Series(values, dtype="str").str.slice(start, stop)
+    return np.where(mask, sliced.to_numpy(dtype=object), "").astype(object)
 
 
-_MONTHS_OK = {f"{m:02d}" for m in [*range(1, 13), 20, *range(30, 43), *range(50, 100)]}
+_MONTHS_OK = [f"{m:02d}" for m in [*range(1, 13), 20, *range(30, 43), *range(50, 100)]]
 
 
 def nir_month_ok(months: np.ndarray) -> np.ndarray:
     """Month of birth in a NIR: 01–12, or 20, 30–42, 50–99 for incomplete civil-status records."""
-    return np.isin(months, list(_MONTHS_OK))
+    return pd.Series(months, dtype="str").isin(_MONTHS_OK).to_numpy()
