@@ -18,6 +18,36 @@ import typer
 from .config import ConfigError, Settings, load_settings
 from .lock import AlreadyRunning
 
+def _french_help() -> None:
+    """typer ships its own copy of click, whose help pages add a few English words ("Usage:", "Commands:",
+    "Show this message and exit.") and offer no translation hook: they are put in French here. Best effort:
+    a typer without these internals keeps its English words, and nothing else changes."""
+    try:
+        import typer.core as typer_core
+        from typer._click import core, formatting
+    except ImportError:
+        return
+    words = {"Commands": "Commandes", "required": "obligatoire", "default": "par défaut",
+             "env var": "variable d'environnement"}
+    typer_core._ = lambda text: words.get(text, text)  # typer's gettext hook, looked up at each call
+    write_usage = formatting.HelpFormatter.write_usage
+    get_help_option = core.Command.get_help_option
+
+    def usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        write_usage(self, prog, args, "Utilisation : " if prefix is None else prefix)
+
+    def help_option(self, ctx):
+        option = get_help_option(self, ctx)
+        if option is not None:
+            option.help = "Affiche cette aide et s'arrête."
+        return option
+
+    formatting.HelpFormatter.write_usage = usage
+    core.Command.get_help_option = help_option
+
+
+_french_help()
+
 app = typer.Typer(
     help="amsn-batch : échanges de fichiers entre le service de santé au travail, ses adhérents et leurs mandataires.",
     no_args_is_help=True,

@@ -311,3 +311,14 @@ def test_usage_errors_are_french_and_exit_2(ws):
     assert proc.returncode == 2 and "option inconnue : --inconnue" in proc.stderr and "Traceback" not in proc.stderr
     proc = ws.cli("valider", str(ws.root / "absent.csv"), "--expediteur", "10001", "--sortie", str(ws.root), check=False)
     assert proc.returncode == 2 and "fichier introuvable" in proc.stderr
+
+
+def test_help_is_french(ws):
+    out = ws.cli("valider", "--help").stdout
+    assert "Utilisation : " in out and "Affiche cette aide" in out and "obligatoire" in out
+    assert "Show this message" not in out and "Usage:" not in out
+    import subprocess
+
+    from tests.conftest import CLI
+
+    assert "Commandes:" in subprocess.run([*CLI, "--help"], capture_output=True, text=True, check=True).stdout
