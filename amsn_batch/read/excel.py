@@ -59,7 +59,7 @@ def _read_workbook(path: str, _size: int, _mtime_ns: int, max_rows: int, max_col
                     "Découpez le fichier.".replace(",", " ")
                 )
             rows = sheet.to_python(skip_empty_area=False)
-            out.append((name, [[cell_text(v) for v in row] for row in rows]))
+            out.append((name, [[v if type(v) is str else cell_text(v) for v in row] for row in rows]))  # most cells are text
         return out
     except UnreadableFile:
         raise

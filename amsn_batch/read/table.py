@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .headers import Vocabulary, score_header_row
+from .headers import Vocabulary, score_header_row, vocabulary
 
 HEADER_SEARCH_ROWS = 30
 EXTRA_FIELDS = 32  # a CSV row may carry this many fields more than its header before the reader gives up
@@ -45,6 +46,17 @@ WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 
 def read_table(path: Path, vocab: Vocabulary, max_rows: int = 2_000_000, max_columns: int = 200,
                max_unzipped_bytes: int = 1024 * 1024 * 1024, max_zip_ratio: int = 200) -> Table:
+    """The file as a Table. The last table read is kept (same path, size, time and settings): the checks and
+    the correction workbook look at the same file and it is parsed once. Callers must not change it."""
+    st = path.stat()
+    return _read_table(str(path), st.st_size, st.st_mtime_ns, vocab.kind, max_rows, max_columns, max_unzipped_bytes,
+                       max_zip_ratio)
+
+
+@lru_cache(maxsize=1)
+def _read_table(name: str, _size: int, _mtime_ns: int, kind: str, max_rows: int, max_columns: int,
+                max_unzipped_bytes: int, max_zip_ratio: int) -> Table:
+    path, vocab = Path(name), vocabulary(kind)
     with open(path, "rb") as fh:
         head = fh.read(65536)
     if not head.strip():
@@ -302,9 +314,17 @@ def _table_from_rows(rows_by_sheet: list[tuple[str, list[list[str]]]], vocab: Vo
         raise UnreadableFile(f"La feuille a {len(headers)} colonnes, au-delà de la limite de {max_columns}.")
     width = len(headers)
     body = rows[h + 1 :]
-    columns = {name: [r[i] if i < len(r) else "" for r in body] for i, name in enumerate(headers)}
+    if body and all(len(r) == len(body[0]) for r in body) and len(body[0]) >= width:  # calamine: a rectangle
+        transposed = list(zip(*body))
+        columns = {name: transposed[i] for i, name in enumerate(headers)}
+        extra = transposed[width:]
+        overflow = np.zeros(len(body), dtype=bool)
+        for col in extra:
+            overflow |= np.fromiter((bool(str(c).strip()) for c in col), bool, len(body))
+    else:
+        columns = {name: [r[i] if i < len(r) else "" for r in body] for i, name in enumerate(headers)}
+        overflow = np.fromiter((any(str(c).strip() for c in r[width:]) for r in body), bool, len(body))
     frame = pd.DataFrame(columns, dtype=str) if body else pd.DataFrame({c: pd.Series([], dtype=str) for c in headers})
-    overflow = np.fromiter((any(str(c).strip() for c in r[width:]) for r in body), bool, len(body))
     lines_no = np.arange(len(body), dtype=np.int64) + (h + 2)
     return _finish(frame, headers, lines_no, overflow, h + 1, "xlsx", {"feuille": sheet})
 
