@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import hashlib
-import json
 import math
 import os
 import re
@@ -29,29 +28,6 @@ class Dropped:
         return self.path.name
 
 
-def is_candidate(path: Path) -> bool:
-    name = path.name
-    return (
-        path.is_file()
-        and not path.is_symlink()
-        and not name.startswith(".")
-        and not name.lower().endswith(IGNORED_SUFFIXES + MARKER_SUFFIXES)
-        and not name.startswith("~$")  # Excel's lock file
-    )
-
-
-def scan(inbox: Path) -> list[Dropped]:
-    """Files waiting in inbox/<sender>/, oldest first."""
-    found = []
-    if not inbox.is_dir():
-        return found
-    for folder in sorted(p for p in inbox.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for path in folder.iterdir():
-            if is_candidate(path):
-                found.append(Dropped(folder.name, path))
-    return sorted(found, key=lambda d: (d.path.stat().st_mtime, d.sender, d.name))
-
-
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -64,7 +40,8 @@ def received_at(path: Path) -> str:
     return dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
 
 
-def _free_name(folder: Path, name: str, tag: str) -> Path:
+def free_name(folder: Path, name: str, tag: str) -> Path:
+    """`folder/name`, or `folder/<stem>.<tag><suffix>` when the name is taken."""
     target = folder / name
     if not target.exists():
         return target
@@ -72,23 +49,9 @@ def _free_name(folder: Path, name: str, tag: str) -> Path:
     return folder / f"{p.stem}.{tag}{p.suffix}"
 
 
-def move_to(path: Path, folder: Path, tag: str) -> Path:
-    """Move a file into `folder`, never overwriting: a name already taken gets the tag (hash prefix)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    target = _free_name(folder, path.name, tag)
-    os.replace(path, target) if _same_fs(path, folder) else shutil.move(str(path), str(target))
-    return target
-
-
 def archive_folder(root: Path, sender: str, when: dt.datetime) -> Path:
     return root / sender / f"{when:%Y}" / f"{when:%m}"
 
-
-def _same_fs(a: Path, b: Path) -> bool:
-    try:
-        return a.stat().st_dev == b.stat().st_dev
-    except OSError:
-        return False
 
 
 # --- hostile names ---------------------------------------------------------------------------------------
@@ -128,11 +91,6 @@ def safe_name(name: str) -> str:
     budget = NAME_MAX_BYTES - len(suffix.encode("utf-8")) - len("…".encode("utf-8"))
     cut = stem.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
     return f"{cut}…{suffix}"
-
-
-def printable(name: str) -> str:
-    """A name as a log field: quoted, with control characters and stray bytes escaped, on one line."""
-    return json.dumps(_SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", name), ensure_ascii=False)
 
 
 # --- readiness: never take a half-written file ----------------------------------------------------------
@@ -305,7 +263,3 @@ def move_durably(src: Path, dest: Path) -> None:
     fsync_dir(dest.parent)
     fsync_dir(src.parent)
 
-
-def free_name(folder: Path, name: str, tag: str) -> Path:
-    """`folder/name`, or `folder/<stem>.<tag><suffix>` when the name is taken."""
-    return _free_name(folder, name, tag)
