@@ -231,6 +231,24 @@ def modele_effectifs(
         typer.echo(f"Modèle écrit : {path}")
 
 
+@liste_app.command("rejeter")
+def liste_rejeter(
+    fichier: Annotated[str, typer.Argument(help="Nom du fichier retenu, ou début de son empreinte SHA-256.")],
+    motif: Annotated[str, typer.Option("--motif", help="Raison du refus, reprise dans l'accusé de réception.")] = "",
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Refuse une liste complète retenue : rien n'est appliqué, l'accusé est réécrit avec le refus."""
+    from .pipeline import ReleaseError, release
+
+    settings = _settings(config, verbose)
+    try:
+        r = release(settings, fichier, refuse=motif)
+    except ReleaseError as exc:
+        raise Fatal(str(exc)) from exc
+    typer.echo(f"{r.sender}/{r.name} : {r.status} → {r.ack[0].parent}")
+
+
 @app.command("regles")
 def regles(
     doc: Annotated[Optional[Path], typer.Option("--doc", help="Écrit la page des règles (Markdown) dans ce fichier.")] = None,

@@ -465,10 +465,11 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
     return results
 
 
-def release(settings: Settings, ref: str, now: dt.datetime | None = None) -> FileResult:
+def release(settings: Settings, ref: str, now: dt.datetime | None = None, refuse: str | None = None) -> FileResult:
     """Staff release a held full list (by file name or the start of its SHA-256): it is claimed again, checked
-    against the store as it is now without the exit threshold, applied, acknowledged and archived. Under the
-    run lock, and resumable like any claim if stopped midway."""
+    against the store as it is now without the exit threshold, applied, acknowledged and archived. With
+    `refuse` (the reason, possibly ''), staff refuse it instead: nothing is applied and the acknowledgement
+    says so. Under the run lock, and resumable like any claim if stopped midway."""
     now = now or dt.datetime.now()
     settings.ensure_dirs()
     with hold(settings.paths.travail / LOCK_NAME):
@@ -491,6 +492,8 @@ def release(settings: Settings, ref: str, now: dt.datetime | None = None) -> Fil
                 raise ReleaseError(f"Le fichier retenu {kept} a changé pendant la libération : recommencez.")
             checked = check_file(conn, claim.data, sender, settings, sha, release=True)
             checked.record.details.update(depot=claim.id, liberee_le=now.isoformat(timespec="seconds"))
+            if refuse is not None:
+                _refused_by_staff(checked, refuse)
             findings = list(checked.findings.itertuples(index=False, name=None))
             new_id, _ = record_file(conn, checked.record, findings, checked.accepted, checked.existing,
                                     now.isoformat(timespec="seconds"), replaces=file_id)
@@ -498,6 +501,18 @@ def release(settings: Settings, ref: str, now: dt.datetime | None = None) -> Fil
             return finish(conn, settings, new_id, claim, now)
         finally:
             conn.close()
+
+
+def _refused_by_staff(checked: Checked, reason: str) -> None:
+    """A held list that staff refuse: nothing applied, a file-level finding saying why."""
+    f = Findings()
+    f.add_file("LISTE_REFUSEE_SERVICE", motif=f" : {reason}" if reason.strip() else "")
+    header_line = int(checked.record.details.get("ligne_entetes") or 1)
+    extra = to_rows(f.frame(), np.array([], dtype=np.int64), header_line, {})
+    checked.findings = pd.concat([extra, checked.findings], ignore_index=True)
+    checked.accepted = pd.DataFrame()
+    rec = checked.record
+    rec.status, rec.accepted, rec.refused = "rejete", 0, rec.rows
 
 
 class ReleaseError(Exception):

@@ -342,3 +342,19 @@ def test_full_list_with_bad_date_is_refused(ws, rng):
     ack, out = run(ws, [list_row(make_nir(rng), s, list_date="30/11/2026"), list_row(make_nir(rng), s, list_date="31/12/2026")],
                    headers=LIST_HEADERS, name="l.csv")
     assert ack["statut"] == "rejete" and {r["code"] for r in out} == {"LISTE_DATE_INVALIDE"}
+
+
+def test_held_list_refused_by_staff(ws, rng):
+    s = ws.registry.members["10001"][0]
+    staff = [make_nir(rng) for _ in range(10)]
+    run(ws, [employee_row(n, s) for n in staff], name="depart.csv")
+    run(ws, [list_row(n, s) for n in staff[:5]], headers=LIST_HEADERS, name="moitie.csv")
+    assert ws.ack("10001", "moitie")["statut"] == "en_attente"
+    ws.cli("liste", "rejeter", "moitie.csv", "--motif", "liste d'un seul établissement")
+    ack = ws.ack("10001", "moitie")
+    assert ack["statut"] == "rejete" and ack["sorties"] == 0 and ack["lignes_acceptees"] == 0
+    refusal = [r for r in ws.ack_rows("10001", "moitie") if r["code"] == "LISTE_REFUSEE_SERVICE"]
+    assert refusal and "seul établissement" in refusal[0]["message"] and refusal[0]["gravite"] == "bloquant"
+    assert ws.sql("SELECT count(*) FROM salaries WHERE present=1") == [(10,)]
+    assert ws.sql("SELECT statut, etape FROM fichiers WHERE nom='moitie.csv'") == [("rejete", "termine")]
+    assert not (ws.archive / "10001" / "en_attente" / "moitie.csv").exists()
