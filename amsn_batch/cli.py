@@ -202,51 +202,35 @@ def adherents_importer(
                f"{c['modifications']} fiche(s) modifiée(s), {c['mandats']} mandat(s) ajouté(s), {c['mandats_retires']} retiré(s).")
 
 
-@liste_app.command("valider")
-def liste_valider(
-    fichier: Annotated[str, typer.Argument(help="Nom du fichier retenu, ou début de son empreinte SHA-256.")],
-    config: ConfigOpt = None,
-    verbose: VerboseOpt = False,
-) -> None:
-    """Libère une liste complète retenue (trop de sorties) : elle est appliquée et son accusé réécrit."""
+def _held_list(fichier: str, config: Optional[Path], verbose: bool, refuse: Optional[str]) -> None:
     from .pipeline import ReleaseError, release
 
     settings = _settings(config, verbose)
     try:
-        r = release(settings, fichier)
+        r = release(settings, fichier, refuse=refuse)
     except ReleaseError as exc:
         raise Fatal(str(exc)) from exc
     typer.echo(f"{r.sender}/{r.name} : {r.status} → {r.ack[0].parent}")
 
 
-@modele_app.command("effectifs")
-def modele_effectifs(
-    sortie: Annotated[Path, typer.Option("--sortie", help="Dossier où écrire les modèles.")] = Path("."),
-    config: ConfigOpt = None,
-) -> None:
-    """Écrit le modèle de fichier des salariés : modele-effectifs.xlsx (notice, listes déroulantes) et .csv."""
-    from .reports.template import write_csv_template, write_xlsx_template
+HeldOpt = Annotated[str, typer.Argument(help="Nom du fichier retenu, ou début de son empreinte SHA-256.")]
 
-    for path in (write_xlsx_template(sortie / "modele-effectifs.xlsx"), write_csv_template(sortie / "modele-effectifs.csv")):
-        typer.echo(f"Modèle écrit : {path}")
+
+@liste_app.command("valider")
+def liste_valider(fichier: HeldOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
+    """Libère une liste complète retenue (trop de sorties) : elle est appliquée et son accusé réécrit."""
+    _held_list(fichier, config, verbose, refuse=None)
 
 
 @liste_app.command("rejeter")
 def liste_rejeter(
-    fichier: Annotated[str, typer.Argument(help="Nom du fichier retenu, ou début de son empreinte SHA-256.")],
+    fichier: HeldOpt,
     motif: Annotated[str, typer.Option("--motif", help="Raison du refus, reprise dans l'accusé de réception.")] = "",
     config: ConfigOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Refuse une liste complète retenue : rien n'est appliqué, l'accusé est réécrit avec le refus."""
-    from .pipeline import ReleaseError, release
-
-    settings = _settings(config, verbose)
-    try:
-        r = release(settings, fichier, refuse=motif)
-    except ReleaseError as exc:
-        raise Fatal(str(exc)) from exc
-    typer.echo(f"{r.sender}/{r.name} : {r.status} → {r.ack[0].parent}")
+    _held_list(fichier, config, verbose, refuse=motif)
 
 
 @app.command("regles")
