@@ -213,6 +213,18 @@ def _held_list(fichier: str, config: Optional[Path], verbose: bool, refuse: Opti
     typer.echo(f"{r.sender}/{r.name} : {r.status} → {r.ack[0].parent}")
 
 
+@modele_app.command("effectifs")
+def modele_effectifs(
+    sortie: Annotated[Path, typer.Option("--sortie", help="Dossier où écrire les modèles.")] = Path("."),
+    config: ConfigOpt = None,
+) -> None:
+    """Écrit le modèle de fichier des salariés : modele-effectifs.xlsx (notice, listes déroulantes) et .csv."""
+    from .reports.template import write_csv_template, write_xlsx_template
+
+    for path in (write_xlsx_template(sortie / "modele-effectifs.xlsx"), write_csv_template(sortie / "modele-effectifs.csv")):
+        typer.echo(f"Modèle écrit : {path}")
+
+
 HeldOpt = Annotated[str, typer.Argument(help="Nom du fichier retenu, ou début de son empreinte SHA-256.")]
 
 
