@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -180,8 +181,9 @@ def _accepted(r: _Rows, f: Findings) -> pd.DataFrame:
     keep = np.ones(r.n, dtype=bool)
     keep[f.blocked_positions()] = False
     keep &= r.out["action"] != ""
-    return pd.DataFrame({k: (v[keep].reset_index(drop=True) if isinstance(v, pd.Series)
-                             else pd.Series(v[keep], dtype=v.dtype)) for k, v in r.out.items() if not k.startswith("_")})
+    columns = {k: (v[keep].reset_index(drop=True) if isinstance(v, pd.Series) else pd.Series(v[keep], dtype=v.dtype))
+               for k, v in r.out.items() if not k.startswith("_")}
+    return pd.DataFrame(columns, copy=False)  # copy=False: no 2-D block of a million Python objects per dtype
 
 
 def _list_date(r: _Rows, ctx: Context, f: Findings) -> str | None:
@@ -211,12 +213,13 @@ def _movement(r: _Rows, f: Findings, is_list: bool) -> None:
 
 def _required(r: _Rows, f: Findings, is_list: bool) -> None:
     action = r.out["action"]
+    is_mv = {mv: action == mv for mv in REQUIRED}
     for key in ENTRY_FIELDS:
         blank = (r.col(key).str.strip() == "").to_numpy()
         needs = np.zeros(r.n, dtype=bool)
         for mv, keys in REQUIRED.items():
             if key in keys:
-                needs |= action == mv
+                needs |= is_mv[mv]
         hit = np.flatnonzero(blank & needs)
         if len(hit):
             context = [CONTEXT_FR["liste" if is_list else a] for a in action[hit]]
@@ -235,17 +238,17 @@ def _nir(r: _Rows, f: Findings) -> None:
     f.add_rows("NIR_CLE", np.flatnonzero(c["key"]), "nir", raw[c["key"]])
     well_formed = ~(c["empty"] | c["scientific"] | c["no_key"] | shape)
     value = c["value"]
-    month = identifiers.nir_part(value, 3, 5, well_formed)
-    bad_month = well_formed & ~identifiers.nir_month_ok(month)
-    f.add_rows("NIR_MOIS", np.flatnonzero(bad_month), "nir", raw[bad_month], mois=month[bad_month])
-    order0 = well_formed & (identifiers.nir_part(value, 10, 13, well_formed) == "000")
+    bad_month = well_formed & ~identifiers.nir_month_ok(c["month"])
+    f.add_rows("NIR_MOIS", np.flatnonzero(bad_month), "nir", raw[bad_month], mois=[f"{m:02d}" for m in c["month"][bad_month]])
+    order0 = well_formed & (c["order"] == 0)
     f.add_rows("NIR_ORDRE", np.flatnonzero(order0), "nir", raw[order0])
     ok = well_formed & ~c["key"] & ~bad_month & ~order0
-    sex = identifiers.nir_part(value, 0, 1, ok)
-    provisional = ok & ((sex == "7") | (sex == "8"))
-    f.add_rows("NIR_PROVISOIRE", np.flatnonzero(provisional), "nir", raw[provisional], sexe=sex[provisional])
+    provisional = ok & ((c["sex"] == 7) | (c["sex"] == 8))
+    f.add_rows("NIR_PROVISOIRE", np.flatnonzero(provisional), "nir", raw[provisional], sexe=c["sex"][provisional])
     r.out["nir"] = np.where(ok, value, "").astype(object)
     r.out["nir_raw"] = raw
+    r.out["_nir_id"] = np.where(ok, c["ident"], 0)  # "_": working columns, not part of the accepted rows
+    r.out["_nir_birth"] = (np.where(ok, c["year"], 0), np.where(ok, c["month"], 0))
 
 
 def _nir_shape_detail(value: str) -> str:
@@ -421,20 +424,19 @@ def _birth_year_month(r: _Rows) -> tuple[np.ndarray, np.ndarray]:
     """Year and month of birth from the birth date, else from the NIR (month 0 when unknown)."""
     if "_birth" in r.out:
         return r.out["_birth"]
-    birth = pd.Series(r.out["date_naissance"], dtype="str")
-    nir = pd.Series(r.out["nir"], dtype="str")
-    has_birth = (birth != "").to_numpy()
-    from_nir = ~has_birth & (nir != "").to_numpy()
+    birth = r.out["date_naissance"]
+    has_birth = birth != ""
+    from_nir = ~has_birth & (r.out["nir"] != "")
     year = np.zeros(r.n, dtype=int)
     month = np.zeros(r.n, dtype=int)
     if has_birth.any():
-        year[has_birth] = birth[has_birth].str.slice(0, 4).astype(int).to_numpy()
-        month[has_birth] = birth[has_birth].str.slice(5, 7).astype(int).to_numpy()
+        codes, uniques = pd.factorize(birth[has_birth])  # few distinct dates: each is cut once
+        year[has_birth] = np.array([int(u[:4]) for u in uniques], dtype=int)[codes]
+        month[has_birth] = np.array([int(u[5:7]) for u in uniques], dtype=int)[codes]
     if from_nir.any():
         this = dt.date.today().year % 100
-        yy = nir[from_nir].str.slice(1, 3).astype(int).to_numpy()  # well-formed NIRs only: digits
+        yy, mm = (part[from_nir] for part in r.out["_nir_birth"])
         year[from_nir] = np.where(yy <= this, 2000 + yy, 1900 + yy)
-        mm = nir[from_nir].str.slice(3, 5).astype(int).to_numpy()
         month[from_nir] = np.where((mm >= 1) & (mm <= 12), mm, 0)
     r.out["_birth"] = (year, month)
     return year, month
@@ -456,39 +458,59 @@ def _birth_text(r: _Rows, i: int) -> str:
     return f"{month[i]:02d}/{year[i]}" if month[i] else str(year[i])
 
 
+_SPACES = re.compile(f"[{identifiers.SPACES}]")
+
+
 def _establishment(r: _Rows, ctx: Context, f: Findings) -> None:
+    """Each row's SIRET must be one of the sender's establishments (few distinct SIRETs: looked up once each)."""
     raw = r.col("siret")
-    siret = raw.str.replace(f"[{identifiers.SPACES}]", "", regex=True)
-    adherent = siret.map(ctx.establishments).fillna("").to_numpy(dtype=object)
+    d = values.Distinct(raw)
+    sirets = [_SPACES.sub("", v) for v in d.values]
+    owners = [ctx.establishments.get(v, "") for v in sirets]
+    siret = d.spread(np.array(sirets, dtype=object))
+    adherent = d.spread(np.array(owners, dtype=object))
+    owner_code, _ = pd.factorize(np.array(owners, dtype=object))
     r.out["siret"] = siret
     r.out["adherent"] = adherent
-    given = (siret != "").to_numpy()
-    unknown = given & (adherent == "")
+    r.out["_adherent_code"] = d.spread(owner_code)
+    unknown = d.spread(np.array([v != "" and o == "" for v, o in zip(sirets, owners)]))
     f.add_rows("SIRET_INCONNU", np.flatnonzero(unknown), "siret", raw[unknown], valeur=raw[unknown])
-    foreign = (adherent != "") & ~np.isin(adherent, list(ctx.sender.adherents))
+    foreign = d.spread(np.array([o != "" and o not in ctx.sender.adherents for o in owners]))
     if foreign.any():
         pos = np.flatnonzero(foreign)
         code = "MANDAT_ABSENT" if ctx.sender.kind == "mandataire" else "SIRET_AUTRE_ADHERENT"
-        s = siret.to_numpy()[pos]
-        f.add_rows(code, pos, "siret", s, valeur=s, siret=s, adherent=adherent[pos], expediteur=ctx.sender.code)
-    inactive = np.array([ctx.member_status.get(a, "") in INACTIVE for a in adherent]) & (r.out["action"] == "entree")
+        f.add_rows(code, pos, "siret", siret[pos], valeur=siret[pos], siret=siret[pos], adherent=adherent[pos],
+                   expediteur=ctx.sender.code)
+    inactive = d.spread(np.array([ctx.member_status.get(o, "") in INACTIVE for o in owners])) & (r.out["action"] == "entree")
     pos = np.flatnonzero(inactive)
-    f.add_rows("ADHERENT_INACTIF", pos, "siret", siret.to_numpy()[pos], adherent=adherent[pos],
+    f.add_rows("ADHERENT_INACTIF", pos, "siret", siret[pos], adherent=adherent[pos],
                statut=[INACTIVE[ctx.member_status[a]] for a in adherent[pos]])
+
+
+def _at(column: pd.Series, pos: np.ndarray) -> np.ndarray:
+    """The cells of a file column at these positions (without converting the whole column)."""
+    return column.iloc[pos].to_numpy(dtype=object)
 
 
 def _keys_frame(r: _Rows) -> tuple[pd.DataFrame, np.ndarray]:
     adherent, nir = r.out["adherent"], r.out["nir"]
     keyed = (nir != "") & (adherent != "")
-    return pd.DataFrame({"adherent": adherent, "nir": nir, "line": r.out["line"]}), keyed
+    return pd.DataFrame({"adherent": adherent, "nir": nir, "line": r.out["line"]}, copy=False), keyed
 
 
 def _duplicates_and_multi(r: _Rows, ctx: Context, f: Findings, keys: pd.DataFrame, keyed: np.ndarray) -> None:
-    dup = keys.duplicated(["adherent", "nir"], keep="first").to_numpy() & keyed
+    # (adhérent, NIR) as two integers: hashing them is much cheaper than hashing the texts
+    nir_code, _ = pd.factorize(r.out["_nir_id"])
+    adherent_code = r.out["_adherent_code"]
+    ids = pd.Series(nir_code.astype(np.int64) * (int(adherent_code.max(initial=0)) + 2) + adherent_code + 1)
+    dup = ids.duplicated(keep="first").to_numpy() & keyed
     if dup.any():
-        first_line = keys.groupby(["adherent", "nir"])["line"].transform("first").to_numpy()
+        repeated = ids.duplicated(keep=False).to_numpy() & keyed  # the first line is looked up for these only
+        first = pd.Series(r.out["line"][repeated]).groupby(ids[repeated].to_numpy()).transform("first")
+        first_line = np.zeros(r.n, dtype=np.int64)
+        first_line[repeated] = first.to_numpy()
         pos = np.flatnonzero(dup)
-        f.add_rows("DOUBLON_FICHIER", pos, "nir", r.out["nir_raw"].to_numpy()[pos], premiere=first_line[pos])
+        f.add_rows("DOUBLON_FICHIER", pos, "nir", _at(r.out["nir_raw"], pos), premiere=first_line[pos])
     # the same person present at another adhérent (in the store, or in this file) without the multi flag
     candidates = keyed & (r.out["multi_employeur"] != 1) & (r.out["action"] != "sortie")
     if not candidates.any():
@@ -527,10 +549,10 @@ def _against_store(r: _Rows, ctx: Context, f: Findings) -> None:
     action, adherent = r.out["action"], r.out["adherent"]
     unknown = keyed & ~present & np.isin(action, ["sortie", "modification"])
     pos = np.flatnonzero(unknown)
-    f.add_rows("SALARIE_INCONNU", pos, "nir", r.out["nir_raw"].to_numpy()[pos], adherent=adherent[pos], mouvement=action[pos])
+    f.add_rows("SALARIE_INCONNU", pos, "nir", _at(r.out["nir_raw"], pos), adherent=adherent[pos], mouvement=action[pos])
     again = keyed & present & (action == "entree")
     pos = np.flatnonzero(again)
-    f.add_rows("ENTREE_SALARIE_PRESENT", pos, "nir", r.out["nir_raw"].to_numpy()[pos], adherent=adherent[pos])
+    f.add_rows("ENTREE_SALARIE_PRESENT", pos, "nir", _at(r.out["nir_raw"], pos), adherent=adherent[pos])
     action[again] = "modification"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # Patterns use [0-9] and literal spaces rather than \d and \s, which would send pandas' Arrow strings
 # through Python's re one value at a time instead of RE2 over the whole column.
@@ -13,38 +15,85 @@ SPACES = " \t\r\n\u00a0\u202f"
 _CLEAN = f"[{SPACES}.\\-'’_]"
 
 
-def normalize_nir(series: pd.Series) -> pd.Series:
-    """Spaces, dots, dashes and a leading apostrophe removed; 2a → 2A."""
-    return series.str.replace(_CLEAN, "", regex=True).str.upper()
+def arrow_text(values) -> pa.Array:
+    """A text column as an Arrow string array ('' for missing), without copying when it already is one."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array([None if v is None or v != v else str(v) for v in values], type=pa.string())
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    return pc.fill_null(arr, "") if arr.null_count else arr
+
+
+def _full(arr: pa.Array, pattern: str, ignore_case: bool = False) -> np.ndarray:
+    return pc.match_substring_regex(arr, f"^(?:{pattern})$", ignore_case=ignore_case).to_numpy(zero_copy_only=False)
+
+
+def _char_matrix(arr: pa.Array, width: int) -> np.ndarray:
+    """The bytes of an Arrow string array whose values are all `width` ASCII characters, as an (n, width)
+    uint8 matrix viewed straight from Arrow's buffer (one value after the other), for digit arithmetic."""
+    arr = pa.concat_arrays(arr.chunks) if isinstance(arr, pa.ChunkedArray) else arr
+    item = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=item, count=len(arr) + 1, offset=arr.offset * np.dtype(item).itemsize)
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    return data[offsets[0]:offsets[0] + width * len(arr)].reshape(len(arr), width)
+
+
+def _number(digits: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(digits), dtype=np.int64)
+    for i in range(digits.shape[1]):
+        out = out * 10 + digits[:, i].astype(np.int64)
+    return out
 
 
 def nir_check(raw: pd.Series) -> dict[str, np.ndarray]:
-    """Masks for each way a NIR can be wrong, plus the normalized value.
+    """Masks for each way a NIR can be wrong, plus the normalized value and its parts.
 
     Keys: 'value' (normalized text), 'empty', 'scientific' (a spreadsheet turned it into 2,95109E+14),
-    'no_key' (13 digits), 'shape' (any other malformed value), 'key' (well formed but wrong key).
+    'no_key' (13 digits), 'shape' (any other malformed value), 'key' (well formed but wrong key); and for
+    well-formed values (0 elsewhere): 'sex' (first digit), 'year' and 'month' (of birth, digits 2–3 and
+    4–5), 'order' (digits 11–13), 'ident' (one integer per distinct NIR, Corsica included, for fast matching). Computed with Arrow kernels over the whole column, then digit arithmetic on the well-formed ones.
     """
-    stripped = raw.str.strip()
-    value = normalize_nir(stripped)
-    empty = (value == "").to_numpy()
-    scientific = stripped.str.upper().str.fullmatch(_SCIENTIFIC).fillna(False).to_numpy(dtype=bool)
-    well_formed = value.str.fullmatch(NIR_SHAPE).fillna(False).to_numpy(dtype=bool)
-    no_key = ~well_formed & value.str.fullmatch(r"[1278][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}").fillna(False).to_numpy(dtype=bool)
+    stripped = pc.utf8_trim_whitespace(arrow_text(raw))
+    dirty = pc.match_substring_regex(stripped, _CLEAN)  # spaces, dots…: most values have none
+    value = stripped
+    if pc.any(dirty).as_py():
+        value = pc.replace_with_mask(stripped, dirty, pc.replace_substring_regex(pc.filter(stripped, dirty), _CLEAN, ""))
+    value = pc.utf8_upper(value)
+    n = len(value)
+    empty = pc.equal(value, "").to_numpy(zero_copy_only=False)
+    scientific = _full(stripped, _SCIENTIFIC, ignore_case=True)
+    well_formed = _full(value, NIR_SHAPE)
+    no_key = ~well_formed & _full(value, r"[1278][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}")
     shape = ~(empty | scientific | well_formed | no_key)
-    key_bad = np.zeros(len(raw), dtype=bool)
-    if well_formed.any():
-        ok = value[well_formed]
-        body = ok.str.slice(0, 13).str.replace("2A", "19", regex=False).str.replace("2B", "18", regex=False)
-        number = body.astype("int64").to_numpy()
-        key = ok.str.slice(13, 15).astype("int64").to_numpy()
-        key_bad[np.flatnonzero(well_formed)] = (97 - number % 97) != key
+    key_bad = np.zeros(n, dtype=bool)
+    sex, year, month, order, ident = (np.zeros(n, dtype=np.int64) for _ in range(5))
+    pos = np.flatnonzero(well_formed)
+    if len(pos):
+        chars = _char_matrix(pc.filter(value, pa.array(well_formed)), 15)
+        digits = chars - np.uint8(ord("0"))  # the two Corsica letters aside, all digits (NIR_SHAPE)
+        dept = np.where(chars[:, 6] == ord("A"), 19, np.where(chars[:, 6] == ord("B"), 18, digits[:, 5].astype(np.int64) * 10 + digits[:, 6]))
+        number = (_number(digits[:, 0:5]) * 100 + dept) * 1_000_000 + _number(digits[:, 7:13])  # 2A → 19, 2B → 18
+        key = _number(digits[:, 13:15])
+        key_bad[pos] = (97 - number % 97) != key
+        sex[pos], year[pos], month[pos], order[pos] = (_number(digits[:, a:b]) for a, b in ((0, 1), (1, 3), (3, 5), (10, 13)))
+        corsica = np.where(chars[:, 6] == ord("A"), 100, np.where(chars[:, 6] == ord("B"), 101, dept))  # apart from 19, 18
+        ident[pos] = ((_number(digits[:, 0:5]) * 1000 + corsica) * 1_000_000 + _number(digits[:, 7:13])) * 100 + key
     return {
-        "value": value.to_numpy(dtype=object),
+        "value": value.to_numpy(zero_copy_only=False).astype(object),
         "empty": empty,
         "scientific": scientific,
         "no_key": no_key,
         "shape": shape,
         "key": key_bad,
+        "sex": sex,
+        "year": year,
+        "month": month,
+        "order": order,
+        "ident": ident,
     }
 
 
@@ -77,15 +126,6 @@ def vat_siren(value: str) -> str:
     return v[2:] if len(v) == 11 and v[:2].isdigit() else ""
 
 
-def nir_part(values: np.ndarray, start: int, stop: int, mask: np.ndarray) -> np.ndarray:
-    """Characters start:stop of each well-formed NIR ('' elsewhere)."""
-    sliced = pd.Series(values, dtype="str").str.slice(start, stop)
-    return np.where(mask, sliced.to_numpy(dtype=object), "").astype(object)
-
-
-_MONTHS_OK = [f"{m:02d}" for m in [*range(1, 13), 20, *range(30, 43), *range(50, 100)]]
-
-
 def nir_month_ok(months: np.ndarray) -> np.ndarray:
     """Month of birth in a NIR: 01–12, or 20, 30–42, 50–99 for incomplete civil-status records."""
-    return pd.Series(months, dtype="str").isin(_MONTHS_OK).to_numpy()
+    return ((months >= 1) & (months <= 12)) | (months == 20) | ((months >= 30) & (months <= 42)) | (months >= 50)
