@@ -183,6 +183,7 @@ def _accepted(r: _Rows, f: Findings) -> pd.DataFrame:
     keep &= r.out["action"] != ""
     columns = {k: (v[keep].reset_index(drop=True) if isinstance(v, pd.Series) else pd.Series(v[keep], dtype=v.dtype))
                for k, v in r.out.items() if not k.startswith("_")}
+    columns["nir_id"] = pd.Series(r.out["_nir_id"][keep])  # the NIR as an integer: the store inserts in its order
     return pd.DataFrame(columns, copy=False)  # copy=False: no 2-D block of a million Python objects per dtype
 
 

@@ -4,6 +4,7 @@ a single transaction together with the file's ledger entry, so a file is applied
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass
 
@@ -91,36 +92,85 @@ def record_file(conn: sqlite3.Connection, rec: FileRecord, findings: list[tuple]
     return file_id, counts
 
 
-def _nullable(values) -> list:
-    """Python values for SQLite: None for empty cells ('' or missing)."""
-    s = pd.Series(values)
-    if s.dtype == object:
-        arr = s.to_numpy()
-        return np.where(pd.isna(arr) | (arr == ""), None, arr).tolist()
-    return s.mask(s == "").to_numpy(dtype=object, na_value=None).tolist()
+_LITERAL = re.compile(r"[0-9A-Za-z _.:+,-]{0,64}")  # constants that can be written into the statement as they are
+TEXT, FLAG = "texte", "drapeau"  # column kinds: '' stored as NULL / NULL stored as 0
 
 
-def _by_key(acc: pd.DataFrame) -> pd.DataFrame:
-    """Rows in (adhérent, NIR) order, so that the store's unique index grows in order (much cheaper
-    than random inserts on a big file). Sorted by Arrow, which is several times faster than pandas here."""
+def _literal(value, kind: str | None) -> str | None:
+    """SQL text of a constant column value, or None when it must stay a bound parameter."""
+    if value is None or (isinstance(value, float) and value != value) or (kind == TEXT and value == ""):
+        return "0" if kind == FLAG else "NULL"
+    if isinstance(value, (bool, np.bool_, int, np.integer)):
+        return str(int(value))
+    if isinstance(value, str) and _LITERAL.fullmatch(value):
+        return f"'{value}'"
+    return None
+
+
+def _constant(values) -> tuple[bool, object]:
+    """Whether a column holds one value throughout (None, NaN and '' told apart), and that value."""
+    if not isinstance(values, (np.ndarray, pd.Series)):
+        return True, values
+    if len(values) == 0:
+        return True, None
+    first = values.iloc[0] if isinstance(values, pd.Series) else values[0]
+    if first is None or (isinstance(first, float) and first != first):
+        return bool(pd.isna(values).all()), None
+    return bool((values == first).all()), first
+
+
+def _take(values, rows: np.ndarray) -> list:
+    if isinstance(values, pd.Series):
+        return values.iloc[rows].tolist()
+    return values[rows].tolist()
+
+
+def bulk_insert(conn: sqlite3.Connection, table: str, columns: dict[str, object], rows: np.ndarray,
+                kinds: dict[str, str] | None = None) -> None:
+    """INSERT rows (positions in the columns, in this order) of columns given as arrays, Series or scalars.
+
+    Binding parameters is most of the cost of executemany, so a column holding one value throughout (a
+    member's only SIRET, an empty comment column, the file id) is written into the statement itself when
+    it is a plain value (digits, letters, dates), and bound on every row otherwise. Kinds: TEXT columns
+    store '' as NULL, FLAG columns store NULL as 0. Batches of BATCH rows keep the Python objects bounded."""
+    kinds = kinds or {}
+    exprs, bound = [], []
+    for name, values in columns.items():
+        kind = kinds.get(name)
+        same, value = _constant(values)
+        literal = _literal(value, kind) if same else None
+        if literal is not None:
+            exprs.append(literal)
+        else:
+            exprs.append({TEXT: "NULLIF(?, '')", FLAG: "COALESCE(?, 0)"}.get(kind, "?"))
+            bound.append(values)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(exprs)})"
+    for start in range(0, len(rows), BATCH):
+        part = rows[start:start + BATCH]
+        conn.executemany(sql, zip(*(_take(v, part) for v in bound)) if bound else [()] * len(part))
+
+
+def _key_order(acc: pd.DataFrame) -> np.ndarray:
+    """Rows in NIR order, so that the store's unique index on (adhérent, NIR) grows in order (much cheaper
+    than random inserts on a big file): by the NIR's integer from the checks, else by the text (Arrow sort)."""
+    ids = acc.get("nir_id")
+    if ids is not None and ids.dtype.kind in "iu":
+        return np.argsort(ids.to_numpy(), kind="stable")
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    keys = pa.table({"a": pa.array(acc["adherent"].astype(str).tolist() if acc["adherent"].dtype == object else acc["adherent"]),
-                     "n": pa.array(acc["nir"].astype(str).tolist() if acc["nir"].dtype == object else acc["nir"])})
-    order = pc.sort_indices(keys, sort_keys=[("a", "ascending"), ("n", "ascending")]).to_numpy()
-    return acc.take(order).reset_index(drop=True)
+    nir = pa.array(["" if v is None or v != v else str(v) for v in acc["nir"].tolist()], type=pa.string())
+    return pc.sort_indices(nir).to_numpy()
 
 
-VERSION_SQL = (f"INSERT INTO salaries_versions (id, salarie_id, precedente_id, mouvement, fichier_id, ligne, le, "
-               f"champs_modifies, {', '.join(EMPLOYEE_FIELDS)}) VALUES ({','.join('?' * (8 + len(EMPLOYEE_FIELDS)))})")
+FIELD_KINDS = {**{f: TEXT for f in EMPLOYEE_FIELDS}, "multi_employeur": FLAG, "determinants": None}  # '' determinants: none checked
 
 
 def _apply(conn: sqlite3.Connection, file_id: int, acc: pd.DataFrame, existing: pd.DataFrame, now: str) -> dict[str, int]:
-    """Employees new to the store are written straight from the file's columns, batch by batch (so a big
-    file never has all its cells as Python objects at once); employees already known get their stored
-    values merged in first (an empty cell in a modification or a sortie keeps the stored value)."""
-    acc = _by_key(acc)
+    """Employees new to the store are written straight from the file's columns; employees already known
+    get their stored values merged in first (an empty cell in a modification or a sortie keeps the stored
+    value)."""
+    order = _key_order(acc)
     known = np.zeros(len(acc), dtype=bool)
     if len(existing):
         m = acc[["adherent", "nir"]].merge(existing, how="left", on=["adherent", "nir"], validate="one_to_one")
@@ -128,26 +178,23 @@ def _apply(conn: sqlite3.Connection, file_id: int, acc: pd.DataFrame, existing: 
     next_emp = conn.execute("SELECT COALESCE(MAX(id), 0) FROM salaries").fetchone()[0] + 1
     next_ver = conn.execute("SELECT COALESCE(MAX(id), 0) FROM salaries_versions").fetchone()[0] + 1
 
-    fresh = acc.loc[~known].reset_index(drop=True)
+    fresh = order[~known[order]]
     n_fresh = len(fresh)
-    emp_ids = np.arange(next_emp, next_emp + n_fresh, dtype=np.int64)
-    ver_ids = np.arange(next_ver, next_ver + n_fresh, dtype=np.int64)
-    for start in range(0, n_fresh, BATCH):
-        part = fresh.iloc[start:start + BATCH]
-        k = len(part)
-        values = {f: _nullable(part[f]) for f in EMPLOYEE_FIELDS if f != "determinants"}
-        values["determinants"] = part["determinants"].tolist()
-        values["multi_employeur"] = [0 if v is None else int(v) for v in values["multi_employeur"]]
-        conn.executemany(VERSION_SQL, zip(
-            ver_ids[start:start + k].tolist(), emp_ids[start:start + k].tolist(), [None] * k, part["action"].tolist(),
-            [file_id] * k, part["line"].astype("int64").tolist(), [now] * k, [None] * k,
-            *(values[f] for f in EMPLOYEE_FIELDS)))
-        conn.executemany("INSERT INTO salaries (id, adherent, nir, present, version_id) VALUES (?,?,?,?,?)", zip(
-            emp_ids[start:start + k].tolist(), part["adherent"].tolist(), part["nir"].tolist(),
-            (part["action"] != "sortie").astype(int).tolist(), ver_ids[start:start + k].tolist()))
+    emp_ids = np.zeros(len(acc), dtype=np.int64)
+    ver_ids = np.zeros(len(acc), dtype=np.int64)
+    emp_ids[fresh] = np.arange(next_emp, next_emp + n_fresh)
+    ver_ids[fresh] = np.arange(next_ver, next_ver + n_fresh)
+    bulk_insert(conn, "salaries_versions", {
+        "id": ver_ids, "salarie_id": emp_ids, "precedente_id": None, "mouvement": acc["action"].to_numpy(),
+        "fichier_id": file_id, "ligne": acc["line"].to_numpy(dtype=np.int64), "le": now, "champs_modifies": None,
+        **{f: acc[f] for f in EMPLOYEE_FIELDS}}, fresh, FIELD_KINDS)
+    bulk_insert(conn, "salaries", {
+        "id": emp_ids, "adherent": acc["adherent"], "nir": acc["nir"],
+        "present": (acc["action"] != "sortie").to_numpy(dtype=np.int64), "version_id": ver_ids}, fresh)
 
     if known.any():
-        _apply_known(conn, file_id, acc.loc[known].reset_index(drop=True), m.loc[known].reset_index(drop=True),
+        kept = np.flatnonzero(known)
+        _apply_known(conn, file_id, acc.iloc[kept].reset_index(drop=True), m.iloc[kept].reset_index(drop=True),
                      next_ver + n_fresh, now)
     counts = acc["action"].value_counts()
     return {k: int(counts.get(k, 0)) for k in ("entree", "sortie", "modification")}
@@ -160,7 +207,7 @@ def _apply_known(conn, file_id: int, acc: pd.DataFrame, old: pd.DataFrame, next_
     changed = [[] for _ in range(n)]
     state = {}
     for f in EMPLOYEE_FIELDS:
-        new = acc[f].tolist() if f == "determinants" else _nullable(acc[f])
+        new = [None if v is None or v != v or (v == "" and f != "determinants") else v for v in acc[f].tolist()]
         before = [None if (v is None or v != v) else v for v in old[f].tolist()]
         if f == "multi_employeur":
             new = [None if v is None else int(v) for v in new]
@@ -177,12 +224,14 @@ def _apply_known(conn, file_id: int, acc: pd.DataFrame, old: pd.DataFrame, next_
             if (v if v is not None else "") != (before[i] if before[i] is not None else ""):
                 changed[i].append(f)
             merged.append(v)
-        state[f] = merged
-    ver_ids = list(range(next_ver, next_ver + n))
-    emp_ids = old["id"].astype("int64").tolist()
-    conn.executemany(VERSION_SQL, zip(
-        ver_ids, emp_ids, old["version_id"].astype("int64").tolist(), action.tolist(), [file_id] * n,
-        [int(x) or None for x in acc["line"].tolist()], [now] * n, [",".join(c) or None for c in changed],
-        *(state[f] for f in EMPLOYEE_FIELDS)))
+        state[f] = np.array(merged + [None], dtype=object)[:-1]  # [None]: a 1-D array even of tuples
+    ver_ids = np.arange(next_ver, next_ver + n)
+    emp_ids = old["id"].to_numpy(dtype=np.int64)
+    bulk_insert(conn, "salaries_versions", {
+        "id": ver_ids, "salarie_id": emp_ids, "precedente_id": old["version_id"].to_numpy(dtype=np.int64),
+        "mouvement": action, "fichier_id": file_id,
+        "ligne": np.array([int(x) or None for x in acc["line"].tolist()] + [None], dtype=object)[:-1], "le": now,
+        "champs_modifies": np.array([",".join(c) or None for c in changed] + [None], dtype=object)[:-1],
+        **state}, np.arange(n))
     conn.executemany("UPDATE salaries SET present=?, version_id=? WHERE id=?",
-                     zip((action != "sortie").astype(int).tolist(), ver_ids, emp_ids))
+                     zip((action != "sortie").astype(int).tolist(), ver_ids.tolist(), emp_ids.tolist()))
