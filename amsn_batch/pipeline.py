@@ -28,6 +28,7 @@ from . import claims, faults, intake, logs
 from .config import Settings
 from .lock import LOCK_NAME, AlreadyRunning, hold  # noqa: F401  (AlreadyRunning: raised by run())
 from .read import UnreadableFile, read_table
+from .read.arrow import string_buffers, string_chunks
 from .read.headers import map_headers, vocabulary
 from .read.kind import DECLARATION, detect_kind
 from .reports.ack import Ack, write_ack
@@ -171,14 +172,17 @@ def _hostile_cells(table, outcome, max_chars: int) -> None:
     too_long: dict[int, tuple[str, int]] = {}
     for header in table.headers:
         col = table.frame[header].astype(str)
-        lengths = col.str.len().to_numpy()
-        for pos in np.flatnonzero(lengths > max_chars):
-            too_long.setdefault(int(pos), (header, int(lengths[pos])))
-        mask = col.str.contains(_CONTROL_CHARS, regex=True).fillna(False).to_numpy(dtype=bool)
-        if mask.any():
-            found = col[mask].str.extract(f"({_CONTROL_CHARS})", expand=False)
-            for pos, char in zip(np.flatnonzero(mask), found):
-                control.setdefault(int(pos), (header, f"U+{ord(char):04X}"))
+        suspect_long, suspect_control = _byte_screen(col, max_chars)
+        if suspect_long:
+            lengths = col.str.len().to_numpy()
+            for pos in np.flatnonzero(lengths > max_chars):
+                too_long.setdefault(int(pos), (header, int(lengths[pos])))
+        if suspect_control:
+            mask = col.str.contains(_CONTROL_CHARS, regex=True).fillna(False).to_numpy(dtype=bool)
+            if mask.any():
+                found = col[mask].str.extract(f"({_CONTROL_CHARS})", expand=False)
+                for pos, char in zip(np.flatnonzero(mask), found):
+                    control.setdefault(int(pos), (header, f"U+{ord(char):04X}"))
     if control:
         pos = np.array(sorted(control), dtype=np.int64)
         outcome.findings.add_rows("CARACTERE_CONTROLE", pos, None, "",
@@ -190,6 +194,25 @@ def _hostile_cells(table, outcome, max_chars: int) -> None:
     refused = list(control) + list(too_long)
     if refused and len(outcome.accepted):
         outcome.accepted = outcome.accepted.loc[~outcome.accepted["pos"].isin(refused)].reset_index(drop=True)
+
+
+_CONTROL_BYTES = np.zeros(256, dtype=bool)
+_CONTROL_BYTES[[*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f]] = True
+
+
+def _byte_screen(col: pd.Series, max_chars: int) -> tuple[bool, bool]:
+    """(may hold a value longer than max_chars, may hold a control character), read from the bytes of the
+    column's Arrow buffers: a cheap screen before the per-value checks, which only run when it says maybe."""
+    chunks = string_chunks(col)
+    if not chunks:
+        return True, True
+    long_, ctrl = False, False
+    for arr in chunks:
+        offsets, data = string_buffers(arr)
+        if len(arr):
+            long_ |= int(np.diff(offsets).max()) > max_chars  # bytes ≥ characters
+            ctrl |= bool(_CONTROL_BYTES[data[offsets[0]:offsets[-1]]].any())
+    return long_, ctrl
 
 
 def _findings_dicts(frame: pd.DataFrame) -> list[dict]:

@@ -36,16 +36,27 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
-def read_workbook(path: Path, max_rows: int, max_columns: int) -> list[tuple[str, list[list[str]]]]:
-    """Every sheet as rows of text. The last workbook read is kept (same path, size and time): one file is
-    looked at several times in a run (its kind, its checks, its correction workbook) but parsed once.
-    Callers must not change the rows."""
+def row_text(row: list) -> list[str]:
+    return [v if type(v) is str else cell_text(v) for v in row]
+
+
+def column_text(column: tuple) -> tuple | list:
+    """A column's cells as text; a column of text cells only (the usual case) is returned as it is."""
+    if set(map(type, column)) <= {str}:
+        return column
+    return [v if type(v) is str else cell_text(v) for v in column]
+
+
+def read_workbook(path: Path, max_rows: int, max_columns: int) -> list[tuple[str, list[list]]]:
+    """Every sheet as rows of cell values (text, numbers, dates: see `row_text`, `column_text`). The last
+    workbook read is kept (same path, size and time): one file is looked at several times in a run (its
+    kind, its checks, its correction workbook) but parsed once. Callers must not change the rows."""
     st = path.stat()
     return _read_workbook(str(path), st.st_size, st.st_mtime_ns, max_rows, max_columns)
 
 
 @lru_cache(maxsize=1)
-def _read_workbook(path: str, _size: int, _mtime_ns: int, max_rows: int, max_columns: int) -> list[tuple[str, list[list[str]]]]:
+def _read_workbook(path: str, _size: int, _mtime_ns: int, max_rows: int, max_columns: int) -> list[tuple[str, list[list]]]:
     from python_calamine import CalamineWorkbook
 
     try:
@@ -58,8 +69,7 @@ def _read_workbook(path: str, _size: int, _mtime_ns: int, max_rows: int, max_col
                     f"La feuille « {name} » dépasse les limites ({max_rows:,} lignes, {max_columns} colonnes). "
                     "Découpez le fichier.".replace(",", " ")
                 )
-            rows = sheet.to_python(skip_empty_area=False)
-            out.append((name, [[v if type(v) is str else cell_text(v) for v in row] for row in rows]))  # most cells are text
+            out.append((name, sheet.to_python(skip_empty_area=False)))
         return out
     except UnreadableFile:
         raise

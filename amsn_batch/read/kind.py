@@ -27,9 +27,9 @@ def _head_rows(path: Path, limits: Limits) -> list[list[str]]:
     if head.startswith(XLSX_MAGIC):
         check_zip(path, limits.max_unzipped_bytes, limits.max_zip_ratio)  # before any decompression
     if head.startswith(XLSX_MAGIC) or head.startswith(XLS_MAGIC):  # parsed once: the checks reuse it
-        from .excel import read_workbook
+        from .excel import read_workbook, row_text
 
-        return [row for _, rows in read_workbook(path, limits.max_rows, limits.max_columns)
+        return [row_text(row) for _, rows in read_workbook(path, limits.max_rows, limits.max_columns)
                 for row in rows[:HEADER_SEARCH_ROWS]]
     encoding = detect_encoding(head)
     lines = _sample_lines(head, encoding)

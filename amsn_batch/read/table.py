@@ -294,20 +294,24 @@ def _finish(frame, headers, lines_no, overflow, header_line, fmt, details) -> Ta
 # --- spreadsheets --------------------------------------------------------------------------------------
 
 
-def _table_from_rows(rows_by_sheet: list[tuple[str, list[list[str]]]], vocab: Vocabulary, max_columns: int) -> Table:
-    """Pick the sheet whose header names the most fields (the first one on a tie)."""
+def _table_from_rows(rows_by_sheet: list[tuple[str, list[list]]], vocab: Vocabulary, max_columns: int) -> Table:
+    """Pick the sheet whose header names the most fields (the first one on a tie). Cells become text column
+    by column: a column of text cells, the usual case, is taken as it is."""
+    from .excel import cell_text, column_text, row_text
+
     best = None
     for name, rows in rows_by_sheet:
-        h = _find_header(rows, vocab)
+        head = [row_text(r) for r in rows[:HEADER_SEARCH_ROWS]]
+        h = _find_header(head, vocab)
         if h >= 0:
-            score = score_header_row(rows[h], vocab)
+            score = score_header_row(head[h], vocab)
             if best is None or score > best[0]:
-                best = (score, name, rows, h)
+                best = (score, name, rows, h, head[h])
     if best is None:
         raise _no_header(vocab)
-    _, sheet, rows, h = best
-    header_cells = list(rows[h])
-    while header_cells and not str(header_cells[-1]).strip():
+    _, sheet, rows, h, header_cells = best
+    header_cells = list(header_cells)
+    while header_cells and not header_cells[-1].strip():
         header_cells.pop()
     headers = _dedupe(header_cells)
     if len(headers) > max_columns:
@@ -316,14 +320,13 @@ def _table_from_rows(rows_by_sheet: list[tuple[str, list[list[str]]]], vocab: Vo
     body = rows[h + 1 :]
     if body and all(len(r) == len(body[0]) for r in body) and len(body[0]) >= width:  # calamine: a rectangle
         transposed = list(zip(*body))
-        columns = {name: transposed[i] for i, name in enumerate(headers)}
-        extra = transposed[width:]
+        columns = {name: column_text(transposed[i]) for i, name in enumerate(headers)}
         overflow = np.zeros(len(body), dtype=bool)
-        for col in extra:
-            overflow |= np.fromiter((bool(str(c).strip()) for c in col), bool, len(body))
+        for col in transposed[width:]:
+            overflow |= np.fromiter((bool(cell_text(c).strip()) for c in col), bool, len(body))
     else:
-        columns = {name: [r[i] if i < len(r) else "" for r in body] for i, name in enumerate(headers)}
-        overflow = np.fromiter((any(str(c).strip() for c in r[width:]) for r in body), bool, len(body))
+        columns = {name: column_text([r[i] if i < len(r) else "" for r in body]) for i, name in enumerate(headers)}
+        overflow = np.fromiter((any(cell_text(c).strip() for c in r[width:]) for r in body), bool, len(body))
     frame = pd.DataFrame(columns, dtype=str) if body else pd.DataFrame({c: pd.Series([], dtype=str) for c in headers})
     lines_no = np.arange(len(body), dtype=np.int64) + (h + 2)
     return _finish(frame, headers, lines_no, overflow, h + 1, "xlsx", {"feuille": sheet})

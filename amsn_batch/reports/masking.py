@@ -14,6 +14,7 @@ one digit missing, in a column other than the NIR column, is not masked: the pri
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _SEP = "[ .\u00a0\u202f]"
 DIGIT_RUN = re.compile(rf"(?<![0-9])[0-9](?:{_SEP}?(?:[0-9]|(?<=2)[AaBb])){{12,}}")
@@ -40,7 +41,9 @@ def scrub(value: object) -> str:
     """The text with every NIR-looking run of digits masked ('' for None)."""
     if value is None:
         return ""
-    text = str(value)
-    if not any(c.isdigit() for c in text):
-        return text
+    return _scrub_text(str(value))
+
+
+@lru_cache(maxsize=65536)
+def _scrub_text(text: str) -> str:  # reports repeat the same messages thousands of times
     return DIGIT_RUN.sub(_mask, text)

@@ -7,6 +7,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..read.arrow import string_buffers
+
 # Patterns use [0-9] and literal spaces rather than \d and \s, which would send pandas' Arrow strings
 # through Python's re one value at a time instead of RE2 over the whole column.
 NIR_SHAPE = r"[1278][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{8}"
@@ -36,9 +38,7 @@ def _char_matrix(arr: pa.Array, width: int) -> np.ndarray:
     """The bytes of an Arrow string array whose values are all `width` ASCII characters, as an (n, width)
     uint8 matrix viewed straight from Arrow's buffer (one value after the other), for digit arithmetic."""
     arr = pa.concat_arrays(arr.chunks) if isinstance(arr, pa.ChunkedArray) else arr
-    item = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.frombuffer(arr.buffers()[1], dtype=item, count=len(arr) + 1, offset=arr.offset * np.dtype(item).itemsize)
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    offsets, data = string_buffers(arr)
     return data[offsets[0]:offsets[0] + width * len(arr)].reshape(len(arr), width)
 
 

@@ -92,7 +92,7 @@ def record_file(conn: sqlite3.Connection, rec: FileRecord, findings: list[tuple]
     return file_id, counts
 
 
-_LITERAL = re.compile(r"[0-9A-Za-z _.:+,-]{0,64}")  # constants that can be written into the statement as they are
+_LITERAL = re.compile(r"[^'\x00-\x1f\x7f]{0,200}")  # constants written into the statement as they are, between quotes
 TEXT, FLAG = "texte", "drapeau"  # column kinds: '' stored as NULL / NULL stored as 0
 
 
@@ -122,7 +122,9 @@ def _constant(values) -> tuple[bool, object]:
 def _take(values, rows: np.ndarray) -> list:
     if isinstance(values, pd.Series):
         return values.iloc[rows].tolist()
-    return values[rows].tolist()
+    if isinstance(values, np.ndarray):
+        return values[rows].tolist()
+    return [values] * len(rows)  # a scalar that cannot be written as a literal
 
 
 def bulk_insert(conn: sqlite3.Connection, table: str, columns: dict[str, object], rows: np.ndarray,

@@ -1,0 +1,25 @@
+"""Raw access to Arrow text columns, for screens that a byte scan answers faster than a per-value kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+
+def string_chunks(values) -> list[pa.Array]:
+    """The Arrow string arrays behind a text column (a pandas Series or an Arrow array); [] when the column
+    is not Arrow text."""
+    try:
+        arr = pa.array(values.array) if hasattr(values, "array") else values
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return []
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    return [c for c in chunks if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)]
+
+
+def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of an Arrow string array, viewed without copy: value i is bytes[offsets[i]:offsets[i+1]]."""
+    item = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=item, count=len(arr) + 1, offset=arr.offset * np.dtype(item).itemsize)
+    data = arr.buffers()[2]
+    return offsets, (np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8))
