@@ -130,9 +130,16 @@ def write_rejects(outdir: Path, stem: str, source: Path, statut: str, findings: 
     lines = table.lines[keep]
     outdir.mkdir(parents=True, exist_ok=True)
     tmp = outdir / f".{target.name}.tmp"
-    _write_book(tmp, frame, lines, headers, written_headers, text_cols, by_line, wide_text, mapped,
-                file_name=file_name, received=received, help_email=help_email, statut=statut)
-    os.replace(tmp, target)
+    try:
+        _write_book(tmp, frame, lines, headers, written_headers, text_cols, by_line, wide_text, mapped,
+                    file_name=file_name, received=received, help_email=help_email, statut=statut)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            tmp.unlink(missing_ok=True)  # a half-written zip must not stay behind (nor ever become the target)
+        except OSError:
+            pass
+        raise
     return RejectsOutcome(target, len(lines))
 
 
