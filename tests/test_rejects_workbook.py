@@ -205,3 +205,112 @@ def test_too_many_refused_rows_for_a_workbook(tmp_path):
     html = (w.outbox / "10001" / "gros.ar.html").read_text(encoding="utf-8")
     assert "Trop de lignes refusées (8)" in html
 
+
+
+def test_workbook_layout_and_every_cell_is_text(ws):
+    """What the sender sees on opening the workbook: header, panes, filter, print setup, drop-down lists,
+    identifier columns as text, comments on the faulty cells; and every cell a string, read back by
+    openpyxl and by calamine (what the inbox reads it with)."""
+    from python_calamine import CalamineWorkbook
+
+    from amsn_batch.reports.rejects import HEADER_FILL, NOTICE_SHEET, SHEET
+
+    g = generate(ws.registry.members["10001"], 40, {"nir_cle": 3, "siret": 2, "date": 2, "pcs": 1})
+    refused = sorted(g.mistakes)
+    g.rows[refused[0]][13] = "bip\x07 fin"  # a control character XML cannot hold
+    g.rows[refused[1]][13] = "0123"  # looks like a number: stays the sender's text
+    g.rows[refused[2]][13] = "=1+1"
+    write_csv(ws.drop("10001", "mise-en-page.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    path = ws.outbox / "10001" / "mise-en-page.rejets.xlsx"
+    n = len(refused)
+
+    wb = load_workbook(path)
+    assert wb.properties.creator == "amsn-batch" and wb.properties.title == "Lignes refusées – mise-en-page.csv"
+    sheet = wb[SHEET]
+    assert all(c.font.b and c.fill.fgColor.rgb.endswith(HEADER_FILL) for c in sheet[1])
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:O{n + 1}"
+    assert sheet.print_title_rows == "$1:$1"
+    setup = sheet.page_setup
+    fit_width = 1 if setup.fitToWidth is None else setup.fitToWidth  # 1 is the default, may be left out
+    assert (setup.orientation, str(setup.paperSize), fit_width, setup.fitToHeight) == ("landscape", "9", 1, 0)
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    lists = {str(dv.sqref): (dv.type, dv.formula1, dv.allow_blank, dv.showErrorMessage) for dv in sheet.data_validations.dataValidation}
+    assert lists == {f"F2:F{n + 501}": ("list", '"Entrée,Sortie,Modification"', True, False),
+                     f"M2:M{n + 501}": ("list", '"SI,SIA,SIR,SIH"', True, False)}
+    for letter in "CE":  # N° sécurité sociale, SIRET
+        assert sheet.column_dimensions[letter].number_format == "@"
+        assert all(c.number_format == "@" for c in sheet[letter][1:])
+    assert round(sheet.column_dimensions["O"].width) in (80, 81)
+    assert all(c.alignment.wrap_text for c in sheet["O"][1:])
+
+    for k, i in enumerate(refused):
+        col = MISTAKES[g.mistakes[i]][0]
+        cell = sheet.cell(k + 2, col + 1)
+        assert cell.font.b and cell.font.color.rgb.endswith("9C0006") and cell.border.left.style == "thin"
+        assert cell.comment is not None and cell.comment.author == "amsn-batch"
+        assert cell.comment.text.strip() and cell.comment.text in sheet.cell(k + 2, 15).value
+        assert sheet.cell(k + 2, 8).value is None  # Date de sortie: empty in the file, empty here
+    # The control character is a refusal of its own: that cell is marked too, the character already gone.
+    assert "caractère de contrôle" in sheet.cell(2, 14).comment.text
+    comments = [c for row in sheet.iter_rows() for c in row if c.comment is not None]
+    assert len(comments) == n + 1
+    assert [sheet.cell(k + 2, 14).value for k in range(3)] == ["bip fin", "0123", "'=1+1"]
+
+    notice = wb[NOTICE_SHEET]
+    assert notice["A1"].font.b and notice["A1"].font.sz == 14 and "mise-en-page.csv" in notice["A1"].value
+    assert round(notice.column_dimensions["A"].width) in (110, 111)
+    assert all(c.alignment.wrap_text for c in notice["A"][1:])
+
+    book = CalamineWorkbook.from_path(str(path))
+    for name in (SHEET, NOTICE_SHEET):
+        values = [v for row in book.get_sheet_by_name(name).to_python() for v in row]
+        assert all(isinstance(v, str) for v in values), [v for v in values if not isinstance(v, str)]
+    rows = book.get_sheet_by_name(SHEET).to_python()
+    assert [r[13] for r in rows[1:4]] == ["bip fin", "0123", "'=1+1"]
+    assert rows[1][2] == g.rows[refused[0]][2]  # the NIR as sent, all its digits
+
+
+def _refusals(tmp_path: Path, n: int, *, column: str = "Code PCS"):
+    """A file of n rows, each with a blocking finding on `column` (as the rules would report it)."""
+    from amsn_batch.rules.catalogue import BLOCKING
+
+    g = generate(["73249128700017"], n, seed=5)
+    source = write_csv(tmp_path / "lot.csv", g.headers, g.rows)
+    findings = [{"ligne": i + 2, "colonne": column, "message": "« 5521 » n'est pas un code PCS-ESE.",
+                 "gravite": BLOCKING, "code": "PCS_FORMAT"} for i in range(n)]
+    return source, findings
+
+
+def test_comments_stop_at_the_limit_but_every_faulty_cell_is_marked(tmp_path):
+    from amsn_batch.reports.rejects import MAX_COMMENTS, write_rejects
+
+    n = MAX_COMMENTS + 30
+    source, findings = _refusals(tmp_path, n)
+    out = write_rejects(tmp_path / "out", "lot", source, "accepte_partiellement", findings)
+    assert out.rows == n
+    wb = load_workbook(out.path)
+    sheet = wb.worksheets[0]
+    pcs = MOVEMENT_HEADERS.index("Code PCS") + 1
+    cells = [sheet.cell(r, pcs) for r in range(2, n + 2)]
+    assert all(c.fill.fgColor.rgb.endswith(BAD_FILL) for c in cells)
+    assert sum(c.comment is not None for c in cells) == MAX_COMMENTS
+    assert all("n'est pas un code PCS-ESE" in sheet.cell(r, len(MOVEMENT_HEADERS) + 1).value for r in range(2, n + 2))
+
+
+def test_a_failed_write_leaves_the_previous_workbook_whole(tmp_path):
+    import pytest
+
+    from amsn_batch.reports.rejects import write_rejects
+
+    source, findings = _refusals(tmp_path, 3)
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    target = outdir / "lot.rejets.xlsx"
+    target.write_bytes(b"previous workbook")
+    (outdir / ".lot.rejets.xlsx.tmp").mkdir()  # the temporary name cannot be written: close() fails
+    with pytest.raises(Exception):
+        write_rejects(outdir, "lot", source, "accepte_partiellement", findings)
+    assert target.read_bytes() == b"previous workbook"
+    assert sorted(p.name for p in outdir.iterdir()) == [".lot.rejets.xlsx.tmp", "lot.rejets.xlsx"]
