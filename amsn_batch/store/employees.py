@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .. import faults
 from .db import EMPLOYEE_FIELDS
@@ -113,17 +114,31 @@ def _constant(values) -> tuple[bool, object]:
         return True, values
     if len(values) == 0:
         return True, None
-    first = values.iloc[0] if isinstance(values, pd.Series) else values[0]
+    arr = values.to_numpy() if isinstance(values, pd.Series) and values.dtype == object else values
+    first = arr.iloc[0] if isinstance(arr, pd.Series) else arr[0]
     if first is None or (isinstance(first, float) and first != first):
-        return bool(pd.isna(values).all()), None
-    return bool((values == first).all()), first
+        return bool(pd.isna(arr).all()), None
+    if isinstance(arr, np.ndarray):
+        sample = arr[:: max(1, len(arr) // 1000)]  # most columns differ somewhere in a sample: no full pass for them
+        if not all(v is first or (type(v) is type(first) and v == first) for v in sample):
+            return False, None
+    return bool((arr == first).all()), first
+
+
+def _columns(values) -> object:
+    """A bound column in a form cheap to cut into batches: numpy for object data, Arrow for text."""
+    if isinstance(values, pd.Series):
+        if values.dtype == object:
+            return values.to_numpy()
+        return pa.array(values.array) if isinstance(values.array, pd.arrays.ArrowStringArray) else values.to_numpy(dtype=object)
+    return values
 
 
 def _take(values, rows: np.ndarray) -> list:
-    if isinstance(values, pd.Series):
-        return values.iloc[rows].tolist()
     if isinstance(values, np.ndarray):
         return values[rows].tolist()
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values.take(rows).to_numpy(zero_copy_only=False).tolist()
     return [values] * len(rows)  # a scalar that cannot be written as a literal
 
 
@@ -145,7 +160,7 @@ def bulk_insert(conn: sqlite3.Connection, table: str, columns: dict[str, object]
             exprs.append(literal)
         else:
             exprs.append({TEXT: "NULLIF(?, '')", FLAG: "COALESCE(?, 0)"}.get(kind, "?"))
-            bound.append(values)
+            bound.append(_columns(values))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(exprs)})"
     for start in range(0, len(rows), BATCH):
         part = rows[start:start + BATCH]
