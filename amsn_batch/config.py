@@ -46,6 +46,8 @@ class Limits:
     max_unzipped_bytes: int = 1024 * 1024 * 1024  # total uncompressed size of a workbook (zip bomb guard)
     max_zip_ratio: int = 200  # compression ratio above which a large workbook member is refused
     max_cell_chars: int = 2000  # a longer value refuses its line
+    background_rejects_rows: int = 2000  # from this many refused rows, the correction workbook is written by a
+    # second process while the store is written
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ _LIMIT_KEYS = {
     "decompression_max_mo": ("max_unzipped_bytes", lambda v: int(float(v) * 1024 * 1024)),
     "taux_compression_max": ("max_zip_ratio", int),
     "longueur_valeur_max": ("max_cell_chars", int),
+    "classeur_rejets_en_parallele": ("background_rejects_rows", int),
 }
 
 

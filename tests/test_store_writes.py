@@ -42,10 +42,12 @@ def test_empty_text_is_null_flags_default_to_zero_and_untyped_empties_are_kept(c
     assert rows(conn) == [(1, None, "x", 0, ""), (2, None, None, 1, ""), (3, None, None, 0, "")]
 
 
-def test_rows_are_written_in_the_order_given_across_batches(conn, monkeypatch):
+@pytest.mark.parametrize("batch,per_statement", [(4, 100), (7, 3), (50, 5), (10, 1)])
+def test_rows_are_written_in_the_order_given_across_batches(conn, monkeypatch, batch, per_statement):
     import amsn_batch.store.employees as emp
 
-    monkeypatch.setattr(emp, "BATCH", 4)
+    monkeypatch.setattr(emp, "BATCH", batch)
+    monkeypatch.setattr(emp, "ROWS_PER_STATEMENT", per_statement)
     n = 10
     order = np.array([9, 3, 0, 7, 1, 8, 2, 6, 4, 5])
     values = np.array([f"v{i}" for i in range(n)], dtype=object)

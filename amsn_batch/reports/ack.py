@@ -77,13 +77,15 @@ def cap_findings(rows: list[dict], per_code: int) -> tuple[list[dict], dict[str,
 
 
 def write_ack(outdir: Path, ack: Ack, findings: list[dict], per_code: int = 200, *, contacts=None,
-              source: Path | None = None, limits=None, dry_run: bool = False, kind: str = "mouvements") -> list[Path]:
+              source: Path | None = None, limits=None, dry_run: bool = False, kind: str = "mouvements",
+              prepared=None) -> list[Path]:
     """Write the acknowledgement files; returns their paths.
 
     `findings` are all the findings of the file (the CSV lists `per_code` of each code, the page fewer, all
     are counted). With `source` (the file as received, still readable, read with the column vocabulary
     `kind` of schemas/colonnes.toml), the refused rows also go into the correction workbook <nom>.rejets.xlsx.
-    `contacts` (contacts.Contacts) fills « Qui contacter »; `dry_run` marks the page as a trial."""
+    `contacts` (contacts.Contacts) fills « Qui contacter »; `dry_run` marks the page as a trial; `prepared`
+    (rejects.Background), the correction workbook already being written by another process."""
     from . import rejects
 
     listed, extra = cap_findings(findings, per_code)
@@ -108,7 +110,7 @@ def write_ack(outdir: Path, ack: Ack, findings: list[dict], per_code: int = 200,
     workbook = rejects.RejectsOutcome(None)
     if ack.statut != "deja_traite":
         if source is not None and ack.lignes_rejetees > 0:
-            workbook = _write_workbook(outdir, stem, ack, findings, source, limits, contacts, kind)
+            workbook = _write_workbook(outdir, stem, ack, findings, source, limits, contacts, kind, prepared)
         if workbook.path is None:
             rejects.remove_stale(outdir, stem)
     write_atomic(paths[2], render_html(ack, findings, extra, contacts=contacts, workbook=workbook, dry_run=dry_run))
@@ -117,8 +119,12 @@ def write_ack(outdir: Path, ack: Ack, findings: list[dict], per_code: int = 200,
     return paths
 
 
-def _write_workbook(outdir: Path, stem: str, ack: Ack, findings: list[dict], source: Path, limits, contacts, kind: str):
+def _write_workbook(outdir: Path, stem: str, ack: Ack, findings: list[dict], source: Path, limits, contacts, kind: str,
+                    prepared=None):
     from . import rejects
+
+    if prepared is not None and (delivered := prepared.deliver(outdir / rejects.rejects_name(stem))) is not None:
+        return delivered
 
     kw = {}
     if limits is not None:
@@ -127,13 +133,13 @@ def _write_workbook(outdir: Path, stem: str, ack: Ack, findings: list[dict], sou
         return rejects.RejectsOutcome(None, ack.lignes_rejetees, too_many=True)
     try:
         return rejects.write_rejects(outdir, stem, source, ack.statut, findings, file_name=ack.fichier,
-                                     received=ack.recu_le, help_email=_help_email(contacts), kind=kind, **kw)
+                                     received=ack.recu_le, help_email=help_email(contacts), kind=kind, **kw)
     except Exception as exc:  # the acknowledgement must go out even if the workbook cannot be written
         log.error("classeur_rejets_echec fichier=%s erreur=%s", ack.sha256[:12], type(exc).__name__)
         return rejects.RejectsOutcome(None)
 
 
-def _help_email(contacts) -> str:
+def help_email(contacts) -> str:
     services = getattr(contacts, "services", None) or []
     return services[0].get("email", "") if services else ""
 

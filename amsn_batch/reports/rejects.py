@@ -13,9 +13,13 @@ cells are the sender's own text, not the normalized values of the store.
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +27,7 @@ import numpy as np
 
 from ..rules.catalogue import BLOCKING, catalogue
 from .formats import date_fr, number_fr, safe_cell
+from ..logs import quote as logs_quote
 from .masking import scrub
 
 log = logging.getLogger("amsn_batch")
@@ -34,6 +39,7 @@ REASONS_FIELD = "motifs_refus"
 TEXT_FIELDS = ("nir", "siret")  # identifiers: the column is formatted as text
 DEFAULT_MAX_ROWS = 50_000  # settings: [limites] lignes_classeur_rejets
 MAX_COMMENTS = 2000  # cell comments are heavy in XLSX; beyond, the reasons column still says it all
+DROPDOWNS = (("mouvement", ["Entrée", "Sortie", "Modification"]), ("categorie", ["SI", "SIA", "SIR", "SIH"]))
 _DEDUPED = re.compile(r"^(.*) \((\d+)\)$")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 cannot hold (as openpyxl's)
 
@@ -90,14 +96,32 @@ def _reason(f: dict) -> str:
     return f"{col} : {msg}" if col else msg
 
 
-def write_rejects(outdir: Path, stem: str, source: Path, statut: str, findings: list[dict], *,
-                  max_rows: int = DEFAULT_MAX_ROWS, max_file_rows: int = 2_000_000, max_columns: int = 200,
-                  file_name: str = "", received: str = "", help_email: str = "", kind: str = "mouvements") -> RejectsOutcome:
-    """Write <stem>.rejets.xlsx in outdir when the file has refused rows."""
+@dataclass
+class Plan:
+    """What the correction workbook shows, worked out from the file and its findings. Plain data (JSON), so
+    that another process can write the workbook (`Background`) while this one writes the store."""
+    headers: list[str]  # the file's headers kept (an old reasons column dropped)
+    written_headers: list[str]  # as the sender wrote them, plus the reasons column
+    widths: list[int]
+    text_idx: list[int]  # identifier columns, formatted as text
+    dropdowns: list[tuple[int, list[str]]]  # (column, accepted values)
+    columns: list[list[str | None]]  # the refused rows' cells, cleaned, column by column
+    lines: list[int]  # their line numbers in the file
+    own: list[list[tuple[str, str]]]  # per row: (column as written, message) of its blocking findings
+    wide_text: list[str]  # why the whole file was refused
+    file_name: str
+    received: str
+    help_email: str
+    statut: str
+
+
+def plan_rejects(source: Path, statut: str, findings: list[dict], *, max_rows: int = DEFAULT_MAX_ROWS,
+                 max_file_rows: int = 2_000_000, max_columns: int = 200, file_name: str = "", received: str = "",
+                 help_email: str = "", kind: str = "mouvements") -> Plan | RejectsOutcome:
+    """The workbook's plan, or a RejectsOutcome saying why there is no workbook."""
     from ..read import UnreadableFile, read_table
     from ..read.headers import map_headers, vocabulary
 
-    target = outdir / rejects_name(stem)
     if statut not in ("rejete", "accepte_partiellement") or not source.is_file():
         return RejectsOutcome(None)
     vocab = vocabulary(kind)
@@ -116,23 +140,46 @@ def write_rejects(outdir: Path, stem: str, source: Path, statut: str, findings: 
     mapped = map_headers(table.headers, vocab)
     old_reasons = mapped.columns.get(REASONS_FIELD)  # a workbook sent back: its old reasons are replaced
     headers = [h for h in table.headers if h != old_reasons]
-    written_headers = original_headers(headers) + [REASONS_HEADER]
-    text_cols = {mapped.columns[k] for k in TEXT_FIELDS if k in mapped.columns}
-
-    by_line: dict[int, list[dict]] = {}
+    col_of = {h: i for i, h in enumerate(headers)}
+    by_line: dict[int, list[tuple[str, str]]] = {}
     for f in findings:
         if f.get("gravite") == BLOCKING and int(f.get("ligne") or 0) != table.header_line:
-            by_line.setdefault(int(f["ligne"]), []).append(f)
-    wide_text = _file_wide_reasons(findings, table.header_line) if statut == "rejete" else []
-
+            by_line.setdefault(int(f["ligne"]), []).append((f.get("colonne") or "", f.get("message") or ""))
     keep = np.isin(table.lines, refused)
     frame = table.frame.loc[keep, headers]
-    lines = table.lines[keep]
+    lines = table.lines[keep].tolist()
+    sample = frame.head(200)
+    widths = [min(max(max([len(h)] + [len(str(v)) for v in sample[h]]) + 2, 10), 45) for h in headers] + [80]
+    return Plan(
+        headers=headers,
+        written_headers=original_headers(headers) + [REASONS_HEADER],
+        widths=widths,
+        text_idx=sorted(col_of[mapped.columns[k]] for k in TEXT_FIELDS if mapped.columns.get(k) in col_of),
+        dropdowns=[(col_of[mapped.columns[k]], values) for k, values in DROPDOWNS if mapped.columns.get(k) in col_of],
+        columns=[_clean_column(frame[h].to_numpy(dtype=object)) for h in headers],
+        lines=lines,
+        own=[by_line.get(line, []) for line in lines],
+        wide_text=_file_wide_reasons(findings, table.header_line) if statut == "rejete" else [],
+        file_name=file_name, received=received, help_email=help_email, statut=statut,
+    )
+
+
+def write_rejects(outdir: Path, stem: str, source: Path, statut: str, findings: list[dict], **options) -> RejectsOutcome:
+    """Write <stem>.rejets.xlsx in outdir when the file has refused rows (options: see plan_rejects)."""
+    plan = plan_rejects(source, statut, findings, **options)
+    if isinstance(plan, RejectsOutcome):
+        return plan
+    target = outdir / rejects_name(stem)
     outdir.mkdir(parents=True, exist_ok=True)
-    tmp = outdir / f".{target.name}.tmp"
+    write_planned(plan, target)
+    return RejectsOutcome(target, len(plan.lines))
+
+
+def write_planned(plan: Plan, target: Path) -> None:
+    """The workbook of a plan at `target`, whole or not at all (written aside, then renamed)."""
+    tmp = target.parent / f".{target.name}.tmp"
     try:
-        _write_book(tmp, frame, lines, headers, written_headers, text_cols, by_line, wide_text, mapped,
-                    file_name=file_name, received=received, help_email=help_email, statut=statut)
+        _write_book(tmp, plan)
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -140,7 +187,63 @@ def write_rejects(outdir: Path, stem: str, source: Path, statut: str, findings: 
         except OSError:
             pass
         raise
-    return RejectsOutcome(target, len(lines))
+
+
+class Background:
+    """The workbook of a plan written by a second process (`python -m amsn_batch.reports.rejects PLAN`) while
+    this one writes the store: on a big file the machine's second core does it meanwhile, and it is ready
+    when the transaction ends. The child reads the plan from a JSON file and sends the workbook's bytes back
+    on its standard output; it writes no file, so a child outliving a stopped run leaves nothing behind (its
+    output pipe is broken: it ends)."""
+
+    def __init__(self, plan: Plan, folder: Path) -> None:
+        self.rows = len(plan.lines)
+        plan_path = folder / f".rejets-{os.getpid()}.json"
+        plan_path.write_text(json.dumps(vars(plan), ensure_ascii=False), encoding="utf-8")  # asdict() deep-copies: slow
+        self.proc = subprocess.Popen([sys.executable, "-m", __name__, str(plan_path)],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def deliver(self, target: Path, timeout: float = 600) -> RejectsOutcome | None:
+        """Wait for the workbook and write it at `target` (whole or not at all); None if the child failed:
+        the caller then writes it itself."""
+        try:
+            data, errors = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            log.error("classeur_rejets_processus_echec raison=delai")
+            return None
+        if self.proc.returncode != 0 or not data.startswith(b"PK"):
+            last = (errors.decode("utf-8", "replace").strip().splitlines() or ["?"])[-1]
+            log.error("classeur_rejets_processus_echec code=%s erreur=%s", self.proc.returncode, logs_quote(scrub(last[:200])))
+            return None
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.parent / f".{target.name}.tmp"
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        except OSError as exc:
+            log.error("classeur_rejets_echec erreur=%s", type(exc).__name__)
+            return None
+        return RejectsOutcome(target, self.rows)
+
+    def cancel(self) -> None:
+        """Stop the child if it still runs (the file's processing failed, or its workbook was delivered)."""
+        if self.proc.returncode is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+def _main(argv: list[str]) -> int:
+    """The child of Background: the workbook of the plan in argv[0], written to standard output."""
+    from .. import faults
+
+    plan = Plan(**json.loads(Path(argv[0]).read_text(encoding="utf-8")))
+    buffer = io.BytesIO()
+    _write_book(buffer, plan)
+    faults.point("classeur_rejets")
+    sys.stdout.buffer.write(buffer.getvalue())
+    sys.stdout.buffer.flush()
+    return 0
 
 
 def _clean(value) -> str | None:
@@ -161,9 +264,8 @@ def _clean_column(values) -> list[str | None]:
     return [safe_cell(t) if t else None for t in texts]
 
 
-def _write_book(path: Path, frame, lines, headers, written_headers, text_cols, by_line, wide_text, mapped,
-                file_name: str, received: str, help_email: str, statut: str) -> None:
-    """Write the workbook at `path` with xlsxwriter, which writes the whole file on close().
+def _write_book(path: Path | io.BytesIO, plan: Plan) -> None:
+    """Write the workbook at `path` (or into a buffer) with xlsxwriter, which writes the whole file on close().
 
     Every value goes through write_string (write_blank for an empty cell that keeps a format), never write(),
     which would turn a value that looks like a number or a formula into one."""
@@ -172,13 +274,14 @@ def _write_book(path: Path, frame, lines, headers, written_headers, text_cols, b
     # Normal mode: constant_memory keeps comments and formats but was slower here (inline strings written
     # to a temporary file: 0.93 s against 0.85 s for 10,000 rows). in_memory: the XML parts are zipped from
     # memory, so nothing is on disk before close() and a failure leaves no temporary files behind.
-    wb = xlsxwriter.Workbook(str(path), {"in_memory": True})
-    wb.set_properties({"title": _ILLEGAL_XML.sub("", f"Lignes refusées – {scrub(file_name)}"), "author": "amsn-batch"})
+    wb = xlsxwriter.Workbook(path if isinstance(path, io.BytesIO) else str(path), {"in_memory": True})
+    wb.set_properties({"title": _ILLEGAL_XML.sub("", f"Lignes refusées – {scrub(plan.file_name)}"), "author": "amsn-batch"})
     ws = wb.add_worksheet(SHEET)
-    n_rows = len(lines)
+    headers, written_headers = plan.headers, plan.written_headers
+    n_rows = len(plan.lines)
     n_cols = len(written_headers)
     col_of = {h: i for i, h in enumerate(headers)}
-    text_idx = {col_of[h] for h in text_cols if h in col_of}
+    text_idx = set(plan.text_idx)
 
     bad_style = {"pattern": 1, "bg_color": f"#{BAD_FILL}", "font_color": f"#{BAD_FONT}", "bold": True,
                  "border": 1, "border_color": f"#{BAD_FONT}"}
@@ -189,17 +292,10 @@ def _write_book(path: Path, frame, lines, headers, written_headers, text_cols, b
     wrap = wb.add_format({"text_wrap": True, "valign": "top"})
     comment_options = {"author": "amsn-batch", "width": 320, "height": 140}
 
-    # Widths from a sample; the identifier columns formatted as text as a whole, so that a row typed below
-    # the refused ones keeps its NIR as text too.
-    sample = frame.head(200)
+    # The identifier columns formatted as text as a whole, so that a row typed below the refused ones keeps
+    # its NIR as text too.
     for i in range(n_cols):
-        if i < len(headers):
-            h = headers[i]
-            longest = max([len(h)] + [len(str(v)) for v in sample[h]]) if len(sample) else len(h)
-            width = min(max(longest + 2, 10), 45)
-        else:
-            width = 80
-        ws.set_column(i, i, width, text if i in text_idx else None)
+        ws.set_column(i, i, plan.widths[i], text if i in text_idx else None)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, n_rows, n_cols - 1)
     ws.repeat_rows(0)
@@ -208,13 +304,10 @@ def _write_book(path: Path, frame, lines, headers, written_headers, text_cols, b
     ws.fit_to_pages(1, 0)  # one page wide, as many pages tall as needed
 
     # Drop-down lists where the accepted values are few (typing another spelling stays allowed).
-    for key, values in (("mouvement", ["Entrée", "Sortie", "Modification"]), ("categorie", ["SI", "SIA", "SIR", "SIH"])):
-        header = mapped.columns.get(key)
-        if header in col_of:
-            c = col_of[header]
-            ws.data_validation(1, c, max(n_rows + 1, 2) + 500 - 1, c,
-                               {"validate": "list", "source": values, "ignore_blank": True,
-                                "show_input": False, "show_error": False})
+    for c, values in plan.dropdowns:
+        ws.data_validation(1, c, max(n_rows + 1, 2) + 500 - 1, c,
+                           {"validate": "list", "source": list(values), "ignore_blank": True,
+                            "show_input": False, "show_error": False})
 
     for i, h in enumerate(written_headers):
         value = _clean(h)
@@ -234,19 +327,18 @@ def _write_book(path: Path, frame, lines, headers, written_headers, text_cols, b
             out = scrubbed[text] = scrub(text)
         return out
 
-    columns = [_clean_column(frame[h].to_numpy(dtype=object)) for h in headers]
+    columns = plan.columns
     base = [text if i in text_idx else None for i in range(len(headers))]
     reasons_col = len(headers)
+    wide = [f"• Fichier entier : {t}" for t in plan.wide_text]
     write_string, write_blank, write_comment = ws.write_string, ws.write_blank, ws.write_comment
     comments = 0
-    for r, line in enumerate(lines.tolist()):
+    for r, (line, own) in enumerate(zip(plan.lines, plan.own)):
         row = r + 1
-        own = by_line.get(int(line), [])
         faulty: dict[int, list[str]] = {}
         reasons = [f"Ligne {number_fr(int(line))} du fichier envoyé."]
-        for f in own:
-            header, msg = f.get("colonne") or "", scrub_once(f.get("message"))
-            col = scrub_once(header)
+        for header, message in own:
+            msg, col = scrub_once(message), scrub_once(header)
             reasons.append(f"• {col} : {msg}" if col else f"• {msg}")  # as _reason()
             idx = col_of.get(header)
             if idx is not None:
@@ -267,16 +359,17 @@ def _write_book(path: Path, frame, lines, headers, written_headers, text_cols, b
                 break
             write_comment(row, i, _ILLEGAL_XML.sub("", "\n".join(msgs)), comment_options)
             comments += 1
-        reasons += [f"• Fichier entier : {t}" for t in wide_text]
-        if not own and not wide_text:
+        reasons += wide
+        if not own and not wide:
             reasons.append("• Ligne refusée avec le fichier entier (voir l'accusé de réception).")
         write_string(row, reasons_col, _clean("\n".join(reasons)), wrap)
 
     notice = wb.add_worksheet(NOTICE_SHEET)
     notice.set_column(0, 0, 110)
-    title = _clean(f"Classeur de correction du fichier « {scrub(file_name)} »" + (f" reçu le {date_fr(received)}" if received else ""))
+    title = _clean(f"Classeur de correction du fichier « {scrub(plan.file_name)} »"
+                   + (f" reçu le {date_fr(plan.received)}" if plan.received else ""))
     notice.write_string(0, 0, title, wb.add_format({"bold": True, "font_size": 14}))
-    for k, line_text in enumerate(notice_lines(n_rows, statut, help_email), start=1):
+    for k, line_text in enumerate(notice_lines(n_rows, plan.statut, plan.help_email), start=1):
         value = _clean(line_text)
         if value is None:
             notice.write_blank(k, 0, None, wrap)
@@ -312,3 +405,7 @@ def remove_stale(outdir: Path, stem: str) -> None:
         (outdir / rejects_name(stem)).unlink()
     except FileNotFoundError:
         pass
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
