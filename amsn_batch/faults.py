@@ -36,6 +36,9 @@ POINTS = (
     "compte",             # run counters updated for one file
     "fin",                # run recorded as finished, lock still held
 )
+# Points of the child process that writes a big file's correction workbook (reports.rejects.Background):
+# killing it there leaves the run to write the workbook itself.
+CHILD_POINTS = ("classeur_rejets",)
 
 
 def _parse(spec: str | None) -> tuple[str, int, str] | None:

@@ -42,7 +42,8 @@ DOUBLE_KILLS = [
 def template(tmp_path_factory) -> Workspace:
     """A workspace with the registry imported and the drop in place, copied by each test."""
     root = tmp_path_factory.mktemp("modele") / "ws"
-    ws = make_workspace(root)
+    # Every correction workbook by the second process (reports.rejects.Background): killed runs leave it running.
+    ws = make_workspace(root, extra_config="\n[limites]\nclasseur_rejets_en_parallele = 1\n")
     reg, mand = ws.registry.write(root.parent / "registre")
     ws.cli("adherents", "importer", str(reg), "--mandats", str(mand))
     build_drop(ws)

@@ -314,3 +314,45 @@ def test_a_failed_write_leaves_the_previous_workbook_whole(tmp_path):
         write_rejects(outdir, "lot", source, "accepte_partiellement", findings)
     assert target.read_bytes() == b"previous workbook"
     assert sorted(p.name for p in outdir.iterdir()) == [".lot.rejets.xlsx.tmp", "lot.rejets.xlsx"]
+
+
+def _workbook_cells(path: Path) -> dict:
+    wb = load_workbook(path)
+    out = {}
+    for sheet in wb.worksheets:
+        out[sheet.title] = [[(c.value, c.number_format, c.fill.fgColor.rgb, c.comment.text if c.comment else None)
+                             for c in row] for row in sheet.iter_rows()]
+    return out
+
+
+def _two_runs(tmp_path, n_rows: int, mistakes: dict, env: dict | None = None):
+    """The same file through a workspace writing the workbook itself and one handing it to a second process."""
+    from tests.conftest import make_workspace
+
+    out = []
+    for name, extra in (("soi", ""), ("parallele", "\n[limites]\nclasseur_rejets_en_parallele = 1\n")):
+        w = make_workspace(tmp_path / name, extra_config=extra)
+        reg, mand = w.registry.write(tmp_path / f"registre-{name}")
+        w.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+        g = generate(w.registry.members["10001"], n_rows, mistakes)
+        write_csv(w.drop("10001", "gros.csv"), g.headers, g.rows)
+        out.append((w, w.cli("traiter", env=env if name == "parallele" else None), g))
+    return out
+
+
+def test_a_big_files_workbook_written_by_a_second_process_is_the_same(tmp_path):
+    (own, _, g), (par, proc, _) = _two_runs(tmp_path, 300, {"nir_cle": 40, "date": 30, "pcs": 20, "siret": 10})
+    assert "classeur_rejets" not in proc.stderr  # the second process did it
+    a, b = own.outbox / "10001" / "gros.rejets.xlsx", par.outbox / "10001" / "gros.rejets.xlsx"
+    assert _workbook_cells(a) == _workbook_cells(b)
+    assert len(_workbook_cells(b)["Lignes refusées"]) == g.refused + 1
+    assert [p.name for p in (par.root / "travail").rglob("*") if p.name != ".verrou"] == []  # plan file gone
+
+
+def test_a_failed_second_process_leaves_the_run_to_write_the_workbook(tmp_path):
+    from amsn_batch.faults import ENV
+
+    (own, _, _), (par, proc, _) = _two_runs(tmp_path, 120, {"nir_cle": 9, "contrat": 4},
+                                            env={ENV: "classeur_rejets"})  # the child is killed there
+    assert "classeur_rejets_processus_echec code=-9" in proc.stderr
+    assert _workbook_cells(own.outbox / "10001" / "gros.rejets.xlsx") == _workbook_cells(par.outbox / "10001" / "gros.rejets.xlsx")
