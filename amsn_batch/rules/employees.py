@@ -387,15 +387,15 @@ def _categories(r: _Rows, f: Findings, today: dt.date) -> None:
             joined = np.where(on, np.where(joined == "", key[4:], joined + "," + key[4:]), joined)
             cat = cats[key]
             if cat:
-                stronger = on & (RANK[cat] > np.vectorize(RANK.get, otypes=[int])(expected))
+                stronger = on & (RANK[cat] > _rank(expected))
                 expected = np.where(stronger, cat, expected)
                 reason = np.where(stronger, _label(key), reason)
         r.out["determinants"] = joined
         if "det_aucun" in checked:
             risky = checked["det_aucun"] & (reason != "")
             f.add_rows("AUCUN_AVEC_RISQUE", np.flatnonzero(risky), "det_aucun", "", determinant=reason[risky])
-    rank_dec = np.vectorize(RANK.get, otypes=[int])(declared)
-    rank_exp = np.vectorize(RANK.get, otypes=[int])(expected)
+    rank_dec = _rank(declared)
+    rank_exp = _rank(expected)
     given = declared != ""
     has_dets = (reason != "") if keys else np.zeros(r.n, dtype=bool)
     too_low = given & has_dets & (rank_dec < rank_exp) & (expected != "SIH")
@@ -419,6 +419,12 @@ def _categories(r: _Rows, f: Findings, today: dt.date) -> None:
     stored = np.where(low_minor & ~given, "SIA", stored)
     # a modification with no category and no determinant columns keeps the stored category
     r.out["categorie"] = np.where(~given & ~has_dets & ~(low_minor & ~given) & (r.out["action"] != "entree"), "", stored).astype(object)
+
+
+def _rank(categories: np.ndarray) -> np.ndarray:
+    """RANK of each category (few distinct values: looked up once each)."""
+    codes, uniques = pd.factorize(categories)
+    return np.array([RANK[u] for u in uniques] + [0], dtype=int)[codes]
 
 
 def _birth_year_month(r: _Rows) -> tuple[np.ndarray, np.ndarray]:
@@ -496,7 +502,9 @@ def _at(column: pd.Series, pos: np.ndarray) -> np.ndarray:
 def _keys_frame(r: _Rows) -> tuple[pd.DataFrame, np.ndarray]:
     adherent, nir = r.out["adherent"], r.out["nir"]
     keyed = (nir != "") & (adherent != "")
-    return pd.DataFrame({"adherent": adherent, "nir": nir, "line": r.out["line"]}, copy=False), keyed
+    # object Series: left as they are (a DataFrame would turn text arrays into Arrow strings, a copy)
+    return pd.DataFrame({"adherent": pd.Series(adherent, dtype=object), "nir": pd.Series(nir, dtype=object),
+                         "line": r.out["line"]}, copy=False), keyed
 
 
 def _duplicates_and_multi(r: _Rows, ctx: Context, f: Findings, keys: pd.DataFrame, keyed: np.ndarray) -> None:

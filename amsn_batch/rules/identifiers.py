@@ -57,17 +57,21 @@ def nir_check(raw: pd.Series) -> dict[str, np.ndarray]:
     well-formed values (0 elsewhere): 'sex' (first digit), 'year' and 'month' (of birth, digits 2–3 and
     4–5), 'order' (digits 11–13), 'ident' (one integer per distinct NIR, Corsica included, for fast matching). Computed with Arrow kernels over the whole column, then digit arithmetic on the well-formed ones.
     """
-    stripped = pc.utf8_trim_whitespace(arrow_text(raw))
+    stripped = pc.ascii_trim_whitespace(arrow_text(raw))  # other spaces (no-break…) are in _CLEAN
     dirty = pc.match_substring_regex(stripped, _CLEAN)  # spaces, dots…: most values have none
     value = stripped
     if pc.any(dirty).as_py():
         value = pc.replace_with_mask(stripped, dirty, pc.replace_substring_regex(pc.filter(stripped, dirty), _CLEAN, ""))
-    value = pc.utf8_upper(value)
+    value = pc.ascii_upper(value)  # only 2a/2b matter: a value with other letters is malformed anyway
     n = len(value)
     empty = pc.equal(value, "").to_numpy(zero_copy_only=False)
-    scientific = _full(stripped, _SCIENTIFIC, ignore_case=True)
     well_formed = _full(value, NIR_SHAPE)
-    no_key = ~well_formed & _full(value, r"[1278][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}")
+    scientific, no_key = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    odd = np.flatnonzero(~well_formed & ~empty)  # the other checks only look at the few malformed values
+    if len(odd):
+        take = pa.array(odd)
+        scientific[odd] = _full(stripped.take(take), _SCIENTIFIC, ignore_case=True)
+        no_key[odd] = _full(value.take(take), r"[1278][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}")
     shape = ~(empty | scientific | well_formed | no_key)
     key_bad = np.zeros(n, dtype=bool)
     sex, year, month, order, ident = (np.zeros(n, dtype=np.int64) for _ in range(5))
@@ -75,13 +79,17 @@ def nir_check(raw: pd.Series) -> dict[str, np.ndarray]:
     if len(pos):
         chars = _char_matrix(pc.filter(value, pa.array(well_formed)), 15)
         digits = chars - np.uint8(ord("0"))  # the two Corsica letters aside, all digits (NIR_SHAPE)
-        dept = np.where(chars[:, 6] == ord("A"), 19, np.where(chars[:, 6] == ord("B"), 18, digits[:, 5].astype(np.int64) * 10 + digits[:, 6]))
-        number = (_number(digits[:, 0:5]) * 100 + dept) * 1_000_000 + _number(digits[:, 7:13])  # 2A → 19, 2B → 18
-        key = _number(digits[:, 13:15])
-        key_bad[pos] = (97 - number % 97) != key
-        sex[pos], year[pos], month[pos], order[pos] = (_number(digits[:, a:b]) for a, b in ((0, 1), (1, 3), (3, 5), (10, 13)))
-        corsica = np.where(chars[:, 6] == ord("A"), 100, np.where(chars[:, 6] == ord("B"), 101, dept))  # apart from 19, 18
-        ident[pos] = ((_number(digits[:, 0:5]) * 1000 + corsica) * 1_000_000 + _number(digits[:, 7:13])) * 100 + key
+        head, tail, key = _number(digits[:, 0:5]), _number(digits[:, 7:13]), _number(digits[:, 13:15])
+        letter = chars[:, 6]
+        dept = _number(digits[:, 5:7])
+        number = (head * 100 + np.where(letter == ord("A"), 19, np.where(letter == ord("B"), 18, dept))) * 1_000_000 + tail
+        key_bad[pos] = (97 - number % 97) != key  # 2A → 19, 2B → 18 for the key
+        sex[pos] = digits[:, 0]
+        year[pos] = _number(digits[:, 1:3])
+        month[pos] = _number(digits[:, 3:5])
+        order[pos] = _number(digits[:, 10:13])
+        corsica = np.where(letter == ord("A"), 100, np.where(letter == ord("B"), 101, dept))  # apart from 19, 18
+        ident[pos] = ((head * 1000 + corsica) * 1_000_000 + tail) * 100 + key
     return {
         "value": value.to_numpy(zero_copy_only=False).astype(object),
         "empty": empty,
