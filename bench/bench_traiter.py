@@ -64,14 +64,25 @@ LAUNCHER = "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); 
            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
 
 
-def run(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a child process."""
+def run(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) of the command's largest process, and the peak of the RSS of all its
+    processes at once (sampled every 20 ms: a big file's correction workbook is written by a second process)."""
+    import psutil
+
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], capture_output=True, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    launcher, together = psutil.Process(proc.pid), 0
+    while proc.poll() is None:
+        try:
+            together = max(together, sum(p.memory_info().rss for p in launcher.children(recursive=True)))
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    out, err = proc.communicate()
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise SystemExit(f"échec de {cmd}: {proc.stderr}")
-    return wall, int(proc.stdout.strip().splitlines()[-1]) / 1024
+        raise SystemExit(f"échec de {cmd}: {err}")
+    return wall, int(out.strip().splitlines()[-1]) / 1024, together / 1e6
 
 
 def measure(kind: str, n: int) -> None:
@@ -103,10 +114,11 @@ def measure(kind: str, n: int) -> None:
     (work / "inbox" / "10001").mkdir(parents=True)
     shutil.copy(src, work / "inbox" / "10001" / src.name)
 
-    floor_wall, floor_rss = run([sys.executable, "-c", FLOOR, str(src), kind, str(work / "floor.sqlite")])
-    wall, rss = run([*cli, "traiter", "--config", str(config)])
+    floor_wall, floor_rss, _ = run([sys.executable, "-c", FLOOR, str(src), kind, str(work / "floor.sqlite")])
+    wall, rss, together = run([*cli, "traiter", "--config", str(config)])
     print(f"{kind.upper()} {n:>9,} lignes (fichier généré en {gen:.1f} s, {src.stat().st_size / 1e6:.0f} Mo)".replace(",", " "))
-    print(f"  traiter      : {wall:6.2f} s  {n / wall:>10,.0f} lignes/s  pic mémoire {rss:6.0f} Mo".replace(",", " "))
+    print(f"  traiter      : {wall:6.2f} s  {n / wall:>10,.0f} lignes/s  pic mémoire {rss:6.0f} Mo"
+          f" (tous processus ensemble : {together:.0f} Mo)".replace(",", " "))
     print(f"  plancher     : {floor_wall:6.2f} s  {n / floor_wall:>10,.0f} lignes/s  pic mémoire {floor_rss:6.0f} Mo".replace(",", " "))
     print(f"  ratio traiter / plancher : {wall / floor_wall:.2f}")
 
