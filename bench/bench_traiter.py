@@ -66,7 +66,7 @@ LAUNCHER = "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); 
 
 def run(cmd: list[str]) -> tuple[float, float, float]:
     """Wall seconds, peak RSS (MB) of the command's largest process, and the peak of the RSS of all its
-    processes at once (sampled every 20 ms: a big file's correction workbook is written by a second process)."""
+    processes at once (sampled every 100 ms: a big file's correction workbook is written by a second process)."""
     import psutil
 
     t0 = time.perf_counter()
@@ -77,7 +77,7 @@ def run(cmd: list[str]) -> tuple[float, float, float]:
             together = max(together, sum(p.memory_info().rss for p in launcher.children(recursive=True)))
         except psutil.Error:
             pass
-        time.sleep(0.02)
+        time.sleep(0.1)
     out, err = proc.communicate()
     wall = time.perf_counter() - t0
     if proc.returncode != 0:

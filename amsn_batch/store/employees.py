@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from itertools import chain
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +16,7 @@ from .. import faults
 from .db import EMPLOYEE_FIELDS
 
 BATCH = 50_000
-ROWS_PER_STATEMENT = 100
+ROWS_PER_STATEMENT = 400
 MAX_PARAMETERS = 32_766  # SQLite's limit on ? per statement (since 3.32)
 # In a modification or a sortie an empty cell keeps the stored value. Determinants are checkboxes: a file
 # that has their columns gives the full list ('' when none is checked); None means no such columns.
@@ -152,7 +151,7 @@ def bulk_insert(conn: sqlite3.Connection, table: str, columns: dict[str, object]
     Binding parameters is most of the cost of executemany, so a column holding one value throughout (a
     member's only SIRET, an empty comment column, the file id) is written into the statement itself when
     it is a plain value (digits, letters, dates), and bound on every row otherwise; and each statement
-    inserts ROWS_PER_STATEMENT rows (multi-row VALUES), which saves SQLite a step per row. Kinds: TEXT columns
+    inserts ROWS_PER_STATEMENT rows (multi-row VALUES), which saves SQLite a step per row (400: -20 % here). Kinds: TEXT columns
     store '' as NULL, FLAG columns store NULL as 0. Batches of BATCH rows keep the Python objects bounded."""
     kinds = kinds or {}
     exprs, bound = [], []
@@ -173,7 +172,9 @@ def bulk_insert(conn: sqlite3.Connection, table: str, columns: dict[str, object]
     width = per * len(bound)
     for start in range(0, len(rows), BATCH):
         part = rows[start:start + BATCH]
-        flat = list(chain.from_iterable(zip(*(_take(v, part) for v in bound))))
+        flat = [None] * (len(part) * len(bound))  # row by row: column j of a row at j, j + len(bound)…
+        for j, values in enumerate(bound):
+            flat[j::len(bound)] = _take(values, part)
         whole = len(part) // per * per * len(bound)
         if whole:
             conn.executemany(head + ", ".join([row] * per), (flat[i:i + width] for i in range(0, whole, width)))
