@@ -28,7 +28,7 @@ from . import claims, faults, intake, logs
 from .config import Settings
 from .lock import LOCK_NAME, AlreadyRunning, hold  # noqa: F401  (AlreadyRunning: raised by run())
 from .read import UnreadableFile, read_table
-from .read.arrow import string_buffers, string_chunks
+from .read.arrow import byte_set, holds_any, string_buffers, string_chunks
 from .read.headers import map_headers, vocabulary
 from .read.kind import DECLARATION, detect_kind
 from .reports import rejects
@@ -197,8 +197,7 @@ def _hostile_cells(table, outcome, max_chars: int) -> None:
         outcome.accepted = outcome.accepted.loc[~outcome.accepted["pos"].isin(refused)].reset_index(drop=True)
 
 
-_CONTROL_BYTES = np.zeros(256, dtype=bool)
-_CONTROL_BYTES[[*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f]] = True
+_CONTROL_BYTES = byte_set([*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f])
 
 
 def _byte_screen(col: pd.Series, max_chars: int) -> tuple[bool, bool]:
@@ -209,10 +208,9 @@ def _byte_screen(col: pd.Series, max_chars: int) -> tuple[bool, bool]:
         return True, True
     long_, ctrl = False, False
     for arr in chunks:
-        offsets, data = string_buffers(arr)
         if len(arr):
-            long_ |= int(np.diff(offsets).max()) > max_chars  # bytes ≥ characters
-            ctrl |= bool(_CONTROL_BYTES[data[offsets[0]:offsets[-1]]].any())
+            long_ |= int(np.diff(string_buffers(arr)[0]).max()) > max_chars  # bytes ≥ characters
+            ctrl |= holds_any(arr, _CONTROL_BYTES)
     return long_, ctrl
 
 

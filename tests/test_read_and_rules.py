@@ -47,6 +47,19 @@ def test_csv_line_numbers_with_title_and_blank_lines(tmp_path):
     assert (t.details["encodage"], t.details["separateur"]) == ("cp1252", ";")
 
 
+@pytest.mark.parametrize("encoding,eol", [("utf-8-sig", "\r\n"), ("cp1252", "\n")])
+def test_csv_line_breaks_inside_quoted_values_keep_the_editors_line_numbers(tmp_path, encoding, eol):
+    p = tmp_path / "f.csv"
+    header = ";".join(MOVEMENT_HEADERS)
+    rows = ['A;x', 'B;y;;;;;;;;;;;;"commentaire\nsur deux lignes"', '', 'C;z;;;;;;;;;;;;"trois\nlignes\nici"', 'D;w']
+    p.write_text(eol.join(["Titre", header, *rows]) + eol, encoding=encoding, newline="")
+    t = read_table(p, V)
+    assert t.header_line == 2
+    assert t.lines.tolist() == [3, 4, 7, 10]  # B spans lines 4-5, line 6 is blank, C spans 7-9
+    assert t.frame["Nom de naissance"].tolist() == ["A", "B", "C", "D"]
+    assert t.frame["Commentaire"].tolist()[1] in ("commentaire\nsur deux lignes", "commentaire\r\nsur deux lignes")
+
+
 def test_no_header_found(tmp_path):
     p = tmp_path / "f.csv"
     p.write_text("a;b;c\n1;2;3\n", encoding="utf-8")

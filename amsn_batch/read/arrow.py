@@ -23,3 +23,16 @@ def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.frombuffer(arr.buffers()[1], dtype=item, count=len(arr) + 1, offset=arr.offset * np.dtype(item).itemsize)
     data = arr.buffers()[2]
     return offsets, (np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8))
+
+
+def byte_set(values) -> np.ndarray:
+    """A 256-entry mask of these byte values, for `holds_any`."""
+    mask = np.zeros(256, dtype=bool)
+    mask[list(values)] = True
+    return mask
+
+
+def holds_any(arr: pa.Array, wanted: np.ndarray) -> bool:
+    """Whether some value of an Arrow string array holds one of the bytes of `wanted` (see byte_set)."""
+    offsets, data = string_buffers(arr)
+    return bool(len(arr)) and bool(wanted[data[offsets[0]:offsets[-1]]].any())

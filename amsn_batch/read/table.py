@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .arrow import byte_set, holds_any
 from .headers import Vocabulary, score_header_row, vocabulary
 
 HEADER_SEARCH_ROWS = 30
@@ -194,6 +195,9 @@ def _read_csv_as(path: Path, head: bytes, encoding: str, vocab: Vocabulary, max_
     return _finish(frame, headers, lines_no, overflow, h + 1, "csv", details)
 
 
+_LINE_BREAKS = byte_set(b"\r\n")
+
+
 class _ArrowFallback(Exception):
     """The fast reader cannot take this file (e.g. a line break inside a quoted value)."""
 
@@ -233,6 +237,8 @@ def _parse_arrow(path: Path, encoding: str, sep: str, h: int, headers: list[str]
         raise _ArrowFallback() from exc
     if table.num_rows > max_rows:
         raise UnreadableFile(f"Le fichier dépasse la limite de {max_rows:,} lignes. Découpez-le en plusieurs fichiers.".replace(",", " "))
+    if any(holds_any(chunk, _LINE_BREAKS) for column in table.columns for chunk in column.chunks):
+        raise _ArrowFallback()  # a quoted value holds a line break: records no longer match lines
     frame = table.rename_columns(headers).to_pandas()
     total = table.num_rows + len(odd)
     all_lines = np.arange(h + 2, h + 2 + total, dtype=np.int64)
@@ -271,10 +277,33 @@ def _parse_pandas(path: Path, encoding: str, sep: str, h: int, headers: list[str
             f"Structure CSV illisible ({exc}). Vérifiez que les guillemets sont fermés et que chaque ligne "
             f"utilise le séparateur « {_sep_name(sep)} »."
         ) from exc
-    lines_no = np.arange(len(frame), dtype=np.int64) + (h + 2)
+    lines_no = _record_lines(path, encoding, sep, h, len(frame))
     extra = names[len(headers):]
     overflow = (frame[extra] != "").any(axis=1).to_numpy()
     return frame[headers], lines_no, overflow
+
+
+def _record_lines(path: Path, encoding: str, sep: str, h: int, n: int) -> np.ndarray:
+    """The line on which each of the n records after the header (line h + 1) starts, as a text editor numbers
+    them: a quoted value holding line breaks pushes the next records down. Counted with the csv module; if it
+    does not see the same n records as the reader, one record per line after the header."""
+    starts = []
+    try:
+        with open(path, encoding=encoding, newline="") as fh:
+            for _ in range(h + 1):
+                fh.readline()
+            reader = csv.reader(fh, delimiter=sep, quotechar='"')
+            consumed = 0
+            for _ in reader:
+                starts.append(h + 2 + consumed)
+                consumed = reader.line_num
+                if len(starts) > n:
+                    break
+    except (OSError, UnicodeDecodeError, csv.Error):
+        starts = []
+    if len(starts) != n:
+        return np.arange(n, dtype=np.int64) + (h + 2)
+    return np.array(starts, dtype=np.int64)
 
 
 def _sep_name(sep: str) -> str:
