@@ -4,8 +4,8 @@ For each file: the whole `traiter` run as a separate process (wall time, peak RS
 measured in the same run: a bare pandas read of the same file plus a bare sqlite3 executemany insert of
 its rows, also in a separate process. Prints rows/s and the ratio to the floor.
 
-    python bench/bench_traiter.py                 # 1,000,000-row CSV and 100,000-row XLSX
-    python bench/bench_traiter.py --csv-rows 200000 --xlsx-rows 20000
+    python bench/bench_traiter.py                 # 1,000,000-row CSV, 100,000-row XLSX, 100,000-employee full list
+    python bench/bench_traiter.py --csv-rows 200000 --xlsx-rows 20000 --liste-rows 0
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ conn.execute("COMMIT")
 """
 
 
-def rows_for(n: int, sirets: list[str], bad_share: float = 0.01) -> list[list[str]]:
-    rng = random.Random(2026)
+def rows_for(n: int, sirets: list[str], bad_share: float = 0.01, seed: int = 2026) -> list[list[str]]:
+    rng = random.Random(seed)
     jobs = [("Vendeuse", "554a"), ("Chauffeur", "641a"), ("Comptable", "543b"), ("Cariste", "652a"), ("Cadre", "372c")]
     contracts = ["CDI", "CDD", "01", "Intérim"]
     out = []
@@ -123,15 +123,55 @@ def measure(kind: str, n: int) -> None:
     print(f"  ratio traiter / plancher : {wall / floor_wall:.2f}")
 
 
+def measure_list(n: int) -> None:
+    """A member's full staff list, the month after its n employees entered: 2 % gone, 3 % new, 10 % with a
+    new job; the second month's `traiter` is timed (derived exits, entries and changes against the store)."""
+    work = OUT / f"liste-{n}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    reg = Registry()
+    sirets = [s for sirets in reg.members.values() for s in sirets][:2]
+    first = rows_for(n, sirets, bad_share=0)
+    config = work / "reglages.toml"
+    config.write_text('[paths]\ndatabase = "amsn.sqlite"\n\n[depot]\ndelai_stabilite = 0\n', encoding="utf-8")
+    reg_csv, mand_csv = reg.write(work)
+    cli = [sys.executable, "-m", "amsn_batch"]
+    subprocess.run([*cli, "adherents", "importer", str(reg_csv), "--mandats", str(mand_csv), "--config", str(config)], check=True, capture_output=True)
+    (work / "inbox" / "10001").mkdir(parents=True)
+    write_csv(work / "inbox" / "10001" / "mois1.csv", MOVEMENT_HEADERS, first, encoding="cp1252")
+    subprocess.run([*cli, "traiter", "--config", str(config)], check=True, capture_output=True)
+
+    rng = random.Random(7)
+    move = MOVEMENT_HEADERS.index("Mouvement")
+    listed = []
+    for row in first:
+        r = rng.random()
+        if r < 0.02:
+            continue  # gone: an exit derived at the list's date
+        row = row[:move] + row[move + 1:]
+        if r < 0.12:
+            row[MOVEMENT_HEADERS.index("Poste de travail") - 1] = "Chef d'équipe"
+        listed.append(row)
+    listed += [r[:move] + r[move + 1:] for r in rows_for(int(n * 0.03), sirets, bad_share=0, seed=7)]  # new hires
+    headers = MOVEMENT_HEADERS[:move] + MOVEMENT_HEADERS[move + 1:]
+    write_csv(work / "inbox" / "10001" / "liste.csv", headers, listed, encoding="cp1252")
+    wall, rss, together = run([*cli, "traiter", "--config", str(config)])
+    print(f"Liste complète de {len(listed):,} salariés".replace(",", " ") + ", le mois suivant (2 % partis, 3 % nouveaux, 10 % modifiés)")
+    print(f"  traiter      : {wall:6.2f} s  {len(listed) / wall:>10,.0f} lignes/s  pic mémoire {rss:6.0f} Mo".replace(",", " "))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csv-rows", type=int, default=1_000_000)
     ap.add_argument("--xlsx-rows", type=int, default=100_000)
+    ap.add_argument("--liste-rows", type=int, default=100_000, help="effectif du membre pour la liste complète (0 : sans)")
     args = ap.parse_args()
     if args.csv_rows:
         measure("csv", args.csv_rows)
     if args.xlsx_rows:
         measure("xlsx", args.xlsx_rows)
+    if args.liste_rows:
+        measure_list(args.liste_rows)
 
 
 if __name__ == "__main__":
