@@ -46,7 +46,7 @@ class Limits:
     max_unzipped_bytes: int = 1024 * 1024 * 1024  # total uncompressed size of a workbook (zip bomb guard)
     max_zip_ratio: int = 200  # compression ratio above which a large workbook member is refused
     max_cell_chars: int = 2000  # a longer value refuses its line
-    background_rejects_rows: int = 2000  # from this many refused rows, the correction workbook is written by a
+    background_rejects_rows: int = 500  # from this many refused rows, the correction workbook is written by a
     # second process while the store is written
 
 

@@ -23,12 +23,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from ..rules.catalogue import BLOCKING, catalogue
 from .formats import date_fr, number_fr, safe_cell
-from ..logs import quote as logs_quote
 from .masking import scrub
+
+# numpy, pandas and the rule catalogue are imported where the plan is made: the child process that writes a
+# big file's workbook (Background) needs none of them and starts in a tenth of the time.
 
 log = logging.getLogger("amsn_batch")
 
@@ -69,6 +68,10 @@ def original_headers(headers: list[str]) -> list[str]:
 
 def _refused_lines(statut: str, findings: list[dict], header_line: int, lines: np.ndarray) -> np.ndarray:
     """Line numbers (as in the file) of the refused rows."""
+    import numpy as np
+
+    from ..rules.catalogue import BLOCKING
+
     if statut == "rejete":
         return lines
     blocked = {int(f["ligne"]) for f in findings if f.get("gravite") == BLOCKING and int(f.get("ligne") or 0) != header_line}
@@ -77,6 +80,8 @@ def _refused_lines(statut: str, findings: list[dict], header_line: int, lines: n
 
 def _file_wide_reasons(findings: list[dict], header_line: int) -> list[str]:
     """Why the whole file was refused: findings on the header line, and file-wide rules found on some rows."""
+    from ..rules.catalogue import BLOCKING, catalogue
+
     cat = catalogue()
     out = [_reason(f) for f in findings if f.get("gravite") == BLOCKING and int(f.get("ligne") or 0) == header_line]
     on_rows: dict[str, list[int]] = {}
@@ -119,8 +124,11 @@ def plan_rejects(source: Path, statut: str, findings: list[dict], *, max_rows: i
                  max_file_rows: int = 2_000_000, max_columns: int = 200, file_name: str = "", received: str = "",
                  help_email: str = "", kind: str = "mouvements") -> Plan | RejectsOutcome:
     """The workbook's plan, or a RejectsOutcome saying why there is no workbook."""
+    import numpy as np
+
     from ..read import UnreadableFile, read_table
     from ..read.headers import map_headers, vocabulary
+    from ..rules.catalogue import BLOCKING
 
     if statut not in ("rejete", "accepte_partiellement") or not source.is_file():
         return RejectsOutcome(None)
@@ -214,7 +222,9 @@ class Background:
             return None
         if self.proc.returncode != 0 or not data.startswith(b"PK"):
             last = (errors.decode("utf-8", "replace").strip().splitlines() or ["?"])[-1]
-            log.error("classeur_rejets_processus_echec code=%s erreur=%s", self.proc.returncode, logs_quote(scrub(last[:200])))
+            from ..logs import quote
+
+            log.error("classeur_rejets_processus_echec code=%s erreur=%s", self.proc.returncode, quote(scrub(last[:200])))
             return None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
