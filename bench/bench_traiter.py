@@ -85,6 +85,18 @@ def run(cmd: list[str]) -> tuple[float, float, float]:
     return wall, int(out.strip().splitlines()[-1]) / 1024, together / 1e6
 
 
+def _workspace(work: Path, reg: Registry) -> tuple[Path, list[str]]:
+    """Settings, the registry imported, member 10001's inbox folder: (settings file, CLI command)."""
+    config = work / "reglages.toml"
+    config.write_text('[paths]\ndatabase = "amsn.sqlite"\n\n[depot]\ndelai_stabilite = 0  # files are copied in whole before the run\n',
+                      encoding="utf-8")
+    reg_csv, mand_csv = reg.write(work)
+    cli = [sys.executable, "-m", "amsn_batch"]
+    subprocess.run([*cli, "adherents", "importer", str(reg_csv), "--mandats", str(mand_csv), "--config", str(config)], check=True, capture_output=True)
+    (work / "inbox" / "10001").mkdir(parents=True)
+    return config, cli
+
+
 def measure(kind: str, n: int) -> None:
     work = OUT / f"{kind}-{n}"
     shutil.rmtree(work, ignore_errors=True)
@@ -106,12 +118,7 @@ def measure(kind: str, n: int) -> None:
             ws.append(r)
         wb.save(src)
     gen = time.perf_counter() - t0
-    config = work / "reglages.toml"
-    config.write_text('[paths]\ndatabase = "amsn.sqlite"\n\n[depot]\ndelai_stabilite = 0  # the file is copied in whole before the run\n', encoding="utf-8")
-    reg_csv, mand_csv = reg.write(work)
-    cli = [sys.executable, "-m", "amsn_batch"]
-    subprocess.run([*cli, "adherents", "importer", str(reg_csv), "--mandats", str(mand_csv), "--config", str(config)], check=True, capture_output=True)
-    (work / "inbox" / "10001").mkdir(parents=True)
+    config, cli = _workspace(work, reg)
     shutil.copy(src, work / "inbox" / "10001" / src.name)
 
     floor_wall, floor_rss, _ = run([sys.executable, "-c", FLOOR, str(src), kind, str(work / "floor.sqlite")])
@@ -132,12 +139,7 @@ def measure_list(n: int) -> None:
     reg = Registry()
     sirets = [s for sirets in reg.members.values() for s in sirets][:2]
     first = rows_for(n, sirets, bad_share=0)
-    config = work / "reglages.toml"
-    config.write_text('[paths]\ndatabase = "amsn.sqlite"\n\n[depot]\ndelai_stabilite = 0\n', encoding="utf-8")
-    reg_csv, mand_csv = reg.write(work)
-    cli = [sys.executable, "-m", "amsn_batch"]
-    subprocess.run([*cli, "adherents", "importer", str(reg_csv), "--mandats", str(mand_csv), "--config", str(config)], check=True, capture_output=True)
-    (work / "inbox" / "10001").mkdir(parents=True)
+    config, cli = _workspace(work, reg)
     write_csv(work / "inbox" / "10001" / "mois1.csv", MOVEMENT_HEADERS, first, encoding="cp1252")
     subprocess.run([*cli, "traiter", "--config", str(config)], check=True, capture_output=True)
 

@@ -84,3 +84,16 @@ def fix_row(values: list, kind: str, good_nir: str, good_siret: str, col_of: dic
         values[col_of[header]] = good_siret
     else:
         values[col_of[header]] = FIXES[col]
+
+
+def drop_without_column(ws, name: str, header: str, n: int = 12) -> list[str]:
+    """Drop a generated file of member 10001 that lacks one column (so the whole file is refused) and run
+    traiter; returns the headers sent."""
+    from tests.factories import write_csv
+
+    g = generate(ws.registry.members["10001"], n)
+    headers = [h for h in MOVEMENT_HEADERS if h != header]
+    rows = [[v for h, v in zip(MOVEMENT_HEADERS, r) if h != header] for r in g.rows]
+    write_csv(ws.drop("10001", name), headers, rows)
+    ws.cli("traiter")
+    return headers

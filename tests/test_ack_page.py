@@ -12,8 +12,8 @@ import pytest
 
 from tests.browser import PHONE, DESKTOP, assert_a4_pdf, assert_readable, browser, page, pdf_text  # noqa: F401
 from tests.conftest import ROOT, make_workspace
-from tests.factories import MOVEMENT_HEADERS, write_csv, write_xlsx
-from tests.report_data import generate, wrong_key
+from tests.factories import write_csv, write_xlsx
+from tests.report_data import drop_without_column, generate, wrong_key
 
 NNBSP = "\u202f"  # thousands separator of the pages (French typography)
 
@@ -136,11 +136,7 @@ def test_thousands_of_lines_many_refused(ws, page):
 
 
 def test_whole_file_refused(ws, page):
-    g = generate(ws.registry.members["10001"], 12)
-    headers = [h for h in MOVEMENT_HEADERS if h != "Code PCS"]
-    rows = [[v for h, v in zip(MOVEMENT_HEADERS, r) if h != "Code PCS"] for r in g.rows]
-    write_csv(ws.drop("10001", "sans-pcs.csv"), headers, rows)
-    ws.cli("traiter")
+    drop_without_column(ws, "sans-pcs.csv", "Code PCS")
     html = ws.outbox / "10001" / "sans-pcs.ar.html"
     page.open(html, PHONE, height=740)
     assert page.text("#verdict-phrase") == "Fichier refusé : aucune des 12 lignes n'a été prise en compte."

@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 
 from tests.conftest import make_workspace
 from tests.factories import MOVEMENT_HEADERS, write_csv, write_xlsx
-from tests.report_data import FIXES, MISTAKES, NIR, generate
+from tests.report_data import FIXES, MISTAKES, NIR, drop_without_column, generate
 
 REASONS = "Motifs du refus"
 BAD_FILL = "FFC7CE"
@@ -128,11 +128,7 @@ def test_xlsx_with_title_and_dates_round_trip(ws):
 
 
 def test_whole_file_refused_then_completed_in_the_workbook(ws):
-    g = generate(ws.registry.members["10001"], 12)
-    headers = [h for h in MOVEMENT_HEADERS if h != "Code PCS"]
-    rows = [[v for h, v in zip(MOVEMENT_HEADERS, r) if h != "Code PCS"] for r in g.rows]
-    write_csv(ws.drop("10001", "sans-pcs.csv"), headers, rows)
-    ws.cli("traiter")
+    headers = drop_without_column(ws, "sans-pcs.csv", "Code PCS")
     book = ws.outbox / "10001" / "sans-pcs.rejets.xlsx"
     _, _, wheaders, wrows = read_book(book)
     assert wheaders == headers + [REASONS] and len(wrows) == 12

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 
+def arrow_strings(values) -> pa.Array | None:
+    """The Arrow string array behind a pandas text column (a Series or its array), without copy; None when
+    the column is not held by Arrow."""
+    array = values.array if isinstance(values, pd.Series) else values
+    return pa.array(array) if isinstance(array, pd.arrays.ArrowStringArray) else None
+
+
 def string_chunks(values) -> list[pa.Array]:
-    """The Arrow string arrays behind a text column (a pandas Series or an Arrow array); [] when the column
-    is not Arrow text."""
-    try:
-        arr = pa.array(values.array) if hasattr(values, "array") else values
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+    """The Arrow string arrays behind a pandas text column; [] when the column is not held by Arrow."""
+    arr = arrow_strings(values)
+    if arr is None:
         return []
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-    return [c for c in chunks if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)]
+    return arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
 
 
 def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:

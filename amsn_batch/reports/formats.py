@@ -54,11 +54,19 @@ def money_fr(amount: Decimal | int | str) -> str:
 
 
 def write_atomic(path: Path, data: bytes | str, encoding: str = "utf-8") -> None:
-    """Write to a temporary name then rename, so a reader never sees half a file."""
+    """Write to a temporary name then rename, so a reader never sees half a file; a failed write leaves the
+    earlier file as it was and no temporary file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data if isinstance(data, bytes) else data.encode(encoding))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data if isinstance(data, bytes) else data.encode(encoding))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # not a file of ours (e.g. a folder by that name)
+            pass
+        raise

@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..read.arrow import string_buffers
+from ..read.arrow import arrow_strings, string_buffers
 
 # Patterns use [0-9] and literal spaces rather than \d and \s, which would send pandas' Arrow strings
 # through Python's re one value at a time instead of RE2 over the whole column.
@@ -19,12 +19,12 @@ _CLEAN = f"[{SPACES}.\\-'’_]"
 
 def arrow_text(values) -> pa.Array:
     """A text column as an Arrow string array ('' for missing), without copying when it already is one."""
-    if isinstance(values, pd.Series):
-        values = values.array
-    try:
-        arr = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        arr = pa.array([None if v is None or v != v else str(v) for v in values], type=pa.string())
+    arr = arrow_strings(values)
+    if arr is None:
+        try:
+            arr = pa.array(values.array if isinstance(values, pd.Series) else values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arr = pa.array([None if v is None or v != v else str(v) for v in values], type=pa.string())
     if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
         arr = pc.cast(arr, pa.string())
     return pc.fill_null(arr, "") if arr.null_count else arr

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .. import faults
+from ..read.arrow import arrow_strings
 from .db import EMPLOYEE_FIELDS
 
 BATCH = 50_000
@@ -132,7 +133,8 @@ def _columns(values) -> object:
     if isinstance(values, pd.Series):
         if values.dtype == object:
             return values.to_numpy()
-        return pa.array(values.array) if isinstance(values.array, pd.arrays.ArrowStringArray) else values.to_numpy(dtype=object)
+        text = arrow_strings(values)
+        return text if text is not None else values.to_numpy(dtype=object)
     return values
 
 
