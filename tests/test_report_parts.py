@@ -119,3 +119,14 @@ def test_every_status_renders_a_verdict(statut):
     assert verdict_sentence(ack).split(" : ")[0] in html
     if statut == "deja_traite":
         assert "Fichier déjà reçu le 02/11/2026" in verdict_sentence(ack)
+
+
+def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path):
+    from amsn_batch.reports.formats import write_atomic
+
+    target = tmp_path / "accuse.ar.csv"
+    write_atomic(target, "ancien\n")
+    with pytest.raises(UnicodeEncodeError):
+        write_atomic(target, "nouveau \udc80")  # fails once the temporary file is open
+    assert target.read_text(encoding="utf-8") == "ancien\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["accuse.ar.csv"]
