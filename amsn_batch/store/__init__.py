@@ -1,5 +1,7 @@
-"""The SQLite store: registry, ledger of files, employees with their full history."""
+"""The SQLite store: registry, ledger of files, employees with their full history.
 
-from .db import connect
+Every SQL statement of the product lives in this package; callers get and give dataclasses."""
 
-__all__ = ["connect"]
+from .db import connect, transaction
+
+__all__ = ["connect", "transaction"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
@@ -28,6 +30,20 @@ def connect(path: Path) -> sqlite_utils.Database:
     return db
 
 
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """The one way to write: `with transaction(conn):` takes the write lock at once (BEGIN IMMEDIATE, so two
+    writers never deadlock halfway), commits when the block ends, rolls back on any exception (KeyboardInterrupt
+    included) and re-raises it. The connection is in autocommit mode (isolation_level=None), as `connect` opens it."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     """Apply, in name order, each migrations/NNNN_*.sql not yet recorded in schema_migrations.
 
@@ -38,16 +54,11 @@ def migrate(conn: sqlite3.Connection) -> None:
     for path in sorted(MIGRATIONS.glob("*.sql")):
         if path.name in done:
             continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             if conn.execute("SELECT 1 FROM schema_migrations WHERE nom=?", (path.name,)).fetchone() is None:
                 for statement in _statements(path.read_text(encoding="utf-8")):
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (path.name,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
 
 def _statements(script: str) -> list[str]:
