@@ -7,7 +7,7 @@ Convention (also stated in docs/README.md):
   a block `console hors-test : <raison>` is documentation only (the reason is required);
 - in a block, a line `$ <commande>` is a command; the lines after it, up to the next `$`, are expected output:
   each must match one line of the command's output (stdout and stderr), in order, other lines allowed between
-  them; `…` inside an expected line stands for any text, a line `…` alone only says that lines are left out;
+  them (no-break spaces count as spaces); `…` inside an expected line stands for any text, a line `…` alone only says that lines are left out;
 - commands are `amsn-batch …` (run with `Workspace.cli`, always expected to exit with 0) and a few shell
   commands played by this test: `mkdir -p`, `cp`, `touch -d`, `ls`, `cat`;
 - every command of the CLI appears in at least one example.
@@ -151,7 +151,7 @@ def input_files(ws: Workspace) -> None:
     write_csv(ws.root / "effectifs-2026-10003.csv", COUNT_HEADERS, [[2026, "10003", s3, 5, 0, 0, 0]])
     # Payments received, as exported by accounting.
     write_csv(ws.root / "paiements-mars.csv", ["N° facture", "Date", "Montant"],
-              [["420930", "02/03/2026", "833,76"], ["420931", "05/03/2026", "300,00"]])
+              [["420930", "02/03/2026", "833,76"], ["420933", "05/03/2026", "300,00"]])
 
 
 # --- playing commands ----------------------------------------------------------------------------------------
@@ -197,13 +197,18 @@ def _stderr(result) -> str:
         return ""
 
 
+def _spaces(text: str) -> str:
+    """French amounts use no-break spaces (1 234,56 €); the pages show plain ones."""
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
+
+
 def check_output(command: Command, output: str) -> None:
-    lines = [line.rstrip() for line in output.splitlines()]
+    lines = [_spaces(line).rstrip() for line in output.splitlines()]
     pos = 0
     for expected in command.expected:
         if expected.strip() == "…":
             continue
-        pattern = re.compile(".*".join(re.escape(part) for part in expected.split("…")))
+        pattern = re.compile(".*".join(re.escape(part) for part in _spaces(expected).split("…")))
         while pos < len(lines) and not pattern.fullmatch(lines[pos]):
             pos += 1
         assert pos < len(lines), (f"{command.where}: « {command.text} » : ligne attendue absente (ou pas dans "
