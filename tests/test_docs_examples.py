@@ -165,7 +165,8 @@ def play(ws: Workspace, command: Command) -> str:
         result = ws.cli(*args, check=False)
         code = getattr(result, "returncode", getattr(result, "exit_code", None))
         output = (result.stdout or "") + "\n" + _stderr(result)
-        assert code == 0, f"{command.where}: « {command.text} » a fini avec le code {code}\n{output}"
+        error = getattr(result, "exception", None)  # in-process runs keep the exception
+        assert code == 0, f"{command.where}: « {command.text} » a fini avec le code {code}\n{output}\n{error!r}"
         return output
     if name == "mkdir" and args[:1] == ["-p"]:
         for d in args[1:]:
