@@ -246,3 +246,26 @@ def test_every_command_has_an_example() -> None:
     missing = [leaf for leaf in _leaf_commands(typer.main.get_command(app))
                if not any(re.match(rf"amsn-batch {re.escape(leaf)}(\s|$)", text) for text in shown)]
     assert not missing, f"commandes sans exemple dans docs/*.md : {missing}"
+
+
+def _anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_links_between_pages_resolve() -> None:
+    """Moving the manual around must not leave links to pages or sections that are gone."""
+    root = DOCS.parent
+    pages = [root / "README.md", *sorted(DOCS.glob("*.md"))]
+    anchors = {p.resolve(): {_anchor(h) for h in re.findall(r"^#+ (.*)$", p.read_text(encoding="utf-8"), re.M)}
+               for p in pages}
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            dest = (page.parent / path).resolve() if path else page.resolve()
+            if not dest.exists() or (anchor and dest.suffix == ".md" and anchor not in anchors.get(dest, ())):
+                broken.append(f"{page.relative_to(root)} → {target}")
+    assert not broken, "liens cassés :\n" + "\n".join(broken)
