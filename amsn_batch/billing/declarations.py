@@ -27,7 +27,7 @@ from ..reports.formats import date_fr, safe_cell, write_atomic
 from ..rules import identifiers, values
 from ..rules.catalogue import Findings, to_rows
 from ..store.employees import FileRecord
-from .tariffs import Billing
+from ..tariffs import Billing
 
 CATEGORIES = ("SI", "SIA", "SIR", "SIH")
 COUNT_FIELDS = {"effectif_si": "SI", "effectif_sia": "SIA", "effectif_sir": "SIR", "effectif_sih": "SIH"}

@@ -25,7 +25,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from ..reports.formats import date_fr, money_fr
 from . import declarations as decl
-from .tariffs import Billing, Issuer, Tariff
+from ..tariffs import Billing, Issuer, Tariff
 
 log = logging.getLogger("amsn_batch")
 
