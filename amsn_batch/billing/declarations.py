@@ -32,6 +32,7 @@ from ..store import billing as store
 from ..store import declarations as declared
 from ..store.employees import FileRecord
 from ..tariffs import Billing
+from .errors import BillingError
 
 STATUS_LABELS = {
     "a_saisir": "À saisir", "en_cours": "En cours", "confirmee": "Confirmée", "facturee": "Facturée",
@@ -70,9 +71,9 @@ def window(conn, billing: Billing, adherent: str | None, year: int) -> Window:
 def set_override(conn, year: int, opens: dt.date, closes: dt.date, adherent: str | None, reason: str | None,
                  now: dt.datetime) -> None:
     if closes < opens:
-        raise ValueError("La date de fermeture précède la date d'ouverture.")
+        raise BillingError("La date de fermeture précède la date d'ouverture.")
     if adherent is not None and store.member(conn, adherent) is None:
-        raise LookupError(f"Adhérent inconnu : {adherent}")
+        raise BillingError(f"Adhérent inconnu : {adherent}")
     declared.set_override(conn, year, opens, closes, adherent, reason, now.isoformat(timespec="seconds"))
 
 

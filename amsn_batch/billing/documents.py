@@ -25,7 +25,8 @@ from ..reports.formats import date_fr, money_fr, safe_cell, write_atomic
 from ..store import billing as store
 from ..store.billing import Instalment, Invoice, InvoiceLine
 from . import facturx
-from .invoices import TYPE_LABELS, BillingError
+from .errors import BillingError
+from .invoices import TYPE_LABELS
 from .schedule import InvoiceState, invoice_states, schedule
 
 FILE_PREFIX = {"facture": "facture", "facture_office": "facture", "facture_complementaire": "facture", "avoir": "avoir"}
@@ -329,9 +330,17 @@ def _fr_amount(value: Decimal) -> str:
     return f"{value:.2f}".replace(".", ",") if value else ""
 
 
-def journal(conn, settings, start: dt.date, end: dt.date, dest: Path | None = None) -> tuple[Path, Decimal, Decimal, int]:
+@dataclass(frozen=True)
+class Journal:
+    path: Path
+    debit: Decimal  # totals
+    credit: Decimal
+    pieces: int
+
+
+def journal(conn, settings, start: dt.date, end: dt.date, dest: Path | None = None) -> Journal:
     """The sales journal of the period: per piece, the member account (411) against sales (706) and VAT
-    collected (44571); a credit note reverses them. Returns (path, total debit, total credit, pieces)."""
+    collected (44571); a credit note reverses them."""
     acc = settings.billing.accounts
     rows, debit, credit, n = [], Decimal(0), Decimal(0), 0
     for p in store.invoices_issued_between(conn, start, end):
@@ -352,4 +361,4 @@ def journal(conn, settings, start: dt.date, end: dt.date, dest: Path | None = No
     folder = settings.billing.accounting
     path = dest or folder / f"journal-ventes-{start:%Y%m%d}-{end:%Y%m%d}.csv"
     write_atomic(path, _csv(JOURNAL_COLUMNS, rows))
-    return path, debit, credit, n
+    return Journal(path, debit, credit, n)

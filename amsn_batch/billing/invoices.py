@@ -29,6 +29,7 @@ from ..store import transaction
 from ..store.billing import Invoice, InvoiceLine
 from ..tariffs import Billing, Issuer, Tariff
 from . import declarations as decl
+from .errors import BillingError
 
 log = logging.getLogger("amsn_batch")
 
@@ -42,10 +43,6 @@ CATEGORY_LABELS = {
     "SI": "suivi individuel (SI)", "SIA": "suivi individuel adapté (SIA)", "SIR": "suivi individuel renforcé (SIR)",
     "SIH": "suivi individuel habilitation (SIH)",
 }
-
-
-class BillingError(Exception):
-    """A billing request that cannot be carried out; the message is French."""
 
 
 def cents(value: Decimal) -> Decimal:

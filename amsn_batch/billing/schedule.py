@@ -18,7 +18,8 @@ from ..read.headers import map_headers, vocabulary
 from ..rules.values import parse_date
 from ..store import billing as store
 from ..store.billing import Invoice, Payment
-from .invoices import CENT, TYPE_LABELS, BillingError
+from .errors import BillingError
+from .invoices import CENT, TYPE_LABELS
 
 ZERO = Decimal("0.00")
 
