@@ -45,11 +45,6 @@ class PieceDoc:
         return self.invoice.motif or ""
 
     @property
-    def origin(self) -> tuple[str, dt.date] | None:
-        """Number and date of the invoice a credit note cancels."""
-        return (self.invoice.origine_numero, self.invoice.origine_date) if self.invoice.origine_numero else None
-
-    @property
     def type_label(self) -> str:
         return TYPE_LABELS[self.invoice.type]
 
@@ -157,8 +152,9 @@ def render_pdf(doc: PieceDoc, font: Path | None) -> bytes:
         f"Catégorie de l'opération : {doc.invoice.conditions['categorie_operation']} (cotisation au service de prévention et de "
         "santé au travail)",
     ]
-    if doc.origin:
-        facts.append(f"Avoir sur la facture n° {doc.origin[0]} du {date_fr(doc.origin[1])}, qu'il annule en totalité.")
+    if doc.invoice.origine_numero:
+        facts.append(f"Avoir sur la facture n° {doc.invoice.origine_numero} du {date_fr(doc.invoice.origine_date)}, "
+                     "qu'il annule en totalité.")
     if doc.motif:
         facts.append(f"Motif : {doc.motif}")
     for fact in facts:

@@ -137,10 +137,10 @@ def build_xml(doc) -> bytes:
     _el(sums, "ram:TaxTotalAmount", _amount(doc.invoice.total_tva), currencyID="EUR")
     _el(sums, "ram:GrandTotalAmount", _amount(doc.invoice.total_ttc))
     _el(sums, "ram:DuePayableAmount", _amount(doc.invoice.total_ttc))
-    if doc.origin:
+    if doc.invoice.origine_numero:
         ref = _el(settle, "ram:InvoiceReferencedDocument")
-        _el(ref, "ram:IssuerAssignedID", doc.origin[0])
-        _date(ref, "ram:FormattedIssueDateTime", doc.origin[1], qualified=True)
+        _el(ref, "ram:IssuerAssignedID", doc.invoice.origine_numero)
+        _date(ref, "ram:FormattedIssueDateTime", doc.invoice.origine_date, qualified=True)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 

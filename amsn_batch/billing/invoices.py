@@ -220,9 +220,11 @@ def _insert_piece(conn, billing: Billing, tariff: Tariff, kind: str, adherent: s
     ht, tva, ttc = t.ht * sign, t.tva * sign, t.ttc * sign
     schedule = schedule or instalments(issued, ttc, tariff)
     issuer = billing.require_issuer()
-    piece = Invoice(None, "", kind, adherent, year, issued, schedule[-1][0], ht, tva, ttc, tariff.vat_rate, reason or None,
-                    declaration_id, origin_id, issuer_snapshot(issuer), client_snapshot(conn, adherent),
-                    conditions(billing, tariff, year))
+    piece = Invoice(id=None, numero="", type=kind, adherent=adherent, annee=year, date_emission=issued,
+                    date_exigibilite=schedule[-1][0], total_ht=ht, total_tva=tva, total_ttc=ttc, taux_tva=tariff.vat_rate,
+                    motif=reason or None, declaration_id=declaration_id, origine_id=origin_id,
+                    emetteur=issuer_snapshot(issuer), client=client_snapshot(conn, adherent),
+                    conditions=conditions(billing, tariff, year))
     rows = [InvoiceLine(ln.label, ln.quantity, ln.unit_price * sign, ln.amount * sign, ln.category) for ln in lines]
     return store.issue(conn, SERIES, billing.first_number, piece, rows, schedule, now)
 
