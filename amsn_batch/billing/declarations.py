@@ -99,10 +99,10 @@ def _determinant_categories() -> dict[str, str]:
     return {key: spec.get("categorie", "") for key, spec in load_toml("determinants.toml").items()}
 
 
-def employee_category(declared: str | None, determinants: str | None) -> str:
+def employee_category(category: str | None, determinants: str | None) -> str:
     """The category an employee counts in: the declared one, else the strongest its determinants call for."""
-    if declared in CATEGORIES:
-        return declared
+    if category in CATEGORIES:
+        return category
     cats = {_determinant_categories().get(d, "") for d in (determinants or "").split(",") if d}
     for cat in ("SIR", "SIA", "SIH"):
         if cat in cats:
