@@ -7,6 +7,7 @@ Exit codes: 0 done (even when lines or files were refused: that is in the acknow
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sqlite3
 import sys
@@ -15,8 +16,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from . import billing
 from .config import ConfigError, Settings, load_settings
 from .lock import AlreadyRunning
+from .reports.formats import money_fr
 
 def _french_help() -> None:
     """typer ships its own copy of click, whose help pages add a few English words ("Usage:", "Commands:",
@@ -306,38 +309,20 @@ app.add_typer(contentieux_app, name="contentieux")
 YearOpt = Annotated[int, typer.Option("--annee", help="Année déclarée ou facturée (AAAA).", min=2000, max=2100)]
 
 
-def _day(value: Optional[str], option: str):
-    import datetime as dt
-
-    from .rules.values import parse_date
-
+def _day(value: Optional[str], option: str) -> dt.date:
     if value is None:
         return dt.date.today()
-    day = parse_date(value)
+    day = billing.service.parse_day(value)
     if day is None:
         raise typer.BadParameter(f"date invalide « {value} » (JJ/MM/AAAA attendu)", param_hint=option)
     return day
-
-
-def _billing_db(config: Optional[Path], verbose: bool):
-    from .store import connect
-
-    settings = _settings(config, verbose)
-    settings.ensure_dirs()
-    return settings, connect(settings.paths.database)
 
 
 @declaration_app.command("preparer")
 def declaration_preparer(annee: YearOpt, config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     """Écrit pour chaque adhérent un fichier de déclaration pré-rempli avec les effectifs connus du service,
     dans outbox/<adhérent>/declarations/ (et chez ses mandataires), à confirmer ou corriger puis à renvoyer."""
-    from .billing.declarations import prepare
-
-    settings, db = _billing_db(config, verbose)
-    try:
-        paths = prepare(db.conn, settings.paths.outbox, annee)
-    finally:
-        db.conn.close()
+    paths = billing.service.prepare_declarations(_settings(config, verbose), annee)
     for path in paths:
         typer.echo(f"Déclaration pré-remplie : {path}")
     typer.echo(f"{len(paths)} fichier(s) de déclaration {annee} écrit(s).")
@@ -354,21 +339,15 @@ def declaration_ouvrir(
     verbose: VerboseOpt = False,
 ) -> None:
     """Dérogation du service : ouvre (ou rouvre, ou prolonge) la campagne de déclaration d'une année."""
-    import datetime as dt
-
-    from .billing.declarations import set_override
-
-    settings, db = _billing_db(config, verbose)
+    settings = _settings(config, verbose)
     closes = _day(jusqu_au, "--jusqu-au")
-    opens = _day(depuis, "--depuis") if depuis else settings.billing.window(annee)[0]
+    opens = _day(depuis, "--depuis") if depuis else None
     try:
-        set_override(db.conn, annee, opens, closes, adherent, motif, dt.datetime.now())
-    except (ValueError, LookupError) as exc:
-        raise Fatal(str(exc).strip("'\"")) from exc
-    finally:
-        db.conn.close()
+        win = billing.service.open_campaign(settings, annee, closes, opens, adherent, motif)
+    except billing.BillingError as exc:
+        raise Fatal(str(exc)) from exc
     who = f"l'adhérent {adherent}" if adherent else "tous les adhérents"
-    typer.echo(f"Campagne {annee} ouverte pour {who} du {opens:%d/%m/%Y} au {closes:%d/%m/%Y}.")
+    typer.echo(f"Campagne {annee} ouverte pour {who} du {win.opens:%d/%m/%Y} au {win.closes:%d/%m/%Y}.")
 
 
 @declaration_app.command("fermer")
@@ -379,20 +358,12 @@ def declaration_fermer(
     verbose: VerboseOpt = False,
 ) -> None:
     """Retire une dérogation : la campagne de l'année revient à la fenêtre habituelle (janvier par défaut)."""
-    import datetime as dt
-
-    from .billing.declarations import remove_override
-
-    settings, db = _billing_db(config, verbose)
-    try:
-        n = remove_override(db.conn, annee, adherent, dt.datetime.now())
-    finally:
-        db.conn.close()
-    opens, closes = settings.billing.window(annee)
-    if not n:
+    closed = billing.service.close_campaign(_settings(config, verbose), annee, adherent)
+    if not closed.removed:
         typer.echo("Aucune dérogation en cours pour cette campagne.")
         return
-    typer.echo(f"Dérogation retirée : la campagne {annee} suit la fenêtre habituelle ({opens:%d/%m/%Y} – {closes:%d/%m/%Y}).")
+    typer.echo(f"Dérogation retirée : la campagne {annee} suit la fenêtre habituelle "
+               f"({closed.usual.opens:%d/%m/%Y} – {closed.usual.closes:%d/%m/%Y}).")
 
 
 @declaration_app.command("statuts")
@@ -403,14 +374,8 @@ def declaration_statuts(
     verbose: VerboseOpt = False,
 ) -> None:
     """Liste, pour chaque adhérent, le statut de sa déclaration des effectifs de l'année."""
-    from .billing.declarations import statuses
-
-    settings, db = _billing_db(config, verbose)
-    try:
-        rows = statuses(db.conn, settings.billing, annee, _day(date, "--date"))
-    finally:
-        db.conn.close()
-    for r in rows:
+    settings = _settings(config, verbose)
+    for r in billing.service.declaration_statuses(settings, annee, _day(date, "--date")):
         extra = f" — {r.total} salarié(s)" if r.total is not None else ""
         invoice = f" — facture {r.invoice}" if r.invoice else ""
         typer.echo(f"{r.adherent} {r.name} : {r.label}{extra}{invoice}")
@@ -426,28 +391,20 @@ def facturer(
     """Émet les factures des déclarations confirmées, les factures d'office (campagne close, pas de déclaration),
     les avoirs et nouvelles factures des déclarations tardives ou corrigées ; écrit PDF Factur-X, listes et
     échéanciers dans outbox/<adhérent>/factures/. Relancer la commande n'émet rien deux fois."""
-    from .billing import documents
-    from .billing.invoices import BillingError, invoice_year, summary_line
-
-    settings, db = _billing_db(config, verbose)
+    settings = _settings(config, verbose)
     issued_day = _day(date, "--date")
     try:
-        documents.refresh(db.conn, settings, set())  # documents a stopped run did not write
-        report = invoice_year(db.conn, settings.billing, annee, issued_day,
-                              on_issued=lambda p: documents.write_piece(db.conn, settings, p.id))
-        documents.refresh(db.conn, settings)
-    except BillingError as exc:
+        done = billing.service.issue_year(settings, annee, issued_day)
+    except billing.BillingError as exc:
         raise Fatal(str(exc)) from exc
-    finally:
-        db.conn.close()
-    for note in report.notes:
+    for note in done.notes:
         typer.echo(note)
-    for piece in report.issued:
-        typer.echo(summary_line(piece))
-    if not report.issued:
+    for piece in done.issued:
+        typer.echo(billing.service.summary_line(piece))
+    if not done.issued:
         typer.echo(f"Aucune pièce à émettre pour {annee}.")
     else:
-        typer.echo(f"{len(report.issued)} pièce(s) émise(s). Documents dans {settings.paths.outbox}/<adhérent>/factures/")
+        typer.echo(f"{len(done.issued)} pièce(s) émise(s). Documents dans {settings.paths.outbox}/<adhérent>/factures/")
 
 
 @app.command("echeanciers")
@@ -457,16 +414,11 @@ def echeanciers(
     verbose: VerboseOpt = False,
 ) -> None:
     """Réécrit les listes de factures et les échéanciers (CSV et XLSX) des adhérents, et les documents manquants."""
-    from .billing import documents
-    from .billing.invoices import BillingError
-
-    settings, db = _billing_db(config, verbose)
+    settings = _settings(config, verbose)
     try:
-        paths = documents.refresh(db.conn, settings, {adherent} if adherent else None)
-    except BillingError as exc:
+        paths = billing.service.refresh_documents(settings, adherent)
+    except billing.BillingError as exc:
         raise Fatal(str(exc)) from exc
-    finally:
-        db.conn.close()
     typer.echo(f"{len(paths)} fichier(s) écrit(s) dans {settings.paths.outbox}.")
 
 
@@ -477,22 +429,10 @@ def paiements_importer(
     verbose: VerboseOpt = False,
 ) -> None:
     """Enregistre des paiements ; les factures réglées apparaissent comme acquittées."""
-    import datetime as dt
-
-    from .billing import documents
-    from .billing.invoices import BillingError
-    from .billing.schedule import import_payments
-    from .read import UnreadableFile
-
-    settings, db = _billing_db(config, verbose)
     try:
-        result = import_payments(db.conn, fichier, dt.datetime.now())
-        if not result.already:
-            documents.refresh(db.conn, settings, result.adherents)
-    except (BillingError, UnreadableFile) as exc:
+        result = billing.service.record_payments(_settings(config, verbose), fichier)
+    except billing.BillingError as exc:
         raise Fatal(str(exc)) from exc
-    finally:
-        db.conn.close()
     if result.already:
         typer.echo(f"{fichier.name} : fichier déjà importé, aucun paiement enregistré une seconde fois.")
         return
@@ -502,20 +442,10 @@ def paiements_importer(
 
 
 def _dispute(numero: str, active: bool, motif: Optional[str], config, verbose) -> None:
-    import datetime as dt
-
-    from .billing import documents
-    from .billing.invoices import BillingError
-    from .billing.schedule import set_dispute
-
-    settings, db = _billing_db(config, verbose)
     try:
-        adherent = set_dispute(db.conn, numero, active, motif, dt.datetime.now())
-        documents.refresh(db.conn, settings, {adherent})
-    except BillingError as exc:
+        adherent = billing.service.set_dispute(_settings(config, verbose), numero, active, motif)
+    except billing.BillingError as exc:
         raise Fatal(str(exc)) from exc
-    finally:
-        db.conn.close()
     typer.echo(f"Facture {numero} {'mise en contentieux : retirée' if active else 'sortie du contentieux : remise dans'} "
                f"l'échéancier de l'adhérent {adherent}.")
 
@@ -551,18 +481,13 @@ def journal_cmd(
     verbose: VerboseOpt = False,
 ) -> None:
     """Journal des ventes (factures et avoirs) d'une période, pour la comptabilité : CSV équilibré."""
-    from .billing import documents
-    from .billing.invoices import BillingError
-    from .reports.formats import money_fr
-
-    settings, db = _billing_db(config, verbose)
+    settings = _settings(config, verbose)
     try:
-        path, debit, credit, n = documents.journal(db.conn, settings, _day(du, "--du"), _day(au, "--au"), sortie)
-    except BillingError as exc:
+        done = billing.service.write_journal(settings, _day(du, "--du"), _day(au, "--au"), sortie)
+    except billing.BillingError as exc:
         raise Fatal(str(exc)) from exc
-    finally:
-        db.conn.close()
-    typer.echo(f"Journal des ventes : {n} pièce(s), débit {money_fr(debit)}, crédit {money_fr(credit)} → {path}")
+    typer.echo(f"Journal des ventes : {done.pieces} pièce(s), débit {money_fr(done.debit)}, crédit {money_fr(done.credit)} "
+               f"→ {done.path}")
 
 
 _USAGE_FR = [

@@ -7,17 +7,14 @@ moved together. Without a settings file, the defaults point inside the current d
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from .settings_file import ConfigError, read_toml
+from .tariffs import Billing, load_billing
 
 CONFIG_ENV = "AMSN_BATCH_CONFIG"
 DEFAULT_NAME = "amsn-batch.toml"
-
-
-class ConfigError(Exception):
-    """A settings problem, worded in French for the operator."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     source: Path | None = None
     list_exit_threshold: float = 0.20  # [listes] seuil_sorties: share of a member's staff a full list may exit
-    billing: Any = None  # billing.tariffs.Billing: [facturation], [declaration] and [tarifs.AAAA]
+    billing: Billing | None = None  # [facturation], [declaration] and [tarifs.AAAA]
     intake: Intake = field(default_factory=Intake)
     sftp: Sftp = field(default_factory=Sftp)
 
@@ -147,16 +144,6 @@ _SFTP_KEYS = {
 }
 
 
-def read_toml(path: Path, what: str) -> dict:
-    """A settings-like TOML file; `what` names it in the French error ("Fichier des tarifs"...)."""
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{what} introuvable : {path}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{what} illisible ({path}) : {exc}") from exc
-
-
 def find_config(explicit: Path | None) -> Path | None:
     """The settings file to use: --config, then $AMSN_BATCH_CONFIG, then ./amsn-batch.toml."""
     if explicit is not None:
@@ -203,8 +190,6 @@ def load_settings(explicit: Path | None = None) -> Settings:
     threshold = lists.get("seuil_sorties", 0.20)
     if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
         raise ConfigError(f"[listes] seuil_sorties doit être une part entre 0 et 1 (par exemple 0.2), pas {threshold!r}")
-    from .billing.tariffs import load_billing
-
     intake = Intake(**_table(data, "depot", _INTAKE_KEYS, base))
     sftp = Sftp(**_table(data, "sftp", _SFTP_KEYS, base))
     return Settings(paths=paths, limits=Limits(**limits_kw), source=path, list_exit_threshold=float(threshold),

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from amsn_batch.billing.invoices import Line, due_date, headcount_lines, instalments, totals
-from amsn_batch.billing.tariffs import load_tariff
+from amsn_batch.tariffs import load_tariff
 from amsn_batch.config import ConfigError
 from tests.billing_helpers import BILLING_CONFIG, billing_workspace, declare, pieces
 

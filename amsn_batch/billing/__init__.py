@@ -1,6 +1,21 @@
 """Billing: annual headcount declarations → invoices and credit notes → payment schedule, documents.
 
-One module per stage: `tariffs` (settings), `declarations` (files received, window, statuses),
-`invoices` (amounts, numbering, facture d'office, credit notes), `schedule` (échéancier, payments,
-disputes), `facturx` (CII XML), `documents` (PDF, lists, journal).
+One module per stage: `declarations` (campaign window, statuses, pre-filled files, the store side of the
+declaration checks), `invoices` (amounts, numbering, facture d'office, credit notes), `schedule` (échéancier,
+payments, disputes), `facturx` (CII XML), `documents` (PDF, lists, journal); `service` gives one function per
+command of `amsn-batch`.
 """
+
+import importlib
+
+from .errors import BillingError
+
+__all__ = ["BillingError", "service"]
+
+
+def __getattr__(name: str):
+    """`billing.service` is imported on first use: it pulls pandas, pyarrow and the store, which would add
+    seconds to every `amsn-batch --help` if cli.py imported it with the package."""
+    if name == "service":
+        return importlib.import_module(".service", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

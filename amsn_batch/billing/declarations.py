@@ -1,5 +1,6 @@
-"""Annual headcount declarations: the campaign window, the statuses, the checks of a declaration file and
-the pre-filled files sent to members.
+"""Annual headcount declarations: the campaign window, the statuses, the pre-filled files sent to members,
+and `check_declaration`, which gathers from the store and the window what the checks of a declaration file
+(rules.declarations) need, and turns their outcome into a ledger entry.
 
 A declaration file gives, per establishment, the number of workers per category (SI, SIA, SIR and the SIH
 label), or the list of the employees with their category (counted here). Each file received for an
@@ -13,8 +14,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -22,24 +23,23 @@ import pandas as pd
 
 from .. import intake
 from ..read import UnreadableFile, read_table
-from ..read.headers import load_toml, map_headers, vocabulary
+from ..read.headers import load_toml, vocabulary
 from ..reports.formats import date_fr, safe_cell, write_atomic
-from ..rules import identifiers, values
+from ..rules import declarations as rules
 from ..rules.catalogue import Findings, to_rows
+from ..rules.declarations import CATEGORIES, NOT_DECLARABLE, Version
+from ..store import billing as store
+from ..store import declarations as declared
 from ..store.employees import FileRecord
-from .tariffs import Billing
+from ..tariffs import Billing
+from .errors import BillingError
 
-CATEGORIES = ("SI", "SIA", "SIR", "SIH")
-COUNT_FIELDS = {"effectif_si": "SI", "effectif_sia": "SIA", "effectif_sir": "SIR", "effectif_sih": "SIH"}
-# Situations in which a member cannot declare (statuts.toml codes).
-NOT_DECLARABLE = {"sans_personnel", "cession", "cessation", "liquidation"}
 STATUS_LABELS = {
     "a_saisir": "À saisir", "en_cours": "En cours", "confirmee": "Confirmée", "facturee": "Facturée",
     "non_saisissable": "Non saisissable",
 }
 PREFILL_HEADERS = ["Année", "N° adhérent", "Raison sociale", "SIRET", "Effectif SI", "Effectif SIA", "Effectif SIR",
                    "Effectif SIH", "Effectif total"]
-_INT = re.compile(r"\d+(?:[.,]0+)?")
 
 
 # --- window -----------------------------------------------------------------------------------------
@@ -61,11 +61,9 @@ class Window:
 def window(conn, billing: Billing, adherent: str | None, year: int) -> Window:
     """The campaign window of a year for one adhérent: a staff override for this adhérent, else one for
     everybody, else the settings' window (January by default)."""
-    rows = conn.execute(
-        "SELECT ouverture, fermeture, adherent FROM campagnes_derogations WHERE annee=? AND retiree_le IS NULL "
-        "AND (adherent IS NULL OR adherent=?) ORDER BY adherent IS NULL, id DESC LIMIT 1", (year, adherent)).fetchone()
-    if rows:
-        return Window(dt.date.fromisoformat(rows[0]), dt.date.fromisoformat(rows[1]), True)
+    override = declared.active_override(conn, year, adherent)
+    if override:
+        return Window(override.opens, override.closes, True)
     opens, closes = billing.window(year)
     return Window(opens, closes)
 
@@ -73,25 +71,14 @@ def window(conn, billing: Billing, adherent: str | None, year: int) -> Window:
 def set_override(conn, year: int, opens: dt.date, closes: dt.date, adherent: str | None, reason: str | None,
                  now: dt.datetime) -> None:
     if closes < opens:
-        raise ValueError("La date de fermeture précède la date d'ouverture.")
-    if adherent is not None and not conn.execute("SELECT 1 FROM adherents WHERE numero=?", (adherent,)).fetchone():
-        raise LookupError(f"Adhérent inconnu : {adherent}")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("UPDATE campagnes_derogations SET retiree_le=? WHERE annee=? AND adherent IS ? AND retiree_le IS NULL",
-                     (now.isoformat(timespec="seconds"), year, adherent))
-        conn.execute("INSERT INTO campagnes_derogations (annee, adherent, ouverture, fermeture, motif, le) VALUES (?,?,?,?,?,?)",
-                     (year, adherent, opens.isoformat(), closes.isoformat(), reason, now.isoformat(timespec="seconds")))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        raise BillingError("La date de fermeture précède la date d'ouverture.")
+    if adherent is not None and store.member(conn, adherent) is None:
+        raise BillingError(f"Adhérent inconnu : {adherent}")
+    declared.set_override(conn, year, opens, closes, adherent, reason, now.isoformat(timespec="seconds"))
 
 
 def remove_override(conn, year: int, adherent: str | None, now: dt.datetime) -> int:
-    cur = conn.execute("UPDATE campagnes_derogations SET retiree_le=? WHERE annee=? AND adherent IS ? AND retiree_le IS NULL",
-                       (now.isoformat(timespec="seconds"), year, adherent))
-    return cur.rowcount
+    return declared.remove_override(conn, year, adherent, now.isoformat(timespec="seconds"))
 
 
 def refusal_hint(win: Window, year: int, day: dt.date, billing: Billing) -> str:
@@ -107,14 +94,15 @@ def refusal_hint(win: Window, year: int, day: dt.date, billing: Billing) -> str:
 # --- headcounts -------------------------------------------------------------------------------------
 
 
+@cache
 def _determinant_categories() -> dict[str, str]:
     return {key: spec.get("categorie", "") for key, spec in load_toml("determinants.toml").items()}
 
 
-def employee_category(declared: str | None, determinants: str | None) -> str:
+def employee_category(category: str | None, determinants: str | None) -> str:
     """The category an employee counts in: the declared one, else the strongest its determinants call for."""
-    if declared in CATEGORIES:
-        return declared
+    if category in CATEGORIES:
+        return category
     cats = {_determinant_categories().get(d, "") for d in (determinants or "").split(",") if d}
     for cat in ("SIR", "SIA", "SIH"):
         if cat in cats:
@@ -125,25 +113,14 @@ def employee_category(declared: str | None, determinants: str | None) -> str:
 def store_headcount(conn, adherent: str) -> dict[str, dict[str, int]]:
     """Employees present in the store, per establishment and category."""
     out: dict[str, dict[str, int]] = {}
-    for siret, cat, det in conn.execute(
-            "SELECT siret, categorie, determinants FROM salaries_actuels WHERE adherent=? AND present=1", (adherent,)):
-        per = out.setdefault(siret or "", {c: 0 for c in CATEGORIES})
-        per[employee_category(cat, det)] += 1
+    for e in declared.present_employees(conn, adherent):
+        per = out.setdefault(e.siret, {c: 0 for c in CATEGORIES})
+        per[employee_category(e.category, e.determinants)] += 1
     return out
 
 
 def declaration_counts(conn, declaration_id: int) -> dict[str, int]:
-    counts = {c: 0 for c in CATEGORIES}
-    for cat, n in conn.execute("SELECT categorie, SUM(effectif) FROM declarations_effectifs WHERE declaration_id=? "
-                               "GROUP BY categorie", (declaration_id,)):
-        counts[cat] = int(n)
-    return counts
-
-
-def current_declaration(conn, adherent: str, year: int):
-    """(id, recue_le, facture_id) of the latest confirmed declaration, or None."""
-    return conn.execute("SELECT id, recue_le, facture_id FROM declarations WHERE adherent=? AND annee=? AND etat='confirmee' "
-                        "ORDER BY id DESC LIMIT 1", (adherent, year)).fetchone()
+    return {c: 0 for c in CATEGORIES} | declared.declared_counts(conn, declaration_id)
 
 
 # --- statuses ---------------------------------------------------------------------------------------
@@ -165,43 +142,28 @@ class DeclarationStatus:
 
 def statuses(conn, billing: Billing, year: int, today: dt.date) -> list[DeclarationStatus]:
     out = []
-    for numero, name, situation in conn.execute("SELECT numero, raison_sociale, statut FROM adherents ORDER BY numero").fetchall():
+    for member in store.members(conn):
+        numero = member.numero
         win = window(conn, billing, numero, year)
-        cur = current_declaration(conn, numero, year)
-        active = conn.execute(
-            "SELECT f.id, f.numero FROM factures f WHERE f.adherent=? AND f.annee=? AND f.type IN ('facture','facture_office') "
-            "AND NOT EXISTS (SELECT 1 FROM factures a WHERE a.origine_id=f.id) ORDER BY f.id DESC LIMIT 1", (numero, year)).fetchone()
+        cur = declared.current_declaration(conn, numero, year)
+        active = store.active_main_invoice(conn, numero, year)
         total = None
         if cur is not None:
-            total = conn.execute("SELECT total FROM declarations WHERE id=?", (cur[0],)).fetchone()[0]
-            status = "facturee" if active is not None and cur[2] == active[0] else "confirmee"
-        elif situation in NOT_DECLARABLE:
+            total = cur.total
+            status = "facturee" if active is not None and cur.facture_id == active.id else "confirmee"
+        elif member.situation in NOT_DECLARABLE:
             status = "non_saisissable"
-        elif conn.execute("SELECT 1 FROM declarations WHERE adherent=? AND annee=? AND etat='en_cours'", (numero, year)).fetchone():
+        elif declared.has_pending(conn, numero, year):
             status = "en_cours"
         elif win.contains(today):
             status = "a_saisir"
         else:
             status = "non_saisissable"
-        out.append(DeclarationStatus(numero, name, status, total, win, active[1] if active else None))
+        out.append(DeclarationStatus(numero, member.name, status, total, win, active.numero if active else None))
     return out
 
 
 # --- the declaration file ---------------------------------------------------------------------------
-
-
-@dataclass
-class Version:
-    adherent: str
-    year: int
-    state: str  # confirmee | en_cours
-    mode: str  # effectifs | liste
-    counts: list[tuple[str, str, int]]  # (siret, category, headcount)
-    employees: list[tuple[int, str, str, str, str, str]] = field(default_factory=list)  # line, siret, nir, nom, prenom, cat
-
-    @property
-    def total(self) -> int:
-        return sum(n for _, _, n in self.counts)
 
 
 @dataclass
@@ -212,216 +174,65 @@ class CheckedDeclaration:
     quarantine_reason: str | None = None
 
 
-def _record(sha, sender_code, path, received, findings: Findings, frame_lines, header_line, columns, rows, accepted,
-            details) -> tuple[FileRecord, pd.DataFrame]:
-    lines = frame_lines if frame_lines is not None else np.array([], dtype=np.int64)
-    frame = to_rows(findings.frame(), lines, header_line, columns)
-    refused_file = findings.file_refused()
-    if refused_file:
-        accepted = 0
-    status = "rejete" if refused_file or accepted == 0 else ("accepte" if accepted == rows else "accepte_partiellement")
-    record = FileRecord(sha, sender_code, path.name, path.stat().st_size, received, status, rows, accepted, rows - accepted,
-                        int((frame["gravite"] == "avertissement").sum()), {"genre": "declaration", **details})
-    return record, frame
-
-
 def check_declaration(conn, path: Path, sender, sender_code: str, settings, sha: str | None = None) -> CheckedDeclaration:
     """Read and check a declaration file against the registry, the window and the store; writes nothing.
-    `sender` is the pipeline's Sender (None when the folder is unknown)."""
+    `sender` is the pipeline's Sender (None when the folder is unknown). The checks are rules.declarations';
+    this gathers their context from the store and the campaign window."""
     billing: Billing = settings.billing or Billing()
     sha = sha or intake.sha256(path)
     received = intake.received_at(path)
     day = dt.datetime.fromisoformat(received).date()
-    f = Findings()
 
-    def done(rows=0, accepted=0, versions=(), table=None, columns=None, details=None, quarantine=None):
-        record, frame = _record(sha, sender_code, path, received, f, table.lines if table is not None else None,
-                                table.header_line if table is not None else 0, columns or {}, rows, accepted, details or {})
-        return CheckedDeclaration(record, frame, list(versions) if not f.file_refused() else [], quarantine)
+    def done(findings: Findings, checked: rules.DeclarationCheck | None = None, table=None,
+             quarantine: str | None = None) -> CheckedDeclaration:
+        checked = checked or rules.DeclarationCheck(findings, {}, {})
+        lines = table.lines if table is not None else np.array([], dtype=np.int64)
+        frame = to_rows(findings.frame(), lines, table.header_line if table is not None else 0, checked.columns)
+        refused_file = findings.file_refused()
+        rows, accepted = checked.rows, 0 if refused_file else checked.accepted
+        status = "rejete" if refused_file or accepted == 0 else ("accepte" if accepted == rows else "accepte_partiellement")
+        record = FileRecord(sha, sender_code, path.name, path.stat().st_size, received, status, rows, accepted, rows - accepted,
+                            int((frame["gravite"] == "avertissement").sum()), {"genre": "declaration", **checked.details})
+        return CheckedDeclaration(record, frame, list(checked.versions) if not refused_file else [], quarantine)
 
     if sender is None:
+        f = Findings()
         f.add_file("EXPEDITEUR_INCONNU", expediteur=sender_code)
-        return done()
-    vocab = vocabulary("declaration")
+        return done(f)
     try:
-        table = read_table(path, vocab, settings.limits.max_rows, settings.limits.max_columns)
+        table = read_table(path, vocabulary("declaration"), settings.limits.max_rows, settings.limits.max_columns)
     except UnreadableFile as exc:
+        f = Findings()
         f.add_file("FICHIER_ILLISIBLE", raison=str(exc))
-        return done(quarantine=str(exc))
-    headers = map_headers(table.headers, vocab)
-    details = {"format": table.format, "ligne_entetes": table.header_line, "colonnes": table.headers, **table.details}
-    for header in headers.unknown:
-        f.add_file("COLONNE_INCONNUE", None, "", colonne=header)
-    for key, header in headers.duplicated:
-        f.add_file("COLONNE_EN_DOUBLE", None, "", colonne=header, attendu=vocab.field(key).label)
-    n = len(table)
-    if headers.missing:
-        expected = ", ".join(fl.label for fl in vocab.fields if fl.required)
-        for missing in headers.missing:
-            f.add_file("COLONNE_MANQUANTE", None, "", attendu=missing.label, liste=expected)
-        return done(n, table=table, columns=headers.columns, details=details)
-    if n == 0:
-        f.add_file("FICHIER_VIDE")
-        return done(0, table=table, columns=headers.columns, details=details)
-
-    def col(key: str) -> pd.Series:
-        header = headers.columns.get(key)
-        return table.frame[header].astype(str).str.strip() if header else pd.Series([""] * n, dtype=str)
-
-    count_mode = any(k in headers.columns for k in COUNT_FIELDS)
-    list_mode = "categorie" in headers.columns and ("nir" in headers.columns or "nom" in headers.columns)
-    if not count_mode and not list_mode:
-        f.add_file("DECL_COLONNES")
-        return done(n, table=table, columns=headers.columns, details=details)
-    mode = "effectifs" if count_mode else "liste"
-    details["mode"] = mode
-
-    # Year: one per file
-    years = col("annee")
-    distinct = sorted(set(years) - {""})
-    bad_year = [y for y in distinct if not (re.fullmatch(r"\d{4}", y) and 2000 <= int(y) <= 2100)]
-    if bad_year or not distinct:
-        f.add_file("DECL_ANNEE_INVALIDE", "annee", bad_year[0] if bad_year else "", valeur=bad_year[0] if bad_year else "")
-    elif len(distinct) > 1:
-        f.add_file("DECL_ANNEES_MULTIPLES", annees=", ".join(distinct))
-    if f.file_refused():
-        return done(n, table=table, columns=headers.columns, details=details)
-    year = int(distinct[0])
-    details["annee"] = year
-    blank_year = np.flatnonzero((years == "").to_numpy())
-    f.add_rows("CHAMP_OBLIGATOIRE", blank_year, "annee", "", colonne=vocab.field("annee").label, contexte="chaque ligne")
-
-    if table.overflow.any():
-        f.add_rows("LIGNE_CHAMPS_EN_TROP", np.flatnonzero(table.overflow), None)
-
-    # Establishment and sender
-    establishments = dict(conn.execute("SELECT siret, adherent FROM etablissements").fetchall())
-    siret = col("siret").str.replace(r"\s", "", regex=True)
-    adherent = siret.map(establishments).fillna("").to_numpy(dtype=object)
-    blank = (siret == "").to_numpy()
-    f.add_rows("CHAMP_OBLIGATOIRE", np.flatnonzero(blank), "siret", "", colonne=vocab.field("siret").label, contexte="chaque ligne")
-    unknown = ~blank & (adherent == "")
-    f.add_rows("SIRET_INCONNU", np.flatnonzero(unknown), "siret", col("siret")[unknown], valeur=col("siret")[unknown])
-    foreign = (adherent != "") & ~np.isin(adherent, list(sender.adherents))
-    if foreign.any():
-        pos = np.flatnonzero(foreign)
-        code = "MANDAT_ABSENT" if sender.kind == "mandataire" else "SIRET_AUTRE_ADHERENT"
-        f.add_rows(code, pos, "siret", siret.to_numpy()[pos], valeur=siret.to_numpy()[pos], siret=siret.to_numpy()[pos],
-                   adherent=adherent[pos], expediteur=sender.code)
-    if f.file_refused():
-        return done(n, table=table, columns=headers.columns, details=details)
-
-    # Content
-    rows = pd.DataFrame({"pos": np.arange(n), "line": table.lines, "siret": siret.to_numpy(dtype=object), "adherent": adherent})
-    if mode == "effectifs":
-        for key, cat in COUNT_FIELDS.items():
-            raw = col(key).str.replace(r"[\s\u00a0\u202f]", "", regex=True)
-            ok = raw.str.fullmatch(_INT).fillna(False).to_numpy(dtype=bool) | (raw == "").to_numpy()
-            bad = np.flatnonzero(~ok)
-            f.add_rows("DECL_EFFECTIF_INVALIDE", bad, key, col(key).to_numpy()[bad], valeur=col(key).to_numpy()[bad])
-            rows[cat] = [int(re.split(r"[.,]", v)[0]) if good and v else 0 for v, good in zip(raw, ok)]
-        if "total" in headers.columns:
-            raw = col("total").str.replace(r"[\s\u00a0\u202f]", "", regex=True)
-            given = (raw != "").to_numpy()
-            ok = raw.str.fullmatch(_INT).fillna(False).to_numpy(dtype=bool)
-            bad = np.flatnonzero(given & ~ok)
-            f.add_rows("DECL_EFFECTIF_INVALIDE", bad, "total", col("total").to_numpy()[bad], valeur=col("total").to_numpy()[bad])
-            sums = rows[list(CATEGORIES)].sum(axis=1).to_numpy()
-            totals = np.array([int(re.split(r"[.,]", v)[0]) if g and o else -1 for v, g, o in zip(raw, given, ok)])
-            wrong = np.flatnonzero(given & ok & (totals != sums))
-            f.add_rows("DECL_TOTAL_INCOHERENT", wrong, "total", col("total").to_numpy()[wrong],
-                       valeur=col("total").to_numpy()[wrong], somme=sums[wrong])
-        keyed = rows["siret"] != ""
-        dup = rows.loc[keyed, "siret"].duplicated(keep="first")
-        if dup.any():
-            first = rows.loc[keyed].groupby("siret")["line"].transform("first")
-            idx = dup.index[dup.to_numpy()]
-            f.add_rows("DECL_ETABLISSEMENT_EN_DOUBLE", rows.loc[idx, "pos"].to_numpy(), "siret", rows.loc[idx, "siret"].to_numpy(),
-                       valeur=rows.loc[idx, "siret"].to_numpy(), premiere=first.loc[idx].to_numpy())
-    else:
-        codes, empty, unknown_cat = values.lookup(col("categorie"), "categories.toml")
-        f.add_rows("CATEGORIE_INVALIDE", np.flatnonzero(unknown_cat), "categorie", col("categorie")[unknown_cat],
-                   valeur=col("categorie")[unknown_cat])
-        f.add_rows("CHAMP_OBLIGATOIRE", np.flatnonzero(empty), "categorie", "", colonne=vocab.field("categorie").label,
-                   contexte="chaque salarié")
-        rows["categorie"] = codes
-        nir = identifiers.nir_check(col("nir"))
-        raw_nir = col("nir")
-        for mask, detail in ((nir["scientific"], "le tableur l'a transformé en nombre : formatez la colonne en Texte"),
-                             (nir["no_key"], "il n'a que 13 chiffres : la clé (2 derniers chiffres) manque"),
-                             (nir["shape"], "il est mal écrit")):
-            f.add_rows("NIR_FORMAT", np.flatnonzero(mask), "nir", raw_nir[mask], detail=detail)
-        f.add_rows("NIR_CLE", np.flatnonzero(nir["key"]), "nir", raw_nir[nir["key"]])
-        nir_ok = ~(nir["empty"] | nir["scientific"] | nir["no_key"] | nir["shape"] | nir["key"])
-        rows["nir"] = np.where(nir_ok, nir["value"], "")
-        rows["nom"] = col("nom").to_numpy(dtype=object)
-        rows["prenom"] = col("prenom").to_numpy(dtype=object)
-        anonymous = nir["empty"] & (col("nom") == "").to_numpy()
-        f.add_rows("CHAMP_OBLIGATOIRE", np.flatnonzero(anonymous), "nir" if "nir" in headers.columns else "nom", "",
-                   colonne=vocab.field("nir").label if "nir" in headers.columns else vocab.field("nom").label,
-                   contexte="chaque salarié")
-        keyed = (rows["nir"] != "") & (rows["adherent"] != "")
-        dup = rows.loc[keyed, ["adherent", "nir"]].duplicated(keep="first")
-        if dup.any():
-            first = rows.loc[keyed].groupby(["adherent", "nir"])["line"].transform("first")
-            idx = dup.index[dup.to_numpy()]
-            f.add_rows("DOUBLON_FICHIER", rows.loc[idx, "pos"].to_numpy(), "nir", "", premiere=first.loc[idx].to_numpy())
-
-    # Per adhérent: situation, window, then the version to record
-    situations = dict(conn.execute("SELECT numero, statut FROM adherents").fetchall())
-    labels = {code: spec["libelle"] for code, spec in load_toml("statuts.toml").items()}
-    versions, accepted = [], 0
-    for numero in sorted(set(adherent) - {""}):
-        mine = np.flatnonzero(adherent == numero)
-        if situations.get(numero) in NOT_DECLARABLE:
-            f.add_rows("DECL_ADHERENT_NON_SAISISSABLE", mine, None, adherent=numero,
-                       statut=labels.get(situations[numero], situations[numero]))
-            continue
-        win = window(conn, billing, numero, year)
-        if not win.contains(day):
-            f.add_rows("DECL_HORS_CAMPAGNE", mine, None, annee=year, adherent=numero, recue=date_fr(day),
-                       ouverture=date_fr(win.opens), fermeture=date_fr(win.closes), quand=refusal_hint(win, year, day, billing))
-            continue
-        blocked = np.intersect1d(f.blocked_positions(), mine)
-        sub = rows.iloc[mine]
-        if mode == "effectifs":
-            summed: dict[tuple[str, str], int] = {}
-            for _, r in sub.iterrows():
-                for c in CATEGORIES:
-                    if int(r[c]) > 0:
-                        summed[(r["siret"], c)] = summed.get((r["siret"], c), 0) + int(r[c])
-            counts = [(s, c, k) for (s, c), k in summed.items()]
-            employees = []
-        else:
-            good = sub[sub["categorie"] != ""]
-            grouped = good.groupby(["siret", "categorie"]).size()
-            counts = [(s, c, int(k)) for (s, c), k in grouped.items()]
-            employees = [(int(r["line"]), r["siret"], r["nir"], r["nom"], r["prenom"], r["categorie"]) for _, r in good.iterrows()]
-        state = "en_cours" if len(blocked) else "confirmee"
-        version = Version(numero, year, state, mode, counts, employees)
-        versions.append(version)
-        if state == "confirmee":
-            accepted += len(mine)
-            _warnings(conn, f, version, establishments, sub)
-    details["declarations"] = [{"adherent": v.adherent, "etat": v.state, "total": v.total} for v in versions]
-    return done(n, accepted, versions, table, headers.columns, details)
+        return done(f, quarantine=str(exc))
+    checked = rules.check(table, _context(conn, billing, sender, day))
+    return done(checked.findings, checked, table)
 
 
-def _warnings(conn, f: Findings, v: Version, establishments: dict[str, str], sub: pd.DataFrame) -> None:
-    """Non-blocking remarks on a confirmed declaration."""
-    present = set(sub["siret"])
-    for siret in sorted(s for s, a in establishments.items() if a == v.adherent and s not in present):
-        f.add_file("DECL_ETABLISSEMENT_ABSENT", siret=siret, adherent=v.adherent)
-    if v.total == 0:
-        f.add_file("DECL_AUCUN_SALARIE", annee=v.year, adherent=v.adherent)
-    known = sum(sum(c.values()) for c in store_headcount(conn, v.adherent).values())
-    if known and known != v.total:
-        f.add_file("DECL_ECART_EFFECTIF", adherent=v.adherent, declare=v.total, connu=known)
-    cur = current_declaration(conn, v.adherent, v.year)
-    if cur is not None and cur[2] is not None:
-        numero, issued = conn.execute("SELECT numero, date_emission FROM factures WHERE id=?", (cur[2],)).fetchone()
-        if not conn.execute("SELECT 1 FROM factures WHERE origine_id=?", (cur[2],)).fetchone():
-            f.add_file("DECL_CORRECTION_APRES_FACTURE", annee=v.year, adherent=v.adherent, facture=numero, date=date_fr(issued))
+def _context(conn, billing: Billing, sender, day: dt.date) -> rules.DeclarationContext:
+    """What the declaration checks need from the store and the campaign window, for a file received on `day`."""
+
+    def window_refusal(adherent: str, year: int) -> rules.OutsideWindow | None:
+        win = window(conn, billing, adherent, year)
+        if win.contains(day):
+            return None
+        return rules.OutsideWindow(date_fr(day), date_fr(win.opens), date_fr(win.closes), refusal_hint(win, year, day, billing))
+
+    def known_headcount(adherent: str) -> int:
+        return sum(sum(c.values()) for c in store_headcount(conn, adherent).values())
+
+    def invoice_in_force(adherent: str, year: int) -> rules.InvoiceInForce | None:
+        cur = declared.current_declaration(conn, adherent, year)
+        if cur is None or cur.facture_id is None or store.is_cancelled(conn, cur.facture_id):
+            return None
+        invoice = store.invoice(conn, cur.facture_id)
+        return rules.InvoiceInForce(invoice.numero, date_fr(invoice.date_emission))
+
+    return rules.DeclarationContext(
+        sender=sender,
+        establishments={e.siret: e.adherent for e in store.establishments(conn)},
+        situations={m.numero: m.situation for m in store.members(conn)},
+        window_refusal=window_refusal, known_headcount=known_headcount, invoice_in_force=invoice_in_force)
 
 
 # --- pre-filled declarations ------------------------------------------------------------------------
@@ -430,9 +241,9 @@ def _warnings(conn, f: Findings, v: Version, establishments: dict[str, str], sub
 def prefill_rows(conn, adherent: str, name: str, year: int) -> list[list[object]]:
     counts = store_headcount(conn, adherent)
     rows = []
-    for (siret,) in conn.execute("SELECT siret FROM etablissements WHERE adherent=? ORDER BY siret", (adherent,)):
-        c = counts.get(siret, {k: 0 for k in CATEGORIES})
-        rows.append([year, adherent, name, siret, c["SI"], c["SIA"], c["SIR"], c["SIH"], sum(c.values())])
+    for est in store.establishments(conn, adherent):
+        c = counts.get(est.siret, {k: 0 for k in CATEGORIES})
+        rows.append([year, adherent, name, est.siret, c["SI"], c["SIA"], c["SIR"], c["SIH"], sum(c.values())])
     return rows
 
 
@@ -440,11 +251,10 @@ def prepare(conn, outbox: Path, year: int) -> list[Path]:
     """For each adhérent that can declare, a declaration file pre-filled with the headcount the store knows,
     in outbox/<adhérent>/declarations/ (and a copy for each mandataire acting for it)."""
     written = []
-    mandates: dict[str, list[str]] = {}
-    for mandataire, numero in conn.execute("SELECT mandataire, adherent FROM mandats"):
-        mandates.setdefault(numero, []).append(mandataire)
-    for numero, name, situation in conn.execute("SELECT numero, raison_sociale, statut FROM adherents ORDER BY numero").fetchall():
-        if situation in NOT_DECLARABLE:
+    mandates = store.mandates(conn)
+    for member in store.members(conn):
+        numero, name = member.numero, member.name
+        if member.situation in NOT_DECLARABLE:
             continue
         buf = io.StringIO()
         w = csv.writer(buf, delimiter=";", lineterminator="\r\n")

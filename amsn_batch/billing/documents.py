@@ -17,71 +17,64 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from ..reports.formats import date_fr, money_fr, safe_cell, write_atomic
+from ..store import billing as store
+from ..store.billing import Instalment, Invoice, InvoiceLine
 from . import facturx
-from .invoices import TYPE_LABELS, BillingError
-from .schedule import invoice_states, schedule
+from .errors import BillingError
+from .invoices import TYPE_LABELS
+from .schedule import InvoiceState, invoice_states, schedule
 
 FILE_PREFIX = {"facture": "facture", "facture_office": "facture", "facture_complementaire": "facture", "avoir": "avoir"}
 
 
 @dataclass
 class PieceDoc:
-    id: int
-    numero: str
-    type: str
-    adherent: str
-    annee: int
-    date_emission: dt.date
-    date_exigibilite: dt.date
-    total_ht: Decimal
-    total_tva: Decimal
-    total_ttc: Decimal
-    taux_tva: Decimal
-    motif: str
-    issuer: dict
-    client: dict
-    conditions: dict
-    lines: list[tuple[int, str, str | None, int, Decimal, Decimal]]
-    echeances: list[tuple[dt.date, Decimal]]
-    origin: tuple[str, dt.date] | None
+    """What the documents of a piece are made of: the piece, its lines and its instalments."""
+
+    invoice: Invoice
+    lines: list[InvoiceLine]
+    echeances: list[Instalment]
+
+    @property
+    def motif(self) -> str:
+        return self.invoice.motif or ""
 
     @property
     def type_label(self) -> str:
-        return TYPE_LABELS[self.type]
+        return TYPE_LABELS[self.invoice.type]
 
     @property
     def vat_on_debits(self) -> bool:
-        return bool(self.conditions.get("tva_sur_debits"))
+        return bool(self.invoice.conditions.get("tva_sur_debits"))
 
     @property
     def period_start(self) -> dt.date:
-        return dt.date.fromisoformat(self.conditions["periode_debut"])
+        return dt.date.fromisoformat(self.invoice.conditions["periode_debut"])
 
     @property
     def period_end(self) -> dt.date:
-        return dt.date.fromisoformat(self.conditions["periode_fin"])
+        return dt.date.fromisoformat(self.invoice.conditions["periode_fin"])
 
     @property
     def file_stem(self) -> str:
-        return f"{FILE_PREFIX[self.type]}-{self.numero}"
+        return f"{FILE_PREFIX[self.invoice.type]}-{self.invoice.numero}"
 
     def terms_text(self) -> str:
-        if self.type == "avoir":
+        if self.invoice.type == "avoir":
             return "Avoir à déduire de la facture citée ; aucun paiement n'est dû."
         if len(self.echeances) == 1:
-            return f"Paiement à {self.conditions['delai']}, au plus tard le {date_fr(self.echeances[0][0])}."
-        parts = ", ".join(f"{money_fr(a)} le {date_fr(d)}" for d, a in self.echeances)
+            return f"Paiement à {self.invoice.conditions['delai']}, au plus tard le {date_fr(self.echeances[0].due)}."
+        parts = ", ".join(f"{money_fr(e.amount)} le {date_fr(e.due)}" for e in self.echeances)
         return f"Paiement en {len(self.echeances)} échéances : {parts}."
 
     def notes(self) -> list[tuple[str, str]]:
         """Mentions, with their UNTDID 4451 subject codes for the e-invoice."""
-        out = [("AAI", f"Catégorie de l'opération : {self.conditions['categorie_operation']}. Période : {self.conditions['periode']}.")]
+        out = [("AAI", f"Catégorie de l'opération : {self.invoice.conditions['categorie_operation']}. Période : {self.invoice.conditions['periode']}.")]
         out.append(("TXD", "Option pour le paiement de la taxe d'après les débits." if self.vat_on_debits
                     else "TVA exigible lors de l'encaissement (prestations de services)."))
         if self.motif:
@@ -95,18 +88,7 @@ class PieceDoc:
 
 
 def load_piece(conn, facture_id: int) -> PieceDoc:
-    r = conn.execute(
-        "SELECT f.id, f.numero, f.type, f.adherent, f.annee, f.date_emission, f.date_exigibilite, f.total_ht, f.total_tva, "
-        "f.total_ttc, f.taux_tva, f.motif, f.emetteur, f.client, f.conditions, o.numero, o.date_emission "
-        "FROM factures f LEFT JOIN factures o ON o.id=f.origine_id WHERE f.id=?", (facture_id,)).fetchone()
-    lines = [(rang, lbl, cat, q, Decimal(pu), Decimal(m)) for rang, lbl, cat, q, pu, m in conn.execute(
-        "SELECT rang, libelle, categorie, quantite, prix_unitaire_ht, montant_ht FROM factures_lignes WHERE facture_id=? ORDER BY rang",
-        (facture_id,))]
-    echeances = [(dt.date.fromisoformat(d), Decimal(m)) for d, m in conn.execute(
-        "SELECT date_exigibilite, montant FROM factures_echeances WHERE facture_id=? ORDER BY rang", (facture_id,))]
-    return PieceDoc(r[0], r[1], r[2], r[3], r[4], dt.date.fromisoformat(r[5]), dt.date.fromisoformat(r[6]), Decimal(r[7]),
-                    Decimal(r[8]), Decimal(r[9]), Decimal(r[10]), r[11] or "", json.loads(r[12]), json.loads(r[13]),
-                    json.loads(r[14]), lines, echeances, (r[15], dt.date.fromisoformat(r[16])) if r[15] else None)
+    return PieceDoc(store.invoice(conn, facture_id), store.invoice_lines(conn, facture_id), store.instalments(conn, facture_id))
 
 
 # --- PDF --------------------------------------------------------------------------------------------
@@ -140,10 +122,10 @@ def render_pdf(doc: PieceDoc, font: Path | None) -> bytes:
         raise BillingError("Police TrueType introuvable pour les factures PDF : installez fonts-dejavu-core ou "
                            "indiquez un fichier .ttf dans [facturation] police.")
     pdf = FPDF(format="A4", enforce_compliance=DocumentCompliance.PDFA_3B)
-    pdf.set_title(f"{doc.type_label} n° {doc.numero}")
-    pdf.set_author(doc.issuer["name"])
+    pdf.set_title(f"{doc.type_label} n° {doc.invoice.numero}")
+    pdf.set_author(doc.invoice.emetteur["name"])
     pdf.set_lang("fr-FR")
-    pdf.set_creation_date(dt.datetime.combine(doc.date_emission, dt.time(12), tzinfo=dt.timezone.utc))
+    pdf.set_creation_date(dt.datetime.combine(doc.invoice.date_emission, dt.time(12), tzinfo=dt.timezone.utc))
     pdf.add_font("Doc", "", str(font))
     pdf.set_auto_page_break(True, margin=18)
     pdf.add_page()
@@ -152,26 +134,27 @@ def render_pdf(doc: PieceDoc, font: Path | None) -> bytes:
 
     pdf.set_font("Doc", size=9)
     top = pdf.get_y()
-    pdf.multi_cell(width / 2 - 5, 4.5, "\n".join(_party_lines(doc.issuer, False)))
+    pdf.multi_cell(width / 2 - 5, 4.5, "\n".join(_party_lines(doc.invoice.emetteur, False)))
     left_end = pdf.get_y()
     pdf.set_xy(15 + width / 2 + 5, top)
     pdf.set_font("Doc", size=8)
     pdf.cell(width / 2 - 5, 4.5, "Adhérent facturé :", new_x="LEFT", new_y="NEXT")
     pdf.set_font("Doc", size=9)
-    pdf.multi_cell(width / 2 - 5, 4.5, "\n".join(_party_lines(doc.client, True)), border=1)
+    pdf.multi_cell(width / 2 - 5, 4.5, "\n".join(_party_lines(doc.invoice.client, True)), border=1)
     pdf.set_y(max(left_end, pdf.get_y()) + 6)
 
     pdf.set_font("Doc", size=15)
-    pdf.cell(width, 8, f"{doc.type_label.upper()} N° {doc.numero}", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(width, 8, f"{doc.type_label.upper()} N° {doc.invoice.numero}", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Doc", size=9.5)
     facts = [
-        f"Date d'émission : {date_fr(doc.date_emission)}",
-        f"Période : {doc.conditions['periode']} (du {date_fr(doc.period_start)} au {date_fr(doc.period_end)})",
-        f"Catégorie de l'opération : {doc.conditions['categorie_operation']} (cotisation au service de prévention et de "
+        f"Date d'émission : {date_fr(doc.invoice.date_emission)}",
+        f"Période : {doc.invoice.conditions['periode']} (du {date_fr(doc.period_start)} au {date_fr(doc.period_end)})",
+        f"Catégorie de l'opération : {doc.invoice.conditions['categorie_operation']} (cotisation au service de prévention et de "
         "santé au travail)",
     ]
-    if doc.origin:
-        facts.append(f"Avoir sur la facture n° {doc.origin[0]} du {date_fr(doc.origin[1])}, qu'il annule en totalité.")
+    if doc.invoice.origine_numero:
+        facts.append(f"Avoir sur la facture n° {doc.invoice.origine_numero} du {date_fr(doc.invoice.origine_date)}, "
+                     "qu'il annule en totalité.")
     if doc.motif:
         facts.append(f"Motif : {doc.motif}")
     for fact in facts:
@@ -184,15 +167,15 @@ def render_pdf(doc: PieceDoc, font: Path | None) -> bytes:
     for w, title, align in zip(cols, ("Désignation", "Quantité", "Prix unitaire HT", "Montant HT"), "LRRR"):
         pdf.cell(w, 7, title, border=1, align=align, fill=True)
     pdf.ln()
-    for _, label, _, quantity, unit, amount in doc.lines:
-        pdf.cell(cols[0], 6.5, label, border=1)
-        pdf.cell(cols[1], 6.5, str(quantity), border=1, align="R")
-        pdf.cell(cols[2], 6.5, money_fr(unit), border=1, align="R")
-        pdf.cell(cols[3], 6.5, money_fr(amount), border=1, align="R")
+    for line in doc.lines:
+        pdf.cell(cols[0], 6.5, line.label, border=1)
+        pdf.cell(cols[1], 6.5, str(line.quantity), border=1, align="R")
+        pdf.cell(cols[2], 6.5, money_fr(line.unit_price), border=1, align="R")
+        pdf.cell(cols[3], 6.5, money_fr(line.amount), border=1, align="R")
         pdf.ln()
     pdf.ln(2)
-    for label, value in (("Total HT", doc.total_ht), (f"TVA {doc.taux_tva.normalize():f} %", doc.total_tva),
-                         ("Total TTC", doc.total_ttc)):
+    for label, value in (("Total HT", doc.invoice.total_ht), (f"TVA {doc.invoice.taux_tva.normalize():f} %", doc.invoice.total_tva),
+                         ("Total TTC", doc.invoice.total_ttc)):
         pdf.set_x(15 + cols[0] + cols[1])
         pdf.cell(cols[2], 6.5, label, border=1)
         pdf.cell(cols[3], 6.5, money_fr(value), border=1, align="R")
@@ -200,17 +183,18 @@ def render_pdf(doc: PieceDoc, font: Path | None) -> bytes:
     pdf.ln(4)
 
     pdf.set_font("Doc", size=9.5)
-    if doc.type != "avoir":
+    if doc.invoice.type != "avoir":
         pdf.cell(width, 5.5, "Échéancier de paiement", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Doc", size=9)
-        for i, (day, amount) in enumerate(doc.echeances, 1):
-            pdf.cell(width, 5, f"  Échéance {i}/{len(doc.echeances)} : {money_fr(amount)} à payer au plus tard le {date_fr(day)}",
+        for i, part in enumerate(doc.echeances, 1):
+            pdf.cell(width, 5, f"  Échéance {i}/{len(doc.echeances)} : {money_fr(part.amount)} à payer au plus tard le "
+                     f"{date_fr(part.due)}",
                      new_x="LMARGIN", new_y="NEXT")
-        pdf.multi_cell(width, 5, f"Conditions de paiement : {doc.conditions['delai']}.", new_x="LMARGIN", new_y="NEXT")
-        if doc.issuer.get("iban"):
-            pdf.multi_cell(width, 5, f"Règlement par virement : IBAN {doc.issuer['iban']}"
-                           + (f", BIC {doc.issuer['bic']}" if doc.issuer.get("bic") else "")
-                           + f", en rappelant le n° {doc.numero}.", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(width, 5, f"Conditions de paiement : {doc.invoice.conditions['delai']}.", new_x="LMARGIN", new_y="NEXT")
+        if doc.invoice.emetteur.get("iban"):
+            pdf.multi_cell(width, 5, f"Règlement par virement : IBAN {doc.invoice.emetteur['iban']}"
+                           + (f", BIC {doc.invoice.emetteur['bic']}" if doc.invoice.emetteur.get("bic") else "")
+                           + f", en rappelant le n° {doc.invoice.numero}.", new_x="LMARGIN", new_y="NEXT")
     else:
         pdf.multi_cell(width, 5, doc.terms_text(), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
@@ -226,7 +210,7 @@ def render_pdf(doc: PieceDoc, font: Path | None) -> bytes:
 def write_piece(conn, settings, facture_id: int) -> list[Path]:
     """The Factur-X PDF and its XML, in outbox/<adhérent>/factures/."""
     doc = load_piece(conn, facture_id)
-    folder = settings.paths.outbox / doc.adherent / "factures"
+    folder = settings.paths.outbox / doc.invoice.adherent / "factures"
     xml = facturx.build_xml(doc)
     pdf = facturx.embed(render_pdf(doc, settings.billing.font), xml, doc)
     paths = [folder / f"{doc.file_stem}.pdf", folder / f"{doc.file_stem}.xml"]
@@ -237,11 +221,8 @@ def write_piece(conn, settings, facture_id: int) -> list[Path]:
 
 def missing_pieces(conn, settings) -> list[int]:
     """Pieces whose PDF is not in the outbox (a run stopped after issuing them, or the outbox was cleaned)."""
-    out = []
-    for fid, numero, kind, adherent in conn.execute("SELECT id, numero, type, adherent FROM factures ORDER BY sequence"):
-        if not (settings.paths.outbox / adherent / "factures" / f"{FILE_PREFIX[kind]}-{numero}.pdf").is_file():
-            out.append(fid)
-    return out
+    return [p.id for p in store.invoices(conn)
+            if not (settings.paths.outbox / p.adherent / "factures" / f"{FILE_PREFIX[p.type]}-{p.numero}.pdf").is_file()]
 
 
 # --- lists per adhérent -----------------------------------------------------------------------------
@@ -250,10 +231,10 @@ INVOICE_COLUMNS = ["N°", "Date", "Type de facture", "Montant TTC", "Période", 
 SCHEDULE_COLUMNS = ["N°", "Date d'émission", "Date d'exigibilité", "Type de pièce", "Débit", "Crédit", "Période", "Solde"]
 
 
-def _status(s) -> str:
+def _status(s: InvoiceState) -> str:
     if s.disputed:
         return "En contentieux"
-    if s.type == "avoir":
+    if s.invoice.type == "avoir":
         return "Acquitté" if s.settled else "À imputer"
     if s.settled:
         return "Acquittée"
@@ -264,7 +245,8 @@ def invoice_rows(conn, adherent: str) -> tuple[list[list[str]], list[list[str]]]
     """("Mes factures", "Mes factures acquittées"), most recent first, in French formats."""
     unpaid, paid = [], []
     for s in reversed(invoice_states(conn, adherent)):
-        row = [s.numero, date_fr(s.date_emission), s.label, money_fr(s.total_ttc), s.period, date_fr(s.date_exigibilite),
+        row = [s.invoice.numero, date_fr(s.invoice.date_emission), s.label, money_fr(s.invoice.total_ttc), s.period,
+               date_fr(s.invoice.date_exigibilite),
                _status(s), money_fr(max(s.balance, Decimal(0)))]
         (paid if s.settled and not s.disputed else unpaid).append(row)
     return unpaid, paid
@@ -329,7 +311,7 @@ def refresh(conn, settings, adherents: set[str] | None = None) -> list[Path]:
     written = []
     for fid in missing_pieces(conn, settings):
         written += write_piece(conn, settings, fid)
-    members = adherents if adherents is not None else {a for (a,) in conn.execute("SELECT DISTINCT adherent FROM factures")}
+    members = adherents if adherents is not None else store.invoiced_members(conn)
     for adherent in sorted(members):
         written += write_member_lists(conn, settings, adherent)
     return written
@@ -344,22 +326,29 @@ def _fr_amount(value: Decimal) -> str:
     return f"{value:.2f}".replace(".", ",") if value else ""
 
 
-def journal(conn, settings, start: dt.date, end: dt.date, dest: Path | None = None) -> tuple[Path, Decimal, Decimal, int]:
+@dataclass(frozen=True)
+class Journal:
+    path: Path
+    debit: Decimal  # totals
+    credit: Decimal
+    pieces: int
+
+
+def journal(conn, settings, start: dt.date, end: dt.date, dest: Path | None = None) -> Journal:
     """The sales journal of the period: per piece, the member account (411) against sales (706) and VAT
-    collected (44571); a credit note reverses them. Returns (path, total debit, total credit, pieces)."""
+    collected (44571); a credit note reverses them."""
     acc = settings.billing.accounts
     rows, debit, credit, n = [], Decimal(0), Decimal(0), 0
-    for numero, kind, adherent, day, ht, tva, ttc, client in conn.execute(
-            "SELECT numero, type, adherent, date_emission, total_ht, total_tva, total_ttc, client FROM factures "
-            "WHERE date_emission BETWEEN ? AND ? ORDER BY sequence", (start.isoformat(), end.isoformat())):
+    for p in store.invoices_issued_between(conn, start, end):
         n += 1
-        ht, tva, ttc = Decimal(ht), Decimal(tva), Decimal(ttc)
-        label = f"{TYPE_LABELS[kind]} {numero} {json.loads(client)['name']}"
-        entries = [(acc["client"], adherent, ttc, Decimal(0)), (acc["ventes"], "", Decimal(0), ht), (acc["tva"], "", Decimal(0), tva)]
+        label = f"{TYPE_LABELS[p.type]} {p.numero} {p.client['name']}"
+        entries = [(acc["client"], p.adherent, p.total_ttc, Decimal(0)), (acc["ventes"], "", Decimal(0), p.total_ht),
+                   (acc["tva"], "", Decimal(0), p.total_tva)]
         for account, aux, d, c in entries:
             if d < 0 or c < 0:  # a credit note: the same entries the other way round
                 d, c = -c, -d
-            rows.append([acc["journal"], date_fr(day), numero, TYPE_LABELS[kind], account, aux, label, _fr_amount(d), _fr_amount(c)])
+            rows.append([acc["journal"], date_fr(p.date_emission), p.numero, TYPE_LABELS[p.type], account, aux, label,
+                         _fr_amount(d), _fr_amount(c)])
             debit += d
             credit += c
     if debit != credit:
@@ -368,4 +357,4 @@ def journal(conn, settings, start: dt.date, end: dt.date, dest: Path | None = No
     folder = settings.billing.accounting
     path = dest or folder / f"journal-ventes-{start:%Y%m%d}-{end:%Y%m%d}.csv"
     write_atomic(path, _csv(JOURNAL_COLUMNS, rows))
-    return path, debit, credit, n
+    return Journal(path, debit, credit, n)

@@ -74,73 +74,73 @@ def _party(parent, tag: str, p: dict) -> None:
 
 def build_xml(doc) -> bytes:
     """The CII XML of a piece (documents.PieceDoc)."""
-    credit = doc.type == "avoir"
+    credit = doc.invoice.type == "avoir"
     root = etree.Element(_q("rsm:CrossIndustryInvoice"), nsmap=NS)
     ctx = _el(root, "rsm:ExchangedDocumentContext")
     _el(_el(ctx, "ram:BusinessProcessSpecifiedDocumentContextParameter"), "ram:ID", SERVICES)
     _el(_el(ctx, "ram:GuidelineSpecifiedDocumentContextParameter"), "ram:ID", EN16931)
 
     head = _el(root, "rsm:ExchangedDocument")
-    _el(head, "ram:ID", doc.numero)
+    _el(head, "ram:ID", doc.invoice.numero)
     _el(head, "ram:TypeCode", CREDIT_NOTE if credit else INVOICE)
-    _date(head, "ram:IssueDateTime", doc.date_emission)
+    _date(head, "ram:IssueDateTime", doc.invoice.date_emission)
     for subject, text in doc.notes():
         note = _el(head, "ram:IncludedNote")
         _el(note, "ram:Content", text)
         _el(note, "ram:SubjectCode", subject)
 
     trade = _el(root, "rsm:SupplyChainTradeTransaction")
-    for rang, label, category, quantity, unit, amount in doc.lines:
+    for line in doc.lines:
         item = _el(trade, "ram:IncludedSupplyChainTradeLineItem")
-        _el(_el(item, "ram:AssociatedDocumentLineDocument"), "ram:LineID", str(rang))
-        _el(_el(item, "ram:SpecifiedTradeProduct"), "ram:Name", label)
+        _el(_el(item, "ram:AssociatedDocumentLineDocument"), "ram:LineID", str(line.rang))
+        _el(_el(item, "ram:SpecifiedTradeProduct"), "ram:Name", line.label)
         agreement = _el(item, "ram:SpecifiedLineTradeAgreement")
-        _el(_el(agreement, "ram:NetPriceProductTradePrice"), "ram:ChargeAmount", _amount(unit))
-        _el(_el(item, "ram:SpecifiedLineTradeDelivery"), "ram:BilledQuantity", str(abs(quantity)), unitCode="C62")
+        _el(_el(agreement, "ram:NetPriceProductTradePrice"), "ram:ChargeAmount", _amount(line.unit_price))
+        _el(_el(item, "ram:SpecifiedLineTradeDelivery"), "ram:BilledQuantity", str(abs(line.quantity)), unitCode="C62")
         settlement = _el(item, "ram:SpecifiedLineTradeSettlement")
         tax = _el(settlement, "ram:ApplicableTradeTax")
         _el(tax, "ram:TypeCode", "VAT")
         _el(tax, "ram:CategoryCode", "S")
-        _el(tax, "ram:RateApplicablePercent", f"{doc.taux_tva:.2f}")
-        _el(_el(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation"), "ram:LineTotalAmount", _amount(amount))
+        _el(tax, "ram:RateApplicablePercent", f"{doc.invoice.taux_tva:.2f}")
+        _el(_el(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation"), "ram:LineTotalAmount", _amount(line.amount))
 
     agreement = _el(trade, "ram:ApplicableHeaderTradeAgreement")
-    _el(agreement, "ram:BuyerReference", doc.adherent)
-    _party(agreement, "ram:SellerTradeParty", doc.issuer)
-    _party(agreement, "ram:BuyerTradeParty", doc.client)
+    _el(agreement, "ram:BuyerReference", doc.invoice.adherent)
+    _party(agreement, "ram:SellerTradeParty", doc.invoice.emetteur)
+    _party(agreement, "ram:BuyerTradeParty", doc.invoice.client)
     _el(trade, "ram:ApplicableHeaderTradeDelivery")
 
     settle = _el(trade, "ram:ApplicableHeaderTradeSettlement")
-    _el(settle, "ram:PaymentReference", doc.numero)
+    _el(settle, "ram:PaymentReference", doc.invoice.numero)
     _el(settle, "ram:InvoiceCurrencyCode", "EUR")
-    if doc.issuer.get("iban") and not credit:
+    if doc.invoice.emetteur.get("iban") and not credit:
         means = _el(settle, "ram:SpecifiedTradeSettlementPaymentMeans")
         _el(means, "ram:TypeCode", "58")  # SEPA credit transfer
-        _el(_el(means, "ram:PayeePartyCreditorFinancialAccount"), "ram:IBANID", doc.issuer["iban"].replace(" ", ""))
+        _el(_el(means, "ram:PayeePartyCreditorFinancialAccount"), "ram:IBANID", doc.invoice.emetteur["iban"].replace(" ", ""))
     tax = _el(settle, "ram:ApplicableTradeTax")
-    _el(tax, "ram:CalculatedAmount", _amount(doc.total_tva))
+    _el(tax, "ram:CalculatedAmount", _amount(doc.invoice.total_tva))
     _el(tax, "ram:TypeCode", "VAT")
-    _el(tax, "ram:BasisAmount", _amount(doc.total_ht))
+    _el(tax, "ram:BasisAmount", _amount(doc.invoice.total_ht))
     _el(tax, "ram:CategoryCode", "S")
     _el(tax, "ram:DueDateTypeCode", "5" if doc.vat_on_debits else "72")
-    _el(tax, "ram:RateApplicablePercent", f"{doc.taux_tva:.2f}")
+    _el(tax, "ram:RateApplicablePercent", f"{doc.invoice.taux_tva:.2f}")
     period = _el(settle, "ram:BillingSpecifiedPeriod")
     _date(period, "ram:StartDateTime", doc.period_start)
     _date(period, "ram:EndDateTime", doc.period_end)
     terms = _el(settle, "ram:SpecifiedTradePaymentTerms")
     _el(terms, "ram:Description", doc.terms_text())
     if not credit:
-        _date(terms, "ram:DueDateDateTime", doc.echeances[0][0])
+        _date(terms, "ram:DueDateDateTime", doc.echeances[0].due)
     sums = _el(settle, "ram:SpecifiedTradeSettlementHeaderMonetarySummation")
-    _el(sums, "ram:LineTotalAmount", _amount(doc.total_ht))
-    _el(sums, "ram:TaxBasisTotalAmount", _amount(doc.total_ht))
-    _el(sums, "ram:TaxTotalAmount", _amount(doc.total_tva), currencyID="EUR")
-    _el(sums, "ram:GrandTotalAmount", _amount(doc.total_ttc))
-    _el(sums, "ram:DuePayableAmount", _amount(doc.total_ttc))
-    if doc.origin:
+    _el(sums, "ram:LineTotalAmount", _amount(doc.invoice.total_ht))
+    _el(sums, "ram:TaxBasisTotalAmount", _amount(doc.invoice.total_ht))
+    _el(sums, "ram:TaxTotalAmount", _amount(doc.invoice.total_tva), currencyID="EUR")
+    _el(sums, "ram:GrandTotalAmount", _amount(doc.invoice.total_ttc))
+    _el(sums, "ram:DuePayableAmount", _amount(doc.invoice.total_ttc))
+    if doc.invoice.origine_numero:
         ref = _el(settle, "ram:InvoiceReferencedDocument")
-        _el(ref, "ram:IssuerAssignedID", doc.origin[0])
-        _date(ref, "ram:FormattedIssueDateTime", doc.origin[1], qualified=True)
+        _el(ref, "ram:IssuerAssignedID", doc.invoice.origine_numero)
+        _date(ref, "ram:FormattedIssueDateTime", doc.invoice.origine_date, qualified=True)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
@@ -151,9 +151,9 @@ def embed(pdf: bytes, xml: bytes, doc) -> bytes:
     return generate_from_binary(
         pdf, xml, flavor="factur-x", level="en16931", check_xsd=True, lang="fr-FR",
         pdf_metadata={
-            "author": doc.issuer["name"],
+            "author": doc.invoice.emetteur["name"],
             "keywords": "Factur-X, facture",
-            "title": f"{doc.type_label} n° {doc.numero}",
-            "subject": f"{doc.type_label} n° {doc.numero} du {doc.date_emission:%d/%m/%Y} — adhérent {doc.adherent}",
+            "title": f"{doc.type_label} n° {doc.invoice.numero}",
+            "subject": f"{doc.type_label} n° {doc.invoice.numero} du {doc.invoice.date_emission:%d/%m/%Y} — adhérent {doc.invoice.adherent}",
         },
     )

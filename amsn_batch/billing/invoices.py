@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import json
 import logging
-import os
-import signal
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
+from .. import faults
 from ..reports.formats import date_fr, money_fr
+from ..rules.identifiers import vat_siren
+from ..store import billing as store
+from ..store import declarations as declared
+from ..store import transaction
+from ..store.billing import Invoice, InvoiceLine
+from ..tariffs import Billing, Issuer, Tariff
 from . import declarations as decl
-from .tariffs import Billing, Issuer, Tariff
+from .errors import BillingError
 
 log = logging.getLogger("amsn_batch")
 
@@ -39,12 +43,6 @@ CATEGORY_LABELS = {
     "SI": "suivi individuel (SI)", "SIA": "suivi individuel adapté (SIA)", "SIR": "suivi individuel renforcé (SIR)",
     "SIH": "suivi individuel habilitation (SIH)",
 }
-MAIN_TYPES = ("facture", "facture_office")
-FAULT_ENV = "AMSN_BATCH_TEST_FAULT"  # test-only fault injection: "<point>:<n>" kills the process (SIGKILL)
-
-
-class BillingError(Exception):
-    """A billing request that cannot be carried out; the message is French."""
 
 
 def cents(value: Decimal) -> Decimal:
@@ -118,14 +116,12 @@ def issuer_snapshot(issuer: Issuer) -> dict:
 
 
 def client_snapshot(conn, adherent: str) -> dict:
-    row = conn.execute("SELECT raison_sociale, tva, email_facturation FROM adherents WHERE numero=?", (adherent,)).fetchone()
-    est = conn.execute("SELECT siret, adresse, code_postal, ville FROM etablissements WHERE adherent=? ORDER BY siret LIMIT 1",
-                       (adherent,)).fetchone() or ("", "", "", "")
-    from ..rules.identifiers import vat_siren
-
-    siren = (vat_siren(row[1]) if row[1] else "") or (est[0] or "")[:9]
-    return {"numero": adherent, "name": row[0], "vat": row[1] or "", "email": row[2] or "", "siren": siren,
-            "siret": est[0] or "", "address": est[1] or "", "postcode": est[2] or "", "city": est[3] or ""}
+    member = store.member(conn, adherent)
+    sites = store.establishments(conn, adherent)
+    est = sites[0] if sites else store.Establishment("", adherent)
+    siren = (vat_siren(member.vat) if member.vat else "") or est.siret[:9]
+    return {"numero": adherent, "name": member.name, "vat": member.vat, "email": member.email, "siren": siren,
+            "siret": est.siret, "address": est.address, "postcode": est.postcode, "city": est.city}
 
 
 def conditions(billing: Billing, tariff: Tariff, year: int) -> dict:
@@ -141,40 +137,15 @@ def conditions(billing: Billing, tariff: Tariff, year: int) -> dict:
 # --- reading the state ------------------------------------------------------------------------------
 
 
-@dataclass
-class Piece:
-    id: int
-    numero: str
-    type: str
-    adherent: str
-    annee: int
-    date_emission: str
-    total_ttc: Decimal
-
-
-def active_main_invoice(conn, adherent: str, year: int):
-    """(id, numero, type, declaration_id, date_emission) of the invoice in force (not cancelled), or None."""
-    return conn.execute(
-        "SELECT f.id, f.numero, f.type, f.declaration_id, f.date_emission FROM factures f WHERE f.adherent=? AND f.annee=? "
-        "AND f.type IN ('facture','facture_office') AND NOT EXISTS (SELECT 1 FROM factures a WHERE a.origine_id=f.id) "
-        "ORDER BY f.id DESC LIMIT 1", (adherent, year)).fetchone()
-
-
-def invoice_lines(conn, facture_id: int) -> list[tuple[str, int, str]]:
-    return [(lbl, q, pu) for lbl, q, pu in conn.execute(
-        "SELECT libelle, quantite, prix_unitaire_ht FROM factures_lignes WHERE facture_id=? ORDER BY rang", (facture_id,))]
-
-
 def last_known_headcount(conn, adherent: str, year: int) -> tuple[dict[str, int], str]:
     """For a facture d'office: the employees present in the store, else the last confirmed declaration."""
     per_site = decl.store_headcount(conn, adherent)
     counts = {c: sum(s[c] for s in per_site.values()) for c in decl.CATEGORIES}
     if sum(counts.values()):
         return counts, "effectif connu du service (fichiers de mouvements)"
-    prev = conn.execute("SELECT id, annee FROM declarations WHERE adherent=? AND annee<? AND etat='confirmee' "
-                        "ORDER BY annee DESC, id DESC LIMIT 1", (adherent, year)).fetchone()
+    prev = declared.last_confirmed_before(conn, adherent, year)
     if prev:
-        return decl.declaration_counts(conn, prev[0]), f"dernière déclaration des effectifs ({prev[1]})"
+        return decl.declaration_counts(conn, prev.id), f"dernière déclaration des effectifs ({prev.annee})"
     return counts, ""
 
 
@@ -186,44 +157,35 @@ class Action:
     kind: str  # facture | facture_office | facture_complementaire | avoir | lien
     lines: list[Line] = field(default_factory=list)
     declaration_id: int | None = None
-    origin: tuple | None = None  # active invoice row, for a credit note or a link
+    origin: Invoice | None = None  # the invoice in force, for a credit note or a link
     reason: str = ""
     hires: list[int] = field(default_factory=list)
 
 
 @dataclass
 class RunReport:
-    issued: list[Piece] = field(default_factory=list)
+    issued: list[Invoice] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
-def _missing_hires(conn, adherent: str, year: int, since: str, until: dt.date, listed: set[str]) -> list[tuple[int, str]]:
-    """Employees hired in the year after the declaration (or the facture d'office), not billed yet."""
-    rows = conn.execute(
-        "SELECT s.id, s.nir FROM salaries_actuels s WHERE s.adherent=? AND s.date_embauche > ? AND s.date_embauche <= ? "
-        "AND substr(s.date_embauche, 1, 4) = ? AND NOT EXISTS (SELECT 1 FROM embauches_facturees e WHERE e.salarie_id=s.id "
-        "AND e.annee=?) ORDER BY s.id", (adherent, since[:10], until.isoformat(), str(year), year)).fetchall()
-    return [(i, nir) for i, nir in rows if nir not in listed]
-
-
 def decide(conn, billing: Billing, tariff: Tariff, adherent: str, situation: str, year: int, today: dt.date) -> Action | None:
-    current = decl.current_declaration(conn, adherent, year)
-    active = active_main_invoice(conn, adherent, year)
+    current = declared.current_declaration(conn, adherent, year)
+    active = store.active_main_invoice(conn, adherent, year)
     if current is not None:
-        decl_id, received, covered_by = current
-        if active is not None and covered_by == active[0]:
-            return _complement(conn, tariff, adherent, year, today, received, decl_id, active)
-        lines = headcount_lines(decl.declaration_counts(conn, decl_id), tariff, year)
+        if active is not None and current.facture_id == active.id:
+            return _complement(conn, tariff, adherent, year, today, current.recue_le, current.id, active)
+        lines = headcount_lines(decl.declaration_counts(conn, current.id), tariff, year)
         if active is not None:
-            same = [(ln.label, ln.quantity, str(ln.unit_price)) for ln in lines] == invoice_lines(conn, active[0])
-            if active[2] == "facture" and same:
-                return Action("lien", declaration_id=decl_id, origin=active)
-            reason = ("Annulation de la facture d'office : déclaration des effectifs reçue" if active[2] == "facture_office"
+            same = ([(ln.label, ln.quantity, str(ln.unit_price)) for ln in lines]
+                    == [(ln.label, ln.quantity, str(ln.unit_price)) for ln in store.invoice_lines(conn, active.id)])
+            if active.type == "facture" and same:
+                return Action("lien", declaration_id=current.id, origin=active)
+            reason = ("Annulation de la facture d'office : déclaration des effectifs reçue" if active.type == "facture_office"
                       else "Annulation : déclaration des effectifs corrigée")
             return Action("avoir", origin=active, reason=reason)
-        return Action("facture", lines, declaration_id=decl_id)
+        return Action("facture", lines, declaration_id=current.id)
     if active is not None:
-        return _complement(conn, tariff, adherent, year, today, active[4], None, active)
+        return _complement(conn, tariff, adherent, year, today, active.date_emission.isoformat(), None, active)
     if situation in decl.NOT_DECLARABLE:
         return None
     win = decl.window(conn, billing, adherent, year)
@@ -236,76 +198,52 @@ def decide(conn, billing: Billing, tariff: Tariff, adherent: str, situation: str
                   reason=f"Facture d'office : déclaration des effectifs {year} non reçue ; établie sur le {source}.")
 
 
-def _complement(conn, tariff: Tariff, adherent: str, year: int, today: dt.date, since: str, decl_id, active) -> Action | None:
+def _complement(conn, tariff: Tariff, adherent: str, year: int, today: dt.date, since: str, decl_id: int | None,
+                active: Invoice) -> Action | None:
+    """Employees hired in the year after the declaration (or the facture d'office), not billed yet."""
     if not tariff.fee_per_missing_hire:
         return None
-    listed = {r[0] for r in conn.execute("SELECT nir FROM declarations_salaries WHERE declaration_id=? AND nir != ''",
-                                         (decl_id,))} if decl_id else set()
-    hires = _missing_hires(conn, adherent, year, since, min(today, dt.date(year, 12, 31)), listed)
+    listed = declared.declared_nirs(conn, decl_id) if decl_id else set()
+    hires = [h for h in store.unbilled_hires(conn, adherent, year, since, min(today, dt.date(year, 12, 31))) if h.nir not in listed]
     if not hires:
         return None
     return Action("facture_complementaire", [Line(f"Embauches {year} non déclarées", len(hires), tariff.fee_per_missing_hire)],
                   origin=active, reason=f"Salariés embauchés en {year} après la déclaration des effectifs.",
-                  hires=[i for i, _ in hires])
-
-
-def _next_number(conn, billing: Billing) -> int:
-    conn.execute("INSERT INTO numerotation (serie, dernier) VALUES (?, ?) ON CONFLICT(serie) DO NOTHING",
-                 (SERIES, billing.first_number - 1))
-    return conn.execute("UPDATE numerotation SET dernier = dernier + 1 WHERE serie=? RETURNING dernier", (SERIES,)).fetchone()[0]
+                  hires=[h.salarie_id for h in hires])
 
 
 def _insert_piece(conn, billing: Billing, tariff: Tariff, kind: str, adherent: str, year: int, issued: dt.date,
                   lines: list[Line], now: str, declaration_id=None, origin_id=None, reason: str = "",
-                  sign: int = 1, schedule=None) -> Piece:
-    seq = _next_number(conn, billing)
-    numero = str(seq)
+                  sign: int = 1, schedule=None) -> Invoice:
+    """Write a piece with the next number, in the caller's transaction."""
     t = totals(lines, tariff.vat_rate)
     ht, tva, ttc = t.ht * sign, t.tva * sign, t.ttc * sign
     schedule = schedule or instalments(issued, ttc, tariff)
     issuer = billing.require_issuer()
-    cur = conn.execute(
-        "INSERT INTO factures (numero, sequence, type, adherent, annee, date_emission, date_exigibilite, declaration_id, "
-        "origine_id, motif, total_ht, total_tva, total_ttc, taux_tva, emetteur, client, conditions, cree_le) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (numero, seq, kind, adherent, year, issued.isoformat(), schedule[-1][0].isoformat(), declaration_id, origin_id,
-         reason or None, str(ht), str(tva), str(ttc), str(tariff.vat_rate),
-         json.dumps(issuer_snapshot(issuer), ensure_ascii=False), json.dumps(client_snapshot(conn, adherent), ensure_ascii=False),
-         json.dumps(conditions(billing, tariff, year), ensure_ascii=False), now))
-    fid = cur.lastrowid
-    conn.executemany(
-        "INSERT INTO factures_lignes (facture_id, rang, libelle, categorie, quantite, prix_unitaire_ht, montant_ht) VALUES (?,?,?,?,?,?,?)",
-        ((fid, i + 1, ln.label, ln.category, ln.quantity, str(ln.unit_price * sign), str(ln.amount * sign))
-         for i, ln in enumerate(lines)))
-    conn.executemany("INSERT INTO factures_echeances (facture_id, rang, date_exigibilite, montant) VALUES (?,?,?,?)",
-                     ((fid, i + 1, d.isoformat(), str(a)) for i, (d, a) in enumerate(schedule)))
-    return Piece(fid, numero, kind, adherent, year, issued.isoformat(), ttc)
+    piece = Invoice(id=None, numero="", type=kind, adherent=adherent, annee=year, date_emission=issued,
+                    date_exigibilite=schedule[-1][0], total_ht=ht, total_tva=tva, total_ttc=ttc, taux_tva=tariff.vat_rate,
+                    motif=reason or None, declaration_id=declaration_id, origine_id=origin_id,
+                    emetteur=issuer_snapshot(issuer), client=client_snapshot(conn, adherent),
+                    conditions=conditions(billing, tariff, year))
+    rows = [InvoiceLine(ln.label, ln.quantity, ln.unit_price * sign, ln.amount * sign, ln.category) for ln in lines]
+    return store.issue(conn, SERIES, billing.first_number, piece, rows, schedule, now)
 
 
-def _credit_note(conn, billing: Billing, tariff: Tariff, origin, adherent: str, year: int, issued: dt.date, now: str,
-                 reason: str) -> Piece:
+def _credit_note(conn, billing: Billing, tariff: Tariff, origin: Invoice, adherent: str, year: int, issued: dt.date, now: str,
+                 reason: str) -> Invoice:
     """A credit note for the whole invoice: its lines with opposite amounts, citing its number and date."""
-    rows = conn.execute("SELECT libelle, categorie, quantite, prix_unitaire_ht FROM factures_lignes WHERE facture_id=? ORDER BY rang",
-                        (origin[0],)).fetchall()
-    lines = [Line(lbl, q, Decimal(pu), cat) for lbl, cat, q, pu in rows]
-    rate = Decimal(conn.execute("SELECT taux_tva FROM factures WHERE id=?", (origin[0],)).fetchone()[0])
+    lines = [Line(ln.label, ln.quantity, ln.unit_price, ln.category) for ln in store.invoice_lines(conn, origin.id)]
+    rate = origin.taux_tva
     same_rate = Tariff(**{**asdict(tariff), "vat_rate": rate})
-    full = f"{reason} — avoir sur la facture n° {origin[1]} du {date_fr(origin[4])}"
+    full = f"{reason} — avoir sur la facture n° {origin.numero} du {date_fr(origin.date_emission)}"
     t = totals(lines, rate)
-    return _insert_piece(conn, billing, same_rate, "avoir", adherent, year, issued, lines, now, origin_id=origin[0],
+    return _insert_piece(conn, billing, same_rate, "avoir", adherent, year, issued, lines, now, origin_id=origin.id,
                          reason=full, sign=-1, schedule=[(issued, -t.ttc)])
 
 
-def _fault(point: str, count: int) -> None:
-    """Test-only: AMSN_BATCH_TEST_FAULT='<point>:<n>' kills this process at the n-th pass through `point`."""
-    spec = os.environ.get(FAULT_ENV)
-    if spec and spec == f"{point}:{count}":
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def check_chronology(conn, issued: dt.date) -> None:
-    last = conn.execute("SELECT MAX(date_emission) FROM factures").fetchone()[0]
-    if last and issued.isoformat() < last:
+    last = store.last_issue_date(conn)
+    if last and issued < last:
         raise BillingError(f"La date d'émission {date_fr(issued)} est antérieure à celle de la dernière pièce émise "
                            f"({date_fr(last)}) : la numérotation doit rester chronologique.")
 
@@ -319,44 +257,37 @@ def invoice_year(conn, billing: Billing, year: int, issued: dt.date, now: dt.dat
     check_chronology(conn, issued)
     now_s = (now or dt.datetime.now()).isoformat(timespec="seconds")
     report = RunReport()
-    members = conn.execute("SELECT numero, statut FROM adherents ORDER BY numero").fetchall()
-    count = 0
-    for adherent, situation in members:
+    for member in store.members(conn):
+        adherent = member.numero
         for _ in range(10):  # at most: link or credit note, invoice, complementary invoice
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                action = decide(conn, billing, tariff, adherent, situation, year, issued)
+            # One transaction per piece: its situation read again, its number taken and the piece written
+            # together, so that a run stopped at any point leaves neither a gap nor a duplicate.
+            with transaction(conn):
+                action = decide(conn, billing, tariff, adherent, member.situation, year, issued)
                 piece = None
-                if action is None or action.kind == "rien":
-                    conn.execute("COMMIT")
-                    if action is not None and action.reason not in report.notes:
-                        report.notes.append(action.reason)
-                    break
-                if action.kind == "lien":
-                    conn.execute("UPDATE declarations SET facture_id=? WHERE id=?", (action.origin[0], action.declaration_id))
+                if action is not None and action.kind == "lien":
+                    declared.link_invoice(conn, action.declaration_id, action.origin.id)
                     report.notes.append(f"{adherent} : déclaration corrigée sans changement de montant, "
-                                        f"la facture {action.origin[1]} reste en vigueur.")
-                elif action.kind == "avoir":
+                                        f"la facture {action.origin.numero} reste en vigueur.")
+                elif action is not None and action.kind == "avoir":
                     piece = _credit_note(conn, billing, tariff, action.origin, adherent, year, issued, now_s, action.reason)
-                else:
+                elif action is not None and action.kind != "rien":
                     piece = _insert_piece(conn, billing, tariff, action.kind, adherent, year, issued, action.lines, now_s,
                                           declaration_id=action.declaration_id,
                                           origin_id=None, reason=action.reason)
                     if action.declaration_id is not None:
-                        conn.execute("UPDATE declarations SET facture_id=? WHERE id=?", (piece.id, action.declaration_id))
-                    conn.executemany("INSERT INTO embauches_facturees (salarie_id, annee, facture_id) VALUES (?,?,?)",
-                                     ((h, year, piece.id) for h in action.hires))
+                        declared.link_invoice(conn, action.declaration_id, piece.id)
+                    store.record_billed_hires(conn, action.hires, year, piece.id)
                 if piece is not None:
-                    count += 1
-                    _fault("facturer-avant-commit", count)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                    faults.point("facturer-avant-commit")
+            if action is None or action.kind == "rien":
+                if action is not None and action.reason not in report.notes:
+                    report.notes.append(action.reason)
+                break
             if piece is not None:
                 report.issued.append(piece)
                 log.info("piece numero=%s type=%s adherent=%s ttc=%s", piece.numero, piece.type, adherent, piece.total_ttc)
-                _fault("facturer-apres-commit", count)
+                faults.point("facturer-apres-commit")
                 if on_issued:
                     on_issued(piece)
         else:
@@ -364,5 +295,5 @@ def invoice_year(conn, billing: Billing, year: int, issued: dt.date, now: dt.dat
     return report
 
 
-def summary_line(p: Piece) -> str:
+def summary_line(p: Invoice) -> str:
     return f"{TYPE_LABELS[p.type]} n° {p.numero} — adhérent {p.adherent} — {money_fr(p.total_ttc)} TTC"

@@ -1,4 +1,4 @@
-"""Billing settings: the service's identity on its invoices, the declaration window and the yearly tariffs.
+"""Billing settings (a bottom module: config.py builds Settings.billing from it): the service's identity on its invoices, the declaration window and the yearly tariffs.
 
 Tariffs are configuration, not code: a `[tarifs.AAAA]` table per year in the settings file (or in a separate
 TOML file named by `[facturation] tarifs`, relative to the settings file). Loading a tariff checks the fee per
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from ..config import ConfigError, read_toml
+from .settings_file import ConfigError, read_toml
 
 log = logging.getLogger("amsn_batch")
 

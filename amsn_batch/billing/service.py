@@ -1,0 +1,140 @@
+"""Billing as a library: one function per command of `amsn-batch` (declaration preparer/ouvrir/fermer/statuts,
+facturer, echeanciers, paiements importer, contentieux, journal). Each takes the Settings and its options,
+opens and closes the store itself, does the whole workflow (documents refreshed inside) and returns a small
+result; a request that cannot be carried out raises BillingError with a French message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Settings
+from ..read import UnreadableFile
+from ..rules.values import parse_date
+from ..store import connect
+from ..store.billing import Invoice
+from . import declarations, documents, invoices, schedule
+from .declarations import DeclarationStatus
+from .documents import Journal
+from .errors import BillingError
+from .schedule import PaymentImport
+
+
+def parse_day(text: str) -> dt.date | None:
+    """A day given on the command line (JJ/MM/AAAA and the other ways people write dates), None if invalid."""
+    return parse_date(text)
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator:
+    settings.ensure_dirs()
+    db = connect(settings.paths.database)
+    try:
+        yield db.conn
+    finally:
+        db.conn.close()
+
+
+# --- declarations -----------------------------------------------------------------------------------
+
+
+def prepare_declarations(settings: Settings, year: int) -> list[Path]:
+    """The pre-filled declaration files of the year, one per adhérent that can declare (and its mandataires)."""
+    with _store(settings) as conn:
+        return declarations.prepare(conn, settings.paths.outbox, year)
+
+
+@dataclass(frozen=True)
+class CampaignWindow:
+    opens: dt.date
+    closes: dt.date
+
+
+def open_campaign(settings: Settings, year: int, closes: dt.date, opens: dt.date | None = None, adherent: str | None = None,
+                  reason: str | None = None) -> CampaignWindow:
+    """Staff override: open (reopen, extend) the declaration campaign of a year, for one adhérent or for all;
+    `opens` defaults to the usual opening day."""
+    opens = opens or settings.billing.window(year)[0]
+    with _store(settings) as conn:
+        declarations.set_override(conn, year, opens, closes, adherent, reason, dt.datetime.now())
+    return CampaignWindow(opens, closes)
+
+
+@dataclass(frozen=True)
+class CampaignClosed:
+    removed: bool  # False: there was no override in force
+    usual: CampaignWindow  # the usual window the campaign now follows
+
+
+def close_campaign(settings: Settings, year: int, adherent: str | None = None) -> CampaignClosed:
+    """Withdraw the override in force: the campaign follows the usual window again."""
+    with _store(settings) as conn:
+        n = declarations.remove_override(conn, year, adherent, dt.datetime.now())
+    return CampaignClosed(bool(n), CampaignWindow(*settings.billing.window(year)))
+
+
+def declaration_statuses(settings: Settings, year: int, day: dt.date) -> list[DeclarationStatus]:
+    """The status of each adhérent's declaration of the year, as seen on `day`."""
+    with _store(settings) as conn:
+        return declarations.statuses(conn, settings.billing, year, day)
+
+
+# --- invoicing and documents ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invoicing:
+    issued: list[Invoice]
+    notes: list[str]  # French, one per remark of the run
+
+
+def issue_year(settings: Settings, year: int, day: dt.date) -> Invoicing:
+    """Issue every piece the year calls for, dated `day`: first the documents a stopped run did not write,
+    then each piece with its documents written as soon as it is committed, then the lists and échéanciers."""
+    with _store(settings) as conn:
+        documents.refresh(conn, settings, set())
+        report = invoices.invoice_year(conn, settings.billing, year, day,
+                                       on_issued=lambda piece: documents.write_piece(conn, settings, piece.id))
+        documents.refresh(conn, settings)
+    return Invoicing(report.issued, report.notes)
+
+
+def summary_line(piece: Invoice) -> str:
+    """One French line per issued piece."""
+    return invoices.summary_line(piece)
+
+
+def refresh_documents(settings: Settings, adherent: str | None = None) -> list[Path]:
+    """Write the missing piece documents and the lists and échéanciers of one adhérent (or all)."""
+    with _store(settings) as conn:
+        return documents.refresh(conn, settings, {adherent} if adherent else None)
+
+
+def record_payments(settings: Settings, path: Path) -> PaymentImport:
+    """Record the payments of an accounting file, then refresh the documents of the adhérents it touches."""
+    with _store(settings) as conn:
+        try:
+            result = schedule.import_payments(conn, path, dt.datetime.now())
+        except UnreadableFile as exc:
+            raise BillingError(str(exc)) from exc
+        if not result.already:
+            documents.refresh(conn, settings, result.adherents)
+    return result
+
+
+def set_dispute(settings: Settings, numero: str, active: bool, reason: str | None = None) -> str:
+    """Put an invoice under dispute (or lift it) and rewrite its adhérent's lists. Returns the adhérent."""
+    with _store(settings) as conn:
+        adherent = schedule.set_dispute(conn, numero, active, reason, dt.datetime.now())
+        documents.refresh(conn, settings, {adherent})
+    return adherent
+
+
+def write_journal(settings: Settings, start: dt.date, end: dt.date, dest: Path | None = None) -> Journal:
+    """The sales journal of a period (CSV for accounting, balanced)."""
+    with _store(settings) as conn:
+        return documents.journal(conn, settings, start, end, dest)

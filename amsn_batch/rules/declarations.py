@@ -1,0 +1,262 @@
+"""Checks of an annual headcount declaration file, pure: they take the read table and a context of plain
+values (the registry, the sender, and per adhérent the campaign window decision, the headcount the service
+knows and the invoice in force, given as functions by billing) and return the findings and the declaration
+versions the file brings. Nothing here reads the store or writes anything.
+
+A declaration file gives, per establishment, the number of workers per category (SI, SIA, SIR and the SIH
+label), or the list of the employees with their category (counted here). A version with blocking findings is
+`en_cours`; otherwise it is `confirmee`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..read.headers import load_toml, map_headers, vocabulary
+from ..read.table import Table
+from . import identifiers, values
+from .catalogue import Findings
+from .employees import Sender
+
+CATEGORIES = ("SI", "SIA", "SIR", "SIH")
+COUNT_FIELDS = {"effectif_si": "SI", "effectif_sia": "SIA", "effectif_sir": "SIR", "effectif_sih": "SIH"}
+# Situations in which a member cannot declare (statuts.toml codes).
+NOT_DECLARABLE = {"sans_personnel", "cession", "cessation", "liquidation"}
+_INT = re.compile(r"\d+(?:[.,]0+)?")
+
+
+@dataclass(frozen=True)
+class OutsideWindow:
+    """Why a declaration of one adhérent is refused for the campaign window: French values for the message."""
+
+    received: str  # JJ/MM/AAAA
+    opens: str
+    closes: str
+    hint: str  # when the campaign opens (or opened), whom to ask
+
+
+@dataclass(frozen=True)
+class InvoiceInForce:
+    """The invoice that covers the adhérent's current declaration, not cancelled (number, JJ/MM/AAAA)."""
+
+    numero: str
+    date: str
+
+
+@dataclass
+class DeclarationContext:
+    sender: Sender
+    establishments: dict[str, str]  # SIRET → N° adhérent
+    situations: dict[str, str | None]  # N° adhérent → statuts.toml code
+    window_refusal: Callable[[str, int], OutsideWindow | None]  # (adhérent, year) → None when the window is open
+    known_headcount: Callable[[str], int]  # adhérent → employees present in the service's records
+    invoice_in_force: Callable[[str, int], InvoiceInForce | None]  # (adhérent, year)
+
+
+@dataclass
+class Version:
+    adherent: str
+    year: int
+    state: str  # confirmee | en_cours
+    mode: str  # effectifs | liste
+    counts: list[tuple[str, str, int]]  # (siret, category, headcount)
+    employees: list[tuple[int, str, str, str, str, str]] = field(default_factory=list)  # line, siret, nir, nom, prenom, cat
+
+    @property
+    def total(self) -> int:
+        return sum(n for _, _, n in self.counts)
+
+
+@dataclass
+class DeclarationCheck:
+    findings: Findings
+    columns: dict[str, str]  # field key → header found
+    details: dict  # for the ledger entry
+    rows: int = 0
+    accepted: int = 0
+    versions: list[Version] = field(default_factory=list)
+
+
+def check(table: Table, ctx: DeclarationContext) -> DeclarationCheck:
+    """Check a declaration file read as `table`."""
+    f = Findings()
+    vocab = vocabulary("declaration")
+    headers = map_headers(table.headers, vocab)
+    details = {"format": table.format, "ligne_entetes": table.header_line, "colonnes": table.headers, **table.details}
+    for header in headers.unknown:
+        f.add_file("COLONNE_INCONNUE", None, "", colonne=header)
+    for key, header in headers.duplicated:
+        f.add_file("COLONNE_EN_DOUBLE", None, "", colonne=header, attendu=vocab.field(key).label)
+    n = len(table)
+    if headers.missing:
+        expected = ", ".join(fl.label for fl in vocab.fields if fl.required)
+        for missing in headers.missing:
+            f.add_file("COLONNE_MANQUANTE", None, "", attendu=missing.label, liste=expected)
+        return DeclarationCheck(f, headers.columns, details, n)
+    if n == 0:
+        f.add_file("FICHIER_VIDE")
+        return DeclarationCheck(f, headers.columns, details, 0)
+
+    def col(key: str) -> pd.Series:
+        header = headers.columns.get(key)
+        return table.frame[header].astype(str).str.strip() if header else pd.Series([""] * n, dtype=str)
+
+    count_mode = any(k in headers.columns for k in COUNT_FIELDS)
+    list_mode = "categorie" in headers.columns and ("nir" in headers.columns or "nom" in headers.columns)
+    if not count_mode and not list_mode:
+        f.add_file("DECL_COLONNES")
+        return DeclarationCheck(f, headers.columns, details, n)
+    mode = "effectifs" if count_mode else "liste"
+    details["mode"] = mode
+
+    # Year: one per file
+    years = col("annee")
+    distinct = sorted(set(years) - {""})
+    bad_year = [y for y in distinct if not (re.fullmatch(r"\d{4}", y) and 2000 <= int(y) <= 2100)]
+    if bad_year or not distinct:
+        f.add_file("DECL_ANNEE_INVALIDE", "annee", bad_year[0] if bad_year else "", valeur=bad_year[0] if bad_year else "")
+    elif len(distinct) > 1:
+        f.add_file("DECL_ANNEES_MULTIPLES", annees=", ".join(distinct))
+    if f.file_refused():
+        return DeclarationCheck(f, headers.columns, details, n)
+    year = int(distinct[0])
+    details["annee"] = year
+    blank_year = np.flatnonzero((years == "").to_numpy())
+    f.add_rows("CHAMP_OBLIGATOIRE", blank_year, "annee", "", colonne=vocab.field("annee").label, contexte="chaque ligne")
+
+    if table.overflow.any():
+        f.add_rows("LIGNE_CHAMPS_EN_TROP", np.flatnonzero(table.overflow), None)
+
+    # Establishment and sender
+    establishments = ctx.establishments
+    siret = col("siret").str.replace(r"\s", "", regex=True)
+    adherent = siret.map(establishments).fillna("").to_numpy(dtype=object)
+    blank = (siret == "").to_numpy()
+    f.add_rows("CHAMP_OBLIGATOIRE", np.flatnonzero(blank), "siret", "", colonne=vocab.field("siret").label, contexte="chaque ligne")
+    unknown = ~blank & (adherent == "")
+    f.add_rows("SIRET_INCONNU", np.flatnonzero(unknown), "siret", col("siret")[unknown], valeur=col("siret")[unknown])
+    sender = ctx.sender
+    foreign = (adherent != "") & ~np.isin(adherent, list(sender.adherents))
+    if foreign.any():
+        pos = np.flatnonzero(foreign)
+        code = "MANDAT_ABSENT" if sender.kind == "mandataire" else "SIRET_AUTRE_ADHERENT"
+        f.add_rows(code, pos, "siret", siret.to_numpy()[pos], valeur=siret.to_numpy()[pos], siret=siret.to_numpy()[pos],
+                   adherent=adherent[pos], expediteur=sender.code)
+    if f.file_refused():
+        return DeclarationCheck(f, headers.columns, details, n)
+
+    # Content
+    rows = pd.DataFrame({"pos": np.arange(n), "line": table.lines, "siret": siret.to_numpy(dtype=object), "adherent": adherent})
+    if mode == "effectifs":
+        for key, cat in COUNT_FIELDS.items():
+            raw = col(key).str.replace(r"[\s\u00a0\u202f]", "", regex=True)
+            ok = raw.str.fullmatch(_INT).fillna(False).to_numpy(dtype=bool) | (raw == "").to_numpy()
+            bad = np.flatnonzero(~ok)
+            f.add_rows("DECL_EFFECTIF_INVALIDE", bad, key, col(key).to_numpy()[bad], valeur=col(key).to_numpy()[bad])
+            rows[cat] = [int(re.split(r"[.,]", v)[0]) if good and v else 0 for v, good in zip(raw, ok)]
+        if "total" in headers.columns:
+            raw = col("total").str.replace(r"[\s\u00a0\u202f]", "", regex=True)
+            given = (raw != "").to_numpy()
+            ok = raw.str.fullmatch(_INT).fillna(False).to_numpy(dtype=bool)
+            bad = np.flatnonzero(given & ~ok)
+            f.add_rows("DECL_EFFECTIF_INVALIDE", bad, "total", col("total").to_numpy()[bad], valeur=col("total").to_numpy()[bad])
+            sums = rows[list(CATEGORIES)].sum(axis=1).to_numpy()
+            totals = np.array([int(re.split(r"[.,]", v)[0]) if g and o else -1 for v, g, o in zip(raw, given, ok)])
+            wrong = np.flatnonzero(given & ok & (totals != sums))
+            f.add_rows("DECL_TOTAL_INCOHERENT", wrong, "total", col("total").to_numpy()[wrong],
+                       valeur=col("total").to_numpy()[wrong], somme=sums[wrong])
+        keyed = rows["siret"] != ""
+        dup = rows.loc[keyed, "siret"].duplicated(keep="first")
+        if dup.any():
+            first = rows.loc[keyed].groupby("siret")["line"].transform("first")
+            idx = dup.index[dup.to_numpy()]
+            f.add_rows("DECL_ETABLISSEMENT_EN_DOUBLE", rows.loc[idx, "pos"].to_numpy(), "siret", rows.loc[idx, "siret"].to_numpy(),
+                       valeur=rows.loc[idx, "siret"].to_numpy(), premiere=first.loc[idx].to_numpy())
+    else:
+        codes, empty, unknown_cat = values.lookup(col("categorie"), "categories.toml")
+        f.add_rows("CATEGORIE_INVALIDE", np.flatnonzero(unknown_cat), "categorie", col("categorie")[unknown_cat],
+                   valeur=col("categorie")[unknown_cat])
+        f.add_rows("CHAMP_OBLIGATOIRE", np.flatnonzero(empty), "categorie", "", colonne=vocab.field("categorie").label,
+                   contexte="chaque salarié")
+        rows["categorie"] = codes
+        nir = identifiers.nir_check(col("nir"))
+        raw_nir = col("nir")
+        for mask, detail in ((nir["scientific"], "le tableur l'a transformé en nombre : formatez la colonne en Texte"),
+                             (nir["no_key"], "il n'a que 13 chiffres : la clé (2 derniers chiffres) manque"),
+                             (nir["shape"], "il est mal écrit")):
+            f.add_rows("NIR_FORMAT", np.flatnonzero(mask), "nir", raw_nir[mask], detail=detail)
+        f.add_rows("NIR_CLE", np.flatnonzero(nir["key"]), "nir", raw_nir[nir["key"]])
+        nir_ok = ~(nir["empty"] | nir["scientific"] | nir["no_key"] | nir["shape"] | nir["key"])
+        rows["nir"] = np.where(nir_ok, nir["value"], "")
+        rows["nom"] = col("nom").to_numpy(dtype=object)
+        rows["prenom"] = col("prenom").to_numpy(dtype=object)
+        anonymous = nir["empty"] & (col("nom") == "").to_numpy()
+        f.add_rows("CHAMP_OBLIGATOIRE", np.flatnonzero(anonymous), "nir" if "nir" in headers.columns else "nom", "",
+                   colonne=vocab.field("nir").label if "nir" in headers.columns else vocab.field("nom").label,
+                   contexte="chaque salarié")
+        keyed = (rows["nir"] != "") & (rows["adherent"] != "")
+        dup = rows.loc[keyed, ["adherent", "nir"]].duplicated(keep="first")
+        if dup.any():
+            first = rows.loc[keyed].groupby(["adherent", "nir"])["line"].transform("first")
+            idx = dup.index[dup.to_numpy()]
+            f.add_rows("DOUBLON_FICHIER", rows.loc[idx, "pos"].to_numpy(), "nir", "", premiere=first.loc[idx].to_numpy())
+
+    # Per adhérent: situation, window, then the version to record
+    situations = ctx.situations
+    labels = {code: spec["libelle"] for code, spec in load_toml("statuts.toml").items()}
+    versions, accepted = [], 0
+    for numero in sorted(set(adherent) - {""}):
+        mine = np.flatnonzero(adherent == numero)
+        if situations.get(numero) in NOT_DECLARABLE:
+            f.add_rows("DECL_ADHERENT_NON_SAISISSABLE", mine, None, adherent=numero,
+                       statut=labels.get(situations[numero], situations[numero]))
+            continue
+        outside = ctx.window_refusal(numero, year)
+        if outside is not None:
+            f.add_rows("DECL_HORS_CAMPAGNE", mine, None, annee=year, adherent=numero, recue=outside.received,
+                       ouverture=outside.opens, fermeture=outside.closes, quand=outside.hint)
+            continue
+        blocked = np.intersect1d(f.blocked_positions(), mine)
+        sub = rows.iloc[mine]
+        if mode == "effectifs":
+            summed: dict[tuple[str, str], int] = {}
+            for _, r in sub.iterrows():
+                for c in CATEGORIES:
+                    if int(r[c]) > 0:
+                        summed[(r["siret"], c)] = summed.get((r["siret"], c), 0) + int(r[c])
+            counts = [(s, c, k) for (s, c), k in summed.items()]
+            employees = []
+        else:
+            good = sub[sub["categorie"] != ""]
+            grouped = good.groupby(["siret", "categorie"]).size()
+            counts = [(s, c, int(k)) for (s, c), k in grouped.items()]
+            employees = [(int(r["line"]), r["siret"], r["nir"], r["nom"], r["prenom"], r["categorie"]) for _, r in good.iterrows()]
+        state = "en_cours" if len(blocked) else "confirmee"
+        version = Version(numero, year, state, mode, counts, employees)
+        versions.append(version)
+        if state == "confirmee":
+            accepted += len(mine)
+            _warnings(ctx, f, version, sub)
+    details["declarations"] = [{"adherent": v.adherent, "etat": v.state, "total": v.total} for v in versions]
+    return DeclarationCheck(f, headers.columns, details, n, accepted, versions)
+
+
+def _warnings(ctx: DeclarationContext, f: Findings, v: Version, sub: pd.DataFrame) -> None:
+    """Non-blocking remarks on a confirmed declaration."""
+    present = set(sub["siret"])
+    for siret in sorted(s for s, a in ctx.establishments.items() if a == v.adherent and s not in present):
+        f.add_file("DECL_ETABLISSEMENT_ABSENT", siret=siret, adherent=v.adherent)
+    if v.total == 0:
+        f.add_file("DECL_AUCUN_SALARIE", annee=v.year, adherent=v.adherent)
+    known = ctx.known_headcount(v.adherent)
+    if known and known != v.total:
+        f.add_file("DECL_ECART_EFFECTIF", adherent=v.adherent, declare=v.total, connu=known)
+    invoiced = ctx.invoice_in_force(v.adherent, v.year)
+    if invoiced is not None:
+        f.add_file("DECL_CORRECTION_APRES_FACTURE", annee=v.year, adherent=v.adherent, facture=invoiced.numero,
+                   date=invoiced.date)

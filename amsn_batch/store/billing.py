@@ -1,0 +1,297 @@
+"""Billing in the store: invoices and credit notes (one `Invoice` for a row of `factures`, however it is read),
+their lines and instalments, the gapless numbering, billed hires, payments and disputes, and the few registry
+facts billing needs (members, their billing party, their mandataires).
+
+Amounts are Decimal here and text in the store ('694.80', signed: a credit note carries negative amounts).
+Writes that make one piece (number, invoice, lines, instalments) run inside the caller's `transaction(conn)`,
+so that the number is taken in the transaction that writes the piece; the others open their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from .db import transaction
+
+
+def _dicts(cursor: sqlite3.Cursor) -> list[dict]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _one(cursor: sqlite3.Cursor) -> dict | None:
+    rows = _dicts(cursor)
+    return rows[0] if rows else None
+
+
+# --- invoices and credit notes ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """An issued invoice or credit note (a row of `factures`); never modified once written."""
+
+    id: int | None  # None before it is written
+    numero: str
+    type: str  # facture | facture_office | facture_complementaire | avoir
+    adherent: str
+    annee: int
+    date_emission: dt.date
+    date_exigibilite: dt.date
+    total_ht: Decimal
+    total_tva: Decimal
+    total_ttc: Decimal
+    taux_tva: Decimal
+    motif: str | None = None
+    declaration_id: int | None = None
+    origine_id: int | None = None  # credit note: the invoice it cancels
+    emetteur: dict | None = None  # snapshots at issue (JSON in the store)
+    client: dict | None = None
+    conditions: dict | None = None
+    origine_numero: str | None = None  # number and date of the invoice a credit note cancels
+    origine_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    label: str
+    quantity: int
+    unit_price: Decimal  # HT, signed like the piece
+    amount: Decimal  # HT
+    category: str | None = None
+    rang: int = 0
+
+
+@dataclass(frozen=True)
+class Instalment:
+    facture_id: int
+    rang: int
+    due: dt.date
+    amount: Decimal
+
+
+_INVOICE_SELECT = (
+    "SELECT f.id, f.numero, f.type, f.adherent, f.annee, f.date_emission, f.date_exigibilite, f.total_ht, f.total_tva, "
+    "f.total_ttc, f.taux_tva, f.motif, f.declaration_id, f.origine_id, f.emetteur, f.client, f.conditions, "
+    "o.numero AS origine_numero, o.date_emission AS origine_date FROM factures f LEFT JOIN factures o ON o.id=f.origine_id ")
+
+
+def _invoice(r: dict) -> Invoice:
+    return Invoice(
+        id=r["id"], numero=r["numero"], type=r["type"], adherent=r["adherent"], annee=r["annee"],
+        date_emission=dt.date.fromisoformat(r["date_emission"]), date_exigibilite=dt.date.fromisoformat(r["date_exigibilite"]),
+        total_ht=Decimal(r["total_ht"]), total_tva=Decimal(r["total_tva"]), total_ttc=Decimal(r["total_ttc"]),
+        taux_tva=Decimal(r["taux_tva"]), motif=r["motif"], declaration_id=r["declaration_id"], origine_id=r["origine_id"],
+        emetteur=json.loads(r["emetteur"]), client=json.loads(r["client"]), conditions=json.loads(r["conditions"]),
+        origine_numero=r["origine_numero"],
+        origine_date=dt.date.fromisoformat(r["origine_date"]) if r["origine_date"] else None)
+
+
+def invoices(conn: sqlite3.Connection, adherent: str | None = None) -> list[Invoice]:
+    """Every piece (of one adhérent), in numbering order."""
+    where, params = ("WHERE f.adherent=? ", (adherent,)) if adherent else ("", ())
+    return [_invoice(r) for r in _dicts(conn.execute(_INVOICE_SELECT + where + "ORDER BY f.sequence", params))]
+
+
+def invoices_issued_between(conn: sqlite3.Connection, start: dt.date, end: dt.date) -> list[Invoice]:
+    return [_invoice(r) for r in _dicts(conn.execute(
+        _INVOICE_SELECT + "WHERE f.date_emission BETWEEN ? AND ? ORDER BY f.sequence", (start.isoformat(), end.isoformat())))]
+
+
+def invoice(conn: sqlite3.Connection, facture_id: int) -> Invoice:
+    return _invoice(_one(conn.execute(_INVOICE_SELECT + "WHERE f.id=?", (facture_id,))))
+
+
+def invoice_by_number(conn: sqlite3.Connection, numero: str) -> Invoice | None:
+    row = _one(conn.execute(_INVOICE_SELECT + "WHERE f.numero=?", (numero,)))
+    return _invoice(row) if row else None
+
+
+def active_main_invoice(conn: sqlite3.Connection, adherent: str, year: int) -> Invoice | None:
+    """The invoice or facture d'office of the year in force (no credit note cancels it), or None."""
+    row = _one(conn.execute(
+        _INVOICE_SELECT + "WHERE f.adherent=? AND f.annee=? AND f.type IN ('facture','facture_office') "
+        "AND NOT EXISTS (SELECT 1 FROM factures a WHERE a.origine_id=f.id) ORDER BY f.id DESC LIMIT 1", (adherent, year)))
+    return _invoice(row) if row else None
+
+
+def is_cancelled(conn: sqlite3.Connection, facture_id: int) -> bool:
+    """Whether a credit note cites this invoice."""
+    return conn.execute("SELECT 1 FROM factures WHERE origine_id=?", (facture_id,)).fetchone() is not None
+
+
+def last_issue_date(conn: sqlite3.Connection) -> dt.date | None:
+    last = conn.execute("SELECT MAX(date_emission) FROM factures").fetchone()[0]
+    return dt.date.fromisoformat(last) if last else None
+
+
+def invoiced_members(conn: sqlite3.Connection) -> set[str]:
+    return {a for (a,) in conn.execute("SELECT DISTINCT adherent FROM factures")}
+
+
+def invoice_lines(conn: sqlite3.Connection, facture_id: int) -> list[InvoiceLine]:
+    return [InvoiceLine(r["libelle"], r["quantite"], Decimal(r["prix_unitaire_ht"]), Decimal(r["montant_ht"]), r["categorie"],
+                        r["rang"])
+            for r in _dicts(conn.execute("SELECT rang, libelle, categorie, quantite, prix_unitaire_ht, montant_ht "
+                                         "FROM factures_lignes WHERE facture_id=? ORDER BY rang", (facture_id,)))]
+
+
+def instalments(conn: sqlite3.Connection, facture_id: int | None = None, adherent: str | None = None) -> list[Instalment]:
+    """The instalments of one piece, or of all the pieces of an adhérent (in numbering order)."""
+    if facture_id is not None:
+        where, params = "e.facture_id=?", (facture_id,)
+    else:
+        where, params = "f.adherent=?", (adherent,)
+    return [Instalment(r["facture_id"], r["rang"], dt.date.fromisoformat(r["date_exigibilite"]), Decimal(r["montant"]))
+            for r in _dicts(conn.execute(
+                "SELECT e.facture_id, e.rang, e.date_exigibilite, e.montant FROM factures_echeances e "
+                f"JOIN factures f ON f.id=e.facture_id WHERE {where} ORDER BY f.sequence, e.rang", params))]
+
+
+def issue(conn: sqlite3.Connection, series: str, first_number: int, piece: Invoice, lines: list[InvoiceLine],
+          schedule: list[tuple[dt.date, Decimal]], created: str) -> Invoice:
+    """Write a piece with the next number of the series, in the caller's transaction (so that a run stopped
+    at any point leaves neither a gap nor a duplicate). Returns the piece with its id and number."""
+    conn.execute("INSERT INTO numerotation (serie, dernier) VALUES (?, ?) ON CONFLICT(serie) DO NOTHING", (series, first_number - 1))
+    seq = conn.execute("UPDATE numerotation SET dernier = dernier + 1 WHERE serie=? RETURNING dernier", (series,)).fetchone()[0]
+    piece = replace(piece, numero=str(seq))
+    fid = conn.execute(
+        "INSERT INTO factures (numero, sequence, type, adherent, annee, date_emission, date_exigibilite, declaration_id, "
+        "origine_id, motif, total_ht, total_tva, total_ttc, taux_tva, emetteur, client, conditions, cree_le) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (piece.numero, seq, piece.type, piece.adherent, piece.annee, piece.date_emission.isoformat(),
+         piece.date_exigibilite.isoformat(), piece.declaration_id, piece.origine_id, piece.motif, str(piece.total_ht),
+         str(piece.total_tva), str(piece.total_ttc), str(piece.taux_tva), json.dumps(piece.emetteur, ensure_ascii=False),
+         json.dumps(piece.client, ensure_ascii=False), json.dumps(piece.conditions, ensure_ascii=False), created)).lastrowid
+    conn.executemany(
+        "INSERT INTO factures_lignes (facture_id, rang, libelle, categorie, quantite, prix_unitaire_ht, montant_ht) VALUES (?,?,?,?,?,?,?)",
+        ((fid, i + 1, ln.label, ln.category, ln.quantity, str(ln.unit_price), str(ln.amount)) for i, ln in enumerate(lines)))
+    conn.executemany("INSERT INTO factures_echeances (facture_id, rang, date_exigibilite, montant) VALUES (?,?,?,?)",
+                     ((fid, i + 1, d.isoformat(), str(a)) for i, (d, a) in enumerate(schedule)))
+    return replace(piece, id=fid)
+
+
+# --- hires billed on a complementary invoice --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hire:
+    salarie_id: int
+    nir: str
+
+
+def unbilled_hires(conn: sqlite3.Connection, adherent: str, year: int, since: str, until: dt.date) -> list[Hire]:
+    """Employees hired in the year after `since` (ISO day) and up to `until`, not billed yet for the year."""
+    return [Hire(r["id"], r["nir"]) for r in _dicts(conn.execute(
+        "SELECT s.id, s.nir FROM salaries_actuels s WHERE s.adherent=? AND s.date_embauche > ? AND s.date_embauche <= ? "
+        "AND substr(s.date_embauche, 1, 4) = ? AND NOT EXISTS (SELECT 1 FROM embauches_facturees e WHERE e.salarie_id=s.id "
+        "AND e.annee=?) ORDER BY s.id", (adherent, since[:10], until.isoformat(), str(year), year)))]
+
+
+def record_billed_hires(conn: sqlite3.Connection, hires: list[int], year: int, facture_id: int) -> None:
+    """In the caller's transaction (the one that writes the complementary invoice)."""
+    conn.executemany("INSERT INTO embauches_facturees (salarie_id, annee, facture_id) VALUES (?,?,?)",
+                     ((h, year, facture_id) for h in hires))
+
+
+# --- payments ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Payment:
+    facture_id: int
+    day: str  # ISO date
+    amount: Decimal
+    line: int = 0  # line of the imported file
+
+
+def payments(conn: sqlite3.Connection, adherent: str) -> list[Payment]:
+    """The payments of an adhérent's pieces, by date then order of recording."""
+    return [Payment(r["facture_id"], r["date_paiement"], Decimal(r["montant"]), r["ligne"] or 0) for r in _dicts(conn.execute(
+        "SELECT p.facture_id, p.date_paiement, p.montant, p.ligne FROM paiements p JOIN factures f ON f.id=p.facture_id "
+        "WHERE f.adherent=? ORDER BY p.date_paiement, p.id", (adherent,)))]
+
+
+def payment_file_known(conn: sqlite3.Connection, sha: str) -> bool:
+    return conn.execute("SELECT 1 FROM paiements_imports WHERE sha256=?", (sha,)).fetchone() is not None
+
+
+def record_payments(conn: sqlite3.Connection, sha: str, name: str, rows: int, recorded: list[Payment], at: str) -> None:
+    """The import (file known by its SHA-256) and its payments, in one transaction."""
+    with transaction(conn):
+        imp = conn.execute("INSERT INTO paiements_imports (sha256, nom, lignes, enregistres, le) VALUES (?,?,?,?,?)",
+                           (sha, name, rows, len(recorded), at)).lastrowid
+        conn.executemany("INSERT INTO paiements (facture_id, date_paiement, montant, import_id, ligne, enregistre_le) "
+                         "VALUES (?,?,?,?,?,?)", ((p.facture_id, p.day, str(p.amount), imp, p.line, at) for p in recorded))
+
+
+# --- disputes ---------------------------------------------------------------------------------------
+
+
+def disputed(conn: sqlite3.Connection) -> set[int]:
+    """Ids of the pieces under dispute now."""
+    return {fid for (fid,) in conn.execute("SELECT facture_id FROM factures_en_contentieux")}
+
+
+def set_dispute(conn: sqlite3.Connection, facture_id: int, active: bool, reason: str | None, at: str) -> bool:
+    """Record a change of the contentieux flag (history kept). False, and nothing written, when the flag is
+    already so."""
+    with transaction(conn):
+        current = conn.execute("SELECT 1 FROM factures_en_contentieux WHERE facture_id=?", (facture_id,)).fetchone() is not None
+        if current == active:
+            return False
+        conn.execute("INSERT INTO contentieux (facture_id, actif, motif, le) VALUES (?,?,?,?)",
+                     (facture_id, int(active), reason, at))
+    return True
+
+
+# --- registry facts billing needs -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    numero: str
+    name: str
+    situation: str | None  # statuts.toml code
+    vat: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class Establishment:
+    siret: str
+    adherent: str
+    address: str = ""
+    postcode: str = ""
+    city: str = ""
+
+
+def members(conn: sqlite3.Connection) -> list[Member]:
+    return [Member(r["numero"], r["raison_sociale"], r["statut"], r["tva"] or "", r["email_facturation"] or "")
+            for r in _dicts(conn.execute("SELECT numero, raison_sociale, statut, tva, email_facturation FROM adherents "
+                                         "ORDER BY numero"))]
+
+
+def member(conn: sqlite3.Connection, numero: str) -> Member | None:
+    r = _one(conn.execute("SELECT numero, raison_sociale, statut, tva, email_facturation FROM adherents WHERE numero=?", (numero,)))
+    return Member(r["numero"], r["raison_sociale"], r["statut"], r["tva"] or "", r["email_facturation"] or "") if r else None
+
+
+def establishments(conn: sqlite3.Connection, adherent: str | None = None) -> list[Establishment]:
+    """The establishments (of one adhérent), by SIRET."""
+    where, params = ("WHERE adherent=? ", (adherent,)) if adherent else ("", ())
+    return [Establishment(r["siret"] or "", r["adherent"], r["adresse"] or "", r["code_postal"] or "", r["ville"] or "")
+            for r in _dicts(conn.execute("SELECT siret, adherent, adresse, code_postal, ville FROM etablissements "
+                                         f"{where}ORDER BY siret", params))]
+
+
+def mandates(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """N° adhérent → the mandataires acting for it."""
+    out: dict[str, list[str]] = {}
+    for r in _dicts(conn.execute("SELECT mandataire, adherent FROM mandats")):
+        out.setdefault(r["adherent"], []).append(r["mandataire"])
+    return out
