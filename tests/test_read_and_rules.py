@@ -13,7 +13,8 @@ from stdnum.fr import nir as stdnum_nir
 
 from amsn_batch.config import ConfigError, load_settings
 from amsn_batch.read import UnreadableFile, read_table
-from amsn_batch.read.headers import map_headers, normalize, vocabulary
+from amsn_batch.read.headers import map_headers
+from amsn_batch.vocab import normalize, vocabulary
 from amsn_batch.rules import identifiers, values
 from tests.factories import MOVEMENT_HEADERS, make_nir, write_csv
 

@@ -93,9 +93,9 @@ def test_directory_errors_are_french_configuration_errors(tmp_path):
 
 
 def test_default_directory_has_the_portal_service_emails():
-    from amsn_batch.read.headers import SCHEMAS
+    from amsn_batch import vocab
 
-    d = load_directory(SCHEMAS / "annuaire.toml")
+    d = load_directory(vocab.path("annuaire.toml"))
     assert [s["email"] for s in d.services] == ["relation.adherents@amsn.fr", "comptabilite@amsn.fr",
                                                 "formations@amsn.fr", "communication@amsn.fr"]
 

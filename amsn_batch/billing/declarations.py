@@ -22,11 +22,12 @@ import pandas as pd
 
 from .. import intake
 from ..read import UnreadableFile, read_table
-from ..read.headers import load_toml, map_headers, vocabulary
+from ..read.headers import map_headers
 from ..reports.formats import date_fr, safe_cell, write_atomic
 from ..rules import identifiers, values
 from ..rules.catalogue import Findings, to_rows
 from ..store.employees import FileRecord
+from ..vocab import load_toml, vocabulary
 from .tariffs import Billing
 
 CATEGORIES = ("SI", "SIA", "SIR", "SIH")

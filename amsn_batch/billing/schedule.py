@@ -14,8 +14,9 @@ from pathlib import Path
 
 from .. import intake
 from ..read import read_table
-from ..read.headers import map_headers, vocabulary
+from ..read.headers import map_headers
 from ..rules.values import parse_date
+from ..vocab import vocabulary
 from .invoices import CENT, TYPE_LABELS, BillingError
 
 ZERO = Decimal("0.00")

@@ -23,9 +23,8 @@ from pathlib import Path
 import jinja2
 
 from ..config import Settings
-from ..read.headers import load_toml
-from ..rules.catalogue import BLOCKING, catalogue
 from ..store import connect
+from ..vocab import BLOCKING, catalogue, load_toml
 from .ack import TEMPLATES, ack_stem
 from .charts import BLUE, GREEN, RED, Bar, bar_chart
 from .formats import date_fr, number_fr, percent_fr, write_atomic

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..rules.catalogue import BLOCKING, catalogue
+from ..vocab import BLOCKING, catalogue
 from .formats import date_fr, number_fr
 from .masking import scrub
 
