@@ -14,7 +14,7 @@ from amsn_batch.reports.ack import Ack
 from amsn_batch.reports.charts import Bar, bar_chart
 from amsn_batch.reports.contacts import load_directory
 from amsn_batch.reports.formats import percent_fr
-from amsn_batch.reports.masking import scrub
+from amsn_batch.masking import scrub
 from amsn_batch.reports.summary import group_findings, verdict_sentence
 from tests.factories import make_nir, make_siren, make_siret
 

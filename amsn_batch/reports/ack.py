@@ -18,9 +18,9 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from ..masking import scrub
 from ..resources import folder
 from .formats import date_fr, number_fr, safe_cell, write_atomic
-from .masking import scrub
 
 log = logging.getLogger("amsn_batch")
 

@@ -28,8 +28,8 @@ from .formats import date_fr, number_fr, safe_cell, write_atomic
 
 if TYPE_CHECKING:
     import numpy as np
+from ..masking import scrub
 from ..vocab import BLOCKING, catalogue, vocabulary
-from .masking import scrub
 
 # numpy and pandas are imported where the plan is made: the child process that writes a
 # big file's workbook (Background) needs none of them and starts in a tenth of the time.

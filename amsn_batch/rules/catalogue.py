@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..masking import mask_nir
 from ..vocab import BLOCKING, Rule, catalogue
 
 FILE = -1  # position of a finding about the file as a whole
@@ -97,8 +98,6 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
             masked: frozenset[str] = frozenset({"nir"})) -> pd.DataFrame:
     """Findings as the sender reads them: ligne, colonne (header as written), valeur (masked where
     sensitive), code, gravite, message. File-level findings sit on the header line."""
-    from .identifiers import mask_nir
-
     cat = catalogue()
     pos = frame["pos"].to_numpy()
     ligne = np.where(pos >= 0, lines[np.clip(pos, 0, None)] if len(lines) else 0, header_line)
