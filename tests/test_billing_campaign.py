@@ -89,7 +89,7 @@ def test_whole_campaign(campaign):
 
     # 20 February: the run is killed (SIGKILL) while writing its second piece, before the commit.
     killed = ws.cli("facturer", "--annee", "2026", "--date", "20/02/2026", check=False,
-                    env={"AMSN_BATCH_TEST_FAULT": "facturer-avant-commit:2"})
+                    env={"AMSN_BATCH_PANNE": "facturer-avant-commit:2"})
     assert killed.returncode == -9
     assert [p[0] for p in pieces(ws)] == ["420930", "420931", "420932", "420933"]
     # Rerun: the rest is issued, no number skipped or used twice.

@@ -113,7 +113,7 @@ def test_killed_run_leaves_no_gap_and_no_duplicate(ws, point):
     for adherent in ("10001", "10002", "10003", "10004"):
         declare(ws, adherent, JAN, si=int(adherent[-1]) + 1, sender="PAIE01" if adherent in ("10002", "10003") else None)
     ws.cli("traiter")
-    killed = ws.cli("facturer", "--annee", "2026", "--date", "02/02/2026", check=False, env={"AMSN_BATCH_TEST_FAULT": point})
+    killed = ws.cli("facturer", "--annee", "2026", "--date", "02/02/2026", check=False, env={"AMSN_BATCH_PANNE": point})
     assert killed.returncode == -9
     done = pieces(ws)
     assert len(done) == (1 if point.startswith("facturer-avant") else 2)

@@ -18,11 +18,10 @@ import calendar
 import datetime as dt
 import json
 import logging
-import os
-import signal
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
+from .. import faults
 from ..reports.formats import date_fr, money_fr
 from . import declarations as decl
 from .tariffs import Billing, Issuer, Tariff
@@ -40,7 +39,6 @@ CATEGORY_LABELS = {
     "SIH": "suivi individuel habilitation (SIH)",
 }
 MAIN_TYPES = ("facture", "facture_office")
-FAULT_ENV = "AMSN_BATCH_TEST_FAULT"  # test-only fault injection: "<point>:<n>" kills the process (SIGKILL)
 
 
 class BillingError(Exception):
@@ -296,13 +294,6 @@ def _credit_note(conn, billing: Billing, tariff: Tariff, origin, adherent: str, 
                          reason=full, sign=-1, schedule=[(issued, -t.ttc)])
 
 
-def _fault(point: str, count: int) -> None:
-    """Test-only: AMSN_BATCH_TEST_FAULT='<point>:<n>' kills this process at the n-th pass through `point`."""
-    spec = os.environ.get(FAULT_ENV)
-    if spec and spec == f"{point}:{count}":
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def check_chronology(conn, issued: dt.date) -> None:
     last = conn.execute("SELECT MAX(date_emission) FROM factures").fetchone()[0]
     if last and issued.isoformat() < last:
@@ -320,7 +311,6 @@ def invoice_year(conn, billing: Billing, year: int, issued: dt.date, now: dt.dat
     now_s = (now or dt.datetime.now()).isoformat(timespec="seconds")
     report = RunReport()
     members = conn.execute("SELECT numero, statut FROM adherents ORDER BY numero").fetchall()
-    count = 0
     for adherent, situation in members:
         for _ in range(10):  # at most: link or credit note, invoice, complementary invoice
             conn.execute("BEGIN IMMEDIATE")
@@ -347,8 +337,7 @@ def invoice_year(conn, billing: Billing, year: int, issued: dt.date, now: dt.dat
                     conn.executemany("INSERT INTO embauches_facturees (salarie_id, annee, facture_id) VALUES (?,?,?)",
                                      ((h, year, piece.id) for h in action.hires))
                 if piece is not None:
-                    count += 1
-                    _fault("facturer-avant-commit", count)
+                    faults.point("facturer-avant-commit")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -356,7 +345,7 @@ def invoice_year(conn, billing: Billing, year: int, issued: dt.date, now: dt.dat
             if piece is not None:
                 report.issued.append(piece)
                 log.info("piece numero=%s type=%s adherent=%s ttc=%s", piece.numero, piece.type, adherent, piece.total_ttc)
-                _fault("facturer-apres-commit", count)
+                faults.point("facturer-apres-commit")
                 if on_issued:
                     on_issued(piece)
         else:
