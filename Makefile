@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install system-deps bench wheel-check
+.PHONY: demo test install system-deps bench wheel-check imports
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,7 @@ bench: install
 
 wheel-check: install
 	$(BIN)/python scripts/wheel-check
+
+# Import contracts (pyproject.toml [tool.importlinter]): not in `test` until the layering is finished.
+imports: install
+	$(BIN)/lint-imports
