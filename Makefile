@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install system-deps bench
+.PHONY: demo test install system-deps bench wheel-check imports
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,17 @@ demo: install
 system-deps:
 	sh scripts/system-deps
 
+# Then the wheel: built from the repository, installed in a fresh environment outside it, run on a tiny file.
 test: install system-deps
 	$(BIN)/pytest
+	$(BIN)/python scripts/wheel-check
 
 bench: install
 	$(BIN)/python bench/bench_traiter.py
+
+wheel-check: install
+	$(BIN)/python scripts/wheel-check
+
+# Import contracts (pyproject.toml [tool.importlinter]): not in `test` until the layering is finished.
+imports: install
+	$(BIN)/lint-imports

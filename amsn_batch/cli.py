@@ -99,10 +99,10 @@ def traiter(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     if not results:
         typer.echo("Aucun fichier à traiter.")
         return
-    from .logs import mask_text
+    from .masking import scrub
 
     for r in results:  # a file name may carry a NIR: masked like in the logs
-        typer.echo(mask_text(f"{r.sender}/{r.name} : {r.status} → {r.ack[0].parent if r.ack else '-'}"))
+        typer.echo(scrub(f"{r.sender}/{r.name} : {r.status} → {r.ack[0].parent if r.ack else '-'}"))
     typer.echo(f"{len(results)} fichier(s) traité(s). Accusés de réception dans {settings.paths.outbox}")
     failed = [r for r in results if r.status == "erreur"]
     if failed:

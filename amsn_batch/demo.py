@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from pathlib import Path
 
 from .config import Settings
 from .pipeline import run
 from .registry import import_registry
+from .resources import folder
 from .store import connect
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = folder("examples")  # shipped in the wheel too: the demo runs from an installed package
 
 
 def run_demo(settings: Settings) -> list[str]:

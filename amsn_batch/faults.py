@@ -39,6 +39,11 @@ POINTS = (
 # Points of the child process that writes a big file's correction workbook (reports.rejects.Background):
 # killing it there leaves the run to write the workbook itself.
 CHILD_POINTS = ("classeur_rejets",)
+# Points of `facturer`, passed once per piece issued (so `<point>:2` is the second piece).
+BILLING_POINTS = (
+    "facturer-avant-commit",  # piece written, its transaction not committed
+    "facturer-apres-commit",  # piece committed, its documents not written yet
+)
 
 
 def _parse(spec: str | None) -> tuple[str, int, str] | None:

@@ -1,6 +1,6 @@
 """Operator logs: one line per event, `event key=value …`, each file event with the file's SHA-256 and its
-sender. Whatever is logged, a NIR never is: the formatter masks anything shaped like one (digits, with or
-without spaces or dots, Corsican 2A/2B) after formatting, tracebacks included."""
+sender. Whatever is logged, a NIR never is: the formatter masks anything shaped like one (`masking.scrub`)
+after formatting, tracebacks included."""
 
 from __future__ import annotations
 
@@ -9,25 +9,14 @@ import logging
 import re
 import sys
 
-from .rules.identifiers import mask_nir
-
-# 13 to 15 characters of a NIR, possibly typed with spaces or dots; not inside a longer word (a SHA-256 in
-# hexadecimal is one word, so its digit runs are left alone).
-NIR_LIKE = re.compile(
-    r"(?<![0-9A-Za-z])[1-8](?:[ .]?\d){4}[ .]?(?:\d{2}|2[AaBb])(?:[ .]?\d){6}(?:[ .]?\d{2})?(?![0-9A-Za-z])"
-)
-
+from .masking import scrub
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-def mask_text(text: str) -> str:
-    return NIR_LIKE.sub(lambda m: mask_nir(re.sub(r"[ .]", "", m.group())), text)
-
-
 class MaskingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        text = mask_text(super().format(record))
+        text = scrub(super().format(record))
         return " | ".join(line for line in text.splitlines() if line.strip()) if "\n" in text or "\r" in text else text
 
 

@@ -29,16 +29,17 @@ from .config import Settings
 from .lock import LOCK_NAME, AlreadyRunning, hold  # noqa: F401  (AlreadyRunning: raised by run())
 from .read import UnreadableFile, read_table
 from .read.arrow import byte_set, holds_any, string_buffers, string_chunks
-from .read.headers import map_headers, vocabulary
+from .read.headers import map_headers
 from .read.kind import DECLARATION, detect_kind
 from .reports import rejects
 from .reports.ack import Ack, help_email, write_ack
 from .reports.contacts import contacts_for
 from .reports.formats import number_fr, write_atomic
-from .rules.catalogue import Findings, catalogue, to_rows
+from .rules.catalogue import Findings, to_rows
 from .rules.employees import Context, Sender, validate
 from .store import connect
 from .store.employees import FileRecord, existing_employees, present_elsewhere, record_file
+from .vocab import catalogue, vocabulary
 
 log = logging.getLogger("amsn_batch")
 

@@ -19,9 +19,10 @@ import pandas as pd
 import pandera.pandas as pa
 
 from .read import Table, read_table
-from .read.headers import map_headers, normalize, score_header_row, vocabulary
+from .read.headers import map_headers, score_header_row
 from .rules import identifiers, values
 from .rules.catalogue import Findings, to_rows
+from .vocab import normalize, vocabulary
 
 ADHERENT_FIELDS = ("raison_sociale", "tva", "email_facturation", "centre", "statut")
 EMAIL = re.compile(r"[^@\s;,]+@[^@\s;,]+\.[A-Za-z]{2,}")

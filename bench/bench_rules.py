@@ -23,7 +23,8 @@ import json, sys, time, statistics
 sys.path.insert(0, sys.argv[1])
 import pandas as pd
 from amsn_batch.read import read_table
-from amsn_batch.read.headers import map_headers, vocabulary
+from amsn_batch.read.headers import map_headers
+from amsn_batch.vocab import vocabulary
 from amsn_batch.rules.employees import Context, Sender, validate
 path, siret_json = sys.argv[2], sys.argv[3]
 sirets = json.loads(siret_json)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from amsn_batch.logs import mask_text
+from amsn_batch.masking import scrub
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv
 
 LINE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} (DEBUG|INFO|WARNING|ERROR) [a-z_]+( |$)")
@@ -48,9 +48,9 @@ def test_default_level_is_one_line_per_file(ws):
     assert idle.stderr == ""  # an idle run (every few minutes from cron) logs nothing
 
 
-def test_mask_text():
+def test_scrub():
     nir = "295082A12345678"
-    assert nir not in mask_text(f"x {nir} y")
-    assert "1 95 08 75 123 456 78" not in mask_text("nir=1 95 08 75 123 456 78")
+    assert nir not in scrub(f"x {nir} y")
+    assert "1 95 08 75 123 456 78" not in scrub("nir=1 95 08 75 123 456 78")
     sha = "ab" + "1234567890123" * 4 + "cdef"
-    assert mask_text(f"empreinte={sha}") == f"empreinte={sha}"
+    assert scrub(f"empreinte={sha}") == f"empreinte={sha}"

@@ -13,7 +13,9 @@ from stdnum.fr import nir as stdnum_nir
 
 from amsn_batch.config import ConfigError, load_settings
 from amsn_batch.read import UnreadableFile, read_table
-from amsn_batch.read.headers import map_headers, normalize, vocabulary
+from amsn_batch.read.headers import map_headers
+from amsn_batch.masking import mask_nir
+from amsn_batch.vocab import normalize, vocabulary
 from amsn_batch.rules import identifiers, values
 from tests.factories import MOVEMENT_HEADERS, make_nir, write_csv
 
@@ -111,7 +113,7 @@ def test_nir_variants():
 
 
 def test_mask_nir():
-    assert identifiers.mask_nir("185057800608491") == "18505**********"
+    assert mask_nir("185057800608491") == "18505**********"
 
 
 @pytest.mark.parametrize("text,expected", [

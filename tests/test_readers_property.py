@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from amsn_batch.config import load_settings
 from amsn_batch.pipeline import check_file
 from amsn_batch.read import UnreadableFile, read_table
-from amsn_batch.read.headers import vocabulary
+from amsn_batch.vocab import vocabulary
 from amsn_batch.registry import import_registry
 from amsn_batch.store import connect
 from tests.factories import MOVEMENT_HEADERS, Registry, employee_row, make_nir

@@ -270,7 +270,7 @@ def test_workbook_layout_and_every_cell_is_text(ws):
 
 def _refusals(tmp_path: Path, n: int, *, column: str = "Code PCS"):
     """A file of n rows, each with a blocking finding on `column` (as the rules would report it)."""
-    from amsn_batch.rules.catalogue import BLOCKING
+    from amsn_batch.vocab import BLOCKING
 
     g = generate(["73249128700017"], n, seed=5)
     source = write_csv(tmp_path / "lot.csv", g.headers, g.rows)

@@ -14,7 +14,7 @@ from amsn_batch.reports.ack import Ack
 from amsn_batch.reports.charts import Bar, bar_chart
 from amsn_batch.reports.contacts import load_directory
 from amsn_batch.reports.formats import percent_fr
-from amsn_batch.reports.masking import scrub
+from amsn_batch.masking import scrub
 from amsn_batch.reports.summary import group_findings, verdict_sentence
 from tests.factories import make_nir, make_siren, make_siret
 
@@ -93,9 +93,9 @@ def test_directory_errors_are_french_configuration_errors(tmp_path):
 
 
 def test_default_directory_has_the_portal_service_emails():
-    from amsn_batch.read.headers import SCHEMAS
+    from amsn_batch import vocab
 
-    d = load_directory(SCHEMAS / "annuaire.toml")
+    d = load_directory(vocab.path("annuaire.toml"))
     assert [s["email"] for s in d.services] == ["relation.adherents@amsn.fr", "comptabilite@amsn.fr",
                                                 "formations@amsn.fr", "communication@amsn.fr"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from amsn_batch.rules.catalogue import catalogue
+from amsn_batch.vocab import catalogue
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, nir_key, write_csv
 
 TODAY = dt.date.today()

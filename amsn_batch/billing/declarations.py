@@ -23,7 +23,6 @@ import pandas as pd
 
 from .. import intake
 from ..read import UnreadableFile, read_table
-from ..read.headers import load_toml, vocabulary
 from ..reports.formats import date_fr, safe_cell, write_atomic
 from ..rules import declarations as rules
 from ..rules.catalogue import Findings, to_rows
@@ -32,6 +31,7 @@ from ..store import billing as store
 from ..store import declarations as declared
 from ..store.employees import FileRecord
 from ..tariffs import Billing
+from ..vocab import load_toml, vocabulary
 from .errors import BillingError
 
 STATUS_LABELS = {

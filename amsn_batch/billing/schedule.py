@@ -14,10 +14,11 @@ from pathlib import Path
 
 from .. import intake
 from ..read import read_table
-from ..read.headers import map_headers, vocabulary
+from ..read.headers import map_headers
 from ..rules.values import parse_date
 from ..store import billing as store
 from ..store.billing import Invoice, Payment
+from ..vocab import vocabulary
 from .errors import BillingError
 from .invoices import CENT, TYPE_LABELS
 

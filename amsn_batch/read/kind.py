@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..config import Limits
 from .guard import check_zip
-from .headers import normalize, score_header_row, vocabulary
+from ..vocab import normalize, vocabulary
+from .headers import score_header_row
 from .table import HEADER_SEARCH_ROWS, XLS_MAGIC, XLSX_MAGIC, UnreadableFile, _sample_lines, detect_encoding, detect_separator
 
 MOVEMENTS, DECLARATION = "mouvements", "declaration"

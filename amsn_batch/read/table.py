@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from .arrow import byte_set, holds_any
-from .headers import Vocabulary, score_header_row, vocabulary
+from ..vocab import Vocabulary, vocabulary
+from .headers import score_header_row
 
 HEADER_SEARCH_ROWS = 30
 EXTRA_FIELDS = 32  # a CSV row may carry this many fields more than its header before the reader gives up

@@ -18,12 +18,13 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from ..masking import scrub
+from ..resources import folder
 from .formats import date_fr, number_fr, safe_cell, write_atomic
-from .masking import scrub
 
 log = logging.getLogger("amsn_batch")
 
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+TEMPLATES = folder("templates")
 CSV_COLUMNS = ("ligne", "colonne", "valeur", "code", "gravite", "message")
 VERDICTS = {
     "accepte": "Fichier accepté : toutes les lignes ont été prises en compte.",

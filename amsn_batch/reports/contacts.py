@@ -14,7 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..config import ConfigError, Settings, read_toml
-from ..read.headers import SCHEMAS, normalize
+from .. import vocab
+from ..vocab import normalize
 
 MAX_CENTRES = 6  # a payroll provider may act for hundreds of adhérents: list this many centres, count the rest
 
@@ -60,7 +61,7 @@ class Directory:
 def directory_path(settings: Settings | None) -> Path:
     if settings is not None and settings.paths.annuaire is not None:
         return settings.paths.annuaire
-    return SCHEMAS / "annuaire.toml"
+    return vocab.path("annuaire.toml")
 
 
 def load_directory(path: Path) -> Directory:

@@ -23,13 +23,12 @@ from pathlib import Path
 import jinja2
 
 from ..config import Settings
-from ..read.headers import load_toml
-from ..rules.catalogue import BLOCKING, catalogue
+from ..masking import scrub
 from ..store import connect
+from ..vocab import BLOCKING, catalogue, load_toml
 from .ack import TEMPLATES, ack_stem
 from .charts import BLUE, GREEN, RED, Bar, bar_chart
 from .formats import date_fr, number_fr, percent_fr, write_atomic
-from .masking import scrub
 
 PAGE_PREFIX = "quotidien-"
 TOP_RULES = 10

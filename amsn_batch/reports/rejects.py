@@ -28,9 +28,10 @@ from .formats import date_fr, number_fr, safe_cell, write_atomic
 
 if TYPE_CHECKING:
     import numpy as np
-from .masking import scrub
+from ..masking import scrub
+from ..vocab import BLOCKING, catalogue, vocabulary
 
-# numpy, pandas and the rule catalogue are imported where the plan is made: the child process that writes a
+# numpy and pandas are imported where the plan is made: the child process that writes a
 # big file's workbook (Background) needs none of them and starts in a tenth of the time.
 
 log = logging.getLogger("amsn_batch")
@@ -74,8 +75,6 @@ def _refused_lines(statut: str, findings: list[dict], header_line: int, lines: n
     """Line numbers (as in the file) of the refused rows."""
     import numpy as np
 
-    from ..rules.catalogue import BLOCKING
-
     if statut == "rejete":
         return lines
     blocked = {int(f["ligne"]) for f in findings if f.get("gravite") == BLOCKING and int(f.get("ligne") or 0) != header_line}
@@ -84,8 +83,6 @@ def _refused_lines(statut: str, findings: list[dict], header_line: int, lines: n
 
 def _file_wide_reasons(findings: list[dict], header_line: int) -> list[str]:
     """Why the whole file was refused: findings on the header line, and file-wide rules found on some rows."""
-    from ..rules.catalogue import BLOCKING, catalogue
-
     cat = catalogue()
     out = [_reason(f) for f in findings if f.get("gravite") == BLOCKING and int(f.get("ligne") or 0) == header_line]
     on_rows: dict[str, list[int]] = {}
@@ -131,8 +128,7 @@ def plan_rejects(source: Path, statut: str, findings: list[dict], *, max_rows: i
     import numpy as np
 
     from ..read import UnreadableFile, read_table
-    from ..read.headers import map_headers, vocabulary
-    from ..rules.catalogue import BLOCKING
+    from ..read.headers import map_headers
 
     if statut not in ("rejete", "accepte_partiellement") or not source.is_file():
         return RejectsOutcome(None)

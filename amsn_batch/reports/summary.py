@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..rules.catalogue import BLOCKING, catalogue
+from ..masking import scrub
+from ..vocab import BLOCKING, catalogue
 from .formats import date_fr, number_fr
-from .masking import scrub
 
 ROWS_PER_RULE = 20  # lines listed per rule on the page; the CSV lists more, the workbook has them all
 

@@ -12,8 +12,7 @@ import csv
 import io
 from pathlib import Path
 
-from ..read.headers import load_toml, vocabulary
-from ..rules.employees import pcs_reference
+from ..vocab import load_toml, pcs_reference, vocabulary
 from .formats import safe_cell, write_atomic
 
 ROWS = 2000  # rows prepared with formats and drop-down lists

@@ -1,4 +1,5 @@
-"""The findings catalogue (schemas/regles.toml) and the collector every check writes into.
+"""The collector every check writes into, and findings as the sender reads them (the catalogue of codes,
+schemas/regles.toml, is loaded by `vocab.catalogue`).
 
 Findings are data, as in frictionless: a code, a severity, a position (row, column) and the parameters of
 the message. Checks are vectorised: they hand over arrays of row positions, not one finding at a time.
@@ -6,36 +7,13 @@ the message. Checks are vectorised: they hand over arrays of row positions, not 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
-
 import numpy as np
 import pandas as pd
 
-from ..read.headers import load_toml
+from ..masking import mask_nir
+from ..vocab import BLOCKING, Rule, catalogue
 
 FILE = -1  # position of a finding about the file as a whole
-BLOCKING, WARNING = "bloquant", "avertissement"
-
-
-@dataclass(frozen=True)
-class Rule:
-    code: str
-    severity: str
-    scope: str  # 'ligne' or 'fichier'
-    title: str
-    message: str
-    fix: str
-
-
-@cache
-def catalogue() -> dict[str, Rule]:
-    out = {}
-    for code, spec in load_toml("regles.toml").items():
-        if spec["gravite"] not in (BLOCKING, WARNING) or spec["portee"] not in ("ligne", "fichier"):
-            raise ValueError(f"rule {code}: bad gravite/portee")
-        out[code] = Rule(code, spec["gravite"], spec["portee"], spec["titre"], spec["message"], spec["correction"])
-    return out
 
 
 class _Defaults(dict):
@@ -120,8 +98,6 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
             masked: frozenset[str] = frozenset({"nir"})) -> pd.DataFrame:
     """Findings as the sender reads them: ligne, colonne (header as written), valeur (masked where
     sensitive), code, gravite, message. File-level findings sit on the header line."""
-    from .identifiers import mask_nir
-
     cat = catalogue()
     pos = frame["pos"].to_numpy()
     ligne = np.where(pos >= 0, lines[np.clip(pos, 0, None)] if len(lines) else 0, header_line)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..read.headers import load_toml, map_headers, vocabulary
+from ..read.headers import map_headers
+from ..vocab import load_toml, vocabulary
 from ..read.table import Table
 from . import identifiers, values
 from .catalogue import Findings

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ..read.headers import load_toml, vocabulary
-from .catalogue import catalogue
+from ..vocab import catalogue, load_toml, vocabulary
 
 INTRO = """# Règles de contrôle des fichiers
 

@@ -21,9 +21,10 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from ..read.headers import HeaderMap, SCHEMAS, load_toml, vocabulary
+from ..read.headers import HeaderMap
 from ..read.table import Table
 from . import identifiers, values
+from ..vocab import load_toml, pcs_reference, vocabulary
 from .catalogue import FILE, Findings
 
 # What each movement needs, beyond the movement itself.
@@ -90,14 +91,6 @@ def determinant_keys() -> list[str]:
 @cache
 def determinant_categories() -> dict[str, str]:
     return {f"det_{k}": v["categorie"] for k, v in load_toml("determinants.toml").items()}
-
-
-@cache
-def pcs_reference() -> dict[str, str]:
-    """PCS-ESE profession codes → labels (schemas/pcs_ese.csv)."""
-    ref = pd.read_csv(SCHEMAS / "pcs_ese.csv", dtype=str, keep_default_na=False)
-    prof = ref[ref["niveau"] == "profession"]
-    return dict(zip(prof["code"], prof["libelle"]))
 
 
 def closest_pcs(code: str, n: int = 3) -> str:

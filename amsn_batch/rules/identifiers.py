@@ -1,4 +1,4 @@
-"""Identifiers: NIR/INS (vectorised), SIRET and VAT numbers (python-stdnum), and how to mask a NIR."""
+"""Identifiers: NIR/INS (vectorised), SIRET and VAT numbers (python-stdnum). Masking a NIR: `masking`."""
 
 from __future__ import annotations
 
@@ -103,15 +103,6 @@ def nir_check(raw: pd.Series) -> dict[str, np.ndarray]:
         "order": order,
         "ident": ident,
     }
-
-
-def mask_nir(value: object) -> str:
-    """What a report may show of a NIR: sex, year and month of birth; the rest hidden."""
-    text = str(value or "")
-    if not text:
-        return ""
-    keep = 5 if len(text) > 8 else 1
-    return text[:keep] + "*" * (len(text) - keep)
 
 
 def siret_valid(value: str) -> bool:

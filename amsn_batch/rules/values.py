@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..read.headers import load_toml, normalize
+from ..vocab import load_toml, normalize
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DMY = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4}|\d{2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?")

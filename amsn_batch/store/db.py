@@ -5,11 +5,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.resources import files
 from pathlib import Path
 
 import sqlite_utils
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = files(__package__).joinpath("migrations")  # shipped as package data
 
 EMPLOYEE_FIELDS = (
     "siret", "nom", "prenom", "date_naissance", "date_embauche", "date_sortie", "contrat", "poste", "pcs",
@@ -51,7 +52,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     without touching anyone else's."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (nom TEXT PRIMARY KEY, appliquee_le TEXT NOT NULL)")
     done = {r[0] for r in conn.execute("SELECT nom FROM schema_migrations")}
-    for path in sorted(MIGRATIONS.glob("*.sql")):
+    for path in sorted((p for p in MIGRATIONS.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name):
         if path.name in done:
             continue
         with transaction(conn):

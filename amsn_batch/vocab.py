@@ -1,0 +1,107 @@
+"""The data of schemas/, loaded in one place: the column vocabularies (colonnes.toml, determinants.toml), the
+reference lists (contrats, categories, statuts…), the findings catalogue (regles.toml), the PCS-ESE codes
+(pcs_ese.csv) and the default service directory (annuaire.toml).
+
+A bottom module: it imports nothing of the product but `resources` (which finds schemas/, in the repository
+or in the installed package), so that read, rules, billing and reports can all use it.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from .resources import folder
+
+SCHEMAS = folder("schemas")
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def path(name: str) -> Path:
+    """A file of schemas/ ('annuaire.toml'…)."""
+    return SCHEMAS / name
+
+
+@cache
+def load_toml(name: str) -> dict:
+    """A TOML file of schemas/ ('regles.toml', 'contrats.toml'…), parsed once."""
+    return tomllib.loads(path(name).read_text(encoding="utf-8"))
+
+
+def normalize(header: object) -> str:
+    """'N° Sécurité-Sociale ' → 'nsecuritesociale': accents, case, punctuation and spaces removed."""
+    text = unicodedata.normalize("NFKD", str(header or "")).encode("ascii", "ignore").decode()
+    return _NON_ALNUM.sub("", text.lower())
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    label: str
+    required: bool
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The columns one kind of file may carry."""
+
+    kind: str
+    fields: tuple[Field, ...]
+    lookup: dict[str, str]  # normalized header → field key
+
+    def field(self, key: str) -> Field:
+        return next(f for f in self.fields if f.key == key)
+
+
+@cache
+def vocabulary(kind: str) -> Vocabulary:
+    """Fields of a kind of file ('mouvements', 'registre', 'mandats'); employee files add the determinants."""
+    spec = dict(load_toml("colonnes.toml")[kind])
+    if kind == "mouvements":
+        for key, det in load_toml("determinants.toml").items():
+            spec[f"det_{key}"] = {"libelle": det["libelle"], "alias": det.get("alias", [])}
+    fields, lookup = [], {}
+    for key, item in spec.items():
+        fields.append(Field(key, item["libelle"], bool(item.get("obligatoire", False))))
+        for name in [item["libelle"], *item.get("alias", []), key]:
+            norm = normalize(name)
+            if lookup.setdefault(norm, key) != key:
+                raise ValueError(f"alias {name!r} used twice in {kind}")
+    return Vocabulary(kind, tuple(fields), lookup)
+
+
+BLOCKING, WARNING = "bloquant", "avertissement"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    severity: str
+    scope: str  # 'ligne' or 'fichier'
+    title: str
+    message: str
+    fix: str
+
+
+@cache
+def catalogue() -> dict[str, Rule]:
+    """The findings catalogue (regles.toml): code → rule."""
+    out = {}
+    for code, spec in load_toml("regles.toml").items():
+        if spec["gravite"] not in (BLOCKING, WARNING) or spec["portee"] not in ("ligne", "fichier"):
+            raise ValueError(f"rule {code}: bad gravite/portee")
+        out[code] = Rule(code, spec["gravite"], spec["portee"], spec["titre"], spec["message"], spec["correction"])
+    return out
+
+
+@cache
+def pcs_reference() -> dict[str, str]:
+    """PCS-ESE profession codes → labels (pcs_ese.csv, rows of level 'profession')."""
+    with path("pcs_ese.csv").open(encoding="utf-8", newline="") as fh:
+        return {r["code"]: r["libelle"] for r in csv.DictReader(fh) if r["niveau"] == "profession"}
