@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..read.headers import load_toml, normalize
+from ..read.headers import SCHEMAS, load_toml, normalize
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DMY = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4}|\d{2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?")
@@ -80,8 +80,17 @@ def dates(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @cache
-def _vocab(name: str) -> dict[str, str]:
-    """Normalized label or alias → code, from a TOML reference list under schemas/."""
+def pcs_reference() -> dict[str, str]:
+    """PCS-ESE profession codes → labels (schemas/pcs_ese.csv)."""
+    ref = pd.read_csv(SCHEMAS / "pcs_ese.csv", dtype=str, keep_default_na=False)
+    prof = ref[ref["niveau"] == "profession"]
+    return dict(zip(prof["code"], prof["libelle"]))
+
+
+@cache
+def _vocab_file(name: str) -> dict[str, str]:
+    if name == "pcs_ese.csv":
+        return {normalize(code): code for code in pcs_reference()}
     out = {}
     for code, spec in load_toml(name).items():
         for label in [code, spec["libelle"], *spec.get("alias", [])]:
@@ -89,10 +98,18 @@ def _vocab(name: str) -> dict[str, str]:
     return out
 
 
-def lookup(series: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def vocab(spec: str | list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Normalized label or alias → code, from a reference list under schemas/ (contrats.toml, pcs_ese.csv…)
+    or from a list of labels written in the catalogue (each its own code)."""
+    if isinstance(spec, str):
+        return _vocab_file(spec)
+    return {normalize(label): label for label in spec}
+
+
+def lookup(series: pd.Series, name: str | list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Codes from a reference list (contrats.toml, categories.toml): (code or '', empty, unknown)."""
-    vocab = _vocab(name)
-    return _coded(series, lambda v: vocab.get(normalize(v), None) if v.strip() else "")
+    known = vocab(name)
+    return _coded(series, lambda v: known.get(normalize(v), None) if v.strip() else "")
 
 
 def _coded(series: pd.Series, fn: Callable[[str], str | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
