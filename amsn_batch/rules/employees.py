@@ -222,7 +222,7 @@ def _values(r: _Rows) -> None:
     for key in ("nom", "prenom", "poste", "commentaire", "contraintes"):
         r.out[key] = r.stripped(key) if r.has(key) else r.blank
     c = r.nir()
-    r.out["nir"] = np.where(c["ok"], c["value"], "").astype(object)
+    r.out["nir"] = c["accepted"]
     r.out["nir_raw"] = r.col("nir")
     r.out["_nir_id"] = np.where(c["ok"], c["ident"], 0)  # "_": working columns, not part of the accepted rows
     r.out["_nir_birth"] = (np.where(c["ok"], c["year"], 0), np.where(c["ok"], c["month"], 0))

@@ -76,12 +76,18 @@ class Cells:
             return self._once(("list_action",), lambda: np.full(self.n, "entree", dtype=object))
         return self.movement()[0]
 
+    def is_action(self, movement: str) -> np.ndarray:
+        return self._once(("is_action", movement), lambda: self.action() == movement)
+
     def dates(self, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._once(("dates", key), lambda: values.dates(self.col(key)))
 
     def lookup(self, key: str, spec: str | list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         name = spec if isinstance(spec, str) else tuple(spec)
-        return self._once(("lookup", key, name), lambda: values.lookup(self.col(key), spec))
+        return self._once(("lookup", key, name), lambda: values.lookup(self.distinct(key), spec))
+
+    def distinct(self, key: str) -> values.Distinct:
+        return self._once(("distinct", key), lambda: values.Distinct(self.col(key)))
 
     def yes_no(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         return self._once(("yes_no", key), lambda: values.yes_no(self.col(key)))
@@ -93,13 +99,13 @@ class Cells:
     def start_nir(self, pool: Executor, key: str = "nir") -> None:
         """Start the NIR kernel on another thread (Arrow and numpy let go of the GIL): the other columns are
         checked meanwhile, and the NIR column's checks wait for it."""
-        self._background[key] = pool.submit(identifiers.nir_check, self.col(key))
+        self._background[key] = pool.submit(_nir_kernel, self.col(key))
 
     def nir(self, key: str = "nir") -> dict[str, np.ndarray]:
         """identifiers.nir_check's masks and parts, plus 'cases' (the failing rows of each NIR rule, by the
-        catalogue's `cas`) and 'ok' (the NIRs that pass every check)."""
-        return self._once(("nir", key), lambda: _nir_cases(
-            self._background[key].result() if key in self._background else identifiers.nir_check(self.col(key))))
+        catalogue's `cas`), 'ok' (the NIRs that pass every check) and 'accepted' (the value where ok, '')."""
+        return self._once(("nir", key), lambda: self._background[key].result() if key in self._background
+                          else _nir_kernel(self.col(key)))
 
     def background(self) -> set[str]:
         return set(self._background)
@@ -114,14 +120,15 @@ class Cells:
         return self._once(("failing", rule.code, key), compute)
 
 
-def _nir_cases(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _nir_kernel(raw: pd.Series) -> dict[str, np.ndarray]:
+    c = identifiers.nir_check(raw)
     well_formed = ~(c["empty"] | c["scientific"] | c["no_key"] | c["shape"])
     month = well_formed & ~identifiers.nir_month_ok(c["month"])
     order = well_formed & (c["order"] == 0)
     ok = well_formed & ~c["key"] & ~month & ~order
     cases = {"notation_scientifique": c["scientific"], "sans_cle": c["no_key"], "format": c["shape"], "cle": c["key"],
              "mois": month, "ordre": order, "provisoire": ok & ((c["sex"] == 7) | (c["sex"] == 8))}
-    return {**c, "cases": cases, "ok": ok}
+    return {**c, "cases": cases, "ok": ok, "accepted": np.where(ok, c["value"], "").astype(object)}
 
 
 # --- the controls a rule may name (`controle`): each gives the failing rows of one column ------------------
@@ -129,11 +136,10 @@ def _nir_cases(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def _required(cells: Cells, key: str, p: dict) -> np.ndarray:
     if key == "mouvement":  # every line needs its movement
         return cells.movement()[1]
-    action = cells.action()
     needs = np.zeros(cells.n, dtype=bool)
     for mv, keys in REQUIRED.items():
         if key in keys:
-            needs |= action == mv
+            needs |= cells.is_action(mv)
     return ~cells.given(key) & needs
 
 

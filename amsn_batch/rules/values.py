@@ -106,15 +106,16 @@ def vocab(spec: str | list[str] | tuple[str, ...]) -> dict[str, str]:
     return {normalize(label): label for label in spec}
 
 
-def lookup(series: pd.Series, name: str | list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Codes from a reference list (contrats.toml, categories.toml): (code or '', empty, unknown)."""
+def lookup(series: pd.Series | Distinct, name: str | list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes from a reference list (contrats.toml, categories.toml): (code or '', empty, unknown). Given the
+    Distinct of a column rather than the column, several lookups of one column factorize it once."""
     known = vocab(name)
     return _coded(series, lambda v: known.get(normalize(v), None) if v.strip() else "")
 
 
-def _coded(series: pd.Series, fn: Callable[[str], str | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _coded(series: pd.Series | Distinct, fn: Callable[[str], str | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(code or '' per row, empty, unknown) where fn gives '' for empty and None for unknown values."""
-    d = Distinct(series)
+    d = series if isinstance(series, Distinct) else Distinct(series)
     codes = d.map(fn)
     unknown = np.array([c is None for c in codes])
     empty = codes == ""
