@@ -199,6 +199,9 @@ def test_cell_schema_is_generated_from_the_catalogue(schemas_copy):
     assert _checks(s, "poste")["POSTE_RESERVE"].name == "notin"
     assert all("OUI_NON_INVALIDE" in _checks(s, f.key) for f in V.fields if f.key.startswith("det_"))
     assert _checks(s, "date_embauche")["DATE_EMBAUCHE_ANCIENNE"].statistics["min_value"] == "1940-01-01"
+    # a device (apprenticeship…) is never also a contract: CONTRAT_INVALIDE yields to CONTRAT_DISPOSITIF
+    device = catalogue()["CONTRAT_DISPOSITIF"].params["valeurs"]
+    assert not set(values.vocab(device)) & set(values.vocab("contrats.toml"))
     # colonnes.toml says which columns are required
     assert [k for k, c in s.columns.items() if c.required] == [f.key for f in vocabulary("mouvements").fields if f.required]
 

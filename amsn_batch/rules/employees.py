@@ -206,9 +206,6 @@ def _proches(r: _Rows, rule: Rule, key: str, pos: np.ndarray) -> dict:
 
 _PARAMS = {  # the message parameters beyond the raw value (valeur), by rule
     "CHAMP_OBLIGATOIRE": _required_params,
-    "NIR_SANS_CLE": lambda r, rule, key, pos: {},
-    "NIR_CLE": lambda r, rule, key, pos: {},
-    "NIR_ORDRE": lambda r, rule, key, pos: {},
     "NIR_FORMAT": lambda r, rule, key, pos: {"detail": [_nir_shape_detail(v) for v in r.nir(key)["value"][pos]]},
     "NIR_MOIS": lambda r, rule, key, pos: {"mois": [f"{m:02d}" for m in r.nir(key)["month"][pos]]},
     "NIR_PROVISOIRE": lambda r, rule, key, pos: {"sexe": r.nir(key)["sex"][pos]},

@@ -272,7 +272,9 @@ def failures(kind: str, cells: Cells) -> list[tuple[Rule, str, np.ndarray]]:
     rules = catalogue()
     broken = fc[~fc["check"].isin(list(rules)) | fc["index"].isna()]
     if len(broken):  # a check that raised, or a failure no rule explains: a bug, not a finding
-        raise RuntimeError(f"schema checks failed to run: {broken[['column', 'check']].to_dict('records')[:5]}")
+        first = broken.iloc[0]
+        raise RuntimeError(f"{len(broken)} schema check(s) failed to run, first {first['check']} on {first['column']}: "
+                           f"{str(first['failure_case'])[:200]}")
     positions = {(code, key): np.sort(g["index"].to_numpy(dtype=np.int64))
                  for (code, key), g in fc.groupby(["check", "column"], sort=False)}
     return [(rule, key, positions[rule.code, key]) for rule, key in cell_rules(kind) if (rule.code, key) in positions]
