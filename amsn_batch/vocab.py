@@ -12,7 +12,7 @@ import csv
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -87,6 +87,16 @@ class Rule:
     title: str
     message: str
     fix: str
+    # A rule checked cell by cell (rules/schema.py makes a pandera check of it): the kind of file and the
+    # fields it checks, how (`controle`) and the parameters of that check. Empty for the other rules.
+    kind: str = ""
+    columns: tuple[str, ...] = ()
+    control: str = ""
+    params: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+_TEXT_KEYS = frozenset({"gravite", "portee", "titre", "message", "correction"})
+_CELL_KEYS = frozenset({"fichier", "colonnes", "controle"})
 
 
 @cache
@@ -96,7 +106,11 @@ def catalogue() -> dict[str, Rule]:
     for code, spec in load_toml("regles.toml").items():
         if spec["gravite"] not in (BLOCKING, WARNING) or spec["portee"] not in ("ligne", "fichier"):
             raise ValueError(f"rule {code}: bad gravite/portee")
-        out[code] = Rule(code, spec["gravite"], spec["portee"], spec["titre"], spec["message"], spec["correction"])
+        if ("controle" in spec) != ("colonnes" in spec) or ("controle" in spec) != ("fichier" in spec):
+            raise ValueError(f"rule {code}: a cell check needs fichier, colonnes and controle")
+        params = {k: v for k, v in spec.items() if k not in _TEXT_KEYS | _CELL_KEYS}
+        out[code] = Rule(code, spec["gravite"], spec["portee"], spec["titre"], spec["message"], spec["correction"],
+                         spec.get("fichier", ""), tuple(spec.get("colonnes", ())), spec.get("controle", ""), params)
     return out
 
 

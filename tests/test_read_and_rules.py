@@ -145,3 +145,92 @@ def test_settings_paths_relative_to_file(tmp_path):
     cfg.write_text('[paths]\nboite = "x"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="inconnue"):
         load_settings(cfg)
+
+
+# --- the per-cell schema (pandera), generated from the catalogue -------------------------------------------
+
+def _clear_schema_caches():
+    from amsn_batch import vocab
+
+    for fn in (vocab.load_toml, vocab.vocabulary, vocab.catalogue, values._vocab_file, vocab.pcs_reference):
+        fn.cache_clear()
+
+
+@pytest.fixture
+def schemas_copy(tmp_path, monkeypatch):
+    """A copy of schemas/ that a test may edit, read instead of the real one."""
+    import shutil
+
+    from amsn_batch import vocab
+
+    copy = tmp_path / "schemas"
+    shutil.copytree(vocab.SCHEMAS, copy)
+    monkeypatch.setattr(vocab, "SCHEMAS", copy)
+    _clear_schema_caches()
+    yield copy
+    monkeypatch.undo()
+    _clear_schema_caches()
+
+
+def _checks(schema, key):
+    return {c.error: c for c in schema.columns[key].checks}
+
+
+def test_cell_schema_is_generated_from_the_catalogue(schemas_copy):
+    from amsn_batch.rules.catalogue import catalogue
+    from amsn_batch.rules.schema import cell_rules, schema
+
+    with open(schemas_copy / "contrats.toml", "a", encoding="utf-8") as f:
+        f.write('"99" = { libelle = "Contrat de démonstration", alias = ["Contrat démo"] }\n')
+    with open(schemas_copy / "regles.toml", "a", encoding="utf-8") as f:
+        f.write('\n[POSTE_RESERVE]\ngravite = "avertissement"\nportee = "ligne"\ntitre = "Poste réservé"\n'
+                'message = "« {valeur} » est réservé."\ncorrection = "Changez-le."\nfichier = "mouvements"\n'
+                'colonnes = ["poste"]\ncontrole = "valeurs_interdites"\nvaleurs = ["Poste test"]\n')
+    s = schema("mouvements")
+    # every cell rule of the catalogue is a check on each column it names, with its code as the error
+    for rule, key in cell_rules("mouvements"):
+        assert rule.code in _checks(s, key), (rule.code, key)
+    assert {r.code for r, _ in cell_rules("mouvements")} == {c for c, r in catalogue().items() if r.columns}
+    # the vocabulary added to contrats.toml is in the contract's isin check, by its code and its alias
+    contract = _checks(s, "contrat")["CONTRAT_INVALIDE"]
+    assert contract.name == "isin"
+    assert {"99", normalize("Contrat démo"), "cdi"} <= set(contract.statistics["allowed_values"])
+    # the rule added to regles.toml is a check of its column; determinant columns all get the yes/no check
+    assert _checks(s, "poste")["POSTE_RESERVE"].name == "notin"
+    assert all("OUI_NON_INVALIDE" in _checks(s, f.key) for f in V.fields if f.key.startswith("det_"))
+    assert _checks(s, "date_embauche")["DATE_EMBAUCHE_ANCIENNE"].statistics["min_value"] == "1940-01-01"
+    # a device (apprenticeship…) is never also a contract: CONTRAT_INVALIDE yields to CONTRAT_DISPOSITIF
+    device = catalogue()["CONTRAT_DISPOSITIF"].params["valeurs"]
+    assert not set(values.vocab(device)) & set(values.vocab("contrats.toml"))
+    # colonnes.toml says which columns are required
+    assert [k for k, c in s.columns.items() if c.required] == [f.key for f in vocabulary("mouvements").fields if f.required]
+
+
+def test_schema_failure_cases_become_findings_on_the_senders_line_and_column(schemas_copy, tmp_path):
+    from amsn_batch.rules.catalogue import to_rows
+    from amsn_batch.rules.employees import Context, Sender, validate
+
+    with open(schemas_copy / "regles.toml", "a", encoding="utf-8") as f:
+        f.write('\n[POSTE_RESERVE]\ngravite = "avertissement"\nportee = "ligne"\ntitre = "Poste réservé"\n'
+                'message = "« {valeur} » est réservé."\ncorrection = "Changez-le."\nfichier = "mouvements"\n'
+                'colonnes = ["poste"]\ncontrole = "valeurs_interdites"\nvaleurs = ["Poste test"]\n')
+    siret = "73282932000074"
+    headers = [h if h != "Contrat" else "Type de contrat" for h in MOVEMENT_HEADERS]
+    good = ["DUPONT", "Marie", make_nir(random.Random(1)), "", siret, "Entrée", "01/09/2020", "", "CDI", "Vendeuse",
+            "554a", "Non", "SI", ""]
+    rows = [good, [*good[:8], "Bidule", *good[9:]], [*good[:9], "Poste test", *good[10:]]]
+    rows[1][2] = make_nir(random.Random(2))
+    rows[2][2] = make_nir(random.Random(3))
+    p = tmp_path / "f.csv"
+    lines = [";".join(["Effectifs"]), "", ";".join(headers), ";".join(rows[0]), "", "", ";".join(rows[1]), ";".join(rows[2])]
+    p.write_text("\n".join(lines) + "\n", encoding="cp1252")
+    table = read_table(p, V)
+    m = map_headers(table.headers, V)
+    out = validate(table, m, Context(Sender("10001", "adherent", frozenset({"10001"})), {siret: "10001"}))
+    found = to_rows(out.findings.frame(), table.lines, table.header_line, m.columns)
+    assert found[["ligne", "colonne", "valeur", "code"]].values.tolist() == [
+        [7, "Type de contrat", "Bidule", "CONTRAT_INVALIDE"],
+        [8, "Poste de travail", "Poste test", "POSTE_RESERVE"],
+    ]
+    assert found["message"][0].startswith("Contrat « Bidule » non reconnu.")
+    assert out.accepted["line"].tolist() == [4, 8]

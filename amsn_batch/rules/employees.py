@@ -1,5 +1,8 @@
 """Checks of an employee file, vectorised per column.
 
+The per-cell part (required values, formats, vocabularies, ranges) is the pandera schema generated from the
+catalogue (rules/schema.py); the checks across columns, rows and the store follow it here.
+
 Two kinds of file: a movement file (a `Mouvement` column: entrée, sortie or modification per row) and a
 full staff list (no `Mouvement` column: the whole staff of the adhérents it names, on a date; entries,
 changes and exits are derived against the store).
@@ -23,26 +26,15 @@ import pandas as pd
 
 from ..read.headers import HeaderMap
 from ..read.table import Table
+from ..vocab import Rule, catalogue, load_toml, pcs_reference, vocabulary
 from . import identifiers, values
-from ..vocab import load_toml, pcs_reference, vocabulary
 from .catalogue import FILE, Findings
+from .schema import ENTRY_FIELDS, Cells, failures, missing_columns
 
-# What each movement needs, beyond the movement itself.
-ENTRY_FIELDS = ("nom", "prenom", "nir", "siret", "date_embauche", "contrat", "poste", "pcs")
-REQUIRED = {
-    "entree": ENTRY_FIELDS,
-    "modification": ("nom", "prenom", "nir", "siret"),
-    "sortie": ("nom", "prenom", "nir", "siret"),
-}
 CONTEXT_FR = {"entree": "une entrée", "modification": "une modification", "sortie": "une sortie",
               "liste": "chaque salarié de la liste", "": "chaque ligne"}
-PCS_SHAPE = r"[0-9]{3}[a-z]"
-PCS_2020_SHAPE = r"[0-9]{2}[A-Za-z][0-9]"
 RANK = {"": 0, "SI": 0, "SIH": 1, "SIA": 2, "SIR": 3}
 INACTIVE = {"cessation": "cessation d'activité", "liquidation": "liquidation judiciaire", "sans_personnel": "plus de personnel"}
-APPRENTICESHIP = {"apprenti", "apprentie", "apprentissage", "contratdapprentissage", "professionnalisation",
-                  "contratdeprofessionnalisation", "alternance", "alternant", "alternante"}
-EARLIEST_HIRE = dt.date(1940, 1, 1)
 
 # Fields stored for an employee, in the store's order.
 STORED = (
@@ -104,20 +96,13 @@ def closest_pcs(code: str, n: int = 3) -> str:
     return ", ".join(f"{c} ({ref[c]})" for c in found[:n])
 
 
-class _Rows:
-    """The file's columns by field, and the values checked so far (one entry per row)."""
+class _Rows(Cells):
+    """The file's columns by field, what the kernels made of them, and the values checked so far (`out`:
+    one entry per row, the accepted rows' fields)."""
 
-    def __init__(self, table: Table, headers: HeaderMap) -> None:
-        self.table, self.headers, self.n = table, headers, len(table)
-        self.blank = pd.Series(np.full(self.n, "", dtype=object), dtype="str")
+    def __init__(self, table: Table, headers: HeaderMap, is_list: bool, today: dt.date) -> None:
+        super().__init__(table, headers, is_list, today)
         self.out: dict[str, np.ndarray | pd.Series] = {"pos": np.arange(self.n), "line": table.lines}
-
-    def has(self, key: str) -> bool:
-        return key in self.headers.columns
-
-    def col(self, key: str) -> pd.Series:
-        header = self.headers.columns.get(key)
-        return self.blank if header is None else self.table.frame[header]
 
 
 def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
@@ -129,36 +114,31 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
         f.add_file("COLONNE_INCONNUE", None, "", colonne=header)
     for key, header in headers.duplicated:
         f.add_file("COLONNE_EN_DOUBLE", None, "", colonne=header, attendu=vocab.field(key).label)
-    required = [fl for fl in headers.missing]
-    if is_list:
-        required += [vocab.field(k) for k in ENTRY_FIELDS if k not in headers.columns and vocab.field(k) not in required]
-    if required:
+    missing = missing_columns("mouvements", list(headers.columns), ENTRY_FIELDS if is_list else ())
+    if missing:
         expected = ", ".join(fl.label for fl in vocab.fields if fl.required)
-        for missing in required:
-            f.add_file("COLONNE_MANQUANTE", None, "", attendu=missing.label, liste=expected)
+        for key in missing:
+            f.add_file("COLONNE_MANQUANTE", None, "", attendu=vocab.field(key).label, liste=expected)
         return Outcome(f, pd.DataFrame(), n)
     if n == 0:
         f.add_file("FICHIER_VIDE")
         return Outcome(f, pd.DataFrame(), 0)
 
-    r = _Rows(table, headers)
     today = ctx.today or dt.date.today()
+    r = _Rows(table, headers, is_list, today)
     if table.overflow.any():
         f.add_rows("LIGNE_CHAMPS_EN_TROP", np.flatnonzero(table.overflow), None)
     list_date = _list_date(r, ctx, f) if is_list else None
     if is_list and list_date is None:
         return Outcome(f, pd.DataFrame(), n)
-    # The NIR checks are Arrow and numpy kernels, which let go of the GIL: they run on the second core while
-    # the checks that do not need the NIR run here. The findings come out in the same order either way
-    # (sorted by line and code; no code is found by both sides).
+    # The NIR kernel (Arrow and numpy, which let go of the GIL) runs on the second core while the schema
+    # checks the other columns; the schema checks the NIR column last, when the kernel is done.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        nir = pool.submit(_nir, r, f)
-        _movement(r, f, is_list)
-        _required(r, f, is_list)
-        _codes(r, f)
-        _establishment(r, ctx, f)
-        nir.result()
-    _dates(r, f, today)
+        r.start_nir(pool)
+        _cell_findings(r, f)
+    _values(r)
+    _establishment(r, ctx, f)
+    _dates(r, f)
     _categories(r, f, today)
     if is_list:
         f.add_file("LISTE_COMPLETE", date=_fr(list_date))
@@ -200,55 +180,59 @@ def _list_date(r: _Rows, ctx: Context, f: Findings) -> str | None:
     return given.pop() if given else received
 
 
-def _movement(r: _Rows, f: Findings, is_list: bool) -> None:
-    if is_list:
-        r.out["action"] = np.full(r.n, "entree", dtype=object)  # decided against the store later
-        return
-    raw = r.col("mouvement")
-    action, empty, unknown = values.movements(raw)
-    f.add_rows("CHAMP_OBLIGATOIRE", np.flatnonzero(empty), "mouvement", "", colonne=_label("mouvement"), contexte="chaque ligne")
-    f.add_rows("MOUVEMENT_INVALIDE", np.flatnonzero(unknown), "mouvement", raw[unknown], valeur=raw[unknown])
-    r.out["action"] = action
+def _cell_findings(r: _Rows, f: Findings) -> None:
+    """The failures of the file's pandera schema as findings: the raw cell quoted back, and the parameters
+    some messages need."""
+    for rule, key, pos in failures("mouvements", r):
+        extra = _PARAMS.get(rule.code)
+        raw = _at(r.col(key), pos)
+        params = extra(r, rule, key, pos) if extra else {"valeur": raw}
+        f.add_rows(rule.code, pos, key, params.pop("_value", raw), **params)
 
 
-def _required(r: _Rows, f: Findings, is_list: bool) -> None:
-    action = r.out["action"]
-    is_mv = {mv: action == mv for mv in REQUIRED}
-    for key in ENTRY_FIELDS:
-        blank = (r.col(key).str.strip() == "").to_numpy()
-        needs = np.zeros(r.n, dtype=bool)
-        for mv, keys in REQUIRED.items():
-            if key in keys:
-                needs |= is_mv[mv]
-        hit = np.flatnonzero(blank & needs)
-        if len(hit):
-            context = [CONTEXT_FR["liste" if is_list else a] for a in action[hit]]
-            f.add_rows("CHAMP_OBLIGATOIRE", hit, key, "", colonne=_label(key), contexte=context)
+def _required_params(r: _Rows, rule: Rule, key: str, pos: np.ndarray) -> dict:
+    if key == "mouvement":
+        context = "chaque ligne"
+    else:
+        context = [CONTEXT_FR["liste" if r.is_list else a] for a in r.action()[pos]]
+    return {"_value": "", "colonne": _label(key), "contexte": context}
+
+
+def _proches(r: _Rows, rule: Rule, key: str, pos: np.ndarray) -> dict:
+    codes = r.stripped(key).str.lower().to_numpy(dtype=object)[pos]
+    nearest = {c: closest_pcs(c) for c in set(codes)}  # once per distinct code
+    return {"valeur": _at(r.col(key), pos), "proches": [nearest[c] for c in codes]}
+
+
+_PARAMS = {  # the message parameters beyond the raw value (valeur), by rule
+    "CHAMP_OBLIGATOIRE": _required_params,
+    "NIR_FORMAT": lambda r, rule, key, pos: {"detail": [_nir_shape_detail(v) for v in r.nir(key)["value"][pos]]},
+    "NIR_MOIS": lambda r, rule, key, pos: {"mois": [f"{m:02d}" for m in r.nir(key)["month"][pos]]},
+    "NIR_PROVISOIRE": lambda r, rule, key, pos: {"sexe": r.nir(key)["sex"][pos]},
+    "PCS_INCONNU": _proches,
+}
+
+
+def _values(r: _Rows) -> None:
+    """The accepted rows' fields, from what the kernels made of the cells ('' where a check failed)."""
+    r.out["action"] = r.action()
     for key in ("nom", "prenom", "poste", "commentaire", "contraintes"):
-        r.out[key] = r.col(key).str.strip() if r.has(key) else r.blank
-
-
-def _nir(r: _Rows, f: Findings) -> None:
-    raw = r.col("nir")
-    c = identifiers.nir_check(raw)
-    f.add_rows("NIR_NOTATION_SCIENTIFIQUE", np.flatnonzero(c["scientific"]), "nir", raw[c["scientific"]], valeur=raw[c["scientific"]])
-    f.add_rows("NIR_SANS_CLE", np.flatnonzero(c["no_key"]), "nir", raw[c["no_key"]])
-    shape = c["shape"]
-    f.add_rows("NIR_FORMAT", np.flatnonzero(shape), "nir", raw[shape], detail=[_nir_shape_detail(v) for v in c["value"][shape]])
-    f.add_rows("NIR_CLE", np.flatnonzero(c["key"]), "nir", raw[c["key"]])
-    well_formed = ~(c["empty"] | c["scientific"] | c["no_key"] | shape)
-    value = c["value"]
-    bad_month = well_formed & ~identifiers.nir_month_ok(c["month"])
-    f.add_rows("NIR_MOIS", np.flatnonzero(bad_month), "nir", raw[bad_month], mois=[f"{m:02d}" for m in c["month"][bad_month]])
-    order0 = well_formed & (c["order"] == 0)
-    f.add_rows("NIR_ORDRE", np.flatnonzero(order0), "nir", raw[order0])
-    ok = well_formed & ~c["key"] & ~bad_month & ~order0
-    provisional = ok & ((c["sex"] == 7) | (c["sex"] == 8))
-    f.add_rows("NIR_PROVISOIRE", np.flatnonzero(provisional), "nir", raw[provisional], sexe=c["sex"][provisional])
-    r.out["nir"] = np.where(ok, value, "").astype(object)
-    r.out["nir_raw"] = raw
-    r.out["_nir_id"] = np.where(ok, c["ident"], 0)  # "_": working columns, not part of the accepted rows
-    r.out["_nir_birth"] = (np.where(ok, c["year"], 0), np.where(ok, c["month"], 0))
+        r.out[key] = r.stripped(key) if r.has(key) else r.blank
+    c = r.nir()
+    r.out["nir"] = c["accepted"]
+    r.out["nir_raw"] = r.col("nir")
+    r.out["_nir_id"] = np.where(c["ok"], c["ident"], 0)  # "_": working columns, not part of the accepted rows
+    r.out["_nir_birth"] = (np.where(c["ok"], c["year"], 0), np.where(c["ok"], c["month"], 0))
+    pcs_bad = np.zeros(r.n, dtype=bool)
+    for code in ("PCS_2020", "PCS_FORMAT", "PCS_INCONNU"):
+        pcs_bad |= r.failing(catalogue()[code], "pcs")
+    r.out["pcs"] = np.where(r.given("pcs") & ~pcs_bad, r.stripped("pcs").str.lower().to_numpy(dtype=object), "").astype(object)
+    r.out["contrat"] = r.lookup("contrat", catalogue()["CONTRAT_INVALIDE"].params["valeurs"])[0]
+    r.out["categorie"] = r.lookup("categorie", catalogue()["CATEGORIE_INVALIDE"].params["valeurs"])[0]
+    multi, _ = r.yes_no("multi_employeur")
+    r.out["multi_employeur"] = np.where(~r.given("multi_employeur"), None, multi).astype(object)
+    for key in ("date_naissance", "date_embauche", "date_sortie"):
+        r.out[key] = r.dates(key)[0]
 
 
 def _nir_shape_detail(value: str) -> str:
@@ -262,25 +246,14 @@ def _nir_shape_detail(value: str) -> str:
     return "le département de naissance est mal écrit"
 
 
-def _dates(r: _Rows, f: Findings, today: dt.date) -> None:
-    parsed = {}
-    for key in ("date_naissance", "date_embauche", "date_sortie"):
-        raw = r.col(key)
-        iso, _, invalid = values.dates(raw)
-        f.add_rows("DATE_INVALIDE", np.flatnonzero(invalid), key, raw[invalid], valeur=raw[invalid])
-        r.out[key] = iso
-        parsed[key] = (iso, invalid)
+def _dates(r: _Rows, f: Findings) -> None:
+    """Dates against each other (each date alone is checked by the schema)."""
     action = r.out["action"]
-    exit_iso, exit_invalid = parsed["date_sortie"]
+    exit_iso, _, exit_invalid = r.dates("date_sortie")
     missing_exit = (action == "sortie") & (exit_iso == "") & ~exit_invalid
     f.add_rows("DATE_SORTIE_MANQUANTE", np.flatnonzero(missing_exit), "date_sortie", "")
 
     hire = r.out["date_embauche"]
-    raw_hire = r.col("date_embauche")
-    too_late = (hire != "") & (hire > (today + dt.timedelta(days=365)).isoformat())
-    f.add_rows("DATE_EMBAUCHE_FUTURE", np.flatnonzero(too_late), "date_embauche", raw_hire[too_late], valeur=raw_hire[too_late])
-    too_early = (hire != "") & (hire < EARLIEST_HIRE.isoformat())
-    f.add_rows("DATE_EMBAUCHE_ANCIENNE", np.flatnonzero(too_early), "date_embauche", raw_hire[too_early], valeur=raw_hire[too_early])
     before = (exit_iso != "") & (hire != "") & (exit_iso < hire)
     pos = np.flatnonzero(before)
     f.add_rows("DATE_SORTIE_AVANT_EMBAUCHE", pos, "date_sortie", r.col("date_sortie")[before], valeur=r.col("date_sortie")[before],
@@ -320,48 +293,6 @@ def _nir_birth(r: _Rows, f: Findings) -> None:
                naissance=[_fr(b) for b in birth[hit]])
 
 
-def _codes(r: _Rows, f: Findings) -> None:
-    raw = r.col("pcs")
-    pcs = raw.str.strip()
-    lower = pcs.str.lower()
-    given = (pcs != "").to_numpy()
-    shaped = lower.str.fullmatch(PCS_SHAPE).fillna(False).to_numpy(dtype=bool)
-    pcs2020 = given & ~shaped & pcs.str.fullmatch(PCS_2020_SHAPE).fillna(False).to_numpy(dtype=bool)
-    bad_shape = given & ~shaped & ~pcs2020
-    f.add_rows("PCS_2020", np.flatnonzero(pcs2020), "pcs", raw[pcs2020], valeur=raw[pcs2020])
-    f.add_rows("PCS_FORMAT", np.flatnonzero(bad_shape), "pcs", raw[bad_shape], valeur=raw[bad_shape])
-    known = values.Distinct(lower)
-    ref = pcs_reference()
-    unknown = shaped & known.spread(np.array([v in ref for v in known.values])) == False  # noqa: E712
-    unknown &= shaped
-    pos = np.flatnonzero(unknown)
-    if len(pos):
-        nearest = {c: closest_pcs(c) for c in set(lower.to_numpy(dtype=object)[pos])}  # once per distinct code
-        codes = lower.to_numpy(dtype=object)[pos]
-        f.add_rows("PCS_INCONNU", pos, "pcs", raw.to_numpy()[pos], valeur=raw.to_numpy()[pos], proches=[nearest[c] for c in codes])
-    r.out["pcs"] = np.where(shaped & ~unknown, lower.to_numpy(dtype=object), "").astype(object)
-
-    raw = r.col("contrat")
-    codes, _, unknown = values.lookup(raw, "contrats.toml")
-    if unknown.any():
-        d = values.Distinct(raw)
-        device = d.spread(np.array([values.normalize(v) in APPRENTICESHIP for v in d.values])) & unknown
-        f.add_rows("CONTRAT_DISPOSITIF", np.flatnonzero(device), "contrat", raw[device], valeur=raw[device])
-        unknown &= ~device
-    f.add_rows("CONTRAT_INVALIDE", np.flatnonzero(unknown), "contrat", raw[unknown], valeur=raw[unknown])
-    r.out["contrat"] = codes
-
-    raw = r.col("categorie")
-    codes, _, unknown = values.lookup(raw, "categories.toml")
-    f.add_rows("CATEGORIE_INVALIDE", np.flatnonzero(unknown), "categorie", raw[unknown], valeur=raw[unknown])
-    r.out["categorie"] = codes
-
-    raw = r.col("multi_employeur")
-    multi, bad = values.yes_no(raw)
-    f.add_rows("OUI_NON_INVALIDE", np.flatnonzero(bad), "multi_employeur", raw[bad], valeur=raw[bad])
-    r.out["multi_employeur"] = np.where((raw.str.strip() == "").to_numpy(), None, multi).astype(object)
-
-
 def _categories(r: _Rows, f: Findings, today: dt.date) -> None:
     """Determinants checked → the category they call for; the declared one must be consistent with it.
     Minors are SIA at least. An empty category is filled in from the determinants."""
@@ -369,9 +300,7 @@ def _categories(r: _Rows, f: Findings, today: dt.date) -> None:
     cats = determinant_categories()
     checked = {}
     for key in keys:
-        flags, bad = values.yes_no(r.col(key))
-        f.add_rows("OUI_NON_INVALIDE", np.flatnonzero(bad), key, r.col(key)[bad], valeur=r.col(key)[bad])
-        checked[key] = flags == 1
+        checked[key] = r.yes_no(key)[0] == 1
     declared = r.out["categorie"]
     if not keys:
         r.out["determinants"] = np.full(r.n, None, dtype=object)  # nothing said about determinants

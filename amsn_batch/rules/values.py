@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..vocab import load_toml, normalize
+from ..vocab import load_toml, normalize, pcs_reference
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DMY = re.compile(r"(\d{1,2})[/.\- ](\d{1,2})[/.\- ](\d{4}|\d{2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?")
@@ -80,8 +80,9 @@ def dates(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @cache
-def _vocab(name: str) -> dict[str, str]:
-    """Normalized label or alias → code, from a TOML reference list under schemas/."""
+def _vocab_file(name: str) -> dict[str, str]:
+    if name == "pcs_ese.csv":
+        return {normalize(code): code for code in pcs_reference()}
     out = {}
     for code, spec in load_toml(name).items():
         for label in [code, spec["libelle"], *spec.get("alias", [])]:
@@ -89,15 +90,24 @@ def _vocab(name: str) -> dict[str, str]:
     return out
 
 
-def lookup(series: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Codes from a reference list (contrats.toml, categories.toml): (code or '', empty, unknown)."""
-    vocab = _vocab(name)
-    return _coded(series, lambda v: vocab.get(normalize(v), None) if v.strip() else "")
+def vocab(spec: str | list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Normalized label or alias → code, from a reference list under schemas/ (contrats.toml, pcs_ese.csv…)
+    or from a list of labels written in the catalogue (each its own code)."""
+    if isinstance(spec, str):
+        return _vocab_file(spec)
+    return {normalize(label): label for label in spec}
 
 
-def _coded(series: pd.Series, fn: Callable[[str], str | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def lookup(series: pd.Series | Distinct, name: str | list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes from a reference list (contrats.toml, categories.toml): (code or '', empty, unknown). Given the
+    Distinct of a column rather than the column, several lookups of one column factorize it once."""
+    known = vocab(name)
+    return _coded(series, lambda v: known.get(normalize(v), None) if v.strip() else "")
+
+
+def _coded(series: pd.Series | Distinct, fn: Callable[[str], str | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(code or '' per row, empty, unknown) where fn gives '' for empty and None for unknown values."""
-    d = Distinct(series)
+    d = series if isinstance(series, Distinct) else Distinct(series)
     codes = d.map(fn)
     unknown = np.array([c is None for c in codes])
     empty = codes == ""

@@ -1,0 +1,280 @@
+"""The per-cell checks of a kind of file as a pandera schema, generated from the catalogue.
+
+Each rule of schemas/regles.toml with `fichier`, `colonnes` and `controle` becomes one pandera Check
+(error = the rule's code) on each column it names; colonnes.toml says which columns are required. A check is
+one of the vectorised kernels of values.py and identifiers.py (CONTROLS below), wrapped: each column is parsed
+once, whichever check or later step of the rules asks first (`Cells`), and the NIR kernel may run on a
+second thread while the other columns are checked. The failure cases come back as (rule, field, row
+positions) in the catalogue's order; the caller words them as findings and maps positions to file lines.
+
+pandera is imported where a schema is built, not with this module: commands that check no file do not pay
+for its import (a few tenths of a second).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from concurrent.futures import Executor, Future
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..read.headers import HeaderMap
+from ..read.table import Table
+from ..vocab import Rule, catalogue, vocabulary
+from . import identifiers, values
+
+# What each movement needs, beyond the movement itself (CHAMP_OBLIGATOIRE, controle "obligatoire").
+ENTRY_FIELDS = ("nom", "prenom", "nir", "siret", "date_embauche", "contrat", "poste", "pcs")
+REQUIRED = {
+    "entree": ENTRY_FIELDS,
+    "modification": ("nom", "prenom", "nir", "siret"),
+    "sortie": ("nom", "prenom", "nir", "siret"),
+}
+
+
+class Cells:
+    """The columns of one file by field, and what the kernels made of them, each computed once."""
+
+    def __init__(self, table: Table, headers: HeaderMap, is_list: bool, today: dt.date) -> None:
+        self.table, self.headers, self.n = table, headers, len(table)
+        self.is_list, self.today = is_list, today
+        self.blank = pd.Series(np.full(self.n, "", dtype=object), dtype="str")
+        self._memo: dict[tuple, object] = {}
+        self._background: dict[str, Future] = {}
+
+    def has(self, key: str) -> bool:
+        return key in self.headers.columns
+
+    def col(self, key: str) -> pd.Series:
+        header = self.headers.columns.get(key)
+        return self.blank if header is None else self.table.frame[header]
+
+    def frame(self) -> pd.DataFrame:
+        """The file's columns named by field, indexed by row position (the arrays are not copied)."""
+        return pd.DataFrame({k: self.table.frame[h].array for k, h in self.headers.columns.items()}, copy=False)
+
+    def _once(self, key: tuple, fn: Callable[[], object]):
+        if key not in self._memo:
+            self._memo[key] = fn()
+        return self._memo[key]
+
+    def stripped(self, key: str) -> pd.Series:
+        return self._once(("strip", key), lambda: self.col(key).str.strip())
+
+    def given(self, key: str) -> np.ndarray:
+        return self._once(("given", key), lambda: (self.stripped(key) != "").to_numpy())
+
+    def movement(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(action per row, empty, unknown) of the `Mouvement` column."""
+        return self._once(("movement",), lambda: values.movements(self.col("mouvement")))
+
+    def action(self) -> np.ndarray:
+        """The movement of each row as read; a full list's rows are all entries until compared with the store."""
+        if self.is_list:
+            return self._once(("list_action",), lambda: np.full(self.n, "entree", dtype=object))
+        return self.movement()[0]
+
+    def is_action(self, movement: str) -> np.ndarray:
+        return self._once(("is_action", movement), lambda: self.action() == movement)
+
+    def dates(self, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._once(("dates", key), lambda: values.dates(self.col(key)))
+
+    def lookup(self, key: str, spec: str | list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        name = spec if isinstance(spec, str) else tuple(spec)
+        return self._once(("lookup", key, name), lambda: values.lookup(self.distinct(key), spec))
+
+    def distinct(self, key: str) -> values.Distinct:
+        return self._once(("distinct", key), lambda: values.Distinct(self.col(key)))
+
+    def yes_no(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        return self._once(("yes_no", key), lambda: values.yes_no(self.col(key)))
+
+    def matches(self, key: str, pattern: str) -> np.ndarray:
+        return self._once(("match", key, pattern),
+                          lambda: self.stripped(key).str.fullmatch(pattern, case=False).fillna(False).to_numpy(dtype=bool))
+
+    def start_nir(self, pool: Executor, key: str = "nir") -> None:
+        """Start the NIR kernel on another thread (Arrow and numpy let go of the GIL): the other columns are
+        checked meanwhile, and the NIR column's checks wait for it."""
+        self._background[key] = pool.submit(_nir_kernel, self.col(key))
+
+    def nir(self, key: str = "nir") -> dict[str, np.ndarray]:
+        """identifiers.nir_check's masks and parts, plus 'cases' (the failing rows of each NIR rule, by the
+        catalogue's `cas`), 'ok' (the NIRs that pass every check) and 'accepted' (the value where ok, '')."""
+        return self._once(("nir", key), lambda: self._background[key].result() if key in self._background
+                          else _nir_kernel(self.col(key)))
+
+    def background(self) -> set[str]:
+        return set(self._background)
+
+    def failing(self, rule: Rule, key: str) -> np.ndarray:
+        """The rows a cell rule flags in this column: its control, less the rows of the rules it yields to."""
+        def compute() -> np.ndarray:
+            mask = CONTROLS[rule.control](self, key, rule.params)
+            for other in rule.params.get("sauf", ()):
+                mask = mask & ~self.failing(catalogue()[other], key)
+            return mask
+        return self._once(("failing", rule.code, key), compute)
+
+
+def _nir_kernel(raw: pd.Series) -> dict[str, np.ndarray]:
+    c = identifiers.nir_check(raw)
+    well_formed = ~(c["empty"] | c["scientific"] | c["no_key"] | c["shape"])
+    month = well_formed & ~identifiers.nir_month_ok(c["month"])
+    order = well_formed & (c["order"] == 0)
+    ok = well_formed & ~c["key"] & ~month & ~order
+    cases = {"notation_scientifique": c["scientific"], "sans_cle": c["no_key"], "format": c["shape"], "cle": c["key"],
+             "mois": month, "ordre": order, "provisoire": ok & ((c["sex"] == 7) | (c["sex"] == 8))}
+    return {**c, "cases": cases, "ok": ok, "accepted": np.where(ok, c["value"], "").astype(object)}
+
+
+# --- the controls a rule may name (`controle`): each gives the failing rows of one column ------------------
+
+def _required(cells: Cells, key: str, p: dict) -> np.ndarray:
+    if key == "mouvement":  # every line needs its movement
+        return cells.movement()[1]
+    needs = np.zeros(cells.n, dtype=bool)
+    for mv, keys in REQUIRED.items():
+        if key in keys:
+            needs |= cells.is_action(mv)
+    return ~cells.given(key) & needs
+
+
+def _in_range(cells: Cells, key: str, p: dict) -> np.ndarray:
+    iso = cells.dates(key)[0]
+    low, high = _range(cells.today, p)
+    out = np.zeros(cells.n, dtype=bool)
+    given = iso != ""
+    if low:
+        out |= given & (iso < low)
+    if high:
+        out |= given & (iso > high)
+    return out
+
+
+def _range(today: dt.date, p: dict) -> tuple[str, str]:
+    low = p["min"].isoformat() if "min" in p else ""
+    high = (today + dt.timedelta(days=p["max_jours"])).isoformat() if "max_jours" in p else ""
+    return low, high
+
+
+def _not_in_values(cells: Cells, key: str, p: dict) -> np.ndarray:
+    _, empty, unknown = cells.lookup(key, p["valeurs"])
+    return ~empty & ~unknown
+
+
+CONTROLS: dict[str, Callable[[Cells, str, dict], np.ndarray]] = {
+    "obligatoire": _required,
+    "mouvement": lambda cells, key, p: cells.movement()[2],
+    "valeurs": lambda cells, key, p: cells.lookup(key, p["valeurs"])[2],
+    "valeurs_interdites": _not_in_values,
+    "motif": lambda cells, key, p: cells.given(key) & ~cells.matches(key, p["motif"]),
+    "motif_interdit": lambda cells, key, p: cells.given(key) & cells.matches(key, p["motif"]),
+    "date": lambda cells, key, p: cells.dates(key)[2],
+    "oui_non": lambda cells, key, p: cells.yes_no(key)[1],
+    "plage": _in_range,
+    "nir": lambda cells, key, p: cells.nir(key)["cases"][p["cas"]],
+}
+
+
+def cell_rules(kind: str) -> list[tuple[Rule, str]]:
+    """(rule, field) for each cell check of a kind of file, in the catalogue's order ("det_*" → every
+    determinant column, in the order of colonnes.toml)."""
+    fields = [f.key for f in vocabulary(kind).fields]
+    out = []
+    for rule in catalogue().values():
+        if rule.kind != kind:
+            continue
+        if rule.control not in CONTROLS:
+            raise ValueError(f"rule {rule.code}: unknown controle {rule.control!r}")
+        for name in rule.columns:
+            keys = [k for k in fields if k.startswith(name[:-1])] if name.endswith("*") else [name]
+            if not keys or any(k not in fields for k in keys):
+                raise ValueError(f"rule {rule.code}: no field {name!r} in colonnes.toml [{kind}]")
+            out += [(rule, k) for k in keys]
+    return out
+
+
+def _describe(rule: Rule, today: dt.date) -> tuple[str, dict]:
+    """A check's name and statistics, as pandera's own checks would have them (what the schema shows)."""
+    p = rule.params
+    if rule.control == "valeurs":
+        return "isin", {"allowed_values": sorted(values.vocab(p["valeurs"]))}
+    if rule.control == "valeurs_interdites":
+        return "notin", {"forbidden_values": sorted(values.vocab(p["valeurs"]))}
+    if rule.control in ("motif", "motif_interdit"):
+        return ("str_matches" if rule.control == "motif" else "str_not_matches"), {"pattern": p["motif"]}
+    if rule.control == "plage":
+        low, high = _range(today, p)
+        return "in_range", {"min_value": low or None, "max_value": high or None}
+    return rule.control, dict(p)
+
+
+def schema(kind: str, also_required: tuple[str, ...] = (), cells: Cells | None = None, today: dt.date | None = None,
+           with_checks: bool = True):
+    """The pandera schema of a kind of file: one Column per field of colonnes.toml (required where it says
+    `obligatoire`, and for `also_required`), each with one Check per cell rule of the catalogue naming that
+    field. The checks run on `cells` (the file being checked); a schema built without them can be read but
+    not run, unless `with_checks` is false (then it only tells which columns are missing)."""
+    import pandera.pandas as pa  # lazy: heavy to import (see the module's docstring)
+
+    today = cells.today if cells is not None else (today or dt.date.today())
+    checks: dict[str, list] = {f.key: [] for f in vocabulary(kind).fields}
+    for rule, key in cell_rules(kind) if with_checks else ():
+        name, stats = _describe(rule, today)
+        checks[key].append(pa.Check(_check_fn(cells, rule, key), error=rule.code, name=name, statistics=stats,
+                                    ignore_na=False))
+    waiting = cells.background() if cells is not None else set()
+    fields = sorted(vocabulary(kind).fields, key=lambda f: f.key in waiting)  # columns computed elsewhere last
+    return pa.DataFrameSchema(
+        {f.key: pa.Column(None, checks[f.key], required=f.required or f.key in also_required, nullable=True)
+         for f in fields},
+        strict=False,
+    )
+
+
+def _check_fn(cells: Cells | None, rule: Rule, key: str) -> Callable[[pd.Series], pd.Series]:
+    def check(series: pd.Series) -> pd.Series:
+        if cells is None:
+            raise RuntimeError("this schema was built without a file to check")
+        # a Series, not an array: under lazy=True pandera silently skips a check that returns an array
+        return pd.Series(~cells.failing(rule, key), index=series.index)
+    return check
+
+
+def missing_columns(kind: str, present: list[str], also_required: tuple[str, ...] = ()) -> list[str]:
+    """The required fields (in the order of colonnes.toml) that have no column."""
+    import pandera.pandas as pa
+
+    try:
+        schema(kind, also_required, with_checks=False).validate(pd.DataFrame(columns=present), lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        missing = set(fc.loc[fc["check"] == "column_in_dataframe", "failure_case"])
+        return [f.key for f in vocabulary(kind).fields if f.key in missing]
+    return []
+
+
+def failures(kind: str, cells: Cells) -> list[tuple[Rule, str, np.ndarray]]:
+    """Run the file's schema lazily (every check on every row); (rule, field, sorted row positions) for each
+    check that failed, in the catalogue's order. pandera's failure_cases index is the frame's index, which is
+    the row position (Cells.frame): the caller maps positions to the lines the sender sees."""
+    import pandera.pandas as pa
+
+    try:
+        schema(kind, cells=cells).validate(cells.frame(), lazy=True, inplace=True)
+        return []
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+    rules = catalogue()
+    broken = fc[~fc["check"].isin(list(rules)) | fc["index"].isna()]
+    if len(broken):  # a check that raised, or a failure no rule explains: a bug, not a finding
+        first = broken.iloc[0]
+        raise RuntimeError(f"{len(broken)} schema check(s) failed to run, first {first['check']} on {first['column']}: "
+                           f"{str(first['failure_case'])[:200]}")
+    positions = {(code, key): np.sort(g["index"].to_numpy(dtype=np.int64))
+                 for (code, key), g in fc.groupby(["check", "column"], sort=False)}
+    return [(rule, key, positions[rule.code, key]) for rule, key in cell_rules(kind) if (rule.code, key) in positions]
