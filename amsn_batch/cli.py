@@ -131,12 +131,13 @@ def sftp_ajouter(
     """Crée le compte SFTP d'un expéditeur (root) : chroot avec depot/ et retour/, reliés à inbox/ et outbox/."""
     from .sftp import SftpError, add_account
     from .store import connect
+    from .store.registry import known_sender_codes
 
     settings = _settings(config, verbose)
     settings.ensure_dirs()
     db = connect(settings.paths.database)
     try:
-        known = {r[0] for r in db.conn.execute("SELECT numero FROM adherents UNION SELECT code FROM mandataires")}
+        known = known_sender_codes(db.conn)
     finally:
         db.conn.close()
     try:

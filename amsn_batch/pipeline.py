@@ -37,8 +37,9 @@ from .reports.contacts import contacts_for
 from .reports.formats import number_fr, write_atomic
 from .rules.catalogue import Findings, catalogue, to_rows
 from .rules.employees import Context, Sender, validate
-from .store import connect
-from .store.employees import FileRecord, existing_employees, present_elsewhere, record_file
+from .store import connect, ledger, registry
+from .store.employees import existing_employees, present_elsewhere, record_file
+from .store.ledger import FileRecord
 
 log = logging.getLogger("amsn_batch")
 
@@ -64,15 +65,6 @@ class FileResult:
     kept_at: Path | None = None
     quarantined: bool = False
     resumed: bool = False  # applied by a run that was stopped, finished by this one
-
-
-def find_sender(conn, code: str) -> Sender | None:
-    if conn.execute("SELECT 1 FROM adherents WHERE numero=?", (code,)).fetchone():
-        return Sender(code, "adherent", frozenset({code}))
-    if conn.execute("SELECT 1 FROM mandataires WHERE code=?", (code,)).fetchone():
-        rows = conn.execute("SELECT adherent FROM mandats WHERE mandataire=?", (code,)).fetchall()
-        return Sender(code, "mandataire", frozenset(r[0] for r in rows))
-    return None
 
 
 def _status(refused_file: bool, rows: int, accepted: int, held: bool = False) -> str:
@@ -109,7 +101,7 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
         f = Findings()
         f.add_file("NOM_FICHIER_INVALIDE", raison=name_problem)
         return result(f, quarantine=name_problem)
-    sender = find_sender(conn, sender_code)
+    sender = registry.find_sender(conn, sender_code)
     if sender is None:
         f = Findings()
         f.add_file("EXPEDITEUR_INCONNU", expediteur=sender_code)
@@ -125,14 +117,14 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
     try:
         table = read_table(path, vocab, lim.max_rows, lim.max_columns, lim.max_unzipped_bytes, lim.max_zip_ratio)
         headers = map_headers(table.headers, vocab)
-        establishments = dict(conn.execute("SELECT siret, adherent FROM etablissements").fetchall())
+        establishments = registry.establishments(conn)
         adherents = sorted(sender.adherents) if sender.kind == "adherent" else sorted(
             set(establishments.values()) & set(sender.adherents))
         existing = existing_employees(conn, adherents)
         ctx = Context(
             sender, establishments, existing,
             elsewhere=present_elsewhere(conn, adherents),
-            member_status=dict(conn.execute("SELECT numero, statut FROM adherents").fetchall()),
+            member_status=registry.member_statuses(conn),
             received=dt.date.fromisoformat(received[:10]),
             exit_threshold=float("inf") if release else settings.list_exit_threshold,
         )
@@ -220,21 +212,13 @@ def _findings_dicts(frame: pd.DataFrame) -> list[dict]:
 
 
 def _ack_from_store(conn, file_id: int, status_override: str | None = None, initial: dict | None = None) -> tuple[Ack, list[dict]]:
-    cols = ["nom", "sha256", "recu_le", "statut", "expediteur", "lignes", "lignes_acceptees", "lignes_rejetees",
-            "entrees", "sorties", "modifications", "avertissements"]
-    row = dict(zip(cols, conn.execute(f"SELECT {', '.join(cols)} FROM fichiers WHERE id=?", (file_id,)).fetchone()))
-    row["fichier"] = row.pop("nom")
-    if status_override:
-        row["statut"] = status_override
-    ack = Ack(**row, traitement_initial=initial)
-    findings = [dict(zip(("ligne", "colonne", "valeur", "code", "gravite", "message"), r)) for r in conn.execute(
-        "SELECT ligne, colonne, valeur, code, gravite, message FROM constats WHERE fichier_id=? ORDER BY rowid", (file_id,))]
-    return ack, findings
+    e = ledger.entry(conn, file_id)
+    ack = Ack(e.name, e.sha256, e.received, status_override or e.status, e.sender, e.rows, e.accepted, e.refused,
+              e.entries, e.exits, e.changes, e.warnings, traitement_initial=initial)
+    return ack, ledger.findings(conn, file_id)
 
 
 QUARANTINE_CODES = ("NOM_FICHIER_INVALIDE", "FICHIER_ILLISIBLE", "FICHIER_VIDE")
-RUN_COUNTERS = {"accepte": "acceptes", "accepte_partiellement": "acceptes_partiellement", "rejete": "rejetes",
-                "en_attente": "en_attente", "deja_traite": "deja_traites", "erreur": "erreurs"}
 
 
 def _write_ack(conn, settings: Settings, sender: str, ack: Ack, findings: list[dict], source: Path | None = None,
@@ -260,9 +244,8 @@ def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.
 
     Every step can be done again after a crash: the acknowledgement is rebuilt from the store, the
     destination is recorded before the original moves, and the move leaves a whole file somewhere."""
-    sha, quarantined, status, archived = conn.execute(
-        "SELECT sha256, json_extract(details, '$.quarantaine'), statut, archive FROM fichiers WHERE id=?",
-        (file_id,)).fetchone()
+    entry = ledger.entry(conn, file_id)
+    sha, quarantined, status, archived = entry.sha256, entry.quarantined, entry.status, entry.archive
     ack, findings = _ack_from_store(conn, file_id)
     original = claim.data if claim.data.exists() else Path(archived) if archived else None  # moved by a stopped run
     paths = _write_ack(conn, settings, claim.sender, ack, findings, source=original, prepared=early)
@@ -274,7 +257,7 @@ def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.
                   else held_folder(settings, claim.sender) if held
                   else intake.archive_folder(settings.paths.archive, claim.sender, now))
         dest = intake.free_name(folder, claim.safe_name, sha[:12])
-        conn.execute("UPDATE fichiers SET archive=? WHERE id=?", (str(dest), file_id))
+        ledger.set_archive(conn, file_id, dest)
         faults.point("destination_notee")
     else:
         dest = Path(archived)
@@ -289,8 +272,7 @@ def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.
         log.error("original_introuvable %s", logs.fields(expediteur=claim.sender, empreinte=sha, depot=claim.id))
     log.debug("archive %s", logs.fields(expediteur=claim.sender, empreinte=sha, destination=dest))
     faults.point("archive")
-    conn.execute("UPDATE fichiers SET etape=?, traite_le=? WHERE id=?",
-                 ("en_attente" if held else "termine", now.isoformat(timespec="seconds"), file_id))
+    ledger.set_stage(conn, file_id, "en_attente" if held else "termine", now.isoformat(timespec="seconds"))
     faults.point("termine")
     claim.remove()
     faults.point("nettoye")
@@ -305,11 +287,10 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
     """Send one claimed file through the stages, or finish what a stopped run left of it.
     None when there is nothing to do now (already done, or the file is still settling)."""
     if not claim.data.exists():  # moved to the archive already: finish by the ledger entry, if any
-        row = conn.execute("SELECT id, etape, sha256 FROM fichiers WHERE json_extract(details, '$.depot')=?",
-                           (claim.id,)).fetchone()
-        if row and row[1] in ("applique", "en_attente"):
-            log.info("reprise %s", logs.fields(expediteur=claim.sender, empreinte=row[2], depot=claim.id))
-            result = finish(conn, settings, row[0], claim, now)
+        left = ledger.entry_by_claim(conn, claim.id)
+        if left and left.stage in ("applique", "en_attente"):
+            log.info("reprise %s", logs.fields(expediteur=claim.sender, empreinte=left.sha256, depot=claim.id))
+            result = finish(conn, settings, left.id, claim, now)
             result.resumed = True
             return result
         claim.remove()
@@ -322,12 +303,10 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         return None
     sha = intake.sha256(claim.data)
     faults.point("empreinte")
-    known = conn.execute(
-        "SELECT id, etape, traite_le, statut, lignes, lignes_acceptees, json_extract(details, '$.depot'), expediteur "
-        "FROM fichiers WHERE sha256=?", (sha,)).fetchone()
-    if known and (known[6] == claim.id or (known[6] is None and known[1] == "applique")):
+    known = ledger.entry_by_sha(conn, sha)
+    if known and (known.claim_id == claim.id or (known.claim_id is None and known.stage == "applique")):
         log.info("reprise %s", logs.fields(expediteur=claim.sender, empreinte=sha, depot=claim.id))
-        result = finish(conn, settings, known[0], claim, now)
+        result = finish(conn, settings, known.id, claim, now)
         result.resumed = True
         return result
     if detect_kind(claim.data, settings.limits) == DECLARATION:
@@ -380,13 +359,13 @@ def _process_declaration(conn, settings: Settings, claim: claims.Claim, now: dt.
     from .billing.declarations import check_declaration
     from .store.declarations import record_declaration, refused_for_window_only
 
-    if known and not refused_for_window_only(conn, known[0]):
+    if known and not refused_for_window_only(conn, known.id):
         return _duplicate(conn, settings, known, claim, now, sha)
-    checked = check_declaration(conn, claim.data, find_sender(conn, claim.sender), claim.sender, settings, sha)
+    checked = check_declaration(conn, claim.data, registry.find_sender(conn, claim.sender), claim.sender, settings, sha)
     checked.record.details["depot"] = claim.id
     if run_id is not None:
         checked.record.details["traitement"] = run_id
-    file_id = record_declaration(conn, checked, now.isoformat(timespec="seconds"), known[0] if known else None)
+    file_id = record_declaration(conn, checked, now.isoformat(timespec="seconds"), known.id if known else None)
     faults.point("applique")
     log.info("declaration %s", logs.fields(expediteur=claim.sender, empreinte=sha, statut=checked.record.status,
                                           versions=len(checked.versions)))
@@ -394,11 +373,11 @@ def _process_declaration(conn, settings: Settings, claim: claims.Claim, now: dt.
 
 
 def _duplicate(conn, settings: Settings, known, claim: claims.Claim, now: dt.datetime, sha: str) -> FileResult:
-    file_id, _, done_at, status, rows, accepted, _, first_sender = known
-    same_sender = first_sender == claim.sender
+    same_sender = known.sender == claim.sender
     # Another sender learns only that the content is known: nothing of the first file's outcome.
-    initial = {"traite_le": done_at, "statut": status, "lignes": rows, "lignes_acceptees": accepted} if same_sender else None
-    ack, _ = _ack_from_store(conn, file_id, "deja_traite", initial)
+    initial = ({"traite_le": known.done_at, "statut": known.status, "lignes": known.rows,
+                "lignes_acceptees": known.accepted} if same_sender else None)
+    ack, _ = _ack_from_store(conn, known.id, "deja_traite", initial)
     ack.fichier = claim.safe_name
     ack.expediteur = claim.sender
     ack.recu_le = claim.received
@@ -420,23 +399,8 @@ def _duplicate(conn, settings: Settings, known, claim: claims.Claim, now: dt.dat
     return FileResult(claim.sender, claim.safe_name, sha, "deja_traite", paths, dest)
 
 
-def _open_run(conn) -> int:
-    conn.execute("UPDATE traitements SET etat='interrompu' WHERE etat='en_cours'")  # we hold the lock: they died
-    cur = conn.execute("INSERT INTO traitements (debut, pid, etat) VALUES (?, ?, 'en_cours')",
-                       (dt.datetime.now().isoformat(timespec="seconds"), os.getpid()))
-    return cur.lastrowid
-
-
 def _count(conn, run_id: int, result: FileResult) -> None:
-    sets = ["fichiers = fichiers + 1"]
-    col = RUN_COUNTERS.get(result.status)
-    if col:
-        sets.append(f"{col} = {col} + 1")
-    if result.quarantined:
-        sets.append("quarantaines = quarantaines + 1")
-    if result.resumed:
-        sets.append("repris = repris + 1")
-    conn.execute(f"UPDATE traitements SET {', '.join(sets)} WHERE id=?", (run_id,))
+    ledger.count_in_run(conn, run_id, result.status, result.quarantined, result.resumed)
 
 
 def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -> list[FileResult]:
@@ -447,12 +411,11 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
     settings.ensure_dirs()
     with hold(settings.paths.travail / LOCK_NAME):
         faults.point("verrou_pris")
-        db = connect(settings.paths.database)
+        db = connect(settings.paths.database, durable=True)  # a file's transaction is on disk before its original moves
         conn = db.conn
-        conn.execute("PRAGMA synchronous=FULL")  # a file's transaction is on disk before its original moves
         results: list[FileResult] = []
         try:
-            run_id = _open_run(conn)
+            run_id = ledger.open_run(conn, dt.datetime.now().isoformat(timespec="seconds"), os.getpid())
             log.debug("traitement_debut %s", logs.fields(traitement=run_id, pid=os.getpid()))
             faults.point("traitement_ouvert")
 
@@ -500,8 +463,7 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
                 take(found)
             for cand in found.waiting:
                 log.debug("depot_en_attente %s", logs.fields(expediteur=cand.dropped.sender, nom=cand.dropped.name))
-            conn.execute("UPDATE traitements SET fin=?, etat='termine' WHERE id=?",
-                         (dt.datetime.now().isoformat(timespec="seconds"), run_id))
+            ledger.close_run(conn, run_id, dt.datetime.now().isoformat(timespec="seconds"))
             log.log(logging.INFO if results else logging.DEBUG, "traitement_fin %s", logs.fields(
                 traitement=run_id, fichiers=len(results), erreurs=sum(r.status == "erreur" for r in results)))
             faults.point("fin")
@@ -518,19 +480,15 @@ def release(settings: Settings, ref: str, now: dt.datetime | None = None, refuse
     now = now or dt.datetime.now()
     settings.ensure_dirs()
     with hold(settings.paths.travail / LOCK_NAME):
-        db = connect(settings.paths.database)
+        db = connect(settings.paths.database, durable=True)
         conn = db.conn
-        conn.execute("PRAGMA synchronous=FULL")
         try:
-            rows = conn.execute("SELECT id, sha256, expediteur, nom, archive FROM fichiers WHERE etape='en_attente' "
-                                "AND archive IS NOT NULL AND (nom=? OR sha256 LIKE ?)", (ref, f"{ref}%")).fetchall()
-            if len(rows) != 1:
-                held = conn.execute("SELECT nom, substr(sha256, 1, 12), expediteur FROM fichiers WHERE etape='en_attente'").fetchall()
-                listing = "; ".join(f"{n} ({h}, expéditeur {e})" for n, h, e in held) or "aucune"
-                what = "Plusieurs listes retenues correspondent à" if rows else "Aucune liste retenue ne correspond à"
+            found = ledger.held_matching(conn, ref)
+            if len(found) != 1:
+                listing = "; ".join(f"{e.name} ({e.sha256[:12]}, expéditeur {e.sender})" for e in ledger.held(conn)) or "aucune"
+                what = "Plusieurs listes retenues correspondent à" if found else "Aucune liste retenue ne correspond à"
                 raise ReleaseError(f"{what} « {ref} ». Listes retenues : {listing}.")
-            file_id, sha, sender, _, kept = rows[0]
-            kept = Path(kept)
+            file_id, sha, sender, kept = found[0].id, found[0].sha256, found[0].sender, Path(found[0].archive)
             claim = claims.take(intake.Candidate(intake.Dropped(sender, kept), intake.Seen.of(kept), 0.0, None),
                                 settings.paths.travail)
             if claim is None:
@@ -571,7 +529,7 @@ def dry_run(settings: Settings, path: Path, sender: str, outdir: Path) -> tuple[
         if detect_kind(path, settings.limits) == DECLARATION:
             from .billing.declarations import check_declaration
 
-            checked = check_declaration(db.conn, path, find_sender(db.conn, sender), sender, settings)
+            checked = check_declaration(db.conn, path, registry.find_sender(db.conn, sender), sender, settings)
         else:
             checked = check_file(db.conn, path, sender, settings)
         contacts = contacts_for(db.conn, settings, sender)

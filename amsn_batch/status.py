@@ -11,7 +11,7 @@ from . import claims, intake
 from .config import Settings
 from .lock import LOCK_NAME, holder
 from .reports.formats import date_fr, number_fr
-from .store import connect
+from .store import connect, ledger
 
 RUN_STATES = {"en_cours": "en cours", "termine": "terminé", "interrompu": "interrompu"}
 
@@ -72,23 +72,16 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
 
     db = connect(settings.paths.database)
     try:
-        conn = db.conn
-        held = conn.execute(
-            "SELECT expediteur, nom, recu_le, sha256 FROM fichiers WHERE statut='en_attente' ORDER BY id").fetchall()
-        runs = conn.execute(
-            "SELECT id, debut, fin, etat, fichiers, acceptes, acceptes_partiellement, rejetes, en_attente, "
-            "deja_traites, quarantaines, repris, erreurs FROM traitements ORDER BY id DESC LIMIT ?",
-            (last_runs,)).fetchall()
-        quarantined = {row[0]: row[1:] for row in conn.execute(
-            "SELECT archive, expediteur, nom, recu_le FROM fichiers WHERE json_extract(details, '$.quarantaine') "
-            "AND archive IS NOT NULL")}
+        held = ledger.held(db.conn)
+        runs = ledger.last_runs(db.conn, last_runs)
+        quarantined = ledger.quarantined(db.conn)
     finally:
         db.conn.close()
 
     lines.append("")
     lines.append(f"Retenus pour examen par le service (statut en_attente) : {len(held)} fichier(s)")
-    for sender, name, received, sha in held:
-        lines.append(f"  {sender}/{name} — reçu le {_when(received)} — empreinte {sha[:12]}")
+    for e in held:
+        lines.append(f"  {e.sender}/{e.name} — reçu le {_when(e.received)} — empreinte {e.sha256[:12]}")
 
     in_quarantine = _quarantine_files(settings.paths.quarantine)
     lines.append("")
@@ -97,7 +90,7 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
         reason_file = path.with_name(path.name + ".raison.txt")
         reason = reason_file.read_text(encoding="utf-8").strip() if reason_file.exists() else ""
         known = quarantined.get(str(path))
-        received = f" — reçu le {_when(known[2])}" if known else ""
+        received = f" — reçu le {_when(known.received)}" if known else ""
         lines.append(f"  {path.parent.name}/{path.name}{received} — {_first_sentence(reason)}")
 
     lines.append("")
@@ -105,8 +98,8 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
     if runs:
         head = ("N°", "début", "fin", "état", "fichiers", "acceptés", "partiels", "refusés", "en attente",
                 "déjà reçus", "quarantaine", "repris", "erreurs")
-        rows = [head] + [(str(r[0]), _when(r[1]), _when(r[2]), RUN_STATES.get(r[3], r[3]),
-                          *(number_fr(x) for x in r[4:])) for r in runs]
+        rows = [head] + [(str(r.id), _when(r.started), _when(r.ended), RUN_STATES.get(r.state, r.state),
+                          *(number_fr(x) for x in r.counts())) for r in runs]
         widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
         for row in rows:
             lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
