@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,35 +23,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import claims, faults, intake, logs
+from . import claims, faults, intake, kinds, logs
 from .config import Settings
 from .lock import LOCK_NAME, AlreadyRunning, hold  # noqa: F401  (AlreadyRunning: raised by run())
-from .read import UnreadableFile, read_table
-from .read.arrow import byte_set, holds_any, string_buffers, string_chunks
-from .read.headers import map_headers, vocabulary
-from .read.kind import DECLARATION, detect_kind
 from .reports import rejects
 from .reports.ack import Ack, help_email, write_ack
 from .reports.contacts import contacts_for
-from .reports.formats import number_fr, write_atomic
-from .rules.catalogue import Findings, catalogue, to_rows
-from .rules.employees import Context, Sender, validate
-from .store import connect, ledger, registry
-from .store.employees import existing_employees, present_elsewhere, record_file
-from .store.ledger import FileRecord
+from .reports.formats import write_atomic
+from .rules.catalogue import Findings, to_rows
+from .store import connect, ledger
 
 log = logging.getLogger("amsn_batch")
-
-
-@dataclass
-class Checked:
-    """What the checks decided about one file, before anything is written."""
-
-    record: FileRecord
-    findings: pd.DataFrame  # ligne, colonne, valeur, code, gravite, message
-    accepted: pd.DataFrame
-    existing: pd.DataFrame
-    quarantine_reason: str | None = None
 
 
 @dataclass
@@ -65,145 +46,6 @@ class FileResult:
     kept_at: Path | None = None
     quarantined: bool = False
     resumed: bool = False  # applied by a run that was stopped, finished by this one
-
-
-def _status(refused_file: bool, rows: int, accepted: int, held: bool = False) -> str:
-    if held and not refused_file:
-        return "en_attente"
-    if refused_file or accepted == 0:
-        return "rejete"
-    return "accepte" if accepted == rows else "accepte_partiellement"
-
-
-def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str | None = None,
-               name_problem: str | None = None, release: bool = False) -> Checked:
-    """Read and check one file against the registry and the store; writes nothing. `name_problem`: why the
-    name as dropped cannot be used (the file is then refused without being read). `release`: staff released
-    a held full list, so the exit threshold does not apply."""
-    sha = sha or intake.sha256(path)
-    size = path.stat().st_size
-    received = intake.received_at(path)
-
-    def result(findings: Findings, rows: int = 0, accepted=None, existing=None, lines=None, header_line=0,
-               columns=None, details=None, quarantine=None, held=False, refused=None) -> Checked:
-        frame = to_rows(findings.frame(), lines if lines is not None else np.array([], dtype=np.int64), header_line, columns or {})
-        accepted = accepted if accepted is not None else pd.DataFrame()
-        refused_file = findings.file_refused()
-        if refused_file:
-            accepted = pd.DataFrame()
-        n_ok = 0 if refused_file else rows - (refused if refused is not None else rows)
-        status = _status(refused_file, rows, n_ok, held)
-        record = FileRecord(sha, sender_code, path.name, size, received, status, rows, n_ok, rows - n_ok,
-                            int((frame["gravite"] == "avertissement").sum()), details or {})
-        return Checked(record, frame, accepted, existing if existing is not None else pd.DataFrame(), quarantine)
-
-    if name_problem:
-        f = Findings()
-        f.add_file("NOM_FICHIER_INVALIDE", raison=name_problem)
-        return result(f, quarantine=name_problem)
-    sender = registry.find_sender(conn, sender_code)
-    if sender is None:
-        f = Findings()
-        f.add_file("EXPEDITEUR_INCONNU", expediteur=sender_code)
-        return result(f)
-    if size > settings.limits.max_file_bytes:
-        reason = (f"Le fichier pèse {size / 1048576:.0f} Mo, au-delà de la limite de "
-                  f"{settings.limits.max_file_bytes / 1048576:.0f} Mo. Découpez-le en plusieurs fichiers.")
-        f = Findings()
-        f.add_file("FICHIER_ILLISIBLE", raison=reason)
-        return result(f, quarantine=reason)
-    vocab = vocabulary("mouvements")
-    lim = settings.limits
-    try:
-        table = read_table(path, vocab, lim.max_rows, lim.max_columns, lim.max_unzipped_bytes, lim.max_zip_ratio)
-        headers = map_headers(table.headers, vocab)
-        establishments = registry.establishments(conn)
-        adherents = sorted(sender.adherents) if sender.kind == "adherent" else sorted(
-            set(establishments.values()) & set(sender.adherents))
-        existing = existing_employees(conn, adherents)
-        ctx = Context(
-            sender, establishments, existing,
-            elsewhere=present_elsewhere(conn, adherents),
-            member_status=registry.member_statuses(conn),
-            received=dt.date.fromisoformat(received[:10]),
-            exit_threshold=float("inf") if release else settings.list_exit_threshold,
-        )
-        outcome = validate(table, headers, ctx)
-        _hostile_cells(table, outcome, lim.max_cell_chars)
-    except UnreadableFile as exc:
-        f = Findings()
-        f.add_file("FICHIER_ILLISIBLE", raison=str(exc))
-        return result(f, quarantine=str(exc))
-    except (sqlite3.Error, OSError):
-        raise  # the store or the disk, not the file: the run stops and the file is taken again next time
-    except Exception as exc:  # a parser or a check tripped on this file: refuse it, never stop the run
-        log.error("lecture_impossible %s erreur=%s", logs.fields(expediteur=sender_code, empreinte=sha),
-                  logs.quote(type(exc).__name__))
-        reason = ("Le fichier n'a pas pu être lu : son contenu n'a pas la forme d'un tableau CSV ou d'un classeur "
-                  "Excel. Enregistrez-le à nouveau depuis votre tableur (CSV séparateur point-virgule, ou XLSX).")
-        f = Findings()
-        f.add_file("FICHIER_ILLISIBLE", raison=reason)
-        return result(f, quarantine=reason)
-    details = {"format": table.format, "ligne_entetes": table.header_line, "colonnes": table.headers, **table.details}
-    if outcome.list_date:
-        details["liste_au"] = outcome.list_date
-    empty = outcome.rows == 0 and not headers.missing
-    quarantine = catalogue()["FICHIER_VIDE"].message if empty else None
-    return result(outcome.findings, outcome.rows, outcome.accepted, existing, table.lines, table.header_line,
-                  headers.columns, details, quarantine=quarantine, held=outcome.held, refused=outcome.refused)
-
-
-_CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
-
-
-def _hostile_cells(table, outcome, max_chars: int) -> None:
-    """Refuse the lines holding invisible control characters (tabs and line breaks inside a cell are fine)
-    or a value too long to be a real one."""
-    if not len(table) or not outcome.rows:
-        return
-    control: dict[int, tuple[str, str]] = {}
-    too_long: dict[int, tuple[str, int]] = {}
-    for header in table.headers:
-        col = table.frame[header].astype(str)
-        suspect_long, suspect_control = _byte_screen(col, max_chars)
-        if suspect_long:
-            lengths = col.str.len().to_numpy()
-            for pos in np.flatnonzero(lengths > max_chars):
-                too_long.setdefault(int(pos), (header, int(lengths[pos])))
-        if suspect_control:
-            mask = col.str.contains(_CONTROL_CHARS, regex=True).fillna(False).to_numpy(dtype=bool)
-            if mask.any():
-                found = col[mask].str.extract(f"({_CONTROL_CHARS})", expand=False)
-                for pos, char in zip(np.flatnonzero(mask), found):
-                    control.setdefault(int(pos), (header, f"U+{ord(char):04X}"))
-    if control:
-        pos = np.array(sorted(control), dtype=np.int64)
-        outcome.findings.add_rows("CARACTERE_CONTROLE", pos, None, "",
-                                  colonne=[control[p][0] for p in pos], caractere=[control[p][1] for p in pos])
-    if too_long:
-        pos = np.array(sorted(too_long), dtype=np.int64)
-        outcome.findings.add_rows("VALEUR_TROP_LONGUE", pos, None, "", colonne=[too_long[p][0] for p in pos],
-                                  longueur=[number_fr(too_long[p][1]) for p in pos], limite=number_fr(max_chars))
-    refused = list(control) + list(too_long)
-    if refused and len(outcome.accepted):
-        outcome.accepted = outcome.accepted.loc[~outcome.accepted["pos"].isin(refused)].reset_index(drop=True)
-
-
-_CONTROL_BYTES = byte_set([*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f])
-
-
-def _byte_screen(col: pd.Series, max_chars: int) -> tuple[bool, bool]:
-    """(may hold a value longer than max_chars, may hold a control character), read from the bytes of the
-    column's Arrow buffers: a cheap screen before the per-value checks, which only run when it says maybe."""
-    chunks = string_chunks(col)
-    if not chunks:
-        return True, True
-    long_, ctrl = False, False
-    for arr in chunks:
-        if len(arr):
-            long_ |= int(np.diff(string_buffers(arr)[0]).max()) > max_chars  # bytes ≥ characters
-            ctrl |= holds_any(arr, _CONTROL_BYTES)
-    return long_, ctrl
 
 
 def _findings_dicts(frame: pd.DataFrame) -> list[dict]:
@@ -309,11 +151,10 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         result = finish(conn, settings, known.id, claim, now)
         result.resumed = True
         return result
-    if detect_kind(claim.data, settings.limits) == DECLARATION:
-        return _process_declaration(conn, settings, claim, now, sha, known, run_id)
-    if known:
+    kind = kinds.detect(claim.data, settings.limits)
+    if known and not kind.examine_again(conn, known):
         return _duplicate(conn, settings, known, claim, now, sha)
-    checked = check_file(conn, claim.data, claim.sender, settings, sha, name_problem=intake.name_problem(claim.name))
+    checked = kind.check(conn, claim.data, claim.sender, settings, sha, name_problem=intake.name_problem(claim.name))
     faults.point("controle_fait")
     rec = checked.record
     rec.details["depot"] = claim.id
@@ -323,53 +164,29 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         rec.details["nom_depose"] = logs.quote(claim.name)
     if checked.quarantine_reason:
         rec.details["quarantaine"] = True
-    findings = list(checked.findings.itertuples(index=False, name=None))
-    early = _rejects_in_background(conn, settings, claim, checked)
+    early = _rejects_in_background(conn, settings, claim, kind, checked)
     try:
-        file_id, counts = record_file(conn, rec, findings, checked.accepted, checked.existing,
-                                      now.isoformat(timespec="seconds"))
+        file_id, fields = kind.record(conn, checked, now.isoformat(timespec="seconds"), known.id if known else None)
         faults.point("applique")
-        log.info("applique %s", logs.fields(
-            expediteur=claim.sender, empreinte=sha, nom=claim.safe_name, statut=rec.status,
-            quarantaine="oui" if checked.quarantine_reason else None, lignes=rec.rows, acceptees=rec.accepted,
-            entrees=counts["entree"], sorties=counts["sortie"], modifications=counts["modification"]))
+        log.info("%s %s", kind.recorded_event, logs.fields(expediteur=claim.sender, empreinte=sha, **fields))
         return finish(conn, settings, file_id, claim, now, early)
     finally:
         if early is not None:
             early.cancel()
 
 
-def _rejects_in_background(conn, settings: Settings, claim: claims.Claim, checked: Checked):
+def _rejects_in_background(conn, settings: Settings, claim: claims.Claim, kind: kinds.Kind, checked: kinds.Checked):
     """For a file with many refused rows, the correction workbook is started in a second process now, from
     the checks' findings (the same ones the store is about to hold), and picked up by `finish`."""
     rec, lim = checked.record, settings.limits
-    if checked.quarantine_reason or not lim.background_rejects_rows <= rec.refused <= lim.max_rejects_rows:
+    if (not kind.background_workbook or checked.quarantine_reason
+            or not lim.background_rejects_rows <= rec.refused <= lim.max_rejects_rows):
         return None
     plan = rejects.plan_rejects(
         claim.data, rec.status, _findings_dicts(checked.findings), max_rows=lim.max_rejects_rows,
         max_file_rows=lim.max_rows, max_columns=lim.max_columns, file_name=rec.name, received=rec.received,
         help_email=help_email(contacts_for(conn, settings, claim.sender)))
     return None if isinstance(plan, rejects.RejectsOutcome) else rejects.Background(plan, claim.folder)
-
-
-def _process_declaration(conn, settings: Settings, claim: claims.Claim, now: dt.datetime, sha: str, known,
-                         run_id: int | None) -> FileResult:
-    """An annual headcount declaration: its own checks and store writes, the same acknowledgement. The same
-    file refused only for arriving outside the campaign is examined again (its ledger entry is reused)."""
-    from .billing.declarations import check_declaration
-    from .store.declarations import record_declaration, refused_for_window_only
-
-    if known and not refused_for_window_only(conn, known.id):
-        return _duplicate(conn, settings, known, claim, now, sha)
-    checked = check_declaration(conn, claim.data, registry.find_sender(conn, claim.sender), claim.sender, settings, sha)
-    checked.record.details["depot"] = claim.id
-    if run_id is not None:
-        checked.record.details["traitement"] = run_id
-    file_id = record_declaration(conn, checked, now.isoformat(timespec="seconds"), known.id if known else None)
-    faults.point("applique")
-    log.info("declaration %s", logs.fields(expediteur=claim.sender, empreinte=sha, statut=checked.record.status,
-                                          versions=len(checked.versions)))
-    return finish(conn, settings, file_id, claim, now)
 
 
 def _duplicate(conn, settings: Settings, known, claim: claims.Claim, now: dt.datetime, sha: str) -> FileResult:
@@ -493,27 +310,26 @@ def release(settings: Settings, ref: str, now: dt.datetime | None = None, refuse
                                 settings.paths.travail)
             if claim is None:
                 raise ReleaseError(f"Le fichier retenu {kept} a changé pendant la libération : recommencez.")
-            checked = check_file(conn, claim.data, sender, settings, sha, release=True)
+            kind = kinds.detect(claim.data, settings.limits)
+            checked = kind.check(conn, claim.data, sender, settings, sha, release=True)
             checked.record.details.update(depot=claim.id, liberee_le=now.isoformat(timespec="seconds"))
             if refuse is not None:
-                _refused_by_staff(checked, refuse)
-            findings = list(checked.findings.itertuples(index=False, name=None))
-            new_id, _ = record_file(conn, checked.record, findings, checked.accepted, checked.existing,
-                                    now.isoformat(timespec="seconds"), replaces=file_id)
+                _refused_by_staff(kind, checked, refuse)
+            new_id, _ = kind.record(conn, checked, now.isoformat(timespec="seconds"), file_id)
             log.info("liberee %s", logs.fields(expediteur=sender, empreinte=sha, statut=checked.record.status))
             return finish(conn, settings, new_id, claim, now)
         finally:
             conn.close()
 
 
-def _refused_by_staff(checked: Checked, reason: str) -> None:
+def _refused_by_staff(kind: kinds.Kind, checked: kinds.Checked, reason: str) -> None:
     """A held list that staff refuse: nothing applied, a file-level finding saying why."""
     f = Findings()
     f.add_file("LISTE_REFUSEE_SERVICE", motif=f" : {reason}" if reason.strip() else "")
     header_line = int(checked.record.details.get("ligne_entetes") or 1)
     extra = to_rows(f.frame(), np.array([], dtype=np.int64), header_line, {})
     checked.findings = pd.concat([extra, checked.findings], ignore_index=True)
-    checked.accepted = pd.DataFrame()
+    kind.apply_nothing(checked)
     rec = checked.record
     rec.status, rec.accepted, rec.refused = "rejete", 0, rec.rows
 
@@ -522,30 +338,20 @@ class ReleaseError(Exception):
     """No single held list matches what staff asked to release (French message)."""
 
 
-def dry_run(settings: Settings, path: Path, sender: str, outdir: Path) -> tuple[Checked, list[Path]]:
+def dry_run(settings: Settings, path: Path, sender: str, outdir: Path) -> tuple[kinds.Checked, list[Path]]:
     """The checks of `traiter` on one file, acknowledgement written to outdir; the store is not changed."""
     db = connect(settings.paths.database)
     try:
-        if detect_kind(path, settings.limits) == DECLARATION:
-            from .billing.declarations import check_declaration
-
-            checked = check_declaration(db.conn, path, registry.find_sender(db.conn, sender), sender, settings)
-        else:
-            checked = check_file(db.conn, path, sender, settings)
+        kind = kinds.detect(path, settings.limits)
+        checked = kind.check(db.conn, path, sender, settings)
         contacts = contacts_for(db.conn, settings, sender)
     finally:
         db.conn.close()
     rec = checked.record
-    planned = _planned(checked.accepted) if isinstance(checked, Checked) else {}
+    planned = kind.planned(checked)
     ack = Ack(fichier=path.name, sha256=rec.sha256, recu_le=rec.received, statut=rec.status, expediteur=sender,
               lignes=rec.rows, lignes_acceptees=rec.accepted, lignes_rejetees=rec.refused,
               avertissements=rec.warnings, **planned)
     paths = write_ack(outdir, ack, _findings_dicts(checked.findings), settings.limits.findings_per_code,
                       contacts=contacts, source=path, limits=settings.limits, dry_run=True)
     return checked, paths
-
-
-def _planned(accepted: pd.DataFrame) -> dict[str, int]:
-    counts = accepted["action"].value_counts() if len(accepted) else {}
-    return {"entrees": int(counts.get("entree", 0)), "sorties": int(counts.get("sortie", 0)),
-            "modifications": int(counts.get("modification", 0))}
