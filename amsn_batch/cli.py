@@ -167,11 +167,10 @@ def valider(
     from .pipeline import dry_run
 
     settings = _settings(config, verbose)
-    checked, paths = dry_run(settings, fichier, expediteur, sortie)
-    rec = checked.record
-    blocking = int((checked.findings["gravite"] == "bloquant").sum())
-    typer.echo(f"{fichier.name} : {rec.status} — {rec.rows} ligne(s), {rec.accepted} acceptée(s), "
-               f"{rec.refused} refusée(s), {blocking} anomalie(s) bloquante(s), {rec.warnings} avertissement(s).")
+    ack, paths = dry_run(settings, fichier, expediteur, sortie)
+    blocking = sum(f["gravite"] == "bloquant" for f in ack.findings)
+    typer.echo(f"{fichier.name} : {ack.statut} — {ack.lignes} ligne(s), {ack.lignes_acceptees} acceptée(s), "
+               f"{ack.lignes_rejetees} refusée(s), {blocking} anomalie(s) bloquante(s), {ack.avertissements} avertissement(s).")
     typer.echo("Aucune donnée n'a été enregistrée (essai à blanc).")
     typer.echo(f"Accusé de réception : {paths[0].parent}")
 

@@ -53,22 +53,17 @@ def _findings_dicts(frame: pd.DataFrame) -> list[dict]:
     return [dict(zip(cols, row)) for row in zip(*(frame[c].tolist() for c in cols))]
 
 
-def _ack_from_store(conn, file_id: int, status_override: str | None = None, initial: dict | None = None) -> tuple[Ack, list[dict]]:
-    e = ledger.entry(conn, file_id)
-    ack = Ack(e.name, e.sha256, e.received, status_override or e.status, e.sender, e.rows, e.accepted, e.refused,
-              e.entries, e.exits, e.changes, e.warnings, traitement_initial=initial)
-    return ack, ledger.findings(conn, file_id)
-
-
 QUARANTINE_CODES = ("NOM_FICHIER_INVALIDE", "FICHIER_ILLISIBLE", "FICHIER_VIDE")
 
 
-def _write_ack(conn, settings: Settings, sender: str, ack: Ack, findings: list[dict], source: Path | None = None,
-               prepared: rejects.Background | None = None) -> list[Path]:
-    folder = settings.paths.outbox / sender
-    paths = write_ack(folder, ack, findings, settings.limits.findings_per_code, contacts=contacts_for(conn, settings, sender),
+def _answer(folder: Path, ack: Ack, settings: Settings, contacts, source: Path | None = None,
+            prepared: rejects.Background | None = None, dry_run: bool = False) -> list[Path]:
+    """Write a file's acknowledgement (and correction workbook, read from `source`) into `folder`."""
+    paths = write_ack(folder, ack, settings.limits.findings_per_code, contacts=contacts,
                       source=source if source is not None and source.exists() else None, limits=settings.limits,
-                      prepared=prepared)
+                      prepared=prepared, dry_run=dry_run)
+    if dry_run:
+        return paths
     intake.fsync_dir(paths[0].parent)  # the renames too are on disk before the ledger says done
     if folder.is_symlink():  # wired to the sender's SFTP retour/ folder: readable by the sender's group
         for p in paths:
@@ -88,9 +83,10 @@ def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.
     destination is recorded before the original moves, and the move leaves a whole file somewhere."""
     entry = ledger.entry(conn, file_id)
     sha, quarantined, status, archived = entry.sha256, entry.quarantined, entry.status, entry.archive
-    ack, findings = _ack_from_store(conn, file_id)
+    ack = Ack.of(entry, ledger.findings(conn, file_id))
     original = claim.data if claim.data.exists() else Path(archived) if archived else None  # moved by a stopped run
-    paths = _write_ack(conn, settings, claim.sender, ack, findings, source=original, prepared=early)
+    paths = _answer(settings.paths.outbox / claim.sender, ack, settings, contacts_for(conn, settings, claim.sender),
+                    source=original, prepared=early)
     log.debug("accuse_ecrit %s", logs.fields(expediteur=claim.sender, empreinte=sha, dossier=paths[0].parent))
     faults.point("accuse_ecrit")
     held = status == "en_attente"  # kept aside until staff release it (amsn-batch liste valider)
@@ -104,7 +100,7 @@ def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.
     else:
         dest = Path(archived)
     if quarantined:
-        reason = next((f["message"] for f in findings if f["code"] in QUARANTINE_CODES), "")
+        reason = next((f["message"] for f in ack.findings if f["code"] in QUARANTINE_CODES), "")
         dest.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(dest.parent / f"{dest.name}.raison.txt", reason + "\n")
         faults.point("raison_ecrite")
@@ -189,20 +185,10 @@ def _rejects_in_background(conn, settings: Settings, claim: claims.Claim, kind: 
     return None if isinstance(plan, rejects.RejectsOutcome) else rejects.Background(plan, claim.folder)
 
 
-def _duplicate(conn, settings: Settings, known, claim: claims.Claim, now: dt.datetime, sha: str) -> FileResult:
-    same_sender = known.sender == claim.sender
-    # Another sender learns only that the content is known: nothing of the first file's outcome.
-    initial = ({"traite_le": known.done_at, "statut": known.status, "lignes": known.rows,
-                "lignes_acceptees": known.accepted} if same_sender else None)
-    ack, _ = _ack_from_store(conn, known.id, "deja_traite", initial)
-    ack.fichier = claim.safe_name
-    ack.expediteur = claim.sender
-    ack.recu_le = claim.received
-    for k in ("lignes_acceptees", "lignes_rejetees", "entrees", "sorties", "modifications", "avertissements"):
-        setattr(ack, k, 0)
-    if not same_sender:
-        ack.lignes = 0
-    paths = _write_ack(conn, settings, claim.sender, ack, [])
+def _duplicate(conn, settings: Settings, known: ledger.FileEntry, claim: claims.Claim, now: dt.datetime,
+               sha: str) -> FileResult:
+    ack = Ack.duplicate(known, claim.safe_name, claim.sender, claim.received)
+    paths = _answer(settings.paths.outbox / claim.sender, ack, settings, contacts_for(conn, settings, claim.sender))
     faults.point("doublon_accuse")
     dest = claim.destination()
     if dest is None:
@@ -338,8 +324,9 @@ class ReleaseError(Exception):
     """No single held list matches what staff asked to release (French message)."""
 
 
-def dry_run(settings: Settings, path: Path, sender: str, outdir: Path) -> tuple[kinds.Checked, list[Path]]:
-    """The checks of `traiter` on one file, acknowledgement written to outdir; the store is not changed."""
+def dry_run(settings: Settings, path: Path, sender: str, outdir: Path) -> tuple[Ack, list[Path]]:
+    """The checks of `traiter` on one file, acknowledgement written to outdir; the store is not changed.
+    Returns the acknowledgement and the paths of its files."""
     db = connect(settings.paths.database)
     try:
         kind = kinds.detect(path, settings.limits)
@@ -347,11 +334,5 @@ def dry_run(settings: Settings, path: Path, sender: str, outdir: Path) -> tuple[
         contacts = contacts_for(db.conn, settings, sender)
     finally:
         db.conn.close()
-    rec = checked.record
-    planned = kind.planned(checked)
-    ack = Ack(fichier=path.name, sha256=rec.sha256, recu_le=rec.received, statut=rec.status, expediteur=sender,
-              lignes=rec.rows, lignes_acceptees=rec.accepted, lignes_rejetees=rec.refused,
-              avertissements=rec.warnings, **planned)
-    paths = write_ack(outdir, ack, _findings_dicts(checked.findings), settings.limits.findings_per_code,
-                      contacts=contacts, source=path, limits=settings.limits, dry_run=True)
-    return checked, paths
+    ack = Ack.of(ledger.FileEntry.unrecorded(checked.record, **kind.planned(checked)), _findings_dicts(checked.findings))
+    return ack, _answer(outdir, ack, settings, contacts, source=path, dry_run=True)

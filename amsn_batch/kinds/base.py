@@ -2,8 +2,8 @@
 
 A kind is recognised from the first rows of a file (its header row), reads the file with its vocabulary (a
 section of schemas/colonnes.toml), checks it (rules/, against the store as it is: nothing written), records
-the outcome in one transaction (store/), and tells the acknowledgement what it adds (the counts it planned,
-the vocabulary the correction workbook reads the file with).
+the outcome in one transaction (store/), and tells the acknowledgement what it adds (the movements a dry
+run would apply).
 
 The outcome of `check` has at least `record` (store.ledger.FileRecord), `findings` (a DataFrame: ligne,
 colonne, valeur, code, gravite, message) and `quarantine_reason` (str or None); the rest is the kind's own.
@@ -56,7 +56,8 @@ class Kind:
         raise NotImplementedError
 
     def planned(self, checked: Checked) -> dict[str, int]:
-        """The acknowledgement's counts beyond the rows (entrees, sorties, modifications) for a dry run."""
+        """What a dry run's acknowledgement adds to the rows: the movements it would apply, as keyword
+        arguments of store.ledger.FileEntry.unrecorded (entries, exits, changes)."""
         return {}
 
     def apply_nothing(self, checked: Checked) -> None:

@@ -154,7 +154,7 @@ class Employees(Kind):
 
     def planned(self, checked):
         c = _movement_counts(checked.accepted)
-        return {"entrees": c["entree"], "sorties": c["sortie"], "modifications": c["modification"]}
+        return {"entries": c["entree"], "exits": c["sortie"], "changes": c["modification"]}
 
     def apply_nothing(self, checked):
         checked.accepted = pd.DataFrame()

@@ -50,6 +50,12 @@ class FileEntry:
     details: dict
     archive: str | None
 
+    @classmethod
+    def unrecorded(cls, rec: FileRecord, entries: int = 0, exits: int = 0, changes: int = 0) -> FileEntry:
+        """The entry a file would have (a dry run: checked, never recorded)."""
+        return cls(0, rec.sha256, rec.sender, rec.name, rec.received, None, rec.status, "", rec.rows, rec.accepted,
+                   rec.refused, entries, exits, changes, rec.warnings, rec.details, None)
+
     @property
     def claim_id(self) -> str | None:
         return self.details.get("depot")
