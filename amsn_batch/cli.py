@@ -270,7 +270,8 @@ def rapport_quotidien(
     """Écrit le tableau de bord du jour (page HTML) et l'index des jours précédents dans le dossier des rapports."""
     import datetime as dt
 
-    from .reports.dashboard import parse_day, write_daily
+    from .reports.dashboard import parse_day
+    from .status import daily_report
 
     settings = _settings(config, verbose)
     try:
@@ -278,7 +279,7 @@ def rapport_quotidien(
     except ValueError as exc:
         typer.echo(f"amsn-batch : {exc}", err=True)
         raise typer.Exit(2)
-    page, index = write_daily(settings, day)
+    page, index = daily_report(settings, day)
     typer.echo(f"Tableau de bord du {day:%d/%m/%Y} : {page}")
     typer.echo(f"Index des jours : {index}")
 

@@ -1,5 +1,6 @@
 """`amsn-batch statut`: what waits in the drop folders, what a stopped run left, what is held for review,
-what is in quarantine, and the last runs with their counts. Reads only; never takes the run lock."""
+what is in quarantine, and the last runs with their counts; and `rapport quotidien`, the staff dashboard
+with the declaration campaign. Reads only; never takes the run lock."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from . import claims, intake
 from .config import Settings
 from .lock import LOCK_NAME, holder
 from .reports.formats import date_fr, number_fr
-from .store import connect, ledger
+from .billing.declarations import statuses, window
+from .reports.dashboard import MAX_LISTED, Campaign, write_daily
+from .store import connect, ledger, registry
 
 RUN_STATES = {"en_cours": "en cours", "termine": "terminé", "interrompu": "interrompu"}
 
@@ -118,3 +121,29 @@ def _quarantine_files(root: Path) -> list[Path]:
 def _first_sentence(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= 160 else text[:157] + "…"
+
+
+def daily_report(settings: Settings, day: dt.date, now: dt.datetime | None = None) -> tuple[Path, Path]:
+    """`amsn-batch rapport quotidien`: the staff dashboard of a day and the index of days (reports.dashboard),
+    with the declaration campaign section when the day is in one. Returns both paths."""
+    db = connect(settings.paths.database)
+    try:
+        campaign = _campaign(db.conn, settings, day)
+    finally:
+        db.conn.close()
+    return write_daily(settings, day, now, campaign)
+
+
+def _campaign(conn, settings: Settings, day: dt.date) -> Campaign | None:
+    """During the declaration campaign of the day's year (January by default, or as staff opened it):
+    the adhérents that have not declared yet and the declarations still to fix, from the billing statuses
+    (the portal's À saisir / En cours / Confirmée / Facturée / Non saisissable)."""
+    if settings.billing is None or not window(conn, settings.billing, None, day.year).contains(day):
+        return None
+    rows = statuses(conn, settings.billing, day.year, day)
+    info = {m.numero: (m.numero, m.raison_sociale, m.centre) for m in registry.members(conn)}
+    expected = [s for s in rows if s.status != "non_saisissable"]
+    missing = [info[s.adherent] for s in expected if s.status == "a_saisir"]
+    in_progress = [info[s.adherent] for s in expected if s.status == "en_cours"]
+    declared = sum(1 for s in expected if s.status in ("confirmee", "facturee"))
+    return Campaign(day.year, len(expected), declared, in_progress[:MAX_LISTED], missing[:MAX_LISTED], len(missing), "")

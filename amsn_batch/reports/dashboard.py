@@ -8,7 +8,7 @@ store only; it writes nothing but the two pages, so it can be run at any time, a
 Sections: the day in figures; files per sender with their status; refusal rate per sender and the most
 frequent rules (with charts); files held for review or in quarantine (whatever their date: they wait for
 someone); senders silent for longer than usual; during the January campaign, the adhérents that have not
-declared yet (only when the store has a `declarations` table, see `_campaign`); headcount by category.
+declared yet (given by the caller: status.daily_report); headcount by category.
 """
 
 from __future__ import annotations
@@ -227,23 +227,6 @@ def _silent(conn, day: dt.date, names: dict[str, str]) -> list[Silent]:
     return sorted(out, key=lambda s: -s.silence / max(s.rythme, 1))
 
 
-def _campaign(conn, settings: Settings, day: dt.date) -> Campaign | None:
-    """During the declaration campaign of the day's year (January by default, or as staff opened it):
-    the adhérents that have not declared yet and the declarations still to fix, from the billing statuses
-    (the portal's À saisir / En cours / Confirmée / Facturée / Non saisissable)."""
-    from ..billing.declarations import statuses, window
-
-    if settings.billing is None or not window(conn, settings.billing, None, day.year).contains(day):
-        return None
-    rows = statuses(conn, settings.billing, day.year, day)
-    info = {m.numero: (m.numero, m.raison_sociale, m.centre) for m in registry.members(conn)}
-    expected = [s for s in rows if s.status != "non_saisissable"]
-    missing = [info[s.adherent] for s in expected if s.status == "a_saisir"]
-    in_progress = [info[s.adherent] for s in expected if s.status == "en_cours"]
-    declared = sum(1 for s in expected if s.status in ("confirmee", "facturee"))
-    return Campaign(day.year, len(expected), declared, in_progress[:MAX_LISTED], missing[:MAX_LISTED], len(missing), "")
-
-
 def _headcount(conn, day: dt.date) -> list[tuple[str, str, int]]:
     """Employees present at the end of the day, by declared category (from the versions, so a past day is right)."""
     rows = headcount_by_category(conn, (day + dt.timedelta(days=1)).isoformat())
@@ -255,7 +238,7 @@ def _headcount(conn, day: dt.date) -> list[tuple[str, str, int]]:
     return out
 
 
-def collect(settings: Settings, day: dt.date, now: dt.datetime | None = None) -> Daily:
+def collect(settings: Settings, day: dt.date, now: dt.datetime | None = None, campaign: Campaign | None = None) -> Daily:
     db = connect(settings.paths.database)
     conn = db.conn
     try:
@@ -268,7 +251,7 @@ def collect(settings: Settings, day: dt.date, now: dt.datetime | None = None) ->
             en_attente=_held(conn, names),
             quarantaine=_quarantine(settings.paths.quarantine, names),
             silencieux=_silent(conn, day, names),
-            campagne=_campaign(conn, settings, day),
+            campagne=campaign,
             effectifs=_headcount(conn, day),
             inbox=_inbox_count(settings.paths.inbox),
         )
@@ -333,12 +316,14 @@ def render_index(settings: Settings, days: list[dt.date], now: dt.datetime) -> s
     return _env().get_template("quotidien-index.html.j2").render(jours=rows, genere_le=now)
 
 
-def write_daily(settings: Settings, day: dt.date, now: dt.datetime | None = None) -> tuple[Path, Path]:
-    """Write the day's page and the index of every day written; returns both paths."""
+def write_daily(settings: Settings, day: dt.date, now: dt.datetime | None = None,
+                campaign: Campaign | None = None) -> tuple[Path, Path]:
+    """Write the day's page and the index of every day written; returns both paths. `campaign`: the
+    declaration campaign section, when the day is in one (status.daily_report computes it from billing)."""
     now = now or dt.datetime.now()
     folder = settings.paths.rapports
     folder.mkdir(parents=True, exist_ok=True)
-    d = collect(settings, day, now)
+    d = collect(settings, day, now, campaign)
     days = sorted(set(_pages(folder)) | {day})
     i = days.index(day)
     d.precedent = page_name(days[i - 1]) if i > 0 else None
