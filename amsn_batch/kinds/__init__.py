@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import Limits
 from ..read import UnreadableFile
-from ..read.kind import _head_rows
+from ..read.kind import head_rows
 from .base import Checked, Kind
 from .declaration import DECLARATION
 from .employees import EMPLOYEES
@@ -22,7 +22,7 @@ def detect(path: Path, limits: Limits | None = None) -> Kind:
     """The first kind that recognises the file's first rows; the default one when none does or the file
     cannot be read (its checks report that)."""
     try:
-        rows = _head_rows(path, limits or Limits())
+        rows = head_rows(path, limits or Limits())
     except (UnreadableFile, UnicodeDecodeError, OSError, ValueError, csv.Error):
         return DEFAULT
     except Exception:  # calamine's own errors for damaged workbooks
