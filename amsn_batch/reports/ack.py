@@ -22,8 +22,11 @@ import jinja2
 from markupsafe import Markup
 
 from ..store.ledger import FileEntry
+from . import rejects
+from .contacts import service_contacts
 from .formats import date_fr, number_fr, safe_cell, write_atomic
 from .masking import scrub
+from .summary import VERDICT_KIND, VERDICT_TITLE, group_findings, plural, verdict_sentence
 
 log = logging.getLogger("amsn_batch")
 
@@ -106,8 +109,6 @@ def write_ack(outdir: Path, ack: Ack, per_code: int = 200, *, contacts=None, sou
     `kind` of schemas/colonnes.toml), the refused rows also go into the correction workbook <nom>.rejets.xlsx.
     `contacts` (contacts.Contacts) fills « Qui contacter »; `dry_run` marks the page as a trial; `prepared`
     (rejects.Background), the correction workbook already being written by another process."""
-    from . import rejects
-
     findings = ack.findings
     listed, extra = cap_findings(findings, per_code)
     ack.constats_non_listes = extra
@@ -142,8 +143,6 @@ def write_ack(outdir: Path, ack: Ack, per_code: int = 200, *, contacts=None, sou
 
 def _write_workbook(outdir: Path, stem: str, ack: Ack, findings: list[dict], source: Path, limits, contacts, kind: str,
                     prepared=None):
-    from . import rejects
-
     if prepared is not None and (delivered := prepared.deliver(outdir / rejects.rejects_name(stem))) is not None:
         return delivered
 
@@ -207,10 +206,6 @@ def counts(ack: Ack) -> list[tuple[str, str, int]]:
 
 def render_html(ack: Ack, findings: list[dict], extra: dict[str, int] | None = None, *, contacts=None,
                 workbook=None, dry_run: bool = False, now: dt.datetime | None = None) -> str:
-    from .contacts import service_contacts
-    from .rejects import RejectsOutcome, rejects_name
-    from .summary import VERDICT_KIND, VERDICT_TITLE, group_findings, plural, verdict_sentence
-
     groups = group_findings(findings)
     phrase = verdict_sentence(ack)
     head, _, rest = phrase.partition(" : ")
@@ -226,8 +221,8 @@ def render_html(ack: Ack, findings: list[dict], extra: dict[str, int] | None = N
         bloquants=[g for g in groups if g.bloquant],
         avertissements=[g for g in groups if not g.bloquant],
         contacts=contacts if contacts is not None else service_contacts(),
-        classeur=workbook or RejectsOutcome(None),
-        classeur_nom=scrub(rejects_name(ack_stem(ack.fichier))),
+        classeur=workbook or rejects.RejectsOutcome(None),
+        classeur_nom=scrub(rejects.rejects_name(ack_stem(ack.fichier))),
         stem=scrub(ack_stem(ack.fichier)),
         essai=dry_run,
         genere_le=(now or dt.datetime.now()).isoformat(timespec="minutes"),
