@@ -134,12 +134,13 @@ def sftp_ajouter(
     """Crée le compte SFTP d'un expéditeur (root) : chroot avec depot/ et retour/, reliés à inbox/ et outbox/."""
     from .sftp import SftpError, add_account
     from .store import connect
+    from .store.registry import known_sender_codes
 
     settings = _settings(config, verbose)
     settings.ensure_dirs()
     db = connect(settings.paths.database)
     try:
-        known = {r[0] for r in db.conn.execute("SELECT numero FROM adherents UNION SELECT code FROM mandataires")}
+        known = known_sender_codes(db.conn)
     finally:
         db.conn.close()
     try:
@@ -169,11 +170,10 @@ def valider(
     from .pipeline import dry_run
 
     settings = _settings(config, verbose)
-    checked, paths = dry_run(settings, fichier, expediteur, sortie)
-    rec = checked.record
-    blocking = int((checked.findings["gravite"] == "bloquant").sum())
-    typer.echo(f"{fichier.name} : {rec.status} — {rec.rows} ligne(s), {rec.accepted} acceptée(s), "
-               f"{rec.refused} refusée(s), {blocking} anomalie(s) bloquante(s), {rec.warnings} avertissement(s).")
+    ack, paths = dry_run(settings, fichier, expediteur, sortie)
+    blocking = sum(f["gravite"] == "bloquant" for f in ack.findings)
+    typer.echo(f"{fichier.name} : {ack.statut} — {ack.lignes} ligne(s), {ack.lignes_acceptees} acceptée(s), "
+               f"{ack.lignes_rejetees} refusée(s), {blocking} anomalie(s) bloquante(s), {ack.avertissements} avertissement(s).")
     typer.echo("Aucune donnée n'a été enregistrée (essai à blanc).")
     typer.echo(f"Accusé de réception : {paths[0].parent}")
 
@@ -273,7 +273,8 @@ def rapport_quotidien(
     """Écrit le tableau de bord du jour (page HTML) et l'index des jours précédents dans le dossier des rapports."""
     import datetime as dt
 
-    from .reports.dashboard import parse_day, write_daily
+    from .reports.dashboard import parse_day
+    from .status import daily_report
 
     settings = _settings(config, verbose)
     try:
@@ -281,7 +282,7 @@ def rapport_quotidien(
     except ValueError as exc:
         typer.echo(f"amsn-batch : {exc}", err=True)
         raise typer.Exit(2)
-    page, index = write_daily(settings, day)
+    page, index = daily_report(settings, day)
     typer.echo(f"Tableau de bord du {day:%d/%m/%Y} : {page}")
     typer.echo(f"Index des jours : {index}")
 

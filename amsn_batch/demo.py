@@ -9,6 +9,7 @@ from .config import Settings
 from .pipeline import run
 from .registry import import_registry
 from .resources import folder
+from .status import daily_report
 from .store import connect
 
 EXAMPLES = folder("examples")  # shipped in the wheel too: the demo runs from an installed package
@@ -33,9 +34,7 @@ def run_demo(settings: Settings) -> list[str]:
         lines.append(f"Traité : {r.sender}/{r.name} → {r.status}")
         for p in r.ack:
             lines.append(f"    {p}")
-    from .reports.dashboard import write_daily
-
-    page, _ = write_daily(settings, dt.date.today())
+    page, _ = daily_report(settings, dt.date.today())
     lines.append(f"Base de données : {settings.paths.database}")
     lines.append(f"Accusés de réception : {settings.paths.outbox}")
     lines.append(f"Originaux archivés : {settings.paths.archive}")

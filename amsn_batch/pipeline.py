@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,35 +23,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import claims, faults, intake, logs
+from . import claims, faults, intake, kinds, logs
 from .config import Settings
 from .lock import LOCK_NAME, AlreadyRunning, hold  # noqa: F401  (AlreadyRunning: raised by run())
-from .read import UnreadableFile, read_table
-from .read.arrow import byte_set, holds_any, string_buffers, string_chunks
-from .read.headers import map_headers
-from .read.kind import DECLARATION, detect_kind
 from .reports import rejects
 from .reports.ack import Ack, help_email, write_ack
 from .reports.contacts import contacts_for
-from .reports.formats import number_fr, write_atomic
+from .reports.formats import write_atomic
 from .rules.catalogue import Findings, to_rows
-from .rules.employees import Context, Sender, validate
-from .store import connect
-from .store.employees import FileRecord, existing_employees, present_elsewhere, record_file
-from .vocab import catalogue, vocabulary
+from .store import connect, ledger
 
 log = logging.getLogger("amsn_batch")
-
-
-@dataclass
-class Checked:
-    """What the checks decided about one file, before anything is written."""
-
-    record: FileRecord
-    findings: pd.DataFrame  # ligne, colonne, valeur, code, gravite, message
-    accepted: pd.DataFrame
-    existing: pd.DataFrame
-    quarantine_reason: str | None = None
 
 
 @dataclass
@@ -67,183 +48,22 @@ class FileResult:
     resumed: bool = False  # applied by a run that was stopped, finished by this one
 
 
-def find_sender(conn, code: str) -> Sender | None:
-    if conn.execute("SELECT 1 FROM adherents WHERE numero=?", (code,)).fetchone():
-        return Sender(code, "adherent", frozenset({code}))
-    if conn.execute("SELECT 1 FROM mandataires WHERE code=?", (code,)).fetchone():
-        rows = conn.execute("SELECT adherent FROM mandats WHERE mandataire=?", (code,)).fetchall()
-        return Sender(code, "mandataire", frozenset(r[0] for r in rows))
-    return None
-
-
-def _status(refused_file: bool, rows: int, accepted: int, held: bool = False) -> str:
-    if held and not refused_file:
-        return "en_attente"
-    if refused_file or accepted == 0:
-        return "rejete"
-    return "accepte" if accepted == rows else "accepte_partiellement"
-
-
-def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str | None = None,
-               name_problem: str | None = None, release: bool = False) -> Checked:
-    """Read and check one file against the registry and the store; writes nothing. `name_problem`: why the
-    name as dropped cannot be used (the file is then refused without being read). `release`: staff released
-    a held full list, so the exit threshold does not apply."""
-    sha = sha or intake.sha256(path)
-    size = path.stat().st_size
-    received = intake.received_at(path)
-
-    def result(findings: Findings, rows: int = 0, accepted=None, existing=None, lines=None, header_line=0,
-               columns=None, details=None, quarantine=None, held=False, refused=None) -> Checked:
-        frame = to_rows(findings.frame(), lines if lines is not None else np.array([], dtype=np.int64), header_line, columns or {})
-        accepted = accepted if accepted is not None else pd.DataFrame()
-        refused_file = findings.file_refused()
-        if refused_file:
-            accepted = pd.DataFrame()
-        n_ok = 0 if refused_file else rows - (refused if refused is not None else rows)
-        status = _status(refused_file, rows, n_ok, held)
-        record = FileRecord(sha, sender_code, path.name, size, received, status, rows, n_ok, rows - n_ok,
-                            int((frame["gravite"] == "avertissement").sum()), details or {})
-        return Checked(record, frame, accepted, existing if existing is not None else pd.DataFrame(), quarantine)
-
-    if name_problem:
-        f = Findings()
-        f.add_file("NOM_FICHIER_INVALIDE", raison=name_problem)
-        return result(f, quarantine=name_problem)
-    sender = find_sender(conn, sender_code)
-    if sender is None:
-        f = Findings()
-        f.add_file("EXPEDITEUR_INCONNU", expediteur=sender_code)
-        return result(f)
-    if size > settings.limits.max_file_bytes:
-        reason = (f"Le fichier pèse {size / 1048576:.0f} Mo, au-delà de la limite de "
-                  f"{settings.limits.max_file_bytes / 1048576:.0f} Mo. Découpez-le en plusieurs fichiers.")
-        f = Findings()
-        f.add_file("FICHIER_ILLISIBLE", raison=reason)
-        return result(f, quarantine=reason)
-    vocab = vocabulary("mouvements")
-    lim = settings.limits
-    try:
-        table = read_table(path, vocab, lim.max_rows, lim.max_columns, lim.max_unzipped_bytes, lim.max_zip_ratio)
-        headers = map_headers(table.headers, vocab)
-        establishments = dict(conn.execute("SELECT siret, adherent FROM etablissements").fetchall())
-        adherents = sorted(sender.adherents) if sender.kind == "adherent" else sorted(
-            set(establishments.values()) & set(sender.adherents))
-        existing = existing_employees(conn, adherents)
-        ctx = Context(
-            sender, establishments, existing,
-            elsewhere=present_elsewhere(conn, adherents),
-            member_status=dict(conn.execute("SELECT numero, statut FROM adherents").fetchall()),
-            received=dt.date.fromisoformat(received[:10]),
-            exit_threshold=float("inf") if release else settings.list_exit_threshold,
-        )
-        outcome = validate(table, headers, ctx)
-        _hostile_cells(table, outcome, lim.max_cell_chars)
-    except UnreadableFile as exc:
-        f = Findings()
-        f.add_file("FICHIER_ILLISIBLE", raison=str(exc))
-        return result(f, quarantine=str(exc))
-    except (sqlite3.Error, OSError):
-        raise  # the store or the disk, not the file: the run stops and the file is taken again next time
-    except Exception as exc:  # a parser or a check tripped on this file: refuse it, never stop the run
-        log.error("lecture_impossible %s erreur=%s", logs.fields(expediteur=sender_code, empreinte=sha),
-                  logs.quote(type(exc).__name__))
-        reason = ("Le fichier n'a pas pu être lu : son contenu n'a pas la forme d'un tableau CSV ou d'un classeur "
-                  "Excel. Enregistrez-le à nouveau depuis votre tableur (CSV séparateur point-virgule, ou XLSX).")
-        f = Findings()
-        f.add_file("FICHIER_ILLISIBLE", raison=reason)
-        return result(f, quarantine=reason)
-    details = {"format": table.format, "ligne_entetes": table.header_line, "colonnes": table.headers, **table.details}
-    if outcome.list_date:
-        details["liste_au"] = outcome.list_date
-    empty = outcome.rows == 0 and not headers.missing
-    quarantine = catalogue()["FICHIER_VIDE"].message if empty else None
-    return result(outcome.findings, outcome.rows, outcome.accepted, existing, table.lines, table.header_line,
-                  headers.columns, details, quarantine=quarantine, held=outcome.held, refused=outcome.refused)
-
-
-_CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
-
-
-def _hostile_cells(table, outcome, max_chars: int) -> None:
-    """Refuse the lines holding invisible control characters (tabs and line breaks inside a cell are fine)
-    or a value too long to be a real one."""
-    if not len(table) or not outcome.rows:
-        return
-    control: dict[int, tuple[str, str]] = {}
-    too_long: dict[int, tuple[str, int]] = {}
-    for header in table.headers:
-        col = table.frame[header].astype(str)
-        suspect_long, suspect_control = _byte_screen(col, max_chars)
-        if suspect_long:
-            lengths = col.str.len().to_numpy()
-            for pos in np.flatnonzero(lengths > max_chars):
-                too_long.setdefault(int(pos), (header, int(lengths[pos])))
-        if suspect_control:
-            mask = col.str.contains(_CONTROL_CHARS, regex=True).fillna(False).to_numpy(dtype=bool)
-            if mask.any():
-                found = col[mask].str.extract(f"({_CONTROL_CHARS})", expand=False)
-                for pos, char in zip(np.flatnonzero(mask), found):
-                    control.setdefault(int(pos), (header, f"U+{ord(char):04X}"))
-    if control:
-        pos = np.array(sorted(control), dtype=np.int64)
-        outcome.findings.add_rows("CARACTERE_CONTROLE", pos, None, "",
-                                  colonne=[control[p][0] for p in pos], caractere=[control[p][1] for p in pos])
-    if too_long:
-        pos = np.array(sorted(too_long), dtype=np.int64)
-        outcome.findings.add_rows("VALEUR_TROP_LONGUE", pos, None, "", colonne=[too_long[p][0] for p in pos],
-                                  longueur=[number_fr(too_long[p][1]) for p in pos], limite=number_fr(max_chars))
-    refused = list(control) + list(too_long)
-    if refused and len(outcome.accepted):
-        outcome.accepted = outcome.accepted.loc[~outcome.accepted["pos"].isin(refused)].reset_index(drop=True)
-
-
-_CONTROL_BYTES = byte_set([*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f])
-
-
-def _byte_screen(col: pd.Series, max_chars: int) -> tuple[bool, bool]:
-    """(may hold a value longer than max_chars, may hold a control character), read from the bytes of the
-    column's Arrow buffers: a cheap screen before the per-value checks, which only run when it says maybe."""
-    chunks = string_chunks(col)
-    if not chunks:
-        return True, True
-    long_, ctrl = False, False
-    for arr in chunks:
-        if len(arr):
-            long_ |= int(np.diff(string_buffers(arr)[0]).max()) > max_chars  # bytes ≥ characters
-            ctrl |= holds_any(arr, _CONTROL_BYTES)
-    return long_, ctrl
-
-
 def _findings_dicts(frame: pd.DataFrame) -> list[dict]:
     cols = list(frame.columns)  # to_dict("records") is several times slower on ten thousand findings
     return [dict(zip(cols, row)) for row in zip(*(frame[c].tolist() for c in cols))]
 
 
-def _ack_from_store(conn, file_id: int, status_override: str | None = None, initial: dict | None = None) -> tuple[Ack, list[dict]]:
-    cols = ["nom", "sha256", "recu_le", "statut", "expediteur", "lignes", "lignes_acceptees", "lignes_rejetees",
-            "entrees", "sorties", "modifications", "avertissements"]
-    row = dict(zip(cols, conn.execute(f"SELECT {', '.join(cols)} FROM fichiers WHERE id=?", (file_id,)).fetchone()))
-    row["fichier"] = row.pop("nom")
-    if status_override:
-        row["statut"] = status_override
-    ack = Ack(**row, traitement_initial=initial)
-    findings = [dict(zip(("ligne", "colonne", "valeur", "code", "gravite", "message"), r)) for r in conn.execute(
-        "SELECT ligne, colonne, valeur, code, gravite, message FROM constats WHERE fichier_id=? ORDER BY rowid", (file_id,))]
-    return ack, findings
-
-
 QUARANTINE_CODES = ("NOM_FICHIER_INVALIDE", "FICHIER_ILLISIBLE", "FICHIER_VIDE")
-RUN_COUNTERS = {"accepte": "acceptes", "accepte_partiellement": "acceptes_partiellement", "rejete": "rejetes",
-                "en_attente": "en_attente", "deja_traite": "deja_traites", "erreur": "erreurs"}
 
 
-def _write_ack(conn, settings: Settings, sender: str, ack: Ack, findings: list[dict], source: Path | None = None,
-               prepared: rejects.Background | None = None) -> list[Path]:
-    folder = settings.paths.outbox / sender
-    paths = write_ack(folder, ack, findings, settings.limits.findings_per_code, contacts=contacts_for(conn, settings, sender),
+def _answer(folder: Path, ack: Ack, settings: Settings, contacts, source: Path | None = None,
+            prepared: rejects.Background | None = None, dry_run: bool = False) -> list[Path]:
+    """Write a file's acknowledgement (and correction workbook, read from `source`) into `folder`."""
+    paths = write_ack(folder, ack, settings.limits.findings_per_code, contacts=contacts,
                       source=source if source is not None and source.exists() else None, limits=settings.limits,
-                      prepared=prepared)
+                      prepared=prepared, dry_run=dry_run)
+    if dry_run:
+        return paths
     intake.fsync_dir(paths[0].parent)  # the renames too are on disk before the ledger says done
     if folder.is_symlink():  # wired to the sender's SFTP retour/ folder: readable by the sender's group
         for p in paths:
@@ -261,12 +81,12 @@ def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.
 
     Every step can be done again after a crash: the acknowledgement is rebuilt from the store, the
     destination is recorded before the original moves, and the move leaves a whole file somewhere."""
-    sha, quarantined, status, archived = conn.execute(
-        "SELECT sha256, json_extract(details, '$.quarantaine'), statut, archive FROM fichiers WHERE id=?",
-        (file_id,)).fetchone()
-    ack, findings = _ack_from_store(conn, file_id)
+    entry = ledger.entry(conn, file_id)
+    sha, quarantined, status, archived = entry.sha256, entry.quarantined, entry.status, entry.archive
+    ack = Ack.of(entry, ledger.findings(conn, file_id))
     original = claim.data if claim.data.exists() else Path(archived) if archived else None  # moved by a stopped run
-    paths = _write_ack(conn, settings, claim.sender, ack, findings, source=original, prepared=early)
+    paths = _answer(settings.paths.outbox / claim.sender, ack, settings, contacts_for(conn, settings, claim.sender),
+                    source=original, prepared=early)
     log.debug("accuse_ecrit %s", logs.fields(expediteur=claim.sender, empreinte=sha, dossier=paths[0].parent))
     faults.point("accuse_ecrit")
     held = status == "en_attente"  # kept aside until staff release it (amsn-batch liste valider)
@@ -275,12 +95,12 @@ def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.
                   else held_folder(settings, claim.sender) if held
                   else intake.archive_folder(settings.paths.archive, claim.sender, now))
         dest = intake.free_name(folder, claim.safe_name, sha[:12])
-        conn.execute("UPDATE fichiers SET archive=? WHERE id=?", (str(dest), file_id))
+        ledger.set_archive(conn, file_id, dest)
         faults.point("destination_notee")
     else:
         dest = Path(archived)
     if quarantined:
-        reason = next((f["message"] for f in findings if f["code"] in QUARANTINE_CODES), "")
+        reason = next((f["message"] for f in ack.findings if f["code"] in QUARANTINE_CODES), "")
         dest.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(dest.parent / f"{dest.name}.raison.txt", reason + "\n")
         faults.point("raison_ecrite")
@@ -290,8 +110,7 @@ def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.
         log.error("original_introuvable %s", logs.fields(expediteur=claim.sender, empreinte=sha, depot=claim.id))
     log.debug("archive %s", logs.fields(expediteur=claim.sender, empreinte=sha, destination=dest))
     faults.point("archive")
-    conn.execute("UPDATE fichiers SET etape=?, traite_le=? WHERE id=?",
-                 ("en_attente" if held else "termine", now.isoformat(timespec="seconds"), file_id))
+    ledger.set_stage(conn, file_id, "en_attente" if held else "termine", now.isoformat(timespec="seconds"))
     faults.point("termine")
     claim.remove()
     faults.point("nettoye")
@@ -306,11 +125,10 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
     """Send one claimed file through the stages, or finish what a stopped run left of it.
     None when there is nothing to do now (already done, or the file is still settling)."""
     if not claim.data.exists():  # moved to the archive already: finish by the ledger entry, if any
-        row = conn.execute("SELECT id, etape, sha256 FROM fichiers WHERE json_extract(details, '$.depot')=?",
-                           (claim.id,)).fetchone()
-        if row and row[1] in ("applique", "en_attente"):
-            log.info("reprise %s", logs.fields(expediteur=claim.sender, empreinte=row[2], depot=claim.id))
-            result = finish(conn, settings, row[0], claim, now)
+        left = ledger.entry_by_claim(conn, claim.id)
+        if left and left.stage in ("applique", "en_attente"):
+            log.info("reprise %s", logs.fields(expediteur=claim.sender, empreinte=left.sha256, depot=claim.id))
+            result = finish(conn, settings, left.id, claim, now)
             result.resumed = True
             return result
         claim.remove()
@@ -323,19 +141,16 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         return None
     sha = intake.sha256(claim.data)
     faults.point("empreinte")
-    known = conn.execute(
-        "SELECT id, etape, traite_le, statut, lignes, lignes_acceptees, json_extract(details, '$.depot'), expediteur "
-        "FROM fichiers WHERE sha256=?", (sha,)).fetchone()
-    if known and (known[6] == claim.id or (known[6] is None and known[1] == "applique")):
+    known = ledger.entry_by_sha(conn, sha)
+    if known and (known.claim_id == claim.id or (known.claim_id is None and known.stage == "applique")):
         log.info("reprise %s", logs.fields(expediteur=claim.sender, empreinte=sha, depot=claim.id))
-        result = finish(conn, settings, known[0], claim, now)
+        result = finish(conn, settings, known.id, claim, now)
         result.resumed = True
         return result
-    if detect_kind(claim.data, settings.limits) == DECLARATION:
-        return _process_declaration(conn, settings, claim, now, sha, known, run_id)
-    if known:
+    kind = kinds.detect(claim.data, settings.limits)
+    if known and not kind.examine_again(conn, known):
         return _duplicate(conn, settings, known, claim, now, sha)
-    checked = check_file(conn, claim.data, claim.sender, settings, sha, name_problem=intake.name_problem(claim.name))
+    checked = kind.check(conn, claim.data, claim.sender, settings, sha, name_problem=intake.name_problem(claim.name))
     faults.point("controle_fait")
     rec = checked.record
     rec.details["depot"] = claim.id
@@ -345,27 +160,23 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         rec.details["nom_depose"] = logs.quote(claim.name)
     if checked.quarantine_reason:
         rec.details["quarantaine"] = True
-    findings = list(checked.findings.itertuples(index=False, name=None))
-    early = _rejects_in_background(conn, settings, claim, checked)
+    early = _rejects_in_background(conn, settings, claim, kind, checked)
     try:
-        file_id, counts = record_file(conn, rec, findings, checked.accepted, checked.existing,
-                                      now.isoformat(timespec="seconds"))
+        file_id, fields = kind.record(conn, checked, now.isoformat(timespec="seconds"), known.id if known else None)
         faults.point("applique")
-        log.info("applique %s", logs.fields(
-            expediteur=claim.sender, empreinte=sha, nom=claim.safe_name, statut=rec.status,
-            quarantaine="oui" if checked.quarantine_reason else None, lignes=rec.rows, acceptees=rec.accepted,
-            entrees=counts["entree"], sorties=counts["sortie"], modifications=counts["modification"]))
+        log.info("%s %s", kind.recorded_event, logs.fields(expediteur=claim.sender, empreinte=sha, **fields))
         return finish(conn, settings, file_id, claim, now, early)
     finally:
         if early is not None:
             early.cancel()
 
 
-def _rejects_in_background(conn, settings: Settings, claim: claims.Claim, checked: Checked):
+def _rejects_in_background(conn, settings: Settings, claim: claims.Claim, kind: kinds.Kind, checked: kinds.Checked):
     """For a file with many refused rows, the correction workbook is started in a second process now, from
     the checks' findings (the same ones the store is about to hold), and picked up by `finish`."""
     rec, lim = checked.record, settings.limits
-    if checked.quarantine_reason or not lim.background_rejects_rows <= rec.refused <= lim.max_rejects_rows:
+    if (not kind.background_workbook or checked.quarantine_reason
+            or not lim.background_rejects_rows <= rec.refused <= lim.max_rejects_rows):
         return None
     plan = rejects.plan_rejects(
         claim.data, rec.status, _findings_dicts(checked.findings), max_rows=lim.max_rejects_rows,
@@ -374,40 +185,10 @@ def _rejects_in_background(conn, settings: Settings, claim: claims.Claim, checke
     return None if isinstance(plan, rejects.RejectsOutcome) else rejects.Background(plan, claim.folder)
 
 
-def _process_declaration(conn, settings: Settings, claim: claims.Claim, now: dt.datetime, sha: str, known,
-                         run_id: int | None) -> FileResult:
-    """An annual headcount declaration: its own checks and store writes, the same acknowledgement. The same
-    file refused only for arriving outside the campaign is examined again (its ledger entry is reused)."""
-    from .billing.declarations import check_declaration
-    from .store.declarations import record_declaration, refused_for_window_only
-
-    if known and not refused_for_window_only(conn, known[0]):
-        return _duplicate(conn, settings, known, claim, now, sha)
-    checked = check_declaration(conn, claim.data, find_sender(conn, claim.sender), claim.sender, settings, sha)
-    checked.record.details["depot"] = claim.id
-    if run_id is not None:
-        checked.record.details["traitement"] = run_id
-    file_id = record_declaration(conn, checked, now.isoformat(timespec="seconds"), known[0] if known else None)
-    faults.point("applique")
-    log.info("declaration %s", logs.fields(expediteur=claim.sender, empreinte=sha, statut=checked.record.status,
-                                          versions=len(checked.versions)))
-    return finish(conn, settings, file_id, claim, now)
-
-
-def _duplicate(conn, settings: Settings, known, claim: claims.Claim, now: dt.datetime, sha: str) -> FileResult:
-    file_id, _, done_at, status, rows, accepted, _, first_sender = known
-    same_sender = first_sender == claim.sender
-    # Another sender learns only that the content is known: nothing of the first file's outcome.
-    initial = {"traite_le": done_at, "statut": status, "lignes": rows, "lignes_acceptees": accepted} if same_sender else None
-    ack, _ = _ack_from_store(conn, file_id, "deja_traite", initial)
-    ack.fichier = claim.safe_name
-    ack.expediteur = claim.sender
-    ack.recu_le = claim.received
-    for k in ("lignes_acceptees", "lignes_rejetees", "entrees", "sorties", "modifications", "avertissements"):
-        setattr(ack, k, 0)
-    if not same_sender:
-        ack.lignes = 0
-    paths = _write_ack(conn, settings, claim.sender, ack, [])
+def _duplicate(conn, settings: Settings, known: ledger.FileEntry, claim: claims.Claim, now: dt.datetime,
+               sha: str) -> FileResult:
+    ack = Ack.duplicate(known, claim.safe_name, claim.sender, claim.received)
+    paths = _answer(settings.paths.outbox / claim.sender, ack, settings, contacts_for(conn, settings, claim.sender))
     faults.point("doublon_accuse")
     dest = claim.destination()
     if dest is None:
@@ -421,23 +202,8 @@ def _duplicate(conn, settings: Settings, known, claim: claims.Claim, now: dt.dat
     return FileResult(claim.sender, claim.safe_name, sha, "deja_traite", paths, dest)
 
 
-def _open_run(conn) -> int:
-    conn.execute("UPDATE traitements SET etat='interrompu' WHERE etat='en_cours'")  # we hold the lock: they died
-    cur = conn.execute("INSERT INTO traitements (debut, pid, etat) VALUES (?, ?, 'en_cours')",
-                       (dt.datetime.now().isoformat(timespec="seconds"), os.getpid()))
-    return cur.lastrowid
-
-
 def _count(conn, run_id: int, result: FileResult) -> None:
-    sets = ["fichiers = fichiers + 1"]
-    col = RUN_COUNTERS.get(result.status)
-    if col:
-        sets.append(f"{col} = {col} + 1")
-    if result.quarantined:
-        sets.append("quarantaines = quarantaines + 1")
-    if result.resumed:
-        sets.append("repris = repris + 1")
-    conn.execute(f"UPDATE traitements SET {', '.join(sets)} WHERE id=?", (run_id,))
+    ledger.count_in_run(conn, run_id, result.status, result.quarantined, result.resumed)
 
 
 def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -> list[FileResult]:
@@ -448,12 +214,11 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
     settings.ensure_dirs()
     with hold(settings.paths.travail / LOCK_NAME):
         faults.point("verrou_pris")
-        db = connect(settings.paths.database)
+        db = connect(settings.paths.database, durable=True)  # a file's transaction is on disk before its original moves
         conn = db.conn
-        conn.execute("PRAGMA synchronous=FULL")  # a file's transaction is on disk before its original moves
         results: list[FileResult] = []
         try:
-            run_id = _open_run(conn)
+            run_id = ledger.open_run(conn, dt.datetime.now().isoformat(timespec="seconds"), os.getpid())
             log.debug("traitement_debut %s", logs.fields(traitement=run_id, pid=os.getpid()))
             faults.point("traitement_ouvert")
 
@@ -501,8 +266,7 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
                 take(found)
             for cand in found.waiting:
                 log.debug("depot_en_attente %s", logs.fields(expediteur=cand.dropped.sender, nom=cand.dropped.name))
-            conn.execute("UPDATE traitements SET fin=?, etat='termine' WHERE id=?",
-                         (dt.datetime.now().isoformat(timespec="seconds"), run_id))
+            ledger.close_run(conn, run_id, dt.datetime.now().isoformat(timespec="seconds"))
             log.log(logging.INFO if results else logging.DEBUG, "traitement_fin %s", logs.fields(
                 traitement=run_id, fichiers=len(results), erreurs=sum(r.status == "erreur" for r in results)))
             faults.point("fin")
@@ -519,44 +283,39 @@ def release(settings: Settings, ref: str, now: dt.datetime | None = None, refuse
     now = now or dt.datetime.now()
     settings.ensure_dirs()
     with hold(settings.paths.travail / LOCK_NAME):
-        db = connect(settings.paths.database)
+        db = connect(settings.paths.database, durable=True)
         conn = db.conn
-        conn.execute("PRAGMA synchronous=FULL")
         try:
-            rows = conn.execute("SELECT id, sha256, expediteur, nom, archive FROM fichiers WHERE etape='en_attente' "
-                                "AND archive IS NOT NULL AND (nom=? OR sha256 LIKE ?)", (ref, f"{ref}%")).fetchall()
-            if len(rows) != 1:
-                held = conn.execute("SELECT nom, substr(sha256, 1, 12), expediteur FROM fichiers WHERE etape='en_attente'").fetchall()
-                listing = "; ".join(f"{n} ({h}, expéditeur {e})" for n, h, e in held) or "aucune"
-                what = "Plusieurs listes retenues correspondent à" if rows else "Aucune liste retenue ne correspond à"
+            found = ledger.held_matching(conn, ref)
+            if len(found) != 1:
+                listing = "; ".join(f"{e.name} ({e.sha256[:12]}, expéditeur {e.sender})" for e in ledger.held(conn)) or "aucune"
+                what = "Plusieurs listes retenues correspondent à" if found else "Aucune liste retenue ne correspond à"
                 raise ReleaseError(f"{what} « {ref} ». Listes retenues : {listing}.")
-            file_id, sha, sender, _, kept = rows[0]
-            kept = Path(kept)
+            file_id, sha, sender, kept = found[0].id, found[0].sha256, found[0].sender, Path(found[0].archive)
             claim = claims.take(intake.Candidate(intake.Dropped(sender, kept), intake.Seen.of(kept), 0.0, None),
                                 settings.paths.travail)
             if claim is None:
                 raise ReleaseError(f"Le fichier retenu {kept} a changé pendant la libération : recommencez.")
-            checked = check_file(conn, claim.data, sender, settings, sha, release=True)
+            kind = kinds.detect(claim.data, settings.limits)
+            checked = kind.check(conn, claim.data, sender, settings, sha, release=True)
             checked.record.details.update(depot=claim.id, liberee_le=now.isoformat(timespec="seconds"))
             if refuse is not None:
-                _refused_by_staff(checked, refuse)
-            findings = list(checked.findings.itertuples(index=False, name=None))
-            new_id, _ = record_file(conn, checked.record, findings, checked.accepted, checked.existing,
-                                    now.isoformat(timespec="seconds"), replaces=file_id)
+                _refused_by_staff(kind, checked, refuse)
+            new_id, _ = kind.record(conn, checked, now.isoformat(timespec="seconds"), file_id)
             log.info("liberee %s", logs.fields(expediteur=sender, empreinte=sha, statut=checked.record.status))
             return finish(conn, settings, new_id, claim, now)
         finally:
             conn.close()
 
 
-def _refused_by_staff(checked: Checked, reason: str) -> None:
+def _refused_by_staff(kind: kinds.Kind, checked: kinds.Checked, reason: str) -> None:
     """A held list that staff refuse: nothing applied, a file-level finding saying why."""
     f = Findings()
     f.add_file("LISTE_REFUSEE_SERVICE", motif=f" : {reason}" if reason.strip() else "")
     header_line = int(checked.record.details.get("ligne_entetes") or 1)
     extra = to_rows(f.frame(), np.array([], dtype=np.int64), header_line, {})
     checked.findings = pd.concat([extra, checked.findings], ignore_index=True)
-    checked.accepted = pd.DataFrame()
+    kind.apply_nothing(checked)
     rec = checked.record
     rec.status, rec.accepted, rec.refused = "rejete", 0, rec.rows
 
@@ -565,30 +324,15 @@ class ReleaseError(Exception):
     """No single held list matches what staff asked to release (French message)."""
 
 
-def dry_run(settings: Settings, path: Path, sender: str, outdir: Path) -> tuple[Checked, list[Path]]:
-    """The checks of `traiter` on one file, acknowledgement written to outdir; the store is not changed."""
+def dry_run(settings: Settings, path: Path, sender: str, outdir: Path) -> tuple[Ack, list[Path]]:
+    """The checks of `traiter` on one file, acknowledgement written to outdir; the store is not changed.
+    Returns the acknowledgement and the paths of its files."""
     db = connect(settings.paths.database)
     try:
-        if detect_kind(path, settings.limits) == DECLARATION:
-            from .billing.declarations import check_declaration
-
-            checked = check_declaration(db.conn, path, find_sender(db.conn, sender), sender, settings)
-        else:
-            checked = check_file(db.conn, path, sender, settings)
+        kind = kinds.detect(path, settings.limits)
+        checked = kind.check(db.conn, path, sender, settings)
         contacts = contacts_for(db.conn, settings, sender)
     finally:
         db.conn.close()
-    rec = checked.record
-    planned = _planned(checked.accepted) if isinstance(checked, Checked) else {}
-    ack = Ack(fichier=path.name, sha256=rec.sha256, recu_le=rec.received, statut=rec.status, expediteur=sender,
-              lignes=rec.rows, lignes_acceptees=rec.accepted, lignes_rejetees=rec.refused,
-              avertissements=rec.warnings, **planned)
-    paths = write_ack(outdir, ack, _findings_dicts(checked.findings), settings.limits.findings_per_code,
-                      contacts=contacts, source=path, limits=settings.limits, dry_run=True)
-    return checked, paths
-
-
-def _planned(accepted: pd.DataFrame) -> dict[str, int]:
-    counts = accepted["action"].value_counts() if len(accepted) else {}
-    return {"entrees": int(counts.get("entree", 0)), "sorties": int(counts.get("sortie", 0)),
-            "modifications": int(counts.get("modification", 0))}
+    ack = Ack.of(ledger.FileEntry.unrecorded(checked.record, **kind.planned(checked)), _findings_dicts(checked.findings))
+    return ack, _answer(outdir, ack, settings, contacts, source=path, dry_run=True)

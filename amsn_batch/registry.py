@@ -22,9 +22,9 @@ from .read import Table, read_table
 from .read.headers import map_headers, score_header_row
 from .rules import identifiers, values
 from .rules.catalogue import Findings, to_rows
+from .store import registry as registry_store
+from .store.registry import ADHERENT_FIELDS
 from .vocab import normalize, vocabulary
-
-ADHERENT_FIELDS = ("raison_sociale", "tva", "email_facturation", "centre", "statut")
 EMAIL = re.compile(r"[^@\s;,]+@[^@\s;,]+\.[A-Za-z]{2,}")
 
 
@@ -149,7 +149,7 @@ def import_registry(db, path: Path, mandates_path: Path | None = None, now: dt.d
     conn = db.conn
     table, frame, f, cols = check_registry(path)
     reports = [_report(f, table, cols, path.name)]
-    known = set(frame["numero"]) | {r[0] for r in conn.execute("SELECT numero FROM adherents")}
+    known = set(frame["numero"]) | registry_store.member_numbers(conn)
     mandates = None
     if mandates_path is not None or _has_mandate_sheet(path):
         mpath = mandates_path or path
@@ -157,17 +157,29 @@ def import_registry(db, path: Path, mandates_path: Path | None = None, now: dt.d
         reports.append(_report(mf, mtable, mcols, mpath.name))
     findings = pd.concat(reports, ignore_index=True)
     blocking = (findings["gravite"] == "bloquant").any()
-    counts = {"adherents": 0, "etablissements": 0, "mandats": 0, "modifications": 0, "mandats_retires": 0}
     if blocking:
+        counts = {"adherents": 0, "etablissements": 0, "mandats": 0, "modifications": 0, "mandats_retires": 0}
         return RegistryReport(findings, False, counts)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        _apply(conn, frame, mandates, now_s, path.name, counts)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    counts = registry_store.apply_registry(conn, _members(frame), None if mandates is None else _mandates(mandates),
+                                           now_s, path.name)
     return RegistryReport(findings, True, counts)
+
+
+def _members(frame: pd.DataFrame) -> list[registry_store.Member]:
+    """The checked registry as the store takes it: one Member per N° adhérent (its first row's fields)."""
+    out = []
+    for numero, grp in frame.groupby("numero", sort=False):
+        first = grp.iloc[0]
+        out.append(registry_store.Member(
+            numero, **{k: first[k] or None for k in ADHERENT_FIELDS},
+            establishments=[registry_store.Establishment(r["siret"], r["adresse"] or None, r["code_postal"] or None,
+                                                         r["ville"] or None) for _, r in grp.iterrows()]))
+    return out
+
+
+def _mandates(frame: pd.DataFrame) -> list[registry_store.Mandate]:
+    return [registry_store.Mandate(r["mandataire"], r["numero"], r.get("nom_mandataire") or None)
+            for _, r in frame.iterrows()]
 
 
 def _has_mandate_sheet(path: Path) -> bool:
@@ -188,59 +200,3 @@ def _report(f: Findings, table: Table, cols: dict[str, str], name: str) -> pd.Da
     rows = to_rows(f.frame(), table.lines, table.header_line, cols, masked=frozenset())
     rows.insert(0, "fichier", name)
     return rows
-
-
-def _history(conn, objet: str, cle: str, field: str, before, after, source: str, now: str) -> None:
-    conn.execute(
-        "INSERT INTO registre_historique (objet, cle, champ, avant, apres, source, le) VALUES (?,?,?,?,?,?,?)",
-        (objet, cle, field, before, after, source, now),
-    )
-
-
-def _upsert(conn, table: str, key_col: str, key: str, row: dict, objet: str, source: str, now: str, counts: dict) -> None:
-    current = conn.execute(f"SELECT * FROM {table} WHERE {key_col}=?", (key,)).fetchone()
-    if current is None:
-        cols = [key_col, *row, "maj_le"]
-        conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})", (key, *row.values(), now))
-        _history(conn, objet, key, "*", None, "création", source, now)
-        counts[table] += 1
-        return
-    names = [d[0] for d in conn.execute(f"SELECT * FROM {table} LIMIT 0").description]
-    old = dict(zip(names, current))
-    changes = {k: v for k, v in row.items() if (old.get(k) or "") != (v or "")}
-    if changes:
-        sets = ", ".join(f"{k}=?" for k in changes)
-        conn.execute(f"UPDATE {table} SET {sets}, maj_le=? WHERE {key_col}=?", (*changes.values(), now, key))
-        for k, v in changes.items():
-            _history(conn, objet, key, k, old.get(k), v, source, now)
-        counts["modifications"] += 1
-
-
-def _apply(conn, frame: pd.DataFrame, mandates: pd.DataFrame | None, now: str, source: str, counts: dict) -> None:
-    for numero, grp in frame.groupby("numero", sort=False):
-        first = grp.iloc[0]
-        _upsert(conn, "adherents", "numero", numero, {k: first[k] or None for k in ADHERENT_FIELDS}, "adherent", source, now, counts)
-        for _, r in grp.iterrows():
-            _upsert(conn, "etablissements", "siret", r["siret"],
-                    {"adherent": numero, "adresse": r["adresse"] or None, "code_postal": r["code_postal"] or None, "ville": r["ville"] or None},
-                    "etablissement", source, now, counts)
-    if mandates is None:
-        return
-    wanted = set()
-    for _, r in mandates.iterrows():
-        code = r["mandataire"]
-        if conn.execute("SELECT 1 FROM mandataires WHERE code=?", (code,)).fetchone() is None:
-            conn.execute("INSERT INTO mandataires (code, nom, maj_le) VALUES (?,?,?)", (code, r.get("nom_mandataire") or None, now))
-            _history(conn, "mandataire", code, "*", None, "création", source, now)
-        elif r.get("nom_mandataire"):
-            conn.execute("UPDATE mandataires SET nom=? WHERE code=?", (r["nom_mandataire"], code))
-        wanted.add((code, r["numero"]))
-    current = set(conn.execute("SELECT mandataire, adherent FROM mandats").fetchall())
-    for code, numero in sorted(wanted - current):
-        conn.execute("INSERT INTO mandats (mandataire, adherent, depuis) VALUES (?,?,?)", (code, numero, now))
-        _history(conn, "mandat", f"{code}/{numero}", "*", None, "création", source, now)
-        counts["mandats"] += 1
-    for code, numero in sorted(current - wanted):
-        conn.execute("DELETE FROM mandats WHERE mandataire=? AND adherent=?", (code, numero))
-        _history(conn, "mandat", f"{code}/{numero}", "*", "actif", "retiré", source, now)
-        counts["mandats_retires"] += 1

@@ -1,5 +1,6 @@
 """`amsn-batch statut`: what waits in the drop folders, what a stopped run left, what is held for review,
-what is in quarantine, and the last runs with their counts. Reads only; never takes the run lock."""
+what is in quarantine, and the last runs with their counts; and `rapport quotidien`, the staff dashboard
+with the declaration campaign. Reads only; never takes the run lock."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from . import claims, intake
 from .config import Settings
 from .lock import LOCK_NAME, holder
 from .reports.formats import date_fr, number_fr
-from .store import connect
+from .billing.declarations import statuses, window
+from .reports.dashboard import MAX_LISTED, Campaign, write_daily
+from .store import connect, ledger, registry
 
 RUN_STATES = {"en_cours": "en cours", "termine": "terminé", "interrompu": "interrompu"}
 
@@ -72,23 +75,16 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
 
     db = connect(settings.paths.database)
     try:
-        conn = db.conn
-        held = conn.execute(
-            "SELECT expediteur, nom, recu_le, sha256 FROM fichiers WHERE statut='en_attente' ORDER BY id").fetchall()
-        runs = conn.execute(
-            "SELECT id, debut, fin, etat, fichiers, acceptes, acceptes_partiellement, rejetes, en_attente, "
-            "deja_traites, quarantaines, repris, erreurs FROM traitements ORDER BY id DESC LIMIT ?",
-            (last_runs,)).fetchall()
-        quarantined = {row[0]: row[1:] for row in conn.execute(
-            "SELECT archive, expediteur, nom, recu_le FROM fichiers WHERE json_extract(details, '$.quarantaine') "
-            "AND archive IS NOT NULL")}
+        held = ledger.held(db.conn)
+        runs = ledger.last_runs(db.conn, last_runs)
+        quarantined = ledger.quarantined(db.conn)
     finally:
         db.conn.close()
 
     lines.append("")
     lines.append(f"Retenus pour examen par le service (statut en_attente) : {len(held)} fichier(s)")
-    for sender, name, received, sha in held:
-        lines.append(f"  {sender}/{name} — reçu le {_when(received)} — empreinte {sha[:12]}")
+    for e in held:
+        lines.append(f"  {e.sender}/{e.name} — reçu le {_when(e.received)} — empreinte {e.sha256[:12]}")
 
     in_quarantine = _quarantine_files(settings.paths.quarantine)
     lines.append("")
@@ -97,7 +93,7 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
         reason_file = path.with_name(path.name + ".raison.txt")
         reason = reason_file.read_text(encoding="utf-8").strip() if reason_file.exists() else ""
         known = quarantined.get(str(path))
-        received = f" — reçu le {_when(known[2])}" if known else ""
+        received = f" — reçu le {_when(known.received)}" if known else ""
         lines.append(f"  {path.parent.name}/{path.name}{received} — {_first_sentence(reason)}")
 
     lines.append("")
@@ -105,8 +101,8 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
     if runs:
         head = ("N°", "début", "fin", "état", "fichiers", "acceptés", "partiels", "refusés", "en attente",
                 "déjà reçus", "quarantaine", "repris", "erreurs")
-        rows = [head] + [(str(r[0]), _when(r[1]), _when(r[2]), RUN_STATES.get(r[3], r[3]),
-                          *(number_fr(x) for x in r[4:])) for r in runs]
+        rows = [head] + [(str(r.id), _when(r.started), _when(r.ended), RUN_STATES.get(r.state, r.state),
+                          *(number_fr(x) for x in r.counts())) for r in runs]
         widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
         for row in rows:
             lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
@@ -125,3 +121,29 @@ def _quarantine_files(root: Path) -> list[Path]:
 def _first_sentence(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= 160 else text[:157] + "…"
+
+
+def daily_report(settings: Settings, day: dt.date, now: dt.datetime | None = None) -> tuple[Path, Path]:
+    """`amsn-batch rapport quotidien`: the staff dashboard of a day and the index of days (reports.dashboard),
+    with the declaration campaign section when the day is in one. Returns both paths."""
+    db = connect(settings.paths.database)
+    try:
+        campaign = _campaign(db.conn, settings, day)
+    finally:
+        db.conn.close()
+    return write_daily(settings, day, now, campaign)
+
+
+def _campaign(conn, settings: Settings, day: dt.date) -> Campaign | None:
+    """During the declaration campaign of the day's year (January by default, or as staff opened it):
+    the adhérents that have not declared yet and the declarations still to fix, from the billing statuses
+    (the portal's À saisir / En cours / Confirmée / Facturée / Non saisissable)."""
+    if settings.billing is None or not window(conn, settings.billing, None, day.year).contains(day):
+        return None
+    rows = statuses(conn, settings.billing, day.year, day)
+    info = {m.numero: (m.numero, m.raison_sociale, m.centre) for m in registry.members(conn)}
+    expected = [s for s in rows if s.status != "non_saisissable"]
+    missing = [info[s.adherent] for s in expected if s.status == "a_saisir"]
+    in_progress = [info[s.adherent] for s in expected if s.status == "en_cours"]
+    declared = sum(1 for s in expected if s.status in ("confirmee", "facturee"))
+    return Campaign(day.year, len(expected), declared, in_progress[:MAX_LISTED], missing[:MAX_LISTED], len(missing), "")

@@ -266,8 +266,11 @@ def test_dry_run_checks_a_declaration_without_recording_it(tmp_path):
 
 
 def test_kind_of_file_is_decided_from_the_header_row(tmp_path):
-    from amsn_batch.read.kind import detect_kind
+    from amsn_batch.kinds import detect
     from tests.factories import MOVEMENT_HEADERS
+
+    def detect_kind(path):
+        return detect(path).name
 
     s = "12345678900017"
     assert detect_kind(write_xlsx(tmp_path / "m.xlsx", MOVEMENT_HEADERS, [employee_row("1", s)], title=["Mouvements"])) == "mouvements"

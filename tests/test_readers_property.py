@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from amsn_batch.config import load_settings
-from amsn_batch.pipeline import check_file
+from amsn_batch.kinds.employees import check_file
 from amsn_batch.read import UnreadableFile, read_table
 from amsn_batch.vocab import vocabulary
 from amsn_batch.registry import import_registry

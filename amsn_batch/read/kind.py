@@ -1,9 +1,6 @@
-"""Which kind of file a sender dropped, decided from its header row.
-
-Employee movement files and annual headcount declarations arrive in the same inbox folder. The header
-row tells them apart: a declaration names the year declared (`Année`) and the fields of the declaration
-vocabulary; anything else, or anything unreadable, is left to the employee-file path, which reports it.
-Only the first rows are read.
+"""The first rows of a file, as text cells, read cheaply: what the kinds of file (amsn_batch/kinds/) are
+recognised from. Employee movement files, full staff lists and annual headcount declarations arrive in the
+same inbox folder; their header row tells them apart. Only the first rows are read.
 """
 
 from __future__ import annotations
@@ -13,14 +10,12 @@ from pathlib import Path
 
 from ..config import Limits
 from .guard import check_zip
-from ..vocab import normalize, vocabulary
-from .headers import score_header_row
-from .table import HEADER_SEARCH_ROWS, XLS_MAGIC, XLSX_MAGIC, UnreadableFile, _sample_lines, detect_encoding, detect_separator
-
-MOVEMENTS, DECLARATION = "mouvements", "declaration"
+from .table import HEADER_SEARCH_ROWS, XLS_MAGIC, XLSX_MAGIC, _sample_lines, detect_encoding, detect_separator
 
 
-def _head_rows(path: Path, limits: Limits) -> list[list[str]]:
+def head_rows(path: Path, limits: Limits) -> list[list[str]]:
+    """The first rows of a CSV or a workbook's sheets (none for a file over the size limit). Raises what the
+    readers raise on a file that cannot be read."""
     if path.stat().st_size > limits.max_file_bytes:
         return []
     with open(path, "rb") as fh:
@@ -36,20 +31,3 @@ def _head_rows(path: Path, limits: Limits) -> list[list[str]]:
     lines = _sample_lines(head, encoding)
     sep = detect_separator(lines)
     return [next(csv.reader([line], delimiter=sep), []) for line in lines[:HEADER_SEARCH_ROWS]]
-
-
-def detect_kind(path: Path, limits: Limits | None = None) -> str:
-    """'declaration' when a header row names the declared year and more declaration fields than employee
-    fields; 'mouvements' otherwise (including any file that cannot be read: that path reports it)."""
-    try:
-        rows = _head_rows(path, limits or Limits())
-    except (UnreadableFile, UnicodeDecodeError, OSError, ValueError, csv.Error):
-        return MOVEMENTS
-    except Exception:  # calamine's own errors for damaged workbooks
-        return MOVEMENTS
-    decl, moves = vocabulary(DECLARATION), vocabulary(MOVEMENTS)
-    for row in rows:
-        keys = {decl.lookup.get(normalize(c)) for c in row}
-        if "annee" in keys and score_header_row(row, decl) >= 2 and score_header_row(row, decl) > score_header_row(row, moves):
-            return DECLARATION
-    return MOVEMENTS

@@ -2,6 +2,9 @@
 <nom>.ar.html (a page a person can read: self-contained, phone-sized and printable on A4) and, when rows were
 refused, <nom>.rejets.xlsx (the correction workbook, see rejects.py).
 
+One model, `Ack`, built once per file from its ledger entry and findings (`Ack.of`; `Ack.duplicate` for the
+same content sent again), renders all four: `traiter`, `liste valider/rejeter` and the dry run `valider` use it.
+
 Every text taken from the sender's file is passed through `masking.scrub` before it is written, in the CSV
 and in the page: the NIR column is masked at the source, and a NIR typed anywhere else is masked here."""
 
@@ -12,7 +15,7 @@ import datetime as dt
 import io
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import jinja2
@@ -20,7 +23,11 @@ from markupsafe import Markup
 
 from ..masking import scrub
 from ..resources import folder
+from ..store.ledger import FileEntry
+from . import rejects
+from .contacts import service_contacts
 from .formats import date_fr, number_fr, safe_cell, write_atomic
+from .summary import VERDICT_KIND, VERDICT_TITLE, group_findings, plural, verdict_sentence
 
 log = logging.getLogger("amsn_batch")
 
@@ -51,6 +58,24 @@ class Ack:
     avertissements: int = 0
     constats_non_listes: dict[str, int] = field(default_factory=dict)
     traitement_initial: dict | None = None  # for deja_traite: when and how it was first processed
+    findings: list[dict] = field(default_factory=list, repr=False)  # all of them (ligne, colonne, valeur, code,
+    # gravite, message); the JSON has only the counts
+
+    @classmethod
+    def of(cls, entry: FileEntry, findings: list[dict]) -> Ack:
+        """The acknowledgement of a file: its ledger entry (FileEntry.unrecorded for a dry run) and all its findings."""
+        return cls(entry.name, entry.sha256, entry.received, entry.status, entry.sender, entry.rows, entry.accepted,
+                   entry.refused, entry.entries, entry.exits, entry.changes, entry.warnings, findings=findings)
+
+    @classmethod
+    def duplicate(cls, first: FileEntry, name: str, sender: str, received: str) -> Ack:
+        """The same content sent again (nothing applied). Its own sender is told how it was first processed;
+        another sender learns only that the content is known, nothing of the first file's outcome."""
+        same_sender = first.sender == sender
+        initial = ({"traite_le": first.done_at, "statut": first.status, "lignes": first.rows,
+                    "lignes_acceptees": first.accepted} if same_sender else None)
+        return cls(name, first.sha256, received, "deja_traite", sender, first.rows if same_sender else 0,
+                   traitement_initial=initial)
 
     @property
     def verdict(self) -> str:
@@ -77,18 +102,15 @@ def cap_findings(rows: list[dict], per_code: int) -> tuple[list[dict], dict[str,
     return kept, extra
 
 
-def write_ack(outdir: Path, ack: Ack, findings: list[dict], per_code: int = 200, *, contacts=None,
-              source: Path | None = None, limits=None, dry_run: bool = False, kind: str = "mouvements",
-              prepared=None) -> list[Path]:
+def write_ack(outdir: Path, ack: Ack, per_code: int = 200, *, contacts=None, source: Path | None = None,
+              limits=None, dry_run: bool = False, kind: str = "mouvements", prepared=None) -> list[Path]:
     """Write the acknowledgement files; returns their paths.
 
-    `findings` are all the findings of the file (the CSV lists `per_code` of each code, the page fewer, all
-    are counted). With `source` (the file as received, still readable, read with the column vocabulary
+    The CSV lists `per_code` of each code of `ack.findings`, the page fewer; all are counted. With `source` (the file as received, still readable, read with the column vocabulary
     `kind` of schemas/colonnes.toml), the refused rows also go into the correction workbook <nom>.rejets.xlsx.
     `contacts` (contacts.Contacts) fills « Qui contacter »; `dry_run` marks the page as a trial; `prepared`
     (rejects.Background), the correction workbook already being written by another process."""
-    from . import rejects
-
+    findings = ack.findings
     listed, extra = cap_findings(findings, per_code)
     ack.constats_non_listes = extra
     stem = ack_stem(ack.fichier)
@@ -103,7 +125,7 @@ def write_ack(outdir: Path, ack: Ack, findings: list[dict], per_code: int = 200,
         w.writerow(["", "", "", code, "", f"… et {n} autres constats {code} non listés (limite de {per_code} par code)."])
     write_atomic(paths[0], "\ufeff" + buf.getvalue())
 
-    doc = asdict(ack)
+    doc = {f.name: getattr(ack, f.name) for f in fields(ack) if f.name != "findings"}
     if not doc["traitement_initial"]:
         doc.pop("traitement_initial")
     write_atomic(paths[1], json.dumps(doc, ensure_ascii=False, indent=2))
@@ -122,8 +144,6 @@ def write_ack(outdir: Path, ack: Ack, findings: list[dict], per_code: int = 200,
 
 def _write_workbook(outdir: Path, stem: str, ack: Ack, findings: list[dict], source: Path, limits, contacts, kind: str,
                     prepared=None):
-    from . import rejects
-
     if prepared is not None and (delivered := prepared.deliver(outdir / rejects.rejects_name(stem))) is not None:
         return delivered
 
@@ -187,10 +207,6 @@ def counts(ack: Ack) -> list[tuple[str, str, int]]:
 
 def render_html(ack: Ack, findings: list[dict], extra: dict[str, int] | None = None, *, contacts=None,
                 workbook=None, dry_run: bool = False, now: dt.datetime | None = None) -> str:
-    from .contacts import service_contacts
-    from .rejects import RejectsOutcome, rejects_name
-    from .summary import VERDICT_KIND, VERDICT_TITLE, group_findings, plural, verdict_sentence
-
     groups = group_findings(findings)
     phrase = verdict_sentence(ack)
     head, _, rest = phrase.partition(" : ")
@@ -206,8 +222,8 @@ def render_html(ack: Ack, findings: list[dict], extra: dict[str, int] | None = N
         bloquants=[g for g in groups if g.bloquant],
         avertissements=[g for g in groups if not g.bloquant],
         contacts=contacts if contacts is not None else service_contacts(),
-        classeur=workbook or RejectsOutcome(None),
-        classeur_nom=scrub(rejects_name(ack_stem(ack.fichier))),
+        classeur=workbook or rejects.RejectsOutcome(None),
+        classeur_nom=scrub(rejects.rejects_name(ack_stem(ack.fichier))),
         stem=scrub(ack_stem(ack.fichier)),
         essai=dry_run,
         genere_le=(now or dt.datetime.now()).isoformat(timespec="minutes"),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..config import ConfigError, Settings, read_toml
 from .. import vocab
+from ..store import registry
 from ..vocab import normalize
 
 MAX_CENTRES = 6  # a payroll provider may act for hundreds of adhérents: list this many centres, count the rest
@@ -96,20 +97,12 @@ def _people(specs: list[dict]) -> list[Person]:
 def contacts_for(conn, settings: Settings | None, sender: str) -> Contacts:
     """The contacts to print on an acknowledgement for this sender (an adhérent or a mandataire)."""
     d = load_directory(directory_path(settings))
-    row = conn.execute("SELECT raison_sociale FROM adherents WHERE numero=?", (sender,)).fetchone()
-    mandataire = False
-    if row is not None:
-        name, members = row[0] or "", [sender]
-    else:
-        m = conn.execute("SELECT nom FROM mandataires WHERE code=?", (sender,)).fetchone()
-        name = (m[0] or "") if m else ""
-        mandataire = m is not None
-        members = [r[0] for r in conn.execute("SELECT adherent FROM mandats WHERE mandataire=? ORDER BY adherent", (sender,))]
+    who = registry.sender_info(conn, sender)
+    name, mandataire = who.name, who.mandataire
     centres: dict[tuple[str, str], Centre] = {}
-    if members:
-        marks = ",".join("?" * len(members))
-        rows = conn.execute(f"SELECT numero, COALESCE(centre, '') FROM adherents WHERE numero IN ({marks}) ORDER BY numero", members)
-        for numero, centre_name in rows:
+    if who.members:
+        for member in registry.members(conn, who.members):
+            numero, centre_name = member.numero, member.centre
             spec = d.centres.get(normalize(centre_name)) if centre_name else None
             own_team = d.adherents.get(numero, {}).get("equipe")
             key = (normalize(centre_name), numero if own_team else "")

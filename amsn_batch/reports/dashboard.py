@@ -8,7 +8,7 @@ store only; it writes nothing but the two pages, so it can be run at any time, a
 Sections: the day in figures; files per sender with their status; refusal rate per sender and the most
 frequent rules (with charts); files held for review or in quarantine (whatever their date: they wait for
 someone); senders silent for longer than usual; during the January campaign, the adhérents that have not
-declared yet (only when the store has a `declarations` table, see `_campaign`); headcount by category.
+declared yet (given by the caller: status.daily_report); headcount by category.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ import jinja2
 
 from ..config import Settings
 from ..masking import scrub
-from ..store import connect
+from ..store import connect, ledger, registry
+from ..store.employees import headcount_by_category
 from ..vocab import BLOCKING, catalogue, load_toml
 from .ack import TEMPLATES, ack_stem
 from .charts import BLUE, GREEN, RED, Bar, bar_chart
@@ -160,51 +161,31 @@ def page_name(day: dt.date) -> str:
     return f"{PAGE_PREFIX}{day.isoformat()}.html"
 
 
-def _day_filter() -> str:
-    return "substr(COALESCE(f.traite_le, f.recu_le), 1, 10)"
-
-
-def _names(conn) -> dict[str, str]:
-    names = {code: nom or "Mandataire" for code, nom in conn.execute("SELECT code, nom FROM mandataires")}
-    names.update({n: r or "" for n, r in conn.execute("SELECT numero, raison_sociale FROM adherents")})
-    return names
-
-
 def _files(conn, day: dt.date, names: dict[str, str], settings: Settings) -> list[SenderBlock]:
-    rows = conn.execute(
-        f"""SELECT f.expediteur, f.nom, COALESCE(f.traite_le, f.recu_le), f.statut, f.lignes, f.lignes_acceptees,
-                   f.lignes_rejetees, f.entrees, f.sorties, f.modifications, f.avertissements,
-                   json_extract(f.details, '$.quarantaine')
-            FROM fichiers f WHERE {_day_filter()} = ? ORDER BY COALESCE(f.traite_le, f.recu_le), f.id""",
-        (day.isoformat(),)).fetchall()
     blocks: dict[str, SenderBlock] = {}
-    for sender, name, when, status, n, ok, ko, e, s, m, w, quarantined in rows:
-        block = blocks.setdefault(sender, SenderBlock(sender, names.get(sender, "")))
-        ack = settings.paths.outbox / sender / f"{ack_stem(name)}.ar.html"
+    for f in ledger.files_of_day(conn, day.isoformat()):
+        block = blocks.setdefault(f.sender, SenderBlock(f.sender, names.get(f.sender, "")))
+        ack = settings.paths.outbox / f.sender / f"{ack_stem(f.name)}.ar.html"
         link = os.path.relpath(ack, settings.paths.rapports) if ack.is_file() else None
-        label = STATUS_LABEL.get(status, status)
-        if quarantined:
+        label = STATUS_LABEL.get(f.status, f.status)
+        if f.quarantined:
             label += " (quarantaine)"
-        block.fichiers.append(FileLine(when[11:16], scrub(name), status, label, STATUS_TONE.get(status, "attente"),
-                                       n or 0, ok or 0, ko or 0, e or 0, s or 0, m or 0, w or 0, bool(quarantined),
-                                       link.replace(os.sep, "/") if link else None))
+        block.fichiers.append(FileLine(f.when[11:16], scrub(f.name), f.status, label, STATUS_TONE.get(f.status, "attente"),
+                                       f.rows, f.accepted, f.refused, f.entries, f.exits, f.changes, f.warnings,
+                                       f.quarantined, link.replace(os.sep, "/") if link else None))
     return sorted(blocks.values(), key=lambda b: (-(b.rejetees), b.code))
 
 
 def _rules(conn, day: dt.date) -> list[RuleCount]:
     cat = catalogue()
-    rows = conn.execute(
-        f"""SELECT c.code, c.gravite, COUNT(DISTINCT c.fichier_id || ':' || c.ligne), COUNT(DISTINCT c.fichier_id),
-                   COUNT(DISTINCT f.expediteur)
-            FROM constats c JOIN fichiers f ON f.id = c.fichier_id
-            WHERE {_day_filter()} = ? GROUP BY c.code, c.gravite""", (day.isoformat(),)).fetchall()
-    out = [RuleCount(code, cat[code].title if code in cat else code, grav, n, nf, ns) for code, grav, n, nf, ns in rows]
+    out = [RuleCount(t.code, cat[t.code].title if t.code in cat else t.code, t.severity, t.lines, t.files, t.senders)
+           for t in ledger.rule_tallies(conn, day.isoformat())]
     return sorted(out, key=lambda r: (r.gravite != BLOCKING, -r.lignes, r.code))[:TOP_RULES]
 
 
 def _held(conn, names: dict[str, str]) -> list[Waiting]:
-    rows = conn.execute("SELECT expediteur, nom, recu_le FROM fichiers WHERE statut = 'en_attente' ORDER BY recu_le").fetchall()
-    return [Waiting(s, names.get(s, ""), scrub(n), r, "Mis en attente pour examen par le service") for s, n, r in rows]
+    return [Waiting(e.sender, names.get(e.sender, ""), scrub(e.name), e.received, "Mis en attente pour examen par le service")
+            for e in sorted(ledger.held(conn), key=lambda e: e.received)]
 
 
 def _quarantine(folder: Path, names: dict[str, str]) -> list[Waiting]:
@@ -230,11 +211,8 @@ def _inbox_count(folder: Path) -> int:
 
 
 def _silent(conn, day: dt.date, names: dict[str, str]) -> list[Silent]:
-    rows = conn.execute(
-        f"""SELECT f.expediteur, {_day_filter()} AS d FROM fichiers f WHERE {_day_filter()} <= ?
-            GROUP BY f.expediteur, d ORDER BY f.expediteur, d""", (day.isoformat(),)).fetchall()
     days: dict[str, list[dt.date]] = {}
-    for sender, d in rows:
+    for sender, d in ledger.sender_days(conn, day.isoformat()):
         if sender in names:  # unknown sender folders have no rhythm to keep
             days.setdefault(sender, []).append(dt.date.fromisoformat(d))
     out = []
@@ -248,31 +226,9 @@ def _silent(conn, day: dt.date, names: dict[str, str]) -> list[Silent]:
     return sorted(out, key=lambda s: -s.silence / max(s.rythme, 1))
 
 
-def _campaign(conn, settings: Settings, day: dt.date) -> Campaign | None:
-    """During the declaration campaign of the day's year (January by default, or as staff opened it):
-    the adhérents that have not declared yet and the declarations still to fix, from the billing statuses
-    (the portal's À saisir / En cours / Confirmée / Facturée / Non saisissable)."""
-    from ..billing.declarations import statuses, window
-
-    if settings.billing is None or not window(conn, settings.billing, None, day.year).contains(day):
-        return None
-    rows = statuses(conn, settings.billing, day.year, day)
-    info = {numero: (numero, name, centre or "") for numero, name, centre in
-            conn.execute("SELECT numero, raison_sociale, centre FROM adherents ORDER BY numero")}
-    expected = [s for s in rows if s.status != "non_saisissable"]
-    missing = [info[s.adherent] for s in expected if s.status == "a_saisir"]
-    in_progress = [info[s.adherent] for s in expected if s.status == "en_cours"]
-    declared = sum(1 for s in expected if s.status in ("confirmee", "facturee"))
-    return Campaign(day.year, len(expected), declared, in_progress[:MAX_LISTED], missing[:MAX_LISTED], len(missing), "")
-
-
 def _headcount(conn, day: dt.date) -> list[tuple[str, str, int]]:
     """Employees present at the end of the day, by declared category (from the versions, so a past day is right)."""
-    end = (day + dt.timedelta(days=1)).isoformat()
-    rows = dict(conn.execute(
-        """SELECT COALESCE(v.categorie, ''), COUNT(*) FROM salaries_versions v
-           JOIN (SELECT salarie_id, MAX(id) AS id FROM salaries_versions WHERE le < ? GROUP BY salarie_id) last ON last.id = v.id
-           WHERE v.mouvement != 'sortie' GROUP BY 1""", (end,)).fetchall())
+    rows = headcount_by_category(conn, (day + dt.timedelta(days=1)).isoformat())
     labels = {code: spec["libelle"] for code, spec in load_toml("categories.toml").items()}
     order = list(labels) + sorted(k for k in rows if k and k not in labels)
     out = [(code, labels.get(code, code), rows.get(code, 0)) for code in order]
@@ -281,11 +237,11 @@ def _headcount(conn, day: dt.date) -> list[tuple[str, str, int]]:
     return out
 
 
-def collect(settings: Settings, day: dt.date, now: dt.datetime | None = None) -> Daily:
+def collect(settings: Settings, day: dt.date, now: dt.datetime | None = None, campaign: Campaign | None = None) -> Daily:
     db = connect(settings.paths.database)
     conn = db.conn
     try:
-        names = _names(conn)
+        names = registry.sender_names(conn)
         return Daily(
             jour=day,
             genere_le=now or dt.datetime.now(),
@@ -294,7 +250,7 @@ def collect(settings: Settings, day: dt.date, now: dt.datetime | None = None) ->
             en_attente=_held(conn, names),
             quarantaine=_quarantine(settings.paths.quarantine, names),
             silencieux=_silent(conn, day, names),
-            campagne=_campaign(conn, settings, day),
+            campagne=campaign,
             effectifs=_headcount(conn, day),
             inbox=_inbox_count(settings.paths.inbox),
         )
@@ -347,25 +303,26 @@ def _pages(folder: Path) -> list[dt.date]:
 def render_index(settings: Settings, days: list[dt.date], now: dt.datetime) -> str:
     db = connect(settings.paths.database)
     try:
-        stats = {d: (nf, n or 0, ko or 0, refused or 0) for d, nf, n, ko, refused in db.conn.execute(
-            f"""SELECT {_day_filter()}, COUNT(*), SUM(f.lignes), SUM(f.lignes_rejetees), SUM(f.statut = 'rejete')
-                FROM fichiers f GROUP BY 1""")}
+        stats = ledger.day_totals(db.conn)
     finally:
         db.conn.close()
     rows = []
     for day in sorted(days, reverse=True):
-        nf, n, ko, refused = stats.get(day.isoformat(), (0, 0, 0, 0))
+        t = stats.get(day.isoformat(), ledger.DayTotals(0, 0, 0, 0))
+        nf, n, ko, refused = t.files, t.rows, t.refused_rows, t.refused_files
         rows.append({"jour": day, "lien": page_name(day), "fichiers": nf, "lignes": n, "rejetees": ko,
                      "refuses": refused, "taux": ko / n if n else None})
     return _env().get_template("quotidien-index.html.j2").render(jours=rows, genere_le=now)
 
 
-def write_daily(settings: Settings, day: dt.date, now: dt.datetime | None = None) -> tuple[Path, Path]:
-    """Write the day's page and the index of every day written; returns both paths."""
+def write_daily(settings: Settings, day: dt.date, now: dt.datetime | None = None,
+                campaign: Campaign | None = None) -> tuple[Path, Path]:
+    """Write the day's page and the index of every day written; returns both paths. `campaign`: the
+    declaration campaign section, when the day is in one (status.daily_report computes it from billing)."""
     now = now or dt.datetime.now()
     folder = settings.paths.rapports
     folder.mkdir(parents=True, exist_ok=True)
-    d = collect(settings, day, now)
+    d = collect(settings, day, now, campaign)
     days = sorted(set(_pages(folder)) | {day})
     i = days.index(day)
     d.precedent = page_name(days[i - 1]) if i > 0 else None

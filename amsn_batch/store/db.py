@@ -12,13 +12,9 @@ import sqlite_utils
 
 MIGRATIONS = files(__package__).joinpath("migrations")  # shipped as package data
 
-EMPLOYEE_FIELDS = (
-    "siret", "nom", "prenom", "date_naissance", "date_embauche", "date_sortie", "contrat", "poste", "pcs",
-    "multi_employeur", "categorie", "determinants", "commentaire", "contraintes",
-)
-
-def connect(path: Path) -> sqlite_utils.Database:
-    """Open (and create or migrate) the store. WAL lets staff read while a run writes."""
+def connect(path: Path, durable: bool = False) -> sqlite_utils.Database:
+    """Open (and create or migrate) the store. WAL lets staff read while a run writes. `durable`: every
+    commit is on disk before it returns (synchronous=FULL), for a run whose originals move after each commit."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
     conn.execute("PRAGMA page_size=16384")  # new stores only: fewer, larger pages make big files' inserts ~15 % faster
@@ -28,7 +24,16 @@ def connect(path: Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA cache_size=-65536")
     db = sqlite_utils.Database(conn)
     migrate(conn)
+    if durable:
+        conn.execute("PRAGMA synchronous=FULL")
     return db
+
+
+def records(conn: sqlite3.Connection, sql: str, params=()) -> list[dict]:
+    """The rows of a query as dicts keyed by column name (alias the columns to the dataclass fields they fill)."""
+    cur = conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur]
 
 
 @contextmanager

@@ -3,39 +3,26 @@ a single transaction together with the file's ledger entry, so a file is applied
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import faults
 from ..read.arrow import arrow_strings
-from .db import EMPLOYEE_FIELDS
+from ..rules.employees import STORED as EMPLOYEE_FIELDS  # the fields of an employee version, in the store's order
+from . import ledger
+from .db import records, transaction
+from .ledger import FileRecord
 
 BATCH = 50_000
 ROWS_PER_STATEMENT = 400
 MAX_PARAMETERS = 32_766  # SQLite's limit on ? per statement (since 3.32)
 # In a modification or a sortie an empty cell keeps the stored value. Determinants are checkboxes: a file
 # that has their columns gives the full list ('' when none is checked); None means no such columns.
-
-
-@dataclass
-class FileRecord:
-    sha256: str
-    sender: str
-    name: str
-    size: int
-    received: str  # ISO timestamp
-    status: str
-    rows: int
-    accepted: int
-    refused: int
-    warnings: int
-    details: dict
 
 
 def existing_employees(conn: sqlite3.Connection, adherents: list[str]) -> pd.DataFrame:
@@ -64,36 +51,27 @@ def record_file(conn: sqlite3.Connection, rec: FileRecord, findings: list[tuple]
     A held file (status en_attente) applies nothing. `replaces`: the ledger entry of a held file that staff
     released, superseded by this one in the same transaction."""
     held = rec.status == "en_attente"
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         if replaces is not None:
-            conn.execute("DELETE FROM constats WHERE fichier_id=?", (replaces,))
-            conn.execute("DELETE FROM fichiers WHERE id=?", (replaces,))
-        cur = conn.execute(
-            "INSERT INTO fichiers (sha256, expediteur, nom, taille, recu_le, statut, etape, lignes, lignes_acceptees,"
-            " lignes_rejetees, avertissements, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (rec.sha256, rec.sender, rec.name, rec.size, rec.received, rec.status, "en_attente" if held else "applique", rec.rows,
-             rec.accepted, rec.refused, rec.warnings, json.dumps(rec.details, ensure_ascii=False)),
-        )
-        file_id = cur.lastrowid
+            ledger.delete_entry(conn, replaces)
+        file_id = ledger.insert_entry(conn, rec, "en_attente" if held else "applique")
         faults.point("tx_fichier")
-        conn.executemany(
-            "INSERT INTO constats (fichier_id, ligne, colonne, valeur, code, gravite, message) VALUES (?,?,?,?,?,?,?)",
-            ((file_id, *f) for f in findings),
-        )
+        ledger.insert_findings(conn, file_id, findings)
         counts = {"entree": 0, "sortie": 0, "modification": 0}
         if len(accepted) and not held:
             counts = _apply(conn, file_id, accepted, existing, now)
-        conn.execute(
-            "UPDATE fichiers SET entrees=?, sorties=?, modifications=? WHERE id=?",
-            (counts["entree"], counts["sortie"], counts["modification"], file_id),
-        )
+        ledger.set_movement_counts(conn, file_id, counts)
         faults.point("tx_mouvements")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return file_id, counts
+
+
+def headcount_by_category(conn: sqlite3.Connection, before: str) -> dict[str, int]:
+    """Employees present just before `before` (ISO timestamp), by declared category ('' when none), from the
+    versions so that a past day is right."""
+    return {r["categorie"]: r["n"] for r in records(conn, """
+        SELECT COALESCE(v.categorie, '') AS categorie, COUNT(*) AS n FROM salaries_versions v
+        JOIN (SELECT salarie_id, MAX(id) AS id FROM salaries_versions WHERE le < ? GROUP BY salarie_id) last ON last.id = v.id
+        WHERE v.mouvement != 'sortie' GROUP BY 1""", (before,))}
 
 
 _LITERAL = re.compile(r"[^'\x00-\x1f\x7f]{0,200}")  # constants written into the statement as they are, between quotes
@@ -191,9 +169,6 @@ def _key_order(acc: pd.DataFrame) -> np.ndarray:
     ids = acc.get("nir_id")
     if ids is not None and ids.dtype.kind in "iu":
         return np.argsort(ids.to_numpy(), kind="stable")
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     nir = pa.array(["" if v is None or v != v else str(v) for v in acc["nir"].tolist()], type=pa.string())
     return pc.sort_indices(nir).to_numpy()
 

@@ -1,0 +1,65 @@
+"""What every kind of incoming file says about itself; the pipeline knows kinds only through this.
+
+A kind is recognised from the first rows of a file (its header row), reads the file with its vocabulary (a
+section of schemas/colonnes.toml), checks it (rules/, against the store as it is: nothing written), records
+the outcome in one transaction (store/), and tells the acknowledgement what it adds (the movements a dry
+run would apply).
+
+The outcome of `check` has at least `record` (store.ledger.FileRecord), `findings` (a DataFrame: ligne,
+colonne, valeur, code, gravite, message) and `quarantine_reason` (str or None); the rest is the kind's own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..config import Settings
+from ..store.ledger import FileEntry, FileRecord
+
+
+class Checked(Protocol):
+    record: FileRecord
+    quarantine_reason: str | None
+
+    @property
+    def findings(self) -> Any: ...  # pandas DataFrame
+
+
+class Kind:
+    """One kind of incoming file. Subclass it in a module of kinds/ and register an instance in kinds/__init__.py."""
+
+    name: str = ""  # as in the logs
+    vocabulary: str = ""  # section of schemas/colonnes.toml
+    recorded_event: str = "applique"  # log event once recorded
+    background_workbook: bool = False  # a big file's correction workbook may start while the store is written
+
+    def recognises(self, rows: list[list[str]]) -> bool:
+        """Whether the first rows of a file (cells as text) show this kind."""
+        raise NotImplementedError
+
+    def check(self, conn: sqlite3.Connection, path: Path, sender: str, settings: Settings, sha: str | None = None, *,
+              name_problem: str | None = None, release: bool = False) -> Checked:
+        """Read and check the file; writes nothing. `name_problem`: why the name as dropped cannot be used.
+        `release`: staff released a held file."""
+        raise NotImplementedError
+
+    def examine_again(self, conn: sqlite3.Connection, known: FileEntry) -> bool:
+        """Whether a file already in the ledger (same SHA-256) is examined again rather than called a duplicate."""
+        return False
+
+    def record(self, conn: sqlite3.Connection, checked: Checked, now: str, previous: int | None = None) -> tuple[int, dict]:
+        """Write the outcome in one transaction; returns (file id, fields for the log line). `previous`: the
+        ledger entry of the same file that this outcome supersedes (a released held list, a declaration
+        examined again)."""
+        raise NotImplementedError
+
+    def planned(self, checked: Checked) -> dict[str, int]:
+        """What a dry run's acknowledgement adds to the rows: the movements it would apply, as keyword
+        arguments of store.ledger.FileEntry.unrecorded (entries, exits, changes)."""
+        return {}
+
+    def apply_nothing(self, checked: Checked) -> None:
+        """Staff refused the file: keep its findings, apply nothing of it."""
+        raise NotImplementedError

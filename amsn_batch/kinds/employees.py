@@ -1,0 +1,164 @@
+"""Employee files: movements (entries, exits, changes) or the full staff list at a date (its movements are
+derived against the store), both in the `mouvements` vocabulary and checked by rules.employees. A full list
+that would remove too many employees is held for staff to release or refuse (status en_attente)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import intake, logs
+from ..config import Settings
+from ..read import UnreadableFile, read_table
+from ..read.headers import map_headers
+from ..vocab import vocabulary
+from ..rules.catalogue import Findings, catalogue, to_rows
+from ..rules.cells import hostile_cells
+from ..rules.employees import Context, validate
+from ..store import registry
+from ..store.employees import existing_employees, present_elsewhere, record_file
+from ..store.ledger import FileRecord
+from .base import Kind
+
+log = logging.getLogger("amsn_batch")
+
+
+@dataclass
+class Checked:
+    """What the checks decided about one file, before anything is written."""
+
+    record: FileRecord
+    findings: pd.DataFrame  # ligne, colonne, valeur, code, gravite, message
+    accepted: pd.DataFrame
+    existing: pd.DataFrame
+    quarantine_reason: str | None = None
+
+
+def _status(refused_file: bool, rows: int, accepted: int, held: bool = False) -> str:
+    if held and not refused_file:
+        return "en_attente"
+    if refused_file or accepted == 0:
+        return "rejete"
+    return "accepte" if accepted == rows else "accepte_partiellement"
+
+
+def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str | None = None,
+               name_problem: str | None = None, release: bool = False) -> Checked:
+    """Read and check one file against the registry and the store; writes nothing. `name_problem`: why the
+    name as dropped cannot be used (the file is then refused without being read). `release`: staff released
+    a held full list, so the exit threshold does not apply."""
+    sha = sha or intake.sha256(path)
+    size = path.stat().st_size
+    received = intake.received_at(path)
+
+    def result(findings: Findings, rows: int = 0, accepted=None, existing=None, lines=None, header_line=0,
+               columns=None, details=None, quarantine=None, held=False, refused=None) -> Checked:
+        frame = to_rows(findings.frame(), lines if lines is not None else np.array([], dtype=np.int64), header_line, columns or {})
+        accepted = accepted if accepted is not None else pd.DataFrame()
+        refused_file = findings.file_refused()
+        if refused_file:
+            accepted = pd.DataFrame()
+        n_ok = 0 if refused_file else rows - (refused if refused is not None else rows)
+        status = _status(refused_file, rows, n_ok, held)
+        record = FileRecord(sha, sender_code, path.name, size, received, status, rows, n_ok, rows - n_ok,
+                            int((frame["gravite"] == "avertissement").sum()), details or {})
+        return Checked(record, frame, accepted, existing if existing is not None else pd.DataFrame(), quarantine)
+
+    if name_problem:
+        f = Findings()
+        f.add_file("NOM_FICHIER_INVALIDE", raison=name_problem)
+        return result(f, quarantine=name_problem)
+    sender = registry.find_sender(conn, sender_code)
+    if sender is None:
+        f = Findings()
+        f.add_file("EXPEDITEUR_INCONNU", expediteur=sender_code)
+        return result(f)
+    if size > settings.limits.max_file_bytes:
+        reason = (f"Le fichier pèse {size / 1048576:.0f} Mo, au-delà de la limite de "
+                  f"{settings.limits.max_file_bytes / 1048576:.0f} Mo. Découpez-le en plusieurs fichiers.")
+        f = Findings()
+        f.add_file("FICHIER_ILLISIBLE", raison=reason)
+        return result(f, quarantine=reason)
+    vocab = vocabulary(EMPLOYEES.vocabulary)
+    lim = settings.limits
+    try:
+        table = read_table(path, vocab, lim.max_rows, lim.max_columns, lim.max_unzipped_bytes, lim.max_zip_ratio)
+        headers = map_headers(table.headers, vocab)
+        establishments = registry.establishments(conn)
+        adherents = sorted(sender.adherents) if sender.kind == "adherent" else sorted(
+            set(establishments.values()) & set(sender.adherents))
+        existing = existing_employees(conn, adherents)
+        ctx = Context(
+            sender, establishments, existing,
+            elsewhere=present_elsewhere(conn, adherents),
+            member_status=registry.member_statuses(conn),
+            received=dt.date.fromisoformat(received[:10]),
+            exit_threshold=float("inf") if release else settings.list_exit_threshold,
+        )
+        outcome = validate(table, headers, ctx)
+        if outcome.rows:
+            refused = hostile_cells(table, outcome.findings, lim.max_cell_chars)
+            if refused and len(outcome.accepted):
+                outcome.accepted = outcome.accepted.loc[~outcome.accepted["pos"].isin(refused)].reset_index(drop=True)
+    except UnreadableFile as exc:
+        f = Findings()
+        f.add_file("FICHIER_ILLISIBLE", raison=str(exc))
+        return result(f, quarantine=str(exc))
+    except (sqlite3.Error, OSError):
+        raise  # the store or the disk, not the file: the run stops and the file is taken again next time
+    except Exception as exc:  # a parser or a check tripped on this file: refuse it, never stop the run
+        log.error("lecture_impossible %s erreur=%s", logs.fields(expediteur=sender_code, empreinte=sha),
+                  logs.quote(type(exc).__name__))
+        reason = ("Le fichier n'a pas pu être lu : son contenu n'a pas la forme d'un tableau CSV ou d'un classeur "
+                  "Excel. Enregistrez-le à nouveau depuis votre tableur (CSV séparateur point-virgule, ou XLSX).")
+        f = Findings()
+        f.add_file("FICHIER_ILLISIBLE", raison=reason)
+        return result(f, quarantine=reason)
+    details = {"format": table.format, "ligne_entetes": table.header_line, "colonnes": table.headers, **table.details}
+    if outcome.list_date:
+        details["liste_au"] = outcome.list_date
+    empty = outcome.rows == 0 and not headers.missing
+    quarantine = catalogue()["FICHIER_VIDE"].message if empty else None
+    return result(outcome.findings, outcome.rows, outcome.accepted, existing, table.lines, table.header_line,
+                  headers.columns, details, quarantine=quarantine, held=outcome.held, refused=outcome.refused)
+
+
+def _movement_counts(accepted: pd.DataFrame) -> dict[str, int]:
+    counts = accepted["action"].value_counts() if len(accepted) else {}
+    return {k: int(counts.get(k, 0)) for k in ("entree", "sortie", "modification")}
+
+
+class Employees(Kind):
+    name = "mouvements"
+    vocabulary = "mouvements"
+    background_workbook = True
+
+    def recognises(self, rows):
+        return True  # the default kind: any file no other kind recognises
+
+    def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False):
+        return check_file(conn, path, sender, settings, sha, name_problem=name_problem, release=release)
+
+    def record(self, conn, checked, now, previous=None):
+        rec = checked.record
+        findings = list(checked.findings.itertuples(index=False, name=None))
+        file_id, counts = record_file(conn, rec, findings, checked.accepted, checked.existing, now, replaces=previous)
+        return file_id, {"nom": rec.name, "statut": rec.status, "quarantaine": "oui" if checked.quarantine_reason else None,
+                         "lignes": rec.rows, "acceptees": rec.accepted, "entrees": counts["entree"],
+                         "sorties": counts["sortie"], "modifications": counts["modification"]}
+
+    def planned(self, checked):
+        c = _movement_counts(checked.accepted)
+        return {"entries": c["entree"], "exits": c["sortie"], "changes": c["modification"]}
+
+    def apply_nothing(self, checked):
+        checked.accepted = pd.DataFrame()
+
+
+EMPLOYEES = Employees()

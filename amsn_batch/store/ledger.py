@@ -1,0 +1,274 @@
+"""The ledger: one entry per file received (known by its SHA-256), its findings, and the runs of `traiter`
+with their counts. Every read returns dataclasses or plain values; every write goes through `transaction`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from .db import records, transaction
+
+
+@dataclass
+class FileRecord:
+    """What the checks decided about a file, as the ledger records it."""
+
+    sha256: str
+    sender: str
+    name: str
+    size: int
+    received: str  # ISO timestamp
+    status: str
+    rows: int
+    accepted: int
+    refused: int
+    warnings: int
+    details: dict
+
+
+@dataclass
+class FileEntry:
+    """A ledger entry as stored (fichiers row)."""
+
+    id: int
+    sha256: str
+    sender: str
+    name: str
+    received: str
+    done_at: str | None
+    status: str
+    stage: str
+    rows: int
+    accepted: int
+    refused: int
+    entries: int
+    exits: int
+    changes: int
+    warnings: int
+    details: dict
+    archive: str | None
+
+    @classmethod
+    def unrecorded(cls, rec: FileRecord, entries: int = 0, exits: int = 0, changes: int = 0) -> FileEntry:
+        """The entry a file would have (a dry run: checked, never recorded)."""
+        return cls(0, rec.sha256, rec.sender, rec.name, rec.received, None, rec.status, "", rec.rows, rec.accepted,
+                   rec.refused, entries, exits, changes, rec.warnings, rec.details, None)
+
+    @property
+    def claim_id(self) -> str | None:
+        return self.details.get("depot")
+
+    @property
+    def quarantined(self) -> bool:
+        return bool(self.details.get("quarantaine"))
+
+    @property
+    def when(self) -> str:
+        """When the service processed it (or received it, while not finished)."""
+        return self.done_at or self.received
+
+
+_ENTRY = ("id, sha256, expediteur AS sender, nom AS name, recu_le AS received, traite_le AS done_at, "
+          "statut AS status, etape AS stage, COALESCE(lignes, 0) AS rows, COALESCE(lignes_acceptees, 0) AS accepted, "
+          "COALESCE(lignes_rejetees, 0) AS refused, COALESCE(entrees, 0) AS entries, COALESCE(sorties, 0) AS exits, "
+          "COALESCE(modifications, 0) AS changes, COALESCE(avertissements, 0) AS warnings, details, archive")
+
+FINDING_COLUMNS = ("ligne", "colonne", "valeur", "code", "gravite", "message")
+
+
+def _entries(conn: sqlite3.Connection, where: str, params: tuple = ()) -> list[FileEntry]:
+    out = []
+    for r in records(conn, f"SELECT {_ENTRY} FROM fichiers f {where}", params):
+        r["details"] = json.loads(r["details"]) if r["details"] else {}
+        out.append(FileEntry(**r))
+    return out
+
+
+def entry(conn: sqlite3.Connection, file_id: int) -> FileEntry:
+    return _entries(conn, "WHERE id=?", (file_id,))[0]
+
+
+def entry_by_sha(conn: sqlite3.Connection, sha: str) -> FileEntry | None:
+    found = _entries(conn, "WHERE sha256=?", (sha,))
+    return found[0] if found else None
+
+
+def entry_by_claim(conn: sqlite3.Connection, claim_id: str) -> FileEntry | None:
+    found = _entries(conn, "WHERE json_extract(details, '$.depot')=?", (claim_id,))
+    return found[0] if found else None
+
+
+def findings(conn: sqlite3.Connection, file_id: int) -> list[dict]:
+    """A file's findings, in the order they were recorded, as dicts (ligne, colonne, valeur, code, gravite, message)."""
+    return records(conn, f"SELECT {', '.join(FINDING_COLUMNS)} FROM constats WHERE fichier_id=? ORDER BY rowid", (file_id,))
+
+
+def held(conn: sqlite3.Connection) -> list[FileEntry]:
+    """Files held for review by staff (full lists with too many exits), oldest entry first."""
+    return _entries(conn, "WHERE statut='en_attente' ORDER BY id")
+
+
+def held_matching(conn: sqlite3.Connection, ref: str) -> list[FileEntry]:
+    """Held files, already put aside, whose name is `ref` or whose SHA-256 starts with it."""
+    return _entries(conn, "WHERE etape='en_attente' AND archive IS NOT NULL AND (nom=? OR sha256 LIKE ?)",
+                    (ref, f"{ref}%"))
+
+
+def quarantined(conn: sqlite3.Connection) -> dict[str, FileEntry]:
+    """Quarantined files put aside, by the path they were put aside at."""
+    return {e.archive: e for e in _entries(
+        conn, "WHERE json_extract(details, '$.quarantaine') AND archive IS NOT NULL")}
+
+
+def files_of_day(conn: sqlite3.Connection, day: str) -> list[FileEntry]:
+    """Files processed on a day (ISO date; received that day for those not finished yet), in time order."""
+    return _entries(conn, f"WHERE {_DAY} = ? ORDER BY COALESCE(f.traite_le, f.recu_le), f.id", (day,))
+
+
+_DAY = "substr(COALESCE(f.traite_le, f.recu_le), 1, 10)"
+
+
+def insert_entry(conn: sqlite3.Connection, rec: FileRecord, stage: str) -> int:
+    """A new ledger entry (inside the caller's transaction). Returns its id."""
+    return conn.execute(
+        "INSERT INTO fichiers (sha256, expediteur, nom, taille, recu_le, statut, etape, lignes, lignes_acceptees,"
+        " lignes_rejetees, avertissements, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (rec.sha256, rec.sender, rec.name, rec.size, rec.received, rec.status, stage, rec.rows,
+         rec.accepted, rec.refused, rec.warnings, json.dumps(rec.details, ensure_ascii=False)),
+    ).lastrowid
+
+
+def insert_findings(conn: sqlite3.Connection, file_id: int, rows) -> None:
+    """Findings as tuples (ligne, colonne, valeur, code, gravite, message) (inside the caller's transaction)."""
+    conn.executemany(
+        "INSERT INTO constats (fichier_id, ligne, colonne, valeur, code, gravite, message) VALUES (?,?,?,?,?,?,?)",
+        ((file_id, *f) for f in rows),
+    )
+
+
+def delete_entry(conn: sqlite3.Connection, file_id: int) -> None:
+    """Remove an entry and its findings (inside the caller's transaction)."""
+    conn.execute("DELETE FROM constats WHERE fichier_id=?", (file_id,))
+    conn.execute("DELETE FROM fichiers WHERE id=?", (file_id,))
+
+
+def set_movement_counts(conn: sqlite3.Connection, file_id: int, counts: dict[str, int]) -> None:
+    """Entries, exits and changes applied from a file (inside the caller's transaction)."""
+    conn.execute("UPDATE fichiers SET entrees=?, sorties=?, modifications=? WHERE id=?",
+                 (counts["entree"], counts["sortie"], counts["modification"], file_id))
+
+
+def set_archive(conn: sqlite3.Connection, file_id: int, dest: Path) -> None:
+    """Where the original goes, noted before it moves."""
+    with transaction(conn):
+        conn.execute("UPDATE fichiers SET archive=? WHERE id=?", (str(dest), file_id))
+
+
+def set_stage(conn: sqlite3.Connection, file_id: int, stage: str, done_at: str) -> None:
+    with transaction(conn):
+        conn.execute("UPDATE fichiers SET etape=?, traite_le=? WHERE id=?", (stage, done_at, file_id))
+
+
+# --- dashboard -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RuleTally:
+    code: str
+    severity: str
+    lines: int
+    files: int
+    senders: int
+
+
+def rule_tallies(conn: sqlite3.Connection, day: str) -> list[RuleTally]:
+    """Per (code, severity): lines, files and senders concerned among a day's files."""
+    return [RuleTally(**r) for r in records(conn, f"""
+        SELECT c.code, c.gravite AS severity, COUNT(DISTINCT c.fichier_id || ':' || c.ligne) AS lines,
+               COUNT(DISTINCT c.fichier_id) AS files, COUNT(DISTINCT f.expediteur) AS senders
+        FROM constats c JOIN fichiers f ON f.id = c.fichier_id
+        WHERE {_DAY} = ? GROUP BY c.code, c.gravite""", (day,))]
+
+
+def sender_days(conn: sqlite3.Connection, until: str) -> list[tuple[str, str]]:
+    """(sender, ISO day) of every day each sender had a file, up to `until`, by sender then day."""
+    return [(r["sender"], r["day"]) for r in records(conn, f"""
+        SELECT f.expediteur AS sender, {_DAY} AS day FROM fichiers f WHERE {_DAY} <= ?
+        GROUP BY f.expediteur, day ORDER BY f.expediteur, day""", (until,))]
+
+
+@dataclass
+class DayTotals:
+    files: int
+    rows: int
+    refused_rows: int
+    refused_files: int
+
+
+def day_totals(conn: sqlite3.Connection) -> dict[str, DayTotals]:
+    """Per ISO day: files, rows, refused rows and refused files."""
+    return {r.pop("day"): DayTotals(**r) for r in records(conn, f"""
+        SELECT {_DAY} AS day, COUNT(*) AS files, COALESCE(SUM(f.lignes), 0) AS rows,
+               COALESCE(SUM(f.lignes_rejetees), 0) AS refused_rows, COALESCE(SUM(f.statut = 'rejete'), 0) AS refused_files
+        FROM fichiers f GROUP BY 1""")}
+
+
+# --- runs ------------------------------------------------------------------------------------------
+
+RUN_COUNTERS = {"accepte": "acceptes", "accepte_partiellement": "acceptes_partiellement", "rejete": "rejetes",
+                "en_attente": "en_attente", "deja_traite": "deja_traites", "erreur": "erreurs"}
+
+
+@dataclass
+class Run:
+    id: int
+    started: str
+    ended: str | None
+    state: str
+    files: int
+    accepted: int
+    partly_accepted: int
+    refused: int
+    held: int
+    duplicates: int
+    quarantined: int
+    resumed: int
+    errors: int
+
+    def counts(self) -> tuple[int, ...]:
+        return (self.files, self.accepted, self.partly_accepted, self.refused, self.held, self.duplicates,
+                self.quarantined, self.resumed, self.errors)
+
+
+def open_run(conn: sqlite3.Connection, now: str, pid: int) -> int:
+    """A new run; any run still marked running died (the caller holds the run lock). Returns its id."""
+    with transaction(conn):
+        conn.execute("UPDATE traitements SET etat='interrompu' WHERE etat='en_cours'")
+        return conn.execute("INSERT INTO traitements (debut, pid, etat) VALUES (?, ?, 'en_cours')", (now, pid)).lastrowid
+
+
+def count_in_run(conn: sqlite3.Connection, run_id: int, status: str, quarantined: bool, resumed: bool) -> None:
+    sets = ["fichiers = fichiers + 1"]
+    col = RUN_COUNTERS.get(status)
+    if col:
+        sets.append(f"{col} = {col} + 1")
+    if quarantined:
+        sets.append("quarantaines = quarantaines + 1")
+    if resumed:
+        sets.append("repris = repris + 1")
+    with transaction(conn):
+        conn.execute(f"UPDATE traitements SET {', '.join(sets)} WHERE id=?", (run_id,))
+
+
+def close_run(conn: sqlite3.Connection, run_id: int, now: str) -> None:
+    with transaction(conn):
+        conn.execute("UPDATE traitements SET fin=?, etat='termine' WHERE id=?", (now, run_id))
+
+
+def last_runs(conn: sqlite3.Connection, n: int) -> list[Run]:
+    return [Run(**r) for r in records(
+        conn, "SELECT id, debut AS started, fin AS ended, etat AS state, fichiers AS files, acceptes AS accepted, "
+        "acceptes_partiellement AS partly_accepted, rejetes AS refused, en_attente AS held, deja_traites AS duplicates, "
+        "quarantaines AS quarantined, repris AS resumed, erreurs AS errors FROM traitements ORDER BY id DESC LIMIT ?", (n,))]

@@ -1,0 +1,181 @@
+"""The member registry in the store: adhérents, their establishments, mandataires and mandates, and the
+history of every change an import made (registre_historique)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from ..rules.employees import Sender
+from .db import records, transaction
+
+ADHERENT_FIELDS = ("raison_sociale", "tva", "email_facturation", "centre", "statut")
+
+
+@dataclass
+class Establishment:
+    siret: str
+    adresse: str | None = None
+    code_postal: str | None = None
+    ville: str | None = None
+
+
+@dataclass
+class Member:
+    """An adhérent as the registry file gives it (empty fields as None), with its establishments."""
+
+    numero: str
+    raison_sociale: str | None = None
+    tva: str | None = None
+    email_facturation: str | None = None
+    centre: str | None = None
+    statut: str | None = None
+    establishments: list[Establishment] = field(default_factory=list)
+
+
+@dataclass
+class Mandate:
+    mandataire: str
+    adherent: str
+    nom_mandataire: str | None = None
+
+
+@dataclass
+class MemberInfo:
+    numero: str
+    raison_sociale: str
+    centre: str
+
+
+@dataclass
+class SenderInfo:
+    """Who a sender is, for the contacts of an acknowledgement."""
+
+    name: str
+    mandataire: bool
+    members: list[str]  # the adhérent itself, or the mandataire's adhérents
+
+
+def find_sender(conn: sqlite3.Connection, code: str) -> Sender | None:
+    """The sender of a drop folder: an adhérent, or a mandataire with the adhérents it acts for."""
+    if conn.execute("SELECT 1 FROM adherents WHERE numero=?", (code,)).fetchone():
+        return Sender(code, "adherent", frozenset({code}))
+    if conn.execute("SELECT 1 FROM mandataires WHERE code=?", (code,)).fetchone():
+        return Sender(code, "mandataire", frozenset(_mandated(conn, code)))
+    return None
+
+
+def _mandated(conn: sqlite3.Connection, code: str) -> list[str]:
+    return [r["adherent"] for r in records(conn, "SELECT adherent FROM mandats WHERE mandataire=? ORDER BY adherent", (code,))]
+
+
+def establishments(conn: sqlite3.Connection) -> dict[str, str]:
+    """SIRET → N° adhérent."""
+    return {r["siret"]: r["adherent"] for r in records(conn, "SELECT siret, adherent FROM etablissements")}
+
+
+def member_statuses(conn: sqlite3.Connection) -> dict[str, str]:
+    """N° adhérent → status (statuts.toml code)."""
+    return {r["numero"]: r["statut"] for r in records(conn, "SELECT numero, statut FROM adherents")}
+
+
+def member_numbers(conn: sqlite3.Connection) -> set[str]:
+    return {r["numero"] for r in records(conn, "SELECT numero FROM adherents")}
+
+
+def known_sender_codes(conn: sqlite3.Connection) -> set[str]:
+    """Every code that may have a drop folder: adhérents and mandataires."""
+    return {r["code"] for r in records(conn, "SELECT numero AS code FROM adherents UNION SELECT code FROM mandataires")}
+
+
+def sender_names(conn: sqlite3.Connection) -> dict[str, str]:
+    """Code → name of every sender (a mandataire without a name is « Mandataire »)."""
+    names = {r["code"]: r["nom"] or "Mandataire" for r in records(conn, "SELECT code, nom FROM mandataires")}
+    names.update({r["numero"]: r["raison_sociale"] or "" for r in records(conn, "SELECT numero, raison_sociale FROM adherents")})
+    return names
+
+
+def members(conn: sqlite3.Connection, numbers: list[str] | None = None) -> list[MemberInfo]:
+    """Adhérents (all, or these), in number order; a missing name or centre as ''."""
+    where, params = "", ()
+    if numbers is not None:
+        if not numbers:
+            return []
+        where, params = f"WHERE numero IN ({','.join('?' * len(numbers))})", tuple(numbers)
+    return [MemberInfo(**r) for r in records(
+        conn, f"SELECT numero, COALESCE(raison_sociale, '') AS raison_sociale, COALESCE(centre, '') AS centre "
+              f"FROM adherents {where} ORDER BY numero", params)]
+
+
+def sender_info(conn: sqlite3.Connection, code: str) -> SenderInfo:
+    row = records(conn, "SELECT raison_sociale FROM adherents WHERE numero=?", (code,))
+    if row:
+        return SenderInfo(row[0]["raison_sociale"] or "", False, [code])
+    m = records(conn, "SELECT nom FROM mandataires WHERE code=?", (code,))
+    return SenderInfo((m[0]["nom"] or "") if m else "", bool(m), _mandated(conn, code))
+
+
+# --- the registry import ---------------------------------------------------------------------------
+
+
+def apply_registry(conn: sqlite3.Connection, members_: list[Member], mandates: list[Mandate] | None, now: str,
+                   source: str) -> dict[str, int]:
+    """Add or update the adhérents and establishments (and, when given, make the mandates exactly these), all
+    in one transaction, each change recorded in registre_historique. Returns the counts of what changed."""
+    counts = {"adherents": 0, "etablissements": 0, "mandats": 0, "modifications": 0, "mandats_retires": 0}
+    with transaction(conn):
+        for m in members_:
+            _upsert(conn, "adherents", "numero", m.numero, {k: getattr(m, k) for k in ADHERENT_FIELDS}, "adherent",
+                    source, now, counts)
+            for e in m.establishments:
+                _upsert(conn, "etablissements", "siret", e.siret,
+                        {"adherent": m.numero, "adresse": e.adresse, "code_postal": e.code_postal, "ville": e.ville},
+                        "etablissement", source, now, counts)
+        if mandates is not None:
+            _apply_mandates(conn, mandates, now, source, counts)
+    return counts
+
+
+def _history(conn, objet: str, cle: str, field_: str, before, after, source: str, now: str) -> None:
+    conn.execute(
+        "INSERT INTO registre_historique (objet, cle, champ, avant, apres, source, le) VALUES (?,?,?,?,?,?,?)",
+        (objet, cle, field_, before, after, source, now),
+    )
+
+
+def _upsert(conn, table: str, key_col: str, key: str, row: dict, objet: str, source: str, now: str, counts: dict) -> None:
+    current = records(conn, f"SELECT * FROM {table} WHERE {key_col}=?", (key,))
+    if not current:
+        cols = [key_col, *row, "maj_le"]
+        conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})", (key, *row.values(), now))
+        _history(conn, objet, key, "*", None, "création", source, now)
+        counts[table] += 1
+        return
+    old = current[0]
+    changes = {k: v for k, v in row.items() if (old.get(k) or "") != (v or "")}
+    if changes:
+        sets = ", ".join(f"{k}=?" for k in changes)
+        conn.execute(f"UPDATE {table} SET {sets}, maj_le=? WHERE {key_col}=?", (*changes.values(), now, key))
+        for k, v in changes.items():
+            _history(conn, objet, key, k, old.get(k), v, source, now)
+        counts["modifications"] += 1
+
+
+def _apply_mandates(conn, mandates: list[Mandate], now: str, source: str, counts: dict) -> None:
+    wanted = set()
+    for m in mandates:
+        if conn.execute("SELECT 1 FROM mandataires WHERE code=?", (m.mandataire,)).fetchone() is None:
+            conn.execute("INSERT INTO mandataires (code, nom, maj_le) VALUES (?,?,?)", (m.mandataire, m.nom_mandataire, now))
+            _history(conn, "mandataire", m.mandataire, "*", None, "création", source, now)
+        elif m.nom_mandataire:
+            conn.execute("UPDATE mandataires SET nom=? WHERE code=?", (m.nom_mandataire, m.mandataire))
+        wanted.add((m.mandataire, m.adherent))
+    current = {(r["mandataire"], r["adherent"]) for r in records(conn, "SELECT mandataire, adherent FROM mandats")}
+    for code, numero in sorted(wanted - current):
+        conn.execute("INSERT INTO mandats (mandataire, adherent, depuis) VALUES (?,?,?)", (code, numero, now))
+        _history(conn, "mandat", f"{code}/{numero}", "*", None, "création", source, now)
+        counts["mandats"] += 1
+    for code, numero in sorted(current - wanted):
+        conn.execute("DELETE FROM mandats WHERE mandataire=? AND adherent=?", (code, numero))
+        _history(conn, "mandat", f"{code}/{numero}", "*", "actif", "retiré", source, now)
+        counts["mandats_retires"] += 1
