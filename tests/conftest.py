@@ -1,20 +1,65 @@
-"""Fixtures: a workspace with its own settings file, drop folders and SQLite store; the CLI run for real."""
+"""Fixtures: a workspace with its own settings file, drop folders and SQLite store; the CLI run in this process
+exactly as the real command runs (same exit codes, stdout and stderr), or in a real process when that is the point."""
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
 import subprocess
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from amsn_batch.cli import run_cli
 from tests.factories import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "amsn_batch"]
+# Fault injection kills (or stops) the process it runs in: a call setting one of these runs in a real process.
+FAULT_VARS = ("AMSN_BATCH_PANNE", "AMSN_BATCH_TEST_FAULT")
+
+
+def _clear_caches() -> None:
+    """Forget what earlier runs in this process kept (the last file read, the service directory): a real run
+    starts with nothing."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("amsn_batch") and module is not None:
+            for value in list(vars(module).values()):
+                if isinstance(value, functools._lru_cache_wrapper):
+                    value.cache_clear()
+
+
+def cli_in_process(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`amsn-batch ARGS` run in this process, in `cwd`, with typer's CliRunner capturing stdout and stderr; the
+    logging set-up and the working directory are put back afterwards. An exception nobody caught is printed on
+    stderr with exit code 1, as Python does."""
+    root, package = logging.getLogger(), logging.getLogger("amsn_batch")
+    saved = (list(root.handlers), root.level, package.level, os.getcwd())
+    _clear_caches()
+    with CliRunner().isolation(env=env) as (out, err, _):
+        try:
+            os.chdir(cwd)
+            code = run_cli(list(args), prog_name="amsn-batch")
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except Exception:
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.chdir(saved[3])
+            root.handlers[:] = saved[0]
+            root.setLevel(saved[1])
+            package.setLevel(saved[2])
+        stdout, stderr = out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8")
+    return subprocess.CompletedProcess(["amsn-batch", *args], code, stdout, stderr)
 
 
 @dataclass
@@ -43,13 +88,22 @@ class Workspace:
     def db_path(self) -> Path:
         return self.root / "data" / "amsn.sqlite"
 
-    def cli(self, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-        """Run `amsn-batch ARGS --config <this workspace>` in a real process."""
-        proc = subprocess.run([*CLI, *args, "--config", str(self.config)], capture_output=True, text=True,
-                              cwd=self.root, env={**os.environ, **(env or {})}, timeout=600)
+    def cli(self, *args: str, check: bool = True, env: dict | None = None, process: bool = False) -> subprocess.CompletedProcess:
+        """Run `amsn-batch ARGS --config <this workspace>` from the workspace's root: in this process, or in a real
+        one with `process=True` or when `env` sets a fault-injection variable."""
+        argv = [*args, "--config", str(self.config)]
+        if process or any(k in FAULT_VARS for k in env or {}):
+            proc = subprocess.run([*CLI, *argv], capture_output=True, text=True, cwd=self.root,
+                                  env={**os.environ, **(env or {})}, timeout=600)
+        else:
+            proc = cli_in_process(argv, self.root, env)
         if check and proc.returncode != 0:
             raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
         return proc
+
+    def cli_process(self, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+        """`cli` in a real process, for the tests where the process boundary is the point."""
+        return self.cli(*args, check=check, env=env, process=True)
 
     def drop(self, sender: str, name: str) -> Path:
         """Path of a file to write into the sender's inbox folder."""

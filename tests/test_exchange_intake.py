@@ -56,10 +56,14 @@ def test_fresh_file_waits_for_the_stability_delay(tmp_path):
     assert "pris dans" in ws.cli("statut").stdout
 
 
-def test_run_waits_for_files_about_to_settle(tmp_path):
-    """The README demo case: files dropped just before the run are taken by that same run."""
+def test_run_waits_for_files_about_to_settle(tmp_path, monkeypatch):
+    """The README demo case: files dropped just before the run are taken by that same run. The run's clock is
+    the test's: it starts the instant the file was written, however slow the machine, and its wait passes at once."""
     ws = _workspace(tmp_path, "[depot]\ndelai_stabilite = 1\nattente_max = 30\n")
-    _movements(ws, "10001", "paie.csv")
+    st = _movements(ws, "10001", "paie.csv").stat()
+    clock = [max(st.st_mtime, st.st_ctime)]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    monkeypatch.setattr(time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
     out = ws.cli("traiter")
     assert "10001/paie.csv : accepte" in out.stdout
     assert "attente_stabilite" in out.stderr
