@@ -3,7 +3,6 @@ exactly as the real command runs (same exit codes, stdout and stderr), or in a r
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -25,23 +24,13 @@ CLI = [sys.executable, "-m", "amsn_batch"]
 FAULT_VARS = ("AMSN_BATCH_PANNE", "AMSN_BATCH_TEST_FAULT")
 
 
-def _clear_caches() -> None:
-    """Forget what earlier runs in this process kept (the last file read, the service directory): a real run
-    starts with nothing."""
-    for name, module in list(sys.modules.items()):
-        if name.startswith("amsn_batch") and module is not None:
-            for value in list(vars(module).values()):
-                if isinstance(value, functools._lru_cache_wrapper):
-                    value.cache_clear()
-
-
 def cli_in_process(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     """`amsn-batch ARGS` run in this process, in `cwd`, with typer's CliRunner capturing stdout and stderr; the
     logging set-up and the working directory are put back afterwards. An exception nobody caught is printed on
-    stderr with exit code 1, as Python does."""
+    stderr with exit code 1, as Python does. The package's caches stay warm between calls: those that depend on a
+    file are keyed on its path, size and modification time, the others on the schemas shipped with the code."""
     root, package = logging.getLogger(), logging.getLogger("amsn_batch")
     saved = (list(root.handlers), root.level, package.level, os.getcwd())
-    _clear_caches()
     with CliRunner().isolation(env=env) as (out, err, _):
         try:
             os.chdir(cwd)
@@ -143,10 +132,28 @@ def make_workspace(root: Path, registry: Registry | None = None, extra_config: s
     return Workspace(root, config, registry or Registry())
 
 
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    """A workspace whose registry (4 adhérents, mandataire PAIE01 for 10002 and 10003) is imported."""
-    w = make_workspace(tmp_path / "ws")
-    reg, mand = w.registry.write(tmp_path / "registre")
+@pytest.fixture(scope="session")
+def registry_store(tmp_path_factory) -> Path:
+    """The store of a workspace whose registry was imported by `amsn-batch adherents importer`: made once, copied."""
+    root = tmp_path_factory.mktemp("registre-importe")
+    w = make_workspace(root / "ws")
+    reg, mand = w.registry.write(root / "registre")
     w.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+    return w.db_path
+
+
+@pytest.fixture
+def ws(tmp_path: Path, registry_store: Path) -> Workspace:
+    """A workspace whose registry (4 adhérents, mandataire PAIE01 for 10002 and 10003) is imported."""
+    import sqlite3
+
+    w = make_workspace(tmp_path / "ws")
+    w.registry.write(tmp_path / "registre")
+    w.db_path.parent.mkdir(parents=True)
+    src, dst = sqlite3.connect(registry_store), sqlite3.connect(w.db_path)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
     return w
