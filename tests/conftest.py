@@ -3,11 +3,14 @@ exactly as the real command runs (same exit codes, stdout and stderr), or in a r
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,28 +135,37 @@ def make_workspace(root: Path, registry: Registry | None = None, extra_config: s
     return Workspace(root, config, registry or Registry())
 
 
-@pytest.fixture(scope="session")
-def registry_store(tmp_path_factory) -> Path:
-    """The store of a workspace whose registry was imported by `amsn-batch adherents importer`: made once, copied."""
-    root = tmp_path_factory.mktemp("registre-importe")
-    w = make_workspace(root / "ws")
-    reg, mand = w.registry.write(root / "registre")
-    w.cli("adherents", "importer", str(reg), "--mandats", str(mand))
-    return w.db_path
+_REGISTRY_STORE: list[Path] = []  # the default registry imported into a store, once per session
 
 
-@pytest.fixture
-def ws(tmp_path: Path, registry_store: Path) -> Workspace:
-    """A workspace whose registry (4 adhérents, mandataire PAIE01 for 10002 and 10003) is imported."""
+def import_registry(w: Workspace, folder: Path) -> Workspace:
+    """`amsn-batch adherents importer` of the workspace's registry and mandates (written in `folder`) into its new
+    store. The default registry is imported once per session and its store copied (an import takes about a
+    second on a loaded machine)."""
     import sqlite3
 
-    w = make_workspace(tmp_path / "ws")
-    w.registry.write(tmp_path / "registre")
-    w.db_path.parent.mkdir(parents=True)
-    src, dst = sqlite3.connect(registry_store), sqlite3.connect(w.db_path)
+    reg, mand = w.registry.write(folder)
+    default = Registry()
+    if w.db_path.exists() or (w.registry.rows(), w.registry.mandates) != (default.rows(), default.mandates):
+        w.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+        return w
+    if not _REGISTRY_STORE:
+        base = Path(tempfile.mkdtemp(prefix="amsn-batch-registre-"))
+        atexit.register(shutil.rmtree, base, ignore_errors=True)
+        model = make_workspace(base / "ws")
+        model.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+        _REGISTRY_STORE.append(model.db_path)
+    w.db_path.parent.mkdir(parents=True, exist_ok=True)
+    src, dst = sqlite3.connect(_REGISTRY_STORE[0]), sqlite3.connect(w.db_path)
     try:
         src.backup(dst)
     finally:
         src.close()
         dst.close()
     return w
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    """A workspace whose registry (4 adhérents, mandataire PAIE01 for 10002 and 10003) is imported."""
+    return import_registry(make_workspace(tmp_path / "ws"), tmp_path / "registre")

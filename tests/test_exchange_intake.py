@@ -9,15 +9,13 @@ import time
 
 from amsn_batch.config import Intake
 from amsn_batch.intake import looks_complete, name_problem, safe_name, survey
-from tests.conftest import make_workspace
+from tests.conftest import import_registry, make_workspace
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv, write_xlsx
 
 
 def _workspace(tmp_path, depot: str):
     ws = make_workspace(tmp_path / "ws", extra_config=depot)
-    reg, mand = ws.registry.write(tmp_path / "registre")
-    ws.cli("adherents", "importer", str(reg), "--mandats", str(mand))
-    return ws
+    return import_registry(ws, tmp_path / "registre")
 
 
 def _movements(ws, sender: str, name: str, n: int = 2):
