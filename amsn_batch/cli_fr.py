@@ -13,6 +13,12 @@ import sys
 import typer
 from typer.main import get_command
 
+try:  # typer's internals; without them the help pages keep their English words
+    import typer.core as typer_core
+    from typer._click import core as click_core, formatting as click_formatting
+except ImportError:
+    typer_core = None
+
 _HELP_WORDS = {"Commands": "Commandes", "required": "obligatoire", "default": "par défaut",
                "env var": "variable d'environnement"}
 
@@ -33,17 +39,12 @@ _installed = False
 def french_help() -> None:
     """Put the help pages' English words in French (once per process)."""
     global _installed
-    if _installed:
+    if _installed or typer_core is None:
         return
     _installed = True
-    try:
-        import typer.core as typer_core
-        from typer._click import core, formatting
-    except ImportError:
-        return
     typer_core._ = lambda text: _HELP_WORDS.get(text, text)  # typer's gettext hook, looked up at each call
-    write_usage = formatting.HelpFormatter.write_usage
-    get_help_option = core.Command.get_help_option
+    write_usage = click_formatting.HelpFormatter.write_usage
+    get_help_option = click_core.Command.get_help_option
 
     def usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
         write_usage(self, prog, args, "Utilisation : " if prefix is None else prefix)
@@ -54,8 +55,8 @@ def french_help() -> None:
             option.help = "Affiche cette aide et s'arrête."
         return option
 
-    formatting.HelpFormatter.write_usage = usage
-    core.Command.get_help_option = help_option
+    click_formatting.HelpFormatter.write_usage = usage
+    click_core.Command.get_help_option = help_option
 
 
 def usage_fr(message: str) -> str:
