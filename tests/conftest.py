@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from amsn_batch import faults
 from amsn_batch.cli import run_cli
 from tests.factories import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "amsn_batch"]
 # Fault injection kills (or stops) the process it runs in: a call setting one of these runs in a real process.
-FAULT_VARS = ("AMSN_BATCH_PANNE", "AMSN_BATCH_TEST_FAULT")
+FAULT_VARS = (faults.ENV, "AMSN_BATCH_TEST_FAULT")
 
 
 def cli_in_process(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
