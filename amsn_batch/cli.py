@@ -16,40 +16,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import billing
+from . import billing, cli_fr
 from .config import ConfigError, Settings, load_settings
 from .lock import AlreadyRunning
 from .reports.formats import money_fr
 
-def _french_help() -> None:
-    """typer ships its own copy of click, whose help pages add a few English words ("Usage:", "Commands:",
-    "Show this message and exit.") and offer no translation hook: they are put in French here. Best effort:
-    a typer without these internals keeps its English words, and nothing else changes."""
-    try:
-        import typer.core as typer_core
-        from typer._click import core, formatting
-    except ImportError:
-        return
-    words = {"Commands": "Commandes", "required": "obligatoire", "default": "par défaut",
-             "env var": "variable d'environnement"}
-    typer_core._ = lambda text: words.get(text, text)  # typer's gettext hook, looked up at each call
-    write_usage = formatting.HelpFormatter.write_usage
-    get_help_option = core.Command.get_help_option
-
-    def usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
-        write_usage(self, prog, args, "Utilisation : " if prefix is None else prefix)
-
-    def help_option(self, ctx):
-        option = get_help_option(self, ctx)
-        if option is not None:
-            option.help = "Affiche cette aide et s'arrête."
-        return option
-
-    formatting.HelpFormatter.write_usage = usage
-    core.Command.get_help_option = help_option
-
-
-_french_help()
+cli_fr.french_help()
 
 app = typer.Typer(
     help="amsn-batch : échanges de fichiers entre le service de santé au travail, ses adhérents et leurs mandataires.",
@@ -491,48 +463,24 @@ def journal_cmd(
                f"→ {done.path}")
 
 
-_USAGE_FR = [
-    (r"No such option: (\S+).*", r"option inconnue : \1"),
-    (r"No such command '(.*)'\.?", r"commande inconnue : \1"),
-    (r"Missing option '(.*)'\.?", r"option obligatoire manquante : \1"),
-    (r"Missing argument '(.*)'\.?", r"argument obligatoire manquant : \1"),
-    (r"Got unexpected extra arguments? \((.*)\)", r"argument(s) en trop : \1"),
-    (r"Invalid value for '(.*?)': (?:[Ff]ile|[Pp]ath|[Dd]irectory) '(.*)' does not exist\.", r"fichier introuvable pour \1 : \2"),
-    (r"Invalid value for '(.*?)': (.*)", r"valeur invalide pour \1 : \2"),
-    (r"Option '(.*)' requires an argument\.", r"l'option \1 attend une valeur"),
-]
-
-
-def usage_fr(message: str) -> str:
-    """The parser's usage errors, in French."""
-    import re
-
-    for pattern, french in _USAGE_FR:
-        if re.fullmatch(pattern, message.strip(), flags=re.S):
-            return re.sub(pattern, french, message.strip(), flags=re.S)
-    return message
+def run_cli(argv: list[str] | None = None, prog_name: str | None = None) -> int:
+    """`amsn-batch ARGV` (default: sys.argv[1:]): its output printed, its exit code returned. Usable in-process:
+    the messages go to sys.stdout and sys.stderr as they are at the call."""
+    try:
+        return cli_fr.invoke(app, argv, prog_name)
+    except AlreadyRunning as exc:
+        print(f"amsn-batch : {exc}", file=sys.stderr)
+        return EXIT_ALREADY_RUNNING
+    except (ConfigError, Fatal) as exc:
+        print(f"amsn-batch : {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:
+        print(f"amsn-batch : erreur de la base de données ({exc}).", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"amsn-batch : erreur système ({exc.strerror or exc} : {exc.filename or ''}).", file=sys.stderr)
+        return 1
 
 
 def main() -> None:
-    try:
-        code = app(standalone_mode=False)  # click returns the code of typer.Exit in this mode
-    except AlreadyRunning as exc:
-        print(f"amsn-batch : {exc}", file=sys.stderr)
-        sys.exit(EXIT_ALREADY_RUNNING)
-    except (ConfigError, Fatal) as exc:
-        print(f"amsn-batch : {exc}", file=sys.stderr)
-        sys.exit(1)
-    except sqlite3.Error as exc:
-        print(f"amsn-batch : erreur de la base de données ({exc}).", file=sys.stderr)
-        sys.exit(1)
-    except OSError as exc:
-        print(f"amsn-batch : erreur système ({exc.strerror or exc} : {exc.filename or ''}).", file=sys.stderr)
-        sys.exit(1)
-    except Exception as exc:  # usage errors of the command-line parser (typer's own copy of click)
-        if hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
-            print(f"amsn-batch : {usage_fr(exc.format_message())} (voir amsn-batch --help)", file=sys.stderr)
-            sys.exit(exc.exit_code)
-        if type(exc).__name__ == "Abort":
-            sys.exit(1)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(run_cli())

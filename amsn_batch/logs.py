@@ -20,13 +20,31 @@ class MaskingFormatter(logging.Formatter):
         return " | ".join(line for line in text.splitlines() if line.strip()) if "\n" in text or "\r" in text else text
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to sys.stderr as it is when a line is logged (so a run inside another program, such as a test,
+    logs to the stderr it has at that moment)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+
+_HANDLER = StderrHandler()
+_HANDLER.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(message)s"))
+
+
 def setup(level: int) -> None:
+    """Log to stderr at `level`, through the NIR-masking formatter only: any other handler of the root logger is
+    removed (a library's own setup would write unmasked lines). Idempotent: calling it again changes the level."""
     root = logging.getLogger()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(message)s"))
     for h in list(root.handlers):
-        root.removeHandler(h)
-    root.addHandler(handler)
+        if h is not _HANDLER:
+            root.removeHandler(h)
+    if _HANDLER not in root.handlers:
+        root.addHandler(_HANDLER)
     root.setLevel(level)
     logging.getLogger("amsn_batch").setLevel(level)
 

@@ -8,7 +8,7 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
-from tests.conftest import Workspace, make_workspace
+from tests.conftest import Workspace, import_registry, make_workspace
 from tests.factories import make_siren, make_siret, make_vat, write_csv
 
 ISSUER_SIREN = make_siren("77556612")
@@ -46,9 +46,7 @@ LIST_HEADERS = ["Année", "SIRET", "Nom de naissance", "Prénom", "N° sécurit�
 
 def billing_workspace(tmp_path: Path, extra: str = "", config: str = BILLING_CONFIG) -> Workspace:
     w = make_workspace(tmp_path / "ws", extra_config=config + extra)
-    reg, mand = w.registry.write(tmp_path / "registre")
-    w.cli("adherents", "importer", str(reg), "--mandats", str(mand))
-    return w
+    return import_registry(w, tmp_path / "registre")
 
 
 def received(path: Path, when: dt.datetime) -> Path:

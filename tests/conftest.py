@@ -1,20 +1,58 @@
-"""Fixtures: a workspace with its own settings file, drop folders and SQLite store; the CLI run for real."""
+"""Fixtures: a workspace with its own settings file, drop folders and SQLite store; the CLI run in this process
+exactly as the real command runs (same exit codes, stdout and stderr), or in a real process when that is the point."""
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from amsn_batch import faults
+from amsn_batch.cli import run_cli
 from tests.factories import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "amsn_batch"]
+# Fault injection kills (or stops) the process it runs in: a call setting one of these runs in a real process.
+FAULT_VARS = (faults.ENV, "AMSN_BATCH_TEST_FAULT")
+
+
+def cli_in_process(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`amsn-batch ARGS` run in this process, in `cwd`, with typer's CliRunner capturing stdout and stderr; the
+    logging set-up and the working directory are put back afterwards. An exception nobody caught is printed on
+    stderr with exit code 1, as Python does. The package's caches stay warm between calls: those that depend on a
+    file are keyed on its path, size and modification time, the others on the schemas shipped with the code."""
+    root, package = logging.getLogger(), logging.getLogger("amsn_batch")
+    saved = (list(root.handlers), root.level, package.level, os.getcwd())
+    with CliRunner().isolation(env=env) as (out, err, _):
+        try:
+            os.chdir(cwd)
+            code = run_cli(list(args), prog_name="amsn-batch")
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except Exception:
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.chdir(saved[3])
+            root.handlers[:] = saved[0]
+            root.setLevel(saved[1])
+            package.setLevel(saved[2])
+        stdout, stderr = out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8")
+    return subprocess.CompletedProcess(["amsn-batch", *args], code, stdout, stderr)
 
 
 @dataclass
@@ -43,13 +81,22 @@ class Workspace:
     def db_path(self) -> Path:
         return self.root / "data" / "amsn.sqlite"
 
-    def cli(self, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-        """Run `amsn-batch ARGS --config <this workspace>` in a real process."""
-        proc = subprocess.run([*CLI, *args, "--config", str(self.config)], capture_output=True, text=True,
-                              cwd=self.root, env={**os.environ, **(env or {})}, timeout=600)
+    def cli(self, *args: str, check: bool = True, env: dict | None = None, process: bool = False) -> subprocess.CompletedProcess:
+        """Run `amsn-batch ARGS --config <this workspace>` from the workspace's root: in this process, or in a real
+        one with `process=True` or when `env` sets a fault-injection variable."""
+        argv = [*args, "--config", str(self.config)]
+        if process or any(k in FAULT_VARS for k in env or {}):
+            proc = subprocess.run([*CLI, *argv], capture_output=True, text=True, cwd=self.root,
+                                  env={**os.environ, **(env or {})}, timeout=600)
+        else:
+            proc = cli_in_process(argv, self.root, env)
         if check and proc.returncode != 0:
             raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
         return proc
+
+    def cli_process(self, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+        """`cli` in a real process, for the tests where the process boundary is the point."""
+        return self.cli(*args, check=check, env=env, process=True)
 
     def drop(self, sender: str, name: str) -> Path:
         """Path of a file to write into the sender's inbox folder."""
@@ -89,10 +136,37 @@ def make_workspace(root: Path, registry: Registry | None = None, extra_config: s
     return Workspace(root, config, registry or Registry())
 
 
+_REGISTRY_STORE: list[Path] = []  # the default registry imported into a store, once per session
+
+
+def import_registry(w: Workspace, folder: Path) -> Workspace:
+    """`amsn-batch adherents importer` of the workspace's registry and mandates (written in `folder`) into its new
+    store. The default registry is imported once per session and its store copied (an import takes about a
+    second on a loaded machine)."""
+    import sqlite3
+
+    reg, mand = w.registry.write(folder)
+    default = Registry()
+    if w.db_path.exists() or (w.registry.rows(), w.registry.mandates) != (default.rows(), default.mandates):
+        w.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+        return w
+    if not _REGISTRY_STORE:
+        base = Path(tempfile.mkdtemp(prefix="amsn-batch-registre-"))
+        atexit.register(shutil.rmtree, base, ignore_errors=True)
+        model = make_workspace(base / "ws")
+        model.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+        _REGISTRY_STORE.append(model.db_path)
+    w.db_path.parent.mkdir(parents=True, exist_ok=True)
+    src, dst = sqlite3.connect(_REGISTRY_STORE[0]), sqlite3.connect(w.db_path)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return w
+
+
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
     """A workspace whose registry (4 adhérents, mandataire PAIE01 for 10002 and 10003) is imported."""
-    w = make_workspace(tmp_path / "ws")
-    reg, mand = w.registry.write(tmp_path / "registre")
-    w.cli("adherents", "importer", str(reg), "--mandats", str(mand))
-    return w
+    return import_registry(make_workspace(tmp_path / "ws"), tmp_path / "registre")

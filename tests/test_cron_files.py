@@ -7,12 +7,12 @@ import configparser
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from amsn_batch.config import load_settings
+from tests.conftest import cli_in_process
 
 CRON = Path(__file__).resolve().parent.parent / "cron"
 PROD_CONFIG = "/etc/amsn-batch/amsn-batch.toml"
@@ -26,8 +26,9 @@ def test_production_settings_load():
 
 
 def test_sshd_snippet_is_the_generated_one():
-    out = subprocess.run([sys.executable, "-m", "amsn_batch", "sftp", "config-sshd", "--config", str(CRON / "amsn-batch.toml")],
-                         capture_output=True, text=True, check=True).stdout
+    proc = cli_in_process(["sftp", "config-sshd", "--config", str(CRON / "amsn-batch.toml")], CRON.parent)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
     assert (CRON / "sshd-amsn-batch.conf").read_text(encoding="utf-8") == out
 
 

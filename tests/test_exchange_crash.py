@@ -115,7 +115,7 @@ def test_second_run_exits_at_once_while_one_runs(template, reference, tmp_path):
                              stderr=subprocess.PIPE, text=True, env={**os.environ, ENV: "verrou_pris:1:stop"})
     try:
         wait_for(lambda: _stopped(first.pid))
-        second = ws.cli("traiter", check=False)
+        second = ws.cli_process("traiter", check=False)
         assert second.returncode == 3
         assert "un traitement est déjà en cours" in second.stderr
         assert f"processus {first.pid}" in second.stderr

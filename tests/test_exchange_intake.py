@@ -9,15 +9,13 @@ import time
 
 from amsn_batch.config import Intake
 from amsn_batch.intake import looks_complete, name_problem, safe_name, survey
-from tests.conftest import make_workspace
+from tests.conftest import import_registry, make_workspace
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv, write_xlsx
 
 
 def _workspace(tmp_path, depot: str):
     ws = make_workspace(tmp_path / "ws", extra_config=depot)
-    reg, mand = ws.registry.write(tmp_path / "registre")
-    ws.cli("adherents", "importer", str(reg), "--mandats", str(mand))
-    return ws
+    return import_registry(ws, tmp_path / "registre")
 
 
 def _movements(ws, sender: str, name: str, n: int = 2):
@@ -56,10 +54,14 @@ def test_fresh_file_waits_for_the_stability_delay(tmp_path):
     assert "pris dans" in ws.cli("statut").stdout
 
 
-def test_run_waits_for_files_about_to_settle(tmp_path):
-    """The README demo case: files dropped just before the run are taken by that same run."""
+def test_run_waits_for_files_about_to_settle(tmp_path, monkeypatch):
+    """The README demo case: files dropped just before the run are taken by that same run. The run's clock is
+    the test's: it starts the instant the file was written, however slow the machine, and its wait passes at once."""
     ws = _workspace(tmp_path, "[depot]\ndelai_stabilite = 1\nattente_max = 30\n")
-    _movements(ws, "10001", "paie.csv")
+    st = _movements(ws, "10001", "paie.csv").stat()
+    clock = [max(st.st_mtime, st.st_ctime)]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    monkeypatch.setattr(time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
     out = ws.cli("traiter")
     assert "10001/paie.csv : accepte" in out.stdout
     assert "attente_stabilite" in out.stderr

@@ -292,17 +292,16 @@ def test_exit_codes(ws, rng, tmp_path):
     assert ws.cli("traiter").returncode == 0  # refused lines are in the ack, not an error
     bad = tmp_path / "bad.toml"
     bad.write_text("[paths]\ninbox = \n", encoding="utf-8")
-    from tests.conftest import CLI
-    import subprocess
+    from tests.conftest import cli_in_process
 
-    proc = subprocess.run([*CLI, "traiter", "--config", str(bad)], capture_output=True, text=True)
+    proc = cli_in_process(["traiter", "--config", str(bad)], tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and "configuration" in proc.stderr and "Traceback" not in proc.stderr
-    proc = subprocess.run([*CLI, "traiter", "--config", str(tmp_path / "absent.toml")], capture_output=True, text=True)
+    proc = cli_in_process(["traiter", "--config", str(tmp_path / "absent.toml")], tmp_path)
     assert proc.returncode == 1 and "introuvable" in proc.stderr
     ro = tmp_path / "ro.toml"
     ro.write_text('[paths]\ndatabase = "/proc/amsn/x.sqlite"\n', encoding="utf-8")
-    proc = subprocess.run([*CLI, "traiter", "--config", str(ro)], capture_output=True, text=True)
+    proc = cli_in_process(["traiter", "--config", str(ro)], tmp_path)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 

@@ -266,7 +266,11 @@ def test_no_shell_no_password_no_other_key(drop):
 def test_slow_upload_is_taken_once_whole(drop, tmp_path):
     """An upload of several seconds while `traiter` runs again and again: never taken half-written."""
     local = _movements(tmp_path / "lent.csv", drop.ws, n=2000, seed=3)
-    upload = drop.sftp("10001", f"put {local}", limit_kbps=320, popen=True)  # about 40 KB/s: some 7 seconds
+    started = time.monotonic()
+    drop.traiter()  # nothing to do: how long a run takes on this machine now
+    seconds = max(7.0, 4 * (time.monotonic() - started))  # the upload outlasts several runs, however slow they are
+    upload = drop.sftp("10001", f"put {local}", limit_kbps=min(320, int(local.stat().st_size * 8 / 1000 / seconds)),
+                       popen=True)  # at most 40 KB/s: some 7 seconds or more
     runs = 0
     try:
         while upload.poll() is None:
