@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -19,6 +18,7 @@ import typer
 from . import billing, cli_fr
 from .config import ConfigError, Settings, load_settings
 from .lock import AlreadyRunning
+from .store import StoreError
 from .reports.formats import money_fr
 
 cli_fr.french_help()
@@ -104,19 +104,10 @@ def sftp_ajouter(
     verbose: VerboseOpt = False,
 ) -> None:
     """Crée le compte SFTP d'un expéditeur (root) : chroot avec depot/ et retour/, reliés à inbox/ et outbox/."""
-    from .sftp import SftpError, add_account
-    from .store import connect
-    from .store.registry import known_sender_codes
+    from .sftp import SftpError, create_account
 
-    settings = _settings(config, verbose)
-    settings.ensure_dirs()
-    db = connect(settings.paths.database)
     try:
-        known = known_sender_codes(db.conn)
-    finally:
-        db.conn.close()
-    try:
-        for line in add_account(settings, expediteur, cle, known):
+        for line in create_account(_settings(config, verbose), expediteur, cle):
             typer.echo(line)
     except SftpError as exc:
         raise Fatal(str(exc)) from None
@@ -158,15 +149,9 @@ def adherents_importer(
     verbose: VerboseOpt = False,
 ) -> None:
     """Importe ou met à jour le registre des adhérents et des mandats (avec historique)."""
-    from .registry import import_registry
-    from .store import connect
+    from .registry import import_registry_files
 
-    settings = _settings(config, verbose)
-    db = connect(settings.paths.database)
-    try:
-        report = import_registry(db, fichier, mandats)
-    finally:
-        db.conn.close()
+    report = import_registry_files(_settings(config, verbose), fichier, mandats)
     for r in report.findings.to_dict("records"):
         typer.echo(f"{r['fichier']} ligne {r['ligne']} [{r['colonne']}] {r['gravite']} {r['code']} : {r['message']}", err=True)
     if not report.applied:
@@ -474,7 +459,7 @@ def run_cli(argv: list[str] | None = None, prog_name: str | None = None) -> int:
     except (ConfigError, Fatal) as exc:
         print(f"amsn-batch : {exc}", file=sys.stderr)
         return 1
-    except sqlite3.Error as exc:
+    except StoreError as exc:
         print(f"amsn-batch : erreur de la base de données ({exc}).", file=sys.stderr)
         return 1
     except OSError as exc:

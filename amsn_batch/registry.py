@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from .config import Settings
 from .read import Table, read_table
 from .read.headers import map_headers, score_header_row
 from .rules import identifiers, values
 from .rules.catalogue import Findings, to_rows
+from .store import connect
 from .store import registry as registry_store
 from .store.registry import ADHERENT_FIELDS
 from .vocab import normalize, vocabulary
@@ -141,6 +143,15 @@ def check_mandates(path: Path, known_members: set[str]) -> tuple[Table, pd.DataF
     pos = np.flatnonzero(unknown)
     f.add_rows("REG_MANDAT_ADHERENT_INCONNU", pos, "numero", frame["numero"].to_numpy()[pos], valeur=frame["numero"].to_numpy()[pos])
     return table, frame, f, headers.columns
+
+
+def import_registry_files(settings: Settings, path: Path, mandates_path: Path | None = None) -> RegistryReport:
+    """`amsn-batch adherents importer`: the store opened, the registry (and mandates) checked and applied, closed."""
+    db = connect(settings.paths.database)
+    try:
+        return import_registry(db, path, mandates_path)
+    finally:
+        db.conn.close()
 
 
 def import_registry(db, path: Path, mandates_path: Path | None = None, now: dt.datetime | None = None) -> RegistryReport:

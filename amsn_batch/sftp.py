@@ -29,6 +29,8 @@ import subprocess
 from pathlib import Path
 
 from .config import Settings
+from .store import connect
+from .store.registry import known_sender_codes
 
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,30}")
 KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
@@ -167,6 +169,17 @@ def _wire(link: Path, target: Path, uid: int | None = None, gid: int | None = No
         raise SftpError(f"{link} existe et n'est pas un dossier.")
     link.symlink_to(target, target_is_directory=True)
     return "relié"
+
+
+def create_account(settings: Settings, code: str, key_file: Path) -> list[str]:
+    """`amsn-batch sftp ajouter`: the account of a sender known to the registry (see add_account)."""
+    settings.ensure_dirs()
+    db = connect(settings.paths.database)
+    try:
+        known = known_sender_codes(db.conn)
+    finally:
+        db.conn.close()
+    return add_account(settings, code, key_file, known)
 
 
 def add_account(settings: Settings, code: str, key_file: Path, known_senders: set[str]) -> list[str]:

@@ -11,11 +11,11 @@ colonne, valeur, code, gravite, message) and `quarantine_reason` (str or None); 
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..config import Settings
+from ..store import Connection
 from ..store.ledger import FileEntry, FileRecord
 
 
@@ -39,17 +39,17 @@ class Kind:
         """Whether the first rows of a file (cells as text) show this kind."""
         raise NotImplementedError
 
-    def check(self, conn: sqlite3.Connection, path: Path, sender: str, settings: Settings, sha: str | None = None, *,
+    def check(self, conn: Connection, path: Path, sender: str, settings: Settings, sha: str | None = None, *,
               name_problem: str | None = None, release: bool = False) -> Checked:
         """Read and check the file; writes nothing. `name_problem`: why the name as dropped cannot be used.
         `release`: staff released a held file."""
         raise NotImplementedError
 
-    def examine_again(self, conn: sqlite3.Connection, known: FileEntry) -> bool:
+    def examine_again(self, conn: Connection, known: FileEntry) -> bool:
         """Whether a file already in the ledger (same SHA-256) is examined again rather than called a duplicate."""
         return False
 
-    def record(self, conn: sqlite3.Connection, checked: Checked, now: str, previous: int | None = None) -> tuple[int, dict]:
+    def record(self, conn: Connection, checked: Checked, now: str, previous: int | None = None) -> tuple[int, dict]:
         """Write the outcome in one transaction; returns (file id, fields for the log line). `previous`: the
         ledger entry of the same file that this outcome supersedes (a released held list, a declaration
         examined again)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from ..vocab import vocabulary
 from ..rules.catalogue import Findings, catalogue, to_rows
 from ..rules.cells import hostile_cells
 from ..rules.employees import Context, validate
-from ..store import registry
+from ..store import StoreError, registry
 from ..store.employees import existing_employees, present_elsewhere, record_file
 from ..store.ledger import FileRecord
 from .base import Kind
@@ -110,7 +109,7 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
         f = Findings()
         f.add_file("FICHIER_ILLISIBLE", raison=str(exc))
         return result(f, quarantine=str(exc))
-    except (sqlite3.Error, OSError):
+    except (StoreError, OSError):
         raise  # the store or the disk, not the file: the run stops and the file is taken again next time
     except Exception as exc:  # a parser or a check tripped on this file: refuse it, never stop the run
         log.error("lecture_impossible %s erreur=%s", logs.fields(expediteur=sender_code, empreinte=sha),

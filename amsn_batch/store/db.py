@@ -36,6 +36,11 @@ def records(conn: sqlite3.Connection, sql: str, params=()) -> list[dict]:
     return [dict(zip(names, row)) for row in cur]
 
 
+# What callers outside the store catch or annotate, so that only the store imports sqlite3.
+StoreError = sqlite3.Error
+Connection = sqlite3.Connection
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """The one way to write: `with transaction(conn):` takes the write lock at once (BEGIN IMMEDIATE, so two
