@@ -190,7 +190,8 @@ def test_cell_schema_is_generated_from_the_catalogue(schemas_copy):
     # every cell rule of the catalogue is a check on each column it names, with its code as the error
     for rule, key in cell_rules("mouvements"):
         assert rule.code in _checks(s, key), (rule.code, key)
-    assert {r.code for r, _ in cell_rules("mouvements")} == {c for c, r in catalogue().items() if r.columns}
+    assert {r.code for r, _ in cell_rules("mouvements")} == {c for c, r in catalogue().items()
+                                                             if r.columns and r.kind == "mouvements"}
     # the vocabulary added to contrats.toml is in the contract's isin check, by its code and its alias
     contract = _checks(s, "contrat")["CONTRAT_INVALIDE"]
     assert contract.name == "isin"
@@ -234,3 +235,69 @@ def test_schema_failure_cases_become_findings_on_the_senders_line_and_column(sch
     ]
     assert found["message"][0].startswith("Contrat « Bidule » non reconnu.")
     assert out.accepted["line"].tolist() == [4, 8]
+
+
+# --- the declaration's per-cell schema ------------------------------------------------------------------------
+
+_DECL_RULE = ('\n[RAISON_SOCIALE_TEST]\ngravite = "bloquant"\nportee = "ligne"\ntitre = "Raison sociale de test"\n'
+              'message = "« {valeur} » est une raison sociale de test."\ncorrection = "Donnez la vraie."\n'
+              'fichier = "declaration"\ncolonnes = ["raison_sociale"]\ncontrole = "motif"\nmotif = "[^0-9]*"\n'
+              # the same finding as employee files, checked here too: a sub-table named after the kind of file
+              '\n[MOUVEMENT_INVALIDE.declaration]\ncolonnes = ["numero"]\ncontrole = "motif"\nmotif = "[0-9]{5}"\n')
+
+
+def test_declaration_schema_is_generated_from_the_catalogue(schemas_copy):
+    from amsn_batch.rules.catalogue import catalogue
+    from amsn_batch.rules.schema import cell_rules, schema
+
+    with open(schemas_copy / "regles.toml", "a", encoding="utf-8") as f:
+        f.write(_DECL_RULE)
+    s = schema("declaration")
+    for rule, key in cell_rules("declaration"):
+        assert rule.code in _checks(s, key), (rule.code, key)
+    # the rules added to the catalogue are checks of their columns, a new rule and a shared code alike
+    assert _checks(s, "raison_sociale")["RAISON_SOCIALE_TEST"].statistics == {"pattern": "[^0-9]*"}
+    assert _checks(s, "numero")["MOUVEMENT_INVALIDE"].name == "str_matches"
+    assert "MOUVEMENT_INVALIDE" in _checks(schema("mouvements"), "mouvement")  # its employee check unchanged
+    # shared codes keep one code whatever the file, with the declaration's own control
+    assert all(_checks(s, k)["CHAMP_OBLIGATOIRE"].name == "renseigne" for k in ("annee", "siret", "categorie"))
+    assert _checks(s, "categorie")["CATEGORIE_INVALIDE"].name == "isin"
+    assert set(_checks(s, "nir")) == {"NIR_FORMAT", "NIR_CLE"}
+    assert _checks(s, "annee")["DECL_ANNEE_INVALIDE"].statistics == {"min_value": 2000, "max_value": 2100}
+    assert all("DECL_EFFECTIF_INVALIDE" in _checks(s, k)
+               for k in ("effectif_si", "effectif_sia", "effectif_sir", "effectif_sih", "total"))
+    # the declaration's checks are not the employee file's: no movement-dependent "obligatoire" here
+    assert all(r.control != "obligatoire" for r, _ in cell_rules("declaration"))
+    assert catalogue()["CHAMP_OBLIGATOIRE"].kind == "mouvements"
+    assert [k for k, c in s.columns.items() if c.required] == ["annee", "siret"]
+
+
+def test_declaration_schema_failures_become_findings_on_the_senders_line_and_column(schemas_copy, tmp_path):
+    from amsn_batch.rules import declarations
+    from amsn_batch.rules.catalogue import to_rows
+    from amsn_batch.rules.employees import Sender
+
+    with open(schemas_copy / "regles.toml", "a", encoding="utf-8") as f:
+        f.write(_DECL_RULE)
+    s1, s2 = "73282932000074", "73282932000082"
+    headers = ["Année", "N° adhérent", "Nom de l'entreprise", "SIRET", "Nb SI", "SIA", "Effectif SIR", "Effectif SIH"]
+    p = tmp_path / "decl.csv"
+    p.write_text("\n".join(["Déclaration des effectifs 2026", "", ";".join(headers),
+                            f"2026;10001;Dupont SA;{s1};3;1;0;0", "", f"2026;1001;Test 2;{s2};2;x;0;0",
+                            f"2026;10001;Dupont SA; ;1;0;0;-1"]) + "\n", encoding="utf-8")
+    table = read_table(p, vocabulary("declaration"))
+    ctx = declarations.DeclarationContext(
+        Sender("10001", "adherent", frozenset({"10001"})), {s1: "10001", s2: "10001"}, {"10001": "actif"},
+        window_refusal=lambda a, y: None, known_headcount=lambda a: 0, invoice_in_force=lambda a, y: None)
+    out = declarations.check(table, ctx)
+    found = to_rows(out.findings.frame(), table.lines, table.header_line, out.columns)
+    assert found[["ligne", "colonne", "valeur", "code"]].values.tolist() == [
+        [6, "SIA", "x", "DECL_EFFECTIF_INVALIDE"],
+        [6, "N° adhérent", "1001", "MOUVEMENT_INVALIDE"],
+        [6, "Nom de l'entreprise", "Test 2", "RAISON_SOCIALE_TEST"],
+        [7, "SIRET", "", "CHAMP_OBLIGATOIRE"],
+        [7, "Effectif SIH", "-1", "DECL_EFFECTIF_INVALIDE"],
+    ]
+    assert found["message"][2].startswith("« Test 2 » est une raison sociale de test.")
+    assert found["message"][3].startswith("« SIRET » est obligatoire pour chaque ligne.")
+    assert [(v.adherent, v.state, v.total) for v in out.versions] == [("10001", "en_cours", 6)]

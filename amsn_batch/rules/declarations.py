@@ -6,29 +6,41 @@ versions the file brings. Nothing here reads the store or writes anything.
 A declaration file gives, per establishment, the number of workers per category (SI, SIA, SIR and the SIH
 label), or the list of the employees with their category (counted here). A version with blocking findings is
 `en_cours`; otherwise it is `confirmee`.
+
+The per-cell part (required columns and values, the year, headcounts, categories, NIR) is the pandera schema
+generated from the catalogue (rules/schema.py, the rules with `fichier = "declaration"` or a
+[CODE.declaration] sub-table); the year of the file, the sender's establishments, duplicates, totals and the
+campaign are checked here, around it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..read.headers import map_headers
-from ..vocab import load_toml, vocabulary
+from ..read.headers import HeaderMap, map_headers
+from ..vocab import Rule, load_toml, vocabulary
 from ..read.table import Table
-from . import identifiers, values
-from .catalogue import Findings
+from .catalogue import FILE, Findings
 from .employees import Sender
+from .schema import Cells, cell_rule, failures, missing_columns
 
 CATEGORIES = ("SI", "SIA", "SIR", "SIH")
 COUNT_FIELDS = {"effectif_si": "SI", "effectif_sia": "SIA", "effectif_sir": "SIR", "effectif_sih": "SIH"}
 # Situations in which a member cannot declare (statuts.toml codes).
 NOT_DECLARABLE = {"sans_personnel", "cession", "cessation", "liquidation"}
-_INT = re.compile(r"\d+(?:[.,]0+)?")
+# Columns read in one mode only: the other mode's columns are neither read nor checked.
+LIST_ONLY = ("nom", "prenom", "nir", "categorie")
+COUNT_ONLY = (*COUNT_FIELDS, "total")
+# Which year, whose establishment: their cells are checked before the sender's rights, the others after.
+KEY_FIELDS = ("annee", "siret")
+# The NIR_FORMAT cases of a declaration (its sub-table's `cas`), in French.
+NIR_DETAIL = {"notation_scientifique": "le tableur l'a transformé en nombre : formatez la colonne en Texte",
+              "sans_cle": "il n'a que 13 chiffres : la clé (2 derniers chiffres) manque",
+              "format": "il est mal écrit"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,23 @@ class DeclarationCheck:
     versions: list[Version] = field(default_factory=list)
 
 
+class _Cells(Cells):
+    """A declaration's cells, read trimmed; the schema sees only the columns of the file's mode."""
+
+    kind = "declaration"
+
+    def __init__(self, table: Table, headers: HeaderMap, mode: str) -> None:
+        super().__init__(table, headers)
+        self.skipped = LIST_ONLY if mode == "effectifs" else COUNT_ONLY
+
+    def col(self, key: str) -> pd.Series:
+        return self._once(("trimmed", key), lambda: Cells.col(self, key).str.strip())
+
+    def frame(self) -> pd.DataFrame:
+        frame = super().frame()
+        return frame[[k for k in frame.columns if k not in self.skipped]]
+
+
 def check(table: Table, ctx: DeclarationContext) -> DeclarationCheck:
     """Check a declaration file read as `table`."""
     f = Findings()
@@ -94,18 +123,15 @@ def check(table: Table, ctx: DeclarationContext) -> DeclarationCheck:
     for key, header in headers.duplicated:
         f.add_file("COLONNE_EN_DOUBLE", None, "", colonne=header, attendu=vocab.field(key).label)
     n = len(table)
-    if headers.missing:
+    missing = missing_columns("declaration", list(headers.columns))
+    if missing:
         expected = ", ".join(fl.label for fl in vocab.fields if fl.required)
-        for missing in headers.missing:
-            f.add_file("COLONNE_MANQUANTE", None, "", attendu=missing.label, liste=expected)
+        for key in missing:
+            f.add_file("COLONNE_MANQUANTE", None, "", attendu=vocab.field(key).label, liste=expected)
         return DeclarationCheck(f, headers.columns, details, n)
     if n == 0:
         f.add_file("FICHIER_VIDE")
         return DeclarationCheck(f, headers.columns, details, 0)
-
-    def col(key: str) -> pd.Series:
-        header = headers.columns.get(key)
-        return table.frame[header].astype(str).str.strip() if header else pd.Series([""] * n, dtype=str)
 
     count_mode = any(k in headers.columns for k in COUNT_FIELDS)
     list_mode = "categorie" in headers.columns and ("nir" in headers.columns or "nom" in headers.columns)
@@ -114,21 +140,29 @@ def check(table: Table, ctx: DeclarationContext) -> DeclarationCheck:
         return DeclarationCheck(f, headers.columns, details, n)
     mode = "effectifs" if count_mode else "liste"
     details["mode"] = mode
+    cells = _Cells(table, headers, mode)
+    failed = failures("declaration", cells)
+    col = cells.col
 
-    # Year: one per file
-    years = col("annee")
-    distinct = sorted(set(years) - {""})
-    bad_year = [y for y in distinct if not (re.fullmatch(r"\d{4}", y) and 2000 <= int(y) <= 2100)]
-    if bad_year or not distinct:
-        f.add_file("DECL_ANNEE_INVALIDE", "annee", bad_year[0] if bad_year else "", valeur=bad_year[0] if bad_year else "")
+    # Year: one per file. A cell rule of scope `fichier` (the year's) refuses the file once, on its first bad
+    # value in sorted order.
+    for rule, key, pos in failed:
+        if rule.scope == "fichier":
+            bad = col(key).to_numpy(dtype=object)[pos]
+            first = pos[[min(range(len(pos)), key=bad.__getitem__)]]
+            _cell_findings(cells, f, [(rule, key, first)], on_file=True)
+    if f.file_refused():
+        return DeclarationCheck(f, headers.columns, details, n)
+    distinct = sorted(set(col("annee")) - {""})
+    if not distinct:
+        f.add_file("DECL_ANNEE_INVALIDE", "annee", "", valeur="")
     elif len(distinct) > 1:
         f.add_file("DECL_ANNEES_MULTIPLES", annees=", ".join(distinct))
     if f.file_refused():
         return DeclarationCheck(f, headers.columns, details, n)
     year = int(distinct[0])
     details["annee"] = year
-    blank_year = np.flatnonzero((years == "").to_numpy())
-    f.add_rows("CHAMP_OBLIGATOIRE", blank_year, "annee", "", colonne=vocab.field("annee").label, contexte="chaque ligne")
+    _cell_findings(cells, f, [x for x in failed if x[0].scope != "fichier" and x[1] in KEY_FIELDS])
 
     if table.overflow.any():
         f.add_rows("LIGNE_CHAMPS_EN_TROP", np.flatnonzero(table.overflow), None)
@@ -138,7 +172,6 @@ def check(table: Table, ctx: DeclarationContext) -> DeclarationCheck:
     siret = col("siret").str.replace(r"\s", "", regex=True)
     adherent = siret.map(establishments).fillna("").to_numpy(dtype=object)
     blank = (siret == "").to_numpy()
-    f.add_rows("CHAMP_OBLIGATOIRE", np.flatnonzero(blank), "siret", "", colonne=vocab.field("siret").label, contexte="chaque ligne")
     unknown = ~blank & (adherent == "")
     f.add_rows("SIRET_INCONNU", np.flatnonzero(unknown), "siret", col("siret")[unknown], valeur=col("siret")[unknown])
     sender = ctx.sender
@@ -151,23 +184,17 @@ def check(table: Table, ctx: DeclarationContext) -> DeclarationCheck:
     if f.file_refused():
         return DeclarationCheck(f, headers.columns, details, n)
 
-    # Content
+    # Content: the other cells, then across rows
+    _cell_findings(cells, f, [x for x in failed if x[0].scope != "fichier" and x[1] not in KEY_FIELDS])
     rows = pd.DataFrame({"pos": np.arange(n), "line": table.lines, "siret": siret.to_numpy(dtype=object), "adherent": adherent})
     if mode == "effectifs":
         for key, cat in COUNT_FIELDS.items():
-            raw = col(key).str.replace(r"[\s\u00a0\u202f]", "", regex=True)
-            ok = raw.str.fullmatch(_INT).fillna(False).to_numpy(dtype=bool) | (raw == "").to_numpy()
-            bad = np.flatnonzero(~ok)
-            f.add_rows("DECL_EFFECTIF_INVALIDE", bad, key, col(key).to_numpy()[bad], valeur=col(key).to_numpy()[bad])
-            rows[cat] = [int(re.split(r"[.,]", v)[0]) if good and v else 0 for v, good in zip(raw, ok)]
+            rows[cat] = _counts(cells, key)
         if "total" in headers.columns:
-            raw = col("total").str.replace(r"[\s\u00a0\u202f]", "", regex=True)
-            given = (raw != "").to_numpy()
-            ok = raw.str.fullmatch(_INT).fillna(False).to_numpy(dtype=bool)
-            bad = np.flatnonzero(given & ~ok)
-            f.add_rows("DECL_EFFECTIF_INVALIDE", bad, "total", col("total").to_numpy()[bad], valeur=col("total").to_numpy()[bad])
+            text, ok = cells.whole_numbers("total")
+            given = text != ""
             sums = rows[list(CATEGORIES)].sum(axis=1).to_numpy()
-            totals = np.array([int(re.split(r"[.,]", v)[0]) if g and o else -1 for v, g, o in zip(raw, given, ok)])
+            totals = np.where(given & ok, _counts(cells, "total"), -1)
             wrong = np.flatnonzero(given & ok & (totals != sums))
             f.add_rows("DECL_TOTAL_INCOHERENT", wrong, "total", col("total").to_numpy()[wrong],
                        valeur=col("total").to_numpy()[wrong], somme=sums[wrong])
@@ -179,24 +206,13 @@ def check(table: Table, ctx: DeclarationContext) -> DeclarationCheck:
             f.add_rows("DECL_ETABLISSEMENT_EN_DOUBLE", rows.loc[idx, "pos"].to_numpy(), "siret", rows.loc[idx, "siret"].to_numpy(),
                        valeur=rows.loc[idx, "siret"].to_numpy(), premiere=first.loc[idx].to_numpy())
     else:
-        codes, empty, unknown_cat = values.lookup(col("categorie"), "categories.toml")
-        f.add_rows("CATEGORIE_INVALIDE", np.flatnonzero(unknown_cat), "categorie", col("categorie")[unknown_cat],
-                   valeur=col("categorie")[unknown_cat])
-        f.add_rows("CHAMP_OBLIGATOIRE", np.flatnonzero(empty), "categorie", "", colonne=vocab.field("categorie").label,
-                   contexte="chaque salarié")
-        rows["categorie"] = codes
-        nir = identifiers.nir_check(col("nir"))
-        raw_nir = col("nir")
-        for mask, detail in ((nir["scientific"], "le tableur l'a transformé en nombre : formatez la colonne en Texte"),
-                             (nir["no_key"], "il n'a que 13 chiffres : la clé (2 derniers chiffres) manque"),
-                             (nir["shape"], "il est mal écrit")):
-            f.add_rows("NIR_FORMAT", np.flatnonzero(mask), "nir", raw_nir[mask], detail=detail)
-        f.add_rows("NIR_CLE", np.flatnonzero(nir["key"]), "nir", raw_nir[nir["key"]])
+        rows["categorie"] = cells.lookup("categorie", cell_rule("CATEGORIE_INVALIDE", "declaration").params["valeurs"])[0]
+        nir = cells.nir("nir")
         nir_ok = ~(nir["empty"] | nir["scientific"] | nir["no_key"] | nir["shape"] | nir["key"])
         rows["nir"] = np.where(nir_ok, nir["value"], "")
         rows["nom"] = col("nom").to_numpy(dtype=object)
         rows["prenom"] = col("prenom").to_numpy(dtype=object)
-        anonymous = nir["empty"] & (col("nom") == "").to_numpy()
+        anonymous = nir["empty"] & ~cells.given("nom")
         f.add_rows("CHAMP_OBLIGATOIRE", np.flatnonzero(anonymous), "nir" if "nir" in headers.columns else "nom", "",
                    colonne=vocab.field("nir").label if "nir" in headers.columns else vocab.field("nom").label,
                    contexte="chaque salarié")
@@ -245,6 +261,33 @@ def check(table: Table, ctx: DeclarationContext) -> DeclarationCheck:
             _warnings(ctx, f, version, sub)
     details["declarations"] = [{"adherent": v.adherent, "etat": v.state, "total": v.total} for v in versions]
     return DeclarationCheck(f, headers.columns, details, n, accepted, versions)
+
+
+def _counts(cells: Cells, key: str) -> np.ndarray:
+    """The headcount of each row (0 where blank or not a whole number)."""
+    text, ok = cells.whole_numbers(key)
+    return np.array([int(v.replace(",", ".").split(".")[0]) if good and v else 0 for v, good in zip(text, ok)], dtype=np.int64)
+
+
+def _cell_findings(cells: Cells, f: Findings, failed: list[tuple[Rule, str, np.ndarray]], on_file: bool = False) -> None:
+    """Failures of the schema as findings quoting the trimmed cell, on their rows (or on the file)."""
+    for rule, key, pos in failed:
+        params = _cell_params(cells, rule, key, pos)
+        value = params.pop("_value", cells.col(key).to_numpy(dtype=object)[pos])
+        f.add_rows(rule.code, np.full(len(pos), FILE) if on_file else pos, key, value, **params)
+
+
+def _cell_params(cells: Cells, rule: Rule, key: str, pos: np.ndarray) -> dict:
+    """The parameters of a finding's message: the value quoted back (never a NIR), or what the rule needs."""
+    if rule.code == "CHAMP_OBLIGATOIRE":
+        return {"_value": "", "colonne": vocabulary("declaration").field(key).label,
+                "contexte": "chaque salarié" if key in LIST_ONLY else "chaque ligne"}
+    if rule.code == "NIR_FORMAT":
+        cases = cells.nir(key)["cases"]
+        return {"detail": [next(NIR_DETAIL[c] for c in rule.params["cas"] if cases[c][p]) for p in pos]}
+    if key == "nir":
+        return {}
+    return {"valeur": cells.col(key).to_numpy(dtype=object)[pos]}
 
 
 def _warnings(ctx: DeclarationContext, f: Findings, v: Version, sub: pd.DataFrame) -> None:

@@ -1,11 +1,13 @@
 """The per-cell checks of a kind of file as a pandera schema, generated from the catalogue.
 
 Each rule of schemas/regles.toml with `fichier`, `colonnes` and `controle` becomes one pandera Check
-(error = the rule's code) on each column it names; colonnes.toml says which columns are required. A check is
-one of the vectorised kernels of values.py and identifiers.py (CONTROLS below), wrapped: each column is parsed
-once, whichever check or later step of the rules asks first (`Cells`), and the NIR kernel may run on a
-second thread while the other columns are checked. The failure cases come back as (rule, field, row
-positions) in the catalogue's order; the caller words them as findings and maps positions to file lines.
+(error = the rule's code) on each column it names; colonnes.toml says which columns are required. A rule
+checked in another kind of file too says how in a sub-table named after that kind ([CODE.declaration]), so
+that one finding keeps one code whatever the file. A check is one of the vectorised kernels of values.py and
+identifiers.py (CONTROLS below), wrapped: each column is parsed once, whichever check or later step of the
+rules asks first (`Cells`), and the NIR kernel may run on a second thread while the other columns are
+checked. The failure cases come back as (rule, field, row positions) in the catalogue's order; the caller
+words them as findings and maps positions to file lines.
 
 pandera is imported where a schema is built, not with this module: commands that check no file do not pay
 for its import (a few tenths of a second).
@@ -14,7 +16,9 @@ for its import (a few tenths of a second).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from concurrent.futures import Executor, Future
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -22,7 +26,7 @@ import pandas as pd
 
 from ..read.headers import HeaderMap
 from ..read.table import Table
-from ..vocab import Rule, catalogue, vocabulary
+from ..vocab import Rule, catalogue, load_toml, vocabulary
 from . import identifiers, values
 
 # What each movement needs, beyond the movement itself (CHAMP_OBLIGATOIRE, controle "obligatoire").
@@ -32,14 +36,21 @@ REQUIRED = {
     "modification": ("nom", "prenom", "nir", "siret"),
     "sortie": ("nom", "prenom", "nir", "siret"),
 }
+# A headcount (controle "entier"): digits, spaces allowed anywhere (thousands), a zero decimal part allowed.
+_WHOLE = re.compile(r"\d+(?:[.,]0+)?")
+_SPACES = r"[\s\u00a0\u202f]"
 
 
 class Cells:
-    """The columns of one file by field, and what the kernels made of them, each computed once."""
+    """The columns of one file by field, and what the kernels made of them, each computed once. `kind`: the
+    section of colonnes.toml whose rules apply (an employee file's by default; the movement of each row and
+    `is_list` only mean something there)."""
 
-    def __init__(self, table: Table, headers: HeaderMap, is_list: bool, today: dt.date) -> None:
+    kind = "mouvements"
+
+    def __init__(self, table: Table, headers: HeaderMap, is_list: bool = False, today: dt.date | None = None) -> None:
         self.table, self.headers, self.n = table, headers, len(table)
-        self.is_list, self.today = is_list, today
+        self.is_list, self.today = is_list, today or dt.date.today()
         self.blank = pd.Series(np.full(self.n, "", dtype=object), dtype="str")
         self._memo: dict[tuple, object] = {}
         self._background: dict[str, Future] = {}
@@ -96,6 +107,14 @@ class Cells:
         return self._once(("match", key, pattern),
                           lambda: self.stripped(key).str.fullmatch(pattern, case=False).fillna(False).to_numpy(dtype=bool))
 
+    def whole_numbers(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(the cell without its spaces, is a whole number ≥ 0 or blank) per row."""
+        def compute():
+            text = self.stripped(key).str.replace(_SPACES, "", regex=True)
+            ok = text.str.fullmatch(_WHOLE).fillna(False).to_numpy(dtype=bool) | (text == "").to_numpy()
+            return text.to_numpy(dtype=object), ok
+        return self._once(("whole", key), compute)
+
     def start_nir(self, pool: Executor, key: str = "nir") -> None:
         """Start the NIR kernel on another thread (Arrow and numpy let go of the GIL): the other columns are
         checked meanwhile, and the NIR column's checks wait for it."""
@@ -115,7 +134,7 @@ class Cells:
         def compute() -> np.ndarray:
             mask = CONTROLS[rule.control](self, key, rule.params)
             for other in rule.params.get("sauf", ()):
-                mask = mask & ~self.failing(catalogue()[other], key)
+                mask = mask & ~self.failing(cell_rule(other, self.kind), key)
             return mask
         return self._once(("failing", rule.code, key), compute)
 
@@ -143,6 +162,23 @@ def _required(cells: Cells, key: str, p: dict) -> np.ndarray:
     return ~cells.given(key) & needs
 
 
+def _year(cells: Cells, key: str, p: dict) -> np.ndarray:
+    """A year written with 4 digits, from `min` to `max`; blank cells pass."""
+    def bad(v: str) -> bool:
+        v = v.strip()
+        return bool(v) and not (re.fullmatch(r"\d{4}", v) and p["min"] <= int(v) <= p["max"])
+    d = cells.distinct(key)
+    return d.spread(d.map(bad).astype(bool))
+
+
+def _nir(cells: Cells, key: str, p: dict) -> np.ndarray:
+    """The rows of the NIR kernel's case `cas`, or of any of them when it is a list."""
+    cases = cells.nir(key)["cases"]
+    if isinstance(p["cas"], str):
+        return cases[p["cas"]]
+    return np.logical_or.reduce([cases[c] for c in p["cas"]])
+
+
 def _in_range(cells: Cells, key: str, p: dict) -> np.ndarray:
     iso = cells.dates(key)[0]
     low, high = _range(cells.today, p)
@@ -168,6 +204,7 @@ def _not_in_values(cells: Cells, key: str, p: dict) -> np.ndarray:
 
 CONTROLS: dict[str, Callable[[Cells, str, dict], np.ndarray]] = {
     "obligatoire": _required,
+    "renseigne": lambda cells, key, p: ~cells.given(key),
     "mouvement": lambda cells, key, p: cells.movement()[2],
     "valeurs": lambda cells, key, p: cells.lookup(key, p["valeurs"])[2],
     "valeurs_interdites": _not_in_values,
@@ -176,8 +213,44 @@ CONTROLS: dict[str, Callable[[Cells, str, dict], np.ndarray]] = {
     "date": lambda cells, key, p: cells.dates(key)[2],
     "oui_non": lambda cells, key, p: cells.yes_no(key)[1],
     "plage": _in_range,
-    "nir": lambda cells, key, p: cells.nir(key)["cases"][p["cas"]],
+    "entier": lambda cells, key, p: ~cells.whole_numbers(key)[1],
+    "annee": _year,
+    "nir": _nir,
 }
+
+
+def _kind_checks(rule: Rule) -> dict[str, Rule]:
+    """A rule's cell check in each kind of file it is checked in: its own `fichier`, and each sub-table named
+    after a kind of file (colonnes, controle and that check's parameters), as a Rule of that kind."""
+    kinds = load_toml("colonnes.toml")
+    subs = {k: v for k, v in rule.params.items() if isinstance(v, dict)}
+    unknown = [k for k in subs if k not in kinds]
+    if unknown:
+        raise ValueError(f"rule {rule.code}: no kind of file {unknown[0]!r} in colonnes.toml")
+    out = {rule.kind: replace(rule, params={k: v for k, v in rule.params.items() if k not in subs})} if rule.kind else {}
+    for kind, sub in subs.items():
+        if "colonnes" not in sub or "controle" not in sub:
+            raise ValueError(f"rule {rule.code}: a cell check needs colonnes and controle ([{rule.code}.{kind}])")
+        out[kind] = replace(rule, kind=kind, columns=tuple(sub["colonnes"]), control=sub["controle"],
+                            params={k: v for k, v in sub.items() if k not in ("colonnes", "controle")})
+    return out
+
+
+_by_kind: tuple[dict, dict[str, dict[str, Rule]]] = ({}, {})  # (the catalogue, its rules' checks by kind)
+
+
+def _checks_by_kind() -> dict[str, dict[str, Rule]]:
+    """code → kind → the rule as checked there, computed once per catalogue (tests reload it)."""
+    global _by_kind
+    rules = catalogue()
+    if _by_kind[0] is not rules:
+        _by_kind = (rules, {code: _kind_checks(rule) for code, rule in rules.items()})
+    return _by_kind[1]
+
+
+def cell_rule(code: str, kind: str) -> Rule:
+    """The rule `code` as checked in a kind of file (its columns, control and parameters there)."""
+    return _checks_by_kind()[code][kind]
 
 
 def cell_rules(kind: str) -> list[tuple[Rule, str]]:
@@ -185,8 +258,9 @@ def cell_rules(kind: str) -> list[tuple[Rule, str]]:
     determinant column, in the order of colonnes.toml)."""
     fields = [f.key for f in vocabulary(kind).fields]
     out = []
-    for rule in catalogue().values():
-        if rule.kind != kind:
+    for checks in _checks_by_kind().values():
+        rule = checks.get(kind)
+        if rule is None:
             continue
         if rule.control not in CONTROLS:
             raise ValueError(f"rule {rule.code}: unknown controle {rule.control!r}")
@@ -210,6 +284,8 @@ def _describe(rule: Rule, today: dt.date) -> tuple[str, dict]:
     if rule.control == "plage":
         low, high = _range(today, p)
         return "in_range", {"min_value": low or None, "max_value": high or None}
+    if rule.control == "annee":
+        return "in_range", {"min_value": p["min"], "max_value": p["max"]}
     return rule.control, dict(p)
 
 
