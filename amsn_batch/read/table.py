@@ -228,17 +228,26 @@ def holds_utf8(data, start: int = 0) -> bool:
 
 
 # UTF-8 text that went once through a Windows-1252 reader and was saved again as UTF-8: « Ã© » for « é »,
-# « Ã‰ » for « É », « Â« » for « « ». Searched as bytes (fast, exact substrings); the rows are then found by
+# « Ã‰ » for « É », « Â« » for « « ». The bytes of « Ã » or « Â » (C3 83, C3 82) followed by the first byte of
+# an accent read that way (C2, C5, C6, CB or E2) are searched in the file; the rows are then found by
 # `MOJIBAKE` in the decoded cells (rules.cells).
-_MOJIBAKE_BYTES = (b"\xc3\x83\xc2", b"\xc3\x83\xe2\x80", b"\xc3\x83\xc5", b"\xc3\x82\xc2")
 MOJIBAKE = "Ã[\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]|Â[\u00a0-\u00bf]"
+_MOJIBAKE_NEXT = np.zeros(256, dtype=bool)
+_MOJIBAKE_NEXT[[0xC2, 0xC5, 0xC6, 0xCB, 0xE2]] = True
 
 
 def holds_mojibake(data) -> bool:
-    """Whether UTF-8 bytes (or text) hold a character encoded twice, such as « Ã© » for « é »."""
+    """Whether UTF-8 bytes (or text) hold a character encoded twice, such as « Ã© » for « é ». On bytes, a
+    numpy scan of the rare bytes 82 and 83 (a few hundredths of a second per 100 MB)."""
     if isinstance(data, str):
         return re.search(MOJIBAKE, data) is not None
-    return any(data.find(pattern) >= 0 for pattern in _MOJIBAKE_BYTES)
+    arr = np.frombuffer(data, dtype=np.uint8) if len(data) else np.zeros(0, dtype=np.uint8)
+    for at in range(0, len(arr), _SCAN_STEP):
+        chunk = arr[max(at - 1, 0):at + _SCAN_STEP + 1]
+        second = np.flatnonzero((chunk[1:-1] == 0x83) | (chunk[1:-1] == 0x82)) + 1
+        if len(second) and ((chunk[second - 1] == 0xC3) & _MOJIBAKE_NEXT[chunk[second + 1]]).any():
+            return True
+    return False
 
 
 _UTF8_CHAR = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
