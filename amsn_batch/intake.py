@@ -14,6 +14,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .masking import scrub_name
+from .rules.cells import BIDI_CHARS
+
 IGNORED_SUFFIXES = (".part", ".tmp", ".filepart", ".crdownload", ".partial")
 MARKER_SUFFIXES = (".ok", ".done")
 
@@ -59,6 +62,7 @@ def archive_folder(root: Path, sender: str, when: dt.datetime) -> Path:
 NAME_MAX_BYTES = 200  # a longer name is refused: derived names (.ar.html, .raison.txt, tags) must fit in 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_BIDI = re.compile(BIDI_CHARS)
 
 
 def name_problem(name: str) -> str | None:
@@ -69,6 +73,10 @@ def name_problem(name: str) -> str | None:
     if _CONTROL.search(name):
         return ("Le nom du fichier contient des caractères de contrôle invisibles (retour à la ligne, "
                 "tabulation…). Renommez-le avec des lettres, des chiffres, des tirets ou des espaces.")
+    if _BIDI.search(name):
+        return ("Le nom du fichier contient un caractère invisible qui change le sens d'affichage du texte "
+                "(il ferait paraître le nom autre qu'il n'est). Renommez-le avec des lettres, des chiffres, des "
+                "tirets ou des espaces, sans copier-coller.")
     size = len(name.encode("utf-8"))
     if size > NAME_MAX_BYTES:
         return (f"Le nom du fichier est trop long ({size} octets, {NAME_MAX_BYTES} au plus). "
@@ -77,10 +85,11 @@ def name_problem(name: str) -> str | None:
 
 
 def safe_name(name: str) -> str:
-    """The name to use for everything derived from a dropped file (store, acknowledgement, archive): control
-    characters and bytes outside UTF-8 replaced by '_', cut to NAME_MAX_BYTES with its extension kept.
-    A valid name is returned unchanged."""
-    clean = _CONTROL.sub("_", _SURROGATE.sub("_", name)).strip() or "_"
+    """The name to use for everything derived from a dropped file (store, acknowledgement, log, archive):
+    control characters, bidi controls and bytes outside UTF-8 replaced by '_', anything shaped like a NIR
+    masked (`masking.scrub_name`), cut to NAME_MAX_BYTES with its extension kept. A valid name without a NIR
+    is returned unchanged."""
+    clean = scrub_name(_BIDI.sub("_", _CONTROL.sub("_", _SURROGATE.sub("_", name)))).strip() or "_"
     if clean.startswith("."):
         clean = "_" + clean[1:]
     if len(clean.encode("utf-8")) <= NAME_MAX_BYTES:

@@ -5,12 +5,14 @@ NIR inside any text: a NIR typed in the wrong column (a date or a comment), in a
 shifted, in a header, in a file name, in a log line or a traceback. Every piece of free text a report shows,
 and every log line, goes through `scrub`.
 
-What `scrub` masks: any run of 13, or 15 and more, digits (single spaces, dots or no-break spaces between them
-allowed, and the Corsican 2A/2B), keeping what `mask_nir` keeps: the first 5 characters (sex, year and month of
-birth). That covers a NIR with or without its key, spaced as on a Vitale card, glued to other digits. Left
-alone: a run of exactly 14 digits, a SIRET, which is public and which the sender needs to read (so a NIR typed
-with one digit missing, outside the NIR column, is not masked: the price of keeping SIRETs legible); and a
-lowercase hexadecimal word of 32 characters or more, a fingerprint (the SHA-256 that names a file in the logs).
+What `scrub` masks: any run of 13, or 15 and more, digits (with up to three separators between two of them:
+spaces, no-break spaces, dots, dashes or underscores, as in `1 85 05 78 006 084 36`, `1-85-05-78-006-084-36`
+or `1_85_05_78_006_084_36`; and the Corsican 2A/2B), keeping what `mask_nir` keeps: the first 5 characters
+(sex, year and month of birth). That covers a NIR with or without its key, spaced as on a Vitale card or as
+people write it in a file name, glued to other digits. Left alone: a run of exactly 14 digits, a SIRET, which
+is public and which the sender needs to read (so a NIR typed with one digit missing, outside the NIR column, is
+not masked: the price of keeping SIRETs legible); and a lowercase hexadecimal word of 32 characters or more, a
+fingerprint (the SHA-256 that names a file in the logs).
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-_SEP = "[ .\u00a0\u202f]"
+_SEP = "[ ._\\-\u00a0\u202f]{0,3}"
 _FINGERPRINT = r"(?<![0-9A-Za-z])(?=[0-9]*[a-f])[0-9a-f]{32,}(?![0-9A-Za-z])"
-_DIGIT_RUN = rf"(?<![0-9])[0-9](?:{_SEP}?(?:[0-9]|(?<=2)[AaBb])){{12,}}"
+_DIGIT_RUN = rf"(?<![0-9])[0-9](?:{_SEP}(?:[0-9]|(?<=2)[AaBb])){{12,}}"
 NIR_LIKE = re.compile(rf"(?P<fingerprint>{_FINGERPRINT})|{_DIGIT_RUN}")
 SIRET_LENGTH = 14
 
@@ -34,14 +36,14 @@ def mask_nir(value: object) -> str:
     return text[:keep] + "*" * (len(text) - keep)
 
 
-def _mask(match: re.Match) -> str:
+def _mask(match: re.Match, hidden: str = "*") -> str:
     text = match.group(0)
     if match.group("fingerprint"):
         return text
     compact = "".join(c for c in text if c.isalnum())
     if len(compact) == SIRET_LENGTH and compact.isdigit():
         return text
-    masked = iter(mask_nir(compact))
+    masked = iter(mask_nir(compact).replace("*", hidden))
     return "".join(next(masked) if c.isalnum() else c for c in text)
 
 
@@ -55,3 +57,9 @@ def scrub(value: object) -> str:
 @lru_cache(maxsize=65536)
 def _scrub_text(text: str) -> str:  # reports repeat the same messages thousands of times
     return NIR_LIKE.sub(_mask, text)
+
+
+def scrub_name(name: str) -> str:
+    """A file name with every NIR-looking run masked like `scrub` does, with 'x' for the hidden characters:
+    '*' cannot be in a file name on Windows, where senders download the acknowledgements named after it."""
+    return NIR_LIKE.sub(lambda m: _mask(m, "x"), name)

@@ -8,6 +8,9 @@ numbering; the header row may sit below a title.
 from __future__ import annotations
 
 import csv
+import io
+import mmap
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -156,24 +159,161 @@ def detect_separator(lines: list[str]) -> str:
 
 
 def _read_csv(path: Path, head: bytes, vocab: Vocabulary, max_rows: int, max_columns: int) -> Table:
+    """A file in one encoding goes to the fast readers as it is. A file whose bytes are not all valid in one
+    encoding (UTF-8 lines and Windows-1252 lines, as when a line is added in another editor) is decoded line
+    by line (`decode_lines`) and read from the decoded text."""
     encoding = detect_encoding(head)
-    for enc in dict.fromkeys([encoding, "cp1252", "latin-1"]):
+    if encoding.startswith("utf-16"):
+        for enc in (encoding, "cp1252"):
+            try:
+                return _read_csv_as(path, head, enc, vocab, max_rows, max_columns)
+            except UnicodeDecodeError:
+                continue
+        raise UnreadableFile("Encodage des caractères non reconnu. Enregistrez le fichier en CSV UTF-8.")
+    data = _mapped(path)
+    start = 3 if encoding == "utf-8-sig" else 0  # after the BOM
+    try:
+        table = None
+        if encoding != "cp1252" or not holds_utf8(data):
+            table = _read_fast(path, head, encoding, vocab, max_rows, max_columns)
+            if table is not None and encoding != "cp1252" and holds_mojibake(data):
+                table.details["double_encodage"] = True
+        if table is None and encoding != "cp1252" and not holds_utf8(data, start):  # UTF-8 head, Windows-1252 below
+            table = _read_fast(path, head, "cp1252", vocab, max_rows, max_columns)
+        if table is not None:
+            return table
+        text, details = decode_lines(data[start:])
+    finally:
+        if isinstance(data, mmap.mmap):
+            data.close()
+    table = _read_csv_as(text, text[:65536], "utf-8", vocab, max_rows, max_columns)
+    table.details.update(details)
+    if holds_mojibake(text):
+        table.details["double_encodage"] = True
+    return table
+
+
+def _read_fast(path: Path, head: bytes, encoding: str, vocab: Vocabulary, max_rows: int, max_columns: int) -> Table | None:
+    """The file read by the fast readers in this encoding; None when some bytes are not valid in it."""
+    try:
+        return _read_csv_as(path, head, encoding, vocab, max_rows, max_columns)
+    except UnicodeDecodeError:
+        return None
+
+
+def _mapped(path: Path) -> mmap.mmap | bytes:
+    """The bytes of the file without reading them into memory (b'' for an empty file)."""
+    with open(path, "rb") as fh:
         try:
-            return _read_csv_as(path, head, enc, vocab, max_rows, max_columns)
-        except UnicodeDecodeError:
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:  # empty
+            return b""
+
+
+_SCAN_STEP = 1 << 22
+
+
+def holds_utf8(data, start: int = 0) -> bool:
+    """Whether the bytes hold something shaped like a UTF-8 multi-byte character (a lead byte C2–F4 followed
+    by a continuation byte 80–BF): text written in Windows-1252 almost never does (an accented capital
+    followed by a symbol such as « É» »). A screen over the whole file, a few hundredths of a second per
+    100 MB; the line-by-line decoding then decides line by line."""
+    arr = np.frombuffer(data, dtype=np.uint8)[start:] if len(data) else np.zeros(0, dtype=np.uint8)
+    for at in range(0, len(arr), _SCAN_STEP):
+        chunk = arr[at:at + _SCAN_STEP + 1]
+        lead = np.flatnonzero(chunk[:-1] >= 0xC2)
+        if len(lead) and ((chunk[lead] <= 0xF4) & ((chunk[lead + 1] >> 6) == 2)).any():
+            return True
+    return False
+
+
+# UTF-8 text that went once through a Windows-1252 reader and was saved again as UTF-8: « Ã© » for « é »,
+# « Ã‰ » for « É », « Â« » for « « ». The bytes of « Ã » or « Â » (C3 83, C3 82) followed by the first byte of
+# an accent read that way (C2, C5, C6, CB or E2) are searched in the file; the rows are then found by
+# `MOJIBAKE` in the decoded cells (rules.cells).
+MOJIBAKE = "Ã[\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]|Â[\u00a0-\u00bf]"
+_MOJIBAKE_NEXT = np.zeros(256, dtype=bool)
+_MOJIBAKE_NEXT[[0xC2, 0xC5, 0xC6, 0xCB, 0xE2]] = True
+
+
+def holds_mojibake(data) -> bool:
+    """Whether UTF-8 bytes (or text) hold a character encoded twice, such as « Ã© » for « é ». On bytes, a
+    numpy scan of the rare bytes 82 and 83 (a few hundredths of a second per 100 MB)."""
+    if isinstance(data, str):
+        return re.search(MOJIBAKE, data) is not None
+    arr = np.frombuffer(data, dtype=np.uint8) if len(data) else np.zeros(0, dtype=np.uint8)
+    for at in range(0, len(arr), _SCAN_STEP):
+        chunk = arr[max(at - 1, 0):at + _SCAN_STEP + 1]
+        second = np.flatnonzero((chunk[1:-1] == 0x83) | (chunk[1:-1] == 0x82)) + 1
+        if len(second) and ((chunk[second - 1] == 0xC3) & _MOJIBAKE_NEXT[chunk[second + 1]]).any():
+            return True
+    return False
+
+
+_UTF8_CHAR = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_UNLIKELY = re.compile("[\u0080-\u009f\u0250-\u02af]")  # C1 controls, phonetic letters: never in a French file
+
+
+def decode_lines(data) -> tuple[str, dict]:
+    """Text of a file mixing encodings, decoded line by line: a line valid in UTF-8 is UTF-8 (unless it then
+    holds characters no French file holds while Windows-1252 reads it sensibly); a line that is not is
+    Windows-1252 when it decodes without an undefined byte and holds no UTF-8 character (a line mixing both
+    cannot be decoded sensibly). A line that cannot be decoded either way gets U+FFFD for its undecodable
+    characters: the rules refuse it, naming its line (CARACTERE_ILLISIBLE). Line breaks are kept, so the line
+    numbers do not move. Returns the text and the details for the acknowledgement."""
+    raw = bytes(data)
+    out: list[str] = []
+    utf8_lines, cp1252_lines, bad_lines = 0, [], []
+    for number, line in enumerate(raw.splitlines(keepends=True), start=1):
+        if line.isascii():
+            out.append(line.decode("ascii"))
             continue
-    raise UnreadableFile("Encodage des caractères non reconnu. Enregistrez le fichier en CSV UTF-8.")
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is not None and not _UNLIKELY.search(text):
+            out.append(text)
+            utf8_lines += 1
+            continue
+        try:
+            if text is None and _UTF8_CHAR.search(line):
+                raise UnicodeDecodeError("cp1252", line, 0, 1, "UTF-8 and Windows-1252 in one line")
+            out.append(line.decode("cp1252"))
+            cp1252_lines.append(number)
+        except UnicodeDecodeError:
+            if text is not None:  # valid UTF-8 after all, however odd
+                out.append(text)
+                utf8_lines += 1
+            else:
+                out.append(line.decode("utf-8", errors="replace"))
+                bad_lines.append(number)
+    details: dict = {"encodage": "utf-8" if utf8_lines or not cp1252_lines else "cp1252"}
+    if utf8_lines and cp1252_lines:
+        details["encodage"] = "utf-8 et cp1252"
+        details["lignes_cp1252"] = cp1252_lines
+    if bad_lines:
+        details["lignes_illisibles"] = bad_lines
+    return "".join(out), details
 
 
-def _sample_lines(head: bytes, encoding: str) -> list[str]:
-    text = head.decode(encoding, errors="strict" if len(head) < 65536 else "ignore")
+def _sample_lines(head: bytes | str, encoding: str) -> list[str]:
+    text = head if isinstance(head, str) else head.decode(encoding, errors="strict" if len(head) < 65536 else "ignore")
     lines = text.splitlines()
     if len(head) == 65536 and lines:
         lines = lines[:-1]  # possibly cut
     return lines
 
 
-def _read_csv_as(path: Path, head: bytes, encoding: str, vocab: Vocabulary, max_rows: int, max_columns: int) -> Table:
+Source = Path | str  # a CSV file, or the text of one decoded line by line (read as UTF-8)
+
+
+def _readable(source: Source):
+    """What the CSV readers take: the file's path, or a stream over the decoded text as UTF-8."""
+    return source if isinstance(source, Path) else io.BytesIO(source.encode("utf-8"))
+
+
+def _read_csv_as(path: Source, head: bytes | str, encoding: str, vocab: Vocabulary, max_rows: int, max_columns: int) -> Table:
     lines = _sample_lines(head, encoding)
     sep = detect_separator(lines)
     parsed = [next(csv.reader([line], delimiter=sep), []) for line in lines[:HEADER_SEARCH_ROWS]]
@@ -203,7 +343,7 @@ class _ArrowFallback(Exception):
     """The fast reader cannot take this file (e.g. a line break inside a quoted value)."""
 
 
-def _parse_arrow(path: Path, encoding: str, sep: str, h: int, headers: list[str], max_rows: int):
+def _parse_arrow(path: Source, encoding: str, sep: str, h: int, headers: list[str], max_rows: int):
     """pyarrow's CSV reader, single-threaded so that a line it cannot split tells its line number; such
     lines (too many or too few fields) are split again by the csv module and put back in their place."""
     import pyarrow as pa
@@ -221,7 +361,7 @@ def _parse_arrow(path: Path, encoding: str, sep: str, h: int, headers: list[str]
     names = [f"c{i}" for i in range(width)]
     try:
         table = pacsv.read_csv(
-            path,
+            _readable(path),
             read_options=pacsv.ReadOptions(skip_rows=h + 1, column_names=names, encoding=_arrow_encoding(encoding),
                                            use_threads=False, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True, escape_char=False,
@@ -264,11 +404,11 @@ def _arrow_encoding(encoding: str) -> str:
     return "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
 
 
-def _parse_pandas(path: Path, encoding: str, sep: str, h: int, headers: list[str], max_rows: int):
+def _parse_pandas(path: Source, encoding: str, sep: str, h: int, headers: list[str], max_rows: int):
     """pandas' C reader: slower, but takes line breaks inside quoted values."""
     names = headers + [f"\x00extra{i}" for i in range(EXTRA_FIELDS)]
     try:
-        frame = pd.read_csv(path, sep=sep, header=None, names=names, skiprows=h + 1, dtype=str,
+        frame = pd.read_csv(_readable(path), sep=sep, header=None, names=names, skiprows=h + 1, dtype=str,
                             keep_default_na=False, na_filter=False, skip_blank_lines=False, encoding=encoding,
                             quotechar='"', nrows=max_rows + 1, engine="c", index_col=False)
     except UnicodeDecodeError:
@@ -284,13 +424,13 @@ def _parse_pandas(path: Path, encoding: str, sep: str, h: int, headers: list[str
     return frame[headers], lines_no, overflow
 
 
-def _record_lines(path: Path, encoding: str, sep: str, h: int, n: int) -> np.ndarray:
+def _record_lines(path: Source, encoding: str, sep: str, h: int, n: int) -> np.ndarray:
     """The line on which each of the n records after the header (line h + 1) starts, as a text editor numbers
     them: a quoted value holding line breaks pushes the next records down. Counted with the csv module; if it
     does not see the same n records as the reader, one record per line after the header."""
     starts = []
     try:
-        with open(path, encoding=encoding, newline="") as fh:
+        with (open(path, encoding=encoding, newline="") if isinstance(path, Path) else io.StringIO(path, newline="")) as fh:
             for _ in range(h + 1):
                 fh.readline()
             reader = csv.reader(fh, delimiter=sep, quotechar='"')

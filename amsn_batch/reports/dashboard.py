@@ -25,7 +25,7 @@ import jinja2
 from ..config import Settings
 from ..masking import scrub
 from ..store import connect, ledger, registry
-from ..store.employees import headcount_by_category
+from ..store.employees import headcount_by_category, multi_employments
 from ..vocab import BLOCKING, catalogue, load_toml
 from .ack import TEMPLATES, ack_stem
 from .charts import BLUE, GREEN, RED, Bar, bar_chart
@@ -130,6 +130,15 @@ class Campaign:
 
 
 @dataclass
+class MultiEmployed:
+    """A person present at several adhérents, not declared multi-employer by all: shown to staff only (the
+    senders get a warning that names no other member)."""
+
+    nom: str
+    employeurs: list[tuple[str, str, bool]]  # (N° adhérent, raison sociale, declared multi-employer)
+
+
+@dataclass
 class Daily:
     jour: dt.date
     genere_le: dt.datetime
@@ -141,6 +150,7 @@ class Daily:
     campagne: Campaign | None
     effectifs: list[tuple[str, str, int]]  # (code, label, count)
     inbox: int
+    multi_employeurs: list[MultiEmployed] = field(default_factory=list)
     precedent: str | None = None
     suivant: str | None = None
 
@@ -174,6 +184,14 @@ def _files(conn, day: dt.date, names: dict[str, str], settings: Settings) -> lis
                                        f.rows, f.accepted, f.refused, f.entries, f.exits, f.changes, f.warnings,
                                        f.quarantined, link.replace(os.sep, "/") if link else None))
     return sorted(blocks.values(), key=lambda b: (-(b.rejetees), b.code))
+
+
+def _multi(conn, names: dict[str, str]) -> list[MultiEmployed]:
+    out: dict[int, MultiEmployed] = {}
+    for e in multi_employments(conn):
+        person = out.setdefault(e.person, MultiEmployed(scrub(f"{e.nom} {e.prenom}".strip()), []))
+        person.employeurs.append((e.adherent, names.get(e.adherent, ""), e.multi_employeur == 1))
+    return list(out.values())
 
 
 def _rules(conn, day: dt.date) -> list[RuleCount]:
@@ -253,6 +271,7 @@ def collect(settings: Settings, day: dt.date, now: dt.datetime | None = None, ca
             campagne=campaign,
             effectifs=_headcount(conn, day),
             inbox=_inbox_count(settings.paths.inbox),
+            multi_employeurs=_multi(conn, names),
         )
     finally:
         conn.close()

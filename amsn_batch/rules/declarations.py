@@ -181,6 +181,7 @@ def check(table: Table, ctx: DeclarationContext) -> DeclarationCheck:
         code = "MANDAT_ABSENT" if sender.kind == "mandataire" else "SIRET_AUTRE_ADHERENT"
         f.add_rows(code, pos, "siret", siret.to_numpy()[pos], valeur=siret.to_numpy()[pos], siret=siret.to_numpy()[pos],
                    adherent=adherent[pos], expediteur=sender.code)
+        adherent[foreign] = ""  # looked at no further, like an unknown SIRET: nothing about another member
     if f.file_refused():
         return DeclarationCheck(f, headers.columns, details, n)
 

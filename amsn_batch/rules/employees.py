@@ -417,9 +417,12 @@ def _establishment(r: _Rows, ctx: Context, f: Findings) -> None:
         f.add_rows(code, pos, "siret", siret[pos], valeur=siret[pos], siret=siret[pos], adherent=adherent[pos],
                    expediteur=ctx.sender.code)
     inactive = d.spread(np.array([ctx.member_status.get(o, "") in INACTIVE for o in owners])) & (r.out["action"] == "entree")
-    pos = np.flatnonzero(inactive)
+    pos = np.flatnonzero(inactive & ~foreign)
     f.add_rows("ADHERENT_INACTIF", pos, "siret", siret[pos], adherent=adherent[pos],
                statut=[INACTIVE[ctx.member_status[a]] for a in adherent[pos]])
+    # A line of another member's establishment is refused above and looked at no further: nothing the sender
+    # gets back may depend on that member's staff (who works there, who left) or its status.
+    adherent[foreign] = ""
 
 
 def _at(column: pd.Series, pos: np.ndarray) -> np.ndarray:
@@ -435,7 +438,8 @@ def _keys_frame(r: _Rows) -> tuple[pd.DataFrame, np.ndarray]:
                          "line": r.out["line"]}, copy=False), keyed
 
 
-def _duplicates_and_multi(r: _Rows, ctx: Context, f: Findings, keys: pd.DataFrame, keyed: np.ndarray) -> None:
+def _duplicates_and_multi(r: _Rows, ctx: Context, f: Findings, keys: pd.DataFrame, keyed: np.ndarray,
+                          present: np.ndarray) -> None:
     # (adhérent, NIR) as two integers: hashing them is much cheaper than hashing the texts
     nir_code, _ = pd.factorize(r.out["_nir_id"])
     adherent_code = r.out["_adherent_code"]
@@ -448,8 +452,11 @@ def _duplicates_and_multi(r: _Rows, ctx: Context, f: Findings, keys: pd.DataFram
         first_line[repeated] = first.to_numpy()
         pos = np.flatnonzero(dup)
         f.add_rows("DOUBLON_FICHIER", pos, "nir", _at(r.out["nir_raw"], pos), premiere=first_line[pos])
-    # the same person present at another adhérent (in the store, or in this file) without the multi flag
-    candidates = keyed & (r.out["multi_employeur"] != 1) & (r.out["action"] != "sortie")
+    # the same person present at another adhérent (in the store, or in this file) without the multi flag; only
+    # for a line that applies (an entry, or a change of one of the sender's present employees): a refused line
+    # must not tell whether someone works elsewhere. The warning names no other member.
+    action = r.out["action"]
+    candidates = keyed & (r.out["multi_employeur"] != 1) & ((action == "entree") | ((action == "modification") & present))
     if not candidates.any():
         return
     others = [ctx.elsewhere[["nir", "adherent"]]] if len(ctx.elsewhere) else []
@@ -468,7 +475,7 @@ def _duplicates_and_multi(r: _Rows, ctx: Context, f: Findings, keys: pd.DataFram
     hits = hits[hits["adherent"] != hits["adherent_autre"]].drop_duplicates("index")
     if len(hits):
         pos = hits["index"].to_numpy()
-        f.add_rows("MULTI_EMPLOYEUR_NON_DECLARE", pos, "multi_employeur", "", autre=hits["adherent_autre"].to_numpy())
+        f.add_rows("MULTI_EMPLOYEUR_NON_DECLARE", pos, "multi_employeur", "")
 
 
 def _present(keys: pd.DataFrame, keyed: np.ndarray, existing: pd.DataFrame) -> np.ndarray:
@@ -481,8 +488,8 @@ def _present(keys: pd.DataFrame, keyed: np.ndarray, existing: pd.DataFrame) -> n
 def _against_store(r: _Rows, ctx: Context, f: Findings) -> None:
     """Duplicates within the file, and sorties or modifications of employees the store does not know."""
     keys, keyed = _keys_frame(r)
-    _duplicates_and_multi(r, ctx, f, keys, keyed)
     present = _present(keys, keyed, ctx.existing)
+    _duplicates_and_multi(r, ctx, f, keys, keyed, present)
     action, adherent = r.out["action"], r.out["adherent"]
     unknown = keyed & ~present & np.isin(action, ["sortie", "modification"])
     pos = np.flatnonzero(unknown)
@@ -501,8 +508,8 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
     """Derive the movements of a full list against the store: new people enter, changed ones are modified,
     people with an exit date leave, and present employees missing from the list leave at the list's date."""
     keys, keyed = _keys_frame(r)
-    _duplicates_and_multi(r, ctx, f, keys, keyed)
     present = _present(keys, keyed, ctx.existing)
+    _duplicates_and_multi(r, ctx, f, keys, keyed, present)
     action = r.out["action"]
     leaving = present & (r.out["date_sortie"] != "")
     action[present] = "modification"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,33 @@ def present_elsewhere(conn: sqlite3.Connection, adherents: list[str]) -> pd.Data
     marks = ",".join("?" * len(adherents)) or "''"
     rows = conn.execute(f"SELECT nir, adherent FROM salaries WHERE present=1 AND adherent NOT IN ({marks})", adherents)
     return pd.DataFrame(rows.fetchall(), columns=["nir", "adherent"])
+
+
+@dataclass
+class Employment:
+    """One of the present employments of a person employed by several adhérents (staff only: never in what a
+    sender gets back)."""
+
+    person: int  # the same number for the employments of one person (no NIR leaves the store here)
+    adherent: str
+    nom: str
+    prenom: str
+    multi_employeur: int | None  # 1 when this adhérent declared the person multi-employer
+
+
+def multi_employments(conn: sqlite3.Connection, limit: int = 200) -> list[Employment]:
+    """The present employments of the persons present at several adhérents of whom at least one did not
+    declare them multi-employer (at most `limit` persons), by person then adhérent."""
+    rows = records(conn, """
+        WITH shared AS (
+            SELECT s.nir FROM salaries s JOIN salaries_versions v ON v.id = s.version_id WHERE s.present = 1
+            GROUP BY s.nir HAVING count(DISTINCT s.adherent) > 1 AND min(coalesce(v.multi_employeur, 0)) = 0
+            ORDER BY s.nir LIMIT ?)
+        SELECT dense_rank() OVER (ORDER BY s.nir) AS person, s.adherent, coalesce(v.nom, '') AS nom,
+               coalesce(v.prenom, '') AS prenom, v.multi_employeur
+        FROM salaries s JOIN salaries_versions v ON v.id = s.version_id JOIN shared USING (nir)
+        WHERE s.present = 1 ORDER BY s.nir, s.adherent""", (limit,))
+    return [Employment(**r) for r in rows]
 
 
 def record_file(conn: sqlite3.Connection, rec: FileRecord, findings: list[tuple], accepted: pd.DataFrame,
