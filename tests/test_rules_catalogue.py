@@ -190,13 +190,26 @@ def test_minor_is_sia_at_least(ws, rng):
     assert dict(ws.sql("SELECT nom, categorie FROM salaries_actuels")) == {"DERIVED": "SIA", "OK": "SIA"}
 
 
-def test_multi_employer_warning(ws, rng):
+def test_multi_employer_warning_only_within_the_senders_own_file(ws, rng):
     n, m = make_nir(rng), make_nir(rng)
-    run(ws, [employee_row(n, ws.registry.members["10001"][0]), employee_row(m, ws.registry.members["10001"][0])], name="1.csv")
-    ack, out = run(ws, [employee_row(n, ws.registry.members["10002"][0]),
-                        employee_row(m, ws.registry.members["10002"][0], multi="Oui")], sender="PAIE01", name="2.csv")
-    assert found(out) == {(2, "Salarié multi-employeurs", "MULTI_EMPLOYEUR_NON_DECLARE", "avertissement")}
-    assert ack["lignes_acceptees"] == 2
+    s2, s3 = ws.registry.members["10002"][0], ws.registry.members["10003"][0]
+    ack, out = run(ws, [employee_row(n, s2), employee_row(n, s3), employee_row(m, s2), employee_row(m, s3, multi="Oui")],
+                   sender="PAIE01", name="2.csv")
+    assert found(out) == {(2, "Salarié multi-employeurs", "MULTI_EMPLOYEUR_NON_DECLARE", "avertissement"),
+                          (3, "Salarié multi-employeurs", "MULTI_EMPLOYEUR_NON_DECLARE", "avertissement"),
+                          (4, "Salarié multi-employeurs", "MULTI_EMPLOYEUR_NON_DECLARE", "avertissement")}
+    assert ack["lignes_acceptees"] == 4
+
+
+def test_a_sender_is_never_told_that_someone_works_for_another_member(ws, rng):
+    n = make_nir(rng)
+    run(ws, [employee_row(n, ws.registry.members["10001"][0])], name="1.csv")
+    ack, out = run(ws, [employee_row(n, ws.registry.members["10002"][0])], sender="PAIE01", name="2.csv")
+    assert found(out) == set() and ack["lignes_acceptees"] == 1
+    ws.cli("rapport", "quotidien")
+    page = next((ws.root / "rapports").glob("quotidien-*.html")).read_text(encoding="utf-8")
+    staff = page[page.index('id="h-multi-employeurs"'):]
+    assert "10001" in staff and "10002" in staff
 
 
 def test_inactive_member_entry_is_a_warning(ws, rng, tmp_path):

@@ -21,7 +21,7 @@ from ..rules.catalogue import Findings, catalogue, to_rows
 from ..rules.cells import hostile_cells
 from ..rules.employees import Context, validate
 from ..store import StoreError, registry
-from ..store.employees import existing_employees, present_elsewhere, record_file
+from ..store.employees import existing_employees, record_file
 from ..store.ledger import FileRecord
 from .base import Kind
 
@@ -95,7 +95,6 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
         existing = existing_employees(conn, adherents)
         ctx = Context(
             sender, establishments, existing,
-            elsewhere=present_elsewhere(conn, adherents),
             member_status=registry.member_statuses(conn),
             received=dt.date.fromisoformat(received[:10]),
             exit_threshold=float("inf") if release else settings.list_exit_threshold,

@@ -55,7 +55,6 @@ class Context:
     sender: Sender
     establishments: dict[str, str]  # SIRET → N° adhérent
     existing: pd.DataFrame = field(default_factory=pd.DataFrame)  # adherent, nir, present, id, version_id + STORED
-    elsewhere: pd.DataFrame = field(default_factory=pd.DataFrame)  # nir, adherent: present at other adhérents
     member_status: dict[str, str] = field(default_factory=dict)  # N° adhérent → statut
     received: dt.date | None = None  # when the file came in (a full list's date by default)
     today: dt.date | None = None
@@ -452,21 +451,18 @@ def _duplicates_and_multi(r: _Rows, ctx: Context, f: Findings, keys: pd.DataFram
         first_line[repeated] = first.to_numpy()
         pos = np.flatnonzero(dup)
         f.add_rows("DOUBLON_FICHIER", pos, "nir", _at(r.out["nir_raw"], pos), premiere=first_line[pos])
-    # the same person present at another adhérent (in the store, or in this file) without the multi flag; only
-    # for a line that applies (an entry, or a change of one of the sender's present employees): a refused line
-    # must not tell whether someone works elsewhere. The warning names no other member.
+    # the same person under two adhérents of this very file (a payroll firm's) without the multi flag; only for
+    # a line that applies. Whether someone works for another member of the service is never told to a sender
+    # (it would be a per-NIR employer lookup): staff see those people on the dashboard.
     action = r.out["action"]
     candidates = keyed & (r.out["multi_employeur"] != 1) & ((action == "entree") | ((action == "modification") & present))
     if not candidates.any():
         return
-    others = [ctx.elsewhere[["nir", "adherent"]]] if len(ctx.elsewhere) else []
     in_file = keys.loc[keyed, ["nir", "adherent"]]
-    if in_file["adherent"].nunique() > 1:  # the same NIR under two adhérents of this file
-        shared = in_file.groupby("nir")["adherent"].transform("nunique") > 1
-        others.append(in_file[shared])
-    if not others:
+    if in_file["adherent"].nunique() < 2:
         return
-    other = pd.concat(others, ignore_index=True).drop_duplicates()
+    shared = in_file.groupby("nir")["adherent"].transform("nunique") > 1
+    other = in_file[shared].drop_duplicates()
     candidates &= keys["nir"].isin(other["nir"]).to_numpy()  # hash lookup first: the merge sees few rows
     if not candidates.any():
         return

@@ -39,13 +39,6 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str]) -> pd.Dat
     return pd.DataFrame(conn.execute(sql, adherents).fetchall(), columns=cols)
 
 
-def present_elsewhere(conn: sqlite3.Connection, adherents: list[str]) -> pd.DataFrame:
-    """(nir, adherent) of the employees present at other adhérents: for the multi-employer check."""
-    marks = ",".join("?" * len(adherents)) or "''"
-    rows = conn.execute(f"SELECT nir, adherent FROM salaries WHERE present=1 AND adherent NOT IN ({marks})", adherents)
-    return pd.DataFrame(rows.fetchall(), columns=["nir", "adherent"])
-
-
 @dataclass
 class Employment:
     """One of the present employments of a person employed by several adhérents (staff only: never in what a
