@@ -14,6 +14,7 @@ from tests.browser import PHONE, DESKTOP, assert_a4_pdf, assert_readable, browse
 from tests.conftest import ROOT, make_workspace
 from tests.factories import write_csv, write_xlsx
 from tests.report_data import drop_without_column, generate, wrong_key
+from tests.acks import ack_path
 
 NNBSP = "\u202f"  # thousands separator of the pages (French typography)
 
@@ -89,8 +90,8 @@ def test_nothing_refused_thousands_of_lines(ws, page):
     g = generate(ws.registry.members["10001"], 2500)
     write_csv(ws.drop("10001", "effectif-complet.csv"), g.headers, g.rows, encoding="utf-8", bom=True)
     ws.cli("traiter")
-    html = ws.outbox / "10001" / "effectif-complet.ar.html"
-    assert not (ws.outbox / "10001" / "effectif-complet.rejets.xlsx").exists()
+    html = ack_path(ws.outbox / "10001", "effectif-complet", "ar.html")
+    assert not ack_path(ws.outbox / "10001", "effectif-complet", "rejets.xlsx").exists()
     for width in (PHONE, DESKTOP):
         page.open(html, width, height=740)
         assert page.text("#verdict-phrase") == f"Fichier accepté : les {n(2500)} lignes ont été prises en compte."
@@ -137,7 +138,7 @@ def test_thousands_of_lines_many_refused(ws, page):
 
 def test_whole_file_refused(ws, page):
     drop_without_column(ws, "sans-pcs.csv", "Code PCS")
-    html = ws.outbox / "10001" / "sans-pcs.ar.html"
+    html = ack_path(ws.outbox / "10001", "sans-pcs", "ar.html")
     page.open(html, PHONE, height=740)
     assert page.text("#verdict-phrase") == "Fichier refusé : aucune des 12 lignes n'a été prise en compte."
     assert page.js("document.querySelector('#verdict').dataset.statut") == "rejete"
@@ -155,13 +156,13 @@ def test_unknown_sender_and_unreadable_file(ws, page):
     write_csv(ws.drop("99999", "inconnu.csv"), g.headers, g.rows)
     ws.drop("10001", "binaire.csv").write_bytes(bytes(range(256)) * 40)
     ws.cli("traiter")
-    page.open(ws.outbox / "99999" / "inconnu.ar.html", PHONE, height=740)
+    page.open(ack_path(ws.outbox / "99999", "inconnu", "ar.html"), PHONE, height=740)
     assert page.text("#verdict-phrase") == "Fichier refusé : il n'a pas pu être traité, rien n'a été pris en compte."
     assert "Expéditeur inconnu" in page.text("#causes")
     assert page.js("document.querySelectorAll('#contacts .carte').length") == 0  # no centre to name
     assert "relation.adherents@amsn.fr" in page.text("#contacts")
     assert_readable(page)
-    page.open(ws.outbox / "10001" / "binaire.ar.html", PHONE, height=740)
+    page.open(ack_path(ws.outbox / "10001", "binaire", "ar.html"), PHONE, height=740)
     assert "Fichier illisible" in page.text("#causes")
     assert_readable(page)
     page.screenshot("ar-illisible-375")
@@ -180,13 +181,13 @@ def test_nir_typed_anywhere_is_masked(ws, page):
     write_csv(ws.drop("10001", name), headers, rows)
     ws.cli("traiter")
     stem = Path(name).stem
-    html = (ws.outbox / "10001" / f"{stem}.ar.html").read_text(encoding="utf-8")
-    csv_text = (ws.outbox / "10001" / f"{stem}.ar.csv").read_text(encoding="utf-8-sig")
+    html = ack_path(ws.outbox / "10001", stem, "ar.html").read_text(encoding="utf-8")
+    csv_text = ack_path(ws.outbox / "10001", stem, "ar.csv").read_text(encoding="utf-8-sig")
     for nir in (g.good_nirs[3], g.good_nirs[4], stray):
         assert nir not in html and nir not in csv_text
     assert spaced not in html and spaced not in csv_text
     assert stray[:5] + "*" * 10 in csv_text  # masked the same way as the NIR column
-    page.open(ws.outbox / "10001" / f"{stem}.ar.html", DESKTOP)
+    page.open(ack_path(ws.outbox / "10001", stem, "ar.html"), DESKTOP)
     seen = page.js("document.body.innerText")
     assert stray not in seen and g.good_nirs[3] not in seen
     assert "Colonne non reconnue" in page.text("#pour-information")
@@ -197,13 +198,13 @@ def test_already_processed(ws, page):
     data_path = write_csv(ws.drop("10001", "envoi.csv"), g.headers, g.rows)
     data = data_path.read_bytes()
     ws.cli("traiter")
-    assert (ws.outbox / "10001" / "envoi.rejets.xlsx").is_file()
+    assert ack_path(ws.outbox / "10001", "envoi", "rejets.xlsx").is_file()
     ws.drop("10001", "envoi.csv").write_bytes(data)
     ws.cli("traiter")
-    page.open(ws.outbox / "10001" / "envoi.ar.html", PHONE, height=740)
+    page.open(ack_path(ws.outbox / "10001", "envoi", "ar.html"), PHONE, height=740)
     assert re.fullmatch(r"Fichier déjà reçu le \d\d/\d\d/\d{4} : il n'a pas été appliqué une seconde fois\.", page.text("#verdict-phrase"))
     assert "Premier traitement" in page.text("#fiche")
-    assert (ws.outbox / "10001" / "envoi.rejets.xlsx").is_file()  # the first processing's workbook still applies
+    assert ack_path(ws.outbox / "10001", "envoi", "rejets.xlsx").is_file()  # the first processing's workbook still applies
     assert_readable(page)
 
 
@@ -224,7 +225,7 @@ def test_mandataire_sees_the_centres_of_its_adherents(ws_dir, page):
     g = generate(sirets, 6, {"contrat": 1})
     write_csv(ws_dir.drop("PAIE01", "paie.csv"), g.headers, g.rows, encoding="utf-8", bom=True)
     ws_dir.cli("traiter")
-    page.open(ws_dir.outbox / "PAIE01" / "paie.ar.html", DESKTOP)
+    page.open(ack_path(ws_dir.outbox / "PAIE01", "paie", "ar.html"), DESKTOP)
     contacts = page.text("#contacts")
     assert "Pour les adhérents 10002, 10003" in contacts
     assert "code mandataire" in contacts
@@ -236,11 +237,11 @@ def test_page_is_self_contained(ws):
     g = generate(ws.registry.members["10001"], 4, {"nir_cle": 1})
     write_csv(ws.drop("10001", "autonome.csv"), g.headers, g.rows)
     ws.cli("traiter")
-    html = (ws.outbox / "10001" / "autonome.ar.html").read_text(encoding="utf-8")
+    html = ack_path(ws.outbox / "10001", "autonome", "ar.html").read_text(encoding="utf-8")
     assert not re.search(r"<(link|script|img|iframe|object|embed)\b", html, re.I)
     assert not re.search(r"url\(|@import|src=", html, re.I)
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
     assert "<svg" in html and "<style>" in html
     # The CSV acknowledgement keeps its columns and formula-safe cells.
-    with open(ws.outbox / "10001" / "autonome.ar.csv", encoding="utf-8-sig") as fh:
+    with open(ack_path(ws.outbox / "10001", "autonome", "ar.csv"), encoding="utf-8-sig") as fh:
         assert next(csv.reader(fh, delimiter=";")) == ["ligne", "colonne", "valeur", "code", "gravite", "message"]
