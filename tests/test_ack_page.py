@@ -46,13 +46,13 @@ def test_many_refusals(ws_dir, page):
     write_csv(ws_dir.drop("10001", "embauches-novembre.csv"), g.headers, g.rows)
     ws_dir.cli("traiter")
     out = ws_dir.outbox / "10001"
-    html = out / "embauches-novembre.ar.html"
+    html = ack_path(out, "embauches-novembre", "ar.html")
     ack = ws_dir.ack("10001", "embauches-novembre")
     assert (ack["statut"], ack["lignes"], ack["lignes_acceptees"], ack["lignes_rejetees"]) == ("accepte_partiellement", 300, 158, 142)
-    assert (out / "embauches-novembre.rejets.xlsx").is_file()
+    assert ack_path(out, "embauches-novembre", "rejets.xlsx").is_file()
 
     # No NIR, right or wrong, in what is sent back (the CSV masks the column, the page masks everything).
-    sent_back = html.read_text(encoding="utf-8") + (out / "embauches-novembre.ar.csv").read_text(encoding="utf-8-sig")
+    sent_back = html.read_text(encoding="utf-8") + ack_path(out, "embauches-novembre", "ar.csv").read_text(encoding="utf-8-sig")
     for i, nir in g.good_nirs.items():
         assert nir not in sent_back and wrong_key(nir) not in sent_back
 
@@ -73,7 +73,7 @@ def test_many_refusals(ws_dir, page):
         assert "Vitale" in page.text(f"{first} .correction")
         lines = page.js(f"[...document.querySelectorAll('{first} tbody tr td:first-child')].map(td => td.innerText.replace(/^Ligne : /, ''))")
         assert lines == sorted(lines, key=lambda s: int(s.replace(NNBSP, ""))), "lines in file order"
-        assert "classeur" in page.text("#classeur") and "embauches-novembre.rejets.xlsx" in page.text("#classeur")
+        assert "classeur" in page.text("#classeur") and ack_path(out, "embauches-novembre", "rejets.xlsx").name in page.text("#classeur")
         contacts = page.text("#contacts")
         for expected in ("Centre de Caen", "Dr Claire Exemple", "Secrétaire médicale", "relation.adherents@amsn.fr",
                          "comptabilite@amsn.fr", "formations@amsn.fr", "communication@amsn.fr"):
@@ -114,7 +114,7 @@ def test_thousands_of_lines_many_refused(ws, page):
     write_xlsx(ws.drop("10001", "mouvements-annuels.xlsx"), g.headers, g.rows, title=["Mouvements du personnel 2026"])
     ws.cli("traiter")
     out = ws.outbox / "10001"
-    html = out / "mouvements-annuels.ar.html"
+    html = ack_path(out, "mouvements-annuels", "ar.html")
     assert ws.ack("10001", "mouvements-annuels")["lignes_rejetees"] == 1350
     # The page stays a page: 20 lines per rule, the rest counted.
     assert html.stat().st_size < 150_000
