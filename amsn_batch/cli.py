@@ -103,7 +103,7 @@ def traiter(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
 
     failed = [r for r in results if r.status == "erreur"]
     for r in results:  # a file name may carry a NIR: masked like in the logs
-        outcome = (f"{r.status} → {r.ack[2] if len(r.ack) > 2 else r.ack[0] if r.ack else '-'}" if r.status != "erreur"
+        outcome = (f"{r.status} → {r.ack[0].parent if r.ack else '-'}" if r.status != "erreur"
                    else "erreur, pas d'accusé : il sera repris au prochain traitement")
         typer.echo(scrub(f"{r.sender}/{r.name} : {outcome}"))
     typer.echo(f"{len(results) - len(failed)} fichier(s) traité(s), {len(failed)} en échec. "
