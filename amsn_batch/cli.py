@@ -73,10 +73,13 @@ def traiter(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
         return
     from .masking import scrub
 
-    for r in results:  # a file name may carry a NIR: masked like in the logs
-        typer.echo(scrub(f"{r.sender}/{r.name} : {r.status} → {r.ack[0].parent if r.ack else '-'}"))
-    typer.echo(f"{len(results)} fichier(s) traité(s). Accusés de réception dans {settings.paths.outbox}")
     failed = [r for r in results if r.status == "erreur"]
+    for r in results:  # a file name may carry a NIR: masked like in the logs
+        outcome = (f"{r.status} → {r.ack[0].parent if r.ack else '-'}" if r.status != "erreur"
+                   else "erreur, pas d'accusé : il sera repris au prochain traitement")
+        typer.echo(scrub(f"{r.sender}/{r.name} : {outcome}"))
+    typer.echo(f"{len(results) - len(failed)} fichier(s) traité(s), {len(failed)} en échec. "
+               f"Accusés de réception dans {settings.paths.outbox}")
     if failed:
         raise Fatal(f"{len(failed)} fichier(s) n'ont pas pu être traités (voir le journal) ; "
                     "ils seront repris au prochain traitement.")

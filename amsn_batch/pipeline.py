@@ -27,7 +27,7 @@ from . import claims, faults, intake, kinds, logs
 from .config import Settings
 from .lock import LOCK_NAME, AlreadyRunning, hold  # noqa: F401  (AlreadyRunning: raised by run())
 from .reports import rejects
-from .reports.ack import Ack, help_email, write_ack
+from .reports.ack import Ack, ack_base, entry_base, help_email, write_ack, written
 from .reports.contacts import contacts_for
 from .reports.formats import write_atomic
 from .rules.catalogue import Findings, to_rows
@@ -82,6 +82,9 @@ def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.
     Every step can be done again after a crash: the acknowledgement is rebuilt from the store, the
     destination is recorded before the original moves, and the move leaves a whole file somewhere."""
     entry = ledger.entry(conn, file_id)
+    if not entry.details.get("accuse"):  # its own answer, named once: never another file's, never renamed
+        entry.details["accuse"] = ack_base(claim.safe_name, claim.received, claim.id)
+        ledger.set_ack_base(conn, file_id, entry.details["accuse"])
     sha, quarantined, status, archived = entry.sha256, entry.quarantined, entry.status, entry.archive
     ack = Ack.of(entry, ledger.findings(conn, file_id))
     original = claim.data if claim.data.exists() else Path(archived) if archived else None  # moved by a stopped run
@@ -187,7 +190,9 @@ def _rejects_in_background(conn, settings: Settings, claim: claims.Claim, kind: 
 
 def _duplicate(conn, settings: Settings, known: ledger.FileEntry, claim: claims.Claim, now: dt.datetime,
                sha: str) -> FileResult:
-    ack = Ack.duplicate(known, claim.safe_name, claim.sender, claim.received)
+    first = written(settings.paths.outbox / known.sender, entry_base(known)) if known.sender == claim.sender else []
+    ack = Ack.duplicate(known, claim.safe_name, claim.sender, claim.received, dropped=claim.name,
+                        base=ack_base(claim.safe_name, claim.received, claim.id), first_files=first)
     paths = _answer(settings.paths.outbox / claim.sender, ack, settings, contacts_for(conn, settings, claim.sender))
     faults.point("doublon_accuse")
     dest = claim.destination()
@@ -298,7 +303,10 @@ def release(settings: Settings, ref: str, now: dt.datetime | None = None, refuse
                 raise ReleaseError(f"Le fichier retenu {kept} a changé pendant la libération : recommencez.")
             kind = kinds.detect(claim.data, settings.limits)
             checked = kind.check(conn, claim.data, sender, settings, sha, release=True)
-            checked.record.details.update(depot=claim.id, liberee_le=now.isoformat(timespec="seconds"))
+            checked.record.details.update(depot=claim.id, liberee_le=now.isoformat(timespec="seconds"),
+                                          accuse=entry_base(found[0]))  # the held file's own answer is rewritten
+            if "nom_depose" in found[0].details:
+                checked.record.details["nom_depose"] = found[0].details["nom_depose"]
             if refuse is not None:
                 _refused_by_staff(kind, checked, refuse)
             new_id, _ = kind.record(conn, checked, now.isoformat(timespec="seconds"), file_id)

@@ -11,6 +11,7 @@ from pathlib import Path
 from . import claims, intake
 from .config import Settings
 from .lock import LOCK_NAME, holder
+from .reports.ack import ack_names, entry_base
 from .reports.formats import date_fr, number_fr
 from .billing.declarations import statuses, window
 from .reports.dashboard import MAX_LISTED, Campaign, write_daily
@@ -84,7 +85,8 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
     lines.append("")
     lines.append(f"Retenus pour examen par le service (statut en_attente) : {len(held)} fichier(s)")
     for e in held:
-        lines.append(f"  {e.sender}/{e.name} — reçu le {_when(e.received)} — empreinte {e.sha256[:12]}")
+        lines.append(f"  {e.sender}/{e.name} — reçu le {_when(e.received)} — empreinte {e.sha256[:12]} — accusé "
+                     f"{settings.paths.outbox / e.sender / ack_names(entry_base(e))[2]}")
 
     in_quarantine = _quarantine_files(settings.paths.quarantine)
     lines.append("")

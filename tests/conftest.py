@@ -104,13 +104,18 @@ class Workspace:
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
 
-    def ack(self, sender: str, stem: str) -> dict:
-        return json.loads((self.outbox / sender / f"{stem}.ar.json").read_text(encoding="utf-8"))
+    def ack(self, sender: str, stem: str, nth: int = -1) -> dict:
+        """The JSON answer to the sender's file of that stem (the latest written; `nth`: another one)."""
+        from tests.acks import ack_path
 
-    def ack_rows(self, sender: str, stem: str) -> list[dict]:
+        return json.loads(ack_path(self.outbox / sender, stem, "ar.json", nth).read_text(encoding="utf-8"))
+
+    def ack_rows(self, sender: str, stem: str, nth: int = -1) -> list[dict]:
         import csv
 
-        text = (self.outbox / sender / f"{stem}.ar.csv").read_text(encoding="utf-8-sig")
+        from tests.acks import ack_path
+
+        text = ack_path(self.outbox / sender, stem, "ar.csv", nth).read_text(encoding="utf-8-sig")
         return list(csv.DictReader(text.splitlines(), delimiter=";"))
 
     def sql(self, query: str, *params) -> list[tuple]:

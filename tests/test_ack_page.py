@@ -15,6 +15,7 @@ from tests.browser import PHONE, DESKTOP, assert_a4_pdf, assert_readable, browse
 from tests.conftest import ROOT, make_workspace
 from tests.factories import write_csv, write_xlsx
 from tests.report_data import drop_without_column, generate, wrong_key
+from tests.acks import ack_path
 
 NNBSP = "\u202f"  # thousands separator of the pages (French typography)
 
@@ -46,13 +47,13 @@ def test_many_refusals(ws_dir, page):
     write_csv(ws_dir.drop("10001", "embauches-novembre.csv"), g.headers, g.rows)
     ws_dir.cli("traiter")
     out = ws_dir.outbox / "10001"
-    html = out / "embauches-novembre.ar.html"
+    html = ack_path(out, "embauches-novembre", "ar.html")
     ack = ws_dir.ack("10001", "embauches-novembre")
     assert (ack["statut"], ack["lignes"], ack["lignes_acceptees"], ack["lignes_rejetees"]) == ("accepte_partiellement", 300, 158, 142)
-    assert (out / "embauches-novembre.rejets.xlsx").is_file()
+    assert ack_path(out, "embauches-novembre", "rejets.xlsx").is_file()
 
     # No NIR, right or wrong, in what is sent back (the CSV masks the column, the page masks everything).
-    sent_back = html.read_text(encoding="utf-8") + (out / "embauches-novembre.ar.csv").read_text(encoding="utf-8-sig")
+    sent_back = html.read_text(encoding="utf-8") + ack_path(out, "embauches-novembre", "ar.csv").read_text(encoding="utf-8-sig")
     for i, nir in g.good_nirs.items():
         assert nir not in sent_back and wrong_key(nir) not in sent_back
 
@@ -73,7 +74,7 @@ def test_many_refusals(ws_dir, page):
         assert "Vitale" in page.text(f"{first} .correction")
         lines = page.js(f"[...document.querySelectorAll('{first} tbody tr td:first-child')].map(td => td.innerText.replace(/^Ligne : /, ''))")
         assert lines == sorted(lines, key=lambda s: int(s.replace(NNBSP, ""))), "lines in file order"
-        assert "classeur" in page.text("#classeur") and "embauches-novembre.rejets.xlsx" in page.text("#classeur")
+        assert "classeur" in page.text("#classeur") and ack_path(out, "embauches-novembre", "rejets.xlsx").name in page.text("#classeur")
         contacts = page.text("#contacts")
         for expected in ("Centre de Caen", "Dr Claire Exemple", "Secrétaire médicale", "relation.adherents@amsn.fr",
                          "comptabilite@amsn.fr", "formations@amsn.fr", "communication@amsn.fr"):
@@ -90,8 +91,8 @@ def test_nothing_refused_thousands_of_lines(ws, page):
     g = generate(ws.registry.members["10001"], 2500)
     write_csv(ws.drop("10001", "effectif-complet.csv"), g.headers, g.rows, encoding="utf-8", bom=True)
     ws.cli("traiter")
-    html = ws.outbox / "10001" / "effectif-complet.ar.html"
-    assert not (ws.outbox / "10001" / "effectif-complet.rejets.xlsx").exists()
+    html = ack_path(ws.outbox / "10001", "effectif-complet", "ar.html")
+    assert not ack_path(ws.outbox / "10001", "effectif-complet", "rejets.xlsx").exists()
     for width in (PHONE, DESKTOP):
         page.open(html, width, height=740)
         assert page.text("#verdict-phrase") == f"Fichier accepté : les {n(2500)} lignes ont été prises en compte."
@@ -114,7 +115,7 @@ def test_thousands_of_lines_many_refused(ws, page):
     write_xlsx(ws.drop("10001", "mouvements-annuels.xlsx"), g.headers, g.rows, title=["Mouvements du personnel 2026"])
     ws.cli("traiter")
     out = ws.outbox / "10001"
-    html = out / "mouvements-annuels.ar.html"
+    html = ack_path(out, "mouvements-annuels", "ar.html")
     assert ws.ack("10001", "mouvements-annuels")["lignes_rejetees"] == 1350
     # The page stays a page: 20 lines per rule, the rest counted.
     assert html.stat().st_size < 150_000
@@ -138,7 +139,7 @@ def test_thousands_of_lines_many_refused(ws, page):
 
 def test_whole_file_refused(ws, page):
     drop_without_column(ws, "sans-pcs.csv", "Code PCS")
-    html = ws.outbox / "10001" / "sans-pcs.ar.html"
+    html = ack_path(ws.outbox / "10001", "sans-pcs", "ar.html")
     page.open(html, PHONE, height=740)
     assert page.text("#verdict-phrase") == "Fichier refusé : aucune des 12 lignes n'a été prise en compte."
     assert page.js("document.querySelector('#verdict').dataset.statut") == "rejete"
@@ -156,13 +157,13 @@ def test_unknown_sender_and_unreadable_file(ws, page):
     write_csv(ws.drop("99999", "inconnu.csv"), g.headers, g.rows)
     ws.drop("10001", "binaire.csv").write_bytes(bytes(range(256)) * 40)
     ws.cli("traiter")
-    page.open(ws.outbox / "99999" / "inconnu.ar.html", PHONE, height=740)
+    page.open(ack_path(ws.outbox / "99999", "inconnu", "ar.html"), PHONE, height=740)
     assert page.text("#verdict-phrase") == "Fichier refusé : il n'a pas pu être traité, rien n'a été pris en compte."
     assert "Expéditeur inconnu" in page.text("#causes")
     assert page.js("document.querySelectorAll('#contacts .carte').length") == 0  # no centre to name
     assert "relation.adherents@amsn.fr" in page.text("#contacts")
     assert_readable(page)
-    page.open(ws.outbox / "10001" / "binaire.ar.html", PHONE, height=740)
+    page.open(ack_path(ws.outbox / "10001", "binaire", "ar.html"), PHONE, height=740)
     assert "Fichier illisible" in page.text("#causes")
     assert_readable(page)
     page.screenshot("ar-illisible-375")
@@ -182,13 +183,13 @@ def test_nir_typed_anywhere_is_masked(ws, page):
     ws.cli("traiter")
     stem = Path(safe_name(name)).stem  # the NIR in the name is masked in the acknowledgement's name too
     assert g.good_nirs[3] not in stem
-    html = (ws.outbox / "10001" / f"{stem}.ar.html").read_text(encoding="utf-8")
-    csv_text = (ws.outbox / "10001" / f"{stem}.ar.csv").read_text(encoding="utf-8-sig")
+    html = ack_path(ws.outbox / "10001", stem, "ar.html").read_text(encoding="utf-8")
+    csv_text = ack_path(ws.outbox / "10001", stem, "ar.csv").read_text(encoding="utf-8-sig")
     for nir in (g.good_nirs[3], g.good_nirs[4], stray):
         assert nir not in html and nir not in csv_text
     assert spaced not in html and spaced not in csv_text
     assert stray[:5] + "*" * 10 in csv_text  # masked the same way as the NIR column
-    page.open(ws.outbox / "10001" / f"{stem}.ar.html", DESKTOP)
+    page.open(ack_path(ws.outbox / "10001", stem, "ar.html"), DESKTOP)
     seen = page.js("document.body.innerText")
     assert stray not in seen and g.good_nirs[3] not in seen
     assert "Colonne non reconnue" in page.text("#pour-information")
@@ -199,13 +200,13 @@ def test_already_processed(ws, page):
     data_path = write_csv(ws.drop("10001", "envoi.csv"), g.headers, g.rows)
     data = data_path.read_bytes()
     ws.cli("traiter")
-    assert (ws.outbox / "10001" / "envoi.rejets.xlsx").is_file()
+    assert ack_path(ws.outbox / "10001", "envoi", "rejets.xlsx").is_file()
     ws.drop("10001", "envoi.csv").write_bytes(data)
     ws.cli("traiter")
-    page.open(ws.outbox / "10001" / "envoi.ar.html", PHONE, height=740)
+    page.open(ack_path(ws.outbox / "10001", "envoi", "ar.html"), PHONE, height=740)
     assert re.fullmatch(r"Fichier déjà reçu le \d\d/\d\d/\d{4} : il n'a pas été appliqué une seconde fois\.", page.text("#verdict-phrase"))
     assert "Premier traitement" in page.text("#fiche")
-    assert (ws.outbox / "10001" / "envoi.rejets.xlsx").is_file()  # the first processing's workbook still applies
+    assert ack_path(ws.outbox / "10001", "envoi", "rejets.xlsx").is_file()  # the first processing's workbook still applies
     assert_readable(page)
 
 
@@ -226,7 +227,7 @@ def test_mandataire_sees_the_centres_of_its_adherents(ws_dir, page):
     g = generate(sirets, 6, {"contrat": 1})
     write_csv(ws_dir.drop("PAIE01", "paie.csv"), g.headers, g.rows, encoding="utf-8", bom=True)
     ws_dir.cli("traiter")
-    page.open(ws_dir.outbox / "PAIE01" / "paie.ar.html", DESKTOP)
+    page.open(ack_path(ws_dir.outbox / "PAIE01", "paie", "ar.html"), DESKTOP)
     contacts = page.text("#contacts")
     assert "Pour les adhérents 10002, 10003" in contacts
     assert "code mandataire" in contacts
@@ -238,11 +239,11 @@ def test_page_is_self_contained(ws):
     g = generate(ws.registry.members["10001"], 4, {"nir_cle": 1})
     write_csv(ws.drop("10001", "autonome.csv"), g.headers, g.rows)
     ws.cli("traiter")
-    html = (ws.outbox / "10001" / "autonome.ar.html").read_text(encoding="utf-8")
+    html = ack_path(ws.outbox / "10001", "autonome", "ar.html").read_text(encoding="utf-8")
     assert not re.search(r"<(link|script|img|iframe|object|embed)\b", html, re.I)
     assert not re.search(r"url\(|@import|src=", html, re.I)
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
     assert "<svg" in html and "<style>" in html
     # The CSV acknowledgement keeps its columns and formula-safe cells.
-    with open(ws.outbox / "10001" / "autonome.ar.csv", encoding="utf-8-sig") as fh:
+    with open(ack_path(ws.outbox / "10001", "autonome", "ar.csv"), encoding="utf-8-sig") as fh:
         assert next(csv.reader(fh, delimiter=";")) == ["ligne", "colonne", "valeur", "code", "gravite", "message"]

@@ -12,6 +12,7 @@ from tests.billing_helpers import (
     COUNT_HEADERS, LIST_HEADERS, billing_workspace, declare, drop_counts, employees_file, received,
 )
 from tests.factories import employee_row, make_nir, write_csv, write_xlsx
+from tests.acks import ack_path
 
 JAN = dt.datetime(2026, 1, 15, 10)
 
@@ -76,7 +77,7 @@ def test_outside_the_window_refused_with_when_it_opens(tmp_path):
     after = ws.ack_rows("10002", "fevrier")[0]["message"]
     assert "close depuis le 31/01/2026" in after and "ouvrira le 01/01/2027" in after and "relation adhérents" in after
     assert ws.sql("SELECT COUNT(*) FROM declarations")[0][0] == 0
-    html = (ws.outbox / "10002" / "fevrier.ar.html").read_text(encoding="utf-8")
+    html = ack_path(ws.outbox / "10002", "fevrier", "ar.html").read_text(encoding="utf-8")
     assert "hors campagne" in html
 
 

@@ -16,6 +16,7 @@ from tests.browser import PHONE, DESKTOP, assert_a4_pdf, assert_readable, browse
 from tests.conftest import make_workspace
 from tests.factories import MOVEMENT_HEADERS, write_csv
 from tests.report_data import CATEGORIE, generate
+from tests.acks import ack_path
 
 DAY = dt.date(2026, 11, 30)
 
@@ -99,7 +100,7 @@ def test_daily_dashboard_after_mixed_traffic(traffic, page):
         assert "27,5 %" in page.text("tbody[data-expediteur='PAIE01'] tr.groupe").replace("\u00a0", " ")
         # The acknowledgement pages are linked.
         href = page.js("document.querySelector('tbody[data-expediteur=PAIE01] a').getAttribute('href')")
-        assert (page_path.parent / href).resolve() == (ws.outbox / "PAIE01" / "paie-novembre.ar.html").resolve()
+        assert (page_path.parent / href).resolve() == ack_path(ws.outbox / "PAIE01", "paie-novembre", "ar.html").resolve()
         # Most frequent rules, blocking first.
         codes = page.js("[...document.querySelectorAll('#regles tr[data-code]')].map(r => r.dataset.code)")
         assert codes[0] == "NIR_CLE" and {"DATE_INVALIDE", "PCS_FORMAT", "COLONNE_MANQUANTE", "EXPEDITEUR_INCONNU", "FICHIER_ILLISIBLE"} <= set(codes)

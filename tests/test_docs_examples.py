@@ -9,7 +9,7 @@ Convention (also stated in docs/README.md):
   each must match one line of the command's output (stdout and stderr), in order, other lines allowed between
   them (no-break spaces count as spaces); `…` inside an expected line stands for any text, a line `…` alone only says that lines are left out;
 - commands are `amsn-batch …` (run with `Workspace.cli`, always expected to exit with 0) and a few shell
-  commands played by this test: `mkdir -p`, `cp`, `touch -d`, `ls`, `cat`;
+  commands played by this test: `mkdir -p`, `cp`, `touch -d`, `ls`, `cat` (with `*` in names);
 - every command of the CLI appears in at least one example.
 """
 
@@ -186,9 +186,15 @@ def play(ws: Workspace, command: Command) -> str:
         return ""
     if name == "ls":
         return "\n".join(sorted(p.name for p in (here / args[0]).iterdir()))
-    if name == "cat":
-        return "\n".join((here / f).read_text(encoding="utf-8-sig") for f in args)
+    if name == "cat":  # a name may hold * (acknowledgements are named <stem>.<date>.<id>.ar.*)
+        return "\n".join(p.read_text(encoding="utf-8-sig") for f in args for p in _matching(here, f))
     raise AssertionError(f"{command.where}: commande non prise en charge par le test : {command.text}")
+
+
+def _matching(here: Path, name: str) -> list[Path]:
+    found = sorted(here.glob(name)) if "*" in name else [here / name]
+    assert found, f"aucun fichier {name}"
+    return found
 
 
 def _stderr(result) -> str:

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import make_workspace
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv, write_xlsx
+from tests.acks import ack_path, stem_of
 
 
 def _valid(ws, name: str, n: int = 2, **kw) -> Path:
@@ -123,7 +124,7 @@ def test_run_survives_and_answers_every_file(hostile):
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     assert list((ws.inbox / "10001").iterdir()) == []
     assert not (ws.root / "travail" / "10001").exists()
-    acks = {p.name[: -len(".ar.json")] for p in (ws.outbox / "10001").glob("*.ar.json")}
+    acks = {stem_of(p.name) for p in (ws.outbox / "10001").glob("*.ar.json")}
     assert acks == set(expected)
     assert ws.sql("SELECT count(*) FROM fichiers") == [(len(expected),)]
 
@@ -145,7 +146,7 @@ def test_each_file_gets_its_french_answer(hostile, case):
         assert all(r["gravite"] == "bloquant" for r in hit)
         assert any(w in hit[0]["message"] for w in ("fichier", "Fichier", "classeur", "ligne", "colonne", "nom"))
     assert all(len(r["valeur"]) < 300 and len(r["message"]) < 2000 for r in rows)  # nothing huge echoed back
-    assert (ws.outbox / "10001" / f"{case}.ar.csv").stat().st_size < 100_000
+    assert ack_path(ws.outbox / "10001", case, "ar.csv").stat().st_size < 100_000
 
 
 def test_refused_files_are_kept_in_quarantine_with_the_reason(hostile):
@@ -169,7 +170,7 @@ def test_names_never_escape_the_folders(hostile):
     for top in ("outbox", "archive", "quarantine"):
         for p in (ws.root / top).rglob("*"):
             assert p.resolve().is_relative_to(ws.root / top / "10001")
-    html = (ws.outbox / "10001" / "<img src=x onerror=alert(1)>.ar.html").read_text(encoding="utf-8")
+    html = ack_path(ws.outbox / "10001", "<img src=x onerror=alert(1)>", "ar.html").read_text(encoding="utf-8")
     assert "<img src=x" not in html and "&lt;img src=x" in html
 
 
@@ -201,7 +202,7 @@ def test_formula_values_are_neutralised_in_acknowledgements(ws):
     write_csv(ws.drop("10001", "formules.csv"), MOVEMENT_HEADERS + ["=cmd|' /C calc'!A0"], [r + ["x"] for r in rows],
               encoding="utf-8")
     ws.cli("traiter")
-    text = (ws.outbox / "10001" / "formules.ar.csv").read_text(encoding="utf-8-sig")
+    text = ack_path(ws.outbox / "10001", "formules", "ar.csv").read_text(encoding="utf-8-sig")
     cells = [c for row in csv.reader(text.splitlines(), delimiter=";") for c in row]
     assert all(not c.startswith(("=", "+", "-", "@")) for c in cells), [c for c in cells if c[:1] in "=+-@"]
     assert "'=HYPERLINK" in text and "'+33612345678" in text and "'@SUM(A1)" in text and "'=cmd" in text

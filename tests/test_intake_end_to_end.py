@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv, write_xlsx
+from tests.acks import ack_path
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def test_excel_csv_export_cp1252_is_taken_and_refused_lines_reported(ws, rng):
     assert by_line[(6, "NIR_NOTATION_SCIENTIFIQUE")]["gravite"] == "bloquant"
     assert "Texte" in by_line[(6, "NIR_NOTATION_SCIENTIFIQUE")]["message"]
     # a NIR is masked in what goes back to the sender
-    assert bad_key not in (ws.outbox / "10001" / "embauches novembre.ar.csv").read_text(encoding="utf-8-sig")
+    assert bad_key not in ack_path(ws.outbox / "10001", "embauches novembre", "ar.csv").read_text(encoding="utf-8-sig")
     assert by_line[(4, "NIR_CLE")]["valeur"].startswith(bad_key[:5]) and "*" in by_line[(4, "NIR_CLE")]["valeur"]
     # the store holds exactly the accepted movements
     stored = ws.sql("SELECT nir, nom, prenom FROM salaries_actuels ORDER BY nom")
@@ -266,10 +267,10 @@ def test_ack_html_and_csv_format(ws, rng):
     siret = ws.registry.members["10001"][0]
     write_csv(ws.drop("10001", "f.csv"), MOVEMENT_HEADERS, [employee_row("123", siret)])
     ws.cli("traiter")
-    raw = (ws.outbox / "10001" / "f.ar.csv").read_bytes()
+    raw = ack_path(ws.outbox / "10001", "f", "ar.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     assert raw.decode("utf-8-sig").splitlines()[0] == "ligne;colonne;valeur;code;gravite;message"
-    html = (ws.outbox / "10001" / "f.ar.html").read_text(encoding="utf-8")
+    html = ack_path(ws.outbox / "10001", "f", "ar.html").read_text(encoding="utf-8")
     assert "Fichier refusé" in html and "NIR_FORMAT" in html
 
 

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from tests.conftest import make_workspace
 from tests.factories import MOVEMENT_HEADERS, write_csv, write_xlsx
 from tests.report_data import FIXES, MISTAKES, NIR, drop_without_column, generate
+from tests.acks import ack_path, ack_paths
 
 REASONS = "Motifs du refus"
 BAD_FILL = "FFC7CE"
@@ -58,7 +59,7 @@ def test_workbook_holds_the_refused_rows_as_sent(ws):
         g.rows[i][13] = text
     write_csv(ws.drop("10001", "embauches.csv"), g.headers, g.rows)
     ws.cli("traiter")
-    path = ws.outbox / "10001" / "embauches.rejets.xlsx"
+    path = ack_path(ws.outbox / "10001", "embauches", "rejets.xlsx")
     wb, sheet, headers, rows = read_book(path)
     assert wb.sheetnames == ["Lignes refusées", "Mode d'emploi"]
     assert headers == MOVEMENT_HEADERS + [REASONS]
@@ -91,7 +92,7 @@ def test_fixed_workbook_dropped_back_is_accepted(ws):
     write_csv(ws.drop("10001", "novembre.csv"), g.headers, g.rows)
     ws.cli("traiter")
     assert ws.ack("10001", "novembre")["lignes_acceptees"] == 200 - 46
-    book = ws.outbox / "10001" / "novembre.rejets.xlsx"
+    book = ack_path(ws.outbox / "10001", "novembre", "rejets.xlsx")
 
     dropped = ws.drop("10001", book.name)
     dropped.write_bytes(book.read_bytes())
@@ -102,7 +103,7 @@ def test_fixed_workbook_dropped_back_is_accepted(ws):
     assert (ack["statut"], ack["lignes"], ack["lignes_acceptees"], ack["avertissements"]) == ("accepte", 46, 46, 0)
     assert ws.ack_rows("10001", "novembre.rejets") == []  # the reasons column is ignored, not even a warning
     assert ws.sql("SELECT COUNT(*) FROM salaries WHERE adherent='10001' AND present=1") == [(200,)]
-    assert not (ws.outbox / "10001" / "novembre.rejets.rejets.xlsx").exists()
+    assert not ack_path(ws.outbox / "10001", "novembre.rejets", "rejets.xlsx").exists()
 
 
 def test_xlsx_with_title_and_dates_round_trip(ws):
@@ -115,7 +116,7 @@ def test_xlsx_with_title_and_dates_round_trip(ws):
         r[6] = dt.datetime(y, m, d)  # a real Excel date
     write_xlsx(ws.drop("10001", "export-paie.xlsx"), g.headers, rows, title=["Export paie – novembre 2026", ""])
     ws.cli("traiter")
-    book = ws.outbox / "10001" / "export-paie.rejets.xlsx"
+    book = ack_path(ws.outbox / "10001", "export-paie", "rejets.xlsx")
     _, _, headers, wrows = read_book(book)
     assert headers[:-1] == MOVEMENT_HEADERS
     first = sorted(g.mistakes)[0]
@@ -130,7 +131,7 @@ def test_xlsx_with_title_and_dates_round_trip(ws):
 
 def test_whole_file_refused_then_completed_in_the_workbook(ws):
     headers = drop_without_column(ws, "sans-pcs.csv", "Code PCS")
-    book = ws.outbox / "10001" / "sans-pcs.rejets.xlsx"
+    book = ack_path(ws.outbox / "10001", "sans-pcs", "rejets.xlsx")
     _, _, wheaders, wrows = read_book(book)
     assert wheaders == headers + [REASONS] and len(wrows) == 12
     assert all("Fichier entier : La colonne obligatoire « Code PCS » est absente" in r[-1] for r in wrows)
@@ -156,7 +157,7 @@ def test_mandate_refusal_explains_every_row(ws):
     g = generate(sirets, 6)
     write_csv(ws.drop("PAIE01", "paie.csv"), g.headers, g.rows, encoding="utf-8", bom=True)
     ws.cli("traiter")
-    _, _, _, wrows = read_book(ws.outbox / "PAIE01" / "paie.rejets.xlsx")
+    _, _, _, wrows = read_book(ack_path(ws.outbox / "PAIE01", "paie", "rejets.xlsx"))
     assert len(wrows) == 6
     for i, r in enumerate(wrows):
         assert "Pas de mandat pour cet adhérent" in r[-1]
@@ -164,29 +165,34 @@ def test_mandate_refusal_explains_every_row(ws):
             assert "• SIRET : Le SIRET" in r[-1]
 
 
-def test_stale_workbook_removed_when_the_same_name_is_accepted(ws):
+def test_same_name_accepted_later_keeps_the_first_workbook(ws):
+    """The answer to the second file has no workbook; the first file's workbook is its own and stays
+    (issue 10: a later file never deletes an earlier answer)."""
     g = generate(ws.registry.members["10001"], 5, {"date": 1})
     write_csv(ws.drop("10001", "mensuel.csv"), g.headers, g.rows)
     ws.cli("traiter")
-    assert (ws.outbox / "10001" / "mensuel.rejets.xlsx").is_file()
+    first = ack_path(ws.outbox / "10001", "mensuel", "rejets.xlsx")
+    assert first.is_file()
     g2 = generate(ws.registry.members["10001"], 5, seed=99)
     write_csv(ws.drop("10001", "mensuel.csv"), g2.headers, g2.rows)
     ws.cli("traiter")
     assert ws.ack("10001", "mensuel")["statut"] == "accepte"
-    assert not (ws.outbox / "10001" / "mensuel.rejets.xlsx").exists()
+    second = ack_path(ws.outbox / "10001", "mensuel", "ar.json")
+    assert not second.with_name(second.name.replace(".ar.json", ".rejets.xlsx")).exists()
+    assert ack_paths(ws.outbox / "10001", "mensuel", "rejets.xlsx") == [first]
 
 
 def test_workbook_sent_back_still_wrong_gets_fresh_reasons(ws):
     g = generate(ws.registry.members["10001"], 10, {"pcs": 2, "date": 2})
     write_csv(ws.drop("10001", "lot.csv"), g.headers, g.rows)
     ws.cli("traiter")
-    book = ws.outbox / "10001" / "lot.rejets.xlsx"
+    book = ack_path(ws.outbox / "10001", "lot", "rejets.xlsx")
     dropped = ws.drop("10001", book.name)
     dropped.write_bytes(book.read_bytes())  # sent back without fixing anything
     ws.cli("traiter")
     ack = ws.ack("10001", "lot.rejets")
     assert (ack["lignes"], ack["lignes_rejetees"], ack["avertissements"]) == (4, 4, 0)
-    _, _, headers, rows = read_book(ws.outbox / "10001" / "lot.rejets.rejets.xlsx")
+    _, _, headers, rows = read_book(ack_path(ws.outbox / "10001", "lot.rejets", "rejets.xlsx"))
     assert headers.count(REASONS) == 1 and headers == MOVEMENT_HEADERS + [REASONS]
     assert all(r[-1].startswith(f"Ligne {k + 2} du fichier envoyé.") for k, r in enumerate(rows))
 
@@ -198,8 +204,8 @@ def test_too_many_refused_rows_for_a_workbook(tmp_path):
     g = generate(w.registry.members["10001"], 20, {"date": 8})
     write_csv(w.drop("10001", "gros.csv"), g.headers, g.rows)
     w.cli("traiter")
-    assert not (w.outbox / "10001" / "gros.rejets.xlsx").exists()
-    html = (w.outbox / "10001" / "gros.ar.html").read_text(encoding="utf-8")
+    assert not ack_path(w.outbox / "10001", "gros", "rejets.xlsx").exists()
+    html = ack_path(w.outbox / "10001", "gros", "ar.html").read_text(encoding="utf-8")
     assert "Trop de lignes refusées (8)" in html
 
 
@@ -219,7 +225,7 @@ def test_workbook_layout_and_every_cell_is_text(ws):
     g.rows[refused[2]][13] = "=1+1"
     write_csv(ws.drop("10001", "mise-en-page.csv"), g.headers, g.rows)
     ws.cli("traiter")
-    path = ws.outbox / "10001" / "mise-en-page.rejets.xlsx"
+    path = ack_path(ws.outbox / "10001", "mise-en-page", "rejets.xlsx")
     n = len(refused)
 
     wb = load_workbook(path)
@@ -344,7 +350,7 @@ def _two_runs(tmp_path, n_rows: int, mistakes: dict, env: dict | None = None):
 def test_a_big_files_workbook_written_by_a_second_process_is_the_same(tmp_path):
     (own, _, g), (par, proc, _) = _two_runs(tmp_path, 300, {"nir_cle": 40, "date": 30, "pcs": 20, "siret": 10})
     assert "classeur_rejets" not in proc.stderr  # the second process did it
-    a, b = own.outbox / "10001" / "gros.rejets.xlsx", par.outbox / "10001" / "gros.rejets.xlsx"
+    a, b = ack_path(own.outbox / "10001", "gros", "rejets.xlsx"), ack_path(par.outbox / "10001", "gros", "rejets.xlsx")
     assert _workbook_cells(a) == _workbook_cells(b)
     assert len(_workbook_cells(b)["Lignes refusées"]) == g.refused + 1
     assert [p.name for p in (par.root / "travail").rglob("*") if p.name != ".verrou"] == []  # plan file gone
@@ -356,4 +362,4 @@ def test_a_failed_second_process_leaves_the_run_to_write_the_workbook(tmp_path):
     (own, _, _), (par, proc, _) = _two_runs(tmp_path, 120, {"nir_cle": 9, "contrat": 4},
                                             env={ENV: "classeur_rejets"})  # the child is killed there
     assert "classeur_rejets_processus_echec code=-9" in proc.stderr
-    assert _workbook_cells(own.outbox / "10001" / "gros.rejets.xlsx") == _workbook_cells(par.outbox / "10001" / "gros.rejets.xlsx")
+    assert _workbook_cells(ack_path(own.outbox / "10001", "gros", "rejets.xlsx")) == _workbook_cells(ack_path(par.outbox / "10001", "gros", "rejets.xlsx"))

@@ -12,6 +12,7 @@ import pytest
 
 from amsn_batch.vocab import catalogue
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, nir_key, write_csv
+from tests.acks import ack_path
 
 TODAY = dt.date.today()
 DET_HEADERS = MOVEMENT_HEADERS + ["Aucun suivi particulier", "Habilitation électrique", "Autorisation de conduite",
@@ -320,7 +321,7 @@ def test_full_staff_list_derives_movements(ws, rng):
     assert ("1", "LISTE_COMPLETE") in codes and ("2", "LISTE_MODIFICATION") in codes and ("11", "LISTE_ENTREE") in codes
     gone = [r for r in out if r["code"] == "LISTE_SORTIE"]
     assert len(gone) == 1 and "N9" in gone[0]["message"] and "30/11/2026" in gone[0]["message"]
-    assert staff[9] not in (ws.outbox / "10001" / "liste.ar.csv").read_text(encoding="utf-8-sig")  # masked
+    assert staff[9] not in ack_path(ws.outbox / "10001", "liste", "ar.csv").read_text(encoding="utf-8-sig")  # masked
     assert "Poste de travail" in next(r["message"] for r in out if r["code"] == "LISTE_MODIFICATION")
     state = {n: (p, d) for n, p, d in ws.sql("SELECT nom, present, date_sortie FROM salaries_actuels")}
     assert state["N9"] == (0, "2026-11-30") and state["N1"] == (0, "2026-11-15") and state["NEW"] == (1, None)

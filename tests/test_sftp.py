@@ -26,6 +26,7 @@ import pytest
 from tests.conftest import Workspace, make_workspace
 from tests.exchange import wait_for
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv
+from tests.acks import ack_path, plain_name
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="les tests SFTP créent des comptes système et lancent "
                                 "sshd : ils demandent root (la CI les lance en root)")
@@ -185,22 +186,24 @@ def test_upload_is_processed_and_the_ack_is_for_that_sender_only(drop, tmp_path)
     assert drop.ws.sql("SELECT expediteur, statut, sha256 FROM fichiers WHERE nom='paie-sftp.csv'") == [
         ("10001", "accepte", _sha(local))]
 
-    got = drop.sftp("10001", f"get /retour/paie-sftp.ar.json {tmp_path}/ar.json", f"get /retour/paie-sftp.ar.csv {tmp_path}/ar.csv")
+    answer = ack_path(drop.retour("10001"), "paie-sftp", "ar.json").name
+    got = drop.sftp("10001", f"get /retour/{answer} {tmp_path}/ar.json",
+                    f"get /retour/{ack_path(drop.retour('10001'), 'paie-sftp', 'ar.csv').name} {tmp_path}/ar.csv")
     assert got.returncode == 0, got.stderr
-    assert (tmp_path / "ar.json").read_bytes() == (drop.retour("10001") / "paie-sftp.ar.json").read_bytes()
+    assert (tmp_path / "ar.json").read_bytes() == ack_path(drop.retour("10001"), "paie-sftp", "ar.json").read_bytes()
     assert '"statut": "accepte"' in (tmp_path / "ar.json").read_text(encoding="utf-8")
     assert not (drop.depot("10001") / "paie-sftp.csv").exists()  # taken out of the drop folder
 
     # The other sender sees none of it: its own chroot, and the files are closed to it anyway.
-    other = drop.sftp("PAIE01", "ls -la /", "ls -la /retour", "-get /retour/paie-sftp.ar.json /dev/null",
-                      "-get ../10001/retour/paie-sftp.ar.json /dev/null", "-get /../10001/retour/paie-sftp.ar.json /dev/null",
+    other = drop.sftp("PAIE01", "ls -la /", "ls -la /retour", f"-get /retour/{answer} /dev/null",
+                      f"-get ../10001/retour/{answer} /dev/null", f"-get /../10001/retour/{answer} /dev/null",
                       "-ls /../10001", "-cd /../../..", "pwd", "ls -la")
     assert other.returncode == 0, other.stderr
     seen = "\n".join(line for line in other.stdout.splitlines() if not line.startswith("sftp>"))  # minus the echo
     assert "paie-sftp" not in seen and "10001" not in seen
     assert "Remote working directory: /\n" in other.stdout + "\n"
     assert "not found" in other.stderr
-    ack = drop.retour("10001") / "paie-sftp.ar.json"
+    ack = ack_path(drop.retour("10001"), "paie-sftp", "ar.json")
     st = ack.stat()
     assert st.st_mode & 0o777 == 0o640
     assert grp.getgrgid(st.st_gid).gr_name == drop.senders["10001"].account
@@ -221,24 +224,25 @@ def test_sender_can_only_drop_and_read_its_answers(drop, tmp_path):
     local = _movements(tmp_path / "droits.csv", drop.ws)
     drop.sftp("10001", f"put {local}")
     drop.traiter()
+    answer = ack_path(drop.retour("10001"), "droits", "ar.json").name
     attempts = [
         f"put {local} /retour/faux.ar.json",        # write into retour/
-        "rm /retour/droits.ar.json",                # delete an acknowledgement
-        "rename /retour/droits.ar.csv /depot/x.csv",
+        f"rm /retour/{answer}",                     # delete an acknowledgement
+        f"rename /retour/{answer} /depot/x.csv",
         "mkdir /nouveau",                           # the chroot itself is root's
         f"put {local} /droits.csv",
-        "ln /retour/droits.ar.json /depot/lien-dur.csv",  # hard link to a file it does not own
+        f"ln /retour/{answer} /depot/lien-dur.csv",  # hard link to a file it does not own
         "chmod 777 /retour",
         "chmod 777 /",
     ]
     for cmd in attempts:
         proc = drop.sftp("10001", cmd)
         assert proc.returncode != 0, f"accepté à tort : {cmd}\n{proc.stdout}"
-    assert (drop.retour("10001") / "droits.ar.json").exists()
-    assert not (drop.retour("10001") / "faux.ar.json").exists()
+    assert ack_path(drop.retour("10001"), "droits", "ar.json").exists()
+    assert not ack_path(drop.retour("10001"), "faux", "ar.json").exists()
 
     # No links at all (and the pipeline would not follow a symbolic link anyway: test_exchange_intake).
-    for cmd in ("symlink /retour/droits.ar.json /depot/lien.csv", "symlink /etc/shadow /depot/ombre.csv"):
+    for cmd in (f"symlink /retour/{answer} /depot/lien.csv", "symlink /etc/shadow /depot/ombre.csv"):
         proc = drop.sftp("10001", cmd)
         assert proc.returncode != 0, f"accepté à tort : {cmd}"
     assert sorted(os.listdir(drop.depot("10001"))) == []
@@ -322,7 +326,7 @@ def test_interrupted_upload_is_not_taken_and_the_retry_is(drop, tmp_path):
     assert drop.ws.sql("SELECT nom, sha256, lignes, statut FROM fichiers WHERE nom LIKE 'coupe%'") == [
         ("coupe.csv", _sha(local), 700, "accepte")]  # the second copy is a duplicate, not applied
     assert drop.ws.sql("SELECT count(*) FROM fichiers WHERE sha256=?", _sha(local)) == [(1,)]
-    assert '"statut": "deja_traite"' in (drop.retour("10001") / "coupe2.ar.json").read_text(encoding="utf-8")
+    assert '"statut": "deja_traite"' in ack_path(drop.retour("10001"), "coupe2", "ar.json").read_text(encoding="utf-8")
 
 
 def _is_sftp_server_of(account: str, pid: str) -> bool:
@@ -350,11 +354,11 @@ def test_same_file_twice_and_two_senders_at_once(drop, tmp_path):
     assert drop.ws.sql("SELECT count(*) FROM fichiers WHERE sha256=?", _sha(mine)) == [(1,)]
     import json
 
-    own = json.loads((drop.retour("10001") / "mien.ar.json").read_text(encoding="utf-8"))
+    own = json.loads(ack_path(drop.retour("10001"), "mien", "ar.json").read_text(encoding="utf-8"))
     assert own["statut"] == "deja_traite" and own["traitement_initial"]["statut"] == "accepte"
-    other = json.loads((drop.retour("PAIE01") / "recu-ailleurs.ar.json").read_text(encoding="utf-8"))
+    other = json.loads(ack_path(drop.retour("PAIE01"), "recu-ailleurs", "ar.json").read_text(encoding="utf-8"))
     assert other["statut"] == "deja_traite" and "traitement_initial" not in other and other["lignes"] == 0
-    assert sorted(p.name for p in drop.retour("PAIE01").iterdir()) == sorted(
+    assert sorted(plain_name(p.name) for p in drop.retour("PAIE01").iterdir()) == sorted(
         f"{stem}.ar.{ext}" for stem in ("leur", "recu-ailleurs") for ext in ("csv", "json", "html"))
 
 

@@ -1,6 +1,13 @@
-"""Acknowledgement of a file: <nom>.ar.csv (one row per finding), <nom>.ar.json (the verdict and counts),
-<nom>.ar.html (a page a person can read: self-contained, phone-sized and printable on A4) and, when rows were
-refused, <nom>.rejets.xlsx (the correction workbook, see rejects.py).
+"""Acknowledgement of a file: <base>.ar.csv (one row per finding), <base>.ar.json (the verdict and counts),
+<base>.ar.html (a page a person can read: self-contained, phone-sized and printable on A4) and, when rows were
+refused, <base>.rejets.xlsx (the correction workbook, see rejects.py).
+
+Every received file has its own <base>, `<stem>.<AAAAMMJJ-HHMMSS>.<id>` (`ack_base`): the file's name without
+its extension, when it was received, and six hex digits drawn from its claim id. A sender's outbox thus lists
+the answers by name then by date, and a later file (same name, same stem, same content) never overwrites an
+earlier answer. The base is decided once per claim and kept in the file's ledger entry (`accuse`), so a
+rebuilt acknowledgement (a stopped run, a held list released by staff) replaces that file's own answer.
+A dry run (`valider`) writes <stem>.ar.* into the folder it is given.
 
 One model, `Ack`, built once per file from its ledger entry and findings (`Ack.of`; `Ack.duplicate` for the
 same content sent again), renders all four: `traiter`, `liste valider/rejeter` and the dry run `valider` use it.
@@ -12,9 +19,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 import logging
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -44,7 +53,7 @@ VERDICTS = {
 
 @dataclass
 class Ack:
-    fichier: str
+    fichier: str  # the safe name it was kept under
     sha256: str
     recu_le: str
     statut: str
@@ -57,7 +66,9 @@ class Ack:
     modifications: int = 0
     avertissements: int = 0
     constats_non_listes: dict[str, int] = field(default_factory=dict)
-    traitement_initial: dict | None = None  # for deja_traite: when and how it was first processed
+    traitement_initial: dict | None = None  # for deja_traite: when and how it was first processed, which answer
+    nom_depose: str = ""  # the name as dropped (undecodable bytes shown as \xNN)
+    accuse: str = ""  # the base name of this acknowledgement's files ('' for a dry run: the file's stem)
     findings: list[dict] = field(default_factory=list, repr=False)  # all of them (ligne, colonne, valeur, code,
     # gravite, message); the JSON has only the counts
 
@@ -65,27 +76,74 @@ class Ack:
     def of(cls, entry: FileEntry, findings: list[dict]) -> Ack:
         """The acknowledgement of a file: its ledger entry (FileEntry.unrecorded for a dry run) and all its findings."""
         return cls(entry.name, entry.sha256, entry.received, entry.status, entry.sender, entry.rows, entry.accepted,
-                   entry.refused, entry.entries, entry.exits, entry.changes, entry.warnings, findings=findings)
+                   entry.refused, entry.entries, entry.exits, entry.changes, entry.warnings, findings=findings,
+                   nom_depose=dropped_name(entry), accuse=entry.details.get("accuse", ""))
 
     @classmethod
-    def duplicate(cls, first: FileEntry, name: str, sender: str, received: str) -> Ack:
-        """The same content sent again (nothing applied). Its own sender is told how it was first processed;
-        another sender learns only that the content is known, nothing of the first file's outcome."""
+    def duplicate(cls, first: FileEntry, name: str, sender: str, received: str, *, dropped: str, base: str,
+                  first_files: list[str]) -> Ack:
+        """The same content sent again (nothing applied), answered in files of its own (`base`). Its own sender
+        is told how it was first processed and which acknowledgement files (`first_files`) answered it; another
+        sender learns only that the content is known, nothing of the first file's outcome."""
         same_sender = first.sender == sender
         initial = ({"traite_le": first.done_at, "statut": first.status, "lignes": first.rows,
-                    "lignes_acceptees": first.accepted} if same_sender else None)
+                    "lignes_acceptees": first.accepted, "accuse": first_files} if same_sender else None)
         return cls(name, first.sha256, received, "deja_traite", sender, first.rows if same_sender else 0,
-                   traitement_initial=initial)
+                   traitement_initial=initial, nom_depose=readable(dropped), accuse=base)
+
+    @property
+    def base(self) -> str:
+        """The base name of its files."""
+        return self.accuse or ack_stem(self.fichier)
 
     @property
     def verdict(self) -> str:
         return VERDICTS[self.statut]
 
 
+_ANSWER_TOKEN = re.compile(r"\.\d{8}-\d{6}\.[0-9a-f]{6}(?=(\.rejets)?$)")
+
+
 def ack_stem(name: str) -> str:
-    """The acknowledgement's base name: the file's name without its extension."""
+    """The file's name without its extension (the start of its acknowledgement's base name); a correction
+    workbook sent back, <base>.rejets.xlsx, without its answer's date and id: `novembre.rejets`."""
     stem = Path(name).stem
-    return stem or name
+    return _ANSWER_TOKEN.sub("", stem) or name
+
+
+def ack_base(name: str, received: str, claim_id: str) -> str:
+    """The base name of the acknowledgement of the file received as `name` at `received` (ISO time) and
+    claimed as `claim_id`: `<stem>.<AAAAMMJJ-HHMMSS>.<6 hex digits>`, the same whenever it is rebuilt."""
+    when = dt.datetime.fromisoformat(received).strftime("%Y%m%d-%H%M%S")
+    return f"{ack_stem(name)}.{when}.{hashlib.sha256(claim_id.encode()).hexdigest()[:6]}"
+
+
+def entry_base(entry: FileEntry) -> str:
+    """The base name of a ledger entry's acknowledgement (entries from before `accuse`: the file's stem)."""
+    return entry.details.get("accuse") or ack_stem(entry.name)
+
+
+def ack_names(base: str) -> list[str]:
+    """The acknowledgement's files, CSV, JSON, page, in that order (plus rejects.rejects_name(base) when any)."""
+    return [f"{base}.ar.csv", f"{base}.ar.json", f"{base}.ar.html"]
+
+
+def written(outdir: Path, base: str) -> list[str]:
+    """The names of the acknowledgement files of `base` present in outdir (the correction workbook included)."""
+    return [n for n in [*ack_names(base), rejects.rejects_name(base)] if (outdir / n).is_file()]
+
+
+def readable(name: str) -> str:
+    """A name as dropped, fit for a text: bytes that are not UTF-8 shown as \\xNN."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def dropped_name(entry: FileEntry) -> str:
+    """The name a ledger entry's file was dropped under (kept quoted as a log field when it differs)."""
+    raw = entry.details.get("nom_depose")
+    if not raw:
+        return entry.name
+    return json.loads(raw) if raw.startswith('"') else raw
 
 
 def cap_findings(rows: list[dict], per_code: int) -> tuple[list[dict], dict[str, int]]:
@@ -113,8 +171,8 @@ def write_ack(outdir: Path, ack: Ack, per_code: int = 200, *, contacts=None, sou
     findings = ack.findings
     listed, extra = cap_findings(findings, per_code)
     ack.constats_non_listes = extra
-    stem = ack_stem(ack.fichier)
-    paths = [outdir / f"{stem}.ar.csv", outdir / f"{stem}.ar.json", outdir / f"{stem}.ar.html"]
+    stem = ack.base
+    paths = [outdir / n for n in ack_names(stem)]
 
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
@@ -125,9 +183,11 @@ def write_ack(outdir: Path, ack: Ack, per_code: int = 200, *, contacts=None, sou
         w.writerow(["", "", "", code, "", f"… et {n} autres constats {code} non listés (limite de {per_code} par code)."])
     write_atomic(paths[0], "\ufeff" + buf.getvalue())
 
-    doc = {f.name: getattr(ack, f.name) for f in fields(ack) if f.name != "findings"}
-    if not doc["traitement_initial"]:
-        doc.pop("traitement_initial")
+    doc = {"fichier": ack.fichier, "nom_depose": scrub(ack.nom_depose), "accuse": ack.accuse}  # which file first
+    doc |= {f.name: getattr(ack, f.name) for f in fields(ack) if f.name not in ("findings", *doc)}
+    for optional in ("traitement_initial", "accuse"):
+        if not doc[optional]:
+            doc.pop(optional)
     write_atomic(paths[1], json.dumps(doc, ensure_ascii=False, indent=2))
 
     workbook = rejects.RejectsOutcome(None)
@@ -223,8 +283,8 @@ def render_html(ack: Ack, findings: list[dict], extra: dict[str, int] | None = N
         avertissements=[g for g in groups if not g.bloquant],
         contacts=contacts if contacts is not None else service_contacts(),
         classeur=workbook or rejects.RejectsOutcome(None),
-        classeur_nom=scrub(rejects.rejects_name(ack_stem(ack.fichier))),
-        stem=scrub(ack_stem(ack.fichier)),
+        classeur_nom=scrub(rejects.rejects_name(ack.base)),
+        stem=scrub(ack.base),
         essai=dry_run,
         genere_le=(now or dt.datetime.now()).isoformat(timespec="minutes"),
         pluriel=plural,

@@ -27,7 +27,7 @@ from ..masking import scrub
 from ..store import connect, ledger, registry
 from ..store.employees import headcount_by_category, multi_employments
 from ..vocab import BLOCKING, catalogue, load_toml
-from .ack import TEMPLATES, ack_stem
+from .ack import TEMPLATES, entry_base
 from .charts import BLUE, GREEN, RED, Bar, bar_chart
 from .formats import date_fr, number_fr, percent_fr, write_atomic
 
@@ -175,7 +175,7 @@ def _files(conn, day: dt.date, names: dict[str, str], settings: Settings) -> lis
     blocks: dict[str, SenderBlock] = {}
     for f in ledger.files_of_day(conn, day.isoformat()):
         block = blocks.setdefault(f.sender, SenderBlock(f.sender, names.get(f.sender, "")))
-        ack = settings.paths.outbox / f.sender / f"{ack_stem(f.name)}.ar.html"
+        ack = settings.paths.outbox / f.sender / f"{entry_base(f)}.ar.html"
         link = os.path.relpath(ack, settings.paths.rapports) if ack.is_file() else None
         label = STATUS_LABEL.get(f.status, f.status)
         if f.quarantined:

@@ -1,6 +1,7 @@
-"""The correction workbook, <nom>.rejets.xlsx: the refused rows exactly as the sender sent them, under the
-same headers, plus a « Motifs du refus » column; the faulty cells highlighted (with the reason as a comment);
-the NIR and SIRET columns formatted as text, so that Excel does not turn a corrected number into 2,95109E+14.
+"""The correction workbook, <base>.rejets.xlsx (beside the file's acknowledgement <base>.ar.*, see ack.py): the
+refused rows exactly as the sender sent them, under the same headers, plus a « Motifs du refus » column; the
+faulty cells highlighted (with the reason as a comment); the NIR and SIRET columns formatted as text, so that
+Excel does not turn a corrected number into 2,95109E+14.
 
 Once fixed, the workbook goes back into the inbox as it is: the reader knows the « Motifs du refus » header
 (schemas/colonnes.toml, field `motifs_refus`) and ignores that column, so it causes neither a refusal nor a
@@ -402,7 +403,8 @@ def notice_lines(n_rows: int, statut: str, help_email: str = "") -> list[str]:
 
 
 def remove_stale(outdir: Path, stem: str) -> None:
-    """An earlier file with the same name left a workbook: it no longer matches this acknowledgement."""
+    """This file's own answer, written again (a held list released by staff), had a workbook that no longer
+    matches it. Another file's workbook is never touched: each file's answer has its own `stem` (ack.ack_base)."""
     try:
         (outdir / rejects_name(stem)).unlink()
     except FileNotFoundError:

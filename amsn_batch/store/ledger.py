@@ -272,3 +272,14 @@ def last_runs(conn: sqlite3.Connection, n: int) -> list[Run]:
         conn, "SELECT id, debut AS started, fin AS ended, etat AS state, fichiers AS files, acceptes AS accepted, "
         "acceptes_partiellement AS partly_accepted, rejetes AS refused, en_attente AS held, deja_traites AS duplicates, "
         "quarantaines AS quarantined, repris AS resumed, erreurs AS errors FROM traitements ORDER BY id DESC LIMIT ?", (n,))]
+
+
+# --- acknowledgements ------------------------------------------------------------------------------
+
+
+def set_ack_base(conn: sqlite3.Connection, file_id: int, base: str) -> None:
+    """The base name of the file's acknowledgement files (reports.ack.ack_base), decided once, before they
+    are written: a rebuilt acknowledgement replaces that file's own answer and no other."""
+    with transaction(conn):
+        conn.execute("UPDATE fichiers SET details = json_set(COALESCE(details, '{}'), '$.accuse', ?) WHERE id=?",
+                     (base, file_id))
