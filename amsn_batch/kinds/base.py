@@ -40,9 +40,10 @@ class Kind:
         raise NotImplementedError
 
     def check(self, conn: sqlite3.Connection, path: Path, sender: str, settings: Settings, sha: str | None = None, *,
-              name_problem: str | None = None, release: bool = False) -> Checked:
+              name_problem: str | None = None, release: bool = False, unreadable: str | None = None) -> Checked:
         """Read and check the file; writes nothing. `name_problem`: why the name as dropped cannot be used.
-        `release`: staff released a held file."""
+        `release`: staff released a held file. `unreadable`: why the file is refused without being read (the
+        default kind only: see pipeline.process_claim)."""
         raise NotImplementedError
 
     def examine_again(self, conn: sqlite3.Connection, known: FileEntry) -> bool:
