@@ -153,14 +153,15 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         kind = kinds.DEFAULT
         checked = kind.check(conn, claim.data, claim.sender, settings, sha, unreadable=_interrupted_reason(claim))
     else:
-        with claim.reading():
+        with claim.reading():  # the reading only: a run that dies here is counted against the file
             faults.point("lecture")
             kind = kinds.detect(claim.data, settings.limits)
             duplicate = known is not None and not kind.examine_again(conn, known)
-            checked = None if duplicate else kind.check(conn, claim.data, claim.sender, settings, sha,
-                                                        name_problem=intake.name_problem(claim.name))
-        if checked is None:
+            if not duplicate:
+                kind.read(claim.data, settings)
+        if duplicate:
             return _duplicate(conn, settings, known, claim, now, sha)
+        checked = kind.check(conn, claim.data, claim.sender, settings, sha, name_problem=intake.name_problem(claim.name))
     faults.point("controle_fait")
     rec = checked.record
     rec.details["depot"] = claim.id

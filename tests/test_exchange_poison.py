@@ -105,8 +105,14 @@ def test_lying_declared_or_unreferenced_extents_are_refused_before_reading(ws):
     # A row whose 20,000 cells carry no reference (measured by the exact parser).
     cells = '<c t="inlineStr"><is><t>x</t></is></c>' * 20_000
     _workbook(ws.drop("10001", "sans-reference.xlsx"), lambda xml: xml.replace("</sheetData>", f"<row>{cells}</row></sheetData>"))
+    # As Excel writes it: the relationships namespace on the root, conditional formatting after the data.
+    _workbook(ws.drop("10001", "excel.xlsx"), lambda xml: xml.replace(
+        "<worksheet ", '<worksheet xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" ', 1
+    ).replace("</sheetData>", '</sheetData><conditionalFormatting sqref="A1:A9"><cfRule type="duplicateValues" '
+                              'priority="1"/></conditionalFormatting>'))
     proc = _traiter(ws)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not (ws.quarantine / "10001" / "excel.xlsx").exists() and _status(ws, "excel.xlsx") == "rejete"  # its rows
     assert "a des cellules jusqu'à la colonne AAAA" in _reason(ws, "10001", "menteur.xlsx")
     assert "déclare s'étendre jusqu'à la cellule XFD1048576" in _reason(ws, "10001", "declare.xlsx")
     assert "jusqu'à la cellule ADU3" in _reason(ws, "10001", "sans-reference.xlsx")  # column 801: one past 4 × 200

@@ -39,6 +39,11 @@ class Kind:
         """Whether the first rows of a file (cells as text) show this kind."""
         raise NotImplementedError
 
+    def read(self, path: Path, settings: Settings) -> None:
+        """Read the file as `check` will, into the readers' cache (read.table): the pipeline does it alone, so
+        that a run dying there (a reader's crash, memory exhausted) is told apart from one dying in the checks
+        or later (claims.Claim.reading). Nothing by default."""
+
     def check(self, conn: sqlite3.Connection, path: Path, sender: str, settings: Settings, sha: str | None = None, *,
               name_problem: str | None = None, release: bool = False, unreadable: str | None = None) -> Checked:
         """Read and check the file; writes nothing. `name_problem`: why the name as dropped cannot be used.

@@ -93,8 +93,7 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
     vocab = vocabulary(EMPLOYEES.vocabulary)
     lim = settings.limits
     try:
-        table = read_table(path, vocab, lim.max_rows, lim.max_columns, lim.max_unzipped_bytes, lim.max_zip_ratio,
-                           lim.max_read_bytes)
+        table = _read(path, settings)
         headers = map_headers(table.headers, vocab)
         establishments = registry.establishments(conn)
         adherents = sorted(sender.adherents) if sender.kind == "adherent" else sorted(
@@ -135,6 +134,12 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
                   headers.columns, details, quarantine=quarantine, held=outcome.held, refused=outcome.refused)
 
 
+def _read(path: Path, settings: Settings):
+    lim = settings.limits
+    return read_table(path, vocabulary(EMPLOYEES.vocabulary), lim.max_rows, lim.max_columns, lim.max_unzipped_bytes,
+                      lim.max_zip_ratio, lim.max_read_bytes)
+
+
 def _movement_counts(accepted: pd.DataFrame) -> dict[str, int]:
     counts = accepted["action"].value_counts() if len(accepted) else {}
     return {k: int(counts.get(k, 0)) for k in ("entree", "sortie", "modification")}
@@ -147,6 +152,13 @@ class Employees(Kind):
 
     def recognises(self, rows):
         return True  # the default kind: any file no other kind recognises
+
+    def read(self, path, settings):
+        if path.stat().st_size <= settings.limits.max_file_bytes:
+            try:
+                _read(path, settings)
+            except (UnreadableFile, UnicodeDecodeError):
+                pass  # the checks read it again and say why
 
     def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False, unreadable=None):
         return check_file(conn, path, sender, settings, sha, name_problem=name_problem, release=release,

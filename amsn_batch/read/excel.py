@@ -34,11 +34,14 @@ def column_text(column: tuple) -> tuple | list:
 
 
 def read_workbook(path: Path, max_rows: int, max_columns: int, max_memory_bytes: int) -> list[tuple[str, list[list]]]:
-    """Every sheet as rows of text cells. The last workbook read is kept (same path, size and time): one file
-    is looked at several times in a run (its kind, its checks, its correction workbook) but read once.
-    Callers must not change the rows."""
+    """Every sheet as rows of text cells. The last workbook read is kept (same path, size and time), refusal
+    included: one file is looked at several times in a run (its kind, its checks, its correction workbook)
+    but read once. Callers must not change the rows."""
     st = path.stat()
-    return _read_workbook(str(path), st.st_size, st.st_mtime_ns, max_rows, max_columns, max_memory_bytes)
+    outcome = _read_once(str(path), st.st_size, st.st_mtime_ns, max_rows, max_columns, max_memory_bytes)
+    if isinstance(outcome, UnreadableFile):
+        raise outcome
+    return outcome
 
 
 def _mo(n: int) -> str:
@@ -53,6 +56,13 @@ def _too_big(sheet: str, max_rows: int, max_columns: int) -> UnreadableFile:
 
 
 @lru_cache(maxsize=1)
+def _read_once(*args) -> list[tuple[str, list[list]]] | UnreadableFile:
+    try:
+        return _read_workbook(*args)
+    except UnreadableFile as exc:
+        return exc
+
+
 def _read_workbook(path: str, _size: int, _mtime_ns: int, max_rows: int, max_columns: int,
                    max_memory_bytes: int) -> list[tuple[str, list[list]]]:
     cmd = [sys.executable, "-I", sheets.__file__, path, str(max_rows), str(max_columns), str(max_memory_bytes)]

@@ -68,7 +68,7 @@ _MAX_TAG = 1 << 20  # a tag longer than this (no '>' in a megabyte) sends the sh
 _DIMENSION = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?dimension\s[^>]*?\bref\s*=\s*[\"']([^\"']*)[\"']")
 # Inside <sheetData>, a normal sheet gives every row and cell a reference: `<row r="2">`, `<c r="B2">`.
 _OPENS = (b"<c", b"<row")
-_REFS = (b'r="', b"r='")
+_REF_ATTR = b"r="
 _REF = re.compile(r"\$?([A-Za-z]{1,10})\$?(\d{1,15})")
 _SHEET_TYPE = "/worksheet"
 
@@ -93,7 +93,7 @@ def _far_refs(max_rows: int, max_columns: int) -> re.Pattern:
     digits as the row limit or more, or as many letters as the column limit or more). It starts with a
     literal, so that the engine skips through the rest of the sheet at memory-search speed."""
     digits, letters = len(str(max_rows)), len(column_name(max_columns))
-    return re.compile(rb"""r=["']\$?(?:([A-Za-z]{%d,})|[A-Za-z]*\$?0*(\d{%d,}))""" % (letters, digits))
+    return re.compile(rb"""r=["']\$?(?:([A-Za-z]{%d,})\$?\d|[A-Za-z]*\$?0*(\d{%d,}))""" % (letters, digits))
 
 
 class _Beyond(Exception):
@@ -108,7 +108,8 @@ class _Exact(Exception):
 def _measure_fast(fh, max_rows: int, max_columns: int) -> tuple[str | None, int, int]:
     """(declared ref, farthest row, farthest column) seen beyond the limits (0 when none); raises _Exact."""
     far = _far_refs(max_rows, max_columns)
-    declared, top, right, tail, first, inside = None, 0, 0, b"", True, False
+    declared, top, right, tail, first = None, 0, 0, b"", True
+    inside = False  # then True in <sheetData>, None after it
     while True:
         chunk = fh.read(_CHUNK)
         data = tail + chunk
@@ -126,16 +127,19 @@ def _measure_fast(fh, max_rows: int, max_columns: int) -> tuple[str | None, int,
             continue
         part, tail = data[:cut], data[cut:]
         lo = 0
-        if not inside:
+        if inside is False:
             lo = part.find(b"<sheetData")
             if declared is None:
                 m = _DIMENSION.search(part, 0, lo if lo >= 0 else len(part))
                 declared = m.group(1).decode("ascii", "replace") if m else None
             inside, lo = lo >= 0, max(lo, 0)
-        hi = part.find(b"</sheetData>", lo)
-        hi = len(part) if hi < 0 else hi
-        if inside and sum(part.count(n, lo, hi) for n in _OPENS) > sum(part.count(n, lo, hi) for n in _REFS):
-            raise _Exact()  # some row or cell has no reference: placed after the previous one
+        if inside:
+            hi = part.find(b"</sheetData>", lo)
+            if hi >= 0:
+                inside = None
+            hi = len(part) if hi < 0 else hi
+            if sum(part.count(n, lo, hi) for n in _OPENS) > part.count(_REF_ATTR, lo, hi):
+                raise _Exact()  # some row or cell has no reference: placed after the previous one
         for letters, digits in far.findall(part):
             top = max(top, int(digits or 0))
             right = max(right, _column_number(letters.decode("ascii")) if letters else 0)
