@@ -9,6 +9,11 @@ Every step is a rename or an atomic write, in an order that a later run can read
     prise.json only, file still in the drop folder   → claim abandoned, the file is taken again later
     prise.json + file                                → claimed: process it (or finish it, by its ledger entry)
     prise.json, no file, file not in the drop folder → archived already: finish by the ledger entry, clean up
+
+`prise.json` also says whether the file is being read (`lecture_en_cours`, set around the reading and
+checking of the file, see `Claim.reading`): a run that died there (a reader's crash, the OOM killer) left
+it set, and the next run counts one more interrupted read (`interrupted_reads`). A file whose reading
+stopped MAX_READS runs is set aside without being read again: it cannot stop every run.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import json
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +35,7 @@ from .reports.formats import write_atomic
 
 RECORD = "prise.json"
 DESTINATION = "destination"
+MAX_READS = 2  # runs that may die while reading a file before it is set aside unread
 _seq = itertools.count()
 
 
@@ -85,6 +92,23 @@ class Claim:
         self.record.setdefault("mtime_ns_prise", self.record["mtime_ns"])
         self.record.update(taille=st.st_size, mtime_ns=st.st_mtime_ns, revu_le=time.time())
         write_atomic(self.folder / RECORD, json.dumps(self.record))
+
+    @property
+    def interrupted_reads(self) -> int:
+        """How many runs died while reading and checking this file."""
+        return self.record.get("lectures_interrompues", 0) + bool(self.record.get("lecture_en_cours"))
+
+    @contextmanager
+    def reading(self):
+        """Mark the file as being read while the block runs. Cleared on the way out, exception or not: only
+        a run that dies inside leaves the mark, for the next run to count."""
+        self.record.update(lectures_interrompues=self.interrupted_reads, lecture_en_cours=True)
+        write_atomic(self.folder / RECORD, json.dumps(self.record))
+        try:
+            yield
+        finally:
+            self.record["lecture_en_cours"] = False
+            write_atomic(self.folder / RECORD, json.dumps(self.record))
 
     def settled_since(self) -> float:
         return max(self.record.get("revu_le", 0.0), self.record["mtime_ns"] / 1e9)

@@ -42,6 +42,7 @@ class Limits:
     max_rejects_rows: int = 50_000  # above this, no correction workbook (the ack says so)
     max_unzipped_bytes: int = 1024 * 1024 * 1024  # total uncompressed size of a workbook (zip bomb guard)
     max_zip_ratio: int = 200  # compression ratio above which a large workbook member is refused
+    max_read_bytes: int = 4096 * 1024 * 1024  # address space of the child process that reads a workbook
     max_cell_chars: int = 2000  # a longer value refuses its line
     background_rejects_rows: int = 500  # from this many refused rows, the correction workbook is written by a
     # second process while the store is written
@@ -105,6 +106,7 @@ _LIMIT_KEYS = {
     "lignes_classeur_rejets": ("max_rejects_rows", int),
     "decompression_max_mo": ("max_unzipped_bytes", lambda v: int(float(v) * 1024 * 1024)),
     "taux_compression_max": ("max_zip_ratio", int),
+    "memoire_lecture_mo": ("max_read_bytes", lambda v: int(float(v) * 1024 * 1024)),
     "longueur_valeur_max": ("max_cell_chars", int),
     "classeur_rejets_en_parallele": ("background_rejects_rows", int),
 }

@@ -21,6 +21,7 @@ POINTS = (
     "prise_notee",        # claim record written in travail/, file still in the inbox
     "prise_faite",        # file moved into travail/
     "empreinte",          # file hashed
+    "lecture",            # file marked as being read (claims.Claim.reading), not read yet
     "controle_fait",      # file read and checked, nothing written yet
     "tx_fichier",         # inside the file's transaction: ledger entry written
     "tx_mouvements",      # inside the file's transaction: movements written, not committed

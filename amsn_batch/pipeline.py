@@ -150,10 +150,21 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         result = finish(conn, settings, known.id, claim, now)
         result.resumed = True
         return result
-    kind = kinds.detect(claim.data, settings.limits)
-    if known and not kind.examine_again(conn, known):
-        return _duplicate(conn, settings, known, claim, now, sha)
-    checked = kind.check(conn, claim.data, claim.sender, settings, sha, name_problem=intake.name_problem(claim.name))
+    if claim.interrupted_reads >= claims.MAX_READS:  # its reading stopped the run every time: not read again
+        log.error("lecture_abandonnee %s", logs.fields(expediteur=claim.sender, empreinte=sha, depot=claim.id,
+                                                      tentatives=claim.interrupted_reads))
+        kind = kinds.DEFAULT
+        checked = kind.check(conn, claim.data, claim.sender, settings, sha, unreadable=_interrupted_reason(claim))
+    else:
+        with claim.reading():  # the reading only: a run that dies here is counted against the file
+            faults.point("lecture")
+            kind = kinds.detect(claim.data, settings.limits)
+            duplicate = known is not None and not kind.examine_again(conn, known)
+            if not duplicate:
+                kind.read(claim.data, settings)
+        if duplicate:
+            return _duplicate(conn, settings, known, claim, now, sha)
+        checked = kind.check(conn, claim.data, claim.sender, settings, sha, name_problem=intake.name_problem(claim.name))
     faults.point("controle_fait")
     rec = checked.record
     rec.details["depot"] = claim.id
@@ -172,6 +183,14 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
     finally:
         if early is not None:
             early.cancel()
+
+
+def _interrupted_reason(claim: claims.Claim) -> str:
+    return (f"La lecture de ce fichier a interrompu le traitement à {claim.interrupted_reads} reprises (le "
+            "programme s'est arrêté pendant qu'il le lisait, par exemple faute de mémoire) : il est mis de côté "
+            "sans être lu à nouveau, pour ne pas bloquer les autres fichiers. Vérifiez qu'il s'ouvre normalement "
+            "dans votre tableur, supprimez les lignes et colonnes vides au-delà des données, enregistrez-le à "
+            "nouveau (en CSV séparateur point-virgule de préférence) et déposez-le à nouveau.")
 
 
 def _rejects_in_background(conn, settings: Settings, claim: claims.Claim, kind: kinds.Kind, checked: kinds.Checked):

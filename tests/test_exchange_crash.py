@@ -22,7 +22,7 @@ from tests.exchange import build_drop, copy_workspace, snapshot, wait_for
 KILL_POINTS = [
     ("verrou_pris", 1), ("traitement_ouvert", 1), ("depot_repere", 1),
     ("prise_notee", 1), ("prise_notee", 4), ("prise_faite", 1), ("prise_faite", 5),
-    ("empreinte", 2), ("empreinte", 5), ("controle_fait", 1), ("controle_fait", 3),
+    ("empreinte", 2), ("empreinte", 5), ("lecture", 1), ("lecture", 6), ("controle_fait", 1), ("controle_fait", 3),
     ("tx_fichier", 1), ("tx_fichier", 4), ("tx_mouvements", 1), ("tx_mouvements", 3),
     ("applique", 2), ("applique", 4), ("accuse_ecrit", 1), ("accuse_ecrit", 6),
     ("destination_notee", 2), ("destination_notee", 5), ("raison_ecrite", 1), ("raison_ecrite", 2),

@@ -39,10 +39,16 @@ class Kind:
         """Whether the first rows of a file (cells as text) show this kind."""
         raise NotImplementedError
 
+    def read(self, path: Path, settings: Settings) -> None:
+        """Read the file as `check` will, into the readers' cache (read.table): the pipeline does it alone, so
+        that a run dying there (a reader's crash, memory exhausted) is told apart from one dying in the checks
+        or later (claims.Claim.reading). Nothing by default."""
+
     def check(self, conn: Connection, path: Path, sender: str, settings: Settings, sha: str | None = None, *,
-              name_problem: str | None = None, release: bool = False) -> Checked:
+              name_problem: str | None = None, release: bool = False, unreadable: str | None = None) -> Checked:
         """Read and check the file; writes nothing. `name_problem`: why the name as dropped cannot be used.
-        `release`: staff released a held file."""
+        `release`: staff released a held file. `unreadable`: why the file is refused without being read (the
+        default kind only: see pipeline.process_claim)."""
         raise NotImplementedError
 
     def examine_again(self, conn: Connection, known: FileEntry) -> bool:

@@ -48,10 +48,11 @@ def _status(refused_file: bool, rows: int, accepted: int, held: bool = False) ->
 
 
 def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str | None = None,
-               name_problem: str | None = None, release: bool = False) -> Checked:
+               name_problem: str | None = None, release: bool = False, unreadable: str | None = None) -> Checked:
     """Read and check one file against the registry and the store; writes nothing. `name_problem`: why the
     name as dropped cannot be used (the file is then refused without being read). `release`: staff released
-    a held full list, so the exit threshold does not apply."""
+    a held full list, so the exit threshold does not apply. `unreadable`: why the file is refused (quarantine)
+    without being read."""
     sha = sha or intake.sha256(path)
     size = path.stat().st_size
     received = intake.received_at(path)
@@ -73,6 +74,10 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
         f = Findings()
         f.add_file("NOM_FICHIER_INVALIDE", raison=name_problem)
         return result(f, quarantine=name_problem)
+    if unreadable:
+        f = Findings()
+        f.add_file("FICHIER_ILLISIBLE", raison=unreadable)
+        return result(f, quarantine=unreadable)
     sender = registry.find_sender(conn, sender_code)
     if sender is None:
         f = Findings()
@@ -87,7 +92,7 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
     vocab = vocabulary(EMPLOYEES.vocabulary)
     lim = settings.limits
     try:
-        table = read_table(path, vocab, lim.max_rows, lim.max_columns, lim.max_unzipped_bytes, lim.max_zip_ratio)
+        table = _read(path, settings)
         headers = map_headers(table.headers, vocab)
         establishments = registry.establishments(conn)
         adherents = sorted(sender.adherents) if sender.kind == "adherent" else sorted(
@@ -127,6 +132,12 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
                   headers.columns, details, quarantine=quarantine, held=outcome.held, refused=outcome.refused)
 
 
+def _read(path: Path, settings: Settings):
+    lim = settings.limits
+    return read_table(path, vocabulary(EMPLOYEES.vocabulary), lim.max_rows, lim.max_columns, lim.max_unzipped_bytes,
+                      lim.max_zip_ratio, lim.max_read_bytes)
+
+
 def _movement_counts(accepted: pd.DataFrame) -> dict[str, int]:
     counts = accepted["action"].value_counts() if len(accepted) else {}
     return {k: int(counts.get(k, 0)) for k in ("entree", "sortie", "modification")}
@@ -140,8 +151,16 @@ class Employees(Kind):
     def recognises(self, rows):
         return True  # the default kind: any file no other kind recognises
 
-    def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False):
-        return check_file(conn, path, sender, settings, sha, name_problem=name_problem, release=release)
+    def read(self, path, settings):
+        if path.stat().st_size <= settings.limits.max_file_bytes:
+            try:
+                _read(path, settings)
+            except (UnreadableFile, UnicodeDecodeError):
+                pass  # the checks read it again and say why
+
+    def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False, unreadable=None):
+        return check_file(conn, path, sender, settings, sha, name_problem=name_problem, release=release,
+                          unreadable=unreadable)
 
     def record(self, conn, checked, now, previous=None):
         rec = checked.record

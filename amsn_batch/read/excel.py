@@ -1,43 +1,29 @@
-"""Workbooks (XLSX, XLSM, XLS, ODS) through python-calamine, every cell turned into the text a person sees."""
+"""Workbooks (XLSX, XLSM, XLS, ODS) through python-calamine, every cell turned into the text a person sees.
+
+A workbook comes from a sender and may be hostile: an XLSX's sheets are first measured from their XML
+(guard.check_sheets, before anything is allocated), then the workbook is read by a child process under a
+memory limit (sheets.py), so that no workbook can abort or exhaust the run that reads it."""
 
 from __future__ import annotations
 
-import datetime as dt
-import math
+import marshal
+import signal
+import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 
-from .table import UnreadableFile
+from . import sheets
+from .guard import check_sheets, thousands
+from .sheets import cell_text, row_text
+from .table import XLSX_MAGIC, UnreadableFile
 
+__all__ = ["cell_text", "column_text", "read_workbook", "row_text"]
 
-def cell_text(value: object) -> str:
-    """The text of a cell: dates as JJ/MM/AAAA, whole numbers without '.0' (a NIR typed as a number keeps
-    its 15 digits: they fit exactly in a double), other numbers with a decimal comma."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "Oui" if value else "Non"
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0):
-            return value.strftime("%d/%m/%Y")
-        return value.strftime("%d/%m/%Y %H:%M")
-    if isinstance(value, dt.date):
-        return value.strftime("%d/%m/%Y")
-    if isinstance(value, dt.time):
-        return value.strftime("%H:%M")
-    if isinstance(value, dt.timedelta):
-        return str(value)
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer() and abs(value) < 2**53:
-            return str(int(value))
-        return repr(value).replace(".", ",")
-    return str(value)
+READ_TIMEOUT = 900  # seconds: a workbook that takes longer to read is refused
 
-
-def row_text(row: list) -> list[str]:
-    return [v if type(v) is str else cell_text(v) for v in row]
+_RESAVE = ("Ouvrez-le dans Excel, vérifiez qu'il n'est pas protégé par un mot de passe et enregistrez-le à "
+           "nouveau au format XLSX.")
 
 
 def column_text(column: tuple) -> tuple | list:
@@ -47,37 +33,65 @@ def column_text(column: tuple) -> tuple | list:
     return [v if type(v) is str else cell_text(v) for v in column]
 
 
-def read_workbook(path: Path, max_rows: int, max_columns: int) -> list[tuple[str, list[list]]]:
-    """Every sheet as rows of cell values (text, numbers, dates: see `row_text`, `column_text`). The last
-    workbook read is kept (same path, size and time): one file is looked at several times in a run (its
-    kind, its checks, its correction workbook) but parsed once. Callers must not change the rows."""
+def read_workbook(path: Path, max_rows: int, max_columns: int, max_memory_bytes: int) -> list[tuple[str, list[list]]]:
+    """Every sheet as rows of text cells. The last workbook read is kept (same path, size and time), refusal
+    included: one file is looked at several times in a run (its kind, its checks, its correction workbook)
+    but read once. Callers must not change the rows."""
     st = path.stat()
-    return _read_workbook(str(path), st.st_size, st.st_mtime_ns, max_rows, max_columns)
+    outcome = _read_once(str(path), st.st_size, st.st_mtime_ns, max_rows, max_columns, max_memory_bytes)
+    if isinstance(outcome, UnreadableFile):
+        raise outcome
+    return outcome
+
+
+def _mo(n: int) -> str:
+    return f"{n / 1048576:.0f} Mo"
+
+
+def _too_big(sheet: str, max_rows: int, max_columns: int) -> UnreadableFile:
+    return UnreadableFile(
+        f"La feuille « {sheet} » dépasse les limites ({thousands(max_rows)} lignes, {max_columns} colonnes). "
+        "Découpez le fichier."
+    )
 
 
 @lru_cache(maxsize=1)
-def _read_workbook(path: str, _size: int, _mtime_ns: int, max_rows: int, max_columns: int) -> list[tuple[str, list[list]]]:
-    from python_calamine import CalamineWorkbook
-
+def _read_once(*args) -> list[tuple[str, list[list]]] | UnreadableFile:
     try:
-        book = CalamineWorkbook.from_path(path)
-        out = []
-        for name in book.sheet_names:
-            sheet = book.get_sheet_by_name(name)
-            if sheet.height > max_rows + HEADER_ROOM or sheet.width > max_columns * 4:
-                raise UnreadableFile(
-                    f"La feuille « {name} » dépasse les limites ({max_rows:,} lignes, {max_columns} colonnes). "
-                    "Découpez le fichier.".replace(",", " ")
-                )
-            out.append((name, sheet.to_python(skip_empty_area=False)))
-        return out
-    except UnreadableFile:
-        raise
-    except Exception as exc:  # calamine raises its own error types for damaged files
+        return _read_workbook(*args)
+    except UnreadableFile as exc:
+        return exc
+
+
+def _read_workbook(path: str, _size: int, _mtime_ns: int, max_rows: int, max_columns: int,
+                   max_memory_bytes: int) -> list[tuple[str, list[list]]]:
+    cmd = [sys.executable, "-I", sheets.__file__, path, str(max_rows), str(max_columns), str(max_memory_bytes)]
+    child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:  # the sheets are measured while the child reads them (its memory is capped meanwhile)
+        with open(path, "rb") as fh:
+            if fh.read(4) == XLSX_MAGIC:
+                check_sheets(Path(path), max_rows, max_columns)
+        out, _ = child.communicate(timeout=READ_TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
         raise UnreadableFile(
-            f"Classeur illisible ({type(exc).__name__}). Ouvrez-le dans Excel, vérifiez qu'il n'est pas protégé "
-            "par un mot de passe et enregistrez-le à nouveau au format XLSX."
+            f"La lecture du classeur a duré plus de {READ_TIMEOUT // 60} minutes : il est refusé. " + _RESAVE
         ) from exc
-
-
-HEADER_ROOM = 30
+    finally:
+        if child.returncode is None:
+            child.kill()
+            child.communicate()
+    if child.returncode in (-signal.SIGABRT, -signal.SIGKILL, -signal.SIGSEGV, sheets.EXIT_MEMORY):
+        raise UnreadableFile(
+            f"La lecture du classeur demande plus de mémoire que la limite de {_mo(max_memory_bytes)} : il est "
+            "refusé. Vérifiez qu'aucune cellule n'est remplie loin en dessous ou à droite des données (Ctrl+Fin "
+            "dans Excel), supprimez les lignes et colonnes vides au-delà, ou découpez le fichier."
+        )
+    try:
+        outcome = marshal.loads(out) if child.returncode == 0 else None
+    except (EOFError, ValueError, TypeError):
+        outcome = None
+    if not outcome or outcome[0] == "illisible":
+        raise UnreadableFile(f"Classeur illisible ({outcome[1] if outcome else 'lecture interrompue'}). " + _RESAVE)
+    if outcome[0] == "trop_grand":
+        raise _too_big(outcome[1], max_rows, max_columns)
+    return outcome[1]

@@ -25,7 +25,8 @@ def head_rows(path: Path, limits: Limits) -> list[list[str]]:
     if head.startswith(XLSX_MAGIC) or head.startswith(XLS_MAGIC):  # parsed once: the checks reuse it
         from .excel import read_workbook, row_text
 
-        return [row_text(row) for _, rows in read_workbook(path, limits.max_rows, limits.max_columns)
+        return [row_text(row) for _, rows in read_workbook(path, limits.max_rows, limits.max_columns,
+                                                            limits.max_read_bytes)
                 for row in rows[:HEADER_SEARCH_ROWS]]
     encoding = detect_encoding(head)
     lines = _sample_lines(head, encoding)

@@ -50,17 +50,19 @@ WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 
 
 def read_table(path: Path, vocab: Vocabulary, max_rows: int = 2_000_000, max_columns: int = 200,
-               max_unzipped_bytes: int = 1024 * 1024 * 1024, max_zip_ratio: int = 200) -> Table:
+               max_unzipped_bytes: int = 1024 * 1024 * 1024, max_zip_ratio: int = 200,
+               max_read_bytes: int = 4096 * 1024 * 1024) -> Table:
     """The file as a Table. The last table read is kept (same path, size, time and settings): the checks and
-    the correction workbook look at the same file and it is parsed once. Callers must not change it."""
+    the correction workbook look at the same file and it is parsed once. Callers must not change it.
+    `max_read_bytes`: the memory a workbook's reader may use (see excel.py)."""
     st = path.stat()
     return _read_table(str(path), st.st_size, st.st_mtime_ns, vocab.kind, max_rows, max_columns, max_unzipped_bytes,
-                       max_zip_ratio)
+                       max_zip_ratio, max_read_bytes)
 
 
 @lru_cache(maxsize=1)
 def _read_table(name: str, _size: int, _mtime_ns: int, kind: str, max_rows: int, max_columns: int,
-                max_unzipped_bytes: int, max_zip_ratio: int) -> Table:
+                max_unzipped_bytes: int, max_zip_ratio: int, max_read_bytes: int) -> Table:
     path, vocab = Path(name), vocabulary(kind)
     with open(path, "rb") as fh:
         head = fh.read(65536)
@@ -74,15 +76,8 @@ def _read_table(name: str, _size: int, _mtime_ns: int, kind: str, max_rows: int,
             "ou en CSV avec l'extension .csv."
         )
     if is_workbook:
-        from .excel import read_workbook
-
-        if head.startswith(XLSX_MAGIC):
-            from .guard import check_zip
-
-            check_zip(path, max_unzipped_bytes, max_zip_ratio)
-
-        rows_by_sheet = read_workbook(path, max_rows=max_rows, max_columns=max_columns)
-        return _table_from_rows(rows_by_sheet, vocab, max_columns)
+        return _read_workbook_table(path, head, vocab, max_rows, max_columns, max_unzipped_bytes, max_zip_ratio,
+                                    max_read_bytes)
     return _read_csv(path, head, vocab, max_rows, max_columns)
 
 
@@ -462,6 +457,17 @@ def _finish(frame, headers, lines_no, overflow, header_line, fmt, details) -> Ta
 
 
 # --- spreadsheets --------------------------------------------------------------------------------------
+
+
+def _read_workbook_table(path: Path, head: bytes, vocab: Vocabulary, max_rows: int, max_columns: int,
+                         max_unzipped_bytes: int, max_zip_ratio: int, max_read_bytes: int) -> Table:
+    from .excel import read_workbook
+    from .guard import check_zip
+
+    if head.startswith(XLSX_MAGIC):
+        check_zip(path, max_unzipped_bytes, max_zip_ratio)
+    rows_by_sheet = read_workbook(path, max_rows, max_columns, max_read_bytes)
+    return _table_from_rows(rows_by_sheet, vocab, max_columns)
 
 
 def _table_from_rows(rows_by_sheet: list[tuple[str, list[list]]], vocab: Vocabulary, max_columns: int) -> Table:
