@@ -31,7 +31,7 @@ from .reports.ack import Ack, help_email, write_ack
 from .reports.contacts import contacts_for
 from .reports.formats import write_atomic
 from .rules.catalogue import Findings, to_rows
-from .store import connect, ledger
+from .store import connect, ledger, transaction
 
 log = logging.getLogger("amsn_batch")
 
@@ -101,7 +101,6 @@ def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.
         dest = Path(archived)
     if quarantined:
         reason = next((f["message"] for f in ack.findings if f["code"] in QUARANTINE_CODES), "")
-        dest.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(dest.parent / f"{dest.name}.raison.txt", reason + "\n")
         faults.point("raison_ecrite")
     if claim.data.exists():
@@ -139,6 +138,7 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         return None
     if claim.record.get("revu_le") and time.time() - claim.settled_since() < settings.intake.stable_seconds:
         return None
+    read = intake.Seen.of(claim.data)  # the file as hashed and read: any later write shows (ctime too)
     sha = intake.sha256(claim.data)
     faults.point("empreinte")
     known = ledger.entry_by_sha(conn, sha)
@@ -150,7 +150,8 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
     kind = kinds.detect(claim.data, settings.limits)
     if known and not kind.examine_again(conn, known):
         return _duplicate(conn, settings, known, claim, now, sha)
-    checked = kind.check(conn, claim.data, claim.sender, settings, sha, name_problem=intake.name_problem(claim.name))
+    checked = kind.check(conn, claim.data, claim.sender, settings, sha, name_problem=intake.name_problem(claim.name),
+                         received=claim.received)
     faults.point("controle_fait")
     rec = checked.record
     rec.details["depot"] = claim.id
@@ -162,13 +163,44 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         rec.details["quarantaine"] = True
     early = _rejects_in_background(conn, settings, claim, kind, checked)
     try:
-        file_id, fields = kind.record(conn, checked, now.isoformat(timespec="seconds"), known.id if known else None)
+        try:
+            with transaction(conn):  # the kind's writes, then a last look at the file before COMMIT
+                file_id, fields = kind.record(conn, checked, now.isoformat(timespec="seconds"), known.id if known else None)
+                if _changed_since(claim, read):
+                    raise ChangedWhileRead
+        except ChangedWhileRead:  # rolled back: taken again once it has settled, whole
+            claim.refresh()
+            log.warning("depot_modifie_pendant_traitement %s", logs.fields(expediteur=claim.sender, nom=claim.safe_name,
+                                                                         depot=claim.id))
+            return None
         faults.point("applique")
+        if _changed_since(claim, read):  # after the commit: the sender is told to resend, staff are alerted
+            _changed_after_processing(conn, claim, file_id, sha)
         log.info("%s %s", kind.recorded_event, logs.fields(expediteur=claim.sender, empreinte=sha, **fields))
         return finish(conn, settings, file_id, claim, now, early)
     finally:
         if early is not None:
             early.cancel()
+
+
+class ChangedWhileRead(Exception):
+    """The claimed file changed after it was hashed and read (its writer still had it open)."""
+
+
+def _changed_since(claim: claims.Claim, read: intake.Seen) -> bool:
+    try:
+        return intake.Seen.of(claim.data) != read
+    except OSError:
+        return True
+
+
+def _changed_after_processing(conn, claim: claims.Claim, file_id: int, sha: str) -> None:
+    f = Findings()
+    f.add_file("FICHIER_MODIFIE_APRES_TRAITEMENT")
+    rows = to_rows(f.frame(), np.array([], dtype=np.int64), 1, {})
+    ledger.mark_changed_after_processing(conn, file_id, next(rows.itertuples(index=False, name=None)))
+    log.error("fichier_modifie_apres_traitement %s", logs.fields(expediteur=claim.sender, nom=claim.safe_name,
+                                                                 empreinte=sha, depot=claim.id))
 
 
 def _rejects_in_background(conn, settings: Settings, claim: claims.Claim, kind: kinds.Kind, checked: kinds.Checked):
@@ -237,7 +269,7 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
             def take(found: intake.Survey) -> None:
                 for cand in found.ready:
                     try:
-                        claim = claims.take(cand, settings.paths.travail)
+                        claim = claims.take(cand, settings.paths.travail, now or dt.datetime.now())
                     except OSError as exc:
                         log.error("prise_impossible %s", logs.fields(expediteur=cand.dropped.sender, nom=cand.dropped.name,
                                                                      erreur=f"{type(exc).__name__}: {exc}"))
@@ -297,7 +329,7 @@ def release(settings: Settings, ref: str, now: dt.datetime | None = None, refuse
             if claim is None:
                 raise ReleaseError(f"Le fichier retenu {kept} a changé pendant la libération : recommencez.")
             kind = kinds.detect(claim.data, settings.limits)
-            checked = kind.check(conn, claim.data, sender, settings, sha, release=True)
+            checked = kind.check(conn, claim.data, sender, settings, sha, release=True, received=found[0].received)
             checked.record.details.update(depot=claim.id, liberee_le=now.isoformat(timespec="seconds"))
             if refuse is not None:
                 _refused_by_staff(kind, checked, refuse)

@@ -78,6 +78,7 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
         held = ledger.held(db.conn)
         runs = ledger.last_runs(db.conn, last_runs)
         quarantined = ledger.quarantined(db.conn)
+        changed = ledger.changed_after_processing(db.conn)
     finally:
         db.conn.close()
 
@@ -85,6 +86,13 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
     lines.append(f"Retenus pour examen par le service (statut en_attente) : {len(held)} fichier(s)")
     for e in held:
         lines.append(f"  {e.sender}/{e.name} — reçu le {_when(e.received)} — empreinte {e.sha256[:12]}")
+
+    if changed:
+        lines.append("")
+        lines.append(f"Fichiers modifiés après traitement (renvoi du fichier complet demandé à l'expéditeur) : "
+                     f"{len(changed)} fichier(s)")
+        for e in changed:
+            lines.append(f"  {e.sender}/{e.name} — reçu le {_when(e.received)} — empreinte {e.sha256[:12]}")
 
     in_quarantine = _quarantine_files(settings.paths.quarantine)
     lines.append("")

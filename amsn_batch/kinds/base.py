@@ -40,9 +40,10 @@ class Kind:
         raise NotImplementedError
 
     def check(self, conn: sqlite3.Connection, path: Path, sender: str, settings: Settings, sha: str | None = None, *,
-              name_problem: str | None = None, release: bool = False) -> Checked:
+              name_problem: str | None = None, release: bool = False, received: str | None = None) -> Checked:
         """Read and check the file; writes nothing. `name_problem`: why the name as dropped cannot be used.
-        `release`: staff released a held file."""
+        `release`: staff released a held file. `received`: when the service received it (ISO timestamp, from
+        the claim; the present for a file checked without being claimed), never the file's own dates."""
         raise NotImplementedError
 
     def examine_again(self, conn: sqlite3.Connection, known: FileEntry) -> bool:

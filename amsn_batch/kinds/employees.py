@@ -49,13 +49,14 @@ def _status(refused_file: bool, rows: int, accepted: int, held: bool = False) ->
 
 
 def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str | None = None,
-               name_problem: str | None = None, release: bool = False) -> Checked:
+               name_problem: str | None = None, release: bool = False, received: str | None = None) -> Checked:
     """Read and check one file against the registry and the store; writes nothing. `name_problem`: why the
     name as dropped cannot be used (the file is then refused without being read). `release`: staff released
-    a held full list, so the exit threshold does not apply."""
+    a held full list, so the exit threshold does not apply. `received`: when the service received it (ISO
+    timestamp; the present by default)."""
     sha = sha or intake.sha256(path)
     size = path.stat().st_size
-    received = intake.received_at(path)
+    received = received or dt.datetime.now().isoformat(timespec="seconds")
 
     def result(findings: Findings, rows: int = 0, accepted=None, existing=None, lines=None, header_line=0,
                columns=None, details=None, quarantine=None, held=False, refused=None) -> Checked:
@@ -142,8 +143,9 @@ class Employees(Kind):
     def recognises(self, rows):
         return True  # the default kind: any file no other kind recognises
 
-    def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False):
-        return check_file(conn, path, sender, settings, sha, name_problem=name_problem, release=release)
+    def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False, received=None):
+        return check_file(conn, path, sender, settings, sha, name_problem=name_problem, release=release,
+                          received=received)
 
     def record(self, conn, checked, now, previous=None):
         rec = checked.record
