@@ -17,18 +17,17 @@ import datetime as dt
 import errno
 import itertools
 import json
-import os
 import logging
+import os
 import shutil
 import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import faults
-from . import logs
+from . import faults, logs
 from .config import DIR_MODE, make_dirs
-from .intake import Candidate, Seen, copy_whole, fsync_dir, open_folder, safe_name, set_mode
+from .intake import Candidate, copy_whole, fsync_dir, open_folder, safe_name
 from .reports.formats import write_atomic
 
 log = logging.getLogger("amsn_batch")
@@ -166,7 +165,6 @@ def take(candidate: Candidate, travail: Path, now: dt.datetime | None = None) ->
         os.fsync(src_dir)
     finally:
         os.close(src_dir)
-    set_mode(claim.data)
     faults.point("prise_faite")
     _drop_leftovers(claim)
     return claim

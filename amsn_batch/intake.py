@@ -205,18 +205,30 @@ def _ignore_reason(path: Path) -> str | None:
     return None
 
 
-def survey(inbox: Path, rules, now: float | None = None) -> Survey:
+def survey(inbox: Path, rules, now: float | None = None, sftp_root: Path | None = None) -> Survey:
     """Every entry of inbox/<sender>/, sorted into ready, waiting (still changing, or waiting for its
-    marker) and ignored. `rules` is the [depot] settings (config.Intake)."""
+    marker) and ignored. `rules` is the [depot] settings (config.Intake).
+
+    No link is followed: a sender folder that is a link is ignored, except the service's own wiring of an
+    SFTP account (`amsn-batch sftp ajouter`: inbox/X → <sftp_root>/X/depot), whose files are then found at
+    their real place."""
     now = time.time() if now is None else now
     out = Survey()
     if not inbox.is_dir():
         return out
     for folder in sorted(p for p in inbox.iterdir() if not p.name.startswith(".")):
-        if folder.is_symlink():  # never read, never taken from: it could point anywhere (/etc)
-            log.warning("dossier_lien_ignore %s", logs.fields(expediteur=folder.name))
-            out.ignored.append((Dropped(folder.name, folder), "dossier d'expéditeur en lien symbolique (jamais suivi)"))
-            continue
+        sender = folder.name
+        if folder.is_symlink():
+            wired = sftp_root / folder.name / "depot" if sftp_root is not None else None
+            try:
+                target = Path(os.readlink(folder))
+            except OSError:
+                continue
+            if wired is None or target != wired:  # never read, never taken from: it could point anywhere (/etc)
+                log.warning("dossier_lien_ignore %s", logs.fields(expediteur=folder.name))
+                out.ignored.append((Dropped(folder.name, folder), "dossier d'expéditeur en lien symbolique (jamais suivi)"))
+                continue
+            folder = target  # the sender's SFTP drop folder, in its chroot
         try:
             fd = open_folder(folder)
         except OSError:  # not a folder, or swapped for a link since
@@ -228,7 +240,7 @@ def survey(inbox: Path, rules, now: float | None = None) -> Survey:
         finally:
             os.close(fd)
         for path in entries:
-            dropped = Dropped(folder.name, path)
+            dropped = Dropped(sender, path)
             reason = _ignore_reason(path)
             if reason:
                 out.ignored.append((dropped, reason))
@@ -318,13 +330,16 @@ def copy_whole(src: Path, tmp: Path) -> None:
 
 
 def set_mode(path: Path, mode: int = FILE_MODE) -> None:
-    """Give a file its mode, never through a link (a file of the service's folders: archive, quarantine)."""
+    """Give an archived file its mode, never through a link. A file still owned by the sender's SFTP account
+    cannot be changed by the service (EPERM): it keeps the mode of its upload, in the service's 0750 folders."""
     try:
         fd = open_regular(path)
     except OSError:
         return
     try:
         os.fchmod(fd, mode)
+    except PermissionError:
+        pass
     finally:
         os.close(fd)
 

@@ -284,7 +284,7 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
 
             for claim in claims.pending(settings.paths.travail):
                 one(claim)
-            found = intake.survey(settings.paths.inbox, settings.intake)
+            found = intake.survey(settings.paths.inbox, settings.intake, sftp_root=settings.sftp.root)
             faults.point("depot_repere")
             for dropped, reason in found.ignored:
                 log.debug("depot_ignore %s", logs.fields(expediteur=dropped.sender, nom=dropped.name, raison=reason))
@@ -294,7 +294,7 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
                 pause = max(0.0, max(c.ready_at for c in soon) - time.time()) + 0.05
                 log.info("attente_stabilite %s", logs.fields(fichiers=len(soon), secondes=f"{pause:.1f}"))
                 time.sleep(pause)
-                found = intake.survey(settings.paths.inbox, settings.intake)
+                found = intake.survey(settings.paths.inbox, settings.intake, sftp_root=settings.sftp.root)
                 take(found)
             for cand in found.waiting:
                 log.debug("depot_en_attente %s", logs.fields(expediteur=cand.dropped.sender, nom=cand.dropped.name))

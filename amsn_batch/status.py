@@ -48,7 +48,7 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
     running = holder(settings.paths.travail / LOCK_NAME)
     lines.append(f"Traitement en cours : {running}." if running else "Traitement en cours : aucun.")
 
-    found = intake.survey(settings.paths.inbox, settings.intake, now)
+    found = intake.survey(settings.paths.inbox, settings.intake, now, settings.sftp.root)
     waiting = len(found.ready) + len(found.waiting)
     lines.append("")
     lines.append(f"Dépôts en attente de traitement : {waiting} fichier(s)")

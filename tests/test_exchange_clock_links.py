@@ -100,6 +100,25 @@ def test_a_sender_folder_that_is_a_link_is_never_read(ws, tmp_path):
     assert (ws.inbox / "10002").is_symlink()
 
 
+def test_only_the_services_own_sftp_wiring_is_followed(tmp_path):
+    """`sftp ajouter` links inbox/X to <racine>/X/depot: that link is the service's, taken; any other is not."""
+    sftp = tmp_path / "sftp"
+    ws = make_workspace(tmp_path / "ws", extra_config=f'[sftp]\nracine = "{sftp}"\n')
+    reg, mand = ws.registry.write(tmp_path / "registre")
+    ws.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+    depot = sftp / "10001" / "depot"
+    depot.mkdir(parents=True)
+    _movements(ws, "10001", "paie.csv")
+    shutil.move(ws.inbox / "10001" / "paie.csv", depot / "paie.csv")
+    (ws.inbox / "10001").rmdir()
+    (ws.inbox / "10001").symlink_to(depot, target_is_directory=True)
+    (ws.inbox / "10002").symlink_to(depot, target_is_directory=True)  # another sender's drop folder
+    out = ws.cli("traiter")
+    assert "10001/paie.csv : accepte" in out.stdout and "dossier_lien_ignore expediteur=10002" in out.stderr
+    assert ws.sql("SELECT expediteur, nom FROM fichiers") == [("10001", "paie.csv")]
+    assert list(depot.iterdir()) == []
+
+
 def test_a_drop_file_swapped_for_a_link_after_the_survey_is_not_read(ws, tmp_path):
     secret = tmp_path / "archive-d-un-autre.csv"
     write_csv(secret, MOVEMENT_HEADERS, [employee_row(make_nir(random.Random(9)), ws.registry.members["10002"][0])])
