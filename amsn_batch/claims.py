@@ -22,16 +22,21 @@ import datetime as dt
 import errno
 import itertools
 import json
+import logging
 import os
 import shutil
+import stat
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import faults
-from .intake import Candidate, Seen, fsync_dir, safe_name
+from . import faults, logs
+from .config import DIR_MODE, make_dirs
+from .intake import Candidate, copy_whole, fsync_dir, open_folder, safe_name
 from .reports.formats import write_atomic
+
+log = logging.getLogger("amsn_batch")
 
 RECORD = "prise.json"
 DESTINATION = "destination"
@@ -125,13 +130,19 @@ def _new_id() -> str:
     return f"{time.time_ns():020d}-{os.getpid()}-{next(_seq):04d}"
 
 
-def take(candidate: Candidate, travail: Path) -> Claim | None:
+def take(candidate: Candidate, travail: Path, now: dt.datetime | None = None) -> Claim | None:
     """Move a ready file from its drop folder into a new claim folder. None when the file changed or went
-    away since it was found ready (it will be looked at again on the next run)."""
+    away since it was found ready (it will be looked at again on the next run).
+
+    The reception time (`recu_le`) is the service's clock at the claim (`now`, the present by default),
+    never the file's dates, which a sender's client sets at will (`put -p`); it is kept in the claim record,
+    so a claim resumed by a later run keeps it."""
     dropped, seen = candidate.dropped, candidate.seen
     name = dropped.name
     folder = travail / dropped.sender / _new_id()
-    folder.mkdir(parents=True)
+    make_dirs(folder.parent)
+    os.mkdir(folder)
+    os.chmod(folder, DIR_MODE)  # whatever the umask
     record = {
         "expediteur": dropped.sender,
         "nom": name,
@@ -141,7 +152,7 @@ def take(candidate: Candidate, travail: Path) -> Claim | None:
         "dev": seen.dev,
         "taille": seen.size,
         "mtime_ns": seen.mtime_ns,
-        "recu_le": dt.datetime.fromtimestamp(seen.mtime_ns / 1e9).isoformat(timespec="seconds"),
+        "recu_le": (now or dt.datetime.now()).isoformat(timespec="seconds"),
         "marqueur": str(candidate.marker) if candidate.marker else None,
         "marqueur_ino": os.lstat(candidate.marker).st_ino if candidate.marker and candidate.marker.exists() else None,
     }
@@ -149,35 +160,58 @@ def take(candidate: Candidate, travail: Path) -> Claim | None:
     fsync_dir(folder.parent)
     faults.point("prise_notee")
     claim = Claim(folder, record)
-    try:
-        now_seen = Seen.of(dropped.path)
+    try:  # the drop folder itself, never through a link (a sender folder swapped for a link to /etc)
+        src_dir = open_folder(dropped.path.parent)
     except OSError:
-        now_seen = None
-    if now_seen is None or (now_seen.size, now_seen.mtime_ns, now_seen.ino) != (seen.size, seen.mtime_ns, seen.ino):
         claim.remove()
         return None
     try:
-        os.rename(dropped.path, claim.data)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
+        try:
+            st = os.stat(name, dir_fd=src_dir, follow_symlinks=False)
+        except OSError:
+            st = None
+        if st is None or (st.st_size, st.st_mtime_ns, st.st_ino) != (seen.size, seen.mtime_ns, seen.ino):
             claim.remove()
-            raise
-        _copy_in(dropped.path, claim)
-    fsync_dir(folder)
-    fsync_dir(dropped.path.parent)
+            return None
+        try:
+            os.rename(name, claim.data, src_dir_fd=src_dir)  # moves the entry itself: a link stays a link
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                claim.remove()
+                raise
+            _copy_in(dropped.path, claim)  # opens the original without following a link
+        else:
+            moved = os.lstat(claim.data)
+            if not stat.S_ISREG(moved.st_mode) or (moved.st_ino, moved.st_dev) != (seen.ino, seen.dev):
+                _give_back(claim, name, src_dir)  # swapped (for a link?) between the check and the rename
+                return None
+        fsync_dir(folder)
+        os.fsync(src_dir)
+    finally:
+        os.close(src_dir)
     faults.point("prise_faite")
     _drop_leftovers(claim)
     return claim
 
 
+def _give_back(claim: Claim, name: str, src_dir: int) -> None:
+    """What was moved in is not the file found ready: put it back untouched (never read), drop the claim."""
+    log.warning("depot_remplace %s", logs.fields(expediteur=claim.sender, nom=claim.safe_name, depot=claim.id))
+    try:
+        os.stat(name, dir_fd=src_dir, follow_symlinks=False)
+    except FileNotFoundError:
+        os.rename(claim.data, name, dst_dir_fd=src_dir)
+    claim.remove()
+
+
+COPY = ".copie"  # a claim's copy across filesystems, while it is being made
+
+
 def _copy_in(src: Path, claim: Claim) -> None:
-    """Claim across filesystems: a whole copy first, then the original is removed."""
-    tmp = claim.folder / ".copie"
-    with open(src, "rb") as fin, open(tmp, "wb") as fout:
-        shutil.copyfileobj(fin, fout, 1 << 20)
-        fout.flush()
-        os.fsync(fout.fileno())
-    shutil.copystat(src, tmp)
+    """Claim across filesystems: a whole copy first, then the original is removed. A failed copy (full
+    disk) leaves nothing behind."""
+    tmp = claim.folder / COPY
+    copy_whole(src, tmp)
     os.rename(tmp, claim.data)
     fsync_dir(claim.folder)
     _drop_leftovers(claim)
@@ -231,6 +265,8 @@ def pending(travail: Path, tidy: bool = True) -> list[Claim]:
                     shutil.rmtree(folder, ignore_errors=True)  # stopped before the claim was recorded
                 continue
             claim = Claim(folder, record)
+            if tidy and os.path.lexists(folder / COPY):  # a copy cut short by a crash
+                os.unlink(folder / COPY)
             if not claim.data.exists() and _is_original(claim, claim.source):
                 if tidy:
                     claim.remove()  # stopped before the file was moved: it is still in the drop folder

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -59,6 +60,24 @@ def _settings(config: Optional[Path], verbose: bool = False, quiet_level: int = 
     return load_settings(config)
 
 
+CLOCK_ENV = "AMSN_BATCH_MAINTENANT"
+
+
+def _fixed_clock() -> dt.datetime | None:
+    """For tests and demos only: `AMSN_BATCH_MAINTENANT=2026-01-12T09:30` makes `traiter` run as if it were
+    that moment (reception time of the files it claims, processing time, archive month). Read here and
+    nowhere else; unset in production, where the service's clock is the system's. A sender has no way to set
+    it: the dates of a dropped file never count."""
+    value = os.environ.get(CLOCK_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise Fatal(f"{CLOCK_ENV}={value!r} n'est pas une date ISO (exemple : 2026-01-12T09:30). "
+                    "Retirez cette variable, réservée aux tests et démonstrations.") from None
+
+
 @app.command("traiter")
 def traiter(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     """Traite tous les fichiers prêts dans inbox/<expéditeur>/ et écrit les accusés de réception.
@@ -67,7 +86,7 @@ def traiter(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     from .pipeline import run
 
     settings = _settings(config, verbose, quiet_level=logging.INFO)
-    results = run(settings)
+    results = run(settings, now=_fixed_clock())
     if not results:
         typer.echo("Aucun fichier à traiter.")
         return

@@ -80,9 +80,37 @@ class Settings:
     sftp: Sftp = field(default_factory=Sftp)
 
     def ensure_dirs(self) -> None:
-        for p in (self.paths.inbox, self.paths.outbox, self.paths.archive, self.paths.quarantine, self.paths.travail):
-            p.mkdir(parents=True, exist_ok=True)
-        self.paths.database.parent.mkdir(parents=True, exist_ok=True)
+        """The service's folders of a run, with their modes (DIR_MODE) whatever the umask; the drop folders are
+        the senders' (their modes come from the SFTP setup); rapports/ is made by the report that writes it."""
+        self.paths.inbox.mkdir(parents=True, exist_ok=True)
+        for p in (self.paths.outbox, self.paths.archive, self.paths.quarantine, self.paths.travail,
+                  self.paths.database.parent):
+            make_dirs(p)
+
+
+# Modes of what the service writes (store, archive, quarantine, outbox, rapports, travail), whatever the umask:
+# the service's account reads and writes, its group (staff, the SFTP accounts for outbox/) reads, others nothing.
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+
+
+def make_dirs(folder: Path) -> None:
+    """`mkdir -p` giving each folder it creates DIR_MODE, whatever the umask (folders already there keep theirs)."""
+    missing = []
+    p = Path(folder)
+    while not p.is_dir():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, DIR_MODE)
+        except FileExistsError:
+            if not d.is_dir():
+                raise
+            continue
+        os.chmod(d, DIR_MODE)  # mkdir's mode is filtered by the umask
 
 
 _PATH_DEFAULTS = {

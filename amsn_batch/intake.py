@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import hashlib
+import logging
 import math
 import os
 import re
@@ -14,8 +15,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import logs
+from .config import FILE_MODE, make_dirs
 from .masking import scrub_name
 from .rules.cells import BIDI_CHARS
+
+log = logging.getLogger("amsn_batch")
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".filepart", ".crdownload", ".partial")
 MARKER_SUFFIXES = (".ok", ".done")
@@ -31,16 +36,32 @@ class Dropped:
         return self.path.name
 
 
+class NotRegular(OSError):
+    """A path that is a link, a folder or a special file where a dropped file was expected."""
+
+
+def open_regular(path: Path, dir_fd: int | None = None) -> int:
+    """A file descriptor to read `path`, never through a link (O_NOFOLLOW on the last component; the folders
+    above are the service's, or opened the same way by the caller and passed as `dir_fd`), checked to be a
+    regular file on the open handle, so a swap between a check and the open cannot matter."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotRegular(errno.EINVAL, "pas un fichier ordinaire", str(path))
+    return fd
+
+
+def open_folder(path: Path | str, dir_fd: int | None = None) -> int:
+    """A file descriptor of a folder, never through a link."""
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with os.fdopen(open_regular(path), "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def received_at(path: Path) -> str:
-    return dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
 
 
 def free_name(folder: Path, name: str, tag: str) -> Path:
@@ -148,7 +169,7 @@ def looks_complete(path: Path, size: int) -> bool:
     An upload cut halfway almost never does."""
     if size == 0:
         return False
-    with open(path, "rb") as fh:
+    with os.fdopen(open_regular(path), "rb") as fh:
         head = fh.read(8)
         fh.seek(max(0, size - 65_557))  # the zip end record sits in the last 22 + 65 535 bytes
         tail = fh.read()
@@ -192,20 +213,42 @@ def _ignore_reason(path: Path) -> str | None:
     return None
 
 
-def survey(inbox: Path, rules, now: float | None = None) -> Survey:
+def survey(inbox: Path, rules, now: float | None = None, sftp_root: Path | None = None) -> Survey:
     """Every entry of inbox/<sender>/, sorted into ready, waiting (still changing, or waiting for its
-    marker) and ignored. `rules` is the [depot] settings (config.Intake)."""
+    marker) and ignored. `rules` is the [depot] settings (config.Intake).
+
+    No link is followed: a sender folder that is a link is ignored, except the service's own wiring of an
+    SFTP account (`amsn-batch sftp ajouter`: inbox/X → <sftp_root>/X/depot), whose files are then found at
+    their real place."""
     now = time.time() if now is None else now
     out = Survey()
     if not inbox.is_dir():
         return out
-    for folder in sorted(p for p in inbox.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for folder in sorted(p for p in inbox.iterdir() if not p.name.startswith(".")):
+        sender = folder.name
+        if folder.is_symlink():
+            wired = sftp_root / folder.name / "depot" if sftp_root is not None else None
+            try:
+                target = Path(os.readlink(folder))
+            except OSError:
+                continue
+            if wired is None or target != wired:  # never read, never taken from: it could point anywhere (/etc)
+                log.warning("dossier_lien_ignore %s", logs.fields(expediteur=folder.name))
+                out.ignored.append((Dropped(folder.name, folder), "dossier d'expéditeur en lien symbolique (jamais suivi)"))
+                continue
+            folder = target  # the sender's SFTP drop folder, in its chroot
         try:
-            entries = list(folder.iterdir())
+            fd = open_folder(folder)
+        except OSError:  # not a folder, or swapped for a link since
+            continue
+        try:
+            entries = [folder / name for name in os.listdir(fd)]
         except OSError:
             continue
+        finally:
+            os.close(fd)
         for path in entries:
-            dropped = Dropped(folder.name, path)
+            dropped = Dropped(sender, path)
             reason = _ignore_reason(path)
             if reason:
                 out.ignored.append((dropped, reason))
@@ -249,8 +292,12 @@ def fsync_dir(folder: Path) -> None:
 
 def move_durably(src: Path, dest: Path) -> None:
     """Move src to dest (a name chosen free beforehand) so that a crash at any instant leaves the whole file
-    at one of the two places, or both (then dest is whole and src is removed on the next call)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    at one of the two places, or both (then dest is whole and src is removed on the next call). dest gets
+    FILE_MODE whatever the mode src had; a partial copy (full disk, crash) is removed, now or on the next call."""
+    make_dirs(dest.parent)
+    tmp = dest.with_name(f".{dest.name}.copie")
+    if os.path.lexists(tmp):  # a copy cut short by a crash
+        os.unlink(tmp)
     if os.path.lexists(dest) and os.path.lexists(src):  # a crash after the copy's rename: finish the job
         os.unlink(src)
         fsync_dir(src.parent)
@@ -260,15 +307,47 @@ def move_durably(src: Path, dest: Path) -> None:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-        tmp = dest.with_name(f".{dest.name}.copie")
-        with open(src, "rb") as fin, open(tmp, "wb") as fout:
-            shutil.copyfileobj(fin, fout, 1 << 20)
-            fout.flush()
-            os.fsync(fout.fileno())
-        shutil.copystat(src, tmp)
+        copy_whole(src, tmp)
         os.rename(tmp, dest)
         fsync_dir(dest.parent)
         os.unlink(src)
+    set_mode(dest)
     fsync_dir(dest.parent)
     fsync_dir(src.parent)
+
+
+def copy_whole(src: Path, tmp: Path) -> None:
+    """Copy src (a regular file, not through a link) to tmp (FILE_MODE), on disk when it returns; on any
+    failure (a full disk) nothing is left at tmp."""
+    try:
+        with os.fdopen(open_regular(src), "rb") as fin:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+            with os.fdopen(fd, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 20)
+                fout.flush()
+                os.fsync(fout.fileno())
+                st = os.fstat(fin.fileno())
+                os.utime(fout.fileno(), ns=(st.st_atime_ns, st.st_mtime_ns))
+                os.fchmod(fout.fileno(), FILE_MODE)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def set_mode(path: Path, mode: int = FILE_MODE) -> None:
+    """Give an archived file its mode, never through a link. A file still owned by the sender's SFTP account
+    cannot be changed by the service (EPERM): it keeps the mode of its upload, in the service's 0750 folders."""
+    try:
+        fd = open_regular(path)
+    except OSError:
+        return
+    try:
+        os.fchmod(fd, mode)
+    except PermissionError:
+        pass
+    finally:
+        os.close(fd)
 

@@ -9,6 +9,8 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from .config import FILE_MODE, make_dirs
+
 LOCK_NAME = ".verrou"
 
 
@@ -38,8 +40,10 @@ def _describe(text: str) -> str:
 @contextmanager
 def hold(path: Path):
     """Take the lock or raise AlreadyRunning at once (never waits)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    make_dirs(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
+    if os.fstat(fd).st_mode & 0o777 != FILE_MODE:  # the umask filtered it
+        os.fchmod(fd, FILE_MODE)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

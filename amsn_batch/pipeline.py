@@ -31,7 +31,7 @@ from .reports.ack import Ack, ack_base, entry_base, help_email, write_ack, writt
 from .reports.contacts import contacts_for
 from .reports.formats import write_atomic
 from .rules.catalogue import Findings, to_rows
-from .store import connect, ledger
+from .store import connect, ledger, transaction
 
 log = logging.getLogger("amsn_batch")
 
@@ -104,7 +104,6 @@ def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.
         dest = Path(archived)
     if quarantined:
         reason = next((f["message"] for f in ack.findings if f["code"] in QUARANTINE_CODES), "")
-        dest.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(dest.parent / f"{dest.name}.raison.txt", reason + "\n")
         faults.point("raison_ecrite")
     if claim.data.exists():
@@ -142,6 +141,7 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         return None
     if claim.record.get("revu_le") and time.time() - claim.settled_since() < settings.intake.stable_seconds:
         return None
+    read = intake.Seen.of(claim.data)  # the file as hashed and read: any later write shows (ctime too)
     sha = intake.sha256(claim.data)
     faults.point("empreinte")
     known = ledger.entry_by_sha(conn, sha)
@@ -154,7 +154,8 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         log.error("lecture_abandonnee %s", logs.fields(expediteur=claim.sender, empreinte=sha, depot=claim.id,
                                                       tentatives=claim.interrupted_reads))
         kind = kinds.DEFAULT
-        checked = kind.check(conn, claim.data, claim.sender, settings, sha, unreadable=_interrupted_reason(claim))
+        checked = kind.check(conn, claim.data, claim.sender, settings, sha, unreadable=_interrupted_reason(claim),
+                             received=claim.received)
     else:
         with claim.reading():  # the reading only: a run that dies here is counted against the file
             faults.point("lecture")
@@ -164,7 +165,8 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
                 kind.read(claim.data, settings)
         if duplicate:
             return _duplicate(conn, settings, known, claim, now, sha)
-        checked = kind.check(conn, claim.data, claim.sender, settings, sha, name_problem=intake.name_problem(claim.name))
+        checked = kind.check(conn, claim.data, claim.sender, settings, sha, name_problem=intake.name_problem(claim.name),
+                             received=claim.received)
     faults.point("controle_fait")
     rec = checked.record
     rec.details["depot"] = claim.id
@@ -176,8 +178,19 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         rec.details["quarantaine"] = True
     early = _rejects_in_background(conn, settings, claim, kind, checked)
     try:
-        file_id, fields = kind.record(conn, checked, now.isoformat(timespec="seconds"), known.id if known else None)
+        try:
+            with transaction(conn):  # the kind's writes, then a last look at the file before COMMIT
+                file_id, fields = kind.record(conn, checked, now.isoformat(timespec="seconds"), known.id if known else None)
+                if _changed_since(claim, read):
+                    raise ChangedWhileRead
+        except ChangedWhileRead:  # rolled back: taken again once it has settled, whole
+            claim.refresh()
+            log.warning("depot_modifie_pendant_traitement %s", logs.fields(expediteur=claim.sender, nom=claim.safe_name,
+                                                                         depot=claim.id))
+            return None
         faults.point("applique")
+        if _changed_since(claim, read):  # after the commit: the sender is told to resend, staff are alerted
+            _changed_after_processing(conn, claim, file_id, sha)
         log.info("%s %s", kind.recorded_event, logs.fields(expediteur=claim.sender, empreinte=sha, **fields))
         return finish(conn, settings, file_id, claim, now, early)
     finally:
@@ -191,6 +204,26 @@ def _interrupted_reason(claim: claims.Claim) -> str:
             "sans être lu à nouveau, pour ne pas bloquer les autres fichiers. Vérifiez qu'il s'ouvre normalement "
             "dans votre tableur, supprimez les lignes et colonnes vides au-delà des données, enregistrez-le à "
             "nouveau (en CSV séparateur point-virgule de préférence) et déposez-le à nouveau.")
+
+
+class ChangedWhileRead(Exception):
+    """The claimed file changed after it was hashed and read (its writer still had it open)."""
+
+
+def _changed_since(claim: claims.Claim, read: intake.Seen) -> bool:
+    try:
+        return intake.Seen.of(claim.data) != read
+    except OSError:
+        return True
+
+
+def _changed_after_processing(conn, claim: claims.Claim, file_id: int, sha: str) -> None:
+    f = Findings()
+    f.add_file("FICHIER_MODIFIE_APRES_TRAITEMENT")
+    rows = to_rows(f.frame(), np.array([], dtype=np.int64), 1, {})
+    ledger.mark_changed_after_processing(conn, file_id, next(rows.itertuples(index=False, name=None)))
+    log.error("fichier_modifie_apres_traitement %s", logs.fields(expediteur=claim.sender, nom=claim.safe_name,
+                                                                 empreinte=sha, depot=claim.id))
 
 
 def _rejects_in_background(conn, settings: Settings, claim: claims.Claim, kind: kinds.Kind, checked: kinds.Checked):
@@ -261,7 +294,7 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
             def take(found: intake.Survey) -> None:
                 for cand in found.ready:
                     try:
-                        claim = claims.take(cand, settings.paths.travail)
+                        claim = claims.take(cand, settings.paths.travail, now or dt.datetime.now())
                     except OSError as exc:
                         log.error("prise_impossible %s", logs.fields(expediteur=cand.dropped.sender, nom=cand.dropped.name,
                                                                      erreur=f"{type(exc).__name__}: {exc}"))
@@ -276,7 +309,7 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
 
             for claim in claims.pending(settings.paths.travail):
                 one(claim)
-            found = intake.survey(settings.paths.inbox, settings.intake)
+            found = intake.survey(settings.paths.inbox, settings.intake, sftp_root=settings.sftp.root)
             faults.point("depot_repere")
             for dropped, reason in found.ignored:
                 log.debug("depot_ignore %s", logs.fields(expediteur=dropped.sender, nom=dropped.name, raison=reason))
@@ -286,7 +319,7 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
                 pause = max(0.0, max(c.ready_at for c in soon) - time.time()) + 0.05
                 log.info("attente_stabilite %s", logs.fields(fichiers=len(soon), secondes=f"{pause:.1f}"))
                 time.sleep(pause)
-                found = intake.survey(settings.paths.inbox, settings.intake)
+                found = intake.survey(settings.paths.inbox, settings.intake, sftp_root=settings.sftp.root)
                 take(found)
             for cand in found.waiting:
                 log.debug("depot_en_attente %s", logs.fields(expediteur=cand.dropped.sender, nom=cand.dropped.name))
@@ -321,7 +354,7 @@ def release(settings: Settings, ref: str, now: dt.datetime | None = None, refuse
             if claim is None:
                 raise ReleaseError(f"Le fichier retenu {kept} a changé pendant la libération : recommencez.")
             kind = kinds.detect(claim.data, settings.limits)
-            checked = kind.check(conn, claim.data, sender, settings, sha, release=True)
+            checked = kind.check(conn, claim.data, sender, settings, sha, release=True, received=found[0].received)
             checked.record.details.update(depot=claim.id, liberee_le=now.isoformat(timespec="seconds"),
                                           accuse=entry_base(found[0]))  # the held file's own answer is rewritten
             if "nom_depose" in found[0].details:

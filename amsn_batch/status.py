@@ -49,7 +49,7 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
     running = holder(settings.paths.travail / LOCK_NAME)
     lines.append(f"Traitement en cours : {running}." if running else "Traitement en cours : aucun.")
 
-    found = intake.survey(settings.paths.inbox, settings.intake, now)
+    found = intake.survey(settings.paths.inbox, settings.intake, now, settings.sftp.root)
     waiting = len(found.ready) + len(found.waiting)
     lines.append("")
     lines.append(f"Dépôts en attente de traitement : {waiting} fichier(s)")
@@ -79,6 +79,7 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
         held = ledger.held(db.conn)
         runs = ledger.last_runs(db.conn, last_runs)
         quarantined = ledger.quarantined(db.conn)
+        changed = ledger.changed_after_processing(db.conn)
     finally:
         db.conn.close()
 
@@ -87,6 +88,13 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
     for e in held:
         lines.append(f"  {e.sender}/{e.name} — reçu le {_when(e.received)} — empreinte {e.sha256[:12]} — accusé "
                      f"{settings.paths.outbox / e.sender / ack_names(entry_base(e))[2]}")
+
+    if changed:
+        lines.append("")
+        lines.append(f"Fichiers modifiés après traitement (renvoi du fichier complet demandé à l'expéditeur) : "
+                     f"{len(changed)} fichier(s)")
+        for e in changed:
+            lines.append(f"  {e.sender}/{e.name} — reçu le {_when(e.received)} — empreinte {e.sha256[:12]}")
 
     in_quarantine = _quarantine_files(settings.paths.quarantine)
     lines.append("")

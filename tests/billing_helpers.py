@@ -1,10 +1,14 @@
 """Helpers of the billing tests: a workspace with the service's identity and tariffs in its settings,
-declaration and payment files written as members and accounting write them, received on a chosen date."""
+declaration and payment files written as members and accounting write them, received on a chosen date.
+
+The reception time of a file is the service's clock when `traiter` claims it, never the file's own dates: a
+billing workspace runs `traiter` at the moment the last file was said to be received (`ws.clock`, passed as
+the test-only AMSN_BATCH_MAINTENANT). Files received on different days are processed by different runs."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -44,21 +48,33 @@ COUNT_HEADERS = ["Année", "N° adhérent", "SIRET", "Effectif SI", "Effectif SI
 LIST_HEADERS = ["Année", "SIRET", "Nom de naissance", "Prénom", "N° sécurité sociale", "Catégorie déclarée"]
 
 
-def billing_workspace(tmp_path: Path, extra: str = "", config: str = BILLING_CONFIG) -> Workspace:
-    w = make_workspace(tmp_path / "ws", extra_config=config + extra)
+CLOCK_ENV = "AMSN_BATCH_MAINTENANT"  # read by `traiter` only; for tests and demos
+
+
+@dataclass
+class BillingWorkspace(Workspace):
+    clock: dt.datetime | None = None  # the service's clock of the next commands (None: the real one)
+
+    def cli(self, *args: str, check: bool = True, env: dict | None = None, **options):
+        clock = {CLOCK_ENV: self.clock.isoformat()} if self.clock else {}
+        return super().cli(*args, check=check, env={**clock, **(env or {})}, **options)
+
+
+def billing_workspace(tmp_path: Path, extra: str = "", config: str = BILLING_CONFIG) -> BillingWorkspace:
+    base = make_workspace(tmp_path / "ws", extra_config=config + extra)
+    w = BillingWorkspace(base.root, base.config, base.registry)
     return import_registry(w, tmp_path / "registre")
 
 
-def received(path: Path, when: dt.datetime) -> Path:
-    """Date the file as received at `when` (the reception time is the file's modification time)."""
-    ts = when.timestamp()
-    os.utime(path, (ts, ts))
+def received(ws: BillingWorkspace, path: Path, when: dt.datetime) -> Path:
+    """The file dropped at `path` will be received at `when`: the service's clock of the next `traiter`."""
+    ws.clock = when
     return path
 
 
 def drop_counts(ws: Workspace, sender: str, name: str, rows: list[list[object]], when: dt.datetime,
                 headers: list[str] = COUNT_HEADERS) -> Path:
-    return received(write_csv(ws.drop(sender, name), headers, rows), when)
+    return received(ws, write_csv(ws.drop(sender, name), headers, rows), when)
 
 
 def declare(ws: Workspace, adherent: str, when: dt.datetime, si: int = 0, sia: int = 0, sir: int = 0, sih: int = 0,
@@ -95,5 +111,5 @@ def employees_file(ws: Workspace, sender: str, name: str, rows: list[list[str]],
     from tests.factories import MOVEMENT_HEADERS
 
     p = write_csv(ws.drop(sender, name), MOVEMENT_HEADERS, rows)
-    return received(p, when) if when else p
+    return received(ws, p, when) if when else p
 

@@ -38,10 +38,13 @@ def test_whole_campaign(campaign):
 
     # Before the window opens: refused, saying when it opens.
     declare(ws, "10001", dt.datetime(2025, 12, 28, 10), si=6, name="trop-tot.csv")
+    ws.cli("traiter")  # one run per reception day: the reception time is the service's clock
     # Inside January: 10001 by counts, 10002 (through PAIE01) as a list of employees (4 SI, 1 SIR).
     declare(ws, "10001", dt.datetime(2026, 1, 10, 9), si=6, name="effectifs-2026.csv")
+    ws.cli("traiter")
     people = [[2026, s2, f"NOM{i}", "Jean", make_nir(rng), "SIR" if i == 0 else "SI"] for i in range(5)]
-    received(write_csv(ws.drop("PAIE01", "declaration-10002.csv"), LIST_HEADERS, people), dt.datetime(2026, 1, 12, 9))
+    received(ws, write_csv(ws.drop("PAIE01", "declaration-10002.csv"), LIST_HEADERS, people), dt.datetime(2026, 1, 12, 9))
+    ws.cli("traiter")
     # After the window: 10003 is refused, saying it is closed and when the next one opens.
     declare(ws, "10003", dt.datetime(2026, 2, 3, 9), si=5, name="en-retard.csv", sender="PAIE01")
     ws.cli("traiter")

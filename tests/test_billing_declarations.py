@@ -45,7 +45,7 @@ def test_list_of_employees_is_counted_by_category_xlsx_with_title(tmp_path):
     rng = random.Random(1)
     rows = [[2026, s, f"NOM{i}", "Anne", make_nir(rng), cat] for i, cat in enumerate(["SI", "Suivi renforcé", "SIA", "SI", "Habilitation"])]
     path = write_xlsx(ws.drop("10004", "liste.xlsx"), LIST_HEADERS, rows, title=["Déclaration des effectifs 2026"])
-    received(path, JAN)
+    received(ws, path, JAN)
     ws.cli("traiter")
     assert ws.ack("10004", "liste")["statut"] == "accepte"
     assert ws.sql("SELECT mode, total FROM declarations") == [("liste", 5)]
@@ -66,6 +66,7 @@ def test_employee_files_still_go_the_employee_way(tmp_path):
 def test_outside_the_window_refused_with_when_it_opens(tmp_path):
     ws = billing_workspace(tmp_path)
     declare(ws, "10004", dt.datetime(2025, 12, 31, 23, 0), si=3, name="decembre.csv")
+    ws.cli("traiter")
     declare(ws, "10002", dt.datetime(2026, 2, 1, 8, 0), si=3, name="fevrier.csv")
     ws.cli("traiter")
     before = ws.ack_rows("10004", "decembre")
@@ -121,13 +122,13 @@ def test_same_file_sent_too_early_then_in_january_is_examined_again(tmp_path):
     assert ws.ack("10004", "effectifs")["statut"] == "rejete"
     again = ws.drop("10004", "effectifs.csv")
     again.write_bytes(content)
-    received(again, JAN)
+    received(ws, again, JAN)
     ws.cli("traiter")
     assert ws.ack("10004", "effectifs")["statut"] == "accepte"
     assert ws.sql("SELECT COUNT(*) FROM fichiers")[0][0] == 1
     # and once accepted, the same file again is a duplicate, applied once
     again.write_bytes(content)
-    received(again, JAN + dt.timedelta(days=1))
+    received(ws, again, JAN + dt.timedelta(days=1))
     ws.cli("traiter")
     assert ws.ack("10004", "effectifs")["statut"] == "deja_traite"
     assert ws.sql("SELECT COUNT(*) FROM declarations")[0][0] == 1
@@ -193,7 +194,7 @@ def test_declaration_checks(tmp_path):
     assert ws.ack_rows("10004", "annees")[0]["code"] == "DECL_ANNEES_MULTIPLES"
     assert ws.ack_rows("10002", "annee")[0]["code"] == "DECL_ANNEE_INVALIDE"
     # Neither counts nor a list
-    received(write_csv(ws.drop("10002", "rien.csv"), ["Année", "SIRET", "Raison sociale"], [[2026, s2, "X"]]), JAN)
+    received(ws, write_csv(ws.drop("10002", "rien.csv"), ["Année", "SIRET", "Raison sociale"], [[2026, s2, "X"]]), JAN)
     ws.cli("traiter")
     assert ws.ack_rows("10002", "rien")[-1]["code"] == "DECL_COLONNES"
 
@@ -249,7 +250,7 @@ def test_prepared_files_hold_the_known_headcount_and_come_back_as_is(tmp_path):
     # Sent back unchanged in January: confirmed with the known headcount.
     back = ws.drop("10001", "retour.csv")
     shutil.copy(path, back)
-    received(back, JAN)
+    received(ws, back, JAN)
     ws.cli("traiter")
     assert ws.ack("10001", "retour")["statut"] == "accepte"
     assert ws.ack_rows("10001", "retour") == []

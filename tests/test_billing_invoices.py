@@ -89,7 +89,7 @@ def test_correction_with_the_same_headcount_issues_nothing(ws):
     ws.cli("facturer", "--annee", "2026", "--date", "20/01/2026")
     same = declare(ws, "10004", JAN + dt.timedelta(days=5), si=6, name="meme.csv")
     same.write_bytes(same.read_bytes() + b"\r\n")  # another file (a blank line more), the same headcount
-    received(same, JAN + dt.timedelta(days=5))
+    received(ws, same, JAN + dt.timedelta(days=5))
     ws.cli("traiter")
     out = ws.cli("facturer", "--annee", "2026", "--date", "27/01/2026").stdout
     assert "la facture 420930 reste en vigueur" in out

@@ -9,14 +9,12 @@ Convention (also stated in docs/README.md):
   each must match one line of the command's output (stdout and stderr), in order, other lines allowed between
   them (no-break spaces count as spaces); `…` inside an expected line stands for any text, a line `…` alone only says that lines are left out;
 - commands are `amsn-batch …` (run with `Workspace.cli`, always expected to exit with 0) and a few shell
-  commands played by this test: `mkdir -p`, `cp`, `touch -d`, `ls`, `cat` (with `*` in names);
+  commands played by this test: `mkdir -p`, `cp`, `ls`, `cat` (with `*` in names);
 - every command of the CLI appears in at least one example.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 import random
 import re
 import shlex
@@ -178,11 +176,6 @@ def play(ws: Workspace, command: Command) -> str:
             target = here / dest
             assert not dest.endswith("/") or target.is_dir(), f"{command.where}: pas de dossier {dest}"
             shutil.copy(here / src, target / Path(src).name if target.is_dir() else target)
-        return ""
-    if name == "touch" and args[:1] == ["-d"]:
-        when = dt.datetime.fromisoformat(args[1]).timestamp()
-        for f in args[2:]:
-            os.utime(here / f, (when, when))
         return ""
     if name == "ls":
         return "\n".join(sorted(p.name for p in (here / args[0]).iterdir()))

@@ -17,6 +17,8 @@ real_rename = os.rename
 def _cross_device(monkeypatch, marker: str):
     """os.rename fails with EXDEV when the source path contains `marker`, as between two filesystems."""
     def rename(src, dst, *a, **kw):
+        if kw.get("src_dir_fd") is not None:  # a name in a folder opened without following links
+            src = os.path.join(os.readlink(f"/proc/self/fd/{kw['src_dir_fd']}"), src)
         if marker in str(src) and not os.path.basename(str(src)).startswith("."):
             raise OSError(errno.EXDEV, "Invalid cross-device link")
         return real_rename(src, dst, *a, **kw)

@@ -38,6 +38,15 @@ DOUBLE_KILLS = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fixed_clock():
+    """Every run of this module at the same service clock, so that the reception times (the claims') of an
+    interrupted history and of a clean one are the same."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AMSN_BATCH_MAINTENANT", "2026-11-02T10:00:00")
+        yield
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Workspace:
     """A workspace with the registry imported and the drop in place, copied by each test."""

@@ -174,13 +174,16 @@ class CheckedDeclaration:
     quarantine_reason: str | None = None
 
 
-def check_declaration(conn, path: Path, sender, sender_code: str, settings, sha: str | None = None) -> CheckedDeclaration:
+def check_declaration(conn, path: Path, sender, sender_code: str, settings, sha: str | None = None,
+                      received: str | None = None) -> CheckedDeclaration:
     """Read and check a declaration file against the registry, the window and the store; writes nothing.
-    `sender` is the pipeline's Sender (None when the folder is unknown). The checks are rules.declarations';
+    `sender` is the pipeline's Sender (None when the folder is unknown). `received`: when the service
+    received the file (ISO timestamp, the claim's; the present by default), which places it in or out of the
+    campaign window; never the file's own dates, which the sender sets. The checks are rules.declarations';
     this gathers their context from the store and the campaign window."""
     billing: Billing = settings.billing or Billing()
     sha = sha or intake.sha256(path)
-    received = intake.received_at(path)
+    received = received or dt.datetime.now().isoformat(timespec="seconds")
     day = dt.datetime.fromisoformat(received).date()
 
     def done(findings: Findings, checked: rules.DeclarationCheck | None = None, table=None,

@@ -45,10 +45,12 @@ class Kind:
         or later (claims.Claim.reading). Nothing by default."""
 
     def check(self, conn: Connection, path: Path, sender: str, settings: Settings, sha: str | None = None, *,
-              name_problem: str | None = None, release: bool = False, unreadable: str | None = None) -> Checked:
+              name_problem: str | None = None, release: bool = False, unreadable: str | None = None,
+              received: str | None = None) -> Checked:
         """Read and check the file; writes nothing. `name_problem`: why the name as dropped cannot be used.
         `release`: staff released a held file. `unreadable`: why the file is refused without being read (the
-        default kind only: see pipeline.process_claim)."""
+        default kind only: see pipeline.process_claim). `received`: when the service received it (ISO timestamp,
+        from the claim; the present for a file checked without being claimed), never the file's own dates."""
         raise NotImplementedError
 
     def examine_again(self, conn: Connection, known: FileEntry) -> bool:

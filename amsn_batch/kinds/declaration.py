@@ -28,8 +28,8 @@ class Declaration(Kind):
                 return True
         return False
 
-    def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False):
-        return check_declaration(conn, path, find_sender(conn, sender), sender, settings, sha)
+    def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False, received=None):
+        return check_declaration(conn, path, find_sender(conn, sender), sender, settings, sha, received)
 
     def examine_again(self, conn, known):
         return refused_for_window_only(conn, known.id)

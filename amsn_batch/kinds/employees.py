@@ -48,14 +48,15 @@ def _status(refused_file: bool, rows: int, accepted: int, held: bool = False) ->
 
 
 def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str | None = None,
-               name_problem: str | None = None, release: bool = False, unreadable: str | None = None) -> Checked:
+               name_problem: str | None = None, release: bool = False, unreadable: str | None = None,
+               received: str | None = None) -> Checked:
     """Read and check one file against the registry and the store; writes nothing. `name_problem`: why the
     name as dropped cannot be used (the file is then refused without being read). `release`: staff released
     a held full list, so the exit threshold does not apply. `unreadable`: why the file is refused (quarantine)
-    without being read."""
+    without being read. `received`: when the service received it (ISO timestamp; the present by default)."""
     sha = sha or intake.sha256(path)
     size = path.stat().st_size
-    received = intake.received_at(path)
+    received = received or dt.datetime.now().isoformat(timespec="seconds")
 
     def result(findings: Findings, rows: int = 0, accepted=None, existing=None, lines=None, header_line=0,
                columns=None, details=None, quarantine=None, held=False, refused=None) -> Checked:
@@ -158,9 +159,10 @@ class Employees(Kind):
             except (UnreadableFile, UnicodeDecodeError):
                 pass  # the checks read it again and say why
 
-    def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False, unreadable=None):
+    def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False, unreadable=None,
+              received=None):
         return check_file(conn, path, sender, settings, sha, name_problem=name_problem, release=release,
-                          unreadable=unreadable)
+                          unreadable=unreadable, received=received)
 
     def record(self, conn, checked, now, previous=None):
         rec = checked.record

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import jinja2
 
-from ..config import Settings
+from ..config import Settings, make_dirs
 from ..masking import scrub
 from ..store import connect, ledger, registry
 from ..store.employees import headcount_by_category, multi_employments
@@ -202,8 +202,13 @@ def _rules(conn, day: dt.date) -> list[RuleCount]:
 
 
 def _held(conn, names: dict[str, str]) -> list[Waiting]:
-    return [Waiting(e.sender, names.get(e.sender, ""), scrub(e.name), e.received, "Mis en attente pour examen par le service")
+    """What waits for staff: held lists, then files changed after processing (their sender is asked to resend)."""
+    held = [Waiting(e.sender, names.get(e.sender, ""), scrub(e.name), e.received, "Mis en attente pour examen par le service")
             for e in sorted(ledger.held(conn), key=lambda e: e.received)]
+    changed = [Waiting(e.sender, names.get(e.sender, ""), scrub(e.name), e.received,
+                       "Fichier modifié après traitement : renvoi du fichier complet demandé à l'expéditeur")
+               for e in ledger.changed_after_processing(conn)]
+    return held + changed
 
 
 def _quarantine(folder: Path, names: dict[str, str]) -> list[Waiting]:
@@ -340,7 +345,7 @@ def write_daily(settings: Settings, day: dt.date, now: dt.datetime | None = None
     declaration campaign section, when the day is in one (status.daily_report computes it from billing)."""
     now = now or dt.datetime.now()
     folder = settings.paths.rapports
-    folder.mkdir(parents=True, exist_ok=True)
+    make_dirs(folder)
     d = collect(settings, day, now, campaign)
     days = sorted(set(_pages(folder)) | {day})
     i = days.index(day)

@@ -7,6 +7,8 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
+from ..config import FILE_MODE, make_dirs
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -55,11 +57,18 @@ def money_fr(amount: Decimal | int | str) -> str:
 
 def write_atomic(path: Path, data: bytes | str, encoding: str = "utf-8") -> None:
     """Write to a temporary name then rename, so a reader never sees half a file; a failed write leaves the
-    earlier file as it was and no temporary file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    earlier file as it was and no temporary file behind. The file gets FILE_MODE (its folders DIR_MODE)
+    whatever the umask; a link at the temporary name is not followed."""
+    make_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "wb") as fh:
+        try:
+            os.unlink(tmp)  # left by a stopped run; never written through
+        except FileNotFoundError:
+            pass
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
             fh.write(data if isinstance(data, bytes) else data.encode(encoding))
             fh.flush()
             os.fsync(fh.fileno())

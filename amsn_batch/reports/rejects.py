@@ -179,7 +179,6 @@ def write_rejects(outdir: Path, stem: str, source: Path, statut: str, findings: 
     if isinstance(plan, RejectsOutcome):
         return plan
     target = outdir / rejects_name(stem)
-    outdir.mkdir(parents=True, exist_ok=True)
     write_planned(plan, target)
     return RejectsOutcome(target, len(plan.lines))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,12 +11,19 @@ from pathlib import Path
 
 import sqlite_utils
 
+from ..config import FILE_MODE, make_dirs
+
 MIGRATIONS = files(__package__).joinpath("migrations")  # shipped as package data
 
 def connect(path: Path, durable: bool = False) -> sqlite_utils.Database:
     """Open (and create or migrate) the store. WAL lets staff read while a run writes. `durable`: every
     commit is on disk before it returns (synchronous=FULL), for a run whose originals move after each commit."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
+    try:  # a new store gets FILE_MODE whatever the umask; SQLite gives its -wal and -shm files the same mode
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE))
+        os.chmod(path, FILE_MODE)
+    except FileExistsError:
+        pass
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
     conn.execute("PRAGMA page_size=16384")  # new stores only: fewer, larger pages make big files' inserts ~15 % faster
     conn.execute("PRAGMA journal_mode=WAL")
@@ -45,7 +53,20 @@ Connection = sqlite3.Connection
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """The one way to write: `with transaction(conn):` takes the write lock at once (BEGIN IMMEDIATE, so two
     writers never deadlock halfway), commits when the block ends, rolls back on any exception (KeyboardInterrupt
-    included) and re-raises it. The connection is in autocommit mode (isolation_level=None), as `connect` opens it."""
+    included) and re-raises it. The connection is in autocommit mode (isolation_level=None), as `connect` opens it.
+
+    Inside another transaction it is a savepoint: its writes commit or roll back with the outer one (so a
+    caller can check something after the writes and before COMMIT, and undo them all)."""
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT inner")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO inner")
+            conn.execute("RELEASE inner")
+            raise
+        conn.execute("RELEASE inner")
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn

@@ -154,6 +154,20 @@ def delete_entry(conn: sqlite3.Connection, file_id: int) -> None:
     conn.execute("DELETE FROM fichiers WHERE id=?", (file_id,))
 
 
+def mark_changed_after_processing(conn: sqlite3.Connection, file_id: int, finding: tuple) -> None:
+    """The file changed after its outcome was committed: flagged for staff (`changed_after_processing`), and a
+    file-level finding (ligne, colonne, valeur, code, gravite, message) for the sender's acknowledgement."""
+    with transaction(conn):
+        conn.execute("UPDATE fichiers SET details=json_set(COALESCE(details, '{}'), '$.modifie_apres_traitement', "
+                     "json('true')), avertissements=COALESCE(avertissements, 0)+1 WHERE id=?", (file_id,))
+        insert_findings(conn, file_id, [finding])
+
+
+def changed_after_processing(conn: sqlite3.Connection) -> list[FileEntry]:
+    """Files that changed after their outcome was committed (their sender was asked to resend them), oldest first."""
+    return _entries(conn, "WHERE json_extract(details, '$.modifie_apres_traitement') ORDER BY id")
+
+
 def set_movement_counts(conn: sqlite3.Connection, file_id: int, counts: dict[str, int]) -> None:
     """Entries, exits and changes applied from a file (inside the caller's transaction)."""
     conn.execute("UPDATE fichiers SET entrees=?, sorties=?, modifications=? WHERE id=?",
