@@ -34,7 +34,7 @@ from pathlib import Path
 from . import faults, logs
 from .config import DIR_MODE, make_dirs
 from .intake import Candidate, copy_whole, fsync_dir, open_folder, safe_name
-from .reports.formats import write_atomic
+from .formats import write_atomic
 
 log = logging.getLogger("amsn_batch")
 

@@ -3,6 +3,10 @@
 Exit codes: 0 done (even when lines or files were refused: that is in the acknowledgements),
 1 configuration or system error (one French line on stderr), 2 wrong usage,
 3 another run of `traiter` holds the lock (this one did nothing).
+
+Each command imports the library module it calls inside its function, on purpose: `amsn-batch --help`, a usage
+error or `statut` must not pay for pandas and the readers (importing the pipeline takes 1 to 3 s here). The import
+contracts (pyproject.toml) prove that nothing imports this module, so these are never a dodged cycle.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from . import billing, cli_fr
 from .config import ConfigError, Settings, load_settings
 from .lock import AlreadyRunning
 from .store import StoreError
-from .reports.formats import money_fr
+from .formats import money_fr
 
 cli_fr.french_help()
 

@@ -29,7 +29,7 @@ from .lock import LOCK_NAME, AlreadyRunning, hold  # noqa: F401  (AlreadyRunning
 from .reports import rejects
 from .reports.ack import Ack, ack_base, entry_base, help_email, write_ack, written
 from .reports.contacts import contacts_for
-from .reports.formats import write_atomic
+from .formats import write_atomic
 from .rules.catalogue import Findings, to_rows
 from .store import connect, ledger, transaction
 

@@ -12,7 +12,7 @@ from . import claims, intake
 from .config import Settings
 from .lock import LOCK_NAME, holder
 from .reports.ack import ack_names, entry_base
-from .reports.formats import date_fr, number_fr
+from .formats import date_fr, number_fr
 from .billing.declarations import statuses, window
 from .reports.dashboard import MAX_LISTED, Campaign, write_daily
 from .store import connect, ledger, registry

@@ -13,7 +13,7 @@ from amsn_batch.config import ConfigError
 from amsn_batch.reports.ack import Ack
 from amsn_batch.reports.charts import Bar, bar_chart
 from amsn_batch.reports.contacts import load_directory
-from amsn_batch.reports.formats import percent_fr
+from amsn_batch.formats import percent_fr
 from amsn_batch.masking import scrub
 from amsn_batch.reports.summary import group_findings, verdict_sentence
 from tests.factories import make_nir, make_siren, make_siret
@@ -122,7 +122,7 @@ def test_every_status_renders_a_verdict(statut):
 
 
 def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path):
-    from amsn_batch.reports.formats import write_atomic
+    from amsn_batch.formats import write_atomic
 
     target = tmp_path / "accuse.ar.csv"
     write_atomic(target, "ancien\n")

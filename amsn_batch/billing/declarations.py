@@ -23,7 +23,7 @@ import pandas as pd
 
 from .. import intake
 from ..read import UnreadableFile, read_table
-from ..reports.formats import date_fr, safe_cell, write_atomic
+from ..formats import date_fr, safe_cell, write_atomic
 from ..rules import declarations as rules
 from ..rules.catalogue import Findings, to_rows
 from ..rules.declarations import CATEGORIES, NOT_DECLARABLE, Version

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from ..reports.formats import date_fr, money_fr, safe_cell, write_atomic
+from ..formats import date_fr, money_fr, safe_cell, write_atomic
 from ..store import billing as store
 from ..store.billing import Instalment, Invoice, InvoiceLine
 from . import facturx

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from .. import faults
-from ..reports.formats import date_fr, money_fr
+from ..formats import date_fr, money_fr
 from ..rules.identifiers import vat_siren
 from ..store import billing as store
 from ..store import declarations as declared

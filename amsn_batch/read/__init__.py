@@ -1,5 +1,6 @@
 """Readers: a CSV or spreadsheet file → a Table of text cells with the file's own line numbers."""
 
-from .table import Table, UnreadableFile, read_table
+from .errors import UnreadableFile
+from .table import Table, read_table
 
 __all__ = ["Table", "UnreadableFile", "read_table"]

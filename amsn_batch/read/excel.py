@@ -16,7 +16,7 @@ from pathlib import Path
 from . import sheets
 from .guard import check_sheets, thousands
 from .sheets import cell_text, row_text
-from .table import XLSX_MAGIC, UnreadableFile
+from .errors import XLSX_MAGIC, UnreadableFile
 
 __all__ = ["cell_text", "column_text", "read_workbook", "row_text"]
 

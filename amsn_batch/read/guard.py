@@ -22,7 +22,7 @@ from pathlib import Path
 from xml.parsers import expat
 
 from .sheets import grid_limits
-from .table import UnreadableFile
+from .errors import UnreadableFile
 
 MAX_MEMBERS = 10_000
 RATIO_FROM_BYTES = 10 * 1024 * 1024  # the ratio is only looked at for members above this size

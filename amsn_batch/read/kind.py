@@ -10,7 +10,9 @@ from pathlib import Path
 
 from ..config import Limits
 from .guard import check_zip
-from .table import HEADER_SEARCH_ROWS, XLS_MAGIC, XLSX_MAGIC, _sample_lines, detect_encoding, detect_separator
+from .errors import XLS_MAGIC, XLSX_MAGIC
+from .excel import read_workbook, row_text
+from .table import HEADER_SEARCH_ROWS, _sample_lines, detect_encoding, detect_separator
 
 
 def head_rows(path: Path, limits: Limits) -> list[list[str]]:
@@ -23,8 +25,6 @@ def head_rows(path: Path, limits: Limits) -> list[list[str]]:
     if head.startswith(XLSX_MAGIC):
         check_zip(path, limits.max_unzipped_bytes, limits.max_zip_ratio)  # before any decompression
     if head.startswith(XLSX_MAGIC) or head.startswith(XLS_MAGIC):  # parsed once: the checks reuse it
-        from .excel import read_workbook, row_text
-
         return [row_text(row) for _, rows in read_workbook(path, limits.max_rows, limits.max_columns,
                                                             limits.max_read_bytes)
                 for row in rows[:HEADER_SEARCH_ROWS]]

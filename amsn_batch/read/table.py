@@ -19,17 +19,14 @@ import numpy as np
 import pandas as pd
 
 from .arrow import byte_set, holds_any
+from .errors import XLS_MAGIC, XLSX_MAGIC, UnreadableFile
+from .excel import cell_text, column_text, read_workbook, row_text
+from .guard import check_zip
 from ..vocab import Vocabulary, vocabulary
 from .headers import score_header_row
 
 HEADER_SEARCH_ROWS = 30
 EXTRA_FIELDS = 32  # a CSV row may carry this many fields more than its header before the reader gives up
-XLSX_MAGIC = b"PK\x03\x04"
-XLS_MAGIC = b"\xd0\xcf\x11\xe0"
-
-
-class UnreadableFile(Exception):
-    """The file cannot be read as a table; the message is French and says what to do."""
 
 
 @dataclass
@@ -461,9 +458,6 @@ def _finish(frame, headers, lines_no, overflow, header_line, fmt, details) -> Ta
 
 def _read_workbook_table(path: Path, head: bytes, vocab: Vocabulary, max_rows: int, max_columns: int,
                          max_unzipped_bytes: int, max_zip_ratio: int, max_read_bytes: int) -> Table:
-    from .excel import read_workbook
-    from .guard import check_zip
-
     if head.startswith(XLSX_MAGIC):
         check_zip(path, max_unzipped_bytes, max_zip_ratio)
     rows_by_sheet = read_workbook(path, max_rows, max_columns, max_read_bytes)
@@ -473,8 +467,6 @@ def _read_workbook_table(path: Path, head: bytes, vocab: Vocabulary, max_rows: i
 def _table_from_rows(rows_by_sheet: list[tuple[str, list[list]]], vocab: Vocabulary, max_columns: int) -> Table:
     """Pick the sheet whose header names the most fields (the first one on a tie). Cells become text column
     by column: a column of text cells, the usual case, is taken as it is."""
-    from .excel import cell_text, column_text, row_text
-
     best = None
     for name, rows in rows_by_sheet:
         head = [row_text(r) for r in rows[:HEADER_SEARCH_ROWS]]

@@ -35,7 +35,7 @@ from ..resources import folder
 from ..store.ledger import FileEntry
 from . import rejects
 from .contacts import service_contacts
-from .formats import date_fr, number_fr, safe_cell, write_atomic
+from ..formats import date_fr, number_fr, safe_cell, write_atomic
 from .summary import VERDICT_KIND, VERDICT_TITLE, group_findings, plural, verdict_sentence
 
 log = logging.getLogger("amsn_batch")

@@ -29,7 +29,7 @@ from ..store.employees import headcount_by_category, multi_employments
 from ..vocab import BLOCKING, catalogue, load_toml
 from .ack import TEMPLATES, entry_base
 from .charts import BLUE, GREEN, RED, Bar, bar_chart
-from .formats import date_fr, number_fr, percent_fr, write_atomic
+from ..formats import date_fr, number_fr, percent_fr, write_atomic
 
 PAGE_PREFIX = "quotidien-"
 TOP_RULES = 10

@@ -25,10 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .formats import date_fr, number_fr, safe_cell, write_atomic
+from ..formats import date_fr, number_fr, safe_cell, write_atomic
 
 if TYPE_CHECKING:
     import numpy as np
+from .. import faults
+from ..logs import quote
 from ..masking import scrub
 from ..vocab import BLOCKING, catalogue, vocabulary
 
@@ -128,7 +130,7 @@ def plan_rejects(source: Path, statut: str, findings: list[dict], *, max_rows: i
     """The workbook's plan, or a RejectsOutcome saying why there is no workbook."""
     import numpy as np
 
-    from ..read import UnreadableFile, read_table
+    from ..read import UnreadableFile, read_table  # lazy, like numpy: read/ loads pandas (see above)
     from ..read.headers import map_headers
 
     if statut not in ("rejete", "accepte_partiellement") or not source.is_file():
@@ -219,8 +221,6 @@ class Background:
             return None
         if self.proc.returncode != 0 or not data.startswith(b"PK"):
             last = (errors.decode("utf-8", "replace").strip().splitlines() or ["?"])[-1]
-            from ..logs import quote
-
             log.error("classeur_rejets_processus_echec code=%s erreur=%s", self.proc.returncode, quote(scrub(last[:200])))
             return None
         try:
@@ -239,8 +239,6 @@ class Background:
 
 def _main(argv: list[str]) -> int:
     """The child of Background: the workbook of the plan in argv[0], written to standard output."""
-    from .. import faults
-
     data = book_bytes(Plan(**json.loads(Path(argv[0]).read_text(encoding="utf-8"))))
     faults.point("classeur_rejets")
     sys.stdout.buffer.write(data)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..masking import scrub
 from ..vocab import BLOCKING, catalogue
-from .formats import date_fr, number_fr
+from ..formats import date_fr, number_fr
 
 ROWS_PER_RULE = 20  # lines listed per rule on the page; the CSV lists more, the workbook has them all
 

@@ -13,7 +13,7 @@ import io
 from pathlib import Path
 
 from ..vocab import load_toml, pcs_reference, vocabulary
-from .formats import safe_cell, write_atomic
+from ..formats import safe_cell, write_atomic
 
 ROWS = 2000  # rows prepared with formats and drop-down lists
 SHEET, NOTICE, LISTS = "Salariés", "Notice", "Listes"

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..read.arrow import byte_set, holds_any, string_buffers, string_chunks
 from ..read.table import MOJIBAKE, Table
-from ..reports.formats import number_fr
+from ..formats import number_fr
 from .catalogue import Findings
 
 _CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"

@@ -7,7 +7,7 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
-from ..config import FILE_MODE, make_dirs
+from .config import FILE_MODE, make_dirs
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
