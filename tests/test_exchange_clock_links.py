@@ -20,6 +20,7 @@ from amsn_batch import claims, faults, intake, pipeline
 from amsn_batch.config import Intake, load_settings
 from tests.billing_helpers import billing_workspace, declare
 from tests.conftest import make_workspace
+from tests.acks import ack_path
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv
 
 NOV = dt.datetime(2026, 11, 3, 10, 0)
@@ -227,7 +228,7 @@ def test_a_change_noticed_after_the_commit_alerts_staff_and_asks_the_sender_to_r
     monkeypatch.setattr(faults, "point", real_point)
     codes = [r["code"] for r in ws.ack_rows("10001", "paie")]
     assert "FICHIER_MODIFIE_APRES_TRAITEMENT" in codes
-    page = (ws.outbox / "10001" / "paie.ar.html").read_text(encoding="utf-8")
+    page = ack_path(ws.outbox / "10001", "paie", "ar.html").read_text(encoding="utf-8")
     assert "Renvoyez le fichier complet" in page
     assert "Fichiers modifiés après traitement" in ws.cli("statut").stdout
     ws.cli("rapport", "quotidien")

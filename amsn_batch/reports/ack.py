@@ -283,8 +283,8 @@ def render_html(ack: Ack, findings: list[dict], extra: dict[str, int] | None = N
         avertissements=[g for g in groups if not g.bloquant],
         contacts=contacts if contacts is not None else service_contacts(),
         classeur=workbook or rejects.RejectsOutcome(None),
-        classeur_nom=scrub(rejects.rejects_name(ack.base)),
-        stem=scrub(ack.base),
+        classeur_nom=rejects.rejects_name(ack.base),  # names made by the service from the masked safe name:
+        stem=ack.base,  # scrubbing them again would mask date and id digits that happen to follow the stem's
         essai=dry_run,
         genere_le=(now or dt.datetime.now()).isoformat(timespec="minutes"),
         pluriel=plural,
