@@ -1,5 +1,5 @@
 """Finding a dropped file's acknowledgement in an outbox folder: every received file has its own files,
-<stem>.<AAAAMMJJ-HHMMSS>.<id>.ar.csv/.json/.html (and .rejets.xlsx), see amsn_batch.reports.ack; a dry run
+<stem>.recu-<AAAAMMJJ-HHMMSS>.<id>.ar.csv/.json/.html (and .rejets.xlsx), see amsn_batch.reports.ack; a dry run
 writes <stem>.ar.*."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-TOKEN = r"\.\d{8}-\d{6}\.[0-9a-f]{6}"
+TOKEN = r"\.recu-\d{8}-\d{6}\.[a-z]{6}"
 
 
 def ack_paths(folder: Path, stem: str, ext: str = "ar.json") -> list[Path]:
@@ -31,5 +31,5 @@ def stem_of(name: str) -> str:
 
 
 def plain_name(name: str) -> str:
-    """An acknowledgement file's name without its date and id: paie.20261130-091500.3f9a1c.ar.csv → paie.ar.csv."""
+    """An acknowledgement file's name without its date and id: paie.recu-20261130-091500.kqzvbm.ar.csv → paie.ar.csv."""
     return re.sub(TOKEN + r"(?=\.(?:ar\.csv|ar\.json|ar\.html|rejets\.xlsx)$)", "", name)

@@ -18,7 +18,7 @@ from tests.conftest import Workspace
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv, write_xlsx
 
 DATE_DIRS = re.compile(r"/\d{4}/\d{2}/")
-ACK_TOKEN = re.compile(r"\.\d{8}-\d{6}\.[0-9a-f]{6}(?![0-9A-Za-z])")  # when received, and claim: differ between runs
+ACK_TOKEN = re.compile(r"\.recu-\d{8}-\d{6}\.[a-z]{6}(?![0-9A-Za-z])")  # when received, and claim: differ between runs
 
 
 def build_drop(ws: Workspace, seed: int = 11) -> list[Path]:

@@ -3,11 +3,11 @@ reopened with openpyxl, fixed the way a person would, dropped back into the inbo
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from openpyxl import load_workbook
 
+from amsn_batch.cli import CLOCK_ENV
 from tests.conftest import make_workspace
 from tests.factories import MOVEMENT_HEADERS, write_csv, write_xlsx
 from tests.report_data import FIXES, MISTAKES, NIR, drop_without_column, generate
@@ -328,7 +328,7 @@ def _workbook_cells(path: Path) -> dict:
     return out
 
 
-RECEIVED_NS = 1_790_000_000 * 10**9
+RECEIVED = "2026-09-21T10:15:00"  # the service's clock of both runs
 
 
 def _two_runs(tmp_path, n_rows: int, mistakes: dict, env: dict | None = None):
@@ -341,9 +341,9 @@ def _two_runs(tmp_path, n_rows: int, mistakes: dict, env: dict | None = None):
         reg, mand = w.registry.write(tmp_path / f"registre-{name}")
         w.cli("adherents", "importer", str(reg), "--mandats", str(mand))
         g = generate(w.registry.members["10001"], n_rows, mistakes)
-        big = write_csv(w.drop("10001", "gros.csv"), g.headers, g.rows)
-        os.utime(big, ns=(RECEIVED_NS, RECEIVED_NS))  # the workbook's title says when: the same for both files
-        out.append((w, w.cli("traiter", env=env if name == "parallele" else None), g))
+        write_csv(w.drop("10001", "gros.csv"), g.headers, g.rows)
+        clock = {CLOCK_ENV: RECEIVED}  # the workbook's title says when the file was received: the same for both
+        out.append((w, w.cli("traiter", env={**clock, **(env or {})} if name == "parallele" else clock), g))
     return out
 
 

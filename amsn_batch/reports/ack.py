@@ -2,8 +2,10 @@
 <base>.ar.html (a page a person can read: self-contained, phone-sized and printable on A4) and, when rows were
 refused, <base>.rejets.xlsx (the correction workbook, see rejects.py).
 
-Every received file has its own <base>, `<stem>.<AAAAMMJJ-HHMMSS>.<id>` (`ack_base`): the file's name without
-its extension, when it was received, and six hex digits drawn from its claim id. A sender's outbox thus lists
+Every received file has its own <base>, `<stem>.recu-<AAAAMMJJ-HHMMSS>.<id>` (`ack_base`): the file's name
+without its extension, when it was received, and six letters drawn from its claim id. Letters around the date on
+purpose: its 14 digits stand alone, never chained to digits of the stem or the id into a run that the NIR masker
+(`masking.scrub`, which every name a sender sees goes through) would take for a NIR. A sender's outbox thus lists
 the answers by name then by date, and a later file (same name, same stem, same content) never overwrites an
 earlier answer. The base is decided once per claim and kept in the file's ledger entry (`accuse`), so a
 rebuilt acknowledgement (a stopped run, a held list released by staff) replaces that file's own answer.
@@ -101,7 +103,7 @@ class Ack:
         return VERDICTS[self.statut]
 
 
-_ANSWER_TOKEN = re.compile(r"\.\d{8}-\d{6}\.[0-9a-f]{6}(?=(\.rejets)?$)")
+_ANSWER_TOKEN = re.compile(r"\.recu-\d{8}-\d{6}\.[a-z]{6}(?=(\.rejets)?$)")
 
 
 def ack_stem(name: str) -> str:
@@ -113,9 +115,11 @@ def ack_stem(name: str) -> str:
 
 def ack_base(name: str, received: str, claim_id: str) -> str:
     """The base name of the acknowledgement of the file received as `name` at `received` (ISO time) and
-    claimed as `claim_id`: `<stem>.<AAAAMMJJ-HHMMSS>.<6 hex digits>`, the same whenever it is rebuilt."""
+    claimed as `claim_id`: `<stem>.recu-<AAAAMMJJ-HHMMSS>.<6 letters>`, the same whenever it is rebuilt."""
     when = dt.datetime.fromisoformat(received).strftime("%Y%m%d-%H%M%S")
-    return f"{ack_stem(name)}.{when}.{hashlib.sha256(claim_id.encode()).hexdigest()[:6]}"
+    digest = int.from_bytes(hashlib.sha256(claim_id.encode()).digest()[:8], "big")
+    letters = "".join(chr(ord("a") + digest // 26 ** i % 26) for i in range(6))
+    return f"{ack_stem(name)}.recu-{when}.{letters}"
 
 
 def entry_base(entry: FileEntry) -> str:
