@@ -156,13 +156,14 @@ def valider(
     verbose: VerboseOpt = False,
 ) -> None:
     """Contrôle un fichier sans rien enregistrer (essai à blanc) et écrit l'accusé dans --sortie."""
+    from .masking import scrub
     from .pipeline import dry_run
 
     settings = _settings(config, verbose)
     ack, paths = dry_run(settings, fichier, expediteur, sortie)
     blocking = sum(f["gravite"] == "bloquant" for f in ack.findings)
-    typer.echo(f"{fichier.name} : {ack.statut} — {ack.lignes} ligne(s), {ack.lignes_acceptees} acceptée(s), "
-               f"{ack.lignes_rejetees} refusée(s), {blocking} anomalie(s) bloquante(s), {ack.avertissements} avertissement(s).")
+    typer.echo(scrub(f"{fichier.name} : {ack.statut} — {ack.lignes} ligne(s), {ack.lignes_acceptees} acceptée(s), "
+               f"{ack.lignes_rejetees} refusée(s), {blocking} anomalie(s) bloquante(s), {ack.avertissements} avertissement(s)."))
     typer.echo("Aucune donnée n'a été enregistrée (essai à blanc).")
     typer.echo(f"Accusé de réception : {paths[0].parent}")
 

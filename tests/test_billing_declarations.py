@@ -293,3 +293,23 @@ def test_declaration_of_no_worker_is_confirmed_with_a_warning(tmp_path):
     rows = ws.ack_rows("10001", "zero")
     assert [(r["code"], r["gravite"]) for r in rows] == [("DECL_AUCUN_SALARIE", "avertissement")]
     assert ws.ack("10001", "zero")["statut"] == "accepte"
+
+
+def test_a_declared_name_with_a_bidi_control_is_refused_like_in_any_file(tmp_path):
+    ws = billing_workspace(tmp_path)
+    s = ws.registry.members["10004"][0]
+    rng = random.Random(3)
+    rows = [[2026, s, "MARTIN", "Anne", make_nir(rng), "SI"], [2026, s, "DUR\u202eAND", "Paul", make_nir(rng), "SI"]]
+    received(ws, write_csv(ws.drop("10004", "liste.csv"), LIST_HEADERS, rows, encoding="utf-8"), JAN)
+    ws.cli("traiter")
+    assert [(r["ligne"], r["code"]) for r in ws.ack_rows("10004", "liste")] == [("3", "CARACTERE_BIDI")]
+    assert ws.sql("SELECT etat FROM declarations") == [("en_cours",)]  # a blocking line: nothing confirmed
+
+
+def test_valider_masks_a_nir_in_the_file_name(tmp_path):
+    ws = billing_workspace(tmp_path)
+    nir = make_nir(random.Random(4))
+    path = write_csv(tmp_path / f"liste {nir}.csv", LIST_HEADERS, [[2026, ws.registry.members["10004"][0], "A", "B", "", "SI"]],
+                     encoding="utf-8")
+    out = ws.cli("valider", str(path), "--expediteur", "10004", "--sortie", str(tmp_path / "essai")).stdout
+    assert nir not in out and nir[:5] in out

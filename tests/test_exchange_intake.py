@@ -8,6 +8,7 @@ import os
 import time
 
 from amsn_batch.config import Intake
+from amsn_batch.masking import scrub_name
 from amsn_batch.intake import looks_complete, name_problem, safe_name, survey
 from tests.conftest import import_registry, make_workspace
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv, write_xlsx
@@ -168,4 +169,4 @@ def test_any_name_gives_a_safe_one(name):
     assert name_problem(safe) is None
     assert "\n" not in quote(name) and "\r" not in quote(name)
     if name_problem(name) is None and not name.startswith(".") and name.strip() == name:
-        assert safe == name
+        assert safe == scrub_name(name)  # kept as it is, but for what looks like a NIR (issue 10: masked)

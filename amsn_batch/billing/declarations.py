@@ -208,11 +208,11 @@ def check_declaration(conn, path: Path, sender, sender_code: str, settings, sha:
         f = Findings()
         f.add_file("FICHIER_ILLISIBLE", raison=str(exc))
         return done(f, quarantine=str(exc))
-    checked = rules.check(table, _context(conn, billing, sender, day))
+    checked = rules.check(table, _context(conn, billing, sender, day, settings.limits.max_cell_chars))
     return done(checked.findings, checked, table)
 
 
-def _context(conn, billing: Billing, sender, day: dt.date) -> rules.DeclarationContext:
+def _context(conn, billing: Billing, sender, day: dt.date, max_cell_chars: int) -> rules.DeclarationContext:
     """What the declaration checks need from the store and the campaign window, for a file received on `day`."""
 
     def window_refusal(adherent: str, year: int) -> rules.OutsideWindow | None:
@@ -235,7 +235,8 @@ def _context(conn, billing: Billing, sender, day: dt.date) -> rules.DeclarationC
         sender=sender,
         establishments={e.siret: e.adherent for e in store.establishments(conn)},
         situations={m.numero: m.situation for m in store.members(conn)},
-        window_refusal=window_refusal, known_headcount=known_headcount, invoice_in_force=invoice_in_force)
+        window_refusal=window_refusal, known_headcount=known_headcount, invoice_in_force=invoice_in_force,
+        max_cell_chars=max_cell_chars)
 
 
 # --- pre-filled declarations ------------------------------------------------------------------------

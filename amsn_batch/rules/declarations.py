@@ -25,6 +25,7 @@ from ..read.headers import HeaderMap, map_headers
 from ..vocab import Rule, load_toml, vocabulary
 from ..read.table import Table
 from .catalogue import FILE, Findings
+from .cells import hostile_cells
 from .employees import Sender
 from .schema import Cells, cell_rule, failures, missing_columns
 
@@ -69,6 +70,7 @@ class DeclarationContext:
     window_refusal: Callable[[str, int], OutsideWindow | None]  # (adhérent, year) → None when the window is open
     known_headcount: Callable[[str], int]  # adhérent → employees present in the service's records
     invoice_in_force: Callable[[str, int], InvoiceInForce | None]  # (adhérent, year)
+    max_cell_chars: int = 2000  # [limites] longueur_valeur_max: a longer value refuses its line
 
 
 @dataclass
@@ -185,7 +187,8 @@ def check(table: Table, ctx: DeclarationContext) -> DeclarationCheck:
     if f.file_refused():
         return DeclarationCheck(f, headers.columns, details, n)
 
-    # Content: the other cells, then across rows
+    # Content: the other cells (invisible, bidirectional or undecodable characters first), then across rows
+    hostile_cells(table, f, ctx.max_cell_chars)
     _cell_findings(cells, f, [x for x in failed if x[0].scope != "fichier" and x[1] not in KEY_FIELDS])
     rows = pd.DataFrame({"pos": np.arange(n), "line": table.lines, "siret": siret.to_numpy(dtype=object), "adherent": adherent})
     if mode == "effectifs":
