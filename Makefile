@@ -31,6 +31,6 @@ bench: install
 wheel-check: install
 	$(BIN)/python scripts/wheel-check
 
-# Import contracts (pyproject.toml [tool.importlinter]): not in `test` until the layering is finished.
+# Import contracts (pyproject.toml [tool.importlinter]) alone; `make test` checks them too (tests/test_architecture.py).
 imports: install
 	$(BIN)/lint-imports
