@@ -29,6 +29,7 @@ from ..rules.catalogue import Findings, to_rows
 from ..rules.declarations import CATEGORIES, NOT_DECLARABLE, Version
 from ..store import billing as store
 from ..store import declarations as declared
+from ..store import registry
 from ..store.employees import FileRecord
 from ..tariffs import Billing
 from ..vocab import load_toml, vocabulary
@@ -72,7 +73,7 @@ def set_override(conn, year: int, opens: dt.date, closes: dt.date, adherent: str
                  now: dt.datetime) -> None:
     if closes < opens:
         raise BillingError("La date de fermeture précède la date d'ouverture.")
-    if adherent is not None and store.member(conn, adherent) is None:
+    if adherent is not None and registry.member(conn, adherent) is None:
         raise BillingError(f"Adhérent inconnu : {adherent}")
     declared.set_override(conn, year, opens, closes, adherent, reason, now.isoformat(timespec="seconds"))
 
@@ -142,7 +143,7 @@ class DeclarationStatus:
 
 def statuses(conn, billing: Billing, year: int, today: dt.date) -> list[DeclarationStatus]:
     out = []
-    for member in store.members(conn):
+    for member in registry.members(conn):
         numero = member.numero
         win = window(conn, billing, numero, year)
         cur = declared.current_declaration(conn, numero, year)
@@ -151,7 +152,7 @@ def statuses(conn, billing: Billing, year: int, today: dt.date) -> list[Declarat
         if cur is not None:
             total = cur.total
             status = "facturee" if active is not None and cur.facture_id == active.id else "confirmee"
-        elif member.situation in NOT_DECLARABLE:
+        elif member.statut in NOT_DECLARABLE:
             status = "non_saisissable"
         elif declared.has_pending(conn, numero, year):
             status = "en_cours"
@@ -159,7 +160,7 @@ def statuses(conn, billing: Billing, year: int, today: dt.date) -> list[Declarat
             status = "a_saisir"
         else:
             status = "non_saisissable"
-        out.append(DeclarationStatus(numero, member.name, status, total, win, active.numero if active else None))
+        out.append(DeclarationStatus(numero, member.raison_sociale, status, total, win, active.numero if active else None))
     return out
 
 
@@ -233,8 +234,8 @@ def _context(conn, billing: Billing, sender, day: dt.date, max_cell_chars: int) 
 
     return rules.DeclarationContext(
         sender=sender,
-        establishments={e.siret: e.adherent for e in store.establishments(conn)},
-        situations={m.numero: m.situation for m in store.members(conn)},
+        establishments=registry.establishments(conn),
+        situations=registry.member_statuses(conn),
         window_refusal=window_refusal, known_headcount=known_headcount, invoice_in_force=invoice_in_force,
         max_cell_chars=max_cell_chars)
 
@@ -245,7 +246,7 @@ def _context(conn, billing: Billing, sender, day: dt.date, max_cell_chars: int) 
 def prefill_rows(conn, adherent: str, name: str, year: int) -> list[list[object]]:
     counts = store_headcount(conn, adherent)
     rows = []
-    for est in store.establishments(conn, adherent):
+    for est in registry.establishment_list(conn, adherent):
         c = counts.get(est.siret, {k: 0 for k in CATEGORIES})
         rows.append([year, adherent, name, est.siret, c["SI"], c["SIA"], c["SIR"], c["SIH"], sum(c.values())])
     return rows
@@ -255,10 +256,10 @@ def prepare(conn, outbox: Path, year: int) -> list[Path]:
     """For each adhérent that can declare, a declaration file pre-filled with the headcount the store knows,
     in outbox/<adhérent>/declarations/ (and a copy for each mandataire acting for it)."""
     written = []
-    mandates = store.mandates(conn)
-    for member in store.members(conn):
-        numero, name = member.numero, member.name
-        if member.situation in NOT_DECLARABLE:
+    mandates = registry.mandataires_by_member(conn)
+    for member in registry.members(conn):
+        numero, name = member.numero, member.raison_sociale
+        if member.statut in NOT_DECLARABLE:
             continue
         buf = io.StringIO()
         w = csv.writer(buf, delimiter=";", lineterminator="\r\n")

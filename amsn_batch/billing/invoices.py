@@ -25,6 +25,7 @@ from ..formats import date_fr, money_fr
 from ..rules.identifiers import vat_siren
 from ..store import billing as store
 from ..store import declarations as declared
+from ..store import registry
 from ..store import transaction
 from ..store.billing import Invoice, InvoiceLine
 from ..tariffs import Billing, Issuer, Tariff
@@ -116,12 +117,12 @@ def issuer_snapshot(issuer: Issuer) -> dict:
 
 
 def client_snapshot(conn, adherent: str) -> dict:
-    member = store.member(conn, adherent)
-    sites = store.establishments(conn, adherent)
-    est = sites[0] if sites else store.Establishment("", adherent)
-    siren = (vat_siren(member.vat) if member.vat else "") or est.siret[:9]
-    return {"numero": adherent, "name": member.name, "vat": member.vat, "email": member.email, "siren": siren,
-            "siret": est.siret, "address": est.address, "postcode": est.postcode, "city": est.city}
+    member = registry.member(conn, adherent)
+    sites = registry.establishment_list(conn, adherent)
+    est = sites[0] if sites else registry.Establishment("", "", "", "", adherent)
+    siren = (vat_siren(member.tva) if member.tva else "") or est.siret[:9]
+    return {"numero": adherent, "name": member.raison_sociale, "vat": member.tva, "email": member.email_facturation,
+            "siren": siren, "siret": est.siret, "address": est.adresse, "postcode": est.code_postal, "city": est.ville}
 
 
 def conditions(billing: Billing, tariff: Tariff, year: int) -> dict:
@@ -257,13 +258,13 @@ def invoice_year(conn, billing: Billing, year: int, issued: dt.date, now: dt.dat
     check_chronology(conn, issued)
     now_s = (now or dt.datetime.now()).isoformat(timespec="seconds")
     report = RunReport()
-    for member in store.members(conn):
+    for member in registry.members(conn):
         adherent = member.numero
         for _ in range(10):  # at most: link or credit note, invoice, complementary invoice
             # One transaction per piece: its situation read again, its number taken and the piece written
             # together, so that a run stopped at any point leaves neither a gap nor a duplicate.
             with transaction(conn):
-                action = decide(conn, billing, tariff, adherent, member.situation, year, issued)
+                action = decide(conn, billing, tariff, adherent, member.statut, year, issued)
                 piece = None
                 if action is not None and action.kind == "lien":
                     declared.link_invoice(conn, action.declaration_id, action.origin.id)

@@ -14,15 +14,20 @@ ADHERENT_FIELDS = ("raison_sociale", "tva", "email_facturation", "centre", "stat
 
 @dataclass
 class Establishment:
+    """An establishment of an adhérent: as the registry file gives it (empty fields as None, `adherent` left
+    empty: the member holds it), or as read back (`establishment_list`: empty fields as '')."""
+
     siret: str
     adresse: str | None = None
     code_postal: str | None = None
     ville: str | None = None
+    adherent: str = ""
 
 
 @dataclass
 class Member:
-    """An adhérent as the registry file gives it (empty fields as None), with its establishments."""
+    """An adhérent: as the registry file gives it (empty fields as None), with its establishments; or as read back
+    (`members`, `member`: empty fields as '', establishments not loaded)."""
 
     numero: str
     raison_sociale: str | None = None
@@ -38,13 +43,6 @@ class Mandate:
     mandataire: str
     adherent: str
     nom_mandataire: str | None = None
-
-
-@dataclass
-class MemberInfo:
-    numero: str
-    raison_sociale: str
-    centre: str
 
 
 @dataclass
@@ -95,16 +93,38 @@ def sender_names(conn: sqlite3.Connection) -> dict[str, str]:
     return names
 
 
-def members(conn: sqlite3.Connection, numbers: list[str] | None = None) -> list[MemberInfo]:
-    """Adhérents (all, or these), in number order; a missing name or centre as ''."""
+_MEMBER_COLUMNS = "numero, " + ", ".join(f"COALESCE({f}, '') AS {f}" for f in ADHERENT_FIELDS)
+
+
+def members(conn: sqlite3.Connection, numbers: list[str] | None = None) -> list[Member]:
+    """Adhérents (all, or these), in number order; missing fields as ''."""
     where, params = "", ()
     if numbers is not None:
         if not numbers:
             return []
         where, params = f"WHERE numero IN ({','.join('?' * len(numbers))})", tuple(numbers)
-    return [MemberInfo(**r) for r in records(
-        conn, f"SELECT numero, COALESCE(raison_sociale, '') AS raison_sociale, COALESCE(centre, '') AS centre "
-              f"FROM adherents {where} ORDER BY numero", params)]
+    return [Member(**r) for r in records(conn, f"SELECT {_MEMBER_COLUMNS} FROM adherents {where} ORDER BY numero", params)]
+
+
+def member(conn: sqlite3.Connection, numero: str) -> Member | None:
+    found = members(conn, [numero])
+    return found[0] if found else None
+
+
+def establishment_list(conn: sqlite3.Connection, adherent: str | None = None) -> list[Establishment]:
+    """The establishments (of one adhérent), by SIRET; missing fields as ''."""
+    where, params = ("WHERE adherent=? ", (adherent,)) if adherent else ("", ())
+    return [Establishment(**r) for r in records(
+        conn, "SELECT siret, COALESCE(adresse, '') AS adresse, COALESCE(code_postal, '') AS code_postal, "
+              f"COALESCE(ville, '') AS ville, adherent FROM etablissements {where}ORDER BY siret", params)]
+
+
+def mandataires_by_member(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """N° adhérent → the mandataires acting for it."""
+    out: dict[str, list[str]] = {}
+    for r in records(conn, "SELECT mandataire, adherent FROM mandats"):
+        out.setdefault(r["adherent"], []).append(r["mandataire"])
+    return out
 
 
 def sender_info(conn: sqlite3.Connection, code: str) -> SenderInfo:
