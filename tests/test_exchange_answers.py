@@ -34,15 +34,22 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir()}
 
 
+def drop_one_then_another(ws, first: tuple, second: tuple) -> dict[str, bytes]:
+    """Each of (name, generated file, writer) dropped by 10001 and processed in turn; returns 10001's outbox as it
+    was between the two runs."""
+    before = {}
+    for n, (name, g, write) in enumerate((first, second)):
+        if n:
+            before = snapshot(ws.outbox / "10001")
+        write(ws.drop("10001", name), g.headers, g.rows)
+        ws.cli("traiter")
+    return before
+
+
 def test_same_stem_csv_then_xlsx_both_answers_and_both_workbooks(ws):
     sirets = ws.registry.members["10001"]
-    first = generate(sirets, 6, {"date": 2}, seed=1)
-    write_csv(ws.drop("10001", "paie.csv"), first.headers, first.rows)
-    ws.cli("traiter")
-    before = snapshot(ws.outbox / "10001")
-    second = generate(sirets, 7, {"pcs": 3}, seed=2)
-    write_xlsx(ws.drop("10001", "paie.xlsx"), second.headers, second.rows)
-    ws.cli("traiter")
+    before = drop_one_then_another(ws, ("paie.csv", generate(sirets, 6, {"date": 2}, seed=1), write_csv),
+                                   ("paie.xlsx", generate(sirets, 7, {"pcs": 3}, seed=2), write_xlsx))
 
     a, b = answers(ws, "10001", "paie")
     assert (a["fichier"], a["nom_depose"], a["lignes_rejetees"]) == ("paie.csv", "paie.csv", 2)
@@ -63,13 +70,8 @@ def test_same_stem_csv_then_xlsx_both_answers_and_both_workbooks(ws):
 
 def test_same_name_resent_with_other_content_gets_a_second_answer(ws):
     sirets = ws.registry.members["10001"]
-    g = generate(sirets, 5, {"date": 2}, seed=3)
-    write_csv(ws.drop("10001", "envoi.csv"), g.headers, g.rows)
-    ws.cli("traiter")
-    before = snapshot(ws.outbox / "10001")
-    g2 = generate(sirets, 5, seed=4)
-    write_csv(ws.drop("10001", "envoi.csv"), g2.headers, g2.rows)
-    ws.cli("traiter")
+    before = drop_one_then_another(ws, ("envoi.csv", generate(sirets, 5, {"date": 2}, seed=3), write_csv),
+                                   ("envoi.csv", generate(sirets, 5, seed=4), write_csv))
 
     a, b = answers(ws, "10001", "envoi")
     assert (a["statut"], a["lignes_rejetees"], b["statut"]) == ("accepte_partiellement", 2, "accepte")
