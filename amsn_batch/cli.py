@@ -423,7 +423,8 @@ def paiements_importer(
         return
     for problem in result.problems:
         typer.echo(problem, err=True)
-    typer.echo(f"{result.recorded} paiement(s) enregistré(s) sur {result.rows} ligne(s).")
+    already = f" ; {result.duplicates} déjà enregistré(s) (relevé déjà importé), ignoré(s)" if result.duplicates else ""
+    typer.echo(f"{result.recorded} paiement(s) enregistré(s) sur {result.rows} ligne(s){already}.")
 
 
 def _dispute(numero: str, active: bool, motif: Optional[str], config, verbose) -> None:
@@ -461,18 +462,22 @@ def contentieux_retirer(
 def journal_cmd(
     du: Annotated[str, typer.Option("--du", help="Premier jour de la période (JJ/MM/AAAA).")],
     au: Annotated[str, typer.Option("--au", help="Dernier jour de la période (JJ/MM/AAAA).")],
-    sortie: Annotated[Optional[Path], typer.Option("--sortie", help="Fichier CSV à écrire (par défaut dans le dossier [facturation] comptabilite).")] = None,
+    sortie: Annotated[Optional[Path], typer.Option("--sortie", help="Fichier à écrire, ou dossier pour le FEC (par défaut le dossier [facturation] comptabilite).")] = None,
+    format_: Annotated[str, typer.Option("--format", help="csv (lisible) ou fec (fichier des écritures comptables, article A47 A-1 du LPF).")] = "csv",
     config: ConfigOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Journal des ventes (factures et avoirs) d'une période, pour la comptabilité : CSV équilibré."""
+    """Journal des ventes (factures et avoirs) et de banque (règlements) d'une période, pour la comptabilité :
+    CSV lisible ou FEC, chaque écriture équilibrée, lettrage compris."""
+    if format_ not in ("csv", "fec"):
+        raise typer.BadParameter(f"format inconnu « {format_} » (csv ou fec)", param_hint="--format")
     settings = _settings(config, verbose)
     try:
-        done = billing.service.write_journal(settings, _day(du, "--du"), _day(au, "--au"), sortie)
+        done = billing.service.write_journal(settings, _day(du, "--du"), _day(au, "--au"), sortie, format_)
     except billing.BillingError as exc:
         raise Fatal(str(exc)) from exc
-    typer.echo(f"Journal des ventes : {done.pieces} pièce(s), débit {money_fr(done.debit)}, crédit {money_fr(done.credit)} "
-               f"→ {done.path}")
+    typer.echo(f"Journal des ventes : {done.pieces} pièce(s), journal de banque : {done.payments} règlement(s), "
+               f"débit {money_fr(done.debit)}, crédit {money_fr(done.credit)} → {done.path}")
 
 
 def run_cli(argv: list[str] | None = None, prog_name: str | None = None) -> int:

@@ -18,7 +18,9 @@ from .settings_file import ConfigError, read_toml
 
 log = logging.getLogger("amsn_batch")
 
-_ACCOUNTS = {"client": "411000", "ventes": "706000", "tva": "445710", "journal": "VE"}
+_ACCOUNTS = {"client": "411000", "ventes": "706000", "tva": "445710", "journal": "VE",
+             # VAT on receipts (tva_sur_debits = false): pending until paid; the bank and the receipts journal
+             "tva_attente": "445740", "banque": "512000", "journal_banque": "BQ"}
 _ISSUER_KEYS = {
     "raison_sociale": "name", "forme_juridique": "legal_form", "siren": "siren", "siret": "siret", "tva": "vat",
     "adresse": "address", "code_postal": "postcode", "ville": "city", "email": "email", "telephone": "phone",

@@ -5,7 +5,6 @@ again at any time, e.g. after a run was stopped before writing them):
   that is also the Factur-X e-invoice (PDF/A-3 with its CII XML embedded), and the XML beside it;
 - per adhérent, in the same folder: the invoice list (`factures-<adhérent>.csv/.xlsx`, paid ones apart) and
   the échéancier (`echeancier-<adhérent>.csv/.xlsx`);
-- for accounting: the sales journal of a period (CSV, double entry, totals that balance).
 
 PDF: fpdf2, pure Python with no network or system library at run time; its PDF/A-3B mode embeds the
 TrueType font and the sRGB output intent that PDF/A requires (the font is DejaVu Sans from the system, or
@@ -18,16 +17,16 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 from ..formats import date_fr, money_fr, safe_cell, write_atomic
 from ..store import billing as store
 from ..store.billing import Instalment, Invoice, InvoiceLine
 from . import facturx
+from .balances import member_balance
 from .errors import BillingError
 from .invoices import TYPE_LABELS
-from .schedule import InvoiceState, invoice_states, schedule
+from .schedule import schedule
 
 FILE_PREFIX = {"facture": "facture", "facture_office": "facture", "facture_complementaire": "facture", "avoir": "avoir"}
 
@@ -231,25 +230,19 @@ INVOICE_COLUMNS = ["N°", "Date", "Type de facture", "Montant TTC", "Période", 
 SCHEDULE_COLUMNS = ["N°", "Date d'émission", "Date d'exigibilité", "Type de pièce", "Débit", "Crédit", "Période", "Solde"]
 
 
-def _status(s: InvoiceState) -> str:
-    if s.disputed:
-        return "En contentieux"
-    if s.invoice.type == "avoir":
-        return "Acquitté" if s.settled else "À imputer"
-    if s.settled:
-        return "Acquittée"
-    return "Partiellement payée" if s.paid > 0 or s.credited > 0 else "À payer"
-
-
-def invoice_rows(conn, adherent: str) -> tuple[list[list[str]], list[list[str]]]:
-    """("Mes factures", "Mes factures acquittées"), most recent first, in French formats."""
+def invoice_rows(conn, adherent: str) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
+    """("Mes factures", "Mes factures acquittées", the member's credit: overpayments and credit notes set
+    against no invoice, to refund), most recent first, in French formats; from balances.py, like every document."""
     unpaid, paid = [], []
-    for s in reversed(invoice_states(conn, adherent)):
+    bal = member_balance(conn, adherent)
+    for s in reversed(bal.pieces):
         row = [s.invoice.numero, date_fr(s.invoice.date_emission), s.label, money_fr(s.invoice.total_ttc), s.period,
-               date_fr(s.invoice.date_exigibilite),
-               _status(s), money_fr(max(s.balance, Decimal(0)))]
+               date_fr(s.invoice.date_exigibilite), s.status, money_fr(s.due)]
         (paid if s.settled and not s.disputed else unpaid).append(row)
-    return unpaid, paid
+    period = {p.invoice.numero: p.period for p in bal.pieces}
+    credits = [[c.numero, date_fr(c.day), c.label, money_fr(-c.amount), period[c.numero], "", "À rembourser", money_fr(-c.amount)]
+               for c in reversed(bal.credits)]
+    return unpaid, paid, credits
 
 
 def schedule_rows(conn, adherent: str) -> list[list[str]]:
@@ -294,13 +287,14 @@ def _xlsx(path: Path, sheets: list[tuple[str, list[tuple[str | None, list[str], 
 
 def write_member_lists(conn, settings, adherent: str) -> list[Path]:
     folder = settings.paths.outbox / adherent / "factures"
-    unpaid, paid = invoice_rows(conn, adherent)
+    unpaid, paid, credits = invoice_rows(conn, adherent)
     sched = schedule_rows(conn, adherent)
     paths = [folder / f"factures-{adherent}.csv", folder / f"factures-{adherent}.xlsx",
              folder / f"echeancier-{adherent}.csv", folder / f"echeancier-{adherent}.xlsx"]
-    write_atomic(paths[0], _csv(INVOICE_COLUMNS, unpaid + paid))
+    write_atomic(paths[0], _csv(INVOICE_COLUMNS, unpaid + paid + credits))
     _xlsx(paths[1], [("Mes factures", [("Mes factures", INVOICE_COLUMNS, unpaid),
-                                       ("Mes factures acquittées", INVOICE_COLUMNS, paid)])])
+                                       ("Mes factures acquittées", INVOICE_COLUMNS, paid)]
+                      + ([("Crédit en votre faveur (trop-perçus et avoirs à rembourser)", INVOICE_COLUMNS, credits)] if credits else []))])
     write_atomic(paths[2], _csv(SCHEDULE_COLUMNS, sched))
     _xlsx(paths[3], [("Mon échéancier", [("Mon échéancier (hors factures en contentieux)", SCHEDULE_COLUMNS, sched)])])
     return paths
@@ -315,46 +309,3 @@ def refresh(conn, settings, adherents: set[str] | None = None) -> list[Path]:
     for adherent in sorted(members):
         written += write_member_lists(conn, settings, adherent)
     return written
-
-
-# --- accounting journal -----------------------------------------------------------------------------
-
-JOURNAL_COLUMNS = ["Journal", "Date", "N° pièce", "Type de pièce", "Compte", "Compte auxiliaire", "Libellé", "Débit", "Crédit"]
-
-
-def _fr_amount(value: Decimal) -> str:
-    return f"{value:.2f}".replace(".", ",") if value else ""
-
-
-@dataclass(frozen=True)
-class Journal:
-    path: Path
-    debit: Decimal  # totals
-    credit: Decimal
-    pieces: int
-
-
-def journal(conn, settings, start: dt.date, end: dt.date, dest: Path | None = None) -> Journal:
-    """The sales journal of the period: per piece, the member account (411) against sales (706) and VAT
-    collected (44571); a credit note reverses them."""
-    acc = settings.billing.accounts
-    rows, debit, credit, n = [], Decimal(0), Decimal(0), 0
-    for p in store.invoices_issued_between(conn, start, end):
-        n += 1
-        label = f"{TYPE_LABELS[p.type]} {p.numero} {p.client['name']}"
-        entries = [(acc["client"], p.adherent, p.total_ttc, Decimal(0)), (acc["ventes"], "", Decimal(0), p.total_ht),
-                   (acc["tva"], "", Decimal(0), p.total_tva)]
-        for account, aux, d, c in entries:
-            if d < 0 or c < 0:  # a credit note: the same entries the other way round
-                d, c = -c, -d
-            rows.append([acc["journal"], date_fr(p.date_emission), p.numero, TYPE_LABELS[p.type], account, aux, label,
-                         _fr_amount(d), _fr_amount(c)])
-            debit += d
-            credit += c
-    if debit != credit:
-        raise BillingError(f"Journal déséquilibré : débit {debit}, crédit {credit}.")
-    rows.append(["", "", "", "", "", "", f"Total ({n} pièce(s))", _fr_amount(debit) or "0,00", _fr_amount(credit) or "0,00"])
-    folder = settings.billing.accounting
-    path = dest or folder / f"journal-ventes-{start:%Y%m%d}-{end:%Y%m%d}.csv"
-    write_atomic(path, _csv(JOURNAL_COLUMNS, rows))
-    return Journal(path, debit, credit, n)

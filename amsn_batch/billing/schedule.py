@@ -1,7 +1,7 @@
-"""What each adhérent owes: the invoice list ("Mes factures", paid ones apart), the payment schedule ("Mon
-échéancier": N°, Date d'émission, Date d'exigibilité, Type de pièce, Débit, Crédit, Période, solde),
-payments recorded from the accounting file, and disputes (contentieux) that keep an invoice out of the
-schedule. Everything here reads the store; payments and disputes are the only writes.
+"""The payment schedule ("Mon échéancier": N°, Date d'émission, Date d'exigibilité, Type de pièce, Débit,
+Crédit, Période, solde), payments recorded from the accounting file (each recognised by its content, so a
+statement exported again records nothing twice), and disputes (contentieux) that keep an invoice out of the
+schedule. What is due and settled comes from balances.py; payments and disputes are the only writes here.
 """
 
 from __future__ import annotations
@@ -17,62 +17,13 @@ from ..read import read_table
 from ..read.headers import map_headers
 from ..rules.values import parse_date
 from ..store import billing as store
-from ..store.billing import Invoice, Payment
+from ..store.billing import Payment
 from ..vocab import vocabulary
+from . import balances
 from .errors import BillingError
-from .invoices import CENT, TYPE_LABELS
+from .invoices import CENT
 
 ZERO = Decimal("0.00")
-
-
-@dataclass
-class InvoiceState:
-    """An issued piece with what was paid on it, the credit notes citing it and whether it is disputed."""
-
-    invoice: Invoice
-    paid: Decimal  # payments recorded
-    credited: Decimal  # credit notes citing it (positive amount)
-    disputed: bool
-    origin_settled: bool = False  # credit note: whether the invoice it cancels is settled
-
-    @property
-    def label(self) -> str:
-        return TYPE_LABELS[self.invoice.type]
-
-    @property
-    def period(self) -> str:
-        return f"Année {self.invoice.annee}"
-
-    @property
-    def balance(self) -> Decimal:
-        """What is still due on an invoice (negative when overpaid); 0 for a credit note."""
-        return self.invoice.total_ttc - self.paid - self.credited if self.invoice.total_ttc > 0 else ZERO
-
-    @property
-    def settled(self) -> bool:
-        """Acquittée: an invoice fully paid or cancelled by its credit note; a credit note once it has been
-        set against the invoice it cancels."""
-        return self.origin_settled if self.invoice.type == "avoir" else self.balance <= 0
-
-
-def invoice_states(conn, adherent: str) -> list[InvoiceState]:
-    """The pieces of an adhérent, in numbering order, with their payments, credit notes and disputes."""
-    pieces = store.invoices(conn, adherent)
-    paid: dict[int, Decimal] = {}
-    for p in store.payments(conn, adherent):
-        paid[p.facture_id] = paid.get(p.facture_id, ZERO) + p.amount
-    credited: dict[int, Decimal] = {}
-    for piece in pieces:
-        if piece.origine_id is not None:
-            credited[piece.origine_id] = credited.get(piece.origine_id, ZERO) - piece.total_ttc
-    disputed = store.disputed(conn)
-    out = [InvoiceState(piece, paid.get(piece.id, ZERO), credited.get(piece.id, ZERO), piece.id in disputed) for piece in pieces]
-    by_id = {s.invoice.id: s for s in out}
-    for s in out:
-        if s.invoice.type == "avoir":
-            origin = by_id.get(s.invoice.origine_id)
-            s.origin_settled = origin is not None and origin.settled
-    return out
 
 
 @dataclass
@@ -88,34 +39,38 @@ class ScheduleRow:
 
 
 def schedule(conn, adherent: str) -> list[ScheduleRow]:
-    """The échéancier: each instalment of each invoice, each credit note and each payment, in date order,
-    with the running balance; pieces under dispute (and their payments) left out."""
-    states = {s.invoice.id: s for s in invoice_states(conn, adherent)}
+    """The échéancier: each instalment of each invoice, each credit note and each payment, in the order of
+    the movements (the day of each; on one day the invoices and their instalments, then the payments, then
+    the credit notes), with the running balance, which ends at the member's balance (negative: a credit);
+    pieces under dispute (and their payments) left out."""
+    bal = balances.member_balance(conn, adherent)
     parts = store.instalments(conn, adherent=adherent)
     per_piece: dict[int, int] = {}
     for part in parts:
         per_piece[part.facture_id] = per_piece.get(part.facture_id, 0) + 1
+    order = {p.invoice.id: i for i, p in enumerate(bal.pieces)}
     entries = []
     for part in parts:
-        s = states[part.facture_id]
+        s = bal.by_id[part.facture_id]
         if s.disputed:
             continue
         n, rang, numero = per_piece[part.facture_id], part.rang, s.invoice.numero
         value = part.amount
-        entries.append(ScheduleRow(numero if n == 1 else f"{numero} ({rang}/{n})", s.invoice.date_emission.isoformat(),
-                                   part.due.isoformat(), s.label if n == 1 else f"{s.label} — échéance {rang}/{n}",
-                                   value if value > 0 else ZERO, -value if value < 0 else ZERO, s.period))
-    for p in store.payments(conn, adherent):
-        s = states[p.facture_id]
+        row = ScheduleRow(numero if n == 1 else f"{numero} ({rang}/{n})", s.invoice.date_emission.isoformat(),
+                          part.due.isoformat(), s.label if n == 1 else f"{s.label} — échéance {rang}/{n}",
+                          value if value > 0 else ZERO, -value if value < 0 else ZERO, s.period)
+        entries.append(((s.invoice.date_emission.isoformat(), 2 if s.is_credit_note else 0, order[part.facture_id], rang), row))
+    for i, p in enumerate(bal.payments):
+        s = bal.by_id[p.facture_id]
         if s.disputed:
             continue
-        entries.append(ScheduleRow(s.invoice.numero, p.day, p.day, "Règlement", ZERO, p.amount, s.period))
-    entries.sort(key=lambda e: (e.date_exigibilite, e.date_emission, e.type_piece == "Règlement"))
+        entries.append(((p.day, 1, i, 0), ScheduleRow(s.invoice.numero, p.day, p.day, "Règlement", ZERO, p.amount, s.period)))
+    rows = [row for _, row in sorted(entries, key=lambda e: e[0])]
     balance = ZERO
-    for e in entries:
+    for e in rows:
         balance += e.debit - e.credit
         e.solde = balance
-    return entries
+    return rows
 
 
 # --- disputes ---------------------------------------------------------------------------------------
@@ -140,7 +95,8 @@ class PaymentImport:
     rows: int
     problems: list[str]  # French, one per refused line
     adherents: set[str]
-    already: bool = False
+    already: bool = False  # the very same file was imported before
+    duplicates: int = 0  # lines whose payment was already recorded (same invoice, date, amount, reference)
 
 
 def parse_amount(text: str) -> Decimal | None:
@@ -157,9 +113,16 @@ def parse_amount(text: str) -> Decimal | None:
     return value
 
 
+def _same_payment(a: Payment, b: Payment) -> bool:
+    """Same invoice, day and amount; and the same bank reference when both have one."""
+    return (a.facture_id, a.day, a.amount) == (b.facture_id, b.day, b.amount) and (
+        not a.reference or not b.reference or a.reference == b.reference)
+
+
 def import_payments(conn, path: Path, now: dt.datetime) -> PaymentImport:
-    """Record payments from a file (N° facture, Date, Montant). A line with a problem is refused and said;
-    the others are recorded in one transaction. The same file (same SHA-256) is never recorded twice."""
+    """Record payments from a file (N° facture, Date, Montant, and optionally the bank's Référence). A line with
+    a problem is refused and said; a payment already recorded (the same statement exported again) is counted
+    apart; the others are recorded in one transaction. The very same file (same SHA-256) is not read again."""
     sha = intake.sha256(path)
     if store.payment_file_known(conn, sha):
         return PaymentImport(0, 0, [], set(), already=True)
@@ -168,25 +131,42 @@ def import_payments(conn, path: Path, now: dt.datetime) -> PaymentImport:
     headers = map_headers(table.headers, vocab)
     if headers.missing:
         raise BillingError("Colonne(s) absente(s) du fichier des paiements : " + ", ".join(f.label for f in headers.missing)
-                           + f". En-têtes attendus : {', '.join(f.label for f in vocab.fields)}.")
-    known = {piece.numero: piece for piece in store.invoices(conn)}
-    good, problems, members = [], [], set()
-    for line, numero, day, amount in zip(table.lines, table.frame[headers.columns["numero"]], table.frame[headers.columns["date"]],
-                                         table.frame[headers.columns["montant"]]):
-        numero = str(numero).strip()
+                           + f". En-têtes attendus : {', '.join(f.label for f in vocab.fields if f.required)}.")
+    pieces = store.invoices(conn)
+    known = {piece.numero: piece for piece in pieces}
+    cancelled_by = {piece.origine_id: piece for piece in pieces if piece.origine_id is not None}
+    unmatched = store.payments(conn)  # recorded ones not yet recognised in this file
+    refs = table.frame[headers.columns["reference"]] if "reference" in headers.columns else [""] * len(table)
+    good, problems, members, duplicates = [], [], set(), 0
+    for line, numero, day, amount, ref in zip(table.lines, table.frame[headers.columns["numero"]], table.frame[headers.columns["date"]],
+                                              table.frame[headers.columns["montant"]], refs):
+        numero, ref = str(numero).strip(), str(ref or "").strip() or None
         parsed_day = parse_date(str(day))
         value = parse_amount(str(amount))
-        if numero not in known:
+        piece = known.get(numero)
+        avoir = cancelled_by.get(piece.id) if piece else None
+        if piece is None:
             problems.append(f"ligne {line} : facture « {numero} » inconnue, paiement non enregistré.")
-        elif known[numero].type == "avoir":
+        elif piece.type == "avoir":
             problems.append(f"ligne {line} : « {numero} » est un avoir, pas une facture : paiement non enregistré.")
         elif parsed_day is None:
             problems.append(f"ligne {line} : date « {day} » invalide (JJ/MM/AAAA attendu), paiement non enregistré.")
         elif value is None or value <= 0:
             problems.append(f"ligne {line} : montant « {amount} » invalide (par exemple 833,76), paiement non enregistré.")
+        elif parsed_day < piece.date_emission:
+            problems.append(f"ligne {line} : paiement du {parsed_day:%d/%m/%Y} antérieur à la facture {numero} du "
+                            f"{piece.date_emission:%d/%m/%Y} : paiement non enregistré (vérifiez le n° de facture ou la date).")
+        elif avoir is not None and parsed_day >= avoir.date_emission:
+            problems.append(f"ligne {line} : la facture {numero} est annulée par l'avoir {avoir.numero} du "
+                            f"{avoir.date_emission:%d/%m/%Y} : paiement non enregistré (à porter sur la facture en vigueur).")
         else:
-            good.append(Payment(known[numero].id, parsed_day.isoformat(), value, int(line)))
-            members.add(known[numero].adherent)
+            payment = Payment(piece.id, parsed_day.isoformat(), value, int(line), ref)
+            twin = next((p for p in unmatched if _same_payment(p, payment)), None)
+            if twin is not None:
+                unmatched.remove(twin)
+                duplicates += 1
+                continue
+            good.append(payment)
+            members.add(piece.adherent)
     store.record_payments(conn, sha, path.name, len(table), good, now.isoformat(timespec="seconds"))
-    return PaymentImport(len(good), len(table), problems, members)
-
+    return PaymentImport(len(good), len(table), problems, members, duplicates=duplicates)

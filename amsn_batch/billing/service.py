@@ -17,10 +17,10 @@ from ..read import UnreadableFile
 from ..rules.values import parse_date
 from ..store import connect
 from ..store.billing import Invoice
-from . import declarations, documents, invoices, schedule
+from . import balances, declarations, documents, invoices, journal, schedule
 from .declarations import DeclarationStatus
-from .documents import Journal
 from .errors import BillingError
+from .journal import Journal
 from .schedule import PaymentImport
 
 
@@ -99,8 +99,16 @@ def issue_year(settings: Settings, year: int, day: dt.date) -> Invoicing:
         documents.refresh(conn, settings, set())
         report = invoices.invoice_year(conn, settings.billing, year, day,
                                        on_issued=lambda piece: documents.write_piece(conn, settings, piece.id))
-        documents.refresh(conn, settings)
+        _settle(conn, settings)
     return Invoicing(report.issued, report.notes)
+
+
+def _settle(conn, settings: Settings, adherents: set[str] | None = None) -> list[Path]:
+    """After any change of pieces, payments or disputes: letter what is settled (balances.py), then rewrite
+    the documents of the members concerned (all: None) and the service-wide list of credits to refund."""
+    balances.letter(conn, adherents)
+    written = documents.refresh(conn, settings, adherents)
+    return written + [journal.write_refunds(conn, settings)]
 
 
 def summary_line(piece: Invoice) -> str:
@@ -111,7 +119,7 @@ def summary_line(piece: Invoice) -> str:
 def refresh_documents(settings: Settings, adherent: str | None = None) -> list[Path]:
     """Write the missing piece documents and the lists and échéanciers of one adhérent (or all)."""
     with _store(settings) as conn:
-        return documents.refresh(conn, settings, {adherent} if adherent else None)
+        return _settle(conn, settings, {adherent} if adherent else None)
 
 
 def record_payments(settings: Settings, path: Path) -> PaymentImport:
@@ -122,7 +130,7 @@ def record_payments(settings: Settings, path: Path) -> PaymentImport:
         except UnreadableFile as exc:
             raise BillingError(str(exc)) from exc
         if not result.already:
-            documents.refresh(conn, settings, result.adherents)
+            _settle(conn, settings, result.adherents)
     return result
 
 
@@ -130,11 +138,12 @@ def set_dispute(settings: Settings, numero: str, active: bool, reason: str | Non
     """Put an invoice under dispute (or lift it) and rewrite its adhérent's lists. Returns the adhérent."""
     with _store(settings) as conn:
         adherent = schedule.set_dispute(conn, numero, active, reason, dt.datetime.now())
-        documents.refresh(conn, settings, {adherent})
+        _settle(conn, settings, {adherent})
     return adherent
 
 
-def write_journal(settings: Settings, start: dt.date, end: dt.date, dest: Path | None = None) -> Journal:
-    """The sales journal of a period (CSV for accounting, balanced)."""
+def write_journal(settings: Settings, start: dt.date, end: dt.date, dest: Path | None = None, fmt: str = "csv") -> Journal:
+    """The sales and receipts journals of a period, for people (CSV) or as the FEC (fmt "fec"), each entry
+    balanced; a reversed period is refused."""
     with _store(settings) as conn:
-        return documents.journal(conn, settings, start, end, dest)
+        return journal.write_journal(conn, settings, start, end, dest, fmt)

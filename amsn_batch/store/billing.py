@@ -207,13 +207,17 @@ class Payment:
     day: str  # ISO date
     amount: Decimal
     line: int = 0  # line of the imported file
+    reference: str | None = None  # the bank's reference of the payment, when its file gives one
+    id: int | None = None  # None before it is written
 
 
-def payments(conn: sqlite3.Connection, adherent: str) -> list[Payment]:
-    """The payments of an adhérent's pieces, by date then order of recording."""
-    return [Payment(r["facture_id"], r["date_paiement"], Decimal(r["montant"]), r["ligne"] or 0) for r in _dicts(conn.execute(
-        "SELECT p.facture_id, p.date_paiement, p.montant, p.ligne FROM paiements p JOIN factures f ON f.id=p.facture_id "
-        "WHERE f.adherent=? ORDER BY p.date_paiement, p.id", (adherent,)))]
+def payments(conn: sqlite3.Connection, adherent: str | None = None) -> list[Payment]:
+    """The payments (of an adhérent's pieces), by date then order of recording."""
+    where, params = ("WHERE f.adherent=? ", (adherent,)) if adherent else ("", ())
+    return [Payment(r["facture_id"], r["date_paiement"], Decimal(r["montant"]), r["ligne"] or 0, r["reference"], r["id"])
+            for r in _dicts(conn.execute(
+                "SELECT p.id, p.facture_id, p.date_paiement, p.montant, p.ligne, p.reference FROM paiements p "
+                f"JOIN factures f ON f.id=p.facture_id {where}ORDER BY p.date_paiement, p.id", params))]
 
 
 def payment_file_known(conn: sqlite3.Connection, sha: str) -> bool:
@@ -225,8 +229,9 @@ def record_payments(conn: sqlite3.Connection, sha: str, name: str, rows: int, re
     with transaction(conn):
         imp = conn.execute("INSERT INTO paiements_imports (sha256, nom, lignes, enregistres, le) VALUES (?,?,?,?,?)",
                            (sha, name, rows, len(recorded), at)).lastrowid
-        conn.executemany("INSERT INTO paiements (facture_id, date_paiement, montant, import_id, ligne, enregistre_le) "
-                         "VALUES (?,?,?,?,?,?)", ((p.facture_id, p.day, str(p.amount), imp, p.line, at) for p in recorded))
+        conn.executemany("INSERT INTO paiements (facture_id, date_paiement, montant, import_id, ligne, reference, enregistre_le) "
+                         "VALUES (?,?,?,?,?,?,?)",
+                         ((p.facture_id, p.day, str(p.amount), imp, p.line, p.reference, at) for p in recorded))
 
 
 # --- disputes ---------------------------------------------------------------------------------------
@@ -247,3 +252,56 @@ def set_dispute(conn: sqlite3.Connection, facture_id: int, active: bool, reason:
         conn.execute("INSERT INTO contentieux (facture_id, actif, motif, le) VALUES (?,?,?,?)",
                      (facture_id, int(active), reason, at))
     return True
+
+
+# --- lettering (billing/balances.py computes it) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Imputation:
+    """`amount` of a payment or of a credit note set against an invoice, on `day`."""
+
+    facture_id: int
+    amount: Decimal
+    day: dt.date
+    paiement_id: int | None = None
+    avoir_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Lettering:
+    code: str
+    day: dt.date
+
+
+def letterings(conn: sqlite3.Connection) -> dict[int, Lettering]:
+    """The lettering code and day of each settled invoice, by invoice id."""
+    return {fid: Lettering(code, dt.date.fromisoformat(day))
+            for fid, code, day in conn.execute("SELECT facture_id, code, date_lettrage FROM lettrages")}
+
+
+def save_lettering(conn: sqlite3.Connection, adherent: str, imputations: list[Imputation],
+                   settled: dict[int, dt.date], new_code) -> None:
+    """Replace the imputations of an adhérent's invoices; letter the invoices now settled (a code once given
+    is kept, its day follows the last amount set against the invoice). `new_code(n)`: the code of the n-th
+    lettering of the store (0-based)."""
+    with transaction(conn):
+        conn.execute("DELETE FROM imputations WHERE facture_id IN (SELECT id FROM factures WHERE adherent=?)", (adherent,))
+        conn.executemany("INSERT INTO imputations (facture_id, paiement_id, avoir_id, montant, le) VALUES (?,?,?,?,?)",
+                         ((i.facture_id, i.paiement_id, i.avoir_id, str(i.amount), i.day.isoformat()) for i in imputations))
+        known = {fid for (fid,) in conn.execute(
+            "SELECT l.facture_id FROM lettrages l JOIN factures f ON f.id=l.facture_id WHERE f.adherent=?", (adherent,))}
+        for fid, day in sorted(settled.items()):
+            if fid in known:
+                conn.execute("UPDATE lettrages SET date_lettrage=? WHERE facture_id=?", (day.isoformat(), fid))
+            else:
+                n = conn.execute("SELECT COUNT(*) FROM lettrages").fetchone()[0]
+                conn.execute("INSERT INTO lettrages (facture_id, code, date_lettrage) VALUES (?,?,?)", (fid, new_code(n), day.isoformat()))
+
+
+def imputations(conn: sqlite3.Connection, adherent: str) -> list[Imputation]:
+    """The imputations recorded for an adhérent's invoices (as last computed)."""
+    return [Imputation(r["facture_id"], Decimal(r["montant"]), dt.date.fromisoformat(r["le"]), r["paiement_id"], r["avoir_id"])
+            for r in _dicts(conn.execute(
+                "SELECT i.facture_id, i.paiement_id, i.avoir_id, i.montant, i.le FROM imputations i JOIN factures f "
+                "ON f.id=i.facture_id WHERE f.adherent=? ORDER BY i.id", (adherent,)))]
