@@ -159,3 +159,57 @@ def test_journal_balances_and_reverses_credit_notes(ws):
     # a period with nothing in it balances at zero
     empty = ws.cli("journal", "--du", "01/01/2026", "--au", "31/01/2026", "--sortie", str(ws.root / "vide.csv")).stdout
     assert "0 pièce(s)" in empty
+
+
+def test_the_same_statement_exported_again_records_nothing_twice(ws):
+    rows = [["420930", "10/02/2026", "277,92"], ["420931", "12/02/2026", "277,92"]]
+    first = write_csv(ws.root / "releve.csv", ["N° facture", "Date", "Montant"], rows)
+    assert "2 paiement(s) enregistré(s) sur 2 ligne(s)." in ws.cli("paiements", "importer", str(first)).stdout
+    # the bank's export again, one byte different (another header spelling), plus one new payment
+    again = write_csv(ws.root / "releve-bis.csv", ["N° facture", "Date de paiement", "Montant"],
+                      rows + [["420930", "20/02/2026", "277,92"]])
+    out = ws.cli("paiements", "importer", str(again)).stdout
+    assert "1 paiement(s) enregistré(s) sur 3 ligne(s) ; 2 déjà enregistré(s) (relevé déjà importé), ignoré(s)." in out
+    assert ws.sql("SELECT COUNT(*) FROM paiements") == [(3,)]
+    assert _money(_invoices(ws, "10001")[0]["Reste dû"]) == Decimal("277.92")
+
+
+def test_two_transfers_alike_are_told_apart_by_their_bank_reference(ws):
+    headers = ["N° facture", "Date", "Montant", "Référence bancaire"]
+    rows = [["420930", "10/02/2026", "277,92", "VIR-001"], ["420930", "10/02/2026", "277,92", "VIR-002"]]
+    out = ws.cli("paiements", "importer", str(write_csv(ws.root / "a.csv", headers, rows))).stdout
+    assert "2 paiement(s) enregistré(s) sur 2 ligne(s)." in out
+    out = ws.cli("paiements", "importer", str(write_csv(ws.root / "b.csv", headers, rows + [["420930", "10/02/2026", "277,92", "VIR-003"]]))).stdout
+    assert "1 paiement(s) enregistré(s) sur 3 ligne(s) ; 2 déjà enregistré(s)" in out
+    assert ws.sql("SELECT reference FROM paiements ORDER BY id") == [("VIR-001",), ("VIR-002",), ("VIR-003",)]
+    assert _invoices(ws, "10001")[0]["Statut"] == "Acquittée"
+
+
+def test_payments_on_a_cancelled_invoice_or_before_the_invoice_are_refused(ws):
+    ws.cli("declaration", "ouvrir", "--annee", "2026", "--jusqu-au", "28/02/2026", "--adherent", "10004")
+    declare(ws, "10004", dt.datetime(2026, 2, 10, 9), si=3, name="correction.csv")
+    ws.cli("traiter")
+    ws.cli("facturer", "--annee", "2026", "--date", "11/02/2026")  # 420932 cancels 420931; 420933 replaces it
+    pay = write_csv(ws.root / "p.csv", ["N° facture", "Date", "Montant"],
+                    [["420930", "01/02/2026", "100,00"], ["420931", "12/02/2026", "277,92"],
+                     ["420931", "05/02/2026", "277,92"]])
+    out = ws.cli("paiements", "importer", str(pay))
+    assert "1 paiement(s) enregistré(s) sur 3 ligne(s)." in out.stdout
+    assert ("ligne 2 : paiement du 01/02/2026 antérieur à la facture 420930 du 02/02/2026 : paiement non enregistré"
+            in out.stderr)
+    assert ("ligne 3 : la facture 420931 est annulée par l'avoir 420932 du 11/02/2026 : paiement non enregistré"
+            in out.stderr)
+    # paid before it was cancelled: recorded, and it becomes a credit set against the new invoice
+    status = {r["N°"]: (r["Statut"], _money(r["Reste dû"])) for r in _invoices(ws, "10004")}
+    assert status["420933"] == ("Partiellement payée", Decimal("416.88") - Decimal("277.92"))
+
+
+def test_the_schedule_follows_the_order_of_the_movements(ws):
+    # paid on the day of the invoice, before the first instalment is due: listed after the invoice
+    pay = write_csv(ws.root / "p.csv", ["N° facture", "Date", "Montant"], [["420931", "02/02/2026", "277,92"]])
+    ws.cli("paiements", "importer", str(pay))
+    rows = _schedule(ws, "10004")
+    assert [r["Type de pièce"] for r in rows] == ["Facture — échéance 1/3", "Facture — échéance 2/3",
+                                                  "Facture — échéance 3/3", "Règlement"]
+    soldes = [_money(r["Solde"]) for r in rows]
+    assert all(s >= 0 for s in soldes) and soldes[-1] == 0
