@@ -409,11 +409,12 @@ def echeanciers(
 
 @paiements_app.command("importer")
 def paiements_importer(
-    fichier: Annotated[Path, typer.Argument(help="Paiements reçus (CSV ou XLSX : N° facture, Date, Montant).", exists=True, dir_okay=False)],
+    fichier: Annotated[Path, typer.Argument(help="Paiements reçus (CSV ou XLSX : N° facture, Date, Montant, et si possible la Référence bancaire).", exists=True, dir_okay=False)],
     config: ConfigOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Enregistre des paiements ; les factures réglées apparaissent comme acquittées."""
+    """Enregistre des paiements ; les factures réglées apparaissent comme acquittées. Un paiement déjà enregistré
+    (même facture, date, montant et référence) n'est pas enregistré deux fois, même depuis un relevé réexporté."""
     try:
         result = billing.service.record_payments(_settings(config, verbose), fichier)
     except billing.BillingError as exc:

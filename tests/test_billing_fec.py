@@ -152,3 +152,19 @@ def test_a_reversed_period_is_refused(tmp_path):
     assert not (ws.root / "comptabilite").exists() or not list((ws.root / "comptabilite").glob("*FEC*"))
     bad = ws.cli("journal", "--du", "01/02/2026", "--au", "28/02/2026", "--format", "pdf", check=False)
     assert bad.returncode != 0 and "format inconnu « pdf »" in bad.stderr
+
+
+def test_accounts_and_journal_codes_come_from_the_settings(tmp_path):
+    extra = '\n[facturation.comptes]\nclient = "411100"\ntva_attente = "445800"\nbanque = "512100"\njournal_banque = "BNP"\n'
+    cfg = BILLING_CONFIG.replace("\n[declaration]", extra + "\n[declaration]")
+    ws = billing_workspace(tmp_path, config=cfg)
+    declare(ws, "10001", JAN, si=1)
+    ws.cli("traiter")
+    ws.cli("facturer", "--annee", "2026", "--date", "02/02/2026")
+    pay = write_csv(ws.root / "p.csv", ["N° facture", "Date", "Montant"], [["420930", "10/02/2026", "138,96"]])
+    ws.cli("paiements", "importer", str(pay))
+    ws.cli("journal", "--du", "01/02/2026", "--au", "28/02/2026", "--format", "fec")
+    rows = read_fec(ws.root / "comptabilite" / f"{ISSUER_SIREN}FEC20260228.txt")
+    assert {r["CompteNum"] for r in rows} == {"411100", "706000", "445800", "445710", "512100"}
+    assert {r["JournalCode"] for r in rows} == {"VE", "BNP"}
+    assert balance(rows, "445800") == 0 and balance(rows, "445710") == D("23.16")

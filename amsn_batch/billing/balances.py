@@ -217,7 +217,7 @@ def compute(pieces: list[Invoice], payments: list[Payment], disputed: set[int], 
 def member_balance(conn, adherent: str) -> MemberBalance:
     """The balance of one member as the store has it now, with the lettering recorded."""
     out = compute(store.invoices(conn, adherent), store.payments(conn, adherent), store.disputed(conn), adherent)
-    letters = store.letterings(conn)
+    letters = store.letterings(conn, adherent)
     for p in out.pieces:
         if p.settled and not p.is_credit_note and p.invoice.id in letters:
             p.lettering, p.lettering_day = letters[p.invoice.id].code, letters[p.invoice.id].day

@@ -274,10 +274,11 @@ class Lettering:
     day: dt.date
 
 
-def letterings(conn: sqlite3.Connection) -> dict[int, Lettering]:
-    """The lettering code and day of each settled invoice, by invoice id."""
-    return {fid: Lettering(code, dt.date.fromisoformat(day))
-            for fid, code, day in conn.execute("SELECT facture_id, code, date_lettrage FROM lettrages")}
+def letterings(conn: sqlite3.Connection, adherent: str) -> dict[int, Lettering]:
+    """The lettering code and day of each settled invoice of an adhérent, by invoice id."""
+    return {fid: Lettering(code, dt.date.fromisoformat(day)) for fid, code, day in conn.execute(
+        "SELECT l.facture_id, l.code, l.date_lettrage FROM lettrages l JOIN factures f ON f.id=l.facture_id "
+        "WHERE f.adherent=?", (adherent,))}
 
 
 def save_lettering(conn: sqlite3.Connection, adherent: str, imputations: list[Imputation],
@@ -298,10 +299,3 @@ def save_lettering(conn: sqlite3.Connection, adherent: str, imputations: list[Im
                 n = conn.execute("SELECT COUNT(*) FROM lettrages").fetchone()[0]
                 conn.execute("INSERT INTO lettrages (facture_id, code, date_lettrage) VALUES (?,?,?)", (fid, new_code(n), day.isoformat()))
 
-
-def imputations(conn: sqlite3.Connection, adherent: str) -> list[Imputation]:
-    """The imputations recorded for an adhérent's invoices (as last computed)."""
-    return [Imputation(r["facture_id"], Decimal(r["montant"]), dt.date.fromisoformat(r["le"]), r["paiement_id"], r["avoir_id"])
-            for r in _dicts(conn.execute(
-                "SELECT i.facture_id, i.paiement_id, i.avoir_id, i.montant, i.le FROM imputations i JOIN factures f "
-                "ON f.id=i.facture_id WHERE f.adherent=? ORDER BY i.id", (adherent,)))]
