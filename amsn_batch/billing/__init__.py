@@ -1,9 +1,10 @@
 """Billing: annual headcount declarations → invoices and credit notes → payment schedule, documents.
 
 One module per stage: `declarations` (campaign window, statuses, pre-filled files, the store side of the
-declaration checks), `invoices` (amounts, numbering, facture d'office, credit notes), `schedule` (échéancier,
-payments, disputes), `facturx` (CII XML), `documents` (PDF, lists, journal); `service` gives one function per
-command of `amsn-batch`.
+declaration checks), `invoices` (amounts, numbering, facture d'office, credit notes), `balances` (what settles
+each invoice, what is due, the member's credit, lettering: the one balance every document shows), `schedule`
+(échéancier, payments, disputes), `facturx` (CII XML), `documents` (PDF, lists), `journal` (accounting: CSV
+journal, FEC, credits to refund); `service` gives one function per command of `amsn-batch`.
 """
 
 import importlib
