@@ -97,11 +97,6 @@ def invoices(conn: sqlite3.Connection, adherent: str | None = None) -> list[Invo
     return [_invoice(r) for r in _dicts(conn.execute(_INVOICE_SELECT + where + "ORDER BY f.sequence", params))]
 
 
-def invoices_issued_between(conn: sqlite3.Connection, start: dt.date, end: dt.date) -> list[Invoice]:
-    return [_invoice(r) for r in _dicts(conn.execute(
-        _INVOICE_SELECT + "WHERE f.date_emission BETWEEN ? AND ? ORDER BY f.sequence", (start.isoformat(), end.isoformat())))]
-
-
 def invoice(conn: sqlite3.Connection, facture_id: int) -> Invoice:
     return _invoice(_one(conn.execute(_INVOICE_SELECT + "WHERE f.id=?", (facture_id,))))
 
