@@ -19,6 +19,7 @@ import difflib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Mapping
 from functools import cache
 
 import numpy as np
@@ -514,16 +515,30 @@ def _duplicates_and_multi(r: _Rows, ctx: Context, f: Findings, keys: pd.DataFram
         f.add_rows("MULTI_EMPLOYEUR_NON_DECLARE", pos, "multi_employeur", "")
 
 
-def _stored(keys: pd.DataFrame, keyed: np.ndarray, existing: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+Stored = Mapping[str, "pd.Series | np.ndarray"]  # a column per stored field, a value per row of the file
+
+
+def _stored(keys: pd.DataFrame, keyed: np.ndarray, existing: pd.DataFrame) -> tuple[Stored, np.ndarray, np.ndarray]:
     """What the store holds for each row's (adhérent, NIR), row by row (the stored fields, and the file that
-    recorded them: `fichier`, `fichier_recu_le`), and which rows' employees it knows and has present."""
-    if existing is None or existing.empty:
-        existing = pd.DataFrame(columns=["adherent", "nir", "id", "present", *STORED, "fichier", "fichier_recu_le"])
-    held = existing[["adherent", "nir", "id", "present", *STORED, "fichier", "fichier_recu_le"]]
-    stored = keys[["adherent", "nir"]].merge(held, how="left", on=["adherent", "nir"])
-    known = stored["id"].notna().to_numpy() & keyed
-    present = (stored["present"] == 1).to_numpy() & keyed
+    recorded them: `fichier`, `fichier_recu_le`; one column each, read with `_column`), and which rows'
+    employees it knows and has present."""
+    columns = ["id", "present", *STORED, "fichier", "fichier_recu_le"]
+    if existing is None or existing.empty:  # nobody known: no merge
+        none = np.full(len(keys), None, dtype=object)
+        stored = {c: none for c in columns}
+    else:
+        stored = keys[["adherent", "nir"]].merge(existing[["adherent", "nir", *columns]], how="left", on=["adherent", "nir"])
+    known = pd.notna(_column(stored, "id")) & keyed
+    present = (_column(stored, "present") == 1) & keyed
     return stored, known, present
+
+
+def _column(stored: Stored, key: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """A stored column as an object array, at the positions `rows` (all when None)."""
+    values = stored[key]
+    if rows is not None:
+        values = values.iloc[rows] if isinstance(values, pd.Series) else values[rows]
+    return np.asarray(values, dtype=object)
 
 
 # The fields a row is compared on with the store; the values a row does not give keep the stored ones.
@@ -533,14 +548,13 @@ COMPARED = ("siret", "nom", "prenom", "date_naissance", "date_embauche", "date_s
 
 def _text(values: np.ndarray, key: str) -> np.ndarray:
     """Values as text to compare a file's with the store's ('' for none; a flag as 0 or 1)."""
-    s = pd.Series(values, dtype=object)
     if key == "multi_employeur":
-        number = pd.to_numeric(s, errors="coerce")
+        number = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
         return np.where(number.isna(), "", number.fillna(0).astype(np.int64).astype(str)).astype(object)
-    return s.where(s.notna(), "").astype(str).to_numpy(dtype=object)
+    return np.where(pd.isna(values), "", values).astype(object)  # the other stored fields are text
 
 
-def _changes(r: _Rows, stored: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _changes(r: _Rows, stored: Stored, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For the rows at positions `rows`: whether a value the file gives differs from the stored one, and the
     labels of the fields that differ ("Poste de travail, Code PCS"). One comparison per field, for movement
     files and full lists alike: a value not given (an empty cell; no determinant columns) is no difference."""
@@ -552,7 +566,7 @@ def _changes(r: _Rows, stored: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarr
         value = r.out[key]
         new = value.iloc[rows].to_numpy(dtype=object) if isinstance(value, pd.Series) else np.asarray(value, dtype=object)[rows]
         new_text = _text(new, key)
-        old_text = _text(stored[key].to_numpy(dtype=object)[rows], key)
+        old_text = _text(_column(stored, key, rows), key)
         given = ~pd.isna(new) if key == "determinants" else new_text != ""  # '' determinants: none checked
         diff = given & (new_text != old_text)
         if diff.any():
@@ -568,25 +582,36 @@ def _unblocked(f: Findings, n: int) -> np.ndarray:
     return ok
 
 
-def _stored_exit(r: _Rows, f: Findings, stored: pd.DataFrame, gone_exits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _stored_exit(r: _Rows, f: Findings, stored: Stored, gone_exits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exits of employees who have already left: (the same exit date, another date). The same exit changes
     nothing; another date corrects the recorded one (SORTIE_CORRIGEE): a new version of the exit, counted as
     a modification."""
-    old_exit = _text(stored["date_sortie"].to_numpy(dtype=object), "date_sortie")
-    same = gone_exits & (r.out["date_sortie"] == old_exit)
-    corrected = gone_exits & ~same & (r.out["date_sortie"] != "")
+    look = np.flatnonzero(gone_exits)
+    old_exit = _text(_column(stored, "date_sortie", look), "date_sortie")
+    same, corrected = np.zeros(r.n, dtype=bool), np.zeros(r.n, dtype=bool)
+    same[look] = r.out["date_sortie"][look] == old_exit
+    corrected[look] = ~same[look] & (r.out["date_sortie"][look] != "")
     pos = np.flatnonzero(corrected)
     f.add_rows("SORTIE_CORRIGEE", pos, "date_sortie", _at(r.col("date_sortie"), pos), valeur=_at(r.col("date_sortie"), pos),
-               avant=[_fr(d) for d in old_exit[pos]], **_recorded_by(stored, pos))
+               avant=[_fr(d) for d in old_exit[corrected[look]]], **_recorded_by(stored, pos))
     return same, corrected
 
 
-def _recorded_by(stored: pd.DataFrame, pos: np.ndarray) -> dict:
+def _same_hire(r: _Rows, stored: Stored, rows: np.ndarray) -> np.ndarray:
+    """Rows (a mask) whose hire date is the stored one, among `rows` (a mask): the same employment."""
+    look = np.flatnonzero(rows)
+    old = _text(_column(stored, "date_embauche", look), "date_embauche")
+    same = np.zeros(r.n, dtype=bool)
+    same[look] = (r.out["date_embauche"][look] == old) & (old != "")
+    return same
+
+
+def _recorded_by(stored: Stored, pos: np.ndarray) -> dict:
     """The file that recorded the stored state of these rows' employees: its name as dropped, the day received."""
-    name = stored["fichier"].to_numpy(dtype=object)[pos]
-    received = stored["fichier_recu_le"].to_numpy(dtype=object)[pos]
-    return {"fichier": ["" if pd.isna(v) else v for v in name],
-            "date": ["" if pd.isna(v) or not v else _fr(str(v)[:10]) for v in received]}
+    name, received = _column(stored, "fichier", pos), _column(stored, "fichier_recu_le", pos)
+    codes, days = pd.factorize(np.array([str(v)[:10] if isinstance(v, str) else "" for v in received], dtype=object))
+    return {"fichier": np.where(pd.isna(name), "", name),
+            "date": np.array([_fr(d) for d in days] + [""], dtype=object)[codes]}  # each day written once
 
 
 def _against_store(r: _Rows, ctx: Context, f: Findings) -> None:
@@ -612,14 +637,13 @@ def _against_store(r: _Rows, ctx: Context, f: Findings) -> None:
     action[pos] = "modification"
     same_exit, corrected = _stored_exit(r, f, stored, sound & gone & (action == "sortie"))
     repeat |= same_exit
-    old_hire = _text(stored["date_embauche"].to_numpy(dtype=object), "date_embauche")
-    ended = sound & gone & (action == "entree") & (r.out["date_embauche"] == old_hire) & (old_hire != "")
+    ended = _same_hire(r, stored, sound & gone & (action == "entree"))
     repeat |= ended
     pos = np.flatnonzero(repeat)
-    old_exit = stored["date_sortie"].to_numpy(dtype=object)
     f.add_rows("DEJA_ENREGISTRE", pos, "mouvement", _at(r.col("mouvement"), pos),
                mouvement=[MOVEMENT_FR[a] for a in action[pos]],
-               suite=[f" ; le salarié est sorti depuis, le {_fr(old_exit[i])}" if ended[i] else "" for i in pos],
+               suite=[f" ; le salarié est sorti depuis, le {_fr(d)}" if e else ""
+                      for d, e in zip(_column(stored, "date_sortie", pos), ended[pos])],
                **_recorded_by(stored, pos))
     action[repeat] = ""  # accepted, applied to nothing
     unknown = keyed & ~present & np.isin(action, ["sortie", "modification"]) & ~corrected
@@ -647,9 +671,8 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
     f.add_rows("LISTE_MODIFICATION", look[changed], None, "", champs=labels[changed])
     action[look[~changed]] = ""  # accepted, applied to nothing
     # an employee who has left, listed again with the exit of the same employment
-    old_hire = _text(stored["date_embauche"].to_numpy(dtype=object), "date_embauche")
-    same_job = (r.out["date_embauche"] == old_hire) | (r.out["date_embauche"] == "")
-    gone_exits = sound & known & ~present & exit_given & same_job
+    listed_gone = sound & known & ~present & exit_given
+    gone_exits = listed_gone & (_same_hire(r, stored, listed_gone) | (r.out["date_embauche"] == ""))
     action[gone_exits] = "sortie"
     same_exit, corrected = _stored_exit(r, f, stored, gone_exits)
     action[same_exit] = ""
