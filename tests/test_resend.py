@@ -10,6 +10,9 @@ import random
 
 import pytest
 
+from amsn_batch.store import connect
+from amsn_batch.store.employees import existing_employees, record_file
+from amsn_batch.store.ledger import FileRecord
 from tests.factories import MOVEMENT_HEADERS, employee_row, fr_date, make_nir, write_csv
 
 TODAY = dt.date.today()
@@ -221,3 +224,30 @@ def test_nir_and_birth_worded_as_a_person_would(ws, rng):
     assert f"(né en mars {minor_year})" in msg["3", "MINEUR_SIA"]
     assert f"(né le 01/01/{minor_year})" in msg["4", "MINEUR_SIA"]
     assert f"naissance en janvier 2005" in msg["4", "NIR_NAISSANCE"]
+
+
+def test_the_store_never_versions_a_row_that_changes_nothing(ws, rng):
+    """The store's own guard, below the checks: handed a modification equal to what it holds and a real one,
+    it writes one version and counts one modification."""
+    siret = ws.registry.members["10001"][0]
+    a, b = make_nir(rng), make_nir(rng)
+    write_csv(ws.drop("10001", "embauches.csv"), MOVEMENT_HEADERS,
+              [employee_row(a, siret, hired=HIRED, name="A"), employee_row(b, siret, hired=HIRED, name="B")])
+    ws.cli("traiter")
+    db = connect(ws.db_path)
+    try:
+        existing = existing_employees(db.conn, ["10001"])
+        assert set(existing["fichier"]) == {"embauches.csv"}
+        assert all(v.startswith(TODAY.isoformat()) for v in existing["fichier_recu_le"])
+        accepted = existing.drop(columns=["id", "present", "version_id", "fichier", "fichier_recu_le"]).copy()
+        accepted["action"] = accepted["compte"] = "modification"
+        accepted["pos"], accepted["line"] = [0, 1], [2, 3]
+        accepted.loc[accepted["nir"] == b, "poste"] = "Caissière"
+        before = versions(ws)
+        rec = FileRecord("0" * 64, "10001", "direct.csv", 1, TODAY.isoformat(), "accepte", 2, 2, 0, 0, {})
+        _, counts = record_file(db.conn, rec, [], accepted, existing, TODAY.isoformat())
+    finally:
+        db.conn.close()
+    assert counts == {"entree": 0, "sortie": 0, "modification": 1}
+    assert versions(ws) == before + 1
+    assert ws.sql("SELECT poste FROM salaries_actuels WHERE nir = ?", b) == [("Caissière",)]
