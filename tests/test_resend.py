@@ -167,9 +167,13 @@ def test_full_list_resent_identical_changes_nothing(ws, rng):
     siret = ws.registry.members["10001"][0]
     staff = [make_nir(rng) for _ in range(6)]
     rows = [list_row(n, siret, f"N{i}") for i, n in enumerate(staff)]
+    gone = make_nir(rng)
+    rows.append(list_row(gone, siret, "H", exit=LEFT))  # hired and gone since the last list: kept as history
     write_csv(ws.drop("10001", "liste.csv"), LIST_HEADERS, rows)
     ws.cli("traiter")
-    assert ws.ack("10001", "liste")["entrees"] == 6
+    assert ws.ack("10001", "liste")["entrees"] == 7
+    assert ws.sql("SELECT present FROM salaries_actuels WHERE nir = ?", gone) == [(0,)]
+    assert ws.sql("SELECT mouvement FROM evenements WHERE nir = ? ORDER BY id", gone) == [("entree",), ("sortie",)]
     rows[0] = list_row(staff[0], siret, "N0", exit=LEFT)  # leaves
     rows[1] = list_row(staff[1], siret, "N1", job="Caissière")  # changes
     write_csv(ws.drop("10001", "liste.csv"), LIST_HEADERS, rows)

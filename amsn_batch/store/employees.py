@@ -3,6 +3,7 @@ a single transaction together with the file's ledger entry, so a file is applied
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -230,9 +231,27 @@ def _apply(conn: sqlite3.Connection, file_id: int, acc: pd.DataFrame, existing: 
         kept = np.flatnonzero(known)
         written[kept] = _apply_known(conn, file_id, acc.iloc[kept].reset_index(drop=True),
                                      m.iloc[kept].reset_index(drop=True), next_ver + n_fresh, now)
+        emp_ids[kept] = m["id"].to_numpy()[kept]
+    exit_date = acc["date_sortie"].fillna("").to_numpy(dtype=object)
+    ended = written & (acc["action"] == "entree").to_numpy() & (exit_date != "") & (exit_date <= now[:10])
+    if ended.any():
+        _end(conn, emp_ids[ended])
     # `compte`: what the checks count each row as (an exit-date correction is a sortie counted as a modification)
     counts = acc.loc[written, "compte"].value_counts()
     return {k: int(counts.get(k, 0)) for k in ("entree", "sortie", "modification")}
+
+
+def _end(conn, employee_ids: np.ndarray) -> None:
+    """Entries whose exit date has already passed (hired and gone, as a full list tells it): the exit follows
+    each entry at once, as a version of its own, and the employee is not present."""
+    ids = json.dumps([int(i) for i in employee_ids])
+    fields = ", ".join(EMPLOYEE_FIELDS)
+    conn.execute(
+        f"INSERT INTO salaries_versions (salarie_id, precedente_id, mouvement, fichier_id, ligne, le, champs_modifies, {fields}) "
+        f"SELECT v.salarie_id, v.id, 'sortie', v.fichier_id, v.ligne, v.le, NULL, {', '.join('v.' + f for f in EMPLOYEE_FIELDS)} "
+        "FROM salaries s JOIN salaries_versions v ON v.id = s.version_id WHERE s.id IN (SELECT value FROM json_each(?))", (ids,))
+    conn.execute("UPDATE salaries SET present = 0, version_id = (SELECT MAX(v.id) FROM salaries_versions v WHERE v.salarie_id = salaries.id) "
+                 "WHERE id IN (SELECT value FROM json_each(?))", (ids,))
 
 
 def _apply_known(conn, file_id: int, acc: pd.DataFrame, old: pd.DataFrame, next_ver: int, now: str) -> np.ndarray:
@@ -241,7 +260,7 @@ def _apply_known(conn, file_id: int, acc: pd.DataFrame, old: pd.DataFrame, next_
     which rows were written."""
     n = len(acc)
     action = acc["action"].to_numpy(dtype=object)
-    rehire = action == "entree"  # a former employee comes back: the row is the whole new state
+    rehire = action == "entree"  # a former employee comes back: the row is the whole new state (no exit date: none)
     changed = [[] for _ in range(n)]
     state = {}
     for f in EMPLOYEE_FIELDS:
@@ -255,8 +274,6 @@ def _apply_known(conn, file_id: int, acc: pd.DataFrame, old: pd.DataFrame, next_
             v = new[i]
             if v is None and not rehire[i]:
                 v = before[i]
-            if f == "date_sortie" and rehire[i]:
-                v = None
             if f == "multi_employeur" and v is None:
                 v = 0
             if (v if v is not None else "") != (before[i] if before[i] is not None else ""):
