@@ -196,6 +196,8 @@ def test_root_cause_only(ws, rng):
     siret = ws.registry.members["10001"][0]
     far = f"01/09/{TODAY.year + 36}"
     minor_birth = fr_date(TODAY.replace(year=TODAY.year - 11, month=1, day=15))
+    nir = make_nir(rng, year=TODAY.year - 16)
+    bad_key = nir[:13] + f"{(int(nir[13:]) + 1) % 97:02d}"
     rows = [
         # the hire date typed 2062 for 2026: the birth date is right, and is not blamed
         employee_row(make_nir(rng, year=1964, month=3), siret, hired=far, birth="12/03/1964", exit=fr_date(TODAY)),
@@ -203,13 +205,17 @@ def test_root_cause_only(ws, rng):
         employee_row(make_nir(rng, year=1967, month=6), siret, hired=HIRED, birth="14/06/1867"),
         # a birth date that makes a child of 11 at hire: not also a minor in category SI
         employee_row(make_nir(rng, year=1990), siret, hired=HIRED, birth=minor_birth, category="SI"),
+        # two independent mistakes: a wrong NIR key does not hide that a 16-year-old is declared SI
+        employee_row(bad_key, siret, hired=NEW_HIRE, birth=fr_date(TODAY.replace(year=TODAY.year - 16, day=1)),
+                     category="SI"),
     ]
     write_csv(ws.drop("10001", "f.csv"), MOVEMENT_HEADERS, rows)
     ws.cli("traiter")
     out = ws.ack_rows("10001", "f")
     assert codes(out) == [("2", "Date d'embauche", "DATE_EMBAUCHE_FUTURE"),
                           ("3", "Date de naissance", "DATE_NAISSANCE_INVRAISEMBLABLE"),
-                          ("4", "Date de naissance", "DATE_NAISSANCE_INVRAISEMBLABLE")]
+                          ("4", "Date de naissance", "DATE_NAISSANCE_INVRAISEMBLABLE"),
+                          ("5", "Catégorie déclarée", "MINEUR_SIA"), ("5", "N° sécurité sociale", "NIR_CLE")]
     limit = fr_date(TODAY + dt.timedelta(days=365))
     assert far in out[0]["message"] and f"au plus tard pour le {limit}" in out[0]["message"]
 

@@ -360,7 +360,7 @@ def _categories(r: _Rows, f: Findings, today: dt.date) -> None:
     rank_exp = _rank(expected)
     given = declared != ""
     sound = _sound(r, f, "categorie", *keys)  # the findings below follow from these cells: none on a refused one
-    sound_minor = sound & _sound(r, f, "date_naissance", "nir")  # and from the age
+    sound_minor = sound & _sound(r, f, "date_naissance")  # and from the age (a refused NIR gives none)
     has_dets = (reason != "") if keys else np.zeros(r.n, dtype=bool)
     too_low = given & has_dets & (rank_dec < rank_exp) & (expected != "SIH") & sound
     f.add_rows("CATEGORIE_INSUFFISANTE", np.flatnonzero(too_low), "categorie", r.col("categorie")[too_low],
