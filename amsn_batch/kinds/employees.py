@@ -140,7 +140,8 @@ def _read(path: Path, settings: Settings):
 
 
 def _movement_counts(accepted: pd.DataFrame) -> dict[str, int]:
-    counts = accepted["action"].value_counts() if len(accepted) else {}
+    """What the rows would be counted as once applied (`compte`: an exit-date correction is a modification)."""
+    counts = accepted["compte"].value_counts() if len(accepted) else {}
     return {k: int(counts.get(k, 0)) for k in ("entree", "sortie", "modification")}
 
 

@@ -19,6 +19,7 @@ import difflib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Mapping
 from functools import cache
 
 import numpy as np
@@ -26,13 +27,14 @@ import pandas as pd
 
 from ..read.headers import HeaderMap
 from ..read.table import Table
-from ..vocab import Rule, catalogue, load_toml, pcs_reference, vocabulary
+from ..vocab import BLOCKING, Rule, catalogue, load_toml, pcs_reference, vocabulary
 from . import identifiers, values
 from .catalogue import FILE, Findings
 from .schema import ENTRY_FIELDS, Cells, failures, missing_columns
 
 CONTEXT_FR = {"entree": "une entrée", "modification": "une modification", "sortie": "une sortie",
               "liste": "chaque salarié de la liste", "": "chaque ligne"}
+MOVEMENT_FR = {"entree": "entrée", "sortie": "sortie", "modification": "modification"}
 RANK = {"": 0, "SI": 0, "SIH": 1, "SIA": 2, "SIR": 3}
 INACTIVE = {"cessation": "cessation d'activité", "liquidation": "liquidation judiciaire", "sans_personnel": "plus de personnel"}
 
@@ -64,14 +66,14 @@ class Context:
 @dataclass
 class Outcome:
     findings: Findings
-    accepted: pd.DataFrame  # pos, line, action, adherent, nir, + STORED
+    accepted: pd.DataFrame  # pos, line, action, compte (what it counts as), adherent, nir, + STORED
     rows: int
     held: bool = False  # a full list held for review: nothing may be applied
     list_date: str | None = None
 
     @property
     def refused(self) -> int:
-        """Lines refused (a full list's unchanged lines are accepted though they change nothing)."""
+        """Lines refused (a line that repeats what the store holds is accepted though it changes nothing)."""
         return self.rows if self.findings.file_refused() else len(self.findings.blocked_positions())
 
 
@@ -151,6 +153,18 @@ def _fr(iso: str) -> str:
     return dt.date.fromisoformat(iso).strftime("%d/%m/%Y") if iso else ""
 
 
+def _sound(r: _Rows, f: Findings, *keys: str) -> np.ndarray:
+    """Rows where none of these fields carries a refusing finding so far. A check across fields looks only
+    at these: what only follows from a refused value (the age at hire of a hire date typed 2062) is not
+    reported, so that the sender is shown the cause, not its symptoms."""
+    found = f.frame()
+    blocking = {code for code, rule in catalogue().items() if rule.severity == BLOCKING}
+    hit = found["field"].isin(keys).to_numpy() & found["code"].isin(blocking).to_numpy() & (found["pos"] >= 0).to_numpy()
+    ok = np.ones(r.n, dtype=bool)
+    ok[found["pos"].to_numpy()[hit]] = False
+    return ok
+
+
 def _label(key: str) -> str:
     return vocabulary("mouvements").field(key).label
 
@@ -203,8 +217,14 @@ def _proches(r: _Rows, rule: Rule, key: str, pos: np.ndarray) -> dict:
     return {"valeur": _at(r.col(key), pos), "proches": [nearest[c] for c in codes]}
 
 
+def _limit_params(r: _Rows, rule: Rule, key: str, pos: np.ndarray) -> dict:
+    limit = r.today + dt.timedelta(days=rule.params["max_jours"])
+    return {"valeur": _at(r.col(key), pos), "limite": limit.strftime("%d/%m/%Y")}
+
+
 _PARAMS = {  # the message parameters beyond the raw value (valeur), by rule
     "CHAMP_OBLIGATOIRE": _required_params,
+    "DATE_EMBAUCHE_FUTURE": _limit_params,
     "NIR_FORMAT": lambda r, rule, key, pos: {"detail": [_nir_shape_detail(v) for v in r.nir(key)["value"][pos]]},
     "NIR_MOIS": lambda r, rule, key, pos: {"mois": [f"{m:02d}" for m in r.nir(key)["month"][pos]]},
     "NIR_PROVISOIRE": lambda r, rule, key, pos: {"sexe": r.nir(key)["sex"][pos]},
@@ -253,12 +273,12 @@ def _dates(r: _Rows, f: Findings) -> None:
     f.add_rows("DATE_SORTIE_MANQUANTE", np.flatnonzero(missing_exit), "date_sortie", "")
 
     hire = r.out["date_embauche"]
-    before = (exit_iso != "") & (hire != "") & (exit_iso < hire)
+    before = (exit_iso != "") & (hire != "") & (exit_iso < hire) & _sound(r, f, "date_sortie", "date_embauche")
     pos = np.flatnonzero(before)
     f.add_rows("DATE_SORTIE_AVANT_EMBAUCHE", pos, "date_sortie", r.col("date_sortie")[before], valeur=r.col("date_sortie")[before],
                embauche=[_fr(h) for h in hire[pos]])
     birth = r.out["date_naissance"]
-    both = (birth != "") & (hire != "")
+    both = (birth != "") & (hire != "") & _sound(r, f, "date_naissance", "date_embauche")
     if both.any():
         pos = np.flatnonzero(both)
         age = np.array([_age(b, h) for b, h in zip(birth[pos], hire[pos])])
@@ -276,7 +296,7 @@ def _age(birth_iso: str, on_iso: str) -> int:
 def _nir_birth(r: _Rows, f: Findings) -> None:
     """A NIR says the year and (01–12) month of birth: they must agree with the birth date when given."""
     nir, birth = r.out["nir"], r.out["date_naissance"]
-    both = (nir != "") & (birth != "")
+    both = (nir != "") & (birth != "") & _sound(r, f, "nir", "date_naissance")
     if not both.any():
         return
     pos = np.flatnonzero(both)
@@ -288,8 +308,23 @@ def _nir_birth(r: _Rows, f: Findings) -> None:
     differ = (nir_yy != b_yy) | (real_month & (nir_mm != b_mm))
     hit = pos[differ]
     f.add_rows("NIR_NAISSANCE", hit, "date_naissance", r.col("date_naissance").to_numpy()[hit],
-               nir_naissance=[(f"{m}/" if rm else "") + f"..{y}" for m, y, rm in zip(nir_mm[differ], nir_yy[differ], real_month[differ])],
+               nir_naissance=[_month_year(int(m) if rm else 0, _century(int(y), int(b[:4])))
+                              for m, y, rm, b in zip(nir_mm[differ], nir_yy[differ], real_month[differ], birth[hit])],
                naissance=[_fr(b) for b in birth[hit]])
+
+
+MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+             "novembre", "décembre")
+
+
+def _month_year(month: int, year: int) -> str:
+    """"juin 1967", or "1967" when the month is unknown (0)."""
+    return f"{MONTHS_FR[month - 1]} {year}" if month else str(year)
+
+
+def _century(yy: int, near: int) -> int:
+    """The year a two-digit NIR year stands for: of 19yy and 20yy, the nearer to `near`."""
+    return min((1900 + yy, 2000 + yy), key=lambda y: abs(y - near))
 
 
 def _categories(r: _Rows, f: Findings, today: dt.date) -> None:
@@ -319,27 +354,31 @@ def _categories(r: _Rows, f: Findings, today: dt.date) -> None:
                 reason = np.where(stronger, _label(key), reason)
         r.out["determinants"] = joined
         if "det_aucun" in checked:
-            risky = checked["det_aucun"] & (reason != "")
+            risky = checked["det_aucun"] & (reason != "") & _sound(r, f, *keys)
             f.add_rows("AUCUN_AVEC_RISQUE", np.flatnonzero(risky), "det_aucun", "", determinant=reason[risky])
     rank_dec = _rank(declared)
     rank_exp = _rank(expected)
     given = declared != ""
+    sound = _sound(r, f, "categorie", *keys)  # the findings below follow from these cells: none on a refused one
+    sound_minor = sound & _sound(r, f, "date_naissance")  # and from the age (a refused NIR gives none)
     has_dets = (reason != "") if keys else np.zeros(r.n, dtype=bool)
-    too_low = given & has_dets & (rank_dec < rank_exp) & (expected != "SIH")
+    too_low = given & has_dets & (rank_dec < rank_exp) & (expected != "SIH") & sound
     f.add_rows("CATEGORIE_INSUFFISANTE", np.flatnonzero(too_low), "categorie", r.col("categorie")[too_low],
                declaree=declared[too_low], attendue=expected[too_low], determinant=reason[too_low])
     sih = given & (expected == "SIH") & (declared == "SI")
-    f.add_rows("CATEGORIE_SIH", np.flatnonzero(sih), "categorie", r.col("categorie")[sih], determinant=reason[sih])
+    f.add_rows("CATEGORIE_SIH", np.flatnonzero(sih & sound), "categorie", r.col("categorie")[sih & sound],
+               determinant=reason[sih & sound])
     stored = np.where(sih | ~given, expected, declared)
     if keys:
         sir_for_sih = given & (declared == "SIR") & (expected == "SIH")
-        f.add_rows("CATEGORIE_SIR_HABILITATION", np.flatnonzero(sir_for_sih), "categorie", r.col("categorie")[sir_for_sih])
-        unjustified = given & (rank_dec > rank_exp) & ~sir_for_sih & ~_minor(r, today)
+        f.add_rows("CATEGORIE_SIR_HABILITATION", np.flatnonzero(sir_for_sih & sound), "categorie",
+                   r.col("categorie")[sir_for_sih & sound])
+        unjustified = given & (rank_dec > rank_exp) & ~sir_for_sih & ~_minor(r, today) & sound_minor
         f.add_rows("CATEGORIE_SANS_DETERMINANT", np.flatnonzero(unjustified), "categorie", r.col("categorie")[unjustified],
                    declaree=declared[unjustified], attendue=expected[unjustified])
     minor = _minor(r, today)
     low_minor = minor & np.isin(stored, ["", "SI", "SIH"]) & (r.out["action"] != "sortie")
-    explicit = low_minor & given
+    explicit = low_minor & given & sound_minor
     pos = np.flatnonzero(explicit)
     f.add_rows("MINEUR_SIA", pos, "categorie", r.col("categorie")[explicit], declaree=declared[explicit],
                naissance=[_birth_text(r, i) for i in pos])
@@ -385,11 +424,12 @@ def _minor(r: _Rows, today: dt.date) -> np.ndarray:
 
 
 def _birth_text(r: _Rows, i: int) -> str:
+    """When the employee was born, to follow "né": "le 12/07/2009", "en mars 2009" or "en 2009"."""
     b = r.out["date_naissance"][i]
     if b:
-        return _fr(b)
+        return f"le {_fr(b)}"
     year, month = _birth_year_month(r)
-    return f"{month[i]:02d}/{year[i]}" if month[i] else str(year[i])
+    return f"en {_month_year(int(month[i]), int(year[i]))}"
 
 
 _SPACES = re.compile(f"[{identifiers.SPACES}]")
@@ -416,7 +456,7 @@ def _establishment(r: _Rows, ctx: Context, f: Findings) -> None:
         f.add_rows(code, pos, "siret", siret[pos], valeur=siret[pos], siret=siret[pos], adherent=adherent[pos],
                    expediteur=ctx.sender.code)
     inactive = d.spread(np.array([ctx.member_status.get(o, "") in INACTIVE for o in owners])) & (r.out["action"] == "entree")
-    pos = np.flatnonzero(inactive & ~foreign)
+    pos = np.flatnonzero(inactive & ~foreign & _sound(r, f, "siret"))
     f.add_rows("ADHERENT_INACTIF", pos, "siret", siret[pos], adherent=adherent[pos],
                statut=[INACTIVE[ctx.member_status[a]] for a in adherent[pos]])
     # A line of another member's establishment is refused above and looked at no further: nothing the sender
@@ -455,7 +495,8 @@ def _duplicates_and_multi(r: _Rows, ctx: Context, f: Findings, keys: pd.DataFram
     # a line that applies. Whether someone works for another member of the service is never told to a sender
     # (it would be a per-NIR employer lookup): staff see those people on the dashboard.
     action = r.out["action"]
-    candidates = keyed & (r.out["multi_employeur"] != 1) & ((action == "entree") | ((action == "modification") & present))
+    candidates = (keyed & (r.out["multi_employeur"] != 1) & ((action == "entree") | ((action == "modification") & present))
+                  & _sound(r, f, "multi_employeur"))
     if not candidates.any():
         return
     in_file = keys.loc[keyed, ["nir", "adherent"]]
@@ -474,67 +515,173 @@ def _duplicates_and_multi(r: _Rows, ctx: Context, f: Findings, keys: pd.DataFram
         f.add_rows("MULTI_EMPLOYEUR_NON_DECLARE", pos, "multi_employeur", "")
 
 
-def _present(keys: pd.DataFrame, keyed: np.ndarray, existing: pd.DataFrame) -> np.ndarray:
-    if existing is None or existing.empty:
-        return np.zeros(len(keys), dtype=bool)
-    merged = keys.merge(existing[["adherent", "nir", "present"]], how="left", on=["adherent", "nir"])
-    return (merged["present"].fillna(0).to_numpy() == 1) & keyed
+Stored = Mapping[str, "pd.Series | np.ndarray"]  # a column per stored field, a value per row of the file
+
+
+def _stored(keys: pd.DataFrame, keyed: np.ndarray, existing: pd.DataFrame) -> tuple[Stored, np.ndarray, np.ndarray]:
+    """What the store holds for each row's (adhérent, NIR), row by row (the stored fields, and the file that
+    recorded them: `fichier`, `fichier_recu_le`; one column each, read with `_column`), and which rows'
+    employees it knows and has present."""
+    columns = ["id", "present", *STORED, "fichier", "fichier_recu_le"]
+    if existing is None or existing.empty:  # nobody known: no merge
+        none = np.full(len(keys), None, dtype=object)
+        stored = {c: none for c in columns}
+    else:
+        stored = keys[["adherent", "nir"]].merge(existing[["adherent", "nir", *columns]], how="left", on=["adherent", "nir"])
+    known = pd.notna(_column(stored, "id")) & keyed
+    present = (_column(stored, "present") == 1) & keyed
+    return stored, known, present
+
+
+def _column(stored: Stored, key: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """A stored column as an object array, at the positions `rows` (all when None)."""
+    values = stored[key]
+    if rows is not None:
+        values = values.iloc[rows] if isinstance(values, pd.Series) else values[rows]
+    return np.asarray(values, dtype=object)
+
+
+# The fields a row is compared on with the store; the values a row does not give keep the stored ones.
+COMPARED = ("siret", "nom", "prenom", "date_naissance", "date_embauche", "date_sortie", "contrat", "poste", "pcs",
+            "multi_employeur", "categorie", "determinants", "commentaire", "contraintes")
+
+
+def _text(values: np.ndarray, key: str) -> np.ndarray:
+    """Values as text to compare a file's with the store's ('' for none; a flag as 0 or 1)."""
+    if key == "multi_employeur":
+        number = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+        return np.where(number.isna(), "", number.fillna(0).astype(np.int64).astype(str)).astype(object)
+    return np.where(pd.isna(values), "", values).astype(object)  # the other stored fields are text
+
+
+def _changes(r: _Rows, stored: Stored, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For the rows at positions `rows`: whether a value the file gives differs from the stored one, and the
+    labels of the fields that differ ("Poste de travail, Code PCS"). One comparison per field, for movement
+    files and full lists alike: a value not given (an empty cell; no determinant columns) is no difference."""
+    changed = np.zeros(len(rows), dtype=bool)
+    labels = np.full(len(rows), "", dtype=object)
+    if not len(rows):
+        return changed, labels
+    for key in COMPARED:
+        value = r.out[key]
+        new = value.iloc[rows].to_numpy(dtype=object) if isinstance(value, pd.Series) else np.asarray(value, dtype=object)[rows]
+        new_text = _text(new, key)
+        old_text = _text(_column(stored, key, rows), key)
+        given = ~pd.isna(new) if key == "determinants" else new_text != ""  # '' determinants: none checked
+        diff = given & (new_text != old_text)
+        if diff.any():
+            label = "déterminants de suivi" if key == "determinants" else _label(key)
+            labels[diff] = np.where(labels[diff] == "", label, labels[diff] + ", " + label)
+            changed |= diff
+    return changed, labels
+
+
+def _unblocked(f: Findings, n: int) -> np.ndarray:
+    ok = np.ones(n, dtype=bool)
+    ok[f.blocked_positions()] = False
+    return ok
+
+
+def _stored_exit(r: _Rows, f: Findings, stored: Stored, gone_exits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exits of employees who have already left: (the same exit date, another date). The same exit changes
+    nothing; another date corrects the recorded one (SORTIE_CORRIGEE): a new version of the exit, counted as
+    a modification."""
+    look = np.flatnonzero(gone_exits)
+    old_exit = _text(_column(stored, "date_sortie", look), "date_sortie")
+    same, corrected = np.zeros(r.n, dtype=bool), np.zeros(r.n, dtype=bool)
+    same[look] = r.out["date_sortie"][look] == old_exit
+    corrected[look] = ~same[look] & (r.out["date_sortie"][look] != "")
+    pos = np.flatnonzero(corrected)
+    f.add_rows("SORTIE_CORRIGEE", pos, "date_sortie", _at(r.col("date_sortie"), pos), valeur=_at(r.col("date_sortie"), pos),
+               avant=[_fr(d) for d in old_exit[corrected[look]]], **_recorded_by(stored, pos))
+    return same, corrected
+
+
+def _same_hire(r: _Rows, stored: Stored, rows: np.ndarray) -> np.ndarray:
+    """Rows (a mask) whose hire date is the stored one, among `rows` (a mask): the same employment."""
+    look = np.flatnonzero(rows)
+    old = _text(_column(stored, "date_embauche", look), "date_embauche")
+    same = np.zeros(r.n, dtype=bool)
+    same[look] = (r.out["date_embauche"][look] == old) & (old != "")
+    return same
+
+
+def _recorded_by(stored: Stored, pos: np.ndarray) -> dict:
+    """The file that recorded the stored state of these rows' employees: its name as dropped, the day received."""
+    name, received = _column(stored, "fichier", pos), _column(stored, "fichier_recu_le", pos)
+    codes, days = pd.factorize(np.array([str(v)[:10] if isinstance(v, str) else "" for v in received], dtype=object))
+    return {"fichier": np.where(pd.isna(name), "", name),
+            "date": np.array([_fr(d) for d in days] + [""], dtype=object)[codes]}  # each day written once
 
 
 def _against_store(r: _Rows, ctx: Context, f: Findings) -> None:
-    """Duplicates within the file, and sorties or modifications of employees the store does not know."""
+    """Duplicates within the file, then each movement against what the store holds. A row that repeats what
+    is recorded (an entry or a modification giving nothing new, an exit at the recorded date, the entry of an
+    employment that has since ended) is accepted with DEJA_ENREGISTRE, writes nothing and is not counted; an
+    entry of a present employee changes only what differs (ENTREE_SALARIE_PRESENT); another exit date for an
+    employee who has left corrects it (SORTIE_CORRIGEE); sorties and modifications of employees the store does
+    not have present are refused (SALARIE_INCONNU)."""
     keys, keyed = _keys_frame(r)
-    present = _present(keys, keyed, ctx.existing)
+    stored, known, present = _stored(keys, keyed, ctx.existing)
     _duplicates_and_multi(r, ctx, f, keys, keyed, present)
     action, adherent = r.out["action"], r.out["adherent"]
-    unknown = keyed & ~present & np.isin(action, ["sortie", "modification"])
+    sound = keyed & _unblocked(f, r.n)  # a refused row is compared with nothing: its values are not all read
+    gone = known & ~present
+    look = np.flatnonzero(sound & ((present & np.isin(action, ["entree", "modification"])) | (gone & (action == "modification"))))
+    changed, labels = _changes(r, stored, look)
+    repeat = np.zeros(r.n, dtype=bool)
+    repeat[look[~changed]] = True
+    again = changed & (action[look] == "entree")
+    pos = look[again]
+    f.add_rows("ENTREE_SALARIE_PRESENT", pos, "nir", _at(r.out["nir_raw"], pos), adherent=adherent[pos], champs=labels[again])
+    action[pos] = "modification"
+    same_exit, corrected = _stored_exit(r, f, stored, sound & gone & (action == "sortie"))
+    repeat |= same_exit
+    ended = _same_hire(r, stored, sound & gone & (action == "entree"))
+    repeat |= ended
+    pos = np.flatnonzero(repeat)
+    f.add_rows("DEJA_ENREGISTRE", pos, "mouvement", _at(r.col("mouvement"), pos),
+               mouvement=[MOVEMENT_FR[a] for a in action[pos]],
+               suite=[f" ; le salarié est sorti depuis, le {_fr(d)}" if e else ""
+                      for d, e in zip(_column(stored, "date_sortie", pos), ended[pos])],
+               **_recorded_by(stored, pos))
+    action[repeat] = ""  # accepted, applied to nothing
+    unknown = keyed & ~present & np.isin(action, ["sortie", "modification"]) & ~corrected
     pos = np.flatnonzero(unknown)
     f.add_rows("SALARIE_INCONNU", pos, "nir", _at(r.out["nir_raw"], pos), adherent=adherent[pos], mouvement=action[pos])
-    again = keyed & present & (action == "entree")
-    pos = np.flatnonzero(again)
-    f.add_rows("ENTREE_SALARIE_PRESENT", pos, "nir", _at(r.out["nir_raw"], pos), adherent=adherent[pos])
-    action[again] = "modification"
-
-
-COMPARED = ("siret", "nom", "prenom", "date_naissance", "date_embauche", "contrat", "poste", "pcs", "multi_employeur",
-            "categorie", "determinants", "commentaire", "contraintes")
+    r.out["compte"] = np.where(corrected, "modification", action).astype(object)
 
 
 def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.DataFrame, bool]:
     """Derive the movements of a full list against the store: new people enter, changed ones are modified,
-    people with an exit date leave, and present employees missing from the list leave at the list's date."""
+    people with an exit date leave, and present employees missing from the list leave at the list's date.
+    A line that repeats what the store holds changes nothing (and is not counted), as in a movement file."""
     keys, keyed = _keys_frame(r)
-    present = _present(keys, keyed, ctx.existing)
+    stored, known, present = _stored(keys, keyed, ctx.existing)
     _duplicates_and_multi(r, ctx, f, keys, keyed, present)
     action = r.out["action"]
-    leaving = present & (r.out["date_sortie"] != "")
+    exit_given = r.out["date_sortie"] != ""
+    leaving = present & exit_given
     action[present] = "modification"
     action[leaving] = "sortie"
-    action[~present & (r.out["date_sortie"] != "")] = "entree"  # hired and gone within the period: kept as history
+    action[~present & exit_given] = "entree"  # hired and gone within the period: kept as history
+    sound = keyed & _unblocked(f, r.n)
+    look = np.flatnonzero(sound & (action == "modification"))
+    changed, labels = _changes(r, stored, look)
+    f.add_rows("LISTE_MODIFICATION", look[changed], None, "", champs=labels[changed])
+    action[look[~changed]] = ""  # accepted, applied to nothing
+    # an employee who has left, listed again with the exit of the same employment
+    listed_gone = sound & known & ~present & exit_given
+    gone_exits = listed_gone & (_same_hire(r, stored, listed_gone) | (r.out["date_embauche"] == ""))
+    action[gone_exits] = "sortie"
+    same_exit, corrected = _stored_exit(r, f, stored, gone_exits)
+    action[same_exit] = ""
+    r.out["compte"] = np.where(corrected, "modification", action).astype(object)
 
     accepted = _accepted(r, f)
     existing = ctx.existing
     if len(existing):
         current = existing[existing["present"] == 1]
-        # rows equal to what the store holds change nothing
-        mods = accepted[accepted["action"] == "modification"]
-        if len(mods):
-            m = mods[["adherent", "nir"]].reset_index().merge(current, on=["adherent", "nir"], how="left")
-            changed = np.zeros(len(m), dtype=bool)
-            fields_changed = [[] for _ in range(len(m))]
-            for fld in COMPARED:
-                new = mods[fld].to_numpy(dtype=object)
-                old = m[fld].to_numpy(dtype=object)
-                new_s = np.array(["" if v is None or v != v else str(v) for v in new])
-                old_s = np.array(["" if v is None or v != v else str(v) for v in old])
-                diff = (new_s != "") & (new_s != old_s) if fld != "determinants" else (new_s != old_s) & np.array([v is not None for v in new])
-                changed |= diff
-                for i in np.flatnonzero(diff):
-                    fields_changed[i].append(_label(fld) if fld != "determinants" else "déterminants de suivi")
-            same = m["index"].to_numpy()[~changed]
-            pos_changed = mods["pos"].to_numpy()[changed]
-            f.add_rows("LISTE_MODIFICATION", pos_changed, None, "", champs=[", ".join(c) for c, ch in zip(fields_changed, changed) if ch])
-            accepted = accepted.drop(index=same).reset_index(drop=True)
         listed = set(zip(keys.loc[keyed, "adherent"], keys.loc[keyed, "nir"]))
         scope = set(r.out["adherent"][r.out["adherent"] != ""])
         in_scope = current[current["adherent"].isin(scope)]
@@ -548,7 +695,7 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
         f.add_rows("LISTE_SORTIE", np.full(len(gone), FILE), "nir", gone["nir"].to_numpy(), nom=gone["nom"].to_numpy(),
                    prenom=gone["prenom"].to_numpy(), adherent=gone["adherent"].to_numpy(), date=_fr(list_date))
         exits = pd.DataFrame({k: [None] * len(gone) for k in accepted.columns})
-        exits["pos"], exits["line"], exits["action"] = -1, 0, "sortie"
+        exits["pos"], exits["line"], exits["action"], exits["compte"] = -1, 0, "sortie", "sortie"
         exits["adherent"], exits["nir"] = gone["adherent"].to_numpy(), gone["nir"].to_numpy()
         exits["date_sortie"] = list_date
         accepted = pd.concat([accepted.astype(object), exits], ignore_index=True)

@@ -3,6 +3,7 @@ a single transaction together with the file's ledger entry, so a file is applied
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -27,14 +28,16 @@ MAX_PARAMETERS = 32_766  # SQLite's limit on ? per statement (since 3.32)
 
 
 def existing_employees(conn: sqlite3.Connection, adherents: list[str]) -> pd.DataFrame:
-    """Current state of the employees of these adhérents (present or gone)."""
-    cols = ["id", "adherent", "nir", "present", "version_id", *EMPLOYEE_FIELDS]
+    """Current state of the employees of these adhérents (present or gone), with the file that recorded that
+    state: its name as dropped (`fichier`) and when it was received (`fichier_recu_le`, ISO timestamp)."""
+    cols = ["id", "adherent", "nir", "present", "version_id", *EMPLOYEE_FIELDS, "fichier", "fichier_recu_le"]
     if not adherents:
         return pd.DataFrame(columns=cols)
     marks = ",".join("?" * len(adherents))
     sql = (
-        f"SELECT s.id, s.adherent, s.nir, s.present, s.version_id, {', '.join('v.' + f for f in EMPLOYEE_FIELDS)} "
-        f"FROM salaries s JOIN salaries_versions v ON v.id = s.version_id WHERE s.adherent IN ({marks})"
+        f"SELECT s.id, s.adherent, s.nir, s.present, s.version_id, {', '.join('v.' + f for f in EMPLOYEE_FIELDS)}, "
+        f"f.nom, f.recu_le FROM salaries s JOIN salaries_versions v ON v.id = s.version_id "
+        f"LEFT JOIN fichiers f ON f.id = v.fichier_id WHERE s.adherent IN ({marks})"
     )
     return pd.DataFrame(conn.execute(sql, adherents).fetchall(), columns=cols)
 
@@ -223,18 +226,41 @@ def _apply(conn: sqlite3.Connection, file_id: int, acc: pd.DataFrame, existing: 
         "id": emp_ids, "adherent": acc["adherent"], "nir": acc["nir"],
         "present": (acc["action"] != "sortie").to_numpy(dtype=np.int64), "version_id": ver_ids}, fresh)
 
+    written = ~known
     if known.any():
         kept = np.flatnonzero(known)
-        _apply_known(conn, file_id, acc.iloc[kept].reset_index(drop=True), m.iloc[kept].reset_index(drop=True),
-                     next_ver + n_fresh, now)
-    counts = acc["action"].value_counts()
+        written[kept] = _apply_known(conn, file_id, acc.iloc[kept].reset_index(drop=True),
+                                     m.iloc[kept].reset_index(drop=True), next_ver + n_fresh, now)
+        emp_ids[kept] = m["id"].to_numpy()[kept]
+    exit_date = acc["date_sortie"].fillna("").to_numpy(dtype=object)
+    ended = written & (acc["action"] == "entree").to_numpy() & (exit_date != "") & (exit_date <= now[:10])
+    if ended.any():
+        _end(conn, emp_ids[ended])
+    # `compte`: what the checks count each row as (an exit-date correction is a sortie counted as a modification)
+    counts = acc.loc[written, "compte"].value_counts()
     return {k: int(counts.get(k, 0)) for k in ("entree", "sortie", "modification")}
 
 
-def _apply_known(conn, file_id: int, acc: pd.DataFrame, old: pd.DataFrame, next_ver: int, now: str) -> None:
+def _end(conn, employee_ids: np.ndarray) -> None:
+    """Entries whose exit date has already passed (hired and gone, as a full list tells it): the exit follows
+    each entry at once, as a version of its own, and the employee is not present."""
+    ids = json.dumps([int(i) for i in employee_ids])
+    fields = ", ".join(EMPLOYEE_FIELDS)
+    conn.execute(
+        f"INSERT INTO salaries_versions (salarie_id, precedente_id, mouvement, fichier_id, ligne, le, champs_modifies, {fields}) "
+        f"SELECT v.salarie_id, v.id, 'sortie', v.fichier_id, v.ligne, v.le, NULL, {', '.join('v.' + f for f in EMPLOYEE_FIELDS)} "
+        "FROM salaries s JOIN salaries_versions v ON v.id = s.version_id WHERE s.id IN (SELECT value FROM json_each(?))", (ids,))
+    conn.execute("UPDATE salaries SET present = 0, version_id = (SELECT MAX(v.id) FROM salaries_versions v WHERE v.salarie_id = salaries.id) "
+                 "WHERE id IN (SELECT value FROM json_each(?))", (ids,))
+
+
+def _apply_known(conn, file_id: int, acc: pd.DataFrame, old: pd.DataFrame, next_ver: int, now: str) -> np.ndarray:
+    """New versions of known employees, for the rows that change a value or the presence (the checks leave
+    out the rows that repeat what is stored; a row that would change nothing is never versioned). Returns
+    which rows were written."""
     n = len(acc)
     action = acc["action"].to_numpy(dtype=object)
-    rehire = action == "entree"  # a former employee comes back: the row is the whole new state
+    rehire = action == "entree"  # a former employee comes back: the row is the whole new state (no exit date: none)
     changed = [[] for _ in range(n)]
     state = {}
     for f in EMPLOYEE_FIELDS:
@@ -248,21 +274,24 @@ def _apply_known(conn, file_id: int, acc: pd.DataFrame, old: pd.DataFrame, next_
             v = new[i]
             if v is None and not rehire[i]:
                 v = before[i]
-            if f == "date_sortie" and rehire[i]:
-                v = None
             if f == "multi_employeur" and v is None:
                 v = 0
             if (v if v is not None else "") != (before[i] if before[i] is not None else ""):
                 changed[i].append(f)
             merged.append(v)
         state[f] = np.array(merged + [None], dtype=object)[:-1]  # [None]: a 1-D array even of tuples
-    ver_ids = np.arange(next_ver, next_ver + n)
+    present = (action != "sortie").astype(int)
+    write = np.array([bool(c) for c in changed], dtype=bool) | (present != old["present"].to_numpy(dtype=int))
+    rows = np.flatnonzero(write)
+    ver_ids = np.zeros(n, dtype=np.int64)
+    ver_ids[rows] = np.arange(next_ver, next_ver + len(rows))
     emp_ids = old["id"].to_numpy(dtype=np.int64)
     bulk_insert(conn, "salaries_versions", {
         "id": ver_ids, "salarie_id": emp_ids, "precedente_id": old["version_id"].to_numpy(dtype=np.int64),
         "mouvement": action, "fichier_id": file_id,
         "ligne": np.array([int(x) or None for x in acc["line"].tolist()] + [None], dtype=object)[:-1], "le": now,
         "champs_modifies": np.array([",".join(c) or None for c in changed] + [None], dtype=object)[:-1],
-        **state}, np.arange(n))
+        **state}, rows)
     conn.executemany("UPDATE salaries SET present=?, version_id=? WHERE id=?",
-                     zip((action != "sortie").astype(int).tolist(), ver_ids.tolist(), emp_ids.tolist()))
+                     zip(present[rows].tolist(), ver_ids[rows].tolist(), emp_ids[rows].tolist()))
+    return write
