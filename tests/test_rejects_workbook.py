@@ -386,3 +386,76 @@ def test_a_failed_second_process_leaves_the_run_to_write_the_workbook(tmp_path):
                                             env={ENV: "classeur_rejets"})  # the child is killed there
     assert "classeur_rejets_processus_echec code=-9" in proc.stderr
     assert _workbook_cells(ack_path(own.outbox / "10001", "gros", "rejets.xlsx")) == _workbook_cells(ack_path(par.outbox / "10001", "gros", "rejets.xlsx"))
+
+
+# --- an old workbook retired once all its rows were accepted (issue 11) -----------------------------------
+
+
+def _send_back_fixed(ws, book: Path, g, sirets, only: int | None = None) -> Path:
+    """Drop the workbook back, its highlighted cells fixed (the first `only` rows; the others as they were)."""
+    dropped = ws.drop("10001", book.name)
+    dropped.write_bytes(book.read_bytes())
+    fix_like_a_person(dropped, {row[0]: g.good_nirs[i] for i, row in enumerate(g.rows)}, sirets[0])
+    if only is not None:  # the rows after `only` put back as they were sent
+        fixed, original = load_workbook(dropped), load_workbook(book)
+        for r in range(2 + only, original.worksheets[0].max_row + 1):
+            for c, cell in enumerate(original.worksheets[0][r], start=1):
+                fixed.worksheets[0].cell(r, c).value = cell.value
+        fixed.save(dropped)
+    ws.cli("traiter")
+    return dropped
+
+
+def test_workbook_sent_back_and_accepted_retires_the_old_one(ws):
+    sirets = ws.registry.members["10001"]
+    g = generate(sirets, 10, {"pcs": 2, "nir_cle": 1}, seed=31)
+    write_csv(ws.drop("10001", "lot.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    book = ack_path(ws.outbox / "10001", "lot", "rejets.xlsx")
+    sent = book.read_bytes()
+    _send_back_fixed(ws, book, g, sirets)
+    ack = ws.ack("10001", "lot.rejets")
+    assert ack["statut"] == "accepte" and ack["classeurs_retires"] == [book.name]
+    assert not book.exists()
+    assert (ws.outbox / "10001" / "archives" / book.name).read_bytes() == sent  # moved aside, never lost
+    assert "classeurs_retires" not in ws.ack("10001", "lot")  # nothing retired: the field is left out
+
+
+def test_corrected_original_resent_whole_retires_the_workbook(ws):
+    """The usual reflex: the cells fixed in the original and all of it sent again. The refused rows, now
+    recorded (one under its corrected N° de sécurité sociale, found by name), make the workbook needless."""
+    sirets = ws.registry.members["10001"]
+    g = generate(sirets, 8, {"date": 1, "nir_cle": 1}, seed=32)
+    write_csv(ws.drop("10001", "equipe.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    book = ack_path(ws.outbox / "10001", "equipe", "rejets.xlsx")
+    assert book.is_file()
+    for i, kind in g.mistakes.items():
+        if kind == "nir_cle":
+            g.rows[i][NIR] = g.good_nirs[i]
+        else:
+            g.rows[i][MISTAKES[kind][0]] = FIXES[MISTAKES[kind][0]]
+    write_csv(ws.drop("10001", "equipe.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    ack = ws.ack("10001", "equipe")
+    assert ack["lignes_rejetees"] == 0 and ack["classeurs_retires"] == [book.name]
+    assert (ws.outbox / "10001" / "archives" / book.name).is_file() and not book.exists()
+
+
+def test_workbook_kept_until_its_last_row_is_accepted(ws):
+    sirets = ws.registry.members["10001"]
+    g = generate(sirets, 9, {"pcs": 2}, seed=33)
+    write_csv(ws.drop("10001", "paie.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    first = ack_path(ws.outbox / "10001", "paie", "rejets.xlsx")
+    _send_back_fixed(ws, first, g, sirets, only=1)  # one row of two fixed
+    second_ack = ws.ack("10001", "paie.rejets")
+    assert (second_ack["statut"], second_ack["lignes_rejetees"]) == ("accepte_partiellement", 1)
+    assert "classeurs_retires" not in second_ack and first.is_file()  # one of its rows still refused
+    second = ack_path(ws.outbox / "10001", "paie.rejets", "rejets.xlsx")
+    _send_back_fixed(ws, second, g, sirets)
+    third_ack = ws.ack("10001", "paie.rejets.rejets")
+    assert third_ack["statut"] == "accepte"
+    assert sorted(third_ack["classeurs_retires"]) == sorted([first.name, second.name])
+    assert sorted(p.name for p in (ws.outbox / "10001" / "archives").iterdir()) == sorted([first.name, second.name])
+    assert ack_paths(ws.outbox / "10001", "paie", "rejets.xlsx") == []

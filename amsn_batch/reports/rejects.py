@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..config import make_dirs
 from ..formats import FORMULA_START, date_fr, number_fr, write_atomic
 
 if TYPE_CHECKING:
@@ -38,11 +39,12 @@ if TYPE_CHECKING:
 from .. import faults
 from ..logs import quote
 from ..masking import scrub
-from ..vocab import BLOCKING, catalogue, vocabulary
+from ..vocab import BLOCKING, catalogue, normalize, vocabulary
 from .template import drop_down, drop_down_lists
 
-# numpy and pandas are imported where the plan is made: the child process that writes a
-# big file's workbook (Background) needs none of them and starts in a tenth of the time.
+# numpy and pandas (and the readers, rules and store modules that load them) are imported where the plan is
+# made and where old workbooks are looked at: the child process that writes a big file's workbook
+# (Background) needs none of them and starts in a tenth of the time.
 
 log = logging.getLogger("amsn_batch")
 
@@ -487,13 +489,106 @@ def notice_lines(n_rows: int, statut: str, help_email: str = "", missing: list[s
     return lines
 
 
+ARCHIVES = "archives"  # outbox/<sender>/archives/: workbooks moved aside, never deleted
+
+
 def remove_stale(outdir: Path, stem: str) -> None:
     """This file's own answer, written again (a held list released by staff), had a workbook that no longer
-    matches it. Another file's workbook is never touched: each file's answer has its own `stem` (ack.ack_base)."""
+    matches it: moved aside (`retire`). Another file's workbook is never touched: each file's answer has its
+    own `stem` (ack.ack_base)."""
+    retire([outdir / rejects_name(stem)])
+
+
+def covered(conn, outdir: Path, entry) -> list[Path]:
+    """The correction workbooks of the sender's outbox `outdir` whose refused rows have all been accepted since,
+    now that the file of ledger entry `entry` is recorded: the workbook itself sent back and wholly accepted
+    (its name is the workbook's), or each of its rows recorded by a later file of the sender (the corrected
+    original sent back whole, or the rows sent again in other files): see `_rows_recorded`."""
+    if entry.status not in ("accepte", "accepte_partiellement") or not outdir.is_dir():
+        return []
+    own = rejects_name(entry.details.get("accuse") or "")
+    out = []
+    for book in sorted(outdir.glob(rejects_name("*"))):
+        if book.name == own or not book.is_file():
+            continue
+        sent_back = entry.status == "accepte" and Path(entry.name).stem.casefold() == book.stem.casefold()
+        if sent_back or _rows_recorded(conn, book, entry.sender):
+            out.append(book)
+    return out
+
+
+def _rows_recorded(conn, book: Path, sender: str) -> bool:
+    """Whether every row of a correction workbook has been recorded by a file of the sender later than the one
+    the workbook answered: the same movement (any, for a full list of the personnel) for the same N° de
+    sécurité sociale; or, the N° itself having been corrected, for the same name, first name and dates of birth
+    and hire given in the row. False when the workbook cannot be read or names no one."""
+    import pandas as pd
+    from python_calamine import CalamineWorkbook
+
+    from ..read.headers import map_headers
+    from ..rules.values import movements, parse_date
+    from ..store import employees, ledger
+
+    answered = ledger.entry_by_ack_base(conn, book.name[: -len(rejects_name(""))])
+    if answered is None:
+        return False
     try:
-        (outdir / rejects_name(stem)).unlink()
-    except FileNotFoundError:
-        pass
+        rows = CalamineWorkbook.from_path(str(book)).get_sheet_by_name(SHEET).to_python()
+    except Exception:  # not a workbook the service wrote as it is now: kept where it is
+        return False
+    headers = [str(h) for h in rows[0]] if rows else []
+    columns = map_headers(headers, vocabulary("mouvements")).columns
+    if len(rows) < 2 or not ("nir" in columns or "nom" in columns):
+        return False
+
+    def column(key: str) -> list[str]:
+        i = headers.index(columns[key]) if key in columns else None
+        return ["" if i is None or i >= len(r) else str(r[i]).strip() for r in rows[1:]]
+
+    def day(text: str) -> str:
+        parsed = parse_date(text or "")
+        return parsed.isoformat() if parsed else ""
+
+    nirs = [re.sub(r"[\s.\-]", "", v).upper() for v in column("nir")]
+    people = [(normalize(n), normalize(p), day(b), day(h)) for n, p, b, h in
+              zip(column("nom"), column("prenom"), column("date_naissance"), column("date_embauche"))]
+    wanted = (movements(pd.Series(column("mouvement"), dtype=object))[0] if "mouvement" in columns
+              else [""] * len(nirs))
+    done = employees.recorded_since(conn, answered.id, sender, sorted(set(nirs) - {""}),
+                                    sorted(set(column("nom")) - {""}))
+    by_nir = {(v["nir"], m) for v in done for m in (v["mouvement"], "")}
+    by_person = [(normalize(v["nom"]), normalize(v["prenom"]), v["date_naissance"] or "", v["date_embauche"] or "",
+                  v["mouvement"]) for v in done]
+
+    def same_person(row: tuple[str, str, str, str], m: str) -> bool:
+        name, first, born, hired = row
+        return bool(name and (born or hired)) and any(
+            (n, f) == (name, first) and born in ("", b) and hired in ("", h) and m in ("", vm)
+            for n, f, b, h, vm in by_person)
+
+    return all((nir, m) in by_nir or same_person(row, m) for nir, row, m in zip(nirs, people, wanted))
+
+
+def retire(books: list[Path]) -> list[Path]:
+    """Move correction workbooks aside, into archives/ beside them (a name already taken there gets a number):
+    what a sender received is never deleted. Returns where they went."""
+    moved = []
+    for book in books:
+        if not book.is_file():
+            continue
+        folder = book.parent / ARCHIVES
+        target, n = folder / book.name, 1
+        while target.exists():
+            n += 1
+            target = folder / f"{book.stem}.{n}{book.suffix}"
+        try:
+            make_dirs(folder)
+            os.rename(book, target)
+        except FileNotFoundError:
+            continue
+        log.info("classeur_rejets_archive %s", quote(scrub(book.name)))
+        moved.append(target)
+    return moved
 
 
 if __name__ == "__main__":
