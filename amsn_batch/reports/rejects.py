@@ -458,9 +458,10 @@ def notice_lines(n_rows: int, statut: str, help_email: str = "", missing: list[s
     what = []
     if missing:
         names = " et ".join(f"« {m} »" for m in missing)
-        what.append(f"{'Il manque la colonne' if len(missing) < 2 else 'Il manque les colonnes'} {names} : "
-                    f"{'ajoutez-la' if len(missing) < 2 else 'ajoutez-les'} (une colonne avec cet en-tête, à la place "
-                    "de votre choix) et remplissez-la pour chaque ligne.")
+        one = len(missing) < 2
+        what.append(f"Il manque {'la colonne' if one else 'les colonnes'} {names} : {'ajoutez-la' if one else 'ajoutez-les'} "
+                    f"(avec {'cet en-tête' if one else 'ces en-têtes'}, à la place de votre choix) et "
+                    f"{'remplissez-la' if one else 'remplissez-les'} pour chaque ligne.")
     if highlighted:
         what.append("Les cellules à corriger sont surlignées en rouge ; passez la souris dessus pour lire le motif.")
     lines = [
