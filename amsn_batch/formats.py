@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,10 +14,35 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: object) -> object:
-    """Neutralise a value a spreadsheet would run as a formula (CSV/formula injection): prefix with '."""
+    """Neutralise a value a spreadsheet would run as a formula (CSV/formula injection): prefix with '.
+    For CSV: an XLSX cell is rather written as a string cell with the quote-prefix style (reports.rejects),
+    so that the spreadsheet shows and saves the value itself. Undone on reading: `unprotect`."""
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
+
+
+# The apostrophe safe_cell adds: directly followed by what would start a formula.
+PROTECTION = re.compile(r"^'(?=[=+\-@\t\r])")
+
+
+def unprotect(value: str) -> str:
+    """A value as it was before `safe_cell` protected it: a leading apostrophe directly followed by =, +, -, @,
+    a tab or a carriage return is removed (a file the product wrote, or a value kept with its apostrophe by a
+    spreadsheet, sent back)."""
+    return PROTECTION.sub("", value, count=1)
+
+
+def unprotect_columns(frame) -> None:
+    """`unprotect` over every column of a frame of text cells, in place. A column is first screened as one
+    joined text (a few milliseconds per 100,000 cells): almost no column has a cell starting with '."""
+    for name in frame.columns:
+        column = frame[name]
+        joined = "\n".join(column.tolist())
+        if not (joined.startswith("'") or "\n'" in joined):
+            continue
+        starts = column.str.startswith("'")
+        frame.loc[starts, name] = column[starts].map(unprotect)
 
 
 def date_fr(value: str | dt.date | dt.datetime | None) -> str:

@@ -88,8 +88,11 @@ def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.
     sha, quarantined, status, archived = entry.sha256, entry.quarantined, entry.status, entry.archive
     ack = Ack.of(entry, ledger.findings(conn, file_id))
     original = claim.data if claim.data.exists() else Path(archived) if archived else None  # moved by a stopped run
-    paths = _answer(settings.paths.outbox / claim.sender, ack, settings, contacts_for(conn, settings, claim.sender),
-                    source=original, prepared=early)
+    outdir = settings.paths.outbox / claim.sender
+    needless = rejects.covered(conn, outdir, entry) if not quarantined else []  # earlier workbooks now all accepted
+    ack.classeurs_retires = [p.name for p in needless]
+    paths = _answer(outdir, ack, settings, contacts_for(conn, settings, claim.sender), source=original, prepared=early)
+    rejects.retire(needless)  # after the answer that says so: a stopped run finds them still there, and says it again
     log.debug("accuse_ecrit %s", logs.fields(expediteur=claim.sender, empreinte=sha, dossier=paths[0].parent))
     faults.point("accuse_ecrit")
     held = status == "en_attente"  # kept aside until staff release it (amsn-batch liste valider)

@@ -61,26 +61,29 @@ def test_workbook_holds_the_refused_rows_as_sent(ws):
     ws.cli("traiter")
     path = ack_path(ws.outbox / "10001", "embauches", "rejets.xlsx")
     wb, sheet, headers, rows = read_book(path)
-    assert wb.sheetnames == ["Lignes refusées", "Mode d'emploi"]
-    assert headers == MOVEMENT_HEADERS + [REASONS]
+    assert wb.sheetnames == ["Lignes refusées", "Mode d'emploi", "Listes"]
+    assert headers == [REASONS] + MOVEMENT_HEADERS  # issue 11: the reasons first
     assert len(rows) == g.refused == ws.ack("10001", "embauches")["lignes_rejetees"]
 
     for k, i in enumerate(refused_rows):
         sent = ["" if v is None else str(v) for v in g.rows[i]]
-        got = ["" if v is None else v for v in rows[k][:-1]]
-        expected = [("'" + v) if v and v[0] in "=+-@" else v for v in sent]  # formula injection neutralised
-        assert got == expected
+        got = ["" if v is None else v for v in rows[k][1:]]
+        assert got == sent  # issue 11: the values themselves, no apostrophe added...
+        for c, v in enumerate(sent):  # ...a formula-like one in a string cell with the quote-prefix style
+            cell = sheet.cell(k + 2, c + 2)
+            assert cell.data_type == "s" if v else cell.value is None
+            assert bool(cell.quotePrefix) == (v[:1] in ("=", "+", "-", "@"))
         line = i + 2  # header on line 1
-        reasons = rows[k][-1]
+        reasons = rows[k][0]
         assert reasons.startswith(f"Ligne {line} du fichier envoyé.")
         col, _, code = MISTAKES[g.mistakes[i]]
         assert f"• {MOVEMENT_HEADERS[col]} : " in reasons
         # The faulty cell, and only it, is highlighted, with the reason as a comment.
-        assert highlighted(sheet, k + 2, len(headers)) == [col]
-        assert sheet.cell(k + 2, col + 1).comment is not None
-        nir_cell = sheet.cell(k + 2, NIR + 1)
+        assert highlighted(sheet, k + 2, len(headers)) == [col + 1]
+        assert sheet.cell(k + 2, col + 2).comment is not None
+        nir_cell = sheet.cell(k + 2, NIR + 2)
         assert nir_cell.number_format == "@" and nir_cell.data_type == "s"
-    assert sheet.column_dimensions["C"].number_format == "@"  # new rows typed in the column stay text
+    assert sheet.column_dimensions["D"].number_format == "@"  # new rows typed in the column stay text
     assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
     notice = " ".join(str(c.value or "") for c in wb["Mode d'emploi"]["A"])
     assert "embauches.csv" in notice and "ignorée à la lecture" in notice
@@ -118,10 +121,10 @@ def test_xlsx_with_title_and_dates_round_trip(ws):
     ws.cli("traiter")
     book = ack_path(ws.outbox / "10001", "export-paie", "rejets.xlsx")
     _, _, headers, wrows = read_book(book)
-    assert headers[:-1] == MOVEMENT_HEADERS
+    assert headers[1:] == MOVEMENT_HEADERS
     first = sorted(g.mistakes)[0]
-    assert wrows[0][6] == g.rows[first][6]  # the date as the sender sees it, JJ/MM/AAAA
-    assert wrows[0][-1].startswith(f"Ligne {first + 4} du fichier envoyé.")  # title, blank line, header above
+    assert wrows[0][7] == g.rows[first][6]  # the date as the sender sees it, JJ/MM/AAAA
+    assert wrows[0][0].startswith(f"Ligne {first + 4} du fichier envoyé.")  # title, blank line, header above
     dropped = ws.drop("10001", "export-paie.rejets.xlsx")
     dropped.write_bytes(book.read_bytes())
     fix_like_a_person(dropped, {r[0]: g.good_nirs[i] for i, r in enumerate(g.rows)}, "")
@@ -132,18 +135,21 @@ def test_xlsx_with_title_and_dates_round_trip(ws):
 def test_whole_file_refused_then_completed_in_the_workbook(ws):
     headers = drop_without_column(ws, "sans-pcs.csv", "Code PCS")
     book = ack_path(ws.outbox / "10001", "sans-pcs", "rejets.xlsx")
-    _, _, wheaders, wrows = read_book(book)
-    assert wheaders == headers + [REASONS] and len(wrows) == 12
-    assert all("Fichier entier : La colonne obligatoire « Code PCS » est absente" in r[-1] for r in wrows)
+    wb, _, wheaders, wrows = read_book(book)
+    assert wheaders == [REASONS] + headers and len(wrows) == 12
+    assert all("Fichier entier : La colonne obligatoire « Code PCS » est absente" in r[0] for r in wrows)
+    notice = " ".join(str(c.value or "") for c in wb["Mode d'emploi"]["A"])
+    assert "Il manque la colonne « Code PCS » : ajoutez-la" in notice
+    assert "surlignées" not in notice  # issue 11: no cell to correct is highlighted, none is said to be
 
     dropped = ws.drop("10001", book.name)
     dropped.write_bytes(book.read_bytes())
     wb = load_workbook(dropped)
     sheet = wb.worksheets[0]
-    sheet.insert_cols(len(headers))  # the person adds the missing column before « Motifs du refus »
-    sheet.cell(1, len(headers)).value = "Code PCS"
+    new = len(headers) + 2  # the person adds the missing column after the last one
+    sheet.cell(1, new).value = "Code PCS"
     for r in range(2, 14):
-        sheet.cell(r, len(headers)).value = "552a"
+        sheet.cell(r, new).value = "552a"
     wb.save(dropped)
     ws.cli("traiter")
     ack = ws.ack("10001", "sans-pcs.rejets")
@@ -160,9 +166,9 @@ def test_mandate_refusal_explains_every_row(ws):
     _, _, _, wrows = read_book(ack_path(ws.outbox / "PAIE01", "paie", "rejets.xlsx"))
     assert len(wrows) == 6
     for i, r in enumerate(wrows):
-        assert "Pas de mandat pour cet adhérent" in r[-1]
+        assert "Pas de mandat pour cet adhérent" in r[0]
         if g.rows[i][4] == ws.registry.members["10001"][0]:
-            assert "• SIRET : Le SIRET" in r[-1]
+            assert "• SIRET : Le SIRET" in r[0]
 
 
 def test_same_name_accepted_later_keeps_the_first_workbook(ws):
@@ -193,8 +199,8 @@ def test_workbook_sent_back_still_wrong_gets_fresh_reasons(ws):
     ack = ws.ack("10001", "lot.rejets")
     assert (ack["lignes"], ack["lignes_rejetees"], ack["avertissements"]) == (4, 4, 0)
     _, _, headers, rows = read_book(ack_path(ws.outbox / "10001", "lot.rejets", "rejets.xlsx"))
-    assert headers.count(REASONS) == 1 and headers == MOVEMENT_HEADERS + [REASONS]
-    assert all(r[-1].startswith(f"Ligne {k + 2} du fichier envoyé.") for k, r in enumerate(rows))
+    assert headers.count(REASONS) == 1 and headers == [REASONS] + MOVEMENT_HEADERS
+    assert all(r[0].startswith(f"Ligne {k + 2} du fichier envoyé.") for k, r in enumerate(rows))
 
 
 def test_too_many_refused_rows_for_a_workbook(tmp_path):
@@ -211,12 +217,14 @@ def test_too_many_refused_rows_for_a_workbook(tmp_path):
 
 
 def test_workbook_layout_and_every_cell_is_text(ws):
-    """What the sender sees on opening the workbook: header, panes, filter, print setup, drop-down lists,
-    identifier columns as text, comments on the faulty cells; and every cell a string, read back by
-    openpyxl and by calamine (what the inbox reads it with)."""
+    """What the sender sees on opening the workbook: the reasons first, header, panes on the identity columns,
+    filter, print setup, the template's drop-down lists, identifier columns as text, comments on the faulty
+    cells, row heights that show every line of the reasons; and every cell a string, read back by openpyxl and
+    by calamine (what the inbox reads it with)."""
     from python_calamine import CalamineWorkbook
 
-    from amsn_batch.reports.rejects import HEADER_FILL, NOTICE_SHEET, SHEET
+    from amsn_batch.reports.rejects import HEADER_FILL, LINE_HEIGHT, LISTS_SHEET, NOTICE_SHEET, SHEET
+    from amsn_batch.reports.template import drop_down_lists
 
     g = generate(ws.registry.members["10001"], 40, {"nir_cle": 3, "siret": 2, "date": 2, "pcs": 1})
     refused = sorted(g.mistakes)
@@ -232,34 +240,49 @@ def test_workbook_layout_and_every_cell_is_text(ws):
     assert wb.properties.creator == "amsn-batch" and wb.properties.title == "Lignes refusées – mise-en-page.csv"
     sheet = wb[SHEET]
     assert all(c.font.b and c.fill.fgColor.rgb.endswith(HEADER_FILL) for c in sheet[1])
-    assert sheet.freeze_panes == "A2"
+    assert sheet.freeze_panes == "E2"  # issue 11: reasons, name, first name and NIR stay in view
     assert sheet.auto_filter.ref == f"A1:O{n + 1}"
     assert sheet.print_title_rows == "$1:$1"
     setup = sheet.page_setup
     fit_width = 1 if setup.fitToWidth is None else setup.fitToWidth  # 1 is the default, may be left out
     assert (setup.orientation, str(setup.paperSize), fit_width, setup.fitToHeight) == ("landscape", "9", 1, 0)
     assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    # issue 11: the sender template's lists (in its « Listes » sheet), on Mouvement, Contrat, PCS, multi-employeur
+    # and Catégorie, strict where the template is strict.
     lists = {str(dv.sqref): (dv.type, dv.formula1, dv.allow_blank, dv.showErrorMessage) for dv in sheet.data_validations.dataValidation}
-    assert lists == {f"F2:F{n + 501}": ("list", '"Entrée,Sortie,Modification"', True, False),
-                     f"M2:M{n + 501}": ("list", '"SI,SIA,SIR,SIH"', True, False)}
-    for letter in "CE":  # N° sécurité sociale, SIRET
+    end = n + 501
+    assert lists == {f"G2:G{end}": ("list", "'Listes'!$A$2:$A$4", True, True),
+                     f"J2:J{end}": ("list", f"'Listes'!$B$2:$B${len(drop_down_lists()['Contrat']) + 1}", True, False),
+                     f"L2:L{end}": ("list", f"'Listes'!$E$2:$E${len(drop_down_lists()['Code PCS-ESE']) + 1}", True, False),
+                     f"M2:M{end}": ("list", "'Listes'!$D$2:$D$3", True, False),
+                     f"N2:N{end}": ("list", "'Listes'!$C$2:$C$5", True, True)}
+    listed = wb[LISTS_SHEET]
+    for j, (name, items) in enumerate(drop_down_lists().items(), start=1):
+        assert [c.value for c in listed[listed.cell(1, j).column_letter] if c.value is not None] == [f"Liste « {name} »", *items]
+    for letter in "DF":  # N° sécurité sociale, SIRET
         assert sheet.column_dimensions[letter].number_format == "@"
         assert all(c.number_format == "@" for c in sheet[letter][1:])
-    assert round(sheet.column_dimensions["O"].width) in (80, 81)
-    assert all(c.alignment.wrap_text for c in sheet["O"][1:])
+    assert round(sheet.column_dimensions["A"].width) in (50, 51)
+    assert all(c.alignment.wrap_text and c.alignment.vertical == "top" for c in sheet["A"][1:])
+    for k in range(n):  # every line of the reasons has room, in a spreadsheet that does not fit rows itself
+        reasons = sheet.cell(k + 2, 1).value
+        needed = sum(-(-len(part) // 48) or 1 for part in reasons.split("\n"))
+        assert sheet.row_dimensions[k + 2].height >= needed * LINE_HEIGHT and sheet.row_dimensions[k + 2].customHeight
 
     for k, i in enumerate(refused):
         col = MISTAKES[g.mistakes[i]][0]
-        cell = sheet.cell(k + 2, col + 1)
+        cell = sheet.cell(k + 2, col + 2)
         assert cell.font.b and cell.font.color.rgb.endswith("9C0006") and cell.border.left.style == "thin"
         assert cell.comment is not None and cell.comment.author == "amsn-batch"
-        assert cell.comment.text.strip() and cell.comment.text in sheet.cell(k + 2, 15).value
-        assert sheet.cell(k + 2, 8).value is None  # Date de sortie: empty in the file, empty here
+        assert cell.comment.text.strip() and cell.comment.text in sheet.cell(k + 2, 1).value
+        assert sheet.cell(k + 2, 9).value is None  # Date de sortie: empty in the file, empty here
     # The control character is a refusal of its own: that cell is marked too, the character already gone.
-    assert "caractère de contrôle" in sheet.cell(2, 14).comment.text
+    assert "caractère de contrôle" in sheet.cell(2, 15).comment.text
     comments = [c for row in sheet.iter_rows() for c in row if c.comment is not None]
     assert len(comments) == n + 1
-    assert [sheet.cell(k + 2, 14).value for k in range(3)] == ["bip fin", "0123", "'=1+1"]
+    # issue 11: the formula-like value as it was, in a string cell with the quote-prefix style (no apostrophe)
+    assert [sheet.cell(k + 2, 15).value for k in range(3)] == ["bip fin", "0123", "=1+1"]
+    assert [bool(sheet.cell(k + 2, 15).quotePrefix) for k in range(3)] == [False, False, True]
 
     notice = wb[NOTICE_SHEET]
     assert notice["A1"].font.b and notice["A1"].font.sz == 14 and "mise-en-page.csv" in notice["A1"].value
@@ -271,8 +294,8 @@ def test_workbook_layout_and_every_cell_is_text(ws):
         values = [v for row in book.get_sheet_by_name(name).to_python() for v in row]
         assert all(isinstance(v, str) for v in values), [v for v in values if not isinstance(v, str)]
     rows = book.get_sheet_by_name(SHEET).to_python()
-    assert [r[13] for r in rows[1:4]] == ["bip fin", "0123", "'=1+1"]
-    assert rows[1][2] == g.rows[refused[0]][2]  # the NIR as sent, all its digits
+    assert [r[14] for r in rows[1:4]] == ["bip fin", "0123", "=1+1"]
+    assert rows[1][3] == g.rows[refused[0]][2]  # the NIR as sent, all its digits
 
 
 def _refusals(tmp_path: Path, n: int, *, column: str = "Code PCS"):
@@ -295,11 +318,11 @@ def test_comments_stop_at_the_limit_but_every_faulty_cell_is_marked(tmp_path):
     assert out.rows == n
     wb = load_workbook(out.path)
     sheet = wb.worksheets[0]
-    pcs = MOVEMENT_HEADERS.index("Code PCS") + 1
+    pcs = MOVEMENT_HEADERS.index("Code PCS") + 2
     cells = [sheet.cell(r, pcs) for r in range(2, n + 2)]
     assert all(c.fill.fgColor.rgb.endswith(BAD_FILL) for c in cells)
     assert sum(c.comment is not None for c in cells) == MAX_COMMENTS
-    assert all("n'est pas un code PCS-ESE" in sheet.cell(r, len(MOVEMENT_HEADERS) + 1).value for r in range(2, n + 2))
+    assert all("n'est pas un code PCS-ESE" in sheet.cell(r, 1).value for r in range(2, n + 2))
 
 
 def test_a_failed_write_leaves_the_previous_workbook_whole(tmp_path):
@@ -363,3 +386,76 @@ def test_a_failed_second_process_leaves_the_run_to_write_the_workbook(tmp_path):
                                             env={ENV: "classeur_rejets"})  # the child is killed there
     assert "classeur_rejets_processus_echec code=-9" in proc.stderr
     assert _workbook_cells(ack_path(own.outbox / "10001", "gros", "rejets.xlsx")) == _workbook_cells(ack_path(par.outbox / "10001", "gros", "rejets.xlsx"))
+
+
+# --- an old workbook retired once all its rows were accepted (issue 11) -----------------------------------
+
+
+def _send_back_fixed(ws, book: Path, g, sirets, only: int | None = None) -> Path:
+    """Drop the workbook back, its highlighted cells fixed (the first `only` rows; the others as they were)."""
+    dropped = ws.drop("10001", book.name)
+    dropped.write_bytes(book.read_bytes())
+    fix_like_a_person(dropped, {row[0]: g.good_nirs[i] for i, row in enumerate(g.rows)}, sirets[0])
+    if only is not None:  # the rows after `only` put back as they were sent
+        fixed, original = load_workbook(dropped), load_workbook(book)
+        for r in range(2 + only, original.worksheets[0].max_row + 1):
+            for c, cell in enumerate(original.worksheets[0][r], start=1):
+                fixed.worksheets[0].cell(r, c).value = cell.value
+        fixed.save(dropped)
+    ws.cli("traiter")
+    return dropped
+
+
+def test_workbook_sent_back_and_accepted_retires_the_old_one(ws):
+    sirets = ws.registry.members["10001"]
+    g = generate(sirets, 10, {"pcs": 2, "nir_cle": 1}, seed=31)
+    write_csv(ws.drop("10001", "lot.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    book = ack_path(ws.outbox / "10001", "lot", "rejets.xlsx")
+    sent = book.read_bytes()
+    _send_back_fixed(ws, book, g, sirets)
+    ack = ws.ack("10001", "lot.rejets")
+    assert ack["statut"] == "accepte" and ack["classeurs_retires"] == [book.name]
+    assert not book.exists()
+    assert (ws.outbox / "10001" / "archives" / book.name).read_bytes() == sent  # moved aside, never lost
+    assert "classeurs_retires" not in ws.ack("10001", "lot")  # nothing retired: the field is left out
+
+
+def test_corrected_original_resent_whole_retires_the_workbook(ws):
+    """The usual reflex: the cells fixed in the original and all of it sent again. The refused rows, now
+    recorded (one under its corrected N° de sécurité sociale, found by name), make the workbook needless."""
+    sirets = ws.registry.members["10001"]
+    g = generate(sirets, 8, {"date": 1, "nir_cle": 1}, seed=32)
+    write_csv(ws.drop("10001", "equipe.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    book = ack_path(ws.outbox / "10001", "equipe", "rejets.xlsx")
+    assert book.is_file()
+    for i, kind in g.mistakes.items():
+        if kind == "nir_cle":
+            g.rows[i][NIR] = g.good_nirs[i]
+        else:
+            g.rows[i][MISTAKES[kind][0]] = FIXES[MISTAKES[kind][0]]
+    write_csv(ws.drop("10001", "equipe.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    ack = ws.ack("10001", "equipe")
+    assert ack["lignes_rejetees"] == 0 and ack["classeurs_retires"] == [book.name]
+    assert (ws.outbox / "10001" / "archives" / book.name).is_file() and not book.exists()
+
+
+def test_workbook_kept_until_its_last_row_is_accepted(ws):
+    sirets = ws.registry.members["10001"]
+    g = generate(sirets, 9, {"pcs": 2}, seed=33)
+    write_csv(ws.drop("10001", "paie.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    first = ack_path(ws.outbox / "10001", "paie", "rejets.xlsx")
+    _send_back_fixed(ws, first, g, sirets, only=1)  # one row of two fixed
+    second_ack = ws.ack("10001", "paie.rejets")
+    assert (second_ack["statut"], second_ack["lignes_rejetees"]) == ("accepte_partiellement", 1)
+    assert "classeurs_retires" not in second_ack and first.is_file()  # one of its rows still refused
+    second = ack_path(ws.outbox / "10001", "paie.rejets", "rejets.xlsx")
+    _send_back_fixed(ws, second, g, sirets)
+    third_ack = ws.ack("10001", "paie.rejets.rejets")
+    assert third_ack["statut"] == "accepte"
+    assert sorted(third_ack["classeurs_retires"]) == sorted([first.name, second.name])
+    assert sorted(p.name for p in (ws.outbox / "10001" / "archives").iterdir()) == sorted([first.name, second.name])
+    assert ack_paths(ws.outbox / "10001", "paie", "rejets.xlsx") == []

@@ -22,6 +22,7 @@ from .arrow import byte_set, holds_any
 from .errors import XLS_MAGIC, XLSX_MAGIC, UnreadableFile
 from .excel import cell_text, column_text, read_workbook, row_text
 from .guard import check_zip
+from ..formats import unprotect_columns
 from ..vocab import Vocabulary, vocabulary
 from .headers import score_header_row
 
@@ -450,6 +451,7 @@ def _finish(frame, headers, lines_no, overflow, header_line, fmt, details) -> Ta
         frame = frame.loc[keep].reset_index(drop=True)
         lines_no = lines_no[keep]
         overflow = overflow[keep]
+    unprotect_columns(frame)  # a value protected against formulas by the product, sent back: as it was
     return Table(headers, frame, lines_no, header_line, overflow, fmt, details)
 
 

@@ -71,6 +71,8 @@ class Ack:
     traitement_initial: dict | None = None  # for deja_traite: when and how it was first processed, which answer
     nom_depose: str = ""  # the name as dropped (undecodable bytes shown as \xNN)
     accuse: str = ""  # the base name of this acknowledgement's files ('' for a dry run: the file's stem)
+    classeurs_retires: list[str] = field(default_factory=list)  # earlier correction workbooks this file made
+    # needless, moved aside into archives/ of the outbox (rejects.covered); in the JSON when any
     findings: list[dict] = field(default_factory=list, repr=False)  # all of them (ligne, colonne, valeur, code,
     # gravite, message); the JSON has only the counts
 
@@ -189,7 +191,7 @@ def write_ack(outdir: Path, ack: Ack, per_code: int = 200, *, contacts=None, sou
 
     doc = {"fichier": ack.fichier, "nom_depose": scrub(ack.nom_depose), "accuse": ack.accuse}  # which file first
     doc |= {f.name: getattr(ack, f.name) for f in fields(ack) if f.name not in ("findings", *doc)}
-    for optional in ("traitement_initial", "accuse"):
+    for optional in ("traitement_initial", "accuse", "classeurs_retires"):
         if not doc[optional]:
             doc.pop(optional)
     write_atomic(paths[1], json.dumps(doc, ensure_ascii=False, indent=2))

@@ -1,15 +1,21 @@
 """The correction workbook, <base>.rejets.xlsx (beside the file's acknowledgement <base>.ar.*, see ack.py): the
-refused rows exactly as the sender sent them, under the same headers, plus a « Motifs du refus » column; the
-faulty cells highlighted (with the reason as a comment); the NIR and SIRET columns formatted as text, so that
-Excel does not turn a corrected number into 2,95109E+14.
+refused rows exactly as the sender sent them, under the same headers, with the « Motifs du refus » column first
+and the identity columns (name, first name, NIR) just after it, kept in view with the header row when
+scrolling; the faulty cells highlighted (with the reason as a comment); row heights fitted to the reasons (a
+spreadsheet such as LibreOffice does not fit them itself); the drop-down lists of the sender template
+(template.drop_down_lists); the NIR and SIRET columns formatted as text, so that Excel does not turn a
+corrected number into 2,95109E+14.
 
 Once fixed, the workbook goes back into the inbox as it is: the reader knows the « Motifs du refus » header
 (schemas/colonnes.toml, field `motifs_refus`) and ignores that column, so it causes neither a refusal nor a
-warning. Values that start with =, +, -, @ are neutralised (`formats.safe_cell`) and every cell is written as
-text, never as a formula.
+warning. Every cell is a string cell, never a formula: a value that starts with =, +, -, @ keeps its own text
+with the quote-prefix style (no apostrophe added), so it reads back as it was sent.
 
 The original file is read again here (it is still in the inbox when the acknowledgement is written), so the
 cells are the sender's own text, not the normalized values of the store.
+
+Once a later file has made every refused row of a workbook accepted, the workbook is moved aside into
+archives/ of the sender's outbox (`covered`, `retire`).
 """
 
 from __future__ import annotations
@@ -25,28 +31,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..formats import date_fr, number_fr, safe_cell, write_atomic
+from ..config import make_dirs
+from ..formats import FORMULA_START, date_fr, number_fr, write_atomic
 
 if TYPE_CHECKING:
     import numpy as np
 from .. import faults
 from ..logs import quote
 from ..masking import scrub
-from ..vocab import BLOCKING, catalogue, vocabulary
+from ..vocab import BLOCKING, catalogue, normalize, vocabulary
+from .template import drop_down, drop_down_lists
 
-# numpy and pandas are imported where the plan is made: the child process that writes a
-# big file's workbook (Background) needs none of them and starts in a tenth of the time.
+# numpy and pandas (and the readers, rules and store modules that load them) are imported where the plan is
+# made and where old workbooks are looked at: the child process that writes a big file's workbook
+# (Background) needs none of them and starts in a tenth of the time.
 
 log = logging.getLogger("amsn_batch")
 
 SHEET = "Lignes refusées"
 NOTICE_SHEET = "Mode d'emploi"
+LISTS_SHEET = "Listes"
 REASONS_HEADER = "Motifs du refus"
 REASONS_FIELD = "motifs_refus"
 TEXT_FIELDS = ("nir", "siret")  # identifiers: the column is formatted as text
+IDENTITY_FIELDS = ("nom", "prenom", "nir")  # right after the reasons, kept in view when scrolling right
+REASONS_WIDTH = 50
+LINE_HEIGHT = 15  # points per line of 11-point text
+MAX_ROW_HEIGHT = 409  # Excel's limit
+DROPDOWN_ROWS = 500  # rows below the refused ones that get the drop-down lists too
 DEFAULT_MAX_ROWS = 50_000  # settings: [limites] lignes_classeur_rejets
 MAX_COMMENTS = 2000  # cell comments are heavy in XLSX; beyond, the reasons column still says it all
-DROPDOWNS = (("mouvement", ["Entrée", "Sortie", "Modification"]), ("categorie", ["SI", "SIA", "SIR", "SIH"]))
 _DEDUPED = re.compile(r"^(.*) \((\d+)\)$")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 cannot hold (as openpyxl's)
 
@@ -108,16 +122,19 @@ def _reason(f: dict) -> str:
 @dataclass
 class Plan:
     """What the correction workbook shows, worked out from the file and its findings. Plain data (JSON), so
-    that another process can write the workbook (`Background`) while this one writes the store."""
-    headers: list[str]  # the file's headers kept (an old reasons column dropped)
-    written_headers: list[str]  # as the sender wrote them, plus the reasons column
+    that another process can write the workbook (`Background`) while this one writes the store. Column
+    indexes are the workbook's: 0 is the reasons column, then `headers`."""
+    headers: list[str]  # the file's headers kept (an old reasons column dropped), identity columns first
+    written_headers: list[str]  # the reasons column, then the headers as the sender wrote them
     widths: list[int]
+    frozen: int  # columns kept in view when scrolling right: the reasons and the identity columns
     text_idx: list[int]  # identifier columns, formatted as text
-    dropdowns: list[tuple[int, list[str]]]  # (column, accepted values)
-    columns: list[list[str | None]]  # the refused rows' cells, cleaned, column by column
+    dropdowns: list[tuple[int, str, bool]]  # (column, list of template.drop_down_lists(), strict)
+    columns: list[list[str | None]]  # the refused rows' cells, cleaned, column by column (as `headers`)
     lines: list[int]  # their line numbers in the file
     own: list[list[tuple[str, str]]]  # per row: (column as written, message) of its blocking findings
     wide_text: list[str]  # why the whole file was refused
+    missing: list[str]  # required columns the file lacks (labels): the sender adds them
     file_name: str
     received: str
     help_email: str
@@ -150,8 +167,11 @@ def plan_rejects(source: Path, statut: str, findings: list[dict], *, max_rows: i
 
     mapped = map_headers(table.headers, vocab)
     old_reasons = mapped.columns.get(REASONS_FIELD)  # a workbook sent back: its old reasons are replaced
-    headers = [h for h in table.headers if h != old_reasons]
-    col_of = {h: i for i, h in enumerate(headers)}
+    kept = [h for h in table.headers if h != old_reasons]
+    as_written = dict(zip(kept, original_headers(kept)))
+    identity = [mapped.columns[k] for k in IDENTITY_FIELDS if mapped.columns.get(k) in as_written]
+    headers = identity + [h for h in kept if h not in identity]
+    col_of = {h: i for i, h in enumerate(headers, start=1)}
     by_line: dict[int, list[tuple[str, str]]] = {}
     for f in findings:
         if f.get("gravite") == BLOCKING and int(f.get("ligne") or 0) != table.header_line:
@@ -160,19 +180,29 @@ def plan_rejects(source: Path, statut: str, findings: list[dict], *, max_rows: i
     frame = table.frame.loc[keep, headers]
     lines = table.lines[keep].tolist()
     sample = frame.head(200)
-    widths = [min(max(max([len(h)] + [len(str(v)) for v in sample[h]]) + 2, 10), 45) for h in headers] + [80]
+    widths = [REASONS_WIDTH] + [min(max(max([len(h)] + [len(str(v)) for v in sample[h]]) + 2, 10), 45) for h in headers]
+    lists = [(k, drop_down(k)) for k in mapped.columns] if kind == "mouvements" else []
     return Plan(
         headers=headers,
-        written_headers=original_headers(headers) + [REASONS_HEADER],
+        written_headers=[REASONS_HEADER] + [as_written[h] for h in headers],
         widths=widths,
+        frozen=1 + len(identity),
         text_idx=sorted(col_of[mapped.columns[k]] for k in TEXT_FIELDS if mapped.columns.get(k) in col_of),
-        dropdowns=[(col_of[mapped.columns[k]], values) for k, values in DROPDOWNS if mapped.columns.get(k) in col_of],
+        dropdowns=sorted((col_of[mapped.columns[k]], *chosen) for k, chosen in lists
+                         if chosen is not None and mapped.columns[k] in col_of),
         columns=[_clean_column(frame[h].to_numpy(dtype=object)) for h in headers],
         lines=lines,
         own=[by_line.get(line, []) for line in lines],
         wide_text=_file_wide_reasons(findings, table.header_line) if statut == "rejete" else [],
+        missing=_missing_columns(findings, vocab),
         file_name=file_name, received=received, help_email=help_email, statut=statut,
     )
+
+
+def _missing_columns(findings: list[dict], vocab) -> list[str]:
+    """The labels of the required columns the file lacks (COLONNE_MANQUANTE names each one « label »)."""
+    said = " ".join(f.get("message") or "" for f in findings if f.get("code") == "COLONNE_MANQUANTE")
+    return [f.label for f in vocab.fields if f"« {f.label} »" in said]
 
 
 def write_rejects(outdir: Path, stem: str, source: Path, statut: str, findings: list[dict], **options) -> RejectsOutcome:
@@ -247,12 +277,12 @@ def _main(argv: list[str]) -> int:
 
 
 def _clean(value) -> str | None:
-    """A cell's text as written: the control characters XML cannot hold removed, a formula neutralised;
-    None for an empty cell, left empty in the workbook."""
+    """A cell's text as written, the control characters XML cannot hold removed; None for an empty cell, left
+    empty in the workbook."""
     if value is None or value == "":
         return None
     text = _ILLEGAL_XML.sub("", str(value))
-    return safe_cell(text) if text else None
+    return text or None
 
 
 def _clean_column(values) -> list[str | None]:
@@ -261,15 +291,26 @@ def _clean_column(values) -> list[str | None]:
     texts = ["" if v is None else str(v) for v in values]
     if _ILLEGAL_XML.search("\n".join(texts)):
         texts = [_ILLEGAL_XML.sub("", t) for t in texts]
-    return [safe_cell(t) if t else None for t in texts]
+    return [t or None for t in texts]
+
+
+def row_height(text: str, width: float) -> float:
+    """The height (points) of a row whose wrapped cell holds `text` in a column `width` characters wide. The
+    line count is estimated on the safe side (a character as wide as a digit): a spreadsheet that does not fit
+    rows itself (LibreOffice, with a file written by xlsxwriter) then shows every line."""
+    per_line = max(int(width) - 2, 1)
+    lines = sum(max(1, -(-len(part) // per_line)) for part in text.split("\n"))
+    return min(lines * LINE_HEIGHT + 3, MAX_ROW_HEIGHT)
 
 
 def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
     """Write the workbook into a buffer with xlsxwriter, which writes the whole file on close().
 
     Every value goes through write_string (write_blank for an empty cell that keeps a format), never write(),
-    which would turn a value that looks like a number or a formula into one."""
+    which would turn a value that looks like a number or a formula into one; a value starting with =, +, -, @
+    gets a format with the quote-prefix property too, so that it stays text when the person edits it."""
     import xlsxwriter
+    from xlsxwriter.utility import xl_col_to_name
 
     # Normal mode: constant_memory keeps comments and formats but was slower here (inline strings written
     # to a temporary file: 0.93 s against 0.85 s for 10,000 rows). in_memory: the XML parts are zipped from
@@ -277,44 +318,62 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
     wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
     wb.set_properties({"title": _ILLEGAL_XML.sub("", f"Lignes refusées – {scrub(plan.file_name)}"), "author": "amsn-batch"})
     ws = wb.add_worksheet(SHEET)
-    headers, written_headers = plan.headers, plan.written_headers
+    written_headers = plan.written_headers
     n_rows = len(plan.lines)
     n_cols = len(written_headers)
-    col_of = {h: i for i, h in enumerate(headers)}
+    col_of = {h: i for i, h in enumerate(plan.headers, start=1)}
     text_idx = set(plan.text_idx)
 
     bad_style = {"pattern": 1, "bg_color": f"#{BAD_FILL}", "font_color": f"#{BAD_FONT}", "bold": True,
                  "border": 1, "border_color": f"#{BAD_FONT}"}
-    bad = wb.add_format(bad_style)
-    bad_text = wb.add_format({**bad_style, "num_format": "@"})  # a faulty identifier stays text once fixed
-    text = wb.add_format({"num_format": "@"})
-    head = wb.add_format({"bold": True, "pattern": 1, "bg_color": f"#{HEADER_FILL}"})
-    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+    head_style = {"bold": True, "pattern": 1, "bg_color": f"#{HEADER_FILL}", "text_wrap": True, "valign": "top"}
+    wrap_style = {"text_wrap": True, "valign": "top"}
+    quote = {None: wb.add_format({"quote_prefix": True})}  # each format → the same with the quote prefix
+
+    def add(props: dict):
+        fmt = wb.add_format(props)
+        quote[fmt] = wb.add_format({**props, "quote_prefix": True})
+        return fmt
+
+    bad = add(bad_style)
+    bad_text = add({**bad_style, "num_format": "@"})  # a faulty identifier stays text once fixed
+    text = add({"num_format": "@"})
+    head = add(head_style)
+    wrap = add(wrap_style)
     comment_options = {"author": "amsn-batch", "width": 320, "height": 140}
+
+    def put(sheet, row: int, col: int, value, fmt) -> None:
+        """One string cell (quote prefix when the value starts like a formula), or a blank one."""
+        value = _clean(value)
+        if value is None:
+            sheet.write_blank(row, col, None, fmt)
+        else:
+            sheet.write_string(row, col, value, quote[fmt] if value.startswith(FORMULA_START) else fmt)
 
     # The identifier columns formatted as text as a whole, so that a row typed below the refused ones keeps
     # its NIR as text too.
     for i in range(n_cols):
         ws.set_column(i, i, plan.widths[i], text if i in text_idx else None)
-    ws.freeze_panes(1, 0)
+    ws.freeze_panes(1, plan.frozen)
     ws.autofilter(0, 0, n_rows, n_cols - 1)
     ws.repeat_rows(0)
     ws.set_landscape()
     ws.set_paper(9)  # A4
     ws.fit_to_pages(1, 0)  # one page wide, as many pages tall as needed
 
-    # Drop-down lists where the accepted values are few (typing another spelling stays allowed).
-    for c, values in plan.dropdowns:
-        ws.data_validation(1, c, max(n_rows + 1, 2) + 500 - 1, c,
-                           {"validate": "list", "source": list(values), "ignore_blank": True,
-                            "show_input": False, "show_error": False})
+    # The sender template's drop-down lists, read from its lists, written in a last sheet of their own.
+    lists = drop_down_lists() if plan.dropdowns else {}
+    where = {name: f"='{LISTS_SHEET}'!${xl_col_to_name(j)}$2:${xl_col_to_name(j)}${len(items) + 1}"
+             for j, (name, items) in enumerate(lists.items())}
+    for c, name, strict in plan.dropdowns:
+        ws.data_validation(1, c, n_rows + DROPDOWN_ROWS, c,
+                           {"validate": "list", "source": where[name], "ignore_blank": True, "show_input": False,
+                            "show_error": bool(strict), "error_type": "stop" if strict else "warning",
+                            "error_title": "Valeur non prévue", "error_message": "Choisissez une valeur de la liste."})
 
     for i, h in enumerate(written_headers):
-        value = _clean(h)
-        if value is None:
-            ws.write_blank(0, i, None, head)
-        else:
-            ws.write_string(0, i, value, head)
+        put(ws, 0, i, h, head)
+    ws.set_row(0, max(row_height(h, plan.widths[i]) for i, h in enumerate(written_headers)))
 
     # Scrubbing is the costliest step per row, and messages repeat (the same wrong date on many rows): each
     # distinct text is scrubbed once.
@@ -328,11 +387,12 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
         return out
 
     columns = plan.columns
-    base = [text if i in text_idx else None for i in range(len(headers))]
-    reasons_col = len(headers)
+    base = [wrap] + [text if i in text_idx else None for i in range(1, n_cols)]
     wide = [f"• Fichier entier : {t}" for t in plan.wide_text]
-    write_string, write_blank, write_comment = ws.write_string, ws.write_blank, ws.write_comment
+    write_string, write_blank, write_comment, set_row = ws.write_string, ws.write_blank, ws.write_comment, ws.set_row
+    reasons_width = plan.widths[0]
     comments = 0
+    highlighted = False
     for r, (line, own) in enumerate(zip(plan.lines, plan.own)):
         row = r + 1
         faulty: dict[int, list[str]] = {}
@@ -345,13 +405,14 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
                 faulty.setdefault(idx, []).append(msg)
         fmts = base
         if faulty:
+            highlighted = True
             fmts = base.copy()
             for i in faulty:
                 fmts[i] = bad_text if i in text_idx else bad
-        for i in range(reasons_col):
-            value, fmt = columns[i][r], fmts[i]
+        for i in range(1, n_cols):
+            value, fmt = columns[i - 1][r], fmts[i]
             if value is not None:
-                write_string(row, i, value, fmt)
+                write_string(row, i, value, quote[fmt] if value.startswith(FORMULA_START) else fmt)
             elif fmt is not None:
                 write_blank(row, i, None, fmt)
         for i, msgs in faulty.items():
@@ -362,50 +423,173 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
         reasons += wide
         if not own and not wide:
             reasons.append("• Ligne refusée avec le fichier entier (voir l'accusé de réception).")
-        write_string(row, reasons_col, _clean("\n".join(reasons)), wrap)
+        said = _clean("\n".join(reasons))
+        write_string(row, 0, said, wrap)
+        set_row(row, row_height(said, reasons_width))
 
     notice = wb.add_worksheet(NOTICE_SHEET)
-    notice.set_column(0, 0, 110)
-    title = _clean(f"Classeur de correction du fichier « {scrub(plan.file_name)} »"
-                   + (f" reçu le {date_fr(plan.received)}" if plan.received else ""))
-    notice.write_string(0, 0, title, wb.add_format({"bold": True, "font_size": 14}))
-    for k, line_text in enumerate(notice_lines(n_rows, plan.statut, plan.help_email), start=1):
-        value = _clean(line_text)
-        if value is None:
-            notice.write_blank(k, 0, None, wrap)
-        else:
-            notice.write_string(k, 0, value, wrap)
+    notice_width = 110
+    notice.set_column(0, 0, notice_width)
+    title = (f"Classeur de correction du fichier « {scrub(plan.file_name)} »"
+             + (f" reçu le {date_fr(plan.received)}" if plan.received else ""))
+    put(notice, 0, 0, title, add({"bold": True, "font_size": 14}))
+    for k, line_text in enumerate(notice_lines(n_rows, plan.statut, plan.help_email, plan.missing, highlighted,
+                                               bool(plan.dropdowns)), start=1):
+        put(notice, k, 0, line_text, wrap)
+        if line_text:
+            notice.set_row(k, row_height(line_text, notice_width))
+
+    if lists:
+        sheet = wb.add_worksheet(LISTS_SHEET)
+        bold = add({"bold": True})
+        for j, (name, items) in enumerate(lists.items()):
+            sheet.set_column(j, j, 60 if name.startswith("Libellé") else 24)
+            put(sheet, 0, j, f"Liste « {name} »", bold)  # not the field's own header: never read as the data
+            for k, item in enumerate(items, start=1):
+                put(sheet, k, j, item, None)
     wb.close()
 
 
-def notice_lines(n_rows: int, statut: str, help_email: str = "") -> list[str]:
+def notice_lines(n_rows: int, statut: str, help_email: str = "", missing: list[str] | None = None,
+                 highlighted: bool = True, lists: bool = False) -> list[str]:
     others = ("Rien n'a été enregistré : le fichier entier a été refusé." if statut == "rejete"
               else "Les autres lignes ont été enregistrées : ne les renvoyez pas.")
+    missing = missing or []
+    what = []
+    if missing:
+        names = " et ".join(f"« {m} »" for m in missing)
+        one = len(missing) < 2
+        what.append(f"Il manque {'la colonne' if one else 'les colonnes'} {names} : {'ajoutez-la' if one else 'ajoutez-les'} "
+                    f"(avec {'cet en-tête' if one else 'ces en-têtes'}, à la place de votre choix) et "
+                    f"{'remplissez-la' if one else 'remplissez-les'} pour chaque ligne.")
+    if highlighted:
+        what.append("Les cellules à corriger sont surlignées en rouge ; passez la souris dessus pour lire le motif.")
     lines = [
         "",
         f"1. La feuille « {SHEET} » contient {'la ligne refusée' if n_rows < 2 else f'les {number_fr(n_rows)} lignes refusées'}, "
         f"telles que vous les avez envoyées, sous les mêmes en-têtes. {others}",
-        f"2. La colonne « {REASONS_HEADER} » dit, pour chaque ligne, ce qui ne va pas et comment le corriger. Les cellules à "
-        "corriger sont surlignées en rouge ; passez la souris dessus pour lire le motif.",
-        "3. Corrigez les cellules (supprimez les lignes que vous ne voulez plus envoyer), enregistrez, puis déposez ce classeur "
-        f"tel quel dans votre dossier de dépôt. La colonne « {REASONS_HEADER} » est ignorée à la lecture : inutile de la vider.",
+        f"2. La première colonne, « {REASONS_HEADER} », dit pour chaque ligne ce qui ne va pas et comment le corriger ; "
+        "elle reste visible, avec le nom, le prénom et le N° de sécurité sociale, quand vous faites défiler la feuille. "
+        + " ".join(what),
+        "3. Corrigez (supprimez les lignes que vous ne voulez plus envoyer), enregistrez au format Excel (.xlsx), puis "
+        f"déposez ce classeur tel quel dans votre dossier de dépôt. La colonne « {REASONS_HEADER} » est ignorée à la "
+        "lecture : inutile de la vider ou de la supprimer. Vous pouvez aussi renvoyer votre fichier d'origine entier, "
+        "corrigé.",
         "4. Les colonnes N° de sécurité sociale et SIRET sont au format Texte : saisissez les numéros en entier, sans espace "
         "(15 caractères pour le N° de sécurité sociale, clé comprise).",
-        "5. Une valeur qui commençait par =, +, - ou @ est précédée d'une apostrophe : c'est une protection contre les formules, "
-        "vous pouvez la laisser.",
+        "5. Une valeur qui commence par =, +, - ou @ (un téléphone +33…, un intitulé -Vendeuse…) est enregistrée comme du "
+        "texte : votre tableur l'affiche telle quelle et ne l'exécute jamais comme une formule. Pour en saisir une, "
+        "tapez une apostrophe devant ('+33…) : le tableur ne la garde pas.",
     ]
+    if lists:
+        lines.append("6. Certaines colonnes (Mouvement, Contrat, Catégorie, Code PCS…) proposent la liste des valeurs "
+                     f"attendues, comme le modèle de fichier ; la feuille « {LISTS_SHEET} » donne aussi le libellé de "
+                     "chaque code PCS-ESE.")
     if help_email:
         lines.append(f"Une question ? Écrivez à {help_email} en rappelant votre N° adhérent et le nom du fichier.")
     return lines
 
 
+ARCHIVES = "archives"  # outbox/<sender>/archives/: workbooks moved aside, never deleted
+
+
 def remove_stale(outdir: Path, stem: str) -> None:
     """This file's own answer, written again (a held list released by staff), had a workbook that no longer
-    matches it. Another file's workbook is never touched: each file's answer has its own `stem` (ack.ack_base)."""
+    matches it: moved aside (`retire`). Another file's workbook is never touched: each file's answer has its
+    own `stem` (ack.ack_base)."""
+    retire([outdir / rejects_name(stem)])
+
+
+def covered(conn, outdir: Path, entry) -> list[Path]:
+    """The correction workbooks of the sender's outbox `outdir` whose refused rows have all been accepted since,
+    now that the file of ledger entry `entry` is recorded: the workbook itself sent back and wholly accepted
+    (its name is the workbook's), or each of its rows recorded by a later file of the sender (the corrected
+    original sent back whole, or the rows sent again in other files): see `_rows_recorded`."""
+    if entry.status not in ("accepte", "accepte_partiellement") or not outdir.is_dir():
+        return []
+    own = rejects_name(entry.details.get("accuse") or "")
+    out = []
+    for book in sorted(outdir.glob(rejects_name("*"))):
+        if book.name == own or not book.is_file():
+            continue
+        sent_back = entry.status == "accepte" and Path(entry.name).stem.casefold() == book.stem.casefold()
+        if sent_back or _rows_recorded(conn, book, entry.sender):
+            out.append(book)
+    return out
+
+
+def _rows_recorded(conn, book: Path, sender: str) -> bool:
+    """Whether every row of a correction workbook has been recorded by a file of the sender later than the one
+    the workbook answered: the same movement (any, for a full list of the personnel) for the same N° de
+    sécurité sociale; or, the N° itself having been corrected, for the same name, first name and dates of birth
+    and hire given in the row. False when the workbook cannot be read or names no one."""
+    import pandas as pd
+    from python_calamine import CalamineWorkbook
+
+    from ..read.headers import map_headers
+    from ..rules.values import movements, parse_date
+    from ..store import employees, ledger
+
+    answered = ledger.entry_by_ack_base(conn, book.name[: -len(rejects_name(""))])
+    if answered is None:
+        return False
     try:
-        (outdir / rejects_name(stem)).unlink()
-    except FileNotFoundError:
-        pass
+        rows = CalamineWorkbook.from_path(str(book)).get_sheet_by_name(SHEET).to_python()
+    except Exception:  # not a workbook the service wrote as it is now: kept where it is
+        return False
+    headers = [str(h) for h in rows[0]] if rows else []
+    columns = map_headers(headers, vocabulary("mouvements")).columns
+    if len(rows) < 2 or not ("nir" in columns or "nom" in columns):
+        return False
+
+    def column(key: str) -> list[str]:
+        i = headers.index(columns[key]) if key in columns else None
+        return ["" if i is None or i >= len(r) else str(r[i]).strip() for r in rows[1:]]
+
+    def day(text: str) -> str:
+        parsed = parse_date(text or "")
+        return parsed.isoformat() if parsed else ""
+
+    nirs = [re.sub(r"[\s.\-]", "", v).upper() for v in column("nir")]
+    people = [(normalize(n), normalize(p), day(b), day(h)) for n, p, b, h in
+              zip(column("nom"), column("prenom"), column("date_naissance"), column("date_embauche"))]
+    wanted = (movements(pd.Series(column("mouvement"), dtype=object))[0] if "mouvement" in columns
+              else [""] * len(nirs))
+    done = employees.recorded_since(conn, answered.id, sender, sorted(set(nirs) - {""}),
+                                    sorted(set(column("nom")) - {""}))
+    by_nir = {(v["nir"], m) for v in done for m in (v["mouvement"], "")}
+    by_person = [(normalize(v["nom"]), normalize(v["prenom"]), v["date_naissance"] or "", v["date_embauche"] or "",
+                  v["mouvement"]) for v in done]
+
+    def same_person(row: tuple[str, str, str, str], m: str) -> bool:
+        name, first, born, hired = row
+        return bool(name and (born or hired)) and any(
+            (n, f) == (name, first) and born in ("", b) and hired in ("", h) and m in ("", vm)
+            for n, f, b, h, vm in by_person)
+
+    return all((nir, m) in by_nir or same_person(row, m) for nir, row, m in zip(nirs, people, wanted))
+
+
+def retire(books: list[Path]) -> list[Path]:
+    """Move correction workbooks aside, into archives/ beside them (a name already taken there gets a number):
+    what a sender received is never deleted. Returns where they went."""
+    moved = []
+    for book in books:
+        if not book.is_file():
+            continue
+        folder = book.parent / ARCHIVES
+        target, n = folder / book.name, 1
+        while target.exists():
+            n += 1
+            target = folder / f"{book.stem}.{n}{book.suffix}"
+        try:
+            make_dirs(folder)
+            os.rename(book, target)
+        except FileNotFoundError:
+            continue
+        log.info("classeur_rejets_archive %s", quote(scrub(book.name)))
+        moved.append(target)
+    return moved
 
 
 if __name__ == "__main__":

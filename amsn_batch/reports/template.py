@@ -62,6 +62,28 @@ def contract_choices() -> list[str]:
     return out
 
 
+def drop_down_lists() -> dict[str, list[str]]:
+    """The lists of the « Listes » sheet, by name: the drop-down lists of the template and of the correction
+    workbook (reports.rejects), and the PCS-ESE labels beside their codes."""
+    pcs = pcs_reference()
+    return {"Mouvement": MOVEMENTS, "Contrat": contract_choices(), "Catégorie": ["SI", "SIA", "SIR", "SIH"],
+            "Oui / Non": YES_NO, "Code PCS-ESE": list(pcs), "Libellé PCS-ESE": list(pcs.values())}
+
+
+def drop_down(key: str) -> tuple[str, bool] | None:
+    """The drop-down list of a field's column, if any: (list name in drop_down_lists(), strict). A strict list
+    refuses another value; the others warn (a DSN contract code or a PCS code typed by hand stays allowed)."""
+    if key in ("mouvement", "categorie"):
+        return ("Mouvement" if key == "mouvement" else "Catégorie"), True
+    if key == "contrat":
+        return "Contrat", False
+    if key == "pcs":
+        return "Code PCS-ESE", False
+    if key == "multi_employeur" or key.startswith("det_"):
+        return "Oui / Non", False
+    return None
+
+
 def write_csv_template(path: Path) -> Path:
     buf = io.StringIO()
     csv.writer(buf, delimiter=";", lineterminator="\r\n").writerow([safe_cell(f.label) for f in template_fields()])
@@ -91,11 +113,7 @@ def write_xlsx_template(path: Path) -> Path:
     ws.row_dimensions[1].height = 45
 
     lists = wb.create_sheet(LISTS)
-    columns = {"Mouvement": MOVEMENTS, "Contrat": contract_choices(), "Catégorie": ["SI", "SIA", "SIR", "SIH"],
-               "Oui / Non": YES_NO}
-    pcs = pcs_reference()
-    columns["Code PCS-ESE"] = list(pcs)
-    columns["Libellé PCS-ESE"] = list(pcs.values())
+    columns = drop_down_lists()
     ranges = {}
     for j, (name, items) in enumerate(columns.items(), start=1):
         letter = get_column_letter(j)
@@ -114,16 +132,8 @@ def write_xlsx_template(path: Path) -> Path:
 
     for i, f in enumerate(fields, start=1):
         letter = get_column_letter(i)
-        if f.key == "mouvement":
-            validation(letter, ranges["Mouvement"], True)
-        elif f.key == "contrat":
-            validation(letter, ranges["Contrat"], False)  # a DSN code typed by hand stays allowed
-        elif f.key == "categorie":
-            validation(letter, ranges["Catégorie"], True)
-        elif f.key == "pcs":
-            validation(letter, ranges["Code PCS-ESE"], False)
-        elif f.key == "multi_employeur" or f.key.startswith("det_"):
-            validation(letter, ranges["Oui / Non"], False)
+        if (chosen := drop_down(f.key)) is not None:
+            validation(letter, ranges[chosen[0]], chosen[1])
         fmt = "@" if f.key in TEXT_FIELDS else ("DD/MM/YYYY" if f.key in DATE_FIELDS else None)
         if fmt:
             ws.column_dimensions[letter].number_format = fmt

@@ -295,3 +295,20 @@ def _apply_known(conn, file_id: int, acc: pd.DataFrame, old: pd.DataFrame, next_
     conn.executemany("UPDATE salaries SET present=?, version_id=? WHERE id=?",
                      zip(present[rows].tolist(), ver_ids[rows].tolist(), emp_ids[rows].tolist()))
     return write
+
+
+def recorded_since(conn: sqlite3.Connection, file_id: int, sender: str, nirs: list[str],
+                   names: list[str]) -> list[dict]:
+    """The versions written by the sender's files recorded after file `file_id`, for these NIRs or these names:
+    their nir, nom, prenom, date_naissance, date_embauche and mouvement (reports.rejects: are a correction
+    workbook's rows all accepted since?)."""
+    out: dict[int, dict] = {}
+    for values, column in ((nirs, "s.nir"), (names, "v.nom")):
+        for at in range(0, len(values), ROWS_PER_STATEMENT):
+            part = values[at:at + ROWS_PER_STATEMENT]
+            for r in records(conn, "SELECT v.id, s.nir, v.nom, v.prenom, v.date_naissance, v.date_embauche, v.mouvement "
+                             "FROM salaries_versions v JOIN salaries s ON s.id = v.salarie_id JOIN fichiers f ON f.id = v.fichier_id "
+                             f"WHERE v.fichier_id > ? AND f.expediteur = ? AND {column} IN ({','.join('?' * len(part))})",
+                             (file_id, sender, *part)):
+                out[r.pop("id")] = r
+    return list(out.values())

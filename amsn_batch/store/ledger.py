@@ -297,3 +297,9 @@ def set_ack_base(conn: sqlite3.Connection, file_id: int, base: str) -> None:
     with transaction(conn):
         conn.execute("UPDATE fichiers SET details = json_set(COALESCE(details, '{}'), '$.accuse', ?) WHERE id=?",
                      (base, file_id))
+
+
+def entry_by_ack_base(conn: sqlite3.Connection, base: str) -> FileEntry | None:
+    """The file whose acknowledgement files are named `base` (reports.ack.ack_base)."""
+    found = _entries(conn, "WHERE json_extract(details, '$.accuse')=?", (base,))
+    return found[0] if found else None
