@@ -32,8 +32,10 @@ def test_header_aliases(header, key):
 
 
 def test_missing_and_unknown_headers():
-    m = map_headers(["Nom", "Prénom", "NIR", "Bidule", "Nom de naissance"], V)
-    assert m.columns["nir"] == "NIR" and m.unknown == ["Bidule"] and m.duplicated == [("nom", "Nom de naissance")]
+    m = map_headers(["Nom", "Prénom", "NIR", "Bidule", "Nom de naissance", "N° SS"], V)
+    assert m.columns["nir"] == "NIR" and m.unknown == ["Bidule"] and m.duplicated == [("nir", "N° SS")]
+    # issue 11: "Nom" beside a birth-name column is the usage name, no longer a second birth name
+    assert m.columns["nom"] == "Nom de naissance" and m.columns["nom_usage"] == "Nom"
     assert {f.label for f in m.missing} == {"SIRET", "Date d'embauche", "Contrat", "Poste de travail", "Code PCS"}
 
 

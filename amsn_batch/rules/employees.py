@@ -39,7 +39,7 @@ INACTIVE = {"cessation": "cessation d'activité", "liquidation": "liquidation ju
 # Fields stored for an employee, in the store's order.
 STORED = (
     "siret", "nom", "prenom", "date_naissance", "date_embauche", "date_sortie", "contrat", "poste", "pcs",
-    "multi_employeur", "categorie", "determinants", "commentaire", "contraintes",
+    "multi_employeur", "categorie", "determinants", "commentaire", "contraintes", "nom_usage",
 )
 
 
@@ -111,6 +111,8 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
     is_list = "mouvement" not in headers.columns
     for header in headers.unknown:
         f.add_file("COLONNE_INCONNUE", None, "", colonne=header)
+    for header, fields in headers.ambiguous:
+        f.add_file("COLONNE_AMBIGUE", None, "", colonne=header, champs=fields)
     for key, header in headers.duplicated:
         f.add_file("COLONNE_EN_DOUBLE", None, "", colonne=header, attendu=vocab.field(key).label)
     missing = missing_columns("mouvements", list(headers.columns), ENTRY_FIELDS if is_list else ())
@@ -215,7 +217,7 @@ _PARAMS = {  # the message parameters beyond the raw value (valeur), by rule
 def _values(r: _Rows) -> None:
     """The accepted rows' fields, from what the kernels made of the cells ('' where a check failed)."""
     r.out["action"] = r.action()
-    for key in ("nom", "prenom", "poste", "commentaire", "contraintes"):
+    for key in ("nom", "nom_usage", "prenom", "poste", "commentaire", "contraintes"):
         r.out[key] = r.stripped(key) if r.has(key) else r.blank
     c = r.nir()
     r.out["nir"] = c["accepted"]
@@ -497,7 +499,7 @@ def _against_store(r: _Rows, ctx: Context, f: Findings) -> None:
 
 
 COMPARED = ("siret", "nom", "prenom", "date_naissance", "date_embauche", "contrat", "poste", "pcs", "multi_employeur",
-            "categorie", "determinants", "commentaire", "contraintes")
+            "categorie", "determinants", "commentaire", "contraintes", "nom_usage")
 
 
 def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.DataFrame, bool]:
