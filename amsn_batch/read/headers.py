@@ -110,14 +110,20 @@ def map_headers(headers: list[str], vocab: Vocabulary) -> HeaderMap:
             ambiguous.append((header, _quoted(sorted(vocab.field(k).label for k in fields))))
         else:
             unknown.append(header)
-    # "Nom" beside "Nom de naissance": the header that may also name another field (`aussi`) goes there
+    # "Nom" beside "Nom de naissance": the header that may also name another field (`aussi`) goes there, when
+    # a more precise header names its own field ("Nom employeur" is only "Nom" with a word more: not that)
     for key in list(exact):
         named = exact[key]
         for header in list(named):
             target = sp.also.get(normalize(header))
-            if len(named) + len(loose.get(key, ())) > 1 and target and target not in exact and target not in loose:
+            if not target or target in exact or target in loose:
+                continue
+            own = loose_key(header)
+            if any(loose_key(other) != own for other in named + loose.get(key, []) if other is not header):
                 named.remove(header)
                 exact[target] = [header]
+        if not named:
+            del exact[key]
     chosen: dict[str, str] = {}  # header → field key
     duplicated: list[tuple[str, str]] = []
     for key, named in exact.items():
