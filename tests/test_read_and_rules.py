@@ -360,6 +360,7 @@ def _table_with_tail(tmp_path, tail: list[str], width: int = 6):
     (["2"], [(4, "2")]),
     (["Fin de fichier"], [(4, "Fin de fichier")]),
     (["TOTAL GÉNÉRAL;;;;;2 salariés"], [(4, "TOTAL GÉNÉRAL 2 salariés")]),
+    (["Total;2;2;0;1;1"], [(4, "Total 2 2 0 1 1")]),  # a total word then counts, however many
 ])
 def test_total_and_footer_lines_below_the_table_are_skipped(tmp_path, tail, skipped):
     t = _table_with_tail(tmp_path, tail)
@@ -373,6 +374,8 @@ def test_total_and_footer_lines_below_the_table_are_skipped(tmp_path, tail, skip
     ["Total : 2;;;73282932000074"],  # an identifier on the line: data, not a footer
     ["Total : 2", "DURAND;Paul"],  # a footer-looking line above a data line: not at the end
     ["Commentaire : voir RH"],
+    ["2026;;3;2;1;0"],  # counts without a total word, more than a footer fills: a row missing its identifiers
+    ["Total;Paul;2;0;1"],  # a name among the counts
 ])
 def test_lines_that_may_be_employees_are_never_skipped(tmp_path, tail):
     t = _table_with_tail(tmp_path, tail)
@@ -390,3 +393,14 @@ def test_total_line_of_a_workbook_and_a_lone_row_are_kept_apart(tmp_path):
     q = tmp_path / "g.csv"
     q.write_text("Nom de naissance;Prénom;NIR\n12\n", encoding="utf-8")
     assert read_table(q, V).footer == [] and len(read_table(q, V)) == 1
+
+
+def test_declaration_totals_by_category_below_the_table(tmp_path):
+    from tests.billing_helpers import COUNT_HEADERS
+
+    p = tmp_path / "d.csv"
+    rows = [";".join(COUNT_HEADERS), "2026;10001;73282932000074;12;3;1;0", "2026;10001;73282932000082;4;0;0;1",
+            "Total;;;16;3;1;1"]
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    t = read_table(p, vocabulary("declaration"))
+    assert t.lines.tolist() == [2, 3] and t.footer == [(4, "Total 16 3 1 1")]

@@ -116,17 +116,19 @@ def _plain(text: str) -> str:
 
 def _is_footer(cells: list[str], most: int, words: tuple[str, ...]) -> bool:
     """A total or page-footer line by its shape (see colonnes.toml [pied_de_tableau]): 1 to `most` cells
-    filled, each a count or text beginning with a footer word, none holding an identifier."""
+    filled, each a count or text beginning with a footer word, none holding an identifier; or a total word
+    followed by counts only, however many ("Total ; ; 12 ; 3 ; 1", a declaration's totals by category)."""
     filled = [c.strip() for c in cells if c.strip()]
-    if not filled or len(filled) > most:
+    if not filled or any(_LONG_DIGITS.search(re.sub(r"[\s\u00a0\u202f]", "", c)) for c in filled):
         return False
-    for cell in filled:
-        if _LONG_DIGITS.search(re.sub(r"[\s\u00a0\u202f]", "", cell)):
-            return False
+
+    def worded(cell: str) -> bool:
         plain = _plain(cell)
-        if not _COUNT.fullmatch(cell) and not any(plain == w or plain.startswith(w + " ") for w in words):
-            return False
-    return True
+        return any(plain == w or plain.startswith(w + " ") for w in words)
+
+    if len(filled) <= most:
+        return all(_COUNT.fullmatch(c) or worded(c) for c in filled)
+    return worded(filled[0]) and all(_COUNT.fullmatch(c) for c in filled[1:])
 
 
 def _without_footer(table: Table) -> Table:
