@@ -374,6 +374,7 @@ def test_total_and_footer_lines_below_the_table_are_skipped(tmp_path, tail, skip
     ["Total : 2;;;73282932000074"],  # an identifier on the line: data, not a footer
     ["Total : 2", "DURAND;Paul"],  # a footer-looking line above a data line: not at the end
     ["Commentaire : voir RH"],
+    [";;;;;Fin de CDD"],  # "fin" alone is no footer word: only "fin de fichier" and the like
     ["2026;;3;2;1;0"],  # counts without a total word, more than a footer fills: a row missing its identifiers
     ["Total;Paul;2;0;1"],  # a name among the counts
 ])
