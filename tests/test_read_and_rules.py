@@ -361,6 +361,7 @@ def _table_with_tail(tmp_path, tail: list[str], width: int = 6):
     (["Fin de fichier"], [(4, "Fin de fichier")]),
     (["TOTAL GÉNÉRAL;;;;;2 salariés"], [(4, "TOTAL GÉNÉRAL 2 salariés")]),
     (["Total;2;2;0;1;1"], [(4, "Total 2 2 0 1 1")]),  # a total word then counts, however many
+    (["Total\u00a0:;1\u202f234"], [(4, "Total\u00a0: 1\u202f234")]),  # French spaces
 ])
 def test_total_and_footer_lines_below_the_table_are_skipped(tmp_path, tail, skipped):
     t = _table_with_tail(tmp_path, tail)
@@ -375,6 +376,8 @@ def test_total_and_footer_lines_below_the_table_are_skipped(tmp_path, tail, skip
     ["Total : 2", "DURAND;Paul"],  # a footer-looking line above a data line: not at the end
     ["Commentaire : voir RH"],
     [";;;;;Fin de CDD"],  # "fin" alone is no footer word: only "fin de fichier" and the like
+    ["Total 1-85-05-75-123-456"],  # a NIR written with dashes is an identifier all the same
+    ["Total\u202e2"],  # a bidi control: left to the cell screening, never quoted back in a warning
     ["2026;;3;2;1;0"],  # counts without a total word, more than a footer fills: a row missing its identifiers
     ["Total;Paul;2;0;1"],  # a name among the counts
 ])

@@ -105,6 +105,7 @@ FOOTER_TAIL = 10  # rows at the end of a table looked at for total and page-foot
 _FOOTER_CELLS = 3  # such a line fills at most this many cells (fewer in a narrow table)
 _COUNT = re.compile(r"\d[\d\s\u00a0\u202f.,]*(?:\s*[^\W\d_]+)?")  # "132", "1 234,50", "132 salariés"
 _LONG_DIGITS = re.compile(r"\d{9}")  # a SIRET, a NIR, a phone number: data, never a footer
+_DIGIT_JOINERS = re.compile(r"[\s.\-\u00a0\u202f]")  # what may be written between the digits of one number
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 
@@ -119,8 +120,10 @@ def _is_footer(cells: list[str], most: int, words: tuple[str, ...]) -> bool:
     filled, each a count or text beginning with a footer word, none holding an identifier; or a total word
     followed by counts only, however many ("Total ; ; 12 ; 3 ; 1", a declaration's totals by category)."""
     filled = [c.strip() for c in cells if c.strip()]
-    if not filled or any(_LONG_DIGITS.search(re.sub(r"[\s\u00a0\u202f]", "", c)) for c in filled):
+    if not filled or any(_LONG_DIGITS.search(_DIGIT_JOINERS.sub("", c)) for c in filled):
         return False
+    if not all(_DIGIT_JOINERS.sub(" ", c).isprintable() for c in filled):
+        return False  # control or bidi characters: left to the cell screening, never quoted back
 
     def worded(cell: str) -> bool:
         plain = _plain(cell)

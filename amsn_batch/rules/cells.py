@@ -25,7 +25,7 @@ LISTED_LINES = 10
 
 def hostile_cells(table: Table, findings: Findings, max_chars: int) -> list[int]:
     """Add the findings CARACTERE_CONTROLE, CARACTERE_BIDI, CARACTERE_ILLISIBLE, DOUBLE_ENCODAGE,
-    VALEUR_TROP_LONGUE and ENCODAGE_MIXTE; returns the positions of the refused rows."""
+    VALEUR_TROP_LONGUE, ENCODAGE_MIXTE and LIGNE_TOTAL_IGNOREE; returns the positions of the refused rows."""
     _skipped_footer(table, findings)
     if not len(table):
         return []
