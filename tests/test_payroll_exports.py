@@ -83,8 +83,8 @@ def test_payroll_firm_csv_cp1252_with_title_block_total_and_both_names(ws, rng):
     assert not any(f["ligne"] in ("3", "7", "10", "11", "12") for fs in found.values() for f in fs if f["code"] != "LIGNE_TOTAL_IGNOREE")
     # the birth name is the name; the usage name is kept beside it
     stored = ws.sql("SELECT nir, nom, nom_usage, prenom, siret FROM salaries_actuels ORDER BY nir")
-    assert sorted(stored) == sorted([(nirs[0], "LEFÈVRE", "MARTIN", "Hélène", s2), (nirs[1], "DURAND", "DURAND", "Jérôme", s2),
-                                     (nirs[2], "TOTAL", "TOTAL", "Amélie", s3)])
+    assert sorted(stored) == sorted([(nirs[0], "LEFÈVRE", "MARTIN", "Hélène", s2), (nirs[1], "DURAND", None, "Jérôme", s2),
+                                     (nirs[2], "TOTAL", None, "Amélie", s3)])
 
 
 def test_utf8_bom_export_with_count_lines_and_end_of_file_marker(ws, rng):
@@ -193,3 +193,35 @@ def test_ambiguous_decorated_headers_are_reported_not_guessed(ws, rng):
     # a decorated "Nom …" never displaces the column named `Nom`
     assert [f["colonne"] for f in found["COLONNE_INCONNUE"]] == ["Nom employeur"]
     assert ws.sql("SELECT COUNT(*) FROM salaries") == [(0,)]
+
+
+def test_full_staff_list_with_both_names_changes_only_the_usage_name(ws, rng):
+    """A full list (no Mouvement column) from payroll software: `Nom` is the usage name beside `Nom de
+    naissance`; a new usage name is the one change found, versioned, and the birth name is left as it was."""
+    siret = ws.registry.members["10003"][0]
+    nirs = [make_nir(rng, sex="2", year=1984, month=3), make_nir(rng, sex="1", year=1979, month=10)]
+    entries = ["Nom de naissance", "Prénom", "N° sécurité sociale", "SIRET", "Mouvement", "Date d'embauche",
+               "Contrat", "Poste de travail", "Code PCS"]
+    first = ws.drop("PAIE01", "entrees.csv")
+    first.write_bytes(_csv([entries, ["ROBIN", "Anne", nirs[0], siret, "Entrée", "01/03/2025", "CDI", "Vendeuse", "554a"],
+                            ["GARNIER", "Marc", nirs[1], siret, "Entrée", "01/03/2025", "CDI", "Magasinier", "676a"]]).encode("cp1252"))
+    ws.cli("traiter")
+    headers = ["Nom", "Nom de naissance", "Prénom", "N° de sécurité sociale (NIR)", "SIRET établissement employeur",
+               "Date d'entrée dans l'entreprise", "Nature du contrat", "Emploi occupé", "Code PCS-ESE", "Date de la liste"]
+    listing = ws.drop("PAIE01", "liste au 30 novembre.csv")
+    listing.write_bytes(_csv([
+        ["Effectif au 30/11/2026"], headers,
+        ["FONTAINE", "ROBIN", "Anne", nirs[0], siret, "01/03/2025", "CDI", "Vendeuse", "554a", "30/11/2026"],
+        ["GARNIER", "GARNIER", "Marc", nirs[1], siret, "01/03/2025", "CDI", "Magasinier", "676a", "30/11/2026"],
+        ["Effectif total : 2"]]).encode("utf-8-sig"))
+    ws.cli("traiter")
+    ack = ws.ack("PAIE01", "liste au 30 novembre")
+    assert (ack["statut"], ack["modifications"], ack["sorties"]) == ("accepte", 1, 0)
+    found = _findings(ws, "PAIE01", "liste au 30 novembre")
+    changed = [f for f in found["LISTE_MODIFICATION"] if f["ligne"] == "3"]
+    assert len(changed) == 1 and "Nom d'usage" in changed[0]["message"] and "Nom de naissance" not in changed[0]["message"]
+    assert found["LIGNE_TOTAL_IGNOREE"][0]["message"].startswith("Ligne 5 (« Effectif total : 2 »)")
+    assert dict((n, (nom, usage)) for n, nom, usage in ws.sql("SELECT nir, nom, nom_usage FROM salaries_actuels")) == {
+        nirs[0]: ("ROBIN", "FONTAINE"), nirs[1]: ("GARNIER", None)}  # a usage name equal to the birth name: none
+    history = ws.sql("SELECT e.champs_modifies FROM evenements e WHERE e.nir=? ORDER BY e.id", nirs[0])
+    assert history == [(None,), ("nom_usage",)]

@@ -219,6 +219,8 @@ def _values(r: _Rows) -> None:
     r.out["action"] = r.action()
     for key in ("nom", "nom_usage", "prenom", "poste", "commentaire", "contraintes"):
         r.out[key] = r.stripped(key) if r.has(key) else r.blank
+    if r.has("nom_usage"):  # a usage name that is the birth name is no usage name of its own
+        r.out["nom_usage"] = r.out["nom_usage"].where(r.out["nom_usage"] != r.out["nom"], "")
     c = r.nir()
     r.out["nir"] = c["accepted"]
     r.out["nir_raw"] = r.col("nir")
