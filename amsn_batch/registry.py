@@ -87,6 +87,8 @@ def _read(path: Path, kind: str):
             f.add_file("COLONNE_MANQUANTE", None, "", attendu=missing.label, liste=expected)
     for header in headers.unknown:
         f.add_file("COLONNE_INCONNUE", None, "", colonne=header)
+    for header, fields in headers.ambiguous:
+        f.add_file("COLONNE_AMBIGUE", None, "", colonne=header, champs=fields)
     return table, headers, f
 
 

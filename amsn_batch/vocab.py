@@ -45,6 +45,8 @@ class Field:
     key: str
     label: str
     required: bool
+    names: tuple[str, ...] = ()  # every spelling as written in colonnes.toml (label, aliases, key)
+    also: tuple[str, ...] = ()  # `aussi`: headers of another field that name this one when both are given
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,10 @@ def vocabulary(kind: str) -> Vocabulary:
             spec[f"det_{key}"] = {"libelle": det["libelle"], "alias": det.get("alias", [])}
     fields, lookup = [], {}
     for key, item in spec.items():
-        fields.append(Field(key, item["libelle"], bool(item.get("obligatoire", False))))
-        for name in [item["libelle"], *item.get("alias", []), key]:
+        names = (item["libelle"], *item.get("alias", []), key)
+        fields.append(Field(key, item["libelle"], bool(item.get("obligatoire", False)), names,
+                            tuple(item.get("aussi", ()))))
+        for name in names:
             norm = normalize(name)
             if lookup.setdefault(norm, key) != key:
                 raise ValueError(f"alias {name!r} used twice in {kind}")

@@ -32,8 +32,10 @@ def test_header_aliases(header, key):
 
 
 def test_missing_and_unknown_headers():
-    m = map_headers(["Nom", "Prénom", "NIR", "Bidule", "Nom de naissance"], V)
-    assert m.columns["nir"] == "NIR" and m.unknown == ["Bidule"] and m.duplicated == [("nom", "Nom de naissance")]
+    m = map_headers(["Nom", "Prénom", "NIR", "Bidule", "Nom de naissance", "N° SS"], V)
+    assert m.columns["nir"] == "NIR" and m.unknown == ["Bidule"] and m.duplicated == [("nir", "N° SS")]
+    # issue 11: "Nom" beside a birth-name column is the usage name, no longer a second birth name
+    assert m.columns["nom"] == "Nom de naissance" and m.columns["nom_usage"] == "Nom"
     assert {f.label for f in m.missing} == {"SIRET", "Date d'embauche", "Contrat", "Poste de travail", "Code PCS"}
 
 
@@ -301,3 +303,108 @@ def test_declaration_schema_failures_become_findings_on_the_senders_line_and_col
     assert found["message"][2].startswith("« Test 2 » est une raison sociale de test.")
     assert found["message"][3].startswith("« SIRET » est obligatoire pour chaque ligne.")
     assert [(v.adherent, v.state, v.total) for v in out.versions] == [("10001", "en_cours", 6)]
+
+
+# --- payroll exports: decorated headers, total lines (issue 11, item 10) ---------------------------------------
+
+@pytest.mark.parametrize("header,key", [
+    ("N° SIRET de l'établissement", "siret"), ("SIRET établissement employeur", "siret"), ("Siret (14 chiffres)", "siret"),
+    ("Date d'entrée dans l'entreprise", "date_embauche"), ("Prénom(s)", "prenom"), ("N° de sécurité sociale (NIR)", "nir"),
+    ("Date de naissance (JJ/MM/AAAA)", "date_naissance"), ("Nature du contrat de travail", "contrat"),
+    ("Catégorie de suivi médical", "categorie"), ("Date de sortie (le cas échéant)", "date_sortie"),
+    ("Nom d'usage du salarié", "nom_usage"), ("Numéro de sécurité sociale du salarié", "nir"),
+    ("Salariés multi-employeurs", "multi_employeur"), ("Catégorie socio-professionnelle", "pcs"),
+])
+def test_decorated_headers_are_read_without_their_extra_words(header, key):
+    assert normalize(header) not in V.lookup or V.lookup[normalize(header)] == key
+    m = map_headers(["Nom de naissance", header] if key != "nom" else [header], V)
+    assert m.columns[key] == header and not m.unknown and not m.ambiguous
+
+
+@pytest.mark.parametrize("header", ["Lieu de naissance", "Date de naissance du conjoint", "Nom du responsable",
+                                    "Matricule", "Code postal", "Nom Prénom", "Service"])
+def test_headers_that_only_look_alike_stay_unknown(header):
+    m = map_headers(["Nom de naissance", "Date de naissance", header], V)
+    assert m.unknown == [header] and set(m.columns) == {"nom", "date_naissance"}
+
+
+def test_header_that_could_be_two_fields_is_ambiguous():
+    # "Nom de l'entreprise" and "Nom" are two fields of a declaration: "Nom entreprise" could be either
+    m = map_headers(["Année", "SIRET", "Nom entreprise"], vocabulary("declaration"))
+    assert m.ambiguous == [("Nom entreprise", "« Nom de naissance » ou « Raison sociale »")]
+    assert "nom" not in m.columns and "raison_sociale" not in m.columns and not m.unknown
+
+
+def test_header_row_found_by_decorated_headers_under_a_title(tmp_path):
+    p = tmp_path / "f.csv"
+    header = "Nom du salarié;Prénom(s);N° de sécurité sociale (NIR);N° SIRET de l'établissement;Date d'entrée dans l'entreprise"
+    p.write_text(f"Export Sage Paie\nSociété X;le 30/11/2026\n{header}\nA;B;1;2;01/01/2026\n", encoding="utf-8")
+    t = read_table(p, V)
+    assert t.header_line == 3 and t.lines.tolist() == [4]
+
+
+def _table_with_tail(tmp_path, tail: list[str], width: int = 6):
+    p = tmp_path / "f.csv"
+    head = ["Nom de naissance;Prénom;NIR;SIRET;Mouvement;Poste"]
+    nir = make_nir(random.Random(5))
+    data = [f"DUPONT;Marie;{nir};73282932000074;Entrée;Vendeuse", f"MARTIN;Paul;{nir};73282932000074;Entrée;Vendeur"]
+    p.write_text("\n".join(head + data + tail) + "\n", encoding="utf-8")
+    return read_table(p, V)
+
+
+@pytest.mark.parametrize("tail,skipped", [
+    (["Total : 2 salariés"], [(4, "Total : 2 salariés")]),
+    (["", "Total;;;;;2"], [(5, "Total 2")]),
+    (["Nombre de salariés : 2;;;;;", "Édité le 30/11/2026 – page 1/1"],
+     [(4, "Nombre de salariés : 2"), (5, "Édité le 30/11/2026 – page 1/1")]),
+    (["2"], [(4, "2")]),
+    (["Fin de fichier"], [(4, "Fin de fichier")]),
+    (["TOTAL GÉNÉRAL;;;;;2 salariés"], [(4, "TOTAL GÉNÉRAL 2 salariés")]),
+    (["Total;2;2;0;1;1"], [(4, "Total 2 2 0 1 1")]),  # a total word then counts, however many
+    (["Total\u00a0:;1\u202f234"], [(4, "Total\u00a0: 1\u202f234")]),  # French spaces
+])
+def test_total_and_footer_lines_below_the_table_are_skipped(tmp_path, tail, skipped):
+    t = _table_with_tail(tmp_path, tail)
+    assert t.lines.tolist() == [2, 3] and t.footer == skipped
+
+
+@pytest.mark.parametrize("tail", [
+    ["DURAND"],  # a name only: a broken employee row, refused by the checks with its line number
+    ["1234;DURAND"],  # a payroll number and a name
+    ["Total;Marie;1850460752123;73282932000074;Entrée;Vendeuse"],  # a person whose name is Total
+    ["Total : 2;;;73282932000074"],  # an identifier on the line: data, not a footer
+    ["Total : 2", "DURAND;Paul"],  # a footer-looking line above a data line: not at the end
+    ["Commentaire : voir RH"],
+    [";;;;;Fin de CDD"],  # "fin" alone is no footer word: only "fin de fichier" and the like
+    ["Total 1-85-05-75-123-456"],  # a NIR written with dashes is an identifier all the same
+    ["Total\u202e2"],  # a bidi control: left to the cell screening, never quoted back in a warning
+    ["2026;;3;2;1;0"],  # counts without a total word, more than a footer fills: a row missing its identifiers
+    ["Total;Paul;2;0;1"],  # a name among the counts
+])
+def test_lines_that_may_be_employees_are_never_skipped(tmp_path, tail):
+    t = _table_with_tail(tmp_path, tail)
+    assert t.footer == [] and len(t) == 2 + len(tail)
+
+
+def test_total_line_of_a_workbook_and_a_lone_row_are_kept_apart(tmp_path):
+    from tests.factories import write_xlsx
+
+    p = write_xlsx(tmp_path / "f.xlsx", MOVEMENT_HEADERS, [["DUPONT", "Marie"], [None], ["Total", None, None, None, 1]],
+                   title=["Mouvements de novembre", ""])
+    t = read_table(p, V)
+    assert t.lines.tolist() == [4] and t.footer == [(6, "Total 1")]
+    # a table whose only row looks like a count is not emptied: the row is left to the checks
+    q = tmp_path / "g.csv"
+    q.write_text("Nom de naissance;Prénom;NIR\n12\n", encoding="utf-8")
+    assert read_table(q, V).footer == [] and len(read_table(q, V)) == 1
+
+
+def test_declaration_totals_by_category_below_the_table(tmp_path):
+    from tests.billing_helpers import COUNT_HEADERS
+
+    p = tmp_path / "d.csv"
+    rows = [";".join(COUNT_HEADERS), "2026;10001;73282932000074;12;3;1;0", "2026;10001;73282932000082;4;0;0;1",
+            "Total;;;16;3;1;1"]
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    t = read_table(p, vocabulary("declaration"))
+    assert t.lines.tolist() == [2, 3] and t.footer == [(4, "Total 16 3 1 1")]

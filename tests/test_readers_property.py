@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tempfile
 from pathlib import Path
 
@@ -43,6 +44,9 @@ def _check_table(table, n_physical_lines: int | None = None) -> None:
         assert table.lines[0] > table.header_line >= 1
     for col in table.headers:
         assert all(isinstance(v, str) for v in table.frame[col].tolist())
+    if table.footer:  # total lines are skipped only below the last data row, never the whole table
+        assert len(table) >= 1 and table.footer[0][0] > table.lines[-1]
+        assert not any(re.search(r"\d{9}", re.sub(r"\s", "", text)) for _, text in table.footer)  # no identifier
 
 
 def _read(data: bytes, suffix: str):
@@ -174,3 +178,38 @@ def test_damaged_valid_csv(edits):
         else:
             data[pos:pos + len(chunk)] = chunk
     _read(bytes(data), ".csv")
+
+
+FOOTERS = st.sampled_from(["Total : {n} salariés", "Nombre de salariés : {n}", "{n}", "Fin de fichier", "Effectif total;{n}",
+                           "Édité le 30/11/2026 à 10:12 – page 1/1", ";;Total;;{n}", "TOTAL GÉNÉRAL;;;;;;;;;;;;;{n} salariés",
+                           "Sous-total;{n}", "*** Fin de l'export ***"])
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(1, 12), footers=st.lists(FOOTERS, max_size=4), blanks=st.sets(st.integers(0, 12), max_size=4),
+       broken=st.lists(st.sampled_from(["DUPONT", "DUPONT;Marie", "1234;DURAND", ";;{nir}", "Total;Marie;{nir}"]), max_size=2),
+       encoding=st.sampled_from(["utf-8-sig", "cp1252"]), blank_before_footer=st.booleans())
+def test_footer_lines_are_skipped_and_employee_rows_never(n, footers, blanks, broken, encoding, blank_before_footer):
+    """An export's data rows (valid ones, then possibly broken ones), blank lines anywhere among them, then
+    total and footer lines: every data row is read on its line, every footer line is skipped, nothing else."""
+    reg = Registry()
+    body, data_lines = [], []
+    for i in range(n):
+        if i in blanks:
+            body.append("")
+        body.append(";".join(employee_row(make_nir(), reg.members["10001"][0], name=f"NOM{i}")))
+        data_lines.append(len(body) + 1)
+    for b in broken:
+        body.append(b.format(nir=make_nir()))
+        data_lines.append(len(body) + 1)
+    if blank_before_footer and footers:
+        body.append("")
+    footer_lines = []
+    for f in footers:
+        body.append(f.format(n=n))
+        footer_lines.append(len(body) + 1)
+    text = "\r\n".join([";".join(MOVEMENT_HEADERS), *body]) + "\r\n"
+    table = _read(text.encode(encoding), ".csv")
+    assert table is not None
+    assert table.lines.tolist() == data_lines
+    assert [line for line, _ in table.footer] == footer_lines

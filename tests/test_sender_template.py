@@ -18,7 +18,7 @@ def test_xlsx_template_filled_in_is_accepted(ws, tmp_path):
     assert wb.sheetnames == ["Notice", "Salariés", "Listes"]
     sheet = wb["Salariés"]
     headers = [c.value for c in sheet[1]]
-    assert headers[:3] == ["Nom de naissance", "Prénom", "N° sécurité sociale"] and "Habilitation électrique" in headers
+    assert headers[:4] == ["Nom de naissance", "Nom d'usage", "Prénom", "N° sécurité sociale"] and "Habilitation électrique" in headers
     col = {h: i + 1 for i, h in enumerate(headers)}
     assert sheet.cell(row=2, column=col["N° sécurité sociale"]).number_format == "@"
     assert sheet.cell(row=50, column=col["SIRET"]).number_format == "@"

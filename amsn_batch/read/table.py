@@ -11,6 +11,7 @@ import csv
 import io
 import mmap
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +24,7 @@ from .errors import XLS_MAGIC, XLSX_MAGIC, UnreadableFile
 from .excel import cell_text, column_text, read_workbook, row_text
 from .guard import check_zip
 from ..formats import unprotect_columns
-from ..vocab import Vocabulary, vocabulary
+from ..vocab import Vocabulary, load_toml, vocabulary
 from .headers import score_header_row
 
 HEADER_SEARCH_ROWS = 30
@@ -39,6 +40,7 @@ class Table:
     overflow: np.ndarray  # rows that had more fields than the header
     format: str  # 'csv' or 'xlsx'
     details: dict = field(default_factory=dict)  # encoding, separator or sheet
+    footer: list[tuple[int, str]] = field(default_factory=list)  # (line, text) of the total lines skipped at the end
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -74,9 +76,9 @@ def _read_table(name: str, _size: int, _mtime_ns: int, kind: str, max_rows: int,
             "ou en CSV avec l'extension .csv."
         )
     if is_workbook:
-        return _read_workbook_table(path, head, vocab, max_rows, max_columns, max_unzipped_bytes, max_zip_ratio,
-                                    max_read_bytes)
-    return _read_csv(path, head, vocab, max_rows, max_columns)
+        return _without_footer(_read_workbook_table(path, head, vocab, max_rows, max_columns, max_unzipped_bytes,
+                                                    max_zip_ratio, max_read_bytes))
+    return _without_footer(_read_csv(path, head, vocab, max_rows, max_columns))
 
 
 def _dedupe(headers: list[str]) -> list[str]:
@@ -98,6 +100,60 @@ def _find_header(rows: list[list[object]], vocab: Vocabulary) -> int:
         if score > best_score:
             best, best_score = i, score
     return best
+
+
+FOOTER_TAIL = 10  # rows at the end of a table looked at for total and page-footer lines
+_FOOTER_CELLS = 3  # such a line fills at most this many cells (fewer in a narrow table)
+_COUNT = re.compile(r"\d[\d\s\u00a0\u202f.,]*(?:\s*[^\W\d_]+)?")  # "132", "1 234,50", "132 salariés"
+_LONG_DIGITS = re.compile(r"\d{9}")  # a SIRET, a NIR, a phone number: data, never a footer
+_DIGIT_JOINERS = re.compile(r"[\s.\-\u00a0\u202f]")  # what may be written between the digits of one number
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def _plain(text: str) -> str:
+    """'Édité le 03/02' → 'edite le 03 02': what footer words are compared with."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return _NOT_WORD.sub(" ", ascii_text).strip()
+
+
+def _is_footer(cells: list[str], most: int, words: tuple[str, ...]) -> bool:
+    """A total or page-footer line by its shape (see colonnes.toml [pied_de_tableau]): 1 to `most` cells
+    filled, each a count or text beginning with a footer word, none holding an identifier; or a total word
+    followed by counts only, however many ("Total ; ; 12 ; 3 ; 1", a declaration's totals by category)."""
+    filled = [c.strip() for c in cells if c.strip()]
+    if not filled or any(_LONG_DIGITS.search(_DIGIT_JOINERS.sub("", c)) for c in filled):
+        return False
+    if not all(_DIGIT_JOINERS.sub(" ", c).isprintable() for c in filled):
+        return False  # control or bidi characters: left to the cell screening, never quoted back
+
+    def worded(cell: str) -> bool:
+        plain = _plain(cell)
+        return any(plain == w or plain.startswith(w + " ") for w in words)
+
+    if len(filled) <= most:
+        return all(_COUNT.fullmatch(c) or worded(c) for c in filled)
+    return worded(filled[0]) and all(_COUNT.fullmatch(c) for c in filled[1:])
+
+
+def _without_footer(table: Table) -> Table:
+    """The table without the total and page-footer lines below its last data row ("Total : 132 salariés",
+    "Édité le 03/02/2026 – page 1/1"), kept in `footer` for the warning. Only the last FOOTER_TAIL rows are
+    looked at, from the end up to the first row that is not such a line; at least one row stays."""
+    n = len(table)
+    if n < 2:
+        return table
+    words = tuple(_plain(w) for w in load_toml("colonnes.toml").get("pied_de_tableau", {}).get("mots", ()))
+    start = max(1, n - FOOTER_TAIL)
+    tail = [[str(c) for c in row] for row in table.frame.iloc[start:].to_numpy(dtype=object).tolist()]
+    most = max(1, min(_FOOTER_CELLS, len(table.headers) // 2))
+    cut = n
+    while cut > start and not table.overflow[cut - 1] and _is_footer(tail[cut - 1 - start], most, words):
+        cut -= 1
+    if cut < n:
+        table.footer = [(int(table.lines[p]), " ".join(c.strip() for c in tail[p - start] if c.strip()))
+                        for p in range(cut, n)]
+        table.frame, table.lines, table.overflow = table.frame.iloc[:cut], table.lines[:cut], table.overflow[:cut]
+    return table
 
 
 def _no_header(vocab: Vocabulary) -> UnreadableFile:

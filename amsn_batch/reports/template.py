@@ -25,6 +25,8 @@ MOVEMENTS = ["Entrée", "Sortie", "Modification"]
 # How each column is filled in, for the notice sheet.
 HELP = {
     "nom": "Nom de naissance du salarié.",
+    "nom_usage": "Facultatif : nom d'usage (nom marital…), s'il diffère du nom de naissance. Un changement de nom "
+                 "d'usage seul s'envoie comme une Modification.",
     "prenom": "Prénom usuel.",
     "nir": "N° de sécurité sociale (NIR ou INS) : 15 caractères, clé comprise, sans espace (la colonne est au format Texte ; "
            "ne la changez pas en Nombre). Un numéro provisoire (NIA, commençant par 7 ou 8) est accepté.",

@@ -2,7 +2,8 @@
 inside a cell are fine), bidirectional text controls (they make a value display as something else: a name
 shown reversed or reordered), undecodable characters (U+FFFD: bytes valid in no encoding, see
 read.table.decode_lines), accents encoded twice (« Ã© » for « é ») or a value too long to be a real one are
-refused: nothing is stored garbled. A file whose lines were in two encodings gets a warning."""
+refused: nothing is stored garbled. A file whose lines were in two encodings gets a warning, and so do the
+total and page-footer lines the reader skipped at the end of the table (read.table._without_footer)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ LISTED_LINES = 10
 
 def hostile_cells(table: Table, findings: Findings, max_chars: int) -> list[int]:
     """Add the findings CARACTERE_CONTROLE, CARACTERE_BIDI, CARACTERE_ILLISIBLE, DOUBLE_ENCODAGE,
-    VALEUR_TROP_LONGUE and ENCODAGE_MIXTE; returns the positions of the refused rows."""
+    VALEUR_TROP_LONGUE, ENCODAGE_MIXTE and LIGNE_TOTAL_IGNOREE; returns the positions of the refused rows."""
+    _skipped_footer(table, findings)
     if not len(table):
         return []
     _mixed_encodings(table, findings)
@@ -69,6 +71,19 @@ def _mixed_encodings(table: Table, findings: Findings) -> None:
     if lines:
         listed = ", ".join(str(n) for n in lines[:LISTED_LINES]) + (" …" if len(lines) > LISTED_LINES else "")
         findings.add_file("ENCODAGE_MIXTE", nombre=number_fr(len(lines)), lignes=listed)
+
+
+FOOTER_TEXT_CHARS = 60
+
+
+def _skipped_footer(table: Table, findings: Findings) -> None:
+    """One warning naming the total or page-footer lines skipped at the end of the table, and what they say."""
+    if not table.footer:
+        return
+    numbers = [str(line) for line, _ in table.footer]
+    lines = f"Ligne {numbers[0]}" if len(numbers) == 1 else f"Lignes {', '.join(numbers[:-1])} et {numbers[-1]}"
+    texts = ", ".join(f"« {t if len(t) <= FOOTER_TEXT_CHARS else t[:FOOTER_TEXT_CHARS] + '…'} »" for _, t in table.footer)
+    findings.add_file("LIGNE_TOTAL_IGNOREE", lignes=f"{lines} ({texts})")
 
 
 def _find(col: pd.Series, header: str, chars: str, found: dict[int, tuple[str, str]], as_code_point: bool = True) -> None:

@@ -122,6 +122,8 @@ def check(table: Table, ctx: DeclarationContext) -> DeclarationCheck:
     details = {"format": table.format, "ligne_entetes": table.header_line, "colonnes": table.headers, **table.details}
     for header in headers.unknown:
         f.add_file("COLONNE_INCONNUE", None, "", colonne=header)
+    for header, fields in headers.ambiguous:
+        f.add_file("COLONNE_AMBIGUE", None, "", colonne=header, champs=fields)
     for key, header in headers.duplicated:
         f.add_file("COLONNE_EN_DOUBLE", None, "", colonne=header, attendu=vocab.field(key).label)
     n = len(table)

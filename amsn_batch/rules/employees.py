@@ -41,7 +41,7 @@ INACTIVE = {"cessation": "cessation d'activité", "liquidation": "liquidation ju
 # Fields stored for an employee, in the store's order.
 STORED = (
     "siret", "nom", "prenom", "date_naissance", "date_embauche", "date_sortie", "contrat", "poste", "pcs",
-    "multi_employeur", "categorie", "determinants", "commentaire", "contraintes",
+    "multi_employeur", "categorie", "determinants", "commentaire", "contraintes", "nom_usage",
 )
 
 
@@ -113,6 +113,8 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
     is_list = "mouvement" not in headers.columns
     for header in headers.unknown:
         f.add_file("COLONNE_INCONNUE", None, "", colonne=header)
+    for header, fields in headers.ambiguous:
+        f.add_file("COLONNE_AMBIGUE", None, "", colonne=header, champs=fields)
     for key, header in headers.duplicated:
         f.add_file("COLONNE_EN_DOUBLE", None, "", colonne=header, attendu=vocab.field(key).label)
     missing = missing_columns("mouvements", list(headers.columns), ENTRY_FIELDS if is_list else ())
@@ -235,8 +237,10 @@ _PARAMS = {  # the message parameters beyond the raw value (valeur), by rule
 def _values(r: _Rows) -> None:
     """The accepted rows' fields, from what the kernels made of the cells ('' where a check failed)."""
     r.out["action"] = r.action()
-    for key in ("nom", "prenom", "poste", "commentaire", "contraintes"):
+    for key in ("nom", "nom_usage", "prenom", "poste", "commentaire", "contraintes"):
         r.out[key] = r.stripped(key) if r.has(key) else r.blank
+    if r.has("nom_usage"):  # a usage name that is the birth name is no usage name of its own
+        r.out["nom_usage"] = r.out["nom_usage"].where(r.out["nom_usage"] != r.out["nom"], "")
     c = r.nir()
     r.out["nir"] = c["accepted"]
     r.out["nir_raw"] = r.col("nir")
@@ -543,7 +547,7 @@ def _column(stored: Stored, key: str, rows: np.ndarray | None = None) -> np.ndar
 
 # The fields a row is compared on with the store; the values a row does not give keep the stored ones.
 COMPARED = ("siret", "nom", "prenom", "date_naissance", "date_embauche", "date_sortie", "contrat", "poste", "pcs",
-            "multi_employeur", "categorie", "determinants", "commentaire", "contraintes")
+            "multi_employeur", "categorie", "determinants", "commentaire", "contraintes", "nom_usage")
 
 
 def _text(values: np.ndarray, key: str) -> np.ndarray:
