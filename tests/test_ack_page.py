@@ -244,6 +244,9 @@ def test_page_is_self_contained(ws):
     assert not re.search(r"url\(|@import|src=", html, re.I)
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
     assert "<svg" in html and "<style>" in html
-    # The CSV acknowledgement keeps its columns and formula-safe cells.
+    # The CSV acknowledgement keeps its columns (issue 11 appends the column letter, the person and the member
+    # after them) and formula-safe cells.
     with open(ack_path(ws.outbox / "10001", "autonome", "ar.csv"), encoding="utf-8-sig") as fh:
-        assert next(csv.reader(fh, delimiter=";")) == ["ligne", "colonne", "valeur", "code", "gravite", "message"]
+        assert next(csv.reader(fh, delimiter=";")) == ["ligne", "colonne", "valeur", "code", "gravite", "message",
+                                                      "colonne_excel", "nom", "prenom", "nir_masque", "adherent",
+                                                      "raison_sociale"]
