@@ -72,6 +72,11 @@ def test_every_status_is_described_by_the_schema(ws):
                 "lignes_rejetees", "entrees", "sorties", "modifications", "avertissements", "constats_non_listes"):
         assert all(key in d for d in docs.values())
     assert "traitement_initial" in docs["deja_traite"]
+    # a full list's leavers are not in the file: named from the store, NIR masked, for the sender's member
+    leavers = [r for r in docs["en_attente"]["constats"] if r["code"] == "LISTE_SORTIE"]
+    assert len(leavers) == 5  # staff[6:] and the one accepted line of partiel.csv
+    assert {staff[i][:5] + "*" * 10 for i in range(6, 10)} <= {r["nir_masque"] for r in leavers}
+    assert all(r["nom"] and r["prenom"] and r["adherent"] == "10001" for r in leavers)
 
 
 def test_findings_name_the_person_the_column_and_suggest_pcs_from_the_job(ws):

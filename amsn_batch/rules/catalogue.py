@@ -166,16 +166,16 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
     nom, prenom = _cells(table, columns.get("nom"), pos), _cells(table, columns.get("prenom"), pos)
     nir = _cells(table, columns.get("nir"), pos)
     siret = _cells(table, columns.get("siret"), pos)
-    adherent = []
-    for i, (f, v, p) in enumerate(zip(frame["field"], frame["value"], params_list)):
-        if pos[i] < 0 and (p.get("nom") or p.get("prenom")):  # someone named by the finding itself
+    compact = pd.Series(siret, dtype=object).str.replace(_SPACES, "", regex=True)
+    adherent = compact.map(members.by_siret).fillna(members.sender).to_numpy(dtype=object)
+    for i in np.flatnonzero(pos < 0):  # file-level findings (few): someone or some member named by the finding
+        p = params_list[i]
+        if p.get("nom") or p.get("prenom"):  # a full list's leaver, not in the file
             nom[i], prenom[i] = str(p.get("nom") or ""), str(p.get("prenom") or "")
-            if f == "nir":
-                nir[i] = str(v or "")
-        owner = members.by_siret.get(_SPACES.sub("", siret[i])) if siret[i] else None
-        if owner is None and str(p.get("adherent") or "") in members.names:
-            owner = str(p["adherent"])
-        adherent.append(owner or members.sender)
+            if frame["field"].iat[i] == "nir":
+                nir[i] = str(frame["value"].iat[i] or "")
+        if str(p.get("adherent") or "") in members.names:
+            adherent[i] = str(p["adherent"])
     out = pd.DataFrame({
         "ligne": ligne.astype(np.int64),
         "colonne": colonne,
@@ -186,7 +186,7 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
         "colonne_excel": [index.get(c, "") for c in colonne],
         "nom": [_cap(v) for v in nom],
         "prenom": [_cap(v) for v in prenom],
-        "nir_masque": [mask_nir(_SPACES.sub("", v)) for v in nir],
+        "nir_masque": [mask_nir(_SPACES.sub("", v)) if v else "" for v in nir],
         "adherent": adherent,
         "raison_sociale": [members.names.get(a, "") for a in adherent],
     })
