@@ -167,7 +167,8 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
     nir = _cells(table, columns.get("nir"), pos)
     siret = _cells(table, columns.get("siret"), pos)
     compact = pd.Series(siret, dtype=object).str.replace(_SPACES, "", regex=True)
-    adherent = compact.map(members.by_siret).fillna(members.sender).to_numpy(dtype=object)
+    owner = compact.map(members.by_siret).to_numpy(dtype=object)
+    adherent = np.where(pd.isna(owner), members.sender, owner).astype(object)
     for i in np.flatnonzero(pos < 0):  # file-level findings (few): someone or some member named by the finding
         p = params_list[i]
         if p.get("nom") or p.get("prenom"):  # a full list's leaver, not in the file
