@@ -46,7 +46,6 @@ log = logging.getLogger("amsn_batch")
 TEMPLATES = folder("templates")
 CSV_COLUMNS = ROW_COLUMNS  # the historical six (ligne … message), then the column's letter, the person, the member
 SCRUBBED = frozenset({"colonne", "valeur", "message", "nom", "prenom", "raison_sociale"})  # text that may hold a NIR
-SCHEMA = "accuse.schema.json"  # schemas/: the JSON Schema of <base>.ar.json
 VERDICTS = {
     "accepte": "Fichier accepté : toutes les lignes ont été prises en compte.",
     "accepte_partiellement": "Fichier accepté en partie : certaines lignes ont été refusées, les autres ont été prises en compte.",
