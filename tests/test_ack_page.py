@@ -244,6 +244,39 @@ def test_page_is_self_contained(ws):
     assert not re.search(r"url\(|@import|src=", html, re.I)
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
     assert "<svg" in html and "<style>" in html
-    # The CSV acknowledgement keeps its columns and formula-safe cells.
+    # The CSV acknowledgement keeps its columns (issue 11 appends the column letter, the person and the member
+    # after them) and formula-safe cells.
     with open(ack_path(ws.outbox / "10001", "autonome", "ar.csv"), encoding="utf-8-sig") as fh:
-        assert next(csv.reader(fh, delimiter=";")) == ["ligne", "colonne", "valeur", "code", "gravite", "message"]
+        assert next(csv.reader(fh, delimiter=";")) == ["ligne", "colonne", "valeur", "code", "gravite", "message",
+                                                      "colonne_excel", "nom", "prenom", "nir_masque", "adherent",
+                                                      "raison_sociale"]
+
+
+def test_one_refused_line_named_with_its_person_and_column(ws, page):
+    """Plural agreement, who each line is about, what may be resent, the fingerprint only in the footer."""
+    g = generate(ws.registry.members["10001"], 5, {"pcs": 1})
+    write_csv(ws.drop("10001", "une-erreur.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    ack = ws.ack("10001", "une-erreur")
+    bad = next(r for r in ack["constats"] if r["gravite"] == "bloquant")
+    for width in (PHONE, DESKTOP):
+        page.open(ack_path(ws.outbox / "10001", "une-erreur", "ar.html"), width, height=740)
+        assert page.text("#classeur").startswith("La ligne refusée est dans le classeur")
+        renvoi = page.text("#renvoi")
+        assert "classeur de correction" in renvoi and "fichier d'origine corrigé, en entier" in renvoi
+        row = page.text("#a-corriger tbody tr")
+        assert f"{bad['nom']} {bad['prenom']} · NIR {bad['nir_masque']}" in row
+        assert f"{bad['colonne_excel']} — {bad['colonne']}" in row
+        assert "Empreinte" not in page.text("main") and ack["sha256"] not in page.text("main")
+        assert ack["sha256"] in page.text("#reference-technique")
+        assert "accepte_partiellement" not in page.js("document.body.innerText")
+        assert_readable(page)
+
+
+def test_missing_column_does_not_speak_of_highlighted_cells(ws, page):
+    drop_without_column(ws, "sans-poste.csv", "Poste de travail")
+    page.open(ack_path(ws.outbox / "10001", "sans-poste", "ar.html"), PHONE, height=740)
+    assert "classeur" in page.text("#classeur") and "surlignées" not in page.text("#classeur")
+    assert "fichier d'origine corrigé, en entier" in page.text("#renvoi")
+    assert "déjà prises en compte" not in page.text("#renvoi")  # nothing was
+    assert_readable(page)

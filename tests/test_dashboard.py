@@ -122,6 +122,13 @@ def test_daily_dashboard_after_mixed_traffic(traffic, page):
         charts = page.js("[...document.querySelectorAll('svg[role=img]')].map(s => [s.querySelector('title').textContent, s.querySelector('desc').textContent])")
         assert len(charts) == 3 and all(t and d for t, d in charts)
         assert "PAIE01 : 27,5 % des lignes refusées (11 sur 40)" in charts[0][1].replace("\u00a0", " ")
+        # Every counter's number stays on one line; labels and summary in plain French, no « (s) ».
+        lines = page.js("[...document.querySelectorAll('.compteur dd')].map(dd => { const r = document.createRange(); "
+                        "r.selectNodeContents(dd); return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; })")
+        assert lines and set(lines) == {1}
+        assert (counters["entrees"], counters["sorties"], counters["modifications"]) == ("32", "0", "0")
+        assert "inbox" not in page.text("#compteurs") and "Déposés, pas encore traités" in page.text("#compteurs")
+        assert "(s)" not in page.text("#resume") and "1 expéditeur silencieux" in page.text("#resume")
         assert_readable(page)
         page.screenshot(f"tableau-de-bord-{width}")
     pdf = page.pdf("tableau-de-bord")

@@ -269,7 +269,9 @@ def test_ack_html_and_csv_format(ws, rng):
     ws.cli("traiter")
     raw = ack_path(ws.outbox / "10001", "f", "ar.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
-    assert raw.decode("utf-8-sig").splitlines()[0] == "ligne;colonne;valeur;code;gravite;message"
+    # issue 11: the column letter, the person and the member follow the historical six columns
+    assert raw.decode("utf-8-sig").splitlines()[0] == (
+        "ligne;colonne;valeur;code;gravite;message;colonne_excel;nom;prenom;nir_masque;adherent;raison_sociale")
     html = ack_path(ws.outbox / "10001", "f", "ar.html").read_text(encoding="utf-8")
     assert "Fichier refusé" in html and "NIR_FORMAT" in html
 

@@ -130,3 +130,27 @@ def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary_file(t
         write_atomic(target, "nouveau \udc80")  # fails once the temporary file is open
     assert target.read_text(encoding="utf-8") == "ancien\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["accuse.ar.csv"]
+
+
+def test_findings_of_a_payroll_firm_grouped_by_client():
+    from amsn_batch.reports.summary import column_label, group_by_member, person
+
+    def finding(ligne, code, adherent, nom="", **kw):
+        return {"ligne": ligne, "colonne": "Contrat", "colonne_excel": "I", "valeur": "X", "code": code,
+                "gravite": "bloquant", "message": "Contrat « X » non reconnu.", "nom": nom, "prenom": "Anne",
+                "nir_masque": "28505**********", "adherent": adherent,
+                "raison_sociale": f"Entreprise {adherent}" if adherent else "", **kw}
+
+    findings = [finding(3, "CONTRAT_INVALIDE", "10003", "NOIR"), finding(2, "CONTRAT_INVALIDE", "10002", "BLANC"),
+                finding(1, "COLONNE_INCONNUE", "", gravite="avertissement", colonne="Divers", colonne_excel="O"),
+                finding(4, "CONTRAT_INVALIDE", "10002", "GRIS")]
+    clients = group_by_member(findings)
+    assert [(c.adherent, c.titre) for c in clients] == [
+        ("10002", "Adhérent 10002 — Entreprise 10002"), ("10003", "Adhérent 10003 — Entreprise 10003"),
+        ("", "Tout le fichier, ou lignes dont l'adhérent n'est pas reconnu")]
+    assert [r.ligne for r in clients[0].bloquants[0].exemples] == [2, 4]
+    assert clients[2].bloquants == [] and clients[2].avertissements[0].code == "COLONNE_INCONNUE"
+    assert clients[0].bloquants[0].exemples[0].qui == "BLANC Anne · NIR 28505**********"
+    assert column_label(findings[0]) == "I — Contrat"
+    assert column_label({"colonne": "Contrat"}) == "Contrat" and column_label({"colonne": ""}) == ""
+    assert person({"nom": "", "prenom": "", "nir_masque": ""}) == ""

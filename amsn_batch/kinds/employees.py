@@ -17,7 +17,7 @@ from ..config import Settings
 from ..read import UnreadableFile, read_table
 from ..read.headers import map_headers
 from ..vocab import vocabulary
-from ..rules.catalogue import Findings, catalogue, to_rows
+from ..rules.catalogue import Findings, Members, catalogue, to_rows
 from ..rules.cells import hostile_cells
 from ..rules.employees import Context, validate
 from ..store import StoreError, registry
@@ -59,8 +59,9 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
     received = received or dt.datetime.now().isoformat(timespec="seconds")
 
     def result(findings: Findings, rows: int = 0, accepted=None, existing=None, lines=None, header_line=0,
-               columns=None, details=None, quarantine=None, held=False, refused=None) -> Checked:
-        frame = to_rows(findings.frame(), lines if lines is not None else np.array([], dtype=np.int64), header_line, columns or {})
+               columns=None, details=None, quarantine=None, held=False, refused=None, table=None, members=None) -> Checked:
+        frame = to_rows(findings.frame(), lines if lines is not None else np.array([], dtype=np.int64), header_line,
+                        columns or {}, table=table, members=members)
         accepted = accepted if accepted is not None else pd.DataFrame()
         refused_file = findings.file_refused()
         if refused_file:
@@ -130,7 +131,16 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
     empty = outcome.rows == 0 and not headers.missing
     quarantine = catalogue()["FICHIER_VIDE"].message if empty else None
     return result(outcome.findings, outcome.rows, outcome.accepted, existing, table.lines, table.header_line,
-                  headers.columns, details, quarantine=quarantine, held=outcome.held, refused=outcome.refused)
+                  headers.columns, details, quarantine=quarantine, held=outcome.held, refused=outcome.refused,
+                  table=table, members=_members(conn, sender, establishments))
+
+
+def _members(conn, sender, establishments: dict[str, str]) -> Members:
+    """The sender's own adhérents, to name whose each line is (never another member's)."""
+    own = sender.adherents
+    names = {m.numero: m.raison_sociale or "" for m in registry.members(conn, sorted(own))}
+    return Members({s: a for s, a in establishments.items() if a in own}, names,
+                   sender.code if sender.kind == "adherent" else "")
 
 
 def _read(path: Path, settings: Settings):

@@ -34,16 +34,18 @@ from markupsafe import Markup
 
 from ..masking import scrub
 from ..resources import folder
+from ..rules.catalogue import ROW_COLUMNS
 from ..store.ledger import FileEntry
 from . import rejects
 from .contacts import service_contacts
 from ..formats import date_fr, number_fr, safe_cell, write_atomic
-from .summary import VERDICT_KIND, VERDICT_TITLE, group_findings, plural, verdict_sentence
+from .summary import VERDICT_KIND, VERDICT_TITLE, group_by_member, group_findings, plural, verdict_sentence
 
 log = logging.getLogger("amsn_batch")
 
 TEMPLATES = folder("templates")
-CSV_COLUMNS = ("ligne", "colonne", "valeur", "code", "gravite", "message")
+CSV_COLUMNS = ROW_COLUMNS  # the historical six (ligne … message), then the column's letter, the person, the member
+SCRUBBED = frozenset({"colonne", "valeur", "message", "nom", "prenom", "raison_sociale"})  # text that may hold a NIR
 VERDICTS = {
     "accepte": "Fichier accepté : toutes les lignes ont été prises en compte.",
     "accepte_partiellement": "Fichier accepté en partie : certaines lignes ont été refusées, les autres ont été prises en compte.",
@@ -73,8 +75,8 @@ class Ack:
     accuse: str = ""  # the base name of this acknowledgement's files ('' for a dry run: the file's stem)
     classeurs_retires: list[str] = field(default_factory=list)  # earlier correction workbooks this file made
     # needless, moved aside into archives/ of the outbox (rejects.covered); in the JSON when any
-    findings: list[dict] = field(default_factory=list, repr=False)  # all of them (ligne, colonne, valeur, code,
-    # gravite, message); the JSON has only the counts
+    findings: list[dict] = field(default_factory=list, repr=False)  # all of them (CSV_COLUMNS); the CSV and the
+    # JSON list `per_code` of each code (`constats`), the counts say the rest
 
     @classmethod
     def of(cls, entry: FileEntry, findings: list[dict]) -> Ack:
@@ -183,18 +185,14 @@ def write_ack(outdir: Path, ack: Ack, per_code: int = 200, *, contacts=None, sou
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
-    for r in listed:
-        w.writerow([safe_cell(scrub(r[c]) if c in ("colonne", "valeur", "message") else r[c]) for c in CSV_COLUMNS])
+    rows = [answer_row(r) for r in listed]
+    for r in rows:
+        w.writerow([safe_cell(r[c]) for c in CSV_COLUMNS])
     for code, n in extra.items():
-        w.writerow(["", "", "", code, "", f"… et {n} autres constats {code} non listés (limite de {per_code} par code)."])
+        w.writerow(["", "", "", code, "", f"… et {n} autres constats {code} non listés (limite de {per_code} par code).",
+                    *[""] * (len(CSV_COLUMNS) - 6)])
     write_atomic(paths[0], "\ufeff" + buf.getvalue())
-
-    doc = {"fichier": ack.fichier, "nom_depose": scrub(ack.nom_depose), "accuse": ack.accuse}  # which file first
-    doc |= {f.name: getattr(ack, f.name) for f in fields(ack) if f.name not in ("findings", *doc)}
-    for optional in ("traitement_initial", "accuse", "classeurs_retires"):
-        if not doc[optional]:
-            doc.pop(optional)
-    write_atomic(paths[1], json.dumps(doc, ensure_ascii=False, indent=2))
+    write_atomic(paths[1], json.dumps(answer_document(ack, rows), ensure_ascii=False, indent=2))
 
     workbook = rejects.RejectsOutcome(None)
     if ack.statut != "deja_traite":
@@ -206,6 +204,31 @@ def write_ack(outdir: Path, ack: Ack, per_code: int = 200, *, contacts=None, sou
     if workbook.path is not None:
         paths.append(workbook.path)
     return paths
+
+
+def answer_row(finding: dict) -> dict:
+    """One finding as the CSV and the JSON give it: CSV_COLUMNS, text masked, '' for what is not known."""
+    out = {}
+    for c in CSV_COLUMNS:
+        v = finding.get(c)
+        if c == "ligne":
+            out[c] = int(v or 0)
+        else:
+            out[c] = scrub(v) if c in SCRUBBED else ("" if v is None else str(v))
+    return out
+
+
+def answer_document(ack: Ack, rows: list[dict]) -> dict:
+    """The JSON answer (schemas/accuse.schema.json): the verdict and counts, as ever, and the listed findings
+    (`constats`, the CSV's rows: same fields, the person and the member included)."""
+    doc = {"fichier": ack.fichier, "nom_depose": scrub(ack.nom_depose), "accuse": ack.accuse}  # which file first
+    doc |= {f.name: getattr(ack, f.name) for f in fields(ack) if f.name not in ("findings", *doc)}
+    for optional in ("traitement_initial", "accuse", "classeurs_retires"):
+        if not doc[optional]:
+            doc.pop(optional)
+    doc["libelle_statut"] = VERDICT_TITLE[ack.statut]
+    doc["constats"] = rows
+    return doc
 
 
 def _write_workbook(outdir: Path, stem: str, ack: Ack, findings: list[dict], source: Path, limits, contacts, kind: str,
@@ -271,9 +294,21 @@ def counts(ack: Ack) -> list[tuple[str, str, int]]:
     ]
 
 
+def _clients(ack: Ack, findings: list[dict]) -> list:
+    """A payroll firm's findings client by client; [] when the file is one adhérent's own."""
+    if not any((f.get("adherent") or ack.expediteur) != ack.expediteur for f in findings):
+        return []
+    return group_by_member(findings)
+
+
 def render_html(ack: Ack, findings: list[dict], extra: dict[str, int] | None = None, *, contacts=None,
                 workbook=None, dry_run: bool = False, now: dt.datetime | None = None) -> str:
     groups = group_findings(findings)
+    clients = _clients(ack, findings)
+    anchors = {}  # a cause at the top links to the first client's group of that rule
+    for c in clients:
+        for g in c.bloquants:
+            anchors.setdefault(g.code, f"regle-{g.code}-{c.adherent or 'fichier'}")
     phrase = verdict_sentence(ack)
     head, _, rest = phrase.partition(" : ")
     return _env().get_template("ack.html.j2").render(
@@ -286,6 +321,9 @@ def render_html(ack: Ack, findings: list[dict], extra: dict[str, int] | None = N
         phrase_suite=rest,
         compteurs=counts(ack),
         bloquants=[g for g in groups if g.bloquant],
+        clients=clients,
+        ancres=anchors,
+        cellules=any(g.bloquant and not g.fichier_entier for g in groups),  # some cell to highlight
         avertissements=[g for g in groups if not g.bloquant],
         contacts=contacts if contacts is not None else service_contacts(),
         classeur=workbook or rejects.RejectsOutcome(None),

@@ -29,6 +29,7 @@ from ..store.employees import headcount_by_category, multi_employments
 from ..vocab import BLOCKING, catalogue, load_toml
 from .ack import TEMPLATES, entry_base
 from .charts import BLUE, GREEN, RED, Bar, bar_chart
+from .summary import plural
 from ..formats import date_fr, number_fr, percent_fr, write_atomic
 
 PAGE_PREFIX = "quotidien-"
@@ -287,6 +288,7 @@ def _env() -> jinja2.Environment:
     env.filters["date_fr"] = date_fr
     env.filters["nombre"] = number_fr
     env.filters["pct"] = lambda r: "—" if r is None else percent_fr(r)
+    env.globals["pluriel"] = plural
     return env
 
 
@@ -301,7 +303,7 @@ def _charts(d: Daily) -> dict:
     rules = bar_chart(
         [Bar(r.titre, r.lignes, number_fr(r.lignes)) for r in d.regles],
         "Règles les plus fréquentes (lignes concernées)",
-        "; ".join(f"{r.titre} : {number_fr(r.lignes)} ligne(s) dans {number_fr(r.fichiers)} fichier(s)" for r in d.regles)
+        "; ".join(f"{r.titre} : {plural(r.lignes, 'ligne')} dans {plural(r.fichiers, 'fichier')}" for r in d.regles)
         or "Aucun constat ce jour.",
         BLUE)
     heads = bar_chart(

@@ -20,9 +20,10 @@ ROWS_PER_RULE = 20  # lines listed per rule on the page; the CSV lists more, the
 @dataclass
 class LineRow:
     ligne: int
-    colonne: str
+    colonne: str  # « E — Poste »: the spreadsheet letter then the header as written
     valeur: str
     detail: str
+    qui: str = ""  # the person: « DUPONT Marie · NIR 28505********** »
 
 
 @dataclass
@@ -48,6 +49,55 @@ class RuleGroup:
 def plural(n: int, one: str, many: str | None = None) -> str:
     """'1 ligne', '0 ligne', '1 234 lignes' (French: 0 and 1 take the singular)."""
     return f"{number_fr(n)} {one if abs(n) < 2 else (many or one + 's')}"
+
+
+def column_label(finding: dict) -> str:
+    """« E — Poste »: the column's spreadsheet letter and its header as written (the header alone when the
+    letter is not known)."""
+    header, letter = scrub(finding.get("colonne") or ""), finding.get("colonne_excel") or ""
+    return f"{letter} — {header}" if letter and header else header
+
+
+def person(finding: dict) -> str:
+    """Whom a finding is about, as a person reads it: name, first name and masked NIR ('' when unknown)."""
+    name = " ".join(scrub(finding.get(k) or "") for k in ("nom", "prenom")).strip()
+    nir = finding.get("nir_masque") or ""
+    if name and nir:
+        return f"{name} · NIR {nir}"
+    return name or (f"NIR {nir}" if nir else "")
+
+
+@dataclass
+class MemberGroup:
+    """A payroll firm's findings for one of its clients (adherent '' : the file as a whole, or lines whose
+    member is not recognised)."""
+
+    adherent: str
+    nom: str
+    bloquants: list[RuleGroup]
+    avertissements: list[RuleGroup]
+
+    @property
+    def titre(self) -> str:
+        if not self.adherent:
+            return "Tout le fichier, ou lignes dont l'adhérent n'est pas reconnu"
+        return f"Adhérent {self.adherent}" + (f" — {self.nom}" if self.nom else "")
+
+
+def group_by_member(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE) -> list[MemberGroup]:
+    """The findings of a payroll firm's file, client by client (by N° adhérent; the rest last), each grouped
+    by rule like `group_findings`."""
+    parts: dict[str, list[dict]] = {}
+    names: dict[str, str] = {}
+    for f in findings:
+        a = f.get("adherent") or ""
+        parts.setdefault(a, []).append(f)
+        names.setdefault(a, f.get("raison_sociale") or "")
+    out = []
+    for a in sorted(parts, key=lambda a: (a == "", a)):
+        groups = group_findings(parts[a], rows_per_rule)
+        out.append(MemberGroup(a, scrub(names[a]), [g for g in groups if g.bloquant], [g for g in groups if not g.bloquant]))
+    return out
 
 
 def _split(code: str, message: str) -> tuple[str, str]:
@@ -82,7 +132,8 @@ def group_findings(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE) -> 
         details[code].add(detail)
         fixes[code].add(fix)
         if len(g.exemples) < rows_per_rule:
-            g.exemples.append(LineRow(int(f.get("ligne") or 0), scrub(f.get("colonne", "")), scrub(f.get("valeur", "")), detail))
+            g.exemples.append(LineRow(int(f.get("ligne") or 0), column_label(f), scrub(f.get("valeur", "")), detail,
+                                      person(f)))
     for code, g in groups.items():
         g.lignes = len(lines[code])
         g.premiere = min(lines[code])

@@ -7,11 +7,16 @@ the message. Checks are vectorised: they hand over arrays of row positions, not 
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
 from ..masking import mask_nir
+from ..read.table import Table
 from ..vocab import BLOCKING, Rule, catalogue
+from .identifiers import SPACES
 
 FILE = -1  # position of a finding about the file as a whole
 
@@ -87,28 +92,91 @@ def _broadcast(value, n: int) -> list:
 
 
 VALUE_MAX_CHARS = 200  # a value quoted back to the sender is cut past this (a 100 MB cell stays in the file)
-OWN_TEXT_PARAMS = frozenset({"raison", "liste", "detail", "contexte"})  # written by the product, never cut
+# Texts the product (or staff) wrote, whole sentences or lists: never cut. Every other text parameter quotes
+# the sender's file (a cell, a header) and is cut past VALUE_MAX_CHARS, inside its quotes, with an ellipsis.
+OWN_TEXT_PARAMS = frozenset({"raison", "liste", "detail", "contexte", "proches", "champs", "motif", "statut",
+                             "placeholders", "suggestion"})
+
+# The columns of a finding as the sender reads it (CSV, JSON, ledger), in this order. The first six are the
+# historical CSV columns; the others say which column (its Excel letter) and whom the line is about: the
+# person (NIR masked) and, for the sender's own adhérents only, the member.
+ROW_COLUMNS = ("ligne", "colonne", "valeur", "code", "gravite", "message",
+               "colonne_excel", "nom", "prenom", "nir_masque", "adherent", "raison_sociale")
+_SPACES = re.compile(f"[{SPACES}]")
 
 
 def _cap(text: str) -> str:
-    return text if len(text) <= VALUE_MAX_CHARS else text[:VALUE_MAX_CHARS] + f"… ({len(text)} caractères)"
+    return text if len(text) <= VALUE_MAX_CHARS else text[:VALUE_MAX_CHARS].rstrip() + "…"
+
+
+def column_letter(index: int) -> str:
+    """The spreadsheet letter of a 0-based column index: 0 → A, 25 → Z, 26 → AA."""
+    out = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        out = chr(ord("A") + rest) + out
+    return out
+
+
+@dataclass(frozen=True)
+class Members:
+    """Whose the rows of a file are: the sender's own establishments (SIRET → N° adhérent, never another
+    member's), the names of those adhérents, and the sender's number when it is an adhérent itself."""
+
+    by_siret: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    sender: str = ""
+
+
+def _cells(table: Table | None, header: str | None, pos: np.ndarray) -> np.ndarray:
+    """The file's cells of one column at these row positions ('' where there is none: file-level findings)."""
+    out = np.full(len(pos), "", dtype=object)
+    if table is None or not header or header not in table.frame.columns or not len(table):
+        return out
+    rows = pos >= 0
+    if rows.any():
+        cells = table.frame[header].iloc[pos[rows]].to_numpy(dtype=object)
+        out[rows] = ["" if c is None or c != c else str(c).strip() for c in cells]
+    return out
 
 
 def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: dict[str, str],
-            masked: frozenset[str] = frozenset({"nir"})) -> pd.DataFrame:
-    """Findings as the sender reads them: ligne, colonne (header as written), valeur (masked where
-    sensitive), code, gravite, message. File-level findings sit on the header line."""
+            masked: frozenset[str] = frozenset({"nir"}), *, table: Table | None = None,
+            members: Members | None = None) -> pd.DataFrame:
+    """Findings as the sender reads them (ROW_COLUMNS): ligne, colonne (header as written), valeur (masked
+    where sensitive), code, gravite, message, then the column's Excel letter and, from the file's own cells
+    (`table`), the person (nom, prénom, NIR masked) and the member the line is for (`members`). File-level
+    findings sit on the header line; a finding about someone not in the file (a full list's leaver) names
+    them from its parameters."""
     cat = catalogue()
+    members = members or Members()
     pos = frame["pos"].to_numpy()
     ligne = np.where(pos >= 0, lines[np.clip(pos, 0, None)] if len(lines) else 0, header_line)
-    colonne = [columns.get(f, "") if f else p.get("colonne", "") for f, p in zip(frame["field"], frame["params"])]
+    params_list = frame["params"].tolist()
+    colonne = [columns.get(f, "") if f else p.get("colonne", "") for f, p in zip(frame["field"], params_list)]
     valeur = [mask_nir(v) if f in masked else _cap("" if v is None else str(v)) for f, v in zip(frame["field"], frame["value"])]
     messages = []
-    for code, field, params in zip(frame["code"], frame["field"], frame["params"]):
+    for code, field_, params in zip(frame["code"], frame["field"], params_list):
         p = {k: _cap(v) if isinstance(v, str) and k not in OWN_TEXT_PARAMS else v for k, v in params.items()}
-        if field in masked:
+        if field_ in masked:
             p.pop("valeur", None)
         messages.append(render(cat[code], p))
+    index = {h: column_letter(i) for i, h in enumerate(table.headers)} if table is not None else {}
+    nom, prenom = _cells(table, columns.get("nom"), pos), _cells(table, columns.get("prenom"), pos)
+    nir = _cells(table, columns.get("nir"), pos)
+    siret = _cells(table, columns.get("siret"), pos)
+    compact = pd.Series(siret, dtype=object).str.replace(_SPACES, "", regex=True)
+    owner = compact.map(members.by_siret).to_numpy(dtype=object)
+    adherent = np.where(pd.isna(owner), members.sender, owner).astype(object)
+    for i in np.flatnonzero(pos < 0):  # file-level findings (few): someone or some member named by the finding
+        p = params_list[i]
+        if p.get("nom") or p.get("prenom"):  # a full list's leaver, not in the file
+            nom[i], prenom[i] = str(p.get("nom") or ""), str(p.get("prenom") or "")
+            if frame["field"].iat[i] == "nir":
+                nir[i] = str(frame["value"].iat[i] or "")
+        if str(p.get("adherent") or "") in members.names:
+            adherent[i] = str(p["adherent"])
     out = pd.DataFrame({
         "ligne": ligne.astype(np.int64),
         "colonne": colonne,
@@ -116,5 +184,11 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
         "code": frame["code"].to_numpy(),
         "gravite": [cat[c].severity for c in frame["code"]],
         "message": messages,
+        "colonne_excel": [index.get(c, "") for c in colonne],
+        "nom": [_cap(v) for v in nom],
+        "prenom": [_cap(v) for v in prenom],
+        "nir_masque": [mask_nir(_SPACES.sub("", v)) if v else "" for v in nir],
+        "adherent": adherent,
+        "raison_sociale": [members.names.get(a, "") for a in adherent],
     })
     return out.sort_values(["ligne", "code"], kind="stable").reset_index(drop=True)

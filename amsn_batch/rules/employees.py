@@ -15,7 +15,6 @@ fields ('' or None = not given).
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ import pandas as pd
 from ..read.headers import HeaderMap
 from ..read.table import Table
 from ..vocab import BLOCKING, Rule, catalogue, load_toml, pcs_reference, vocabulary
-from . import identifiers, values
+from . import identifiers, pcs, values
 from .catalogue import FILE, Findings
 from .schema import ENTRY_FIELDS, Cells, failures, missing_columns
 
@@ -84,17 +83,6 @@ def determinant_keys() -> list[str]:
 @cache
 def determinant_categories() -> dict[str, str]:
     return {f"det_{k}": v["categorie"] for k, v in load_toml("determinants.toml").items()}
-
-
-def closest_pcs(code: str, n: int = 3) -> str:
-    """The nearest valid codes: same first three digits, else same category, else by spelling."""
-    ref = pcs_reference()
-    found = [c for c in ref if c[:3] == code[:3]] or [c for c in ref if c[:2] == code[:2]]
-    if len(found) > n:
-        found = difflib.get_close_matches(code, found, n=n, cutoff=0) or found[:n]
-    if not found:
-        found = difflib.get_close_matches(code, list(ref), n=n, cutoff=0)
-    return ", ".join(f"{c} ({ref[c]})" for c in found[:n])
 
 
 class _Rows(Cells):
@@ -210,13 +198,19 @@ def _required_params(r: _Rows, rule: Rule, key: str, pos: np.ndarray) -> dict:
         context = "chaque ligne"
     else:
         context = [CONTEXT_FR["liste" if r.is_list else a] for a in r.action()[pos]]
-    return {"_value": "", "colonne": _label(key), "contexte": context}
+    params = {"_value": "", "colonne": _label(key), "contexte": context}
+    if key == "pcs":  # codes proposed from the job title
+        params["suggestion"] = pcs.suggestions([""] * len(pos), _titles(r, pos))
+    return params
+
+
+def _titles(r: _Rows, pos: np.ndarray) -> np.ndarray:
+    return _at(r.stripped("poste"), pos) if r.has("poste") else np.full(len(pos), "", dtype=object)
 
 
 def _proches(r: _Rows, rule: Rule, key: str, pos: np.ndarray) -> dict:
     codes = r.stripped(key).str.lower().to_numpy(dtype=object)[pos]
-    nearest = {c: closest_pcs(c) for c in set(codes)}  # once per distinct code
-    return {"valeur": _at(r.col(key), pos), "proches": [nearest[c] for c in codes]}
+    return {"valeur": _at(r.col(key), pos), "proches": pcs.suggestions(codes, _titles(r, pos))}
 
 
 def _limit_params(r: _Rows, rule: Rule, key: str, pos: np.ndarray) -> dict:

@@ -10,6 +10,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
+from . import ledger
 from .db import transaction
 
 
@@ -53,10 +54,7 @@ def record_declaration(conn: sqlite3.Connection, checked, now: str, again: int |
                  rec.accepted, rec.refused, rec.warnings, json.dumps(rec.details, ensure_ascii=False)),
             )
             file_id = cur.lastrowid
-        conn.executemany(
-            "INSERT INTO constats (fichier_id, ligne, colonne, valeur, code, gravite, message) VALUES (?,?,?,?,?,?,?)",
-            ((file_id, *f) for f in checked.findings.itertuples(index=False, name=None)),
-        )
+        ledger.insert_findings(conn, file_id, checked.findings.itertuples(index=False, name=None))
         for v in checked.versions:
             decl = conn.execute(
                 "INSERT INTO declarations (adherent, annee, fichier_id, etat, mode, recue_le, total) VALUES (?,?,?,?,?,?,?)",

@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..rules.catalogue import ROW_COLUMNS
 from .db import records, transaction
 
 
@@ -75,7 +76,9 @@ _ENTRY = ("id, sha256, expediteur AS sender, nom AS name, recu_le AS received, t
           "COALESCE(lignes_rejetees, 0) AS refused, COALESCE(entrees, 0) AS entries, COALESCE(sorties, 0) AS exits, "
           "COALESCE(modifications, 0) AS changes, COALESCE(avertissements, 0) AS warnings, details, archive")
 
-FINDING_COLUMNS = ("ligne", "colonne", "valeur", "code", "gravite", "message")
+FINDING_COLUMNS = ROW_COLUMNS  # ligne, colonne, valeur, code, gravite, message, then who the line is about
+_FINDING_SELECT = ", ".join(c if c in ("ligne", "code", "gravite", "message") else f"COALESCE({c}, '') AS {c}"
+                            for c in FINDING_COLUMNS)  # findings recorded before 0300 have NULL beyond message
 
 
 def _entries(conn: sqlite3.Connection, where: str, params: tuple = ()) -> list[FileEntry]:
@@ -101,8 +104,9 @@ def entry_by_claim(conn: sqlite3.Connection, claim_id: str) -> FileEntry | None:
 
 
 def findings(conn: sqlite3.Connection, file_id: int) -> list[dict]:
-    """A file's findings, in the order they were recorded, as dicts (ligne, colonne, valeur, code, gravite, message)."""
-    return records(conn, f"SELECT {', '.join(FINDING_COLUMNS)} FROM constats WHERE fichier_id=? ORDER BY rowid", (file_id,))
+    """A file's findings, in the order they were recorded, as dicts (FINDING_COLUMNS; '' for what was not
+    recorded)."""
+    return records(conn, f"SELECT {_FINDING_SELECT} FROM constats WHERE fichier_id=? ORDER BY rowid", (file_id,))
 
 
 def held(conn: sqlite3.Connection) -> list[FileEntry]:
@@ -141,10 +145,12 @@ def insert_entry(conn: sqlite3.Connection, rec: FileRecord, stage: str) -> int:
 
 
 def insert_findings(conn: sqlite3.Connection, file_id: int, rows) -> None:
-    """Findings as tuples (ligne, colonne, valeur, code, gravite, message) (inside the caller's transaction)."""
+    """Findings as tuples in FINDING_COLUMNS order (rules.catalogue.to_rows; a shorter tuple leaves the last
+    columns empty), inside the caller's transaction."""
+    n = len(FINDING_COLUMNS)
     conn.executemany(
-        "INSERT INTO constats (fichier_id, ligne, colonne, valeur, code, gravite, message) VALUES (?,?,?,?,?,?,?)",
-        ((file_id, *f) for f in rows),
+        f"INSERT INTO constats (fichier_id, {', '.join(FINDING_COLUMNS)}) VALUES (?{', ?' * n})",
+        ((file_id, *f, *[""] * (n - len(f))) for f in rows),
     )
 
 
@@ -156,7 +162,7 @@ def delete_entry(conn: sqlite3.Connection, file_id: int) -> None:
 
 def mark_changed_after_processing(conn: sqlite3.Connection, file_id: int, finding: tuple) -> None:
     """The file changed after its outcome was committed: flagged for staff (`changed_after_processing`), and a
-    file-level finding (ligne, colonne, valeur, code, gravite, message) for the sender's acknowledgement."""
+    file-level finding (a FINDING_COLUMNS tuple) for the sender's acknowledgement."""
     with transaction(conn):
         conn.execute("UPDATE fichiers SET details=json_set(COALESCE(details, '{}'), '$.modifie_apres_traitement', "
                      "json('true')), avertissements=COALESCE(avertissements, 0)+1 WHERE id=?", (file_id,))

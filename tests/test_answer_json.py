@@ -1,0 +1,188 @@
+"""The machine-readable answer <base>.ar.json: described by the published schema schemas/accuse.schema.json
+(checked here with jsonschema for every status and for a declaration file), carrying the same findings as the
+CSV, each naming the person, the column (header and spreadsheet letter) and, for a payroll firm, the client.
+Also: PCS codes suggested from the job title, and findings kept readable in the ledger."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import random
+
+import numpy as np
+import pytest
+from jsonschema import Draft202012Validator
+
+from amsn_batch.resources import folder
+from amsn_batch.rules import pcs
+from amsn_batch.rules.catalogue import Findings, column_letter, to_rows
+from amsn_batch.store import db, ledger
+from tests.acks import ack_path, ack_paths
+from tests.billing_helpers import billing_workspace, declare
+from tests.browser import PHONE, DESKTOP, assert_readable, browser, page  # noqa: F401
+from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv
+from tests.test_rules_catalogue import LIST_HEADERS, list_row
+
+SCHEMA = json.loads((folder("schemas") / "accuse.schema.json").read_text(encoding="utf-8"))
+STATUSES = ("accepte", "accepte_partiellement", "rejete", "en_attente", "deja_traite")
+
+
+def valid(doc: dict) -> dict:
+    Draft202012Validator.check_schema(SCHEMA)
+    errors = [f"{list(e.path)}: {e.message}" for e in Draft202012Validator(SCHEMA).iter_errors(doc)]
+    assert errors == []
+    return doc
+
+
+def csv_rows(path) -> list[dict]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter=";"))
+
+
+def test_every_status_is_described_by_the_schema(ws):
+    rng = random.Random(3)
+    s = ws.registry.members["10001"][0]
+    staff = [make_nir(rng) for _ in range(10)]
+    write_csv(ws.drop("10001", "embauches.csv"), MOVEMENT_HEADERS, [employee_row(n, s) for n in staff])
+    bad = [employee_row(make_nir(rng), s, name="MARTIN", first="Léa", job="Caissière", pcs="999z"),
+           employee_row("123", s, name="DURAND", first="Paul")]
+    write_csv(ws.drop("10001", "partiel.csv"), MOVEMENT_HEADERS, [employee_row(make_nir(rng), s), *bad])
+    write_csv(ws.drop("10001", "refus.csv"), MOVEMENT_HEADERS[1:], [r[1:] for r in bad])  # no Nom column
+    ws.cli("traiter")
+    write_csv(ws.drop("10001", "liste.csv"), LIST_HEADERS, [list_row(n, s) for n in staff[:6]])  # 4 of 10 leave: held
+    ws.cli("traiter")
+    data = write_csv(ws.drop("10001", "encore.csv"), MOVEMENT_HEADERS, [employee_row(make_nir(rng), s)]).read_bytes()
+    ws.cli("traiter")
+    ws.drop("10001", "encore.csv").write_bytes(data)
+    ws.cli("traiter")  # the same content again: deja_traite
+
+    docs = {}
+    for stem in ("embauches", "partiel", "refus", "liste", "encore"):
+        for p in ack_paths(ws.outbox / "10001", stem, "ar.json"):
+            doc = valid(json.loads(p.read_text(encoding="utf-8")))
+            docs.setdefault(doc["statut"], doc)
+            # the JSON lists the same findings as the CSV, with the same fields
+            rows = csv_rows(p.with_name(p.name.replace(".ar.json", ".ar.csv")))
+            assert [{k: str(v) for k, v in r.items()} for r in doc["constats"]] == rows
+    assert set(docs) == set(STATUSES)
+    assert docs["accepte_partiellement"]["libelle_statut"] == "Fichier accepté en partie"
+    # the historical keys are all still there
+    for key in ("fichier", "nom_depose", "sha256", "recu_le", "statut", "expediteur", "lignes", "lignes_acceptees",
+                "lignes_rejetees", "entrees", "sorties", "modifications", "avertissements", "constats_non_listes"):
+        assert all(key in d for d in docs.values())
+    assert "traitement_initial" in docs["deja_traite"]
+    # a full list's leavers are not in the file: named from the store, NIR masked, for the sender's member
+    leavers = [r for r in docs["en_attente"]["constats"] if r["code"] == "LISTE_SORTIE"]
+    assert len(leavers) == 5  # staff[6:] and the one accepted line of partiel.csv
+    assert {staff[i][:5] + "*" * 10 for i in range(6, 10)} <= {r["nir_masque"] for r in leavers}
+    assert all(r["nom"] and r["prenom"] and r["adherent"] == "10001" for r in leavers)
+
+
+def test_findings_name_the_person_the_column_and_suggest_pcs_from_the_job(ws):
+    rng = random.Random(5)
+    s = ws.registry.members["10001"][1]
+    nir = make_nir(rng, sex="2", year=1990, month=4)
+    rows = [employee_row(nir, s, name="MARTIN", first="Léa", job="Caissière", pcs="999z"),
+            employee_row(make_nir(rng), s, name="PETIT", first="Luc", job="Vendeurs", pcs=""),
+            employee_row(make_nir(rng), s, name="ROUX", first="Inès", job="Comptable", pcs="552z")]
+    write_csv(ws.drop("10001", "novembre.csv"), MOVEMENT_HEADERS, rows)
+    ws.cli("traiter")
+    doc = valid(ws.ack("10001", "novembre"))
+    by_line = {r["ligne"]: r for r in doc["constats"]}
+    martin = by_line[2]
+    assert (martin["code"], martin["colonne"], martin["colonne_excel"]) == ("PCS_INCONNU", "Code PCS", "K")
+    assert (martin["nom"], martin["prenom"], martin["nir_masque"]) == ("MARTIN", "Léa", nir[:5] + "*" * 10)
+    assert (martin["adherent"], martin["raison_sociale"]) == ("10001", "Entreprise 10001")
+    assert "D'après le poste « Caissière » : 552a (Caissiers de magasin)." in martin["message"]
+    assert "Code d'écriture proche" not in martin["message"]  # nothing is written like 999z
+    petit = by_line[3]
+    assert (petit["code"], petit["nom"]) == ("CHAMP_OBLIGATOIRE", "PETIT")
+    assert "D'après le poste « Vendeurs »" in petit["message"] and "554a" in petit["message"]
+    roux = by_line[4]
+    assert "Code d'écriture proche : 552a (Caissiers de magasin)." in roux["message"]
+    assert "543b" in roux["message"]  # comptable → employés des services comptables
+    assert nir not in json.dumps(doc, ensure_ascii=False)
+
+
+def test_a_payroll_firms_findings_are_grouped_by_client(ws, page):
+    rng = random.Random(9)
+    s2, s3, s1 = ws.registry.members["10002"][0], ws.registry.members["10003"][0], ws.registry.members["10001"][0]
+    rows = [employee_row(make_nir(rng), s2, name="BLANC", first="Anne", contract="XXX"),
+            employee_row(make_nir(rng), s3, name="NOIR", first="Marc", pcs="999z", job="Caissier"),
+            employee_row(make_nir(rng), s3, name="GRIS", first="Zoé"),
+            employee_row(make_nir(rng), s1, name="VERT", first="Jean")]  # 10001 is not PAIE01's client
+    write_csv(ws.drop("PAIE01", "paie.csv"), MOVEMENT_HEADERS, rows)
+    ws.cli("traiter")
+    doc = valid(ws.ack("PAIE01", "paie"))
+    who = {(r["nom"], r["code"]): (r["adherent"], r["raison_sociale"]) for r in doc["constats"]}
+    assert who[("BLANC", "CONTRAT_INVALIDE")] == ("10002", "Entreprise 10002")
+    assert who[("NOIR", "PCS_INCONNU")] == ("10003", "Entreprise 10003")
+    assert who[("VERT", "MANDAT_ABSENT")] == ("", "")  # another member's establishment: not named
+    html = ack_path(ws.outbox / "PAIE01", "paie", "ar.html")
+    assert "Entreprise 10001" not in html.read_text(encoding="utf-8")
+    for width in (PHONE, DESKTOP):
+        page.open(html, width, height=740)
+        titles = page.js("[...document.querySelectorAll('#a-corriger .client-titre')].map(h => h.innerText)")
+        assert titles == ["Adhérent 10002 — Entreprise 10002", "Adhérent 10003 — Entreprise 10003",
+                          "Tout le fichier, ou lignes dont l'adhérent n'est pas reconnu"]
+        noir = page.text("#regle-PCS_INCONNU-10003 tbody tr")
+        assert "NOIR Marc" in noir and "K — Code PCS" in noir
+        # the cause at the top leads to its group
+        assert page.js("document.querySelector('#causes a[href=\"#regle-MANDAT_ABSENT-fichier\"]') !== null")
+        assert_readable(page)
+        page.screenshot(f"ar-mandataire-clients-{width}")
+
+
+def test_declaration_answer_is_described_by_the_schema(tmp_path):
+    ws = billing_workspace(tmp_path)
+    declare(ws, "10001", dt.datetime(2026, 1, 10, 9), si=4, sir=1, name="effectifs.csv")
+    rows = [[2026, "10001", "123", 1, 0, 0, 0]]  # a SIRET that is not one
+    write_csv(ws.drop("10001", "faux.csv"), ["Année", "N° adhérent", "SIRET", "Effectif SI", "Effectif SIA",
+                                             "Effectif SIR", "Effectif SIH"], rows)
+    ws.cli("traiter")
+    ok = valid(ws.ack("10001", "effectifs"))
+    assert ok["statut"] == "accepte"
+    refused = valid(ws.ack("10001", "faux"))
+    assert refused["statut"] == "rejete" and refused["constats"]
+    assert refused["constats"][0]["colonne_excel"] in ("", "C")
+
+
+def test_findings_recorded_before_the_new_columns_stay_readable(tmp_path):
+    conn = db.connect(tmp_path / "store.sqlite").conn
+    rec = ledger.FileRecord("a" * 64, "10001", "ancien.csv", 1, "2026-11-30T09:00:00", "rejete", 1, 0, 1, 0, {})
+    with db.transaction(conn):
+        file_id = ledger.insert_entry(conn, rec, "applique")
+        ledger.insert_findings(conn, file_id, [(2, "Contrat", "XX", "CONTRAT_INVALIDE", "bloquant", "Contrat « XX »")])
+        conn.execute("UPDATE constats SET nom=NULL, adherent=NULL WHERE fichier_id=?", (file_id,))  # as before 0300
+    (found,) = ledger.findings(conn, file_id)
+    assert found["message"] == "Contrat « XX »" and found["nom"] == "" and found["adherent"] == ""
+    assert set(found) == set(ledger.FINDING_COLUMNS)
+    conn.close()
+
+
+def test_a_long_cell_is_cut_inside_its_quotes_never_a_sentence():
+    f = Findings()
+    f.add_rows("PCS_INCONNU", np.array([0]), "pcs", ["x" * 300], valeur="x" * 300, proches=" D'après " + "mot " * 80 + ".")
+    (row,) = to_rows(f.frame(), np.array([2]), 1, {"pcs": "Code PCS"}).to_dict("records")
+    assert "« " + "x" * 200 + "… »" in row["message"]
+    assert "mot . Choisissez le code" in row["message"] and "caractères)" not in row["message"]
+    assert row["valeur"] == "x" * 200 + "…"
+
+
+@pytest.mark.parametrize("title, code", [
+    ("Caissière", "552a"), ("CAISSIERS", "552a"), ("caissier", "552a"), ("Vendeuse en alimentation", "554a"),
+    ("Aide-soignante", "526a"), ("Cuisinière", "636d"), ("Secrétaire", "542a")])
+def test_job_titles_point_at_their_pcs_code(title, code):
+    assert pcs.from_title(title)[0] == code
+
+
+def test_codes_by_spelling_only_when_they_share_the_first_characters():
+    assert pcs.by_spelling("999z") == ()
+    assert pcs.by_spelling("552z") == ("552a",)
+    assert all(c.startswith("55") for c in pcs.by_spelling("559z"))
+    assert pcs.suggestion("999z", "") == ""
+
+
+def test_column_letters():
+    assert [column_letter(i) for i in (0, 10, 25, 26, 27, 701, 702)] == ["A", "K", "Z", "AA", "AB", "ZZ", "AAA"]
