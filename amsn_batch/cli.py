@@ -95,10 +95,11 @@ def traiter(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
         typer.echo("Aucun fichier à traiter.")
         return
     from .masking import scrub
+    from .status import status_words
 
     failed = [r for r in results if r.status == "erreur"]
     for r in results:  # a file name may carry a NIR: masked like in the logs
-        outcome = (f"{r.status} → {r.ack[0].parent if r.ack else '-'}" if r.status != "erreur"
+        outcome = (f"{status_words(r.status)} → {r.ack[0].parent if r.ack else '-'}" if r.status != "erreur"
                    else "erreur, pas d'accusé : il sera repris au prochain traitement")
         typer.echo(scrub(f"{r.sender}/{r.name} : {outcome}"))
     typer.echo(f"{len(results) - len(failed)} fichier(s) traité(s), {len(failed)} en échec. "
@@ -158,11 +159,12 @@ def valider(
     """Contrôle un fichier sans rien enregistrer (essai à blanc) et écrit l'accusé dans --sortie."""
     from .masking import scrub
     from .pipeline import dry_run
+    from .status import status_words
 
     settings = _settings(config, verbose)
     ack, paths = dry_run(settings, fichier, expediteur, sortie)
     blocking = sum(f["gravite"] == "bloquant" for f in ack.findings)
-    typer.echo(scrub(f"{fichier.name} : {ack.statut} — {ack.lignes} ligne(s), {ack.lignes_acceptees} acceptée(s), "
+    typer.echo(scrub(f"{fichier.name} : {status_words(ack.statut)} — {ack.lignes} ligne(s), {ack.lignes_acceptees} acceptée(s), "
                f"{ack.lignes_rejetees} refusée(s), {blocking} anomalie(s) bloquante(s), {ack.avertissements} avertissement(s)."))
     typer.echo("Aucune donnée n'a été enregistrée (essai à blanc).")
     typer.echo(f"Accusé de réception : {paths[0].parent}")
@@ -176,9 +178,12 @@ def adherents_importer(
     verbose: VerboseOpt = False,
 ) -> None:
     """Importe ou met à jour le registre des adhérents et des mandats (avec historique)."""
-    from .registry import import_registry_files
+    from .registry import RegistryError, import_registry_files
 
-    report = import_registry_files(_settings(config, verbose), fichier, mandats)
+    try:
+        report = import_registry_files(_settings(config, verbose), fichier, mandats)
+    except RegistryError as exc:
+        raise Fatal(str(exc)) from None
     for r in report.findings.to_dict("records"):
         typer.echo(f"{r['fichier']} ligne {r['ligne']} [{r['colonne']}] {r['gravite']} {r['code']} : {r['message']}", err=True)
     if not report.applied:
@@ -191,13 +196,14 @@ def adherents_importer(
 
 def _held_list(fichier: str, config: Optional[Path], verbose: bool, refuse: Optional[str]) -> None:
     from .pipeline import ReleaseError, release
+    from .status import status_words
 
     settings = _settings(config, verbose)
     try:
         r = release(settings, fichier, refuse=refuse)
     except ReleaseError as exc:
         raise Fatal(str(exc)) from exc
-    typer.echo(f"{r.sender}/{r.name} : {r.status} → {r.ack[0].parent}")
+    typer.echo(f"{r.sender}/{r.name} : {status_words(r.status)} → {r.ack[0].parent}")
 
 
 @modele_app.command("effectifs")
@@ -264,8 +270,7 @@ def rapport_quotidien(
     try:
         day = parse_day(date) if date else dt.date.today()
     except ValueError as exc:
-        typer.echo(f"amsn-batch : {exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.BadParameter(str(exc), param_hint="--date") from None
     page, index = daily_report(settings, day)
     typer.echo(f"Tableau de bord du {day:%d/%m/%Y} : {page}")
     typer.echo(f"Index des jours : {index}")
@@ -479,7 +484,7 @@ def run_cli(argv: list[str] | None = None, prog_name: str | None = None) -> int:
     """`amsn-batch ARGV` (default: sys.argv[1:]): its output printed, its exit code returned. Usable in-process:
     the messages go to sys.stdout and sys.stderr as they are at the call."""
     try:
-        return cli_fr.invoke(app, argv, prog_name)
+        return cli_fr.invoke(app, argv, prog_name or "amsn-batch")
     except AlreadyRunning as exc:
         print(f"amsn-batch : {exc}", file=sys.stderr)
         return EXIT_ALREADY_RUNNING
@@ -491,6 +496,11 @@ def run_cli(argv: list[str] | None = None, prog_name: str | None = None) -> int:
         return 1
     except OSError as exc:
         print(f"amsn-batch : erreur système ({exc.strerror or exc} : {exc.filename or ''}).", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug, not the user's doing: one line here, the details in the log with --verbose
+        logging.getLogger("amsn_batch").debug("erreur_inattendue", exc_info=True)
+        print(f"amsn-batch : erreur inattendue ({type(exc).__name__} : {exc}). Relancez la commande avec --verbose "
+              "pour le détail technique, et transmettez-le à l'équipe qui maintient amsn-batch.", file=sys.stderr)
         return 1
 
 

@@ -14,10 +14,15 @@ from .lock import LOCK_NAME, holder
 from .reports.ack import ack_names, entry_base
 from .formats import date_fr, number_fr
 from .billing.declarations import statuses, window
-from .reports.dashboard import MAX_LISTED, Campaign, write_daily
+from .reports.dashboard import MAX_LISTED, STATUS_LABEL, Campaign, write_daily
 from .store import connect, ledger, registry
 
 RUN_STATES = {"en_cours": "en cours", "termine": "terminé", "interrompu": "interrompu"}
+
+
+def status_words(code: str) -> str:
+    """A file's status as the screen says it: the dashboard's label in lower case ("accepté en partie")."""
+    return STATUS_LABEL[code].lower() if code in STATUS_LABEL else code.replace("_", " ")
 
 
 def _when(ts: float | str | None) -> str:
