@@ -112,14 +112,16 @@ def traiter(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
 @app.command("statut")
 def statut(
     derniers: Annotated[int, typer.Option("--derniers", min=1, help="Nombre de traitements récents à afficher.")] = 10,
+    jours: Annotated[int, typer.Option("--jours", min=1, help="Période des fichiers refusés et reçus par expéditeur, en jours.")] = 7,
     config: ConfigOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Fichiers en attente, retenus, en quarantaine, et les derniers traitements avec leurs comptes."""
+    """Fichiers en attente, en cours, retenus, en quarantaine, refusés, reçus par expéditeur, et les derniers
+    traitements avec leurs comptes."""
     from .status import report
 
     settings = _settings(config, verbose)
-    for line in report(settings, derniers):
+    for line in report(settings, derniers, jours, now=_fixed_clock()):
         typer.echo(line)
 
 
