@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -82,6 +83,46 @@ def _fixed_clock() -> dt.datetime | None:
                     "Retirez cette variable, réservée aux tests et démonstrations.") from None
 
 
+class ProgressLine:
+    """`traiter` on a terminal: one line on stderr, rewritten as each file goes through its stages (a bar, the
+    file's rank, its name and its stage), cleared before a log line is written and at the end. Never used when
+    stderr is not a terminal (cron, a pipe) nor with --verbose."""
+
+    WIDTH = 20
+
+    def __init__(self, stream) -> None:
+        from .masking import scrub
+
+        self.stream, self.scrub, self.shown = stream, scrub, False
+        self.columns = shutil.get_terminal_size().columns
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(self)
+
+    def __call__(self, step) -> None:  # a pipeline.Step
+        filled = round(step.fraction * self.WIDTH)
+        text = self.scrub(f"{'█' * filled}{'░' * (self.WIDTH - filled)} fichier {step.number}/{step.total} · "
+                          f"{step.sender}/{step.name} · {step.stage}")
+        self.stream.write("\r\x1b[K" + text[:max(10, self.columns - 1)])
+        self.stream.flush()
+        self.shown = True
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """As a logging filter: the line is cleared so that the log line starts on an empty line."""
+        self.clear()
+        return True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
+
+    def close(self) -> None:
+        self.clear()
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(self)
+
+
 @app.command("traiter")
 def traiter(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     """Traite tous les fichiers prêts dans inbox/<expéditeur>/ et écrit les accusés de réception.
@@ -90,7 +131,12 @@ def traiter(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     from .pipeline import run
 
     settings = _settings(config, verbose, quiet_level=logging.INFO)
-    results = run(settings, now=_fixed_clock())
+    line = ProgressLine(sys.stderr) if sys.stderr.isatty() and not verbose else None  # quiet under cron
+    try:
+        results = run(settings, now=_fixed_clock(), progress=line)
+    finally:
+        if line is not None:
+            line.close()
     if not results:
         typer.echo("Aucun fichier à traiter.")
         return
@@ -160,11 +206,21 @@ def valider(
 ) -> None:
     """Contrôle un fichier sans rien enregistrer (essai à blanc) et écrit l'accusé dans --sortie."""
     from .masking import scrub
-    from .pipeline import dry_run
+    from .pipeline import Step, dry_run
     from .status import status_words
 
     settings = _settings(config, verbose)
-    ack, paths = dry_run(settings, fichier, expediteur, sortie)
+    line = ProgressLine(sys.stderr) if sys.stderr.isatty() and not verbose else None
+
+    def stage(name: str) -> None:
+        if line is not None:
+            line(Step(expediteur, fichier.name, 1, 1, name))
+
+    try:
+        ack, paths = dry_run(settings, fichier, expediteur, sortie, stage)
+    finally:
+        if line is not None:
+            line.close()
     blocking = sum(f["gravite"] == "bloquant" for f in ack.findings)
     typer.echo(scrub(f"{fichier.name} : {status_words(ack.statut)} — {ack.lignes} ligne(s), {ack.lignes_acceptees} acceptée(s), "
                f"{ack.lignes_rejetees} refusée(s), {blocking} anomalie(s) bloquante(s), {ack.avertissements} avertissement(s)."))

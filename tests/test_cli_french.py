@@ -219,3 +219,60 @@ def test_a_junk_settings_file_is_one_french_line(tmp_path):
         proc = cli_in_process(["statut", "--config", str(junk[name])], tmp_path)
         assert proc.returncode == 1
         assert_french(proc, f"--config {name}")
+
+
+def _in_a_terminal(ws, *args: str) -> str:
+    """`amsn-batch ARGS` in a real process whose stdin, stdout and stderr are a pseudo-terminal: all it wrote."""
+    import os
+    import pty
+    import subprocess
+
+    from tests.conftest import CLI
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([*CLI, *args, "--config", str(ws.config)], cwd=ws.root, stdin=follower, stdout=follower,
+                            stderr=follower, env={**os.environ, "COLUMNS": "200"})
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the process is gone and the terminal closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(leader)
+    assert proc.wait(timeout=300) == 0, out.decode(errors="replace")
+    return out.decode("utf-8")
+
+
+def test_traiter_shows_its_progress_on_a_terminal_only(ws):
+    from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir
+
+    siret = ws.registry.members["10001"][0]
+    for name in ("a.csv", "b.csv"):
+        write_csv(ws.drop("10001", name), MOVEMENT_HEADERS, [employee_row(make_nir(), siret) for _ in range(3)])
+    screen = _in_a_terminal(ws, "traiter")
+    for stage in ("lecture", "contrôle", "enregistrement", "accusé de réception", "terminé"):
+        assert f"fichier 1/2 · 10001/a.csv · {stage}" in screen and f"fichier 2/2 · 10001/b.csv · {stage}" in screen
+    assert "\r\x1b[K" + "█" * 20 + " fichier 2/2" in screen  # the bar full at the end, on a rewritten line
+    assert "10001/a.csv : accepté →" in screen and "2 fichier(s) traité(s)" in screen
+
+    for name in ("c.csv", "d.csv"):  # under cron: stdout and stderr are no terminal
+        write_csv(ws.drop("10001", name), MOVEMENT_HEADERS, [employee_row(make_nir(), siret)])
+    proc = ws.cli_process("traiter")
+    assert "\r" not in proc.stdout + proc.stderr and "█" not in proc.stderr and "fichier 1/2" not in proc.stderr
+    assert proc.stdout.splitlines()[:2] == [f"10001/{n} : accepté → {ws.outbox / '10001'}" for n in ("c.csv", "d.csv")]
+    assert all(" INFO " in line for line in proc.stderr.splitlines()), proc.stderr
+
+
+def test_valider_shows_its_progress_on_a_terminal(ws, tmp_path):
+    from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir
+
+    path = write_csv(tmp_path / "essai.csv", MOVEMENT_HEADERS,
+                     [employee_row(make_nir(), ws.registry.members["10001"][0]) for _ in range(3)])
+    screen = _in_a_terminal(ws, "valider", str(path), "--expediteur", "10001", "--sortie", str(tmp_path / "sortie"))
+    assert "fichier 1/1 · 10001/essai.csv · contrôle" in screen and "essai.csv : accepté — 3 ligne(s)" in screen
+    proc = ws.cli_process("valider", str(path), "--expediteur", "10001", "--sortie", str(tmp_path / "sortie2"))
+    assert "\r" not in proc.stdout + proc.stderr and "fichier 1/1" not in proc.stderr
