@@ -243,7 +243,8 @@ def adherents_importer(
     except RegistryError as exc:
         raise Fatal(str(exc)) from None
     for r in report.findings.to_dict("records"):
-        typer.echo(f"{r['fichier']} ligne {r['ligne']} [{r['colonne']}] {r['gravite']} {r['code']} : {r['message']}", err=True)
+        column = f" [{r['colonne']}]" if r["colonne"] else ""
+        typer.echo(f"{r['fichier']} ligne {r['ligne']}{column} {r['gravite']} {r['code']} : {r['message']}", err=True)
     if not report.applied:
         typer.echo("Registre refusé : corrigez les anomalies bloquantes ci-dessus ; rien n'a été modifié.", err=True)
         raise typer.Exit(1)

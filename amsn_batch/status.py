@@ -157,6 +157,8 @@ def _done_text(e: ledger.FileEntry) -> str:
 def _rows_text(e: ledger.FileEntry) -> str:
     if e.quarantined:
         return "mis en quarantaine"
+    if e.status == "en_attente":
+        return f"{number_fr(e.rows)} ligne(s), rien d'appliqué avant l'examen du service"
     return f"{number_fr(e.rows)} ligne(s) : {number_fr(e.accepted)} acceptée(s), {number_fr(e.refused)} refusée(s)"
 
 
