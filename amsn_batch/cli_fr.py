@@ -105,9 +105,11 @@ _USAGE_FR = [
 ]
 
 # The path checks' English sentence: "<file|dir|path> '<name>' <problem>."
-_PATH_FR = {"does not exist": "introuvable", "is a directory": "est un dossier (un fichier est attendu)",
-            "is a file": "est un fichier (un dossier est attendu)", "is not readable": "illisible (droits d'accès)",
-            "is not writable": "non modifiable (droits d'accès)"}
+_PATH_FR = {"does not exist": "{what} introuvable{opt} : « {name} »",
+            "is a directory": "« {name} » est un dossier ; un fichier est attendu{opt}",
+            "is a file": "« {name} » est un fichier ; un dossier est attendu{opt}",
+            "is not readable": "{what} illisible{opt} (droits d'accès) : « {name} »",
+            "is not writable": "{what} non modifiable{opt} (droits d'accès) : « {name} »"}
 _PATH_WHAT = {"file": "fichier", "dir": "dossier", "path": "chemin"}
 _PATH_PROBLEM = re.compile(r"(file|dir|path) '(.*)' (" + "|".join(_PATH_FR) + r")\.", re.S)
 
@@ -135,9 +137,19 @@ def _choices(param) -> list[str]:
     return [str(getattr(c, "value", c)) for c in choices or ()]
 
 
+def _path_problem(exc) -> str | None:
+    """The path check's English sentence, in French (naming the option; an argument is the path itself)."""
+    m = _PATH_PROBLEM.fullmatch(str(getattr(exc, "message", "") or "").strip())
+    if not m:
+        return None
+    param = getattr(exc, "param", None)
+    opt = f" pour {_param_name(param)}" if getattr(param, "param_type_name", "") == "option" else ""
+    return _PATH_FR[m.group(3)].format(what=_PATH_WHAT[m.group(1)], name=m.group(2), opt=opt)
+
+
 def _value_problem(exc) -> str:
     """Why a value was refused, in French: from pydantic's error type and bounds when typer's coercion failed,
-    from the path check's sentence, or the message itself (already French when this program raised it)."""
+    or the message itself (already French when this program raised it)."""
     cause = exc.__cause__
     errors = cause.errors() if cause is not None and hasattr(cause, "errors") else []
     if errors:
@@ -159,11 +171,7 @@ def _value_problem(exc) -> str:
         if kind in ("enum", "literal_error"):
             return f"valeur inconnue{shown} ; valeurs possibles : {', '.join(_choices(exc.param))}"
         return f"valeur refusée{shown}"
-    message = str(getattr(exc, "message", "") or "")
-    m = _PATH_PROBLEM.fullmatch(message.strip())
-    if m:
-        return f"{_PATH_WHAT[m.group(1)]} « {m.group(2)} » {_PATH_FR[m.group(3)]}"
-    return usage_fr(message)
+    return usage_fr(str(getattr(exc, "message", "") or ""))
 
 
 def error_fr(exc) -> str:
@@ -183,6 +191,9 @@ def error_fr(exc) -> str:
     if isinstance(exc, click_exceptions.BadParameter):
         hint = exc.param_hint if isinstance(exc.param_hint, str) else (
             " / ".join(exc.param_hint) if exc.param_hint else _param_name(param) if param is not None else "")
+        path = _path_problem(exc)
+        if path:
+            return path
         return f"valeur invalide pour {hint} : {_value_problem(exc)}" if hint else f"valeur invalide : {_value_problem(exc)}"
     if isinstance(exc, click_exceptions.FileError):
         return f"impossible d'ouvrir le fichier « {exc.ui_filename} » : {exc.message}"
