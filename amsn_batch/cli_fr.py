@@ -156,6 +156,9 @@ def _value_problem(exc) -> str:
         e = errors[0]
         kind, ctx, got = e.get("type", ""), e.get("ctx") or {}, e.get("input")
         shown = f" (reçu : « {got} »)" if got not in (None, "") else ""
+        choices = _choices(getattr(exc, "param", None))
+        if choices:
+            return f"valeur inconnue{shown} ; valeurs possibles : {', '.join(choices)}"
         if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
             bound = {"greater_than_equal": f"au moins {ctx.get('ge')}", "greater_than": f"plus de {ctx.get('gt')}",
                      "less_than_equal": f"au plus {ctx.get('le')}", "less_than": f"moins de {ctx.get('lt')}"}[kind]
@@ -168,8 +171,6 @@ def _value_problem(exc) -> str:
             return f"oui ou non attendu{shown}"
         if kind.startswith(("date", "datetime")):
             return f"date invalide{shown}"
-        if kind in ("enum", "literal_error"):
-            return f"valeur inconnue{shown} ; valeurs possibles : {', '.join(_choices(exc.param))}"
         return f"valeur refusée{shown}"
     return usage_fr(str(getattr(exc, "message", "") or ""))
 

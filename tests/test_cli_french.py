@@ -4,13 +4,19 @@ with junk. No English word of click, typer, pydantic or rich, and never a Python
 
 from __future__ import annotations
 
+import enum
 import re
+import sys
 import zipfile
 from pathlib import Path
+from typing import Annotated, Literal
 
 import pytest
+import typer
 import typer.main
+from typer.testing import CliRunner
 
+from amsn_batch import cli_fr
 from amsn_batch.cli import app
 from tests.conftest import cli_in_process
 from tests.factories import write_csv, write_xlsx
@@ -276,3 +282,48 @@ def test_valider_shows_its_progress_on_a_terminal(ws, tmp_path):
     assert "fichier 1/1 · 10001/essai.csv · contrôle" in screen and "essai.csv : accepté — 3 ligne(s)" in screen
     proc = ws.cli_process("valider", str(path), "--expediteur", "10001", "--sortie", str(tmp_path / "sortie2"))
     assert "\r" not in proc.stdout + proc.stderr and "fichier 1/1" not in proc.stderr
+
+
+class Format(str, enum.Enum):
+    csv = "csv"
+    fec = "fec"
+
+
+# Kinds of parameters no command has yet (a choice, an on/off switch, a decimal number): the day one is added,
+# its help and its errors are French already.
+essai = typer.Typer(add_completion=False, rich_markup_mode=None)
+
+
+@essai.command("a")
+def _a(fmt: Annotated[Format, typer.Option("--format", help="Format.")] = Format.csv,
+       sens: Annotated[Literal["entree", "sortie"], typer.Option("--sens")] = "entree",
+       envoyer: Annotated[bool, typer.Option("--envoyer/--garder")] = True,
+       taux: Annotated[float, typer.Option("--taux")] = 1.0,
+       requis: Annotated[Format, typer.Option("--requis")] = ...) -> None:
+    print(fmt.value, sens, envoyer, taux, requis.value)
+
+
+@essai.command("b")
+def _b() -> None:
+    pass
+
+
+def test_choices_bool_switches_and_numbers_are_french_too():
+    def run(*argv: str):
+        with CliRunner().isolation() as (out, err, _):
+            code = cli_fr.invoke(essai, list(argv), "amsn-batch")
+            sys.stdout.flush()
+            sys.stderr.flush()
+            return code, out.getvalue().decode() + err.getvalue().decode()
+
+    code, text = run("a", "--help")
+    assert code == 0 and "--format <csv|fec>" in text and "[par défaut : envoyer]" in text.replace("\u00a0", " ")
+    assert not ENGLISH.findall(text), text
+    for argv, expected in [(("a", "--format", "pdf", "--requis", "csv"), "valeurs possibles : csv, fec"),
+                           (("a", "--sens", "haut", "--requis", "csv"), "valeurs possibles : entree, sortie"),
+                           (("a", "--taux", "abc", "--requis", "csv"), "nombre attendu"),
+                           (("a",), "option obligatoire manquante : --requis (valeurs possibles : csv, fec)"),
+                           (("a", "--envoyer=1", "--requis", "csv"), "l'option --envoyer ne prend pas de valeur"),
+                           (("c",), "commande inconnue : c")]:
+        code, text = run(*argv)
+        assert code == 2 and expected in text and not ENGLISH.findall(text), (argv, text)
