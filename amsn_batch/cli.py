@@ -24,6 +24,7 @@ import typer
 from . import billing, cli_fr
 from .config import ConfigError, Settings, load_settings
 from .lock import AlreadyRunning
+from .masking import scrub
 from .store import StoreError
 from .formats import money_fr
 
@@ -91,16 +92,14 @@ class ProgressLine:
     WIDTH = 20
 
     def __init__(self, stream) -> None:
-        from .masking import scrub
-
-        self.stream, self.scrub, self.shown = stream, scrub, False
+        self.stream, self.shown = stream, False
         self.columns = shutil.get_terminal_size().columns
         for handler in logging.getLogger().handlers:
             handler.addFilter(self)
 
     def __call__(self, step) -> None:  # a pipeline.Step
         filled = round(step.fraction * self.WIDTH)
-        text = self.scrub(f"{'█' * filled}{'░' * (self.WIDTH - filled)} fichier {step.number}/{step.total} · "
+        text = scrub(f"{'█' * filled}{'░' * (self.WIDTH - filled)} fichier {step.number}/{step.total} · "
                           f"{step.sender}/{step.name} · {step.stage}")
         self.stream.write("\r\x1b[K" + text[:max(10, self.columns - 1)])
         self.stream.flush()
@@ -140,7 +139,6 @@ def traiter(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     if not results:
         typer.echo("Aucun fichier à traiter.")
         return
-    from .masking import scrub
     from .status import status_words
 
     failed = [r for r in results if r.status == "erreur"]
@@ -205,7 +203,6 @@ def valider(
     verbose: VerboseOpt = False,
 ) -> None:
     """Contrôle un fichier sans rien enregistrer (essai à blanc) et écrit l'accusé dans --sortie."""
-    from .masking import scrub
     from .pipeline import Step, dry_run
     from .status import status_words
 

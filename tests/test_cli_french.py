@@ -5,7 +5,10 @@ with junk. No English word of click, typer, pydantic or rich, and never a Python
 from __future__ import annotations
 
 import enum
+import os
+import pty
 import re
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -18,8 +21,8 @@ from typer.testing import CliRunner
 
 from amsn_batch import cli_fr
 from amsn_batch.cli import app
-from tests.conftest import cli_in_process
-from tests.factories import write_csv, write_xlsx
+from tests.conftest import CLI, cli_in_process
+from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv, write_xlsx
 
 # What click, typer (and the pydantic checks they run) and rich print when left in English.
 ENGLISH = re.compile("|".join([
@@ -229,12 +232,6 @@ def test_a_junk_settings_file_is_one_french_line(tmp_path):
 
 def _in_a_terminal(ws, *args: str) -> str:
     """`amsn-batch ARGS` in a real process whose stdin, stdout and stderr are a pseudo-terminal: all it wrote."""
-    import os
-    import pty
-    import subprocess
-
-    from tests.conftest import CLI
-
     leader, follower = pty.openpty()
     proc = subprocess.Popen([*CLI, *args, "--config", str(ws.config)], cwd=ws.root, stdin=follower, stdout=follower,
                             stderr=follower, env={**os.environ, "COLUMNS": "200"})
@@ -254,8 +251,6 @@ def _in_a_terminal(ws, *args: str) -> str:
 
 
 def test_traiter_shows_its_progress_on_a_terminal_only(ws):
-    from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir
-
     siret = ws.registry.members["10001"][0]
     for name in ("a.csv", "b.csv"):
         write_csv(ws.drop("10001", name), MOVEMENT_HEADERS, [employee_row(make_nir(), siret) for _ in range(3)])
@@ -274,8 +269,6 @@ def test_traiter_shows_its_progress_on_a_terminal_only(ws):
 
 
 def test_valider_shows_its_progress_on_a_terminal(ws, tmp_path):
-    from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir
-
     path = write_csv(tmp_path / "essai.csv", MOVEMENT_HEADERS,
                      [employee_row(make_nir(), ws.registry.members["10001"][0]) for _ in range(3)])
     screen = _in_a_terminal(ws, "valider", str(path), "--expediteur", "10001", "--sortie", str(tmp_path / "sortie"))
