@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -23,6 +24,7 @@ import typer
 from . import billing, cli_fr
 from .config import ConfigError, Settings, load_settings
 from .lock import AlreadyRunning
+from .masking import scrub
 from .store import StoreError
 from .formats import money_fr
 
@@ -82,6 +84,44 @@ def _fixed_clock() -> dt.datetime | None:
                     "Retirez cette variable, réservée aux tests et démonstrations.") from None
 
 
+class ProgressLine:
+    """`traiter` on a terminal: one line on stderr, rewritten as each file goes through its stages (a bar, the
+    file's rank, its name and its stage), cleared before a log line is written and at the end. Never used when
+    stderr is not a terminal (cron, a pipe) nor with --verbose."""
+
+    WIDTH = 20
+
+    def __init__(self, stream) -> None:
+        self.stream, self.shown = stream, False
+        self.columns = shutil.get_terminal_size().columns
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(self)
+
+    def __call__(self, step) -> None:  # a pipeline.Step
+        filled = round(step.fraction * self.WIDTH)
+        text = scrub(f"{'█' * filled}{'░' * (self.WIDTH - filled)} fichier {step.number}/{step.total} · "
+                          f"{step.sender}/{step.name} · {step.stage}")
+        self.stream.write("\r\x1b[K" + text[:max(10, self.columns - 1)])
+        self.stream.flush()
+        self.shown = True
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """As a logging filter: the line is cleared so that the log line starts on an empty line."""
+        self.clear()
+        return True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
+
+    def close(self) -> None:
+        self.clear()
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(self)
+
+
 @app.command("traiter")
 def traiter(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     """Traite tous les fichiers prêts dans inbox/<expéditeur>/ et écrit les accusés de réception.
@@ -90,15 +130,20 @@ def traiter(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     from .pipeline import run
 
     settings = _settings(config, verbose, quiet_level=logging.INFO)
-    results = run(settings, now=_fixed_clock())
+    line = ProgressLine(sys.stderr) if sys.stderr.isatty() and not verbose else None  # quiet under cron
+    try:
+        results = run(settings, now=_fixed_clock(), progress=line)
+    finally:
+        if line is not None:
+            line.close()
     if not results:
         typer.echo("Aucun fichier à traiter.")
         return
-    from .masking import scrub
+    from .status import status_words
 
     failed = [r for r in results if r.status == "erreur"]
     for r in results:  # a file name may carry a NIR: masked like in the logs
-        outcome = (f"{r.status} → {r.ack[0].parent if r.ack else '-'}" if r.status != "erreur"
+        outcome = (f"{status_words(r.status)} → {r.ack[0].parent if r.ack else '-'}" if r.status != "erreur"
                    else "erreur, pas d'accusé : il sera repris au prochain traitement")
         typer.echo(scrub(f"{r.sender}/{r.name} : {outcome}"))
     typer.echo(f"{len(results) - len(failed)} fichier(s) traité(s), {len(failed)} en échec. "
@@ -111,14 +156,16 @@ def traiter(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
 @app.command("statut")
 def statut(
     derniers: Annotated[int, typer.Option("--derniers", min=1, help="Nombre de traitements récents à afficher.")] = 10,
+    jours: Annotated[int, typer.Option("--jours", min=1, help="Période des fichiers refusés et reçus par expéditeur, en jours.")] = 7,
     config: ConfigOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Fichiers en attente, retenus, en quarantaine, et les derniers traitements avec leurs comptes."""
+    """Fichiers en attente, en cours, retenus, en quarantaine, refusés, reçus par expéditeur, et les derniers
+    traitements avec leurs comptes."""
     from .status import report
 
     settings = _settings(config, verbose)
-    for line in report(settings, derniers):
+    for line in report(settings, derniers, jours, now=_fixed_clock()):
         typer.echo(line)
 
 
@@ -156,13 +203,23 @@ def valider(
     verbose: VerboseOpt = False,
 ) -> None:
     """Contrôle un fichier sans rien enregistrer (essai à blanc) et écrit l'accusé dans --sortie."""
-    from .masking import scrub
-    from .pipeline import dry_run
+    from .pipeline import Step, dry_run
+    from .status import status_words
 
     settings = _settings(config, verbose)
-    ack, paths = dry_run(settings, fichier, expediteur, sortie)
+    line = ProgressLine(sys.stderr) if sys.stderr.isatty() and not verbose else None
+
+    def stage(name: str) -> None:
+        if line is not None:
+            line(Step(expediteur, fichier.name, 1, 1, name))
+
+    try:
+        ack, paths = dry_run(settings, fichier, expediteur, sortie, stage)
+    finally:
+        if line is not None:
+            line.close()
     blocking = sum(f["gravite"] == "bloquant" for f in ack.findings)
-    typer.echo(scrub(f"{fichier.name} : {ack.statut} — {ack.lignes} ligne(s), {ack.lignes_acceptees} acceptée(s), "
+    typer.echo(scrub(f"{fichier.name} : {status_words(ack.statut)} — {ack.lignes} ligne(s), {ack.lignes_acceptees} acceptée(s), "
                f"{ack.lignes_rejetees} refusée(s), {blocking} anomalie(s) bloquante(s), {ack.avertissements} avertissement(s)."))
     typer.echo("Aucune donnée n'a été enregistrée (essai à blanc).")
     typer.echo(f"Accusé de réception : {paths[0].parent}")
@@ -176,11 +233,15 @@ def adherents_importer(
     verbose: VerboseOpt = False,
 ) -> None:
     """Importe ou met à jour le registre des adhérents et des mandats (avec historique)."""
-    from .registry import import_registry_files
+    from .registry import RegistryError, import_registry_files
 
-    report = import_registry_files(_settings(config, verbose), fichier, mandats)
+    try:
+        report = import_registry_files(_settings(config, verbose), fichier, mandats)
+    except RegistryError as exc:
+        raise Fatal(str(exc)) from None
     for r in report.findings.to_dict("records"):
-        typer.echo(f"{r['fichier']} ligne {r['ligne']} [{r['colonne']}] {r['gravite']} {r['code']} : {r['message']}", err=True)
+        column = f" [{r['colonne']}]" if r["colonne"] else ""
+        typer.echo(f"{r['fichier']} ligne {r['ligne']}{column} {r['gravite']} {r['code']} : {r['message']}", err=True)
     if not report.applied:
         typer.echo("Registre refusé : corrigez les anomalies bloquantes ci-dessus ; rien n'a été modifié.", err=True)
         raise typer.Exit(1)
@@ -191,13 +252,14 @@ def adherents_importer(
 
 def _held_list(fichier: str, config: Optional[Path], verbose: bool, refuse: Optional[str]) -> None:
     from .pipeline import ReleaseError, release
+    from .status import status_words
 
     settings = _settings(config, verbose)
     try:
         r = release(settings, fichier, refuse=refuse)
     except ReleaseError as exc:
         raise Fatal(str(exc)) from exc
-    typer.echo(f"{r.sender}/{r.name} : {r.status} → {r.ack[0].parent}")
+    typer.echo(f"{r.sender}/{r.name} : {status_words(r.status)} → {r.ack[0].parent}")
 
 
 @modele_app.command("effectifs")
@@ -264,8 +326,7 @@ def rapport_quotidien(
     try:
         day = parse_day(date) if date else dt.date.today()
     except ValueError as exc:
-        typer.echo(f"amsn-batch : {exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.BadParameter(str(exc), param_hint="--date") from None
     page, index = daily_report(settings, day)
     typer.echo(f"Tableau de bord du {day:%d/%m/%Y} : {page}")
     typer.echo(f"Index des jours : {index}")
@@ -485,7 +546,7 @@ def run_cli(argv: list[str] | None = None, prog_name: str | None = None) -> int:
     """`amsn-batch ARGV` (default: sys.argv[1:]): its output printed, its exit code returned. Usable in-process:
     the messages go to sys.stdout and sys.stderr as they are at the call."""
     try:
-        return cli_fr.invoke(app, argv, prog_name)
+        return cli_fr.invoke(app, argv, prog_name or "amsn-batch")
     except AlreadyRunning as exc:
         print(f"amsn-batch : {exc}", file=sys.stderr)
         return EXIT_ALREADY_RUNNING
@@ -497,6 +558,11 @@ def run_cli(argv: list[str] | None = None, prog_name: str | None = None) -> int:
         return 1
     except OSError as exc:
         print(f"amsn-batch : erreur système ({exc.strerror or exc} : {exc.filename or ''}).", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug, not the user's doing: one line here, the details in the log with --verbose
+        logging.getLogger("amsn_batch").debug("erreur_inattendue", exc_info=True)
+        print(f"amsn-batch : erreur inattendue ({type(exc).__name__} : {exc}). Relancez la commande avec --verbose "
+              "pour le détail technique, et transmettez-le à l'équipe qui maintient amsn-batch.", file=sys.stderr)
         return 1
 
 

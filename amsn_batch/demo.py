@@ -9,7 +9,7 @@ from .config import Settings
 from .pipeline import run
 from .registry import import_registry
 from .resources import folder
-from .status import daily_report
+from .status import daily_report, status_words
 from .store import connect
 
 EXAMPLES = folder("examples")  # shipped in the wheel too: the demo runs from an installed package
@@ -31,7 +31,7 @@ def run_demo(settings: Settings) -> list[str]:
         shutil.copy2(src, dest)
         lines.append(f"Déposé : {dest}")
     for r in run(settings):
-        lines.append(f"Traité : {r.sender}/{r.name} → {r.status}")
+        lines.append(f"Traité : {r.sender}/{r.name} → {status_words(r.status)}")
         for p in r.ack:
             lines.append(f"    {p}")
     page, _ = daily_report(settings, dt.date.today())

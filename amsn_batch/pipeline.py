@@ -19,6 +19,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,30 @@ class FileResult:
     kept_at: Path | None = None
     quarantined: bool = False
     resumed: bool = False  # applied by a run that was stopped, finished by this one
+
+
+STAGES = ("lecture", "contrôle", "enregistrement", "accusé de réception", "terminé")
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where a run is, for a progress display (the command line's business; this module prints nothing): the
+    file being processed, its rank among the files this run knows of so far, and the stage it enters (STAGES)."""
+
+    sender: str
+    name: str
+    number: int
+    total: int
+    stage: str
+
+    @property
+    def fraction(self) -> float:
+        """How far the run is, from 0 to 1, counting the files known so far and this one's stages."""
+        return (self.number - 1 + STAGES.index(self.stage) / (len(STAGES) - 1)) / max(1, self.total)
+
+
+def _quiet(stage: str) -> None:
+    """No one watches the stages (cron, tests)."""
 
 
 def _findings_dicts(frame: pd.DataFrame) -> list[dict]:
@@ -126,13 +151,15 @@ def held_folder(settings: Settings, sender: str) -> Path:
     return settings.paths.archive / sender / "en_attente"
 
 
-def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetime, run_id: int | None = None) -> FileResult | None:
-    """Send one claimed file through the stages, or finish what a stopped run left of it.
-    None when there is nothing to do now (already done, or the file is still settling)."""
+def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetime, run_id: int | None = None,
+                  stage: Callable[[str], None] = _quiet) -> FileResult | None:
+    """Send one claimed file through the stages, or finish what a stopped run left of it; `stage` is told each
+    stage (STAGES) as it starts. None when there is nothing to do now (already done, or the file is still settling)."""
     if not claim.data.exists():  # moved to the archive already: finish by the ledger entry, if any
         left = ledger.entry_by_claim(conn, claim.id)
         if left and left.stage in ("applique", "en_attente"):
             log.info("reprise %s", logs.fields(expediteur=claim.sender, empreinte=left.sha256, depot=claim.id))
+            stage("accusé de réception")
             result = finish(conn, settings, left.id, claim, now)
             result.resumed = True
             return result
@@ -144,12 +171,14 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         return None
     if claim.record.get("revu_le") and time.time() - claim.settled_since() < settings.intake.stable_seconds:
         return None
+    stage("lecture")
     read = intake.Seen.of(claim.data)  # the file as hashed and read: any later write shows (ctime too)
     sha = intake.sha256(claim.data)
     faults.point("empreinte")
     known = ledger.entry_by_sha(conn, sha)
     if known and (known.claim_id == claim.id or (known.claim_id is None and known.stage == "applique")):
         log.info("reprise %s", logs.fields(expediteur=claim.sender, empreinte=sha, depot=claim.id))
+        stage("accusé de réception")
         result = finish(conn, settings, known.id, claim, now)
         result.resumed = True
         return result
@@ -157,6 +186,7 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         log.error("lecture_abandonnee %s", logs.fields(expediteur=claim.sender, empreinte=sha, depot=claim.id,
                                                       tentatives=claim.interrupted_reads))
         kind = kinds.DEFAULT
+        stage("contrôle")
         checked = kind.check(conn, claim.data, claim.sender, settings, sha, unreadable=_interrupted_reason(claim),
                              received=claim.received)
     else:
@@ -167,7 +197,9 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
             if not duplicate:
                 kind.read(claim.data, settings)
         if duplicate:
+            stage("accusé de réception")
             return _duplicate(conn, settings, known, claim, now, sha)
+        stage("contrôle")
         checked = kind.check(conn, claim.data, claim.sender, settings, sha, name_problem=intake.name_problem(claim.name),
                              received=claim.received)
     faults.point("controle_fait")
@@ -181,6 +213,7 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         rec.details["quarantaine"] = True
     early = _rejects_in_background(conn, settings, claim, kind, checked)
     try:
+        stage("enregistrement")
         try:
             with transaction(conn):  # the kind's writes, then a last look at the file before COMMIT
                 file_id, fields = kind.record(conn, checked, now.isoformat(timespec="seconds"), known.id if known else None)
@@ -195,6 +228,7 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
         if _changed_since(claim, read):  # after the commit: the sender is told to resend, staff are alerted
             _changed_after_processing(conn, claim, file_id, sha)
         log.info("%s %s", kind.recorded_event, logs.fields(expediteur=claim.sender, empreinte=sha, **fields))
+        stage("accusé de réception")
         return finish(conn, settings, file_id, claim, now, early)
     finally:
         if early is not None:
@@ -266,11 +300,13 @@ def _count(conn, run_id: int, result: FileResult) -> None:
     ledger.count_in_run(conn, run_id, result.status, result.quarantined, result.resumed)
 
 
-def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -> list[FileResult]:
+def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True,
+        progress: Callable[[Step], None] | None = None) -> list[FileResult]:
     """Process every ready file of the inbox, after finishing what a stopped run left. One run at a time:
     raises AlreadyRunning at once when another holds the lock. Returns one result per file.
 
-    `wait`: when files are about to become stable (see [depot] in the settings), wait for them once."""
+    `wait`: when files are about to become stable (see [depot] in the settings), wait for them once.
+    `progress`: told each file's stages as they start (Step), for a display; nothing is printed here."""
     settings.ensure_dirs()
     with hold(settings.paths.travail / LOCK_NAME):
         faults.point("verrou_pris")
@@ -282,9 +318,18 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
             log.debug("traitement_debut %s", logs.fields(traitement=run_id, pid=os.getpid()))
             faults.point("traitement_ouvert")
 
+            seen = {"number": 0, "total": 0}
+
             def one(claim: claims.Claim) -> None:
+                seen["number"] += 1
+                number = seen["number"]
+
+                def stage(name: str) -> None:
+                    if progress is not None:
+                        progress(Step(claim.sender, claim.safe_name, number, max(number, seen["total"]), name))
+
                 try:
-                    result = process_claim(conn, settings, claim, now or dt.datetime.now(), run_id)
+                    result = process_claim(conn, settings, claim, now or dt.datetime.now(), run_id, stage)
                 except Exception as exc:  # this file only: it stays claimed and is taken up again next run
                     log.error("erreur_fichier %s", logs.fields(expediteur=claim.sender, nom=claim.safe_name, depot=claim.id,
                                                                erreur=f"{type(exc).__name__}: {exc}"))
@@ -293,8 +338,10 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
                     results.append(result)
                     _count(conn, run_id, result)
                     faults.point("compte")
+                stage("terminé")
 
             def take(found: intake.Survey) -> None:
+                seen["total"] += len(found.ready)
                 for cand in found.ready:
                     try:
                         claim = claims.take(cand, settings.paths.travail, now or dt.datetime.now())
@@ -310,7 +357,9 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True) -
                                                                taille=claim.record["taille"], depot=claim.id))
                         one(claim)
 
-            for claim in claims.pending(settings.paths.travail):
+            left = claims.pending(settings.paths.travail)
+            seen["total"] = len(left)
+            for claim in left:
                 one(claim)
             found = intake.survey(settings.paths.inbox, settings.intake, sftp_root=settings.sftp.root)
             faults.point("depot_repere")
@@ -387,15 +436,21 @@ class ReleaseError(Exception):
     """No single held list matches what staff asked to release (French message)."""
 
 
-def dry_run(settings: Settings, path: Path, sender: str, outdir: Path) -> tuple[Ack, list[Path]]:
+def dry_run(settings: Settings, path: Path, sender: str, outdir: Path,
+            stage: Callable[[str], None] = _quiet) -> tuple[Ack, list[Path]]:
     """The checks of `traiter` on one file, acknowledgement written to outdir; the store is not changed.
-    Returns the acknowledgement and the paths of its files."""
+    `stage` is told each stage (STAGES) as it starts. Returns the acknowledgement and the paths of its files."""
     db = connect(settings.paths.database)
     try:
+        stage("lecture")
         kind = kinds.detect(path, settings.limits)
+        stage("contrôle")
         checked = kind.check(db.conn, path, sender, settings)
         contacts = contacts_for(db.conn, settings, sender)
     finally:
         db.conn.close()
     ack = Ack.of(ledger.FileEntry.unrecorded(checked.record, **kind.planned(checked)), _findings_dicts(checked.findings))
-    return ack, _answer(outdir, ack, settings, contacts, source=path, dry_run=True)
+    stage("accusé de réception")
+    paths = _answer(outdir, ack, settings, contacts, source=path, dry_run=True)
+    stage("terminé")
+    return ack, paths

@@ -20,6 +20,7 @@ import pandera.pandas as pa
 
 from .config import Settings
 from .read import Table, read_table
+from .read.errors import UnreadableFile
 from .read.headers import map_headers, score_header_row
 from .rules import identifiers, values
 from .rules.catalogue import Findings, to_rows
@@ -28,6 +29,10 @@ from .store import registry as registry_store
 from .store.registry import ADHERENT_FIELDS
 from .vocab import normalize, vocabulary
 EMAIL = re.compile(r"[^@\s;,]+@[^@\s;,]+\.[A-Za-z]{2,}")
+
+
+class RegistryError(Exception):
+    """A registry or mandates file that cannot be read at all (French message naming the file); nothing changed."""
 
 
 @dataclass
@@ -78,7 +83,10 @@ def _frame(table: Table, columns: dict[str, str], keys) -> pd.DataFrame:
 
 def _read(path: Path, kind: str):
     vocab = vocabulary(kind)
-    table = read_table(path, vocab)
+    try:
+        table = read_table(path, vocab)
+    except UnreadableFile as exc:
+        raise RegistryError(f"{path.name} illisible, rien n'a été modifié. {exc}") from None
     headers = map_headers(table.headers, vocab)
     f = Findings()
     if headers.missing:

@@ -13,11 +13,17 @@ from .config import Settings
 from .lock import LOCK_NAME, holder
 from .reports.ack import ack_names, entry_base
 from .formats import date_fr, number_fr
+from .masking import scrub
 from .billing.declarations import statuses, window
-from .reports.dashboard import MAX_LISTED, Campaign, write_daily
+from .reports.dashboard import MAX_LISTED, STATUS_LABEL, Campaign, write_daily
 from .store import connect, ledger, registry
 
 RUN_STATES = {"en_cours": "en cours", "termine": "terminé", "interrompu": "interrompu"}
+
+
+def status_words(code: str) -> str:
+    """A file's status as the screen says it: the dashboard's label in lower case ("accepté en partie")."""
+    return STATUS_LABEL[code].lower() if code in STATUS_LABEL else code.replace("_", " ")
 
 
 def _when(ts: float | str | None) -> str:
@@ -42,14 +48,15 @@ def _wait_text(cand: intake.Candidate, now: float) -> str:
     return f"en cours de dépôt, pris dans {max(1, round(cand.ready_at - now))} s s'il ne change plus"
 
 
-def report(settings: Settings, last_runs: int = 10) -> list[str]:
-    """The status as French lines."""
-    now = time.time()
+def report(settings: Settings, last_runs: int = 10, days: int = 7, now: dt.datetime | None = None) -> list[str]:
+    """The status as French lines: each file named (sender, name, status in words, when), waiting, being
+    processed, held, refused, then what each sender sent over the last `days` days (up to `now`), and the runs."""
+    now_ts = time.time()  # the drop folders' files are timed by the system clock
     lines: list[str] = []
     running = holder(settings.paths.travail / LOCK_NAME)
     lines.append(f"Traitement en cours : {running}." if running else "Traitement en cours : aucun.")
 
-    found = intake.survey(settings.paths.inbox, settings.intake, now, settings.sftp.root)
+    found = intake.survey(settings.paths.inbox, settings.intake, now_ts, settings.sftp.root)
     waiting = len(found.ready) + len(found.waiting)
     lines.append("")
     lines.append(f"Dépôts en attente de traitement : {waiting} fichier(s)")
@@ -60,31 +67,36 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
     for cand in found.waiting:
         d = cand.dropped
         lines.append(f"  {d.sender}/{intake.safe_name(d.name)} — {_size(cand.seen.size)}, modifié le "
-                     f"{_when(cand.seen.last_change)} — {_wait_text(cand, now)}")
+                     f"{_when(cand.seen.last_change)} — {_wait_text(cand, now_ts)}")
     ignored = [(d, r) for d, r in found.ignored if r != "marqueur de fin de dépôt"]
     if ignored:
         lines.append(f"  Ignorés : {len(ignored)} (fichiers temporaires, cachés, liens ou sous-dossiers)")
         for d, reason in ignored[:20]:
             lines.append(f"    {d.sender}/{intake.safe_name(d.name)} — {reason}")
 
-    left = claims.pending(settings.paths.travail, tidy=False) if not running else []
-    if left:
+    taken = claims.pending(settings.paths.travail, tidy=False)
+    if taken:
         lines.append("")
-        lines.append(f"Pris en charge par un traitement interrompu, repris au prochain : {len(left)} fichier(s)")
-        for c in left:
+        lines.append(f"En cours de traitement : {len(taken)} fichier(s)" if running else
+                     f"Pris en charge par un traitement interrompu, repris au prochain : {len(taken)} fichier(s)")
+        for c in taken:
             lines.append(f"  {c.sender}/{c.safe_name} — reçu le {_when(c.received)}")
 
+    since = ((now or dt.datetime.now()) - dt.timedelta(days=days)).isoformat(timespec="seconds")
     db = connect(settings.paths.database)
     try:
         held = ledger.held(db.conn)
         runs = ledger.last_runs(db.conn, last_runs)
         quarantined = ledger.quarantined(db.conn)
         changed = ledger.changed_after_processing(db.conn)
+        recent = ledger.files_since(db.conn, since)
+        reasons = {e.id: _first_blocking(ledger.findings(db.conn, e.id)) for e in recent if e.status == "rejete"}
+        names = registry.sender_names(db.conn)
     finally:
         db.conn.close()
 
     lines.append("")
-    lines.append(f"Retenus pour examen par le service (statut en_attente) : {len(held)} fichier(s)")
+    lines.append(f"Retenus pour examen par le service (en attente) : {len(held)} fichier(s)")
     for e in held:
         lines.append(f"  {e.sender}/{e.name} — reçu le {_when(e.received)} — empreinte {e.sha256[:12]} — accusé "
                      f"{settings.paths.outbox / e.sender / ack_names(entry_base(e))[2]}")
@@ -106,6 +118,23 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
         received = f" — reçu le {_when(known.received)}" if known else ""
         lines.append(f"  {path.parent.name}/{path.name}{received} — {_first_sentence(reason)}")
 
+    period = "ces dernières 24 heures" if days == 1 else f"ces {days} derniers jours"
+    refused = [e for e in recent if e.status == "rejete"]
+    lines.append("")
+    lines.append(f"Refusés {period} : {len(refused)} fichier(s)")
+    for e in refused:
+        lines.append(scrub(f"  {e.sender}/{e.name} — {_done_text(e)} — {_first_sentence(reasons[e.id])}"))
+
+    senders = sorted({e.sender for e in recent})
+    lines.append("")
+    lines.append(f"Reçus {period}, par expéditeur : {len(recent)} fichier(s) de {len(senders)} expéditeur(s)")
+    for sender in senders:
+        files = [e for e in recent if e.sender == sender]
+        name = f" {names[sender]}" if names.get(sender) else ""
+        lines.append(f"  {sender}{name} : {len(files)} fichier(s)")
+        for e in files:
+            lines.append(scrub(f"    {e.name} — {status_words(e.status)} — {_done_text(e)} — {_rows_text(e)}"))
+
     lines.append("")
     lines.append(f"Derniers traitements ({len(runs)}) :")
     if runs:
@@ -119,6 +148,22 @@ def report(settings: Settings, last_runs: int = 10) -> list[str]:
     else:
         lines.append("  aucun")
     return lines
+
+
+def _done_text(e: ledger.FileEntry) -> str:
+    return f"traité le {_when(e.done_at)}" if e.done_at else f"reçu le {_when(e.received)}, pas encore terminé"
+
+
+def _rows_text(e: ledger.FileEntry) -> str:
+    if e.quarantined:
+        return "mis en quarantaine"
+    if e.status == "en_attente":
+        return f"{number_fr(e.rows)} ligne(s), rien d'appliqué avant l'examen du service"
+    return f"{number_fr(e.rows)} ligne(s) : {number_fr(e.accepted)} acceptée(s), {number_fr(e.refused)} refusée(s)"
+
+
+def _first_blocking(findings: list[dict]) -> str:
+    return next((f["message"] for f in findings if f["gravite"] == "bloquant"), "")
 
 
 def _quarantine_files(root: Path) -> list[Path]:

@@ -261,7 +261,7 @@ def test_dry_run_checks_a_declaration_without_recording_it(tmp_path):
     ws = billing_workspace(tmp_path)
     path = declare(ws, "10004", dt.datetime(2026, 2, 5, 9), si=3)
     out = ws.cli("valider", str(path), "--expediteur", "10004", "--sortie", str(tmp_path / "essai"))
-    assert "rejete" in out.stdout and "Aucune donnée n'a été enregistrée" in out.stdout
+    assert "refusé" in out.stdout and "Aucune donnée n'a été enregistrée" in out.stdout
     rows = list(csv.DictReader((tmp_path / "essai" / f"{path.stem}.ar.csv").read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
     assert rows[0]["code"] == "DECL_HORS_CAMPAGNE"
     assert ws.sql("SELECT COUNT(*) FROM fichiers")[0][0] == 0

@@ -171,10 +171,10 @@ def test_traiter_says_how_many_files_failed_and_will_be_retried(ws):
     assert proc.returncode != 0
     assert "1 fichier(s) traité(s), 1 en échec" in proc.stdout
     assert "10001/paie.csv : erreur" in proc.stdout and "repris au prochain traitement" in proc.stdout
-    assert "10002/autre.csv : accepte" in proc.stdout
+    assert "10002/autre.csv : accepté" in proc.stdout
 
     (ws.archive / "10001").unlink()
     proc = ws.cli("traiter")
-    assert "1 fichier(s) traité(s), 0 en échec" in proc.stdout and "10001/paie.csv : accepte" in proc.stdout
+    assert "1 fichier(s) traité(s), 0 en échec" in proc.stdout and "10001/paie.csv : accepté" in proc.stdout
     assert [a["statut"] for a in answers(ws, "10001", "paie")] == ["accepte"]  # rebuilt under the same names
     assert len(snapshot(ws.outbox / "10001")) == 3

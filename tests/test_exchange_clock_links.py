@@ -115,7 +115,7 @@ def test_only_the_services_own_sftp_wiring_is_followed(tmp_path):
     (ws.inbox / "10001").symlink_to(depot, target_is_directory=True)
     (ws.inbox / "10002").symlink_to(depot, target_is_directory=True)  # another sender's drop folder
     out = ws.cli("traiter")
-    assert "10001/paie.csv : accepte" in out.stdout and "dossier_lien_ignore expediteur=10002" in out.stderr
+    assert "10001/paie.csv : accepté" in out.stdout and "dossier_lien_ignore expediteur=10002" in out.stderr
     assert ws.sql("SELECT expediteur, nom FROM fichiers") == [("10001", "paie.csv")]
     assert list(depot.iterdir()) == []
 

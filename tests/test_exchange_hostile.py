@@ -225,6 +225,6 @@ def test_every_product_writer_uses_safe_cell():
 def test_dry_run_tolerates_hostile_files_too(ws, tmp_path):
     bomb = _zip_bomb(tmp_path / "bombe.xlsx", 60)
     proc = ws.cli("valider", str(bomb), "--expediteur", "10001", "--sortie", str(tmp_path / "sortie"))
-    assert "rejete" in proc.stdout
+    assert "refusé" in proc.stdout
     ack = json.loads((tmp_path / "sortie" / "bombe.ar.json").read_text(encoding="utf-8"))
     assert ack["statut"] == "rejete"

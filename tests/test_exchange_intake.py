@@ -64,7 +64,7 @@ def test_run_waits_for_files_about_to_settle(tmp_path, monkeypatch):
     monkeypatch.setattr(time, "time", lambda: clock[0])
     monkeypatch.setattr(time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
     out = ws.cli("traiter")
-    assert "10001/paie.csv : accepte" in out.stdout
+    assert "10001/paie.csv : accepté" in out.stdout
     assert "attente_stabilite" in out.stderr
 
 
@@ -77,7 +77,7 @@ def test_file_that_looks_cut_waits_longer(tmp_path):
     xlsx_cut = ws.drop("10001", "classeur-coupe.xlsx")
     xlsx_cut.write_bytes(xlsx.read_bytes()[:-100])
     out = ws.cli("traiter")
-    assert "10001/entier.csv : accepte" in out.stdout and "10001/classeur.xlsx : accepte" in out.stdout
+    assert "10001/entier.csv : accepté" in out.stdout and "10001/classeur.xlsx : accepté" in out.stdout
     assert cut.exists() and xlsx_cut.exists() and not whole.exists()
 
 
@@ -89,7 +89,7 @@ def test_marker_makes_a_file_ready_at_once_and_is_removed(tmp_path):
     marker.write_bytes(b"")
     g.with_name("autre.csv.DONE").write_bytes(b"")
     out = ws.cli("traiter")
-    assert "10001/paie.csv : accepte" in out.stdout and "10001/autre.csv : accepte" in out.stdout
+    assert "10001/paie.csv : accepté" in out.stdout and "10001/autre.csv : accepté" in out.stdout
     assert not marker.exists() and not g.with_name("autre.csv.DONE").exists()
 
 
@@ -111,7 +111,7 @@ def test_marker_required(tmp_path):
     assert "Aucun fichier à traiter" in ws.cli("traiter").stdout
     assert "attend son marqueur" in ws.cli("statut").stdout
     f.with_name("paie.csv.done").write_bytes(b"")
-    assert "10001/paie.csv : accepte" in ws.cli("traiter").stdout
+    assert "10001/paie.csv : accepté" in ws.cli("traiter").stdout
 
 
 def test_survey_uses_the_last_change_not_a_client_set_mtime(tmp_path):

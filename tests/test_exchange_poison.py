@@ -124,7 +124,7 @@ def test_valider_answers_the_poison_workbook_with_the_french_refusal(ws, tmp_pat
     out = tmp_path / "essai"
     proc = ws.cli("valider", str(poison), "--expediteur", "10001", "--sortie", str(out), check=False)
     assert proc.returncode >= 0 and "memory allocation" not in proc.stderr, proc.stderr[-2000:]
-    assert "rejete" in proc.stdout
+    assert "refusé" in proc.stdout
     found = "\n".join(p.read_text(encoding="utf-8-sig") for p in out.iterdir() if p.suffix in (".csv", ".json"))
     assert "XFD1048576" in found and "FICHIER_ILLISIBLE" in found
     assert ws.sql("SELECT count(*) FROM fichiers") == [(0,)]

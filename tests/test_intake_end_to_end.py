@@ -281,7 +281,7 @@ def test_dry_run_writes_ack_and_changes_nothing(ws, rng):
     f = write_csv(ws.root / "essai.csv", MOVEMENT_HEADERS, [employee_row(make_nir(rng), siret), employee_row("1", siret)])
     before = ws.sql("SELECT count(*) FROM fichiers")
     out = ws.cli("valider", str(f), "--expediteur", "10001", "--sortie", str(ws.root / "essai"))
-    assert "accepte_partiellement" in out.stdout and "1 acceptée" in out.stdout
+    assert "accepté en partie" in out.stdout and "1 acceptée" in out.stdout
     ack = json.loads((ws.root / "essai" / "essai.ar.json").read_text(encoding="utf-8"))
     assert (ack["lignes"], ack["lignes_acceptees"], ack["entrees"]) == (2, 1, 1)
     assert ws.sql("SELECT count(*) FROM fichiers") == before
@@ -323,4 +323,4 @@ def test_help_is_french(ws):
 
     from tests.conftest import CLI
 
-    assert "Commandes:" in subprocess.run([*CLI, "--help"], capture_output=True, text=True, check=True).stdout
+    assert "Commandes :" in subprocess.run([*CLI, "--help"], capture_output=True, text=True, check=True).stdout

@@ -78,3 +78,23 @@ def test_member_described_two_ways_is_refused(tmp_path):
     path = write_csv(tmp_path / "r.csv", H, rows, encoding="utf-8")
     proc = ws.cli("adherents", "importer", str(path), check=False)
     assert proc.returncode == 1 and "REG_ADHERENT_INCOHERENT" in proc.stderr and "ligne 3" in proc.stderr
+
+
+def test_a_wrong_file_is_one_french_line_and_changes_nothing(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    path, mandates = Registry().write(tmp_path)
+    ws.cli("adherents", "importer", str(path), "--mandats", str(mandates))
+    before = ws.sql("SELECT numero, email_facturation FROM adherents ORDER BY 1")
+    renamed = tmp_path / "registre.xlsx"
+    renamed.write_bytes(path.read_bytes())  # a CSV given the workbook's extension
+    proc = ws.cli("adherents", "importer", str(renamed), check=False)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("amsn-batch : registre.xlsx illisible, rien n'a été modifié. ")
+    assert "n'est pas un classeur" in proc.stderr
+    proc = ws.cli("adherents", "importer", str(path), "--mandats", str(tmp_path / "registre.xlsx"), check=False)
+    assert proc.returncode == 1 and "registre.xlsx illisible" in proc.stderr
+    few = write_csv(tmp_path / "incomplet.csv", H[:3], [r[:3] for r in Registry().rows()], encoding="utf-8")
+    proc = ws.cli("adherents", "importer", str(few), check=False)  # columns missing: named, nothing applied
+    assert proc.returncode == 1 and "COLONNE_MANQUANTE" in proc.stderr and "Traceback" not in proc.stderr
+    assert "Registre refusé" in proc.stderr
+    assert ws.sql("SELECT numero, email_facturation FROM adherents ORDER BY 1") == before

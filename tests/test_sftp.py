@@ -182,7 +182,7 @@ def test_upload_is_processed_and_the_ack_is_for_that_sender_only(drop, tmp_path)
     assert up.returncode == 0, up.stderr
     assert "Remote working directory: /depot" in up.stdout
     out = drop.traiter()
-    assert "10001/paie-sftp.csv : accepte" in out.stdout
+    assert "10001/paie-sftp.csv : accepté" in out.stdout
     assert drop.ws.sql("SELECT expediteur, statut, sha256 FROM fichiers WHERE nom='paie-sftp.csv'") == [
         ("10001", "accepte", _sha(local))]
 
@@ -343,13 +343,13 @@ def test_same_file_twice_and_two_senders_at_once(drop, tmp_path):
     b = drop.sftp("PAIE01", f"put {theirs}", popen=True)
     assert a.wait(timeout=120) == 0 and b.wait(timeout=120) == 0
     out = drop.traiter().stdout
-    assert "10001/mien.csv : accepte" in out and "PAIE01/leur.csv : accepte" in out
+    assert "10001/mien.csv : accepté" in out and "PAIE01/leur.csv : accepté" in out
     before = drop.ws.sql("SELECT count(*) FROM salaries_versions")
 
     assert drop.sftp("10001", f"put {mine}").returncode == 0  # pushed again, same name
     assert drop.sftp("PAIE01", f"put {mine} recu-ailleurs.csv").returncode == 0  # another sender, same bytes
     out = drop.traiter().stdout
-    assert "10001/mien.csv : deja_traite" in out and "PAIE01/recu-ailleurs.csv : deja_traite" in out
+    assert "10001/mien.csv : déjà traité" in out and "PAIE01/recu-ailleurs.csv : déjà traité" in out
     assert drop.ws.sql("SELECT count(*) FROM salaries_versions") == before
     assert drop.ws.sql("SELECT count(*) FROM fichiers WHERE sha256=?", _sha(mine)) == [(1,)]
     import json

@@ -134,6 +134,12 @@ def files_of_day(conn: sqlite3.Connection, day: str) -> list[FileEntry]:
 _DAY = "substr(COALESCE(f.traite_le, f.recu_le), 1, 10)"
 
 
+def files_since(conn: sqlite3.Connection, since: str) -> list[FileEntry]:
+    """Files processed since an ISO timestamp (received since, for those not finished), by sender then time."""
+    return _entries(conn, "WHERE COALESCE(f.traite_le, f.recu_le) >= ? "
+                          "ORDER BY f.expediteur, COALESCE(f.traite_le, f.recu_le), f.id", (since,))
+
+
 def insert_entry(conn: sqlite3.Connection, rec: FileRecord, stage: str) -> int:
     """A new ledger entry (inside the caller's transaction). Returns its id."""
     return conn.execute(
