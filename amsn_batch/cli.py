@@ -377,9 +377,10 @@ def facturer(
     les avoirs et nouvelles factures des déclarations tardives ou corrigées ; écrit PDF Factur-X, listes et
     échéanciers dans outbox/<adhérent>/factures/. Relancer la commande n'émet rien deux fois."""
     settings = _settings(config, verbose)
-    issued_day = _day(date, "--date")
+    now = _fixed_clock() or dt.datetime.now()
+    issued_day = _day(date, "--date") if date else now.date()
     try:
-        done = billing.service.issue_year(settings, annee, issued_day)
+        done = billing.service.issue_year(settings, annee, issued_day, now)
     except billing.BillingError as exc:
         raise Fatal(str(exc)) from exc
     for note in done.notes:

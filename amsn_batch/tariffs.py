@@ -165,11 +165,15 @@ def load_tariff(year: int, spec: dict) -> Tariff:
                 f"({average} €), hors de la fourchette légale de 80 % à 120 % (article L4622-6 du code du travail).")
     for w in warnings:
         log.warning(w)
+    parts = _int(spec.get("echeances", 1), f"{where} echeances", 1, 12)
+    if parts > 1 and parts > days:
+        raise ConfigError(f"{where} : {parts} échéances pour un délai de paiement de {days} jour(s) : chaque échéance "
+                          "doit tomber un jour différent, prévoyez au moins un jour de délai par échéance.")
     return Tariff(
         year=year, fee_per_worker=fee, supplements=supplements,
         fee_per_missing_hire=_money(spec.get("embauche_non_declaree", 0), f"{where} embauche_non_declaree"),
         vat_rate=vat, payment_days=days, end_of_month=end_of_month,
-        instalments=_int(spec.get("echeances", 1), f"{where} echeances", 1, 12),
+        instalments=parts,
         national_average=average, warnings=tuple(warnings),
     )
 

@@ -56,8 +56,18 @@ class BillingWorkspace(Workspace):
     clock: dt.datetime | None = None  # the service's clock of the next commands (None: the real one)
 
     def cli(self, *args: str, check: bool = True, env: dict | None = None, **options):
-        clock = {CLOCK_ENV: self.clock.isoformat()} if self.clock else {}
-        return super().cli(*args, check=check, env={**clock, **(env or {})}, **options)
+        """`amsn-batch ARGS` on the service's clock. `facturer --date JJ/MM/AAAA` runs on that day at the
+        earliest (the service issues pieces dated today or earlier, never in its future)."""
+        clock = self.clock
+        if args and args[0] == "facturer" and "--date" in args:
+            try:
+                day = dt.datetime.strptime(args[args.index("--date") + 1], "%d/%m/%Y").replace(hour=18)
+            except ValueError:  # a test of a wrong date: the command says so
+                day = None
+            if day is not None:
+                clock = max(clock, day) if clock else day
+        fixed = {CLOCK_ENV: clock.isoformat()} if clock else {}
+        return super().cli(*args, check=check, env={**fixed, **(env or {})}, **options)
 
 
 def billing_workspace(tmp_path: Path, extra: str = "", config: str = BILLING_CONFIG) -> BillingWorkspace:

@@ -101,12 +101,21 @@ def due_date(issued: dt.date, days: int, end_of_month: bool) -> dt.date:
 
 def instalments(issued: dt.date, amount: Decimal, tariff: Tariff) -> list[tuple[dt.date, Decimal]]:
     """The TTC split into the tariff's instalments, spread evenly up to the payment term; the cents that do not
-    divide go to the first one. Every due date stays within the legal term."""
+    divide go to the first one. The last one falls on the term (end of month included); the others are spread
+    evenly before it, each on its own day (the tariff has at least one day of term per instalment), so every
+    due date stays within the legal term and no two instalments share a date."""
     n = tariff.instalments if amount > 0 else 1
     share = (amount / n).quantize(CENT, rounding=ROUND_DOWN)
     parts = [share] * n
     parts[0] += amount - share * n
-    return [(due_date(issued, round(tariff.payment_days * (i + 1) / n), tariff.end_of_month), parts[i]) for i in range(n)]
+    last = due_date(issued, tariff.payment_days, tariff.end_of_month)
+    span = (last - issued).days
+    offsets: list[int] = []
+    for i in range(n):
+        offset = round(span * (i + 1) / n)
+        offsets.append(max(offset, offsets[-1] + 1) if offsets else offset)
+    offsets[-1] = span
+    return [(issued + dt.timedelta(days=offsets[i]), parts[i]) for i in range(n)]
 
 
 # --- parties ----------------------------------------------------------------------------------------
@@ -143,10 +152,10 @@ def last_known_headcount(conn, adherent: str, year: int) -> tuple[dict[str, int]
     per_site = decl.store_headcount(conn, adherent)
     counts = {c: sum(s[c] for s in per_site.values()) for c in decl.CATEGORIES}
     if sum(counts.values()):
-        return counts, "effectif connu du service (fichiers de mouvements)"
+        return counts, "l'effectif connu du service (fichiers de mouvements)"
     prev = declared.last_confirmed_before(conn, adherent, year)
     if prev:
-        return decl.declaration_counts(conn, prev.id), f"dernière déclaration des effectifs ({prev.annee})"
+        return decl.declaration_counts(conn, prev.id), f"la dernière déclaration des effectifs ({prev.annee})"
     return counts, ""
 
 
@@ -176,6 +185,9 @@ def decide(conn, billing: Billing, tariff: Tariff, adherent: str, situation: str
         if active is not None and current.facture_id == active.id:
             return _complement(conn, tariff, adherent, year, today, current.recue_le, current.id, active)
         lines = headcount_lines(decl.declaration_counts(conn, current.id), tariff, year)
+        if active is None and current.total == 0:
+            return Action("rien", reason=f"{adherent} : déclaration {year} à 0 salarié, aucune facture émise "
+                                         "(aucun numéro utilisé).")
         if active is not None:
             same = ([(ln.label, ln.quantity, str(ln.unit_price)) for ln in lines]
                     == [(ln.label, ln.quantity, str(ln.unit_price)) for ln in store.invoice_lines(conn, active.id)])
@@ -196,7 +208,7 @@ def decide(conn, billing: Billing, tariff: Tariff, adherent: str, situation: str
     if not sum(counts.values()):
         return Action("rien", reason=f"{adherent} : aucune déclaration et aucun effectif connu, pas de facture d'office.")
     return Action("facture_office", headcount_lines(counts, tariff, year),
-                  reason=f"Facture d'office : déclaration des effectifs {year} non reçue ; établie sur le {source}.")
+                  reason=f"Facture d'office : déclaration des effectifs {year} non reçue ; établie sur {source}.")
 
 
 def _complement(conn, tariff: Tariff, adherent: str, year: int, today: dt.date, since: str, decl_id: int | None,
@@ -249,14 +261,28 @@ def check_chronology(conn, issued: dt.date) -> None:
                            f"({date_fr(last)}) : la numérotation doit rester chronologique.")
 
 
+def check_issue_date(year: int, issued: dt.date, today: dt.date) -> None:
+    """An issue date is never in the future (a piece cannot be undone, and every later run would be refused as
+    earlier than it) and lies in the billed year or the next one (late declarations, corrections)."""
+    if issued > today:
+        raise BillingError(f"La date d'émission {date_fr(issued)} est dans le futur (nous sommes le {date_fr(today)}) : "
+                           "une pièce ne peut pas être datée d'un jour qui n'est pas encore venu. Rien n'a été émis.")
+    first, last = dt.date(year, 1, 1), dt.date(year + 1, 12, 31)
+    if not first <= issued <= last:
+        raise BillingError(f"La date d'émission {date_fr(issued)} ne convient pas à la facturation {year} : elle doit "
+                           f"être comprise entre le {date_fr(first)} et le {date_fr(last)}. Rien n'a été émis.")
+
+
 def invoice_year(conn, billing: Billing, year: int, issued: dt.date, now: dt.datetime | None = None,
                  on_issued=None) -> RunReport:
-    """Issue every piece the year calls for, on `issued`. `on_issued(piece)` runs after each commit
-    (the documents), outside the transaction."""
+    """Issue every piece the year calls for, on `issued` (not after `now`, the service's clock). `on_issued(piece)`
+    runs after each commit (the documents), outside the transaction."""
     tariff = billing.tariff(year)
     billing.require_issuer()
+    now = now or dt.datetime.now()
+    check_issue_date(year, issued, now.date())
     check_chronology(conn, issued)
-    now_s = (now or dt.datetime.now()).isoformat(timespec="seconds")
+    now_s = now.isoformat(timespec="seconds")
     report = RunReport()
     for member in registry.members(conn):
         adherent = member.numero

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..config import Settings
 from ..read import UnreadableFile
 from ..rules.values import parse_date
-from ..store import connect
+from ..store import connect, registry
 from ..store.billing import Invoice
 from . import declarations, documents, invoices, schedule
 from .declarations import DeclarationStatus
@@ -92,12 +92,13 @@ class Invoicing:
     notes: list[str]  # French, one per remark of the run
 
 
-def issue_year(settings: Settings, year: int, day: dt.date) -> Invoicing:
-    """Issue every piece the year calls for, dated `day`: first the documents a stopped run did not write,
-    then each piece with its documents written as soon as it is committed, then the lists and échéanciers."""
+def issue_year(settings: Settings, year: int, day: dt.date, now: dt.datetime | None = None) -> Invoicing:
+    """Issue every piece the year calls for, dated `day` (never after `now`, the service's clock): first the
+    documents a stopped run did not write, then each piece with its documents written as soon as it is
+    committed, then the lists and échéanciers."""
     with _store(settings) as conn:
         documents.refresh(conn, settings, set())
-        report = invoices.invoice_year(conn, settings.billing, year, day,
+        report = invoices.invoice_year(conn, settings.billing, year, day, now=now,
                                        on_issued=lambda piece: documents.write_piece(conn, settings, piece.id))
         documents.refresh(conn, settings)
     return Invoicing(report.issued, report.notes)
@@ -111,6 +112,8 @@ def summary_line(piece: Invoice) -> str:
 def refresh_documents(settings: Settings, adherent: str | None = None) -> list[Path]:
     """Write the missing piece documents and the lists and échéanciers of one adhérent (or all)."""
     with _store(settings) as conn:
+        if adherent is not None and registry.member(conn, adherent) is None:
+            raise BillingError(f"Adhérent inconnu : {adherent}. Aucun fichier écrit.")
         return documents.refresh(conn, settings, {adherent} if adherent else None)
 
 

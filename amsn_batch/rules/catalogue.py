@@ -87,7 +87,7 @@ def _broadcast(value, n: int) -> list:
 
 
 VALUE_MAX_CHARS = 200  # a value quoted back to the sender is cut past this (a 100 MB cell stays in the file)
-OWN_TEXT_PARAMS = frozenset({"raison", "liste", "detail", "contexte"})  # written by the product, never cut
+OWN_TEXT_PARAMS = frozenset({"raison", "liste", "detail", "contexte", "quand"})  # written by the product, never cut
 
 
 def _cap(text: str) -> str:
