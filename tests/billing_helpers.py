@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.conftest import Workspace, import_registry, make_workspace
+from tests.facturx_checks import check_outbox
 from tests.factories import make_siren, make_siret, make_vat, write_csv
 
 ISSUER_SIREN = make_siren("77556612")
@@ -48,7 +49,8 @@ COUNT_HEADERS = ["Année", "N° adhérent", "SIRET", "Effectif SI", "Effectif SI
 LIST_HEADERS = ["Année", "SIRET", "Nom de naissance", "Prénom", "N° sécurité sociale", "Catégorie déclarée"]
 
 
-CLOCK_ENV = "AMSN_BATCH_MAINTENANT"  # read by `traiter` only; for tests and demos
+CLOCK_ENV = "AMSN_BATCH_MAINTENANT"  # the service's clock, for tests and demos
+PIECE_COMMANDS = {"facturer", "echeanciers", "paiements", "contentieux", "relances", "demo"}  # they write pieces
 
 
 @dataclass
@@ -67,7 +69,10 @@ class BillingWorkspace(Workspace):
             if day is not None:
                 clock = max(clock, day) if clock else day
         fixed = {CLOCK_ENV: clock.isoformat()} if clock else {}
-        return super().cli(*args, check=check, env={**fixed, **(env or {})}, **options)
+        done = super().cli(*args, check=check, env={**fixed, **(env or {})}, **options)
+        if args and args[0] in PIECE_COMMANDS:  # every e-invoice written: XSD, EN 16931 schematron, PDF/A metadata
+            check_outbox(self.outbox)
+        return done
 
 
 def billing_workspace(tmp_path: Path, extra: str = "", config: str = BILLING_CONFIG) -> BillingWorkspace:
