@@ -432,7 +432,7 @@ def _dispute(numero: str, active: bool, motif: Optional[str], config, verbose) -
         adherent = billing.service.set_dispute(_settings(config, verbose), numero, active, motif)
     except billing.BillingError as exc:
         raise Fatal(str(exc)) from exc
-    typer.echo(f"Facture {numero} {'mise en contentieux : retirée' if active else 'sortie du contentieux : remise dans'} "
+    typer.echo(f"Facture {numero} {'mise en contentieux : retirée de' if active else 'sortie du contentieux : remise dans'} "
                f"l'échéancier de l'adhérent {adherent}.")
 
 

@@ -94,6 +94,16 @@ def load_piece(conn, facture_id: int) -> PieceDoc:
 # --- PDF --------------------------------------------------------------------------------------------
 
 
+def unit_price_fr(price: Decimal) -> str:
+    """A unit price as the tariff gives it and as the line is computed: 115,80 €, 12,345 € (never rounded to the
+    cent, or quantity × printed price would not give the line's amount)."""
+    exact = price.normalize()
+    if exact.as_tuple().exponent >= -2:
+        return money_fr(price)
+    whole, decimals = f"{abs(exact):f}".split(".")
+    return ("-" if price < 0 else "") + f"{int(whole):,}".replace(",", "\u202f") + f",{decimals}\u00a0€"
+
+
 def _party_lines(p: dict, member: bool) -> list[str]:
     out = [p["name"]]
     if not member and p.get("legal_form"):
@@ -170,7 +180,7 @@ def render_pdf(doc: PieceDoc, font: Path | None) -> bytes:
     for line in doc.lines:
         pdf.cell(cols[0], 6.5, line.label, border=1)
         pdf.cell(cols[1], 6.5, str(line.quantity), border=1, align="R")
-        pdf.cell(cols[2], 6.5, money_fr(line.unit_price), border=1, align="R")
+        pdf.cell(cols[2], 6.5, unit_price_fr(line.unit_price), border=1, align="R")
         pdf.cell(cols[3], 6.5, money_fr(line.amount), border=1, align="R")
         pdf.ln()
     pdf.ln(2)
@@ -241,33 +251,53 @@ def _status(s: InvoiceState) -> str:
     return "Partiellement payée" if s.paid > 0 or s.credited > 0 else "À payer"
 
 
-def invoice_rows(conn, adherent: str) -> tuple[list[list[str]], list[list[str]]]:
-    """("Mes factures", "Mes factures acquittées"), most recent first, in French formats."""
+Cell = str | Decimal | dt.date | None  # a list cell: text, an amount in euros, a day, or empty
+
+
+def invoice_rows(conn, adherent: str) -> tuple[list[list[Cell]], list[list[Cell]]]:
+    """("Mes factures", "Mes factures acquittées"), most recent first; amounts and days as values, written in
+    French formats by each document."""
     unpaid, paid = [], []
     for s in reversed(invoice_states(conn, adherent)):
-        row = [s.invoice.numero, date_fr(s.invoice.date_emission), s.label, money_fr(s.invoice.total_ttc), s.period,
-               date_fr(s.invoice.date_exigibilite),
-               _status(s), money_fr(max(s.balance, Decimal(0)))]
+        row = [s.invoice.numero, s.invoice.date_emission, s.label, s.invoice.total_ttc, s.period,
+               s.invoice.date_exigibilite, _status(s), max(s.balance, Decimal("0.00"))]
         (paid if s.settled and not s.disputed else unpaid).append(row)
     return unpaid, paid
 
 
-def schedule_rows(conn, adherent: str) -> list[list[str]]:
-    return [[r.numero, date_fr(r.date_emission), date_fr(r.date_exigibilite), r.type_piece,
-             money_fr(r.debit) if r.debit else "", money_fr(r.credit) if r.credit else "", r.periode, money_fr(r.solde)]
+def schedule_rows(conn, adherent: str) -> list[list[Cell]]:
+    return [[r.numero, dt.date.fromisoformat(r.date_emission), dt.date.fromisoformat(r.date_exigibilite), r.type_piece,
+             r.debit or None, r.credit or None, r.periode, r.solde]
             for r in schedule(conn, adherent)]
 
 
-def _csv(headers: list[str], rows: list[list[str]]) -> str:
+def _text(value: Cell) -> str:
+    """A cell as a French reader writes it: 1 234,56 €, 17/08/2026."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return money_fr(value)
+    if isinstance(value, dt.date):
+        return date_fr(value)
+    return value
+
+
+def _csv(headers: list[str], rows: list[list[Cell]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
     w.writerow(headers)
     for r in rows:
-        w.writerow([safe_cell(v) for v in r])
+        w.writerow([safe_cell(_text(v)) for v in r])
     return "\ufeff" + buf.getvalue()
 
 
-def _xlsx(path: Path, sheets: list[tuple[str, list[tuple[str | None, list[str], list[list[str]]]]]]) -> None:
+# Spreadsheet formats: amounts are numbers (sums and sorting work), shown "1 234,56 €" by a French Excel or
+# LibreOffice (the separators follow the reader's locale); days are dates shown 17/08/2026.
+MONEY_FORMAT = '#,##0.00\\ "€";-#,##0.00\\ "€"'
+DATE_FORMAT = "dd/mm/yyyy"
+
+
+def _xlsx(path: Path, sheets: list[tuple[str, list[tuple[str | None, list[str], list[list[Cell]]]]]]) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -283,7 +313,12 @@ def _xlsx(path: Path, sheets: list[tuple[str, list[tuple[str | None, list[str], 
             for c in range(1, len(headers) + 1):
                 ws.cell(ws.max_row, c).font = Font(bold=True)
             for r in rows:
-                ws.append([safe_cell(v) for v in r])
+                ws.append([safe_cell(v) if isinstance(v, str) else v for v in r])
+                for c, v in enumerate(r, 1):
+                    if isinstance(v, Decimal):
+                        ws.cell(ws.max_row, c).number_format = MONEY_FORMAT
+                    elif isinstance(v, dt.date):
+                        ws.cell(ws.max_row, c).number_format = DATE_FORMAT
             ws.append([])
         for col, width in zip("ABCDEFGH", (14, 16, 18, 26, 14, 14, 14, 14)):
             ws.column_dimensions[col].width = width

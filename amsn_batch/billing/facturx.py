@@ -46,6 +46,12 @@ def _amount(value: Decimal) -> str:
     return f"{abs(value):.2f}"
 
 
+def _price(value: Decimal) -> str:
+    """An item net price (BT-146) with all its decimals (at least 2): the line amount is computed from it."""
+    exact = abs(value).normalize()
+    return f"{exact:f}" if exact.as_tuple().exponent < -2 else f"{abs(value):.2f}"
+
+
 def _date(parent, tag: str, day: dt.date, qualified: bool = False) -> None:
     wrapper = _el(parent, tag)
     _el(wrapper, "qdt:DateTimeString" if qualified else "udt:DateTimeString", day.strftime("%Y%m%d"), format="102")
@@ -96,7 +102,7 @@ def build_xml(doc) -> bytes:
         _el(_el(item, "ram:AssociatedDocumentLineDocument"), "ram:LineID", str(line.rang))
         _el(_el(item, "ram:SpecifiedTradeProduct"), "ram:Name", line.label)
         agreement = _el(item, "ram:SpecifiedLineTradeAgreement")
-        _el(_el(agreement, "ram:NetPriceProductTradePrice"), "ram:ChargeAmount", _amount(line.unit_price))
+        _el(_el(agreement, "ram:NetPriceProductTradePrice"), "ram:ChargeAmount", _price(line.unit_price))
         _el(_el(item, "ram:SpecifiedLineTradeDelivery"), "ram:BilledQuantity", str(abs(line.quantity)), unitCode="C62")
         settlement = _el(item, "ram:SpecifiedLineTradeSettlement")
         tax = _el(settlement, "ram:ApplicableTradeTax")
