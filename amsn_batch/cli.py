@@ -458,6 +458,33 @@ def contentieux_retirer(
     _dispute(numero, False, motif, config, verbose)
 
 
+@app.command("relances")
+def relances(
+    date: Annotated[Optional[str], typer.Option("--date", help="Jour des relances (JJ/MM/AAAA, par défaut aujourd'hui).")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Relance les factures impayées aux étapes des réglages ([facturation] relances, par exemple 15, 30 et 45 jours de
+    retard, la dernière étant la mise en demeure avec pénalités et indemnité forfaitaire) ; écrit les lettres (PDF) dans
+    outbox/<adhérent>/relances/, le fichier de publipostage du jour et la liste des impayés par ancienneté dans le
+    dossier de la comptabilité. Une étape n'est jamais envoyée deux fois ; les factures en contentieux ne sont pas
+    relancées."""
+    settings = _settings(config, verbose)
+    now = _fixed_clock() or dt.datetime.now()
+    day = _day(date, "--date") if date else now.date()
+    try:
+        done = billing.service.send_reminders(settings, day, now)
+    except billing.BillingError as exc:
+        raise Fatal(str(exc)) from exc
+    for line in done.sent:
+        typer.echo(line)
+    typer.echo(f"{len(done.sent)} lettre(s) de relance au {day:%d/%m/%Y}." if done.sent
+               else f"Aucune relance à envoyer au {day:%d/%m/%Y}.")
+    if done.merge_path:
+        typer.echo(f"Publipostage du jour : {done.merge_path}")
+    typer.echo(f"Factures impayées : {done.list_paths[0]} (et .xlsx)")
+
+
 @app.command("journal")
 def journal_cmd(
     du: Annotated[str, typer.Option("--du", help="Premier jour de la période (JJ/MM/AAAA).")],

@@ -79,12 +79,20 @@ class PieceDoc:
                     else "TVA exigible lors de l'encaissement (prestations de services)."))
         if self.motif:
             out.append(("AAI", self.motif))
-        out.append(("PMD", "En cas de retard de paiement, pénalités au taux de trois fois le taux d'intérêt légal "
+        rate = self.invoice.conditions.get("taux_penalites")
+        out.append(("PMD", f"En cas de retard de paiement, pénalités au taux annuel de {percent_text(Decimal(rate))} "
+                           "(article L441-10 du Code de commerce), exigibles sans rappel." if rate else
+                           "En cas de retard de paiement, pénalités au taux de trois fois le taux d'intérêt légal "
                            "(article L441-10 du Code de commerce)."))
         out.append(("PMT", "Indemnité forfaitaire pour frais de recouvrement en cas de retard de paiement : 40 € "
                            "(articles L441-10 et D441-5 du Code de commerce)."))
         out.append(("AAB", "Pas d'escompte pour paiement anticipé."))
         return out
+
+
+def percent_text(rate: Decimal) -> str:
+    """12.15 → '12,15 %'."""
+    return f"{rate.normalize():f}".replace(".", ",") + "\u00a0%"
 
 
 def load_piece(conn, facture_id: int) -> PieceDoc:
@@ -251,7 +259,7 @@ def _status(s: InvoiceState) -> str:
     return "Partiellement payée" if s.paid > 0 or s.credited > 0 else "À payer"
 
 
-Cell = str | Decimal | dt.date | None  # a list cell: text, an amount in euros, a day, or empty
+Cell = str | int | Decimal | dt.date | None  # a list cell: text, a count, an amount in euros, a day, or empty
 
 
 def invoice_rows(conn, adherent: str) -> tuple[list[list[Cell]], list[list[Cell]]]:
@@ -279,7 +287,7 @@ def _text(value: Cell) -> str:
         return money_fr(value)
     if isinstance(value, dt.date):
         return date_fr(value)
-    return value
+    return str(value)
 
 
 def _csv(headers: list[str], rows: list[list[Cell]]) -> str:
@@ -325,6 +333,9 @@ def _xlsx(path: Path, sheets: list[tuple[str, list[tuple[str | None, list[str], 
     buf = io.BytesIO()
     wb.save(buf)
     write_atomic(path, buf.getvalue())
+
+
+csv_text, write_xlsx = _csv, _xlsx  # for the other billing documents (unpaid list, reminders)
 
 
 def write_member_lists(conn, settings, adherent: str) -> list[Path]:

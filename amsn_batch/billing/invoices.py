@@ -141,6 +141,7 @@ def conditions(billing: Billing, tariff: Tariff, year: int) -> dict:
         "periode": f"Année {year}", "periode_debut": f"{year}-01-01", "periode_fin": f"{year}-12-31",
         "delai": terms, "echeances": tariff.instalments, "taux_tva": str(tariff.vat_rate),
         "tva_sur_debits": billing.vat_on_debits, "categorie_operation": "Prestation de services",
+        "taux_penalites": str(billing.late_rate),
     }
 
 

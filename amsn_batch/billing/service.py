@@ -17,9 +17,10 @@ from ..read import UnreadableFile
 from ..rules.values import parse_date
 from ..store import connect, registry
 from ..store.billing import Invoice
-from . import declarations, documents, invoices, schedule
+from . import declarations, documents, invoices, reminders, schedule
 from .declarations import DeclarationStatus
 from .documents import Journal
+from .reminders import ReminderRun
 from .errors import BillingError
 from .schedule import PaymentImport
 
@@ -141,3 +142,15 @@ def write_journal(settings: Settings, start: dt.date, end: dt.date, dest: Path |
     """The sales journal of a period (CSV for accounting, balanced)."""
     with _store(settings) as conn:
         return documents.journal(conn, settings, start, end, dest)
+
+
+# --- unpaid invoices and reminders ------------------------------------------------------------------
+
+
+def send_reminders(settings: Settings, day: dt.date, now: dt.datetime | None = None) -> ReminderRun:
+    """`relances`: the next reminder stage due for each overdue invoice (each stage sent once), the list of
+    unpaid invoices and the day's mail-merge CSV; `now` is the service's clock (`day` may not be after it)."""
+    if settings.billing is None:
+        raise BillingError("Section [facturation] absente du fichier de réglages.")
+    with _store(settings) as conn:
+        return reminders.send_reminders(conn, settings, day, now or dt.datetime.now())

@@ -247,3 +247,55 @@ def set_dispute(conn: sqlite3.Connection, facture_id: int, active: bool, reason:
         conn.execute("INSERT INTO contentieux (facture_id, actif, motif, le) VALUES (?,?,?,?)",
                      (facture_id, int(active), reason, at))
     return True
+
+
+# --- reminders of unpaid invoices (migration 0330) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A reminder stage sent for an invoice (a row of `relances`)."""
+
+    facture_id: int
+    etape: int
+    libelle: str
+    day: dt.date
+    days_late: int
+    due: Decimal
+    rate: Decimal
+    penalties: Decimal
+    indemnity: Decimal
+    path: str
+
+
+def _reminder(r: dict) -> Reminder:
+    return Reminder(r["facture_id"], r["etape"], r["libelle"], dt.date.fromisoformat(r["date_relance"]), r["jours_retard"],
+                    Decimal(r["montant_du"]), Decimal(r["taux_penalites"]), Decimal(r["penalites"]),
+                    Decimal(r["indemnite"]), r["fichier"])
+
+
+_REMINDER_COLUMNS = ("facture_id, etape, libelle, date_relance, jours_retard, montant_du, taux_penalites, penalites, "
+                     "indemnite, fichier")
+
+
+def reminders(conn: sqlite3.Connection, facture_id: int | None = None, day: dt.date | None = None) -> list[Reminder]:
+    """The reminders sent, for one invoice or on one day (all by default), in the order they were sent."""
+    where, args = [], []
+    if facture_id is not None:
+        where.append("facture_id=?")
+        args.append(facture_id)
+    if day is not None:
+        where.append("date_relance=?")
+        args.append(day.isoformat())
+    sql = f"SELECT {_REMINDER_COLUMNS} FROM relances" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+    return [_reminder(r) for r in _dicts(conn.execute(sql, args))]
+
+
+def record_reminder(conn: sqlite3.Connection, r: Reminder, at: str) -> bool:
+    """Record a stage sent; False (nothing written) when that stage of that invoice was already recorded."""
+    with transaction(conn):
+        cur = conn.execute(
+            f"INSERT OR IGNORE INTO relances ({_REMINDER_COLUMNS}, cree_le) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (r.facture_id, r.etape, r.libelle, r.day.isoformat(), r.days_late, str(r.due), str(r.rate), str(r.penalties),
+             str(r.indemnity), r.path, at))
+    return cur.rowcount == 1
