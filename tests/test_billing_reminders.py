@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -139,3 +140,13 @@ def test_future_date_and_wrong_settings_refused(ws, tmp_path):
         "premier_numero = 420930", "premier_numero = 420930\nrelances = [30, 15]"))
     refused = bad.cli("relances", check=False)
     assert refused.returncode == 1 and "[facturation] relances" in refused.stderr
+
+
+def test_staff_dashboard_shows_unpaid_invoices_by_age(ws):
+    page = ws.cli("rapport", "quotidien", "--date", "19/03/2026").stdout.split("Tableau de bord du 19/03/2026 : ")[1].split("\n")[0]
+    html = re.sub(r"[ \t\n]+", " ", open(page, encoding="utf-8").read())
+    assert 'id="impayes"' in html and "Factures impayées" in html
+    total = "1\u202f150,64\u00a0€"  # 833,76 + 177,92 + 138,96
+    assert f"Reste dû : <strong>{total}</strong>, dont 1 facture en contentieux" in html
+    assert "<td data-label=\"Retard\">1 à 30 jours</td><td data-label=\"Factures\" class=\"num\">3</td>" in html
+    assert "420930</td><td data-label=\"Adhérent\">10001 – " in html
