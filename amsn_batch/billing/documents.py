@@ -79,6 +79,8 @@ class PieceDoc:
                     else "TVA exigible lors de l'encaissement (prestations de services)."))
         if self.motif:
             out.append(("AAI", self.motif))
+        if self.invoice.conditions.get("multi_employeurs"):
+            out.append(("AAI", self.invoice.conditions["multi_employeurs"]))
         rate = self.invoice.conditions.get("taux_penalites")
         out.append(("PMD", f"En cas de retard de paiement, pénalités au taux annuel de {percent_text(Decimal(rate))} "
                            "(article L441-10 du Code de commerce), exigibles sans rappel." if rate else

@@ -299,3 +299,32 @@ def record_reminder(conn: sqlite3.Connection, r: Reminder, at: str) -> bool:
             (r.facture_id, r.etape, r.libelle, r.day.isoformat(), r.days_late, str(r.due), str(r.rate), str(r.penalties),
              str(r.indemnity), r.path, at))
     return cur.rowcount == 1
+
+
+# --- multi-employer workers in the fee --------------------------------------------------------------
+
+
+def employers_of_workers(conn: sqlite3.Connection, year: int) -> dict[str, set[str]]:
+    """NIR → the adhérents employing the person: present in the store, or listed in the adhérent's current
+    (latest confirmed) declaration of the year. Staff-side only: never shown to a member."""
+    out: dict[str, set[str]] = {}
+    for nir, adherent in conn.execute(
+            "SELECT nir, adherent FROM salaries_actuels WHERE present=1 AND coalesce(nir, '') != '' "
+            "UNION SELECT ds.nir, d.adherent FROM declarations_salaries ds JOIN declarations d ON d.id=ds.declaration_id "
+            "WHERE d.annee=? AND coalesce(ds.nir, '') != '' AND d.id = (SELECT MAX(id) FROM declarations d2 "
+            "WHERE d2.adherent=d.adherent AND d2.annee=d.annee AND d2.etat='confirmee')", (year,)):
+        out.setdefault(nir, set()).add(adherent)
+    return out
+
+
+def declared_workers(conn: sqlite3.Connection, declaration_id: int) -> list[tuple[str, str]]:
+    """(NIR, category) of the employees a declaration by list names (none for a declaration of counts)."""
+    return [(nir, cat) for nir, cat in conn.execute(
+        "SELECT nir, categorie FROM declarations_salaries WHERE declaration_id=? AND coalesce(nir, '') != ''", (declaration_id,))]
+
+
+def present_workers(conn: sqlite3.Connection, adherent: str) -> list[tuple[str, str | None, str | None]]:
+    """(NIR, declared category, determinants) of the employees of an adhérent present in the store."""
+    return [tuple(r) for r in conn.execute(
+        "SELECT nir, categorie, determinants FROM salaries_actuels WHERE adherent=? AND present=1 AND coalesce(nir, '') != ''",
+        (adherent,))]
