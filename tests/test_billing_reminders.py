@@ -79,7 +79,7 @@ def test_stages_sent_once_each_in_order_and_the_formal_notice_computes_penalties
     assert (Decimal("833.76") * Decimal("12.15") / 100 * 58 / 365).quantize(Decimal("0.01")) == Decimal("16.10")
 
     notice = _text(ws.outbox / "10001" / "relances" / "relance-420930-3.pdf")
-    for mention in ("Objet : Mise en demeure de payer — la facture n° 420930 du 02/02/2026", "889,86 €", "16,10 €",
+    for mention in ("Objet : Mise en demeure de payer — facture n° 420930 du 02/02/2026", "889,86 €", "16,10 €",
                     "taux annuel de 12,15 %", "L441-10", "D441-5", "40,00 €", "relance 1 du 19/03/2026",
                     "relance 2 du 30/04/2026", "Lettre recommandée"):
         assert mention in notice, mention

@@ -217,7 +217,8 @@ def summary_line(invoice: Invoice, r: Reminder) -> str:
 def letter_text(u: Unpaid, r: Reminder, earlier: list[Reminder]) -> tuple[str, list[str]]:
     """(subject, paragraphs) of a reminder letter, in French."""
     inv = u.invoice
-    what = f"la facture n° {inv.numero} du {date_fr(inv.date_emission)}"
+    piece = f"facture n° {inv.numero} du {date_fr(inv.date_emission)}"
+    what = f"la {piece}"
     parts = "; ".join(f"{money_fr(a)} exigible le {date_fr(d)}" for d, a in u.overdue_parts)
     owed = (f"Sauf erreur de notre part, {what} ({TYPE_LABELS[inv.type].lower()}, {inv.conditions['periode'].lower()}) "
             f"reste impayée : {money_fr(u.due)} restent dus ({parts}), soit {r.days_late} jour(s) de retard au "
@@ -230,11 +231,11 @@ def letter_text(u: Unpaid, r: Reminder, earlier: list[Reminder]) -> tuple[str, l
         pay += f" : IBAN {inv.emetteur['iban']}" + (f", BIC {inv.emetteur['bic']}" if inv.emetteur.get("bic") else "")
     pay += ". Si votre règlement nous est parvenu entre-temps, merci de ne pas tenir compte de ce courrier."
     if r.libelle != FORMAL_NOTICE:
-        return (f"{r.libelle} — {what}",
+        return (f"{r.libelle} — {piece}",
                 [owed, "Nous vous remercions de bien vouloir procéder à son règlement dans les meilleurs délais.", law, pay])
     before = ", ".join(f"{e.libelle.lower()} du {date_fr(e.day)}" for e in earlier)
     total = r.due + r.penalties + r.indemnity
-    return (f"Mise en demeure de payer — {what}", [
+    return (f"Mise en demeure de payer — {piece}", [
         owed + (f" Nos courriers ({before}) sont restés sans effet." if before else ""),
         f"Par la présente, nous vous mettons en demeure de nous régler sous {NOTICE_DAYS} jours à compter de la "
         f"réception de ce courrier la somme de {money_fr(total)}, soit :",
