@@ -164,10 +164,12 @@ def statuses(conn, billing: Billing, year: int, today: dt.date) -> list[Declarat
             status = "en_cours"
         elif active is not None and active.type == "facture_office":
             status = "facture_office"
-        elif win.contains(today) or not win.closed_at(today):
+        elif win.contains(today):
             status = "a_saisir"
-        else:  # campaign closed, nothing declared: a facture d'office is due
+        elif win.closed_at(today):  # campaign closed, nothing declared: a facture d'office is due
             status = "non_declaree"
+        else:  # the campaign has not opened yet
+            status = "non_saisissable"
         out.append(DeclarationStatus(numero, member.raison_sociale, status, total, win, active.numero if active else None))
     return out
 
