@@ -31,7 +31,7 @@ _BILLING_KEYS = {"premier_numero", "tva_sur_debits", "comptabilite", "police", "
 # (2,15 % since June 2025: 12,15 %); it must be at least 3 × the legal interest rate. To check every half-year.
 DEFAULT_LATE_RATE = Decimal("12.15")
 DEFAULT_REMINDER_STAGES = (15, 30, 45)  # days late: reminder 1, reminder 2, formal notice (the last one)
-MULTI_EMPLOYER = {"entier": "counted in full by each member", "partage": "each member counts 1/n"}
+MULTI_EMPLOYER = ("entier", "partage")  # a worker of n members: counted in full by each, or 1/n by each
 _TARIFF_KEYS = {
     "cotisation_par_salarie", "supplements", "embauche_non_declaree", "taux_tva", "delai_paiement_jours",
     "fin_de_mois", "echeances", "cout_moyen_national", "multi_employeur",

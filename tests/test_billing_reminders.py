@@ -61,25 +61,26 @@ def test_stages_sent_once_each_in_order_and_the_formal_notice_computes_penalties
     again = relances(ws, "19/03/2026").stdout
     assert "Aucune relance à envoyer" in again and "Publipostage du jour" in again
     assert ws.sql("SELECT COUNT(*) FROM relances") == [(2,)]
-    # much later, one stage per run, in order: relance 2, then the mise en demeure
+    # much later, one stage per run, in order, each at least as long after the previous one as the stages are apart
     out = relances(ws, "30/04/2026").stdout  # 57 days late
     assert out.count("Relance 2") == 2 and "Mise en demeure" not in out
-    out = relances(ws, "01/05/2026").stdout
+    assert "Aucune relance à envoyer" in relances(ws, "01/05/2026").stdout  # 45 days late, but relance 2 was yesterday
+    out = relances(ws, "15/05/2026").stdout  # 15 days after relance 2
     assert out.count("Mise en demeure") == 2
     assert "Aucune relance à envoyer" in relances(ws, "30/06/2026").stdout  # no stage after the last one
     assert ws.sql("SELECT etape, libelle FROM relances WHERE facture_id=1 ORDER BY etape") == [
         (1, "Relance 1"), (2, "Relance 2"), (3, "Mise en demeure")]
 
-    # penalties: 833,76 × 12,15 % × 58 / 365 = 16,10 €; 177,92 € × 12,15 % × 58 / 365 = 3,44 €
-    rows = {r["N° facture"]: r for r in _csv(ws.root / "comptabilite" / "relances-20260501.csv")}
-    assert rows["420930"]["Pénalités de retard"] == "16,10\u00a0€" and rows["420930"]["Indemnité forfaitaire"] == "40,00\u00a0€"
-    assert rows["420930"]["Total réclamé"] == "889,86\u00a0€" and rows["420930"]["Jours de retard"] == "58"
-    assert rows["420931"]["Pénalités de retard"] == "3,44\u00a0€" and rows["420931"]["Étape"] == "Mise en demeure"
+    # penalties: 833,76 × 12,15 % × 72 / 365 = 19,98 €; 177,92 € × 12,15 % × 72 / 365 = 4,26 €
+    rows = {r["N° facture"]: r for r in _csv(ws.root / "comptabilite" / "relances-20260515.csv")}
+    assert rows["420930"]["Pénalités de retard"] == "19,98\u00a0€" and rows["420930"]["Indemnité forfaitaire"] == "40,00\u00a0€"
+    assert rows["420930"]["Total réclamé"] == "893,74\u00a0€" and rows["420930"]["Jours de retard"] == "72"
+    assert rows["420931"]["Pénalités de retard"] == "4,26\u00a0€" and rows["420931"]["Étape"] == "Mise en demeure"
     assert rows["420930"]["Email facturation"] and rows["420930"]["Lettre"] == "10001/relances/relance-420930-3.pdf"
-    assert (Decimal("833.76") * Decimal("12.15") / 100 * 58 / 365).quantize(Decimal("0.01")) == Decimal("16.10")
+    assert (Decimal("833.76") * Decimal("12.15") / 100 * 72 / 365).quantize(Decimal("0.01")) == Decimal("19.98")
 
     notice = _text(ws.outbox / "10001" / "relances" / "relance-420930-3.pdf")
-    for mention in ("Objet : Mise en demeure de payer — facture n° 420930 du 02/02/2026", "889,86 €", "16,10 €",
+    for mention in ("Objet : Mise en demeure de payer — facture n° 420930 du 02/02/2026", "893,74 €", "19,98 €",
                     "taux annuel de 12,15 %", "L441-10", "D441-5", "40,00 €", "relance 1 du 19/03/2026",
                     "relance 2 du 30/04/2026", "Lettre recommandée"):
         assert mention in notice, mention

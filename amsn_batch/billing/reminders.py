@@ -4,8 +4,8 @@
   section of the staff dashboard): what is still due on each invoice, how late, by age bucket (non échue,
   1–30, 31–60, 61–90, plus de 90 jours), disputed ones marked.
 - Reminder letters at the stages of `[facturation] relances` (days late, e.g. 15, 30, 45): each stage is sent
-  once per invoice, in order, one per run (the store records it: migration 0330), so running `relances` again
-  sends nothing twice. The last stage is the formal notice (mise en demeure) with the late-payment penalties
+  once per invoice, in order, at least as many days after the previous one as the stages are apart (the store
+  records each: migration 0330), so running `relances` again sends nothing twice. The last stage is the formal notice (mise en demeure) with the late-payment penalties
   (Code de commerce L441-10: the rate printed on the invoice, per day late on the amount due of each overdue
   instalment, 365-day year) and the fixed recovery indemnity of 40 € per invoice (D441-5). Invoices under
   dispute (contentieux) get no reminder. Letters are PDFs in outbox/<adhérent>/relances/, and the day's
@@ -171,6 +171,8 @@ def send_reminders(conn, settings, day: dt.date, now: dt.datetime) -> ReminderRu
         stage = len(done) + 1
         if stage > len(stages) or u.days_late < stages[stage - 1]:
             continue
+        if done and (day - done[-1].day).days < stages[stage - 1] - stages[stage - 2]:
+            continue  # a late run catching up: the member gets the time between two stages all the same
         rate = u.rate or billing.late_rate
         label = stage_label(stage, stages)
         rel = Path(u.invoice.adherent) / "relances" / f"relance-{u.invoice.numero}-{stage}.pdf"
