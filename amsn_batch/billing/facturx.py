@@ -179,7 +179,7 @@ def complete_metadata(pdf: bytes, stamp: dt.datetime) -> bytes:
     /Producer and dates are made the same as the XMP's (pdf:Producer, xmp:CreateDate, xmp:ModifyDate), dated
     from the piece (`stamp`) rather than the clock, so the same piece always gives the same metadata."""
     from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import DecodedStreamObject, NameObject, TextStringObject
+    from pypdf.generic import DecodedStreamObject, NameObject
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
     ref = writer._root_object.raw_get("/Metadata")
