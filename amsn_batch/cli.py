@@ -438,9 +438,10 @@ def facturer(
     les avoirs et nouvelles factures des déclarations tardives ou corrigées ; écrit PDF Factur-X, listes et
     échéanciers dans outbox/<adhérent>/factures/. Relancer la commande n'émet rien deux fois."""
     settings = _settings(config, verbose)
-    issued_day = _day(date, "--date")
+    now = _fixed_clock() or dt.datetime.now()
+    issued_day = _day(date, "--date") if date else now.date()
     try:
-        done = billing.service.issue_year(settings, annee, issued_day)
+        done = billing.service.issue_year(settings, annee, issued_day, now)
     except billing.BillingError as exc:
         raise Fatal(str(exc)) from exc
     for note in done.notes:
@@ -494,7 +495,7 @@ def _dispute(numero: str, active: bool, motif: Optional[str], config, verbose) -
         adherent = billing.service.set_dispute(_settings(config, verbose), numero, active, motif)
     except billing.BillingError as exc:
         raise Fatal(str(exc)) from exc
-    typer.echo(f"Facture {numero} {'mise en contentieux : retirée' if active else 'sortie du contentieux : remise dans'} "
+    typer.echo(f"Facture {numero} {'mise en contentieux : retirée de' if active else 'sortie du contentieux : remise dans'} "
                f"l'échéancier de l'adhérent {adherent}.")
 
 
@@ -518,6 +519,33 @@ def contentieux_retirer(
 ) -> None:
     """Lève le contentieux d'une facture : elle revient dans l'échéancier."""
     _dispute(numero, False, motif, config, verbose)
+
+
+@app.command("relances")
+def relances(
+    date: Annotated[Optional[str], typer.Option("--date", help="Jour des relances (JJ/MM/AAAA, par défaut aujourd'hui).")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Relance les factures impayées aux étapes des réglages ([facturation] relances, par exemple 15, 30 et 45 jours de
+    retard, la dernière étant la mise en demeure avec pénalités et indemnité forfaitaire) ; écrit les lettres (PDF) dans
+    outbox/<adhérent>/relances/, le fichier de publipostage du jour et la liste des impayés par ancienneté dans le
+    dossier de la comptabilité. Une étape n'est jamais envoyée deux fois ; les factures en contentieux ne sont pas
+    relancées."""
+    settings = _settings(config, verbose)
+    now = _fixed_clock() or dt.datetime.now()
+    day = _day(date, "--date") if date else now.date()
+    try:
+        done = billing.service.send_reminders(settings, day, now)
+    except billing.BillingError as exc:
+        raise Fatal(str(exc)) from exc
+    for line in done.sent:
+        typer.echo(line)
+    typer.echo(f"{len(done.sent)} lettre(s) de relance au {day:%d/%m/%Y}." if done.sent
+               else f"Aucune relance à envoyer au {day:%d/%m/%Y}.")
+    if done.merge_path:
+        typer.echo(f"Publipostage du jour : {done.merge_path}")
+    typer.echo(f"Factures impayées : {done.list_paths[0]} (et .xlsx)")
 
 
 @app.command("journal")

@@ -12,10 +12,11 @@ from . import claims, intake
 from .config import Settings
 from .lock import LOCK_NAME, holder
 from .reports.ack import ack_names, entry_base
-from .formats import date_fr, number_fr
+from .formats import date_fr, money_fr, number_fr
 from .masking import scrub
 from .billing.declarations import statuses, window
-from .reports.dashboard import MAX_LISTED, STATUS_LABEL, Campaign, write_daily
+from .billing.reminders import bucket_totals, unpaid as unpaid_invoices
+from .reports.dashboard import MAX_LISTED, STATUS_LABEL, Campaign, UnpaidInvoices, write_daily
 from .store import connect, ledger, registry
 
 RUN_STATES = {"en_cours": "en cours", "termine": "terminé", "interrompu": "interrompu"}
@@ -184,9 +185,25 @@ def daily_report(settings: Settings, day: dt.date, now: dt.datetime | None = Non
     db = connect(settings.paths.database)
     try:
         campaign = _campaign(db.conn, settings, day)
+        unpaid = _unpaid(db.conn, day) if settings.billing is not None else None
     finally:
         db.conn.close()
-    return write_daily(settings, day, now, campaign)
+    return write_daily(settings, day, now, campaign, unpaid)
+
+
+OLDEST_UNPAID = 10  # overdue invoices named on the dashboard (the whole list: `amsn-batch relances`)
+
+
+def _unpaid(conn, day: dt.date) -> UnpaidInvoices | None:
+    """The unpaid invoices of the service on the day, by age bucket, and the oldest ones (None when none)."""
+    rows = unpaid_invoices(conn, day)
+    if not rows:
+        return None
+    oldest = sorted((u for u in rows if u.days_late > 0), key=lambda u: -u.days_late)[:OLDEST_UNPAID]
+    return UnpaidInvoices(
+        [(t.label, t.count, money_fr(t.due)) for t in bucket_totals(rows)], money_fr(sum(u.due for u in rows)),
+        sum(1 for u in rows if u.disputed),
+        [(u.invoice.numero, u.invoice.adherent, u.invoice.client["name"], money_fr(u.due), u.days_late) for u in oldest])
 
 
 def _campaign(conn, settings: Settings, day: dt.date) -> Campaign | None:

@@ -27,10 +27,16 @@ _ISSUER_KEYS = {
     "iban": "iban", "bic": "bic",
 }
 _ISSUER_REQUIRED = ("raison_sociale", "siren", "siret", "tva", "adresse", "code_postal", "ville", "email")
-_BILLING_KEYS = {"premier_numero", "tva_sur_debits", "comptabilite", "police", "tarifs", "comptes", *_ISSUER_KEYS}
+_BILLING_KEYS = {"premier_numero", "tva_sur_debits", "comptabilite", "police", "tarifs", "comptes", "relances",
+                 "taux_penalites_retard", *_ISSUER_KEYS}
+# Late payment (Code de commerce L441-10): without a rate in the conditions, the ECB refinancing rate + 10 points
+# (2,15 % since June 2025: 12,15 %); it must be at least 3 × the legal interest rate. To check every half-year.
+DEFAULT_LATE_RATE = Decimal("12.15")
+DEFAULT_REMINDER_STAGES = (15, 30, 45)  # days late: reminder 1, reminder 2, formal notice (the last one)
+MULTI_EMPLOYER = ("entier", "partage")  # a worker of n members: counted in full by each, or 1/n by each
 _TARIFF_KEYS = {
     "cotisation_par_salarie", "supplements", "embauche_non_declaree", "taux_tva", "delai_paiement_jours",
-    "fin_de_mois", "echeances", "cout_moyen_national",
+    "fin_de_mois", "echeances", "cout_moyen_national", "multi_employeur",
 }
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -53,6 +59,7 @@ class Tariff:
     instalments: int
     national_average: Decimal | None
     warnings: tuple[str, ...] = ()
+    multi_employer: str = "entier"  # a worker declared by n members: "entier" (1 each) or "partage" (1/n each)
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,8 @@ class Billing:
     font: Path | None = None  # TrueType font embedded in the PDF invoices
     accounts: dict[str, str] = field(default_factory=lambda: dict(_ACCOUNTS))
     tariffs: dict[int, Tariff] = field(default_factory=dict)
+    late_rate: Decimal = DEFAULT_LATE_RATE  # late-payment penalties, annual percent (L441-10)
+    reminder_stages: tuple[int, ...] = DEFAULT_REMINDER_STAGES  # days late of each reminder; the last: mise en demeure
 
     def tariff(self, year: int) -> Tariff:
         if year not in self.tariffs:
@@ -167,11 +176,19 @@ def load_tariff(year: int, spec: dict) -> Tariff:
                 f"({average} €), hors de la fourchette légale de 80 % à 120 % (article L4622-6 du code du travail).")
     for w in warnings:
         log.warning(w)
+    parts = _int(spec.get("echeances", 1), f"{where} echeances", 1, 12)
+    if parts > 1 and parts > days:
+        raise ConfigError(f"{where} : {parts} échéances pour un délai de paiement de {days} jour(s) : chaque échéance "
+                          "doit tomber un jour différent, prévoyez au moins un jour de délai par échéance.")
+    multi = spec.get("multi_employeur", "entier")
+    if multi not in MULTI_EMPLOYER:
+        raise ConfigError(f"Valeur invalide pour {where} multi_employeur : {multi!r} (\"entier\" : chaque adhérent "
+                          "compte le salarié en entier ; \"partage\" : chacun des n employeurs compte 1/n)")
     return Tariff(
-        year=year, fee_per_worker=fee, supplements=supplements,
+        year=year, fee_per_worker=fee, multi_employer=multi, supplements=supplements,
         fee_per_missing_hire=_money(spec.get("embauche_non_declaree", 0), f"{where} embauche_non_declaree"),
         vat_rate=vat, payment_days=days, end_of_month=end_of_month,
-        instalments=_int(spec.get("echeances", 1), f"{where} echeances", 1, 12),
+        instalments=parts,
         national_average=average, warnings=tuple(warnings),
     )
 
@@ -221,7 +238,14 @@ def load_billing(data: dict, base: Path) -> Billing:
         raise ConfigError(f"Valeur invalide pour [facturation] tva_sur_debits : {vat_on_debits!r} (true ou false)")
     font = (base / section["police"]).resolve() if section.get("police") else next(
         (Path(p) for p in FONT_CANDIDATES if Path(p).is_file()), None)
+    stages = section.get("relances", list(DEFAULT_REMINDER_STAGES))
+    if (not isinstance(stages, list) or not stages or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in stages)
+            or stages != sorted(set(stages))):
+        raise ConfigError(f"Valeur invalide pour [facturation] relances : {stages!r} (jours de retard de chaque relance, "
+                          "croissants, la dernière étant la mise en demeure ; par exemple [15, 30, 45])")
+    late_rate = _money(section.get("taux_penalites_retard", DEFAULT_LATE_RATE), "[facturation] taux_penalites_retard")
     return Billing(
+        late_rate=late_rate, reminder_stages=tuple(stages),
         issuer=issuer,
         first_number=_int(section.get("premier_numero", 1), "[facturation] premier_numero", 1, 10**12),
         vat_on_debits=vat_on_debits,

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.conftest import Workspace, import_registry, make_workspace
+from tests.facturx_checks import check_outbox
 from tests.factories import make_siren, make_siret, make_vat, write_csv
 
 ISSUER_SIREN = make_siren("77556612")
@@ -48,7 +49,8 @@ COUNT_HEADERS = ["Année", "N° adhérent", "SIRET", "Effectif SI", "Effectif SI
 LIST_HEADERS = ["Année", "SIRET", "Nom de naissance", "Prénom", "N° sécurité sociale", "Catégorie déclarée"]
 
 
-CLOCK_ENV = "AMSN_BATCH_MAINTENANT"  # read by `traiter` only; for tests and demos
+CLOCK_ENV = "AMSN_BATCH_MAINTENANT"  # the service's clock, for tests and demos
+PIECE_COMMANDS = {"facturer", "echeanciers", "paiements", "contentieux", "relances", "demo"}  # they write pieces
 
 
 @dataclass
@@ -56,8 +58,21 @@ class BillingWorkspace(Workspace):
     clock: dt.datetime | None = None  # the service's clock of the next commands (None: the real one)
 
     def cli(self, *args: str, check: bool = True, env: dict | None = None, **options):
-        clock = {CLOCK_ENV: self.clock.isoformat()} if self.clock else {}
-        return super().cli(*args, check=check, env={**clock, **(env or {})}, **options)
+        """`amsn-batch ARGS` on the service's clock. `facturer --date JJ/MM/AAAA` runs on that day at the
+        earliest (the service issues pieces dated today or earlier, never in its future)."""
+        clock = self.clock
+        if args and args[0] == "facturer" and "--date" in args:
+            try:
+                day = dt.datetime.strptime(args[args.index("--date") + 1], "%d/%m/%Y").replace(hour=18)
+            except ValueError:  # a test of a wrong date: the command says so
+                day = None
+            if day is not None:
+                clock = max(clock, day) if clock else day
+        fixed = {CLOCK_ENV: clock.isoformat()} if clock else {}
+        done = super().cli(*args, check=check, env={**fixed, **(env or {})}, **options)
+        if args and args[0] in PIECE_COMMANDS:  # every e-invoice written: XSD, EN 16931 schematron, PDF/A metadata
+            check_outbox(self.outbox)
+        return done
 
 
 def billing_workspace(tmp_path: Path, extra: str = "", config: str = BILLING_CONFIG) -> BillingWorkspace:

@@ -61,7 +61,7 @@ def test_whole_campaign(campaign):
     status = ws.cli("declaration", "statuts", "--annee", "2026", "--date", "03/02/2026").stdout
     assert "10001 Entreprise 10001 : Confirmée — 6 salarié(s)" in status
     assert "10002 Entreprise 10002 : Confirmée — 5 salarié(s)" in status
-    assert "10003 Entreprise 10003 : Non saisissable" in status
+    assert "10003 Entreprise 10003 : Non déclarée" in status  # not the label of a member in liquidation (issue 12)
 
     # 5 February: invoices for the confirmed declarations, a facture d'office for 10003 (6 known, 1 SIR).
     out = ws.cli("facturer", "--annee", "2026", "--date", "05/02/2026").stdout

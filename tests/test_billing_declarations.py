@@ -151,8 +151,8 @@ def test_statuses_a_saisir_en_cours_confirmee_non_saisissable(tmp_path):
     assert "Liquidation judiciaire" in ws.ack_rows("PAIE01", "liquidation")[0]["message"]
     st = _statuses(ws, "20/01/2026")
     assert st == {"10001": "À saisir", "10002": "En cours", "10003": "Non saisissable", "10004": "Confirmée — 2 salarié(s)"}
-    st = _statuses(ws, "02/02/2026")
-    assert st["10001"] == "Non saisissable"
+    st = _statuses(ws, "02/02/2026")  # campaign closed, nothing declared: not the liquidation label (issue 12)
+    assert st["10001"] == "Non déclarée" and st["10003"] == "Non saisissable"
     # En cours then fixed: confirmed
     drop_counts(ws, "10002", "corrige.csv", [[2026, "10002", s2, 6, 0, 0, 0]], JAN + dt.timedelta(days=2))
     ws.cli("traiter")

@@ -119,7 +119,7 @@ def test_pdf_carries_the_french_legal_mentions(docs):
                     f"SIREN : {ws.registry.members['10004'][0][:9]}", f"N° TVA intracommunautaire : {ws.registry.vat['10004']}",
                     "Catégorie de l'opération : Prestation de services", "Option pour le paiement de la taxe d'après les débits",
                     "Total HT 694,80 €", "TVA 20 % 138,96 €", "Total TTC 833,76 €", "03/03/2026",
-                    "pénalités au taux de trois fois le taux d'intérêt légal", "40 €", "Pas d'escompte",
+                    "pénalités au taux annuel de 12,15 %", "40 €", "Pas d'escompte",
                     "Période : Année 2026"):
         assert mention in text, mention
     credit = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(files["avoir-420931.pdf"])).pages).split())

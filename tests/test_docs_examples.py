@@ -29,6 +29,7 @@ from amsn_batch.cli import app
 from tests.billing_helpers import BILLING_CONFIG, COUNT_HEADERS
 from tests.conftest import Workspace, make_workspace
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv
+from tests.facturx_checks import check_outbox
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 FENCE = "```"
@@ -227,6 +228,7 @@ def test_example_runs(scenario: list[Block], tmp_path: Path, monkeypatch: pytest
     for block in scenario:
         for command in block.commands:
             check_output(command, play(ws, command))
+    check_outbox(ws.outbox)  # the invoices of the examples: CII XSD, EN 16931 schematron, PDF/A metadata
 
 
 def _leaf_commands(command, path=()) -> list[str]:

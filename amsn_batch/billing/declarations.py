@@ -37,7 +37,7 @@ from .errors import BillingError
 
 STATUS_LABELS = {
     "a_saisir": "À saisir", "en_cours": "En cours", "confirmee": "Confirmée", "facturee": "Facturée",
-    "non_saisissable": "Non saisissable",
+    "non_saisissable": "Non saisissable", "facture_office": "Facture d'office", "non_declaree": "Non déclarée",
 }
 PREFILL_HEADERS = ["Année", "N° adhérent", "Raison sociale", "SIRET", "Effectif SI", "Effectif SIA", "Effectif SIR",
                    "Effectif SIH", "Effectif total"]
@@ -82,14 +82,20 @@ def remove_override(conn, year: int, adherent: str | None, now: dt.datetime) -> 
     return declared.remove_override(conn, year, adherent, now.isoformat(timespec="seconds"))
 
 
-def refusal_hint(win: Window, year: int, day: dt.date, billing: Billing) -> str:
-    """When the campaign opens (or opened), in French, for a declaration refused outside the window."""
+def refusal_hint(win: Window, year: int, day: dt.date, following: Window) -> str:
+    """When the campaign opens (or opened), in French, for a declaration refused outside the window;
+    `following` is the window of the next year's campaign, which may already be open."""
     if day < win.opens:
         return f"La campagne {year} ouvrira le {date_fr(win.opens)} : déposez votre déclaration à partir de cette date."
-    next_open, _ = billing.window(year + 1)
-    return (f"La campagne {year} est close depuis le {date_fr(win.closes)} ; la prochaine campagne (effectifs {year + 1}) "
-            f"ouvrira le {date_fr(next_open)}. Pour une déclaration tardive, contactez le service relation adhérents "
-            "(relation.adherents@amsn.fr) qui peut la rouvrir pour vous.")
+    if following.contains(day):
+        upcoming = (f"la campagne en cours est celle des effectifs {year + 1}, ouverte jusqu'au "
+                    f"{date_fr(following.closes)} : vérifiez l'année indiquée dans votre fichier.")
+    elif day < following.opens:
+        upcoming = f"la prochaine campagne (effectifs {year + 1}) ouvrira le {date_fr(following.opens)}."
+    else:
+        upcoming = f"la campagne des effectifs {year + 1} est close elle aussi depuis le {date_fr(following.closes)}."
+    return (f"La campagne {year} est close depuis le {date_fr(win.closes)} ; {upcoming} Pour une déclaration tardive, "
+            "contactez le service relation adhérents (relation.adherents@amsn.fr) qui peut la rouvrir pour vous.")
 
 
 # --- headcounts -------------------------------------------------------------------------------------
@@ -156,9 +162,13 @@ def statuses(conn, billing: Billing, year: int, today: dt.date) -> list[Declarat
             status = "non_saisissable"
         elif declared.has_pending(conn, numero, year):
             status = "en_cours"
+        elif active is not None and active.type == "facture_office":
+            status = "facture_office"
         elif win.contains(today):
             status = "a_saisir"
-        else:
+        elif win.closed_at(today):  # campaign closed, nothing declared: a facture d'office is due
+            status = "non_declaree"
+        else:  # the campaign has not opened yet
             status = "non_saisissable"
         out.append(DeclarationStatus(numero, member.raison_sociale, status, total, win, active.numero if active else None))
     return out
@@ -220,7 +230,8 @@ def _context(conn, billing: Billing, sender, day: dt.date, max_cell_chars: int) 
         win = window(conn, billing, adherent, year)
         if win.contains(day):
             return None
-        return rules.OutsideWindow(date_fr(day), date_fr(win.opens), date_fr(win.closes), refusal_hint(win, year, day, billing))
+        hint = refusal_hint(win, year, day, window(conn, billing, adherent, year + 1))
+        return rules.OutsideWindow(date_fr(day), date_fr(win.opens), date_fr(win.closes), hint)
 
     def known_headcount(adherent: str) -> int:
         return sum(sum(c.values()) for c in store_headcount(conn, adherent).values())

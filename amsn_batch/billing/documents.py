@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from ..formats import date_fr, money_fr, safe_cell, write_atomic
@@ -78,7 +79,12 @@ class PieceDoc:
                     else "TVA exigible lors de l'encaissement (prestations de services)."))
         if self.motif:
             out.append(("AAI", self.motif))
-        out.append(("PMD", "En cas de retard de paiement, pénalités au taux de trois fois le taux d'intérêt légal "
+        if self.invoice.conditions.get("multi_employeurs"):
+            out.append(("AAI", self.invoice.conditions["multi_employeurs"]))
+        rate = self.invoice.conditions.get("taux_penalites")
+        out.append(("PMD", f"En cas de retard de paiement, pénalités au taux annuel de {percent_text(Decimal(rate))} "
+                           "(article L441-10 du Code de commerce), exigibles sans rappel." if rate else
+                           "En cas de retard de paiement, pénalités au taux de trois fois le taux d'intérêt légal "
                            "(article L441-10 du Code de commerce)."))
         out.append(("PMT", "Indemnité forfaitaire pour frais de recouvrement en cas de retard de paiement : 40 € "
                            "(articles L441-10 et D441-5 du Code de commerce)."))
@@ -86,11 +92,26 @@ class PieceDoc:
         return out
 
 
+def percent_text(rate: Decimal) -> str:
+    """12.15 → '12,15 %'."""
+    return f"{rate.normalize():f}".replace(".", ",") + "\u00a0%"
+
+
 def load_piece(conn, facture_id: int) -> PieceDoc:
     return PieceDoc(store.invoice(conn, facture_id), store.invoice_lines(conn, facture_id), store.instalments(conn, facture_id))
 
 
 # --- PDF --------------------------------------------------------------------------------------------
+
+
+def unit_price_fr(price: Decimal) -> str:
+    """A unit price as the tariff gives it and as the line is computed: 115,80 €, 12,345 € (never rounded to the
+    cent, or quantity × printed price would not give the line's amount)."""
+    exact = price.normalize()
+    if exact.as_tuple().exponent >= -2:
+        return money_fr(price)
+    whole, decimals = f"{abs(exact):f}".split(".")
+    return ("-" if price < 0 else "") + f"{int(whole):,}".replace(",", "\u202f") + f",{decimals}\u00a0€"
 
 
 def _party_lines(p: dict, member: bool) -> list[str]:
@@ -169,7 +190,7 @@ def render_pdf(doc: PieceDoc, font: Path | None) -> bytes:
     for line in doc.lines:
         pdf.cell(cols[0], 6.5, line.label, border=1)
         pdf.cell(cols[1], 6.5, str(line.quantity), border=1, align="R")
-        pdf.cell(cols[2], 6.5, money_fr(line.unit_price), border=1, align="R")
+        pdf.cell(cols[2], 6.5, unit_price_fr(line.unit_price), border=1, align="R")
         pdf.cell(cols[3], 6.5, money_fr(line.amount), border=1, align="R")
         pdf.ln()
     pdf.ln(2)
@@ -230,37 +251,58 @@ INVOICE_COLUMNS = ["N°", "Date", "Type de facture", "Montant TTC", "Période", 
 SCHEDULE_COLUMNS = ["N°", "Date d'émission", "Date d'exigibilité", "Type de pièce", "Débit", "Crédit", "Période", "Solde"]
 
 
-def invoice_rows(conn, adherent: str) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
+Cell = str | int | Decimal | dt.date | None  # a list cell: text, a count, an amount in euros, a day, or empty
+
+
+def invoice_rows(conn, adherent: str) -> tuple[list[list[Cell]], list[list[Cell]], list[list[Cell]]]:
     """("Mes factures", "Mes factures acquittées", the member's credit: overpayments and credit notes set
-    against no invoice, to refund), most recent first, in French formats; from balances.py, like every document."""
+    against no invoice, to refund), most recent first; from balances.py, like every document. Amounts and days
+    as values, written in French formats by each document."""
     unpaid, paid = [], []
     bal = member_balance(conn, adherent)
     for s in reversed(bal.pieces):
-        row = [s.invoice.numero, date_fr(s.invoice.date_emission), s.label, money_fr(s.invoice.total_ttc), s.period,
-               date_fr(s.invoice.date_exigibilite), s.status, money_fr(s.due)]
+        row = [s.invoice.numero, s.invoice.date_emission, s.label, s.invoice.total_ttc, s.period,
+               s.invoice.date_exigibilite, s.status, s.due]
         (paid if s.settled and not s.disputed else unpaid).append(row)
     period = {p.invoice.numero: p.period for p in bal.pieces}
-    credits = [[c.numero, date_fr(c.day), c.label, money_fr(-c.amount), period[c.numero], "", "À rembourser", money_fr(-c.amount)]
+    credits = [[c.numero, c.day, c.label, -c.amount, period[c.numero], None, "À rembourser", -c.amount]
                for c in reversed(bal.credits)]
     return unpaid, paid, credits
 
 
-def schedule_rows(conn, adherent: str) -> list[list[str]]:
-    return [[r.numero, date_fr(r.date_emission), date_fr(r.date_exigibilite), r.type_piece,
-             money_fr(r.debit) if r.debit else "", money_fr(r.credit) if r.credit else "", r.periode, money_fr(r.solde)]
+def schedule_rows(conn, adherent: str) -> list[list[Cell]]:
+    return [[r.numero, dt.date.fromisoformat(r.date_emission), dt.date.fromisoformat(r.date_exigibilite), r.type_piece,
+             r.debit or None, r.credit or None, r.periode, r.solde]
             for r in schedule(conn, adherent)]
 
 
-def _csv(headers: list[str], rows: list[list[str]]) -> str:
+def _text(value: Cell) -> str:
+    """A cell as a French reader writes it: 1 234,56 €, 17/08/2026."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return money_fr(value)
+    if isinstance(value, dt.date):
+        return date_fr(value)
+    return str(value)
+
+
+def _csv(headers: list[str], rows: list[list[Cell]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
     w.writerow(headers)
     for r in rows:
-        w.writerow([safe_cell(v) for v in r])
+        w.writerow([safe_cell(_text(v)) for v in r])
     return "\ufeff" + buf.getvalue()
 
 
-def _xlsx(path: Path, sheets: list[tuple[str, list[tuple[str | None, list[str], list[list[str]]]]]]) -> None:
+# Spreadsheet formats: amounts are numbers (sums and sorting work), shown "1 234,56 €" by a French Excel or
+# LibreOffice (the separators follow the reader's locale); days are dates shown 17/08/2026.
+MONEY_FORMAT = '#,##0.00\\ "€";-#,##0.00\\ "€"'
+DATE_FORMAT = "dd/mm/yyyy"
+
+
+def _xlsx(path: Path, sheets: list[tuple[str, list[tuple[str | None, list[str], list[list[Cell]]]]]]) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -276,13 +318,21 @@ def _xlsx(path: Path, sheets: list[tuple[str, list[tuple[str | None, list[str], 
             for c in range(1, len(headers) + 1):
                 ws.cell(ws.max_row, c).font = Font(bold=True)
             for r in rows:
-                ws.append([safe_cell(v) for v in r])
+                ws.append([safe_cell(v) if isinstance(v, str) else v for v in r])
+                for c, v in enumerate(r, 1):
+                    if isinstance(v, Decimal):
+                        ws.cell(ws.max_row, c).number_format = MONEY_FORMAT
+                    elif isinstance(v, dt.date):
+                        ws.cell(ws.max_row, c).number_format = DATE_FORMAT
             ws.append([])
         for col, width in zip("ABCDEFGH", (14, 16, 18, 26, 14, 14, 14, 14)):
             ws.column_dimensions[col].width = width
     buf = io.BytesIO()
     wb.save(buf)
     write_atomic(path, buf.getvalue())
+
+
+csv_text, write_xlsx = _csv, _xlsx  # for the other billing documents (unpaid list, reminders)
 
 
 def write_member_lists(conn, settings, adherent: str) -> list[Path]:

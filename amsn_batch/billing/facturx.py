@@ -14,6 +14,7 @@ the type says it is a credit.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 
 from lxml import etree
@@ -43,6 +44,12 @@ def _el(parent, tag: str, text: str | None = None, **attrs):
 
 def _amount(value: Decimal) -> str:
     return f"{abs(value):.2f}"
+
+
+def _price(value: Decimal) -> str:
+    """An item net price (BT-146) with all its decimals (at least 2): the line amount is computed from it."""
+    exact = abs(value).normalize()
+    return f"{exact:f}" if exact.as_tuple().exponent < -2 else f"{abs(value):.2f}"
 
 
 def _date(parent, tag: str, day: dt.date, qualified: bool = False) -> None:
@@ -95,7 +102,7 @@ def build_xml(doc) -> bytes:
         _el(_el(item, "ram:AssociatedDocumentLineDocument"), "ram:LineID", str(line.rang))
         _el(_el(item, "ram:SpecifiedTradeProduct"), "ram:Name", line.label)
         agreement = _el(item, "ram:SpecifiedLineTradeAgreement")
-        _el(_el(agreement, "ram:NetPriceProductTradePrice"), "ram:ChargeAmount", _amount(line.unit_price))
+        _el(_el(agreement, "ram:NetPriceProductTradePrice"), "ram:ChargeAmount", _price(line.unit_price))
         _el(_el(item, "ram:SpecifiedLineTradeDelivery"), "ram:BilledQuantity", str(abs(line.quantity)), unitCode="C62")
         settlement = _el(item, "ram:SpecifiedLineTradeSettlement")
         tax = _el(settlement, "ram:ApplicableTradeTax")
@@ -144,16 +151,58 @@ def build_xml(doc) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
+KEYWORDS = "Factur-X, facture"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+XMP_NS = {"rdf": RDF, "pdf": "http://ns.adobe.com/pdf/1.3/", "xmp": "http://ns.adobe.com/xap/1.0/"}
+
+
 def embed(pdf: bytes, xml: bytes, doc) -> bytes:
-    """The Factur-X PDF: the XML checked against the EN 16931 XSD and embedded in the PDF/A-3."""
+    """The Factur-X PDF: the XML checked against the EN 16931 XSD and embedded in the PDF/A-3, its metadata
+    completed (see `complete_metadata`)."""
     from facturx import generate_from_binary
 
-    return generate_from_binary(
+    out = generate_from_binary(
         pdf, xml, flavor="factur-x", level="en16931", check_xsd=True, lang="fr-FR",
         pdf_metadata={
             "author": doc.invoice.emetteur["name"],
-            "keywords": "Factur-X, facture",
+            "keywords": KEYWORDS,
             "title": f"{doc.type_label} n° {doc.invoice.numero}",
             "subject": f"{doc.type_label} n° {doc.invoice.numero} du {doc.invoice.date_emission:%d/%m/%Y} — adhérent {doc.invoice.adherent}",
         },
     )
+    return complete_metadata(out, dt.datetime.combine(doc.invoice.date_emission, dt.time(12), tzinfo=dt.timezone.utc))
+
+
+def complete_metadata(pdf: bytes, stamp: dt.datetime) -> bytes:
+    """What the factur-x package leaves out of the XMP for PDF/A (ISO 19005-3 §6.6.2.1, XMP 2004): every
+    rdf:Description gets `rdf:about=""`; the Info /Keywords gets its XMP twin pdf:Keywords, and the Info
+    /Producer and dates are made the same as the XMP's (pdf:Producer, xmp:CreateDate, xmp:ModifyDate), dated
+    from the piece (`stamp`) rather than the clock, so the same piece always gives the same metadata."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import DecodedStreamObject, NameObject
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    ref = writer._root_object.raw_get("/Metadata")
+    packet = ref.get_object().get_data()
+    start, end = packet.index(b"<x:xmpmeta"), packet.rindex(b"</x:xmpmeta>") + len(b"</x:xmpmeta>")
+    root = etree.fromstring(packet[start:end])
+    xmp_stamp = stamp.isoformat(timespec="seconds")
+    producer = ""
+    for desc in root.iter(f"{{{RDF}}}Description"):
+        desc.set(f"{{{RDF}}}about", "")
+        for name in ("CreateDate", "ModifyDate"):
+            for date in desc.findall(f"xmp:{name}", XMP_NS):
+                date.text = xmp_stamp
+        found = desc.find("pdf:Producer", XMP_NS)
+        if found is not None:
+            producer = found.text or ""
+            etree.SubElement(desc, f"{{{XMP_NS['pdf']}}}Keywords").text = KEYWORDS
+    stream = DecodedStreamObject()
+    stream.update({NameObject("/Type"): NameObject("/Metadata"), NameObject("/Subtype"): NameObject("/XML")})
+    stream.set_data(packet[:start] + etree.tostring(root, encoding="UTF-8") + packet[end:])
+    writer._replace_object(ref, stream.flate_encode())
+    pdf_stamp = stamp.strftime("D:%Y%m%d%H%M%S+00'00'")
+    writer.add_metadata({"/Keywords": KEYWORDS, "/Producer": producer, "/CreationDate": pdf_stamp, "/ModDate": pdf_stamp})
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()

@@ -75,15 +75,59 @@ def totals(lines: list[Line], vat_rate: Decimal) -> Totals:
     return Totals(ht, tva, ht + tva)
 
 
-def headcount_lines(counts: dict[str, int], tariff: Tariff, year: int) -> list[Line]:
-    """The fee per worker for every worker (each counts as one unit), then the supplement per category."""
-    total = sum(counts.values())
-    lines = [Line(f"Cotisation {year} : salariés suivis", total, tariff.fee_per_worker)]
+Shared = dict[int, dict[str, int]]  # n employers → category → workers of the member employed by n members in all
+
+
+def headcount_lines(counts: dict[str, int], tariff: Tariff, year: int, shared: Shared | None = None) -> list[Line]:
+    """The fee per worker for every worker (each counts as one unit), then the supplement per category. With the
+    tariff's `multi_employeur = "partage"`, a worker employed by n members counts 1/n here: on lines of their own,
+    at the fee (and supplement) divided by n, rounded to the cent (décret 2023-547: the fee split equally)."""
+    shared = shared if tariff.multi_employer == "partage" else {}
+    part = {cat: sum(per.get(cat, 0) for per in (shared or {}).values()) for cat in decl.CATEGORIES}
+    total = sum(counts.values()) - sum(part.values())
+    lines = [Line(f"Cotisation {year} : salariés suivis", total, tariff.fee_per_worker)] if total or not shared else []
+    for n, per in sorted((shared or {}).items()):
+        lines.append(Line(f"Cotisation {year} : salariés multi-employeurs (part 1/{n})", sum(per.values()),
+                          cents(tariff.fee_per_worker / n)))
     for cat in decl.CATEGORIES:
         supplement = tariff.supplements.get(cat)
-        if supplement and counts.get(cat, 0):
-            lines.append(Line(f"Supplément {CATEGORY_LABELS[cat]}", counts[cat], supplement, cat))
+        if supplement and counts.get(cat, 0) - part[cat]:
+            lines.append(Line(f"Supplément {CATEGORY_LABELS[cat]}", counts[cat] - part[cat], supplement, cat))
+        for n, per in sorted((shared or {}).items()):
+            if supplement and per.get(cat):
+                lines.append(Line(f"Supplément {CATEGORY_LABELS[cat]}, multi-employeurs (part 1/{n})", per[cat],
+                                  cents(supplement / n), cat))
     return lines
+
+
+def shared_workers(conn, adherent: str, year: int, counts: dict[str, int], declaration_id: int | None) -> Shared:
+    """The member's workers also employed by other members (staff-side detection: the store's present employees
+    and the declarations by list of the year), by number of employers and category, never more per category
+    than the headcount billed. The member's workers: those its declaration lists, else those the store knows."""
+    listed = store.declared_workers(conn, declaration_id) if declaration_id else []
+    mine = listed or [(nir, decl.employee_category(cat, det)) for nir, cat, det in store.present_workers(conn, adherent)]
+    employers = store.employers_of_workers(conn, year)
+    room = dict(counts)
+    out: Shared = {}
+    for nir, cat in sorted(mine):
+        n = len(employers.get(nir, set()) | {adherent})
+        if n >= 2 and room.get(cat, 0) > 0:
+            room[cat] -= 1
+            out.setdefault(n, {}).setdefault(cat, 0)
+            out[n][cat] += 1
+    return out
+
+
+def multi_employer_mention(shared: Shared, tariff: Tariff) -> str:
+    """What the invoice says about the member's multi-employer workers (empty when it has none)."""
+    n = sum(sum(per.values()) for per in shared.values())
+    if not n:
+        return ""
+    if tariff.multi_employer == "partage":
+        return (f"Salariés multi-employeurs : {n} salarié(s) employé(s) aussi par d'autres adhérents ; leur cotisation est "
+                "partagée à parts égales entre leurs employeurs (décret 2023-547).")
+    return (f"Salariés multi-employeurs : {n} salarié(s) employé(s) aussi par d'autres adhérents, compté(s) en entier "
+            f"par chaque employeur (tarif {tariff.year}).")
 
 
 # --- due dates (L441-10) ----------------------------------------------------------------------------
@@ -101,12 +145,21 @@ def due_date(issued: dt.date, days: int, end_of_month: bool) -> dt.date:
 
 def instalments(issued: dt.date, amount: Decimal, tariff: Tariff) -> list[tuple[dt.date, Decimal]]:
     """The TTC split into the tariff's instalments, spread evenly up to the payment term; the cents that do not
-    divide go to the first one. Every due date stays within the legal term."""
+    divide go to the first one. The last one falls on the term (end of month included); the others are spread
+    evenly before it, each on its own day (the tariff has at least one day of term per instalment), so every
+    due date stays within the legal term and no two instalments share a date."""
     n = tariff.instalments if amount > 0 else 1
     share = (amount / n).quantize(CENT, rounding=ROUND_DOWN)
     parts = [share] * n
     parts[0] += amount - share * n
-    return [(due_date(issued, round(tariff.payment_days * (i + 1) / n), tariff.end_of_month), parts[i]) for i in range(n)]
+    last = due_date(issued, tariff.payment_days, tariff.end_of_month)
+    span = (last - issued).days
+    offsets: list[int] = []
+    for i in range(n):
+        offset = round(span * (i + 1) / n)
+        offsets.append(max(offset, offsets[-1] + 1) if offsets else offset)
+    offsets[-1] = span
+    return [(issued + dt.timedelta(days=offsets[i]), parts[i]) for i in range(n)]
 
 
 # --- parties ----------------------------------------------------------------------------------------
@@ -125,14 +178,15 @@ def client_snapshot(conn, adherent: str) -> dict:
             "siren": siren, "siret": est.siret, "address": est.adresse, "postcode": est.code_postal, "city": est.ville}
 
 
-def conditions(billing: Billing, tariff: Tariff, year: int) -> dict:
+def conditions(billing: Billing, tariff: Tariff, year: int, mention: str = "") -> dict:
     terms = (f"{tariff.payment_days} jours fin de mois" if tariff.end_of_month
              else f"{tariff.payment_days} jours à compter de la date de facture")
     return {
         "periode": f"Année {year}", "periode_debut": f"{year}-01-01", "periode_fin": f"{year}-12-31",
         "delai": terms, "echeances": tariff.instalments, "taux_tva": str(tariff.vat_rate),
         "tva_sur_debits": billing.vat_on_debits, "categorie_operation": "Prestation de services",
-    }
+        "taux_penalites": str(billing.late_rate),
+    } | ({"multi_employeurs": mention} if mention else {})
 
 
 # --- reading the state ------------------------------------------------------------------------------
@@ -143,10 +197,10 @@ def last_known_headcount(conn, adherent: str, year: int) -> tuple[dict[str, int]
     per_site = decl.store_headcount(conn, adherent)
     counts = {c: sum(s[c] for s in per_site.values()) for c in decl.CATEGORIES}
     if sum(counts.values()):
-        return counts, "effectif connu du service (fichiers de mouvements)"
+        return counts, "l'effectif connu du service (fichiers de mouvements)"
     prev = declared.last_confirmed_before(conn, adherent, year)
     if prev:
-        return decl.declaration_counts(conn, prev.id), f"dernière déclaration des effectifs ({prev.annee})"
+        return decl.declaration_counts(conn, prev.id), f"la dernière déclaration des effectifs ({prev.annee})"
     return counts, ""
 
 
@@ -161,6 +215,7 @@ class Action:
     origin: Invoice | None = None  # the invoice in force, for a credit note or a link
     reason: str = ""
     hires: list[int] = field(default_factory=list)
+    mention: str = ""  # multi-employer workers
 
 
 @dataclass
@@ -175,7 +230,12 @@ def decide(conn, billing: Billing, tariff: Tariff, adherent: str, situation: str
     if current is not None:
         if active is not None and current.facture_id == active.id:
             return _complement(conn, tariff, adherent, year, today, current.recue_le, current.id, active)
-        lines = headcount_lines(decl.declaration_counts(conn, current.id), tariff, year)
+        counts = decl.declaration_counts(conn, current.id)
+        shared = shared_workers(conn, adherent, year, counts, current.id)
+        lines = headcount_lines(counts, tariff, year, shared)
+        if active is None and current.total == 0:
+            return Action("rien", reason=f"{adherent} : déclaration {year} à 0 salarié, aucune facture émise "
+                                         "(aucun numéro utilisé).")
         if active is not None:
             same = ([(ln.label, ln.quantity, str(ln.unit_price)) for ln in lines]
                     == [(ln.label, ln.quantity, str(ln.unit_price)) for ln in store.invoice_lines(conn, active.id)])
@@ -184,7 +244,7 @@ def decide(conn, billing: Billing, tariff: Tariff, adherent: str, situation: str
             reason = ("Annulation de la facture d'office : déclaration des effectifs reçue" if active.type == "facture_office"
                       else "Annulation : déclaration des effectifs corrigée")
             return Action("avoir", origin=active, reason=reason)
-        return Action("facture", lines, declaration_id=current.id)
+        return Action("facture", lines, declaration_id=current.id, mention=multi_employer_mention(shared, tariff))
     if active is not None:
         return _complement(conn, tariff, adherent, year, today, active.date_emission.isoformat(), None, active)
     if situation in decl.NOT_DECLARABLE:
@@ -195,8 +255,10 @@ def decide(conn, billing: Billing, tariff: Tariff, adherent: str, situation: str
     counts, source = last_known_headcount(conn, adherent, year)
     if not sum(counts.values()):
         return Action("rien", reason=f"{adherent} : aucune déclaration et aucun effectif connu, pas de facture d'office.")
-    return Action("facture_office", headcount_lines(counts, tariff, year),
-                  reason=f"Facture d'office : déclaration des effectifs {year} non reçue ; établie sur le {source}.")
+    shared = shared_workers(conn, adherent, year, counts, None)
+    return Action("facture_office", headcount_lines(counts, tariff, year, shared),
+                  reason=f"Facture d'office : déclaration des effectifs {year} non reçue ; établie sur {source}.",
+                  mention=multi_employer_mention(shared, tariff))
 
 
 def _complement(conn, tariff: Tariff, adherent: str, year: int, today: dt.date, since: str, decl_id: int | None,
@@ -215,7 +277,7 @@ def _complement(conn, tariff: Tariff, adherent: str, year: int, today: dt.date, 
 
 def _insert_piece(conn, billing: Billing, tariff: Tariff, kind: str, adherent: str, year: int, issued: dt.date,
                   lines: list[Line], now: str, declaration_id=None, origin_id=None, reason: str = "",
-                  sign: int = 1, schedule=None) -> Invoice:
+                  sign: int = 1, schedule=None, mention: str = "") -> Invoice:
     """Write a piece with the next number, in the caller's transaction."""
     t = totals(lines, tariff.vat_rate)
     ht, tva, ttc = t.ht * sign, t.tva * sign, t.ttc * sign
@@ -225,7 +287,7 @@ def _insert_piece(conn, billing: Billing, tariff: Tariff, kind: str, adherent: s
                     date_exigibilite=schedule[-1][0], total_ht=ht, total_tva=tva, total_ttc=ttc, taux_tva=tariff.vat_rate,
                     motif=reason or None, declaration_id=declaration_id, origine_id=origin_id,
                     emetteur=issuer_snapshot(issuer), client=client_snapshot(conn, adherent),
-                    conditions=conditions(billing, tariff, year))
+                    conditions=conditions(billing, tariff, year, mention))
     rows = [InvoiceLine(ln.label, ln.quantity, ln.unit_price * sign, ln.amount * sign, ln.category) for ln in lines]
     return store.issue(conn, SERIES, billing.first_number, piece, rows, schedule, now)
 
@@ -249,14 +311,28 @@ def check_chronology(conn, issued: dt.date) -> None:
                            f"({date_fr(last)}) : la numérotation doit rester chronologique.")
 
 
+def check_issue_date(year: int, issued: dt.date, today: dt.date) -> None:
+    """An issue date is never in the future (a piece cannot be undone, and every later run would be refused as
+    earlier than it) and lies in the billed year or the next one (late declarations, corrections)."""
+    if issued > today:
+        raise BillingError(f"La date d'émission {date_fr(issued)} est dans le futur (nous sommes le {date_fr(today)}) : "
+                           "une pièce ne peut pas être datée d'un jour qui n'est pas encore venu. Rien n'a été émis.")
+    first, last = dt.date(year, 1, 1), dt.date(year + 1, 12, 31)
+    if not first <= issued <= last:
+        raise BillingError(f"La date d'émission {date_fr(issued)} ne convient pas à la facturation {year} : elle doit "
+                           f"être comprise entre le {date_fr(first)} et le {date_fr(last)}. Rien n'a été émis.")
+
+
 def invoice_year(conn, billing: Billing, year: int, issued: dt.date, now: dt.datetime | None = None,
                  on_issued=None) -> RunReport:
-    """Issue every piece the year calls for, on `issued`. `on_issued(piece)` runs after each commit
-    (the documents), outside the transaction."""
+    """Issue every piece the year calls for, on `issued` (not after `now`, the service's clock). `on_issued(piece)`
+    runs after each commit (the documents), outside the transaction."""
     tariff = billing.tariff(year)
     billing.require_issuer()
+    now = now or dt.datetime.now()
+    check_issue_date(year, issued, now.date())
     check_chronology(conn, issued)
-    now_s = (now or dt.datetime.now()).isoformat(timespec="seconds")
+    now_s = now.isoformat(timespec="seconds")
     report = RunReport()
     for member in registry.members(conn):
         adherent = member.numero
@@ -275,7 +351,7 @@ def invoice_year(conn, billing: Billing, year: int, issued: dt.date, now: dt.dat
                 elif action is not None and action.kind != "rien":
                     piece = _insert_piece(conn, billing, tariff, action.kind, adherent, year, issued, action.lines, now_s,
                                           declaration_id=action.declaration_id,
-                                          origin_id=None, reason=action.reason)
+                                          origin_id=None, reason=action.reason, mention=action.mention)
                     if action.declaration_id is not None:
                         declared.link_invoice(conn, action.declaration_id, piece.id)
                     store.record_billed_hires(conn, action.hires, year, piece.id)

@@ -81,6 +81,8 @@ def set_dispute(conn, numero: str, active: bool, reason: str | None, now: dt.dat
     piece = store.invoice_by_number(conn, numero.strip())
     if piece is None:
         raise BillingError(f"Facture inconnue : {numero}")
+    if piece.type == "avoir":
+        raise BillingError(f"La pièce {numero} est un avoir : seule une facture peut être mise en contentieux.")
     if not store.set_dispute(conn, piece.id, active, reason, now.isoformat(timespec="seconds")):
         raise BillingError(f"La facture {numero} est déjà {'en contentieux' if active else 'hors contentieux'}.")
     return piece.adherent

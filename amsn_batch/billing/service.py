@@ -15,10 +15,11 @@ from pathlib import Path
 from ..config import Settings
 from ..read import UnreadableFile
 from ..rules.values import parse_date
-from ..store import connect
+from ..store import connect, registry
 from ..store.billing import Invoice
-from . import balances, declarations, documents, invoices, journal, schedule
+from . import balances, declarations, documents, invoices, journal, reminders, schedule
 from .declarations import DeclarationStatus
+from .reminders import ReminderRun
 from .errors import BillingError
 from .journal import Journal
 from .schedule import PaymentImport
@@ -92,12 +93,13 @@ class Invoicing:
     notes: list[str]  # French, one per remark of the run
 
 
-def issue_year(settings: Settings, year: int, day: dt.date) -> Invoicing:
-    """Issue every piece the year calls for, dated `day`: first the documents a stopped run did not write,
-    then each piece with its documents written as soon as it is committed, then the lists and échéanciers."""
+def issue_year(settings: Settings, year: int, day: dt.date, now: dt.datetime | None = None) -> Invoicing:
+    """Issue every piece the year calls for, dated `day` (never after `now`, the service's clock): first the
+    documents a stopped run did not write, then each piece with its documents written as soon as it is
+    committed, then the lists and échéanciers."""
     with _store(settings) as conn:
         documents.refresh(conn, settings, set())
-        report = invoices.invoice_year(conn, settings.billing, year, day,
+        report = invoices.invoice_year(conn, settings.billing, year, day, now=now,
                                        on_issued=lambda piece: documents.write_piece(conn, settings, piece.id))
         _settle(conn, settings)
     return Invoicing(report.issued, report.notes)
@@ -119,6 +121,8 @@ def summary_line(piece: Invoice) -> str:
 def refresh_documents(settings: Settings, adherent: str | None = None) -> list[Path]:
     """Write the missing piece documents and the lists and échéanciers of one adhérent (or all)."""
     with _store(settings) as conn:
+        if adherent is not None and registry.member(conn, adherent) is None:
+            raise BillingError(f"Adhérent inconnu : {adherent}. Aucun fichier écrit.")
         return _settle(conn, settings, {adherent} if adherent else None)
 
 
@@ -147,3 +151,15 @@ def write_journal(settings: Settings, start: dt.date, end: dt.date, dest: Path |
     balanced; a reversed period is refused."""
     with _store(settings) as conn:
         return journal.write_journal(conn, settings, start, end, dest, fmt)
+
+
+# --- unpaid invoices and reminders ------------------------------------------------------------------
+
+
+def send_reminders(settings: Settings, day: dt.date, now: dt.datetime | None = None) -> ReminderRun:
+    """`relances`: the next reminder stage due for each overdue invoice (each stage sent once), the list of
+    unpaid invoices and the day's mail-merge CSV; `now` is the service's clock (`day` may not be after it)."""
+    if settings.billing is None:
+        raise BillingError("Section [facturation] absente du fichier de réglages.")
+    with _store(settings) as conn:
+        return reminders.send_reminders(conn, settings, day, now or dt.datetime.now())

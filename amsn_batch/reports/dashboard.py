@@ -131,6 +131,16 @@ class Campaign:
 
 
 @dataclass
+class UnpaidInvoices:
+    """Unpaid invoices of the whole service on the day, by age of the delay (billing.reminders computes it)."""
+
+    tranches: list[tuple[str, int, str]]  # (bucket, invoices, amount still due in French)
+    total: str
+    contentieux: int  # of which under dispute (never reminded)
+    plus_anciennes: list[tuple[str, str, str, str, int]]  # (N° facture, N° adhérent, raison sociale, reste dû, jours)
+
+
+@dataclass
 class MultiEmployed:
     """A person present at several adhérents, not declared multi-employer by all: shown to staff only (the
     senders get a warning that names no other member)."""
@@ -152,6 +162,7 @@ class Daily:
     effectifs: list[tuple[str, str, int]]  # (code, label, count)
     inbox: int
     multi_employeurs: list[MultiEmployed] = field(default_factory=list)
+    impayes: UnpaidInvoices | None = None
     precedent: str | None = None
     suivant: str | None = None
 
@@ -342,13 +353,14 @@ def render_index(settings: Settings, days: list[dt.date], now: dt.datetime) -> s
 
 
 def write_daily(settings: Settings, day: dt.date, now: dt.datetime | None = None,
-                campaign: Campaign | None = None) -> tuple[Path, Path]:
+                campaign: Campaign | None = None, unpaid: UnpaidInvoices | None = None) -> tuple[Path, Path]:
     """Write the day's page and the index of every day written; returns both paths. `campaign`: the
     declaration campaign section, when the day is in one (status.daily_report computes it from billing)."""
     now = now or dt.datetime.now()
     folder = settings.paths.rapports
     make_dirs(folder)
     d = collect(settings, day, now, campaign)
+    d.impayes = unpaid
     days = sorted(set(_pages(folder)) | {day})
     i = days.index(day)
     d.precedent = page_name(days[i - 1]) if i > 0 else None

@@ -95,7 +95,7 @@ VALUE_MAX_CHARS = 200  # a value quoted back to the sender is cut past this (a 1
 # Texts the product (or staff) wrote, whole sentences or lists: never cut. Every other text parameter quotes
 # the sender's file (a cell, a header) and is cut past VALUE_MAX_CHARS, inside its quotes, with an ellipsis.
 OWN_TEXT_PARAMS = frozenset({"raison", "liste", "detail", "contexte", "proches", "champs", "motif", "statut",
-                             "placeholders", "suggestion"})
+                             "placeholders", "suggestion", "quand"})
 
 # The columns of a finding as the sender reads it (CSV, JSON, ledger), in this order. The first six are the
 # historical CSV columns; the others say which column (its Excel letter) and whom the line is about: the

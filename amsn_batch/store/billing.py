@@ -294,3 +294,82 @@ def save_lettering(conn: sqlite3.Connection, adherent: str, imputations: list[Im
                 n = conn.execute("SELECT COUNT(*) FROM lettrages").fetchone()[0]
                 conn.execute("INSERT INTO lettrages (facture_id, code, date_lettrage) VALUES (?,?,?)", (fid, new_code(n), day.isoformat()))
 
+# --- reminders of unpaid invoices (migration 0330) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A reminder stage sent for an invoice (a row of `relances`)."""
+
+    facture_id: int
+    etape: int
+    libelle: str
+    day: dt.date
+    days_late: int
+    due: Decimal
+    rate: Decimal
+    penalties: Decimal
+    indemnity: Decimal
+    path: str
+
+
+def _reminder(r: dict) -> Reminder:
+    return Reminder(r["facture_id"], r["etape"], r["libelle"], dt.date.fromisoformat(r["date_relance"]), r["jours_retard"],
+                    Decimal(r["montant_du"]), Decimal(r["taux_penalites"]), Decimal(r["penalites"]),
+                    Decimal(r["indemnite"]), r["fichier"])
+
+
+_REMINDER_COLUMNS = ("facture_id, etape, libelle, date_relance, jours_retard, montant_du, taux_penalites, penalites, "
+                     "indemnite, fichier")
+
+
+def reminders(conn: sqlite3.Connection, facture_id: int | None = None, day: dt.date | None = None) -> list[Reminder]:
+    """The reminders sent, for one invoice or on one day (all by default), in the order they were sent."""
+    where, args = [], []
+    if facture_id is not None:
+        where.append("facture_id=?")
+        args.append(facture_id)
+    if day is not None:
+        where.append("date_relance=?")
+        args.append(day.isoformat())
+    sql = f"SELECT {_REMINDER_COLUMNS} FROM relances" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+    return [_reminder(r) for r in _dicts(conn.execute(sql, args))]
+
+
+def record_reminder(conn: sqlite3.Connection, r: Reminder, at: str) -> bool:
+    """Record a stage sent; False (nothing written) when that stage of that invoice was already recorded."""
+    with transaction(conn):
+        cur = conn.execute(
+            f"INSERT OR IGNORE INTO relances ({_REMINDER_COLUMNS}, cree_le) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (r.facture_id, r.etape, r.libelle, r.day.isoformat(), r.days_late, str(r.due), str(r.rate), str(r.penalties),
+             str(r.indemnity), r.path, at))
+    return cur.rowcount == 1
+
+
+# --- multi-employer workers in the fee --------------------------------------------------------------
+
+
+def employers_of_workers(conn: sqlite3.Connection, year: int) -> dict[str, set[str]]:
+    """NIR → the adhérents employing the person: present in the store, or listed in the adhérent's current
+    (latest confirmed) declaration of the year. Staff-side only: never shown to a member."""
+    out: dict[str, set[str]] = {}
+    for nir, adherent in conn.execute(
+            "SELECT nir, adherent FROM salaries_actuels WHERE present=1 AND coalesce(nir, '') != '' "
+            "UNION SELECT ds.nir, d.adherent FROM declarations_salaries ds JOIN declarations d ON d.id=ds.declaration_id "
+            "WHERE d.annee=? AND coalesce(ds.nir, '') != '' AND d.id = (SELECT MAX(id) FROM declarations d2 "
+            "WHERE d2.adherent=d.adherent AND d2.annee=d.annee AND d2.etat='confirmee')", (year,)):
+        out.setdefault(nir, set()).add(adherent)
+    return out
+
+
+def declared_workers(conn: sqlite3.Connection, declaration_id: int) -> list[tuple[str, str]]:
+    """(NIR, category) of the employees a declaration by list names (none for a declaration of counts)."""
+    return [(nir, cat) for nir, cat in conn.execute(
+        "SELECT nir, categorie FROM declarations_salaries WHERE declaration_id=? AND coalesce(nir, '') != ''", (declaration_id,))]
+
+
+def present_workers(conn: sqlite3.Connection, adherent: str) -> list[tuple[str, str | None, str | None]]:
+    """(NIR, declared category, determinants) of the employees of an adhérent present in the store."""
+    return [tuple(r) for r in conn.execute(
+        "SELECT nir, categorie, determinants FROM salaries_actuels WHERE adherent=? AND present=1 AND coalesce(nir, '') != ''",
+        (adherent,))]
