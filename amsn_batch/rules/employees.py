@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..read.headers import HeaderMap
 from ..read.table import Table
-from ..vocab import BLOCKING, Rule, catalogue, load_toml, pcs_reference, vocabulary
+from ..vocab import BLOCKING, Rule, catalogue, load_toml, vocabulary
 from . import identifiers, pcs, values
 from .catalogue import FILE, Findings
 from .schema import ENTRY_FIELDS, Cells, failures, missing_columns
