@@ -17,6 +17,7 @@ from tests.billing_helpers import (
 )
 from tests.facturx_checks import check_pdf_metadata, check_xml, xmp_of
 from tests.factories import employee_row, make_nir
+from tests.libreoffice import NS, cell_text, convert, ods_parts
 
 JAN = dt.datetime(2026, 1, 15, 10)
 
@@ -230,3 +231,10 @@ def test_spreadsheets_hold_numbers_and_dates_in_french_formats(ws):
     assert all(c.data_type == "n" and "€" in c.number_format for c in amounts)
     # the CSV keeps the French text
     assert "-833,76\u00a0€" in (folder / "factures-10004.csv").read_text(encoding="utf-8-sig")
+    # and LibreOffice reads the amounts as numbers, the negative one included
+    content, _ = ods_parts(convert(folder / "factures-10004.xlsx", "ods", ws.root / "ods"))
+    cells = list(content.iter(f"{{{NS['table']}}}table-cell"))
+    values = sorted(float(c.get(f"{{{NS['office']}}}value")) for c in cells
+                    if c.get(f"{{{NS['office']}}}value-type") in ("currency", "float") and "€" in cell_text(c))
+    assert values == [pytest.approx(-833.76), pytest.approx(833.76), pytest.approx(833.76)]
+    assert not any(cell_text(c).startswith("'") for c in cells)
