@@ -17,7 +17,7 @@ from tests.billing_helpers import (
 )
 from tests.facturx_checks import check_pdf_metadata, check_xml, xmp_of
 from tests.factories import employee_row, make_nir
-from tests.libreoffice import NS, cell_text, convert, ods_parts
+from tests.libreoffice import NS, cell_text, convert, ods_parts, rows_of
 
 JAN = dt.datetime(2026, 1, 15, 10)
 
@@ -233,8 +233,9 @@ def test_spreadsheets_hold_numbers_and_dates_in_french_formats(ws):
     assert "-833,76\u00a0€" in (folder / "factures-10004.csv").read_text(encoding="utf-8-sig")
     # and LibreOffice reads the amounts as numbers, the negative one included
     content, _ = ods_parts(convert(folder / "factures-10004.xlsx", "ods", ws.root / "ods"))
-    cells = list(content.iter(f"{{{NS['table']}}}table-cell"))
-    values = sorted(float(c.get(f"{{{NS['office']}}}value")) for c in cells
-                    if c.get(f"{{{NS['office']}}}value-type") in ("currency", "float") and "€" in cell_text(c))
-    assert values == [pytest.approx(-833.76), pytest.approx(833.76), pytest.approx(833.76)]
-    assert not any(cell_text(c).startswith("'") for c in cells)
+    rows = [cells for _, cells in rows_of(content.find(".//table:table", NS))]
+    ttc = [cells[3] for cells in rows if cell_text(cells[0]) in ("420930", "420931", "420932")]
+    assert all(c.get(f"{{{NS['office']}}}value-type") in ("currency", "float") and "€" in cell_text(c) for c in ttc)
+    assert sorted(float(c.get(f"{{{NS['office']}}}value")) for c in ttc) == [
+        pytest.approx(-833.76), pytest.approx(833.76), pytest.approx(833.76)]
+    assert not any(cell_text(c).startswith("'") for cells in rows for c in cells)
