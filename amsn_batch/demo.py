@@ -106,7 +106,7 @@ def _drop(settings: Settings, when: dt.datetime, files: list[tuple[str, str]]) -
     # The demo wrote these files itself, whole: no need to watch them settle as a sender's upload is watched.
     settled = dataclasses.replace(settings, intake=dataclasses.replace(settings.intake, stable_seconds=0.0))
     for r in run(settled, now=when):
-        out.append(f"  {date_fr(when.date())} déclaration traitée : {r.sender}/{r.name} → {r.status}")
+        out.append(f"  {date_fr(when.date())} déclaration traitée : {r.sender}/{r.name} → {status_words(r.status)}")
     return out
 
 
