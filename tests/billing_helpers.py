@@ -100,6 +100,27 @@ def declare(ws: Workspace, adherent: str, when: dt.datetime, si: int = 0, sia: i
     return drop_counts(ws, sender or adherent, name or f"effectifs-{adherent}-{when:%Y%m%d%H%M}.csv", rows, when)
 
 
+def late_declaration(ws: Workspace, adherent: str, office_day: str, declared: dt.datetime, invoice_day: str,
+                     **counts) -> None:
+    """The usual late declarant: `facturer` on office_day (its facture d'office), the campaign reopened for it
+    until 28/02/2026, its declaration of `counts` received at `declared`, then `facturer` on invoice_day (the
+    avoir and the invoice)."""
+    ws.cli("facturer", "--annee", "2026", "--date", office_day)
+    ws.cli("declaration", "ouvrir", "--annee", "2026", "--jusqu-au", "28/02/2026", "--adherent", adherent)
+    declare(ws, adherent, declared, **counts)
+    ws.cli("traiter")
+    ws.cli("facturer", "--annee", "2026", "--date", invoice_day)
+
+
+def statuses(ws: Workspace, day: str) -> dict[str, str]:
+    """`declaration statuts` for 2026 on a day: adhérent → its status as printed."""
+    out = {}
+    for line in ws.cli("declaration", "statuts", "--annee", "2026", "--date", day).stdout.splitlines():
+        numero, rest = line.split(" ", 1)
+        out[numero] = rest.split(" : ", 1)[1]
+    return out
+
+
 def run(ws: Workspace, *args: str, **kw):
     return ws.cli(*args, **kw)
 

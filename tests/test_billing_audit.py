@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from tests.billing_helpers import (
-    BILLING_CONFIG, CLOCK_ENV, billing_workspace, declare, drop_counts, employees_file, pieces,
+    BILLING_CONFIG, CLOCK_ENV, billing_workspace, declare, drop_counts, employees_file, late_declaration, pieces, statuses,
 )
 from tests.facturx_checks import check_pdf_metadata, check_xml, xmp_of
 from tests.factories import employee_row, make_nir
@@ -25,14 +25,6 @@ JAN = dt.datetime(2026, 1, 15, 10)
 @pytest.fixture
 def ws(tmp_path):
     return billing_workspace(tmp_path)
-
-
-def _statuses(ws, day: str) -> dict[str, str]:
-    out = {}
-    for line in ws.cli("declaration", "statuts", "--annee", "2026", "--date", day).stdout.splitlines():
-        numero, rest = line.split(" ", 1)
-        out[numero] = rest.split(" : ", 1)[1]
-    return out
 
 
 def _known_employees(ws, adherent: str, n: int, seed: int = 9):
@@ -81,12 +73,12 @@ def test_another_members_refused_line_leaves_this_members_status(ws):
     drop_counts(ws, "PAIE01", "mixte.csv", [[2026, "10002", s, 3, 0, 0, 0] for s in a]
                 + [[2026, "10003", b[0], "trois", 0, 0, 0]], JAN)
     ws.cli("traiter")
-    st = _statuses(ws, "20/01/2026")
+    st = statuses(ws, "20/01/2026")
     assert st["10002"] == f"Confirmée — {3 * len(a)} salarié(s)" and st["10003"] == "En cours"
     # a later file of the mandataire with a refused line for 10003 only: 10002 stays confirmed
     drop_counts(ws, "PAIE01", "mixte2.csv", [[2026, "10003", b[0], -1, 0, 0, 0]], JAN + dt.timedelta(days=1))
     ws.cli("traiter")
-    assert _statuses(ws, "20/01/2026")["10002"] == f"Confirmée — {3 * len(a)} salarié(s)"
+    assert statuses(ws, "20/01/2026")["10002"] == f"Confirmée — {3 * len(a)} salarié(s)"
 
 
 def test_zero_employee_declaration_is_not_invoiced_and_uses_no_number(ws):
@@ -101,9 +93,9 @@ def test_zero_employee_declaration_is_not_invoiced_and_uses_no_number(ws):
 
 def test_facture_d_office_status_then_a_zero_declaration_cancels_it_without_new_invoice(ws):
     _known_employees(ws, "10004", 2)
-    assert _statuses(ws, "02/02/2026")["10004"] == "Non déclarée"
+    assert statuses(ws, "02/02/2026")["10004"] == "Non déclarée"
     ws.cli("facturer", "--annee", "2026", "--date", "02/02/2026")
-    assert _statuses(ws, "03/02/2026")["10004"] == "Facture d'office — facture 420930"
+    assert statuses(ws, "03/02/2026")["10004"] == "Facture d'office — facture 420930"
     ws.cli("declaration", "ouvrir", "--annee", "2026", "--jusqu-au", "28/02/2026", "--adherent", "10004")
     declare(ws, "10004", dt.datetime(2026, 2, 10, 9), si=0)
     ws.cli("traiter")
@@ -114,11 +106,7 @@ def test_facture_d_office_status_then_a_zero_declaration_cancels_it_without_new_
 
 def test_avoir_cannot_be_put_in_contentieux(ws):
     _known_employees(ws, "10004", 2)
-    ws.cli("facturer", "--annee", "2026", "--date", "02/02/2026")
-    ws.cli("declaration", "ouvrir", "--annee", "2026", "--jusqu-au", "28/02/2026", "--adherent", "10004")
-    declare(ws, "10004", dt.datetime(2026, 2, 10, 9), si=3)
-    ws.cli("traiter")
-    ws.cli("facturer", "--annee", "2026", "--date", "11/02/2026")
+    late_declaration(ws, "10004", "02/02/2026", dt.datetime(2026, 2, 10, 9), "11/02/2026", si=3)
     refused = ws.cli("contentieux", "ajouter", "420931", check=False)
     assert refused.returncode == 1 and "420931 est un avoir" in refused.stderr
     assert ws.sql("SELECT COUNT(*) FROM contentieux") == [(0,)]
@@ -210,11 +198,7 @@ def test_pdf_metadata_complete_and_the_checks_catch_a_broken_invoice(ws):
 
 def test_spreadsheets_hold_numbers_and_dates_in_french_formats(ws):
     _known_employees(ws, "10004", 6)
-    ws.cli("facturer", "--annee", "2026", "--date", "01/02/2026")
-    ws.cli("declaration", "ouvrir", "--annee", "2026", "--jusqu-au", "28/02/2026", "--adherent", "10004")
-    declare(ws, "10004", dt.datetime(2026, 2, 20, 9), si=6)
-    ws.cli("traiter")
-    ws.cli("facturer", "--annee", "2026", "--date", "23/02/2026")
+    late_declaration(ws, "10004", "01/02/2026", dt.datetime(2026, 2, 20, 9), "23/02/2026", si=6)
     folder = ws.outbox / "10004" / "factures"
     sheet = load_workbook(folder / "echeancier-10004.xlsx")["Mon échéancier"]
     rows = [[c for c in r] for r in sheet.iter_rows(min_row=3) if r[0].value]

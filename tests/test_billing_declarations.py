@@ -9,20 +9,12 @@ import random
 import shutil
 
 from tests.billing_helpers import (
-    COUNT_HEADERS, LIST_HEADERS, billing_workspace, declare, drop_counts, employees_file, received,
+    COUNT_HEADERS, LIST_HEADERS, billing_workspace, declare, drop_counts, employees_file, received, statuses,
 )
 from tests.factories import employee_row, make_nir, write_csv, write_xlsx
 from tests.acks import ack_path
 
 JAN = dt.datetime(2026, 1, 15, 10)
-
-
-def _statuses(ws, day: str) -> dict[str, str]:
-    out = {}
-    for line in ws.cli("declaration", "statuts", "--annee", "2026", "--date", day).stdout.splitlines():
-        numero, rest = line.split(" ", 1)
-        out[numero] = rest.split(" : ", 1)[1]
-    return out
 
 
 def test_counts_declaration_is_confirmed_and_stored(tmp_path):
@@ -36,7 +28,7 @@ def test_counts_declaration_is_confirmed_and_stored(tmp_path):
     assert sorted(ws.sql("SELECT siret, categorie, effectif FROM declarations_effectifs")) == sorted(
         [(s1, "SI", 4), (s1, "SIA", 1), (s1, "SIR", 1), (s2, "SI", 2), (s2, "SIH", 1)])
     assert (ws.archive / "10001" / "2026").exists() or any(ws.archive.rglob("effectifs.csv"))
-    assert _statuses(ws, "20/01/2026")["10001"] == "Confirmée — 9 salarié(s)"
+    assert statuses(ws, "20/01/2026")["10001"] == "Confirmée — 9 salarié(s)"
 
 
 def test_list_of_employees_is_counted_by_category_xlsx_with_title(tmp_path):
@@ -149,14 +141,14 @@ def test_statuses_a_saisir_en_cours_confirmee_non_saisissable(tmp_path):
     assert ws.sql("SELECT adherent, etat FROM declarations ORDER BY id") == [("10002", "en_cours"), ("10004", "confirmee")]
     assert ws.ack_rows("PAIE01", "liquidation")[0]["code"] == "DECL_ADHERENT_NON_SAISISSABLE"
     assert "Liquidation judiciaire" in ws.ack_rows("PAIE01", "liquidation")[0]["message"]
-    st = _statuses(ws, "20/01/2026")
+    st = statuses(ws, "20/01/2026")
     assert st == {"10001": "À saisir", "10002": "En cours", "10003": "Non saisissable", "10004": "Confirmée — 2 salarié(s)"}
-    st = _statuses(ws, "02/02/2026")  # campaign closed, nothing declared: not the liquidation label (issue 12)
+    st = statuses(ws, "02/02/2026")  # campaign closed, nothing declared: not the liquidation label (issue 12)
     assert st["10001"] == "Non déclarée" and st["10003"] == "Non saisissable"
     # En cours then fixed: confirmed
     drop_counts(ws, "10002", "corrige.csv", [[2026, "10002", s2, 6, 0, 0, 0]], JAN + dt.timedelta(days=2))
     ws.cli("traiter")
-    assert _statuses(ws, "20/01/2026")["10002"] == "Confirmée — 6 salarié(s)"
+    assert statuses(ws, "20/01/2026")["10002"] == "Confirmée — 6 salarié(s)"
 
 
 def test_new_declaration_replaces_the_earlier_one_before_invoicing(tmp_path):
@@ -165,7 +157,7 @@ def test_new_declaration_replaces_the_earlier_one_before_invoicing(tmp_path):
     ws.cli("traiter")
     declare(ws, "10004", JAN + dt.timedelta(days=3), si=5, name="v2.csv")
     ws.cli("traiter")
-    assert _statuses(ws, "20/01/2026")["10004"] == "Confirmée — 5 salarié(s)"
+    assert statuses(ws, "20/01/2026")["10004"] == "Confirmée — 5 salarié(s)"
     ws.cli("facturer", "--annee", "2026", "--date", "02/02/2026")
     assert ws.sql("SELECT numero, total_ht FROM factures") == [("420930", "579.00")]  # 5 × 115,80: one invoice
 

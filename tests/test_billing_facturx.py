@@ -12,7 +12,7 @@ import pytest
 from lxml import etree
 from pypdf import PdfReader
 
-from tests.billing_helpers import BILLING_CONFIG, ISSUER_SIREN, billing_workspace, declare, employees_file
+from tests.billing_helpers import BILLING_CONFIG, ISSUER_SIREN, billing_workspace, employees_file, late_declaration
 from tests.factories import employee_row, make_nir
 
 NS = {"rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -30,11 +30,7 @@ def docs(tmp_path_factory):
     s = ws.registry.members["10004"][0]
     employees_file(ws, "10004", "salaries.csv", [employee_row(make_nir(rng), s, name=f"N{i}") for i in range(6)])
     ws.cli("traiter")
-    ws.cli("facturer", "--annee", "2026", "--date", "01/02/2026")
-    ws.cli("declaration", "ouvrir", "--annee", "2026", "--jusqu-au", "28/02/2026", "--adherent", "10004")
-    declare(ws, "10004", dt.datetime(2026, 2, 20, 9), si=6)
-    ws.cli("traiter")
-    ws.cli("facturer", "--annee", "2026", "--date", "23/02/2026")
+    late_declaration(ws, "10004", "01/02/2026", dt.datetime(2026, 2, 20, 9), "23/02/2026", si=6)
     folder = ws.outbox / "10004" / "factures"
     return ws, {n: (folder / n).read_bytes() for n in ("facture-420930.pdf", "avoir-420931.pdf", "facture-420932.pdf",
                                                        "facture-420930.xml", "avoir-420931.xml")}
