@@ -314,9 +314,10 @@ def _billing(f: Facts) -> Section:
                               [[label, number_fr(k)] for label, k in b.statuses], [False, True],
                               ["Total", number_fr(sum(k for _, k in b.statuses))]))
     if not b.count_pieces and not b.due and not b.credit:
+        if f.member and not b.declared:
+            s.empty = (f"Aucune déclaration reçue ni facture émise pour {f.year}"
+                       + (f" (déclaration : {b.declaration})." if b.declaration else "."))
         s.text.append(f"Aucune facture ni aucun avoir émis pour {f.year}.")
-        if f.member and not b.declared and b.declaration in ("", "Non saisissable"):
-            s.empty = f"Aucune déclaration ni facture pour {f.year}."
         return s
     today = date_fr(f.now.date())
     figures = [("Facturé (TTC)", b.invoiced), ("Avoirs", b.credited), ("Réglé", b.paid), ("Reste dû sur l'année", b.due_year)]
