@@ -270,8 +270,7 @@ def _headcount(f: Facts, total: Flows, first: dt.date, last: dt.date) -> Section
                      number_fr(sum(g.end.values()))])
     s.tables.append(Table("table-groupes", "Par adhérent" if by_member else "Par établissement",
                           ["Adhérent" if by_member else "Établissement (SIRET)", f"Au {date_fr(first)}", "Entrées",
-                           "Sorties", "Changements d'établissement" if not by_member else "Transferts",
-                           "Modifications enregistrées", f"Au {date_fr(last)}"], rows,
+                           "Sorties", "Mutations", "Modifications", f"Au {date_fr(last)}"], rows,
                           [False, True, True, True, True, True, True]))
     return s
 
