@@ -46,6 +46,8 @@ def write_summaries(settings: Settings, year: int, adherent: str | None = None, 
         members = {m.numero: m.raison_sociale or "" for m in registry.members(conn)}
         if adherent is not None and adherent not in members:
             raise SummaryError(f"Adhérent inconnu : {adherent}. Vérifiez le N° adhérent (registre : amsn-batch adherents importer).")
+        if dt.datetime(year, 1, 1) > now:
+            raise SummaryError(f"L'année {year} n'a pas commencé : pas de synthèse d'activité avant le 01/01/{year}.")
         start, end, _ = period_bounds(year, now)
         heads = activity.headcount_at(conn, start, adherent)
         changes = activity.changes_between(conn, start, end, adherent)
@@ -60,10 +62,12 @@ def write_summaries(settings: Settings, year: int, adherent: str | None = None, 
             paths += synthesis.write(synthesis.build(facts), [page], font)
         todo = [] if service_only else ([adherent] if adherent is not None else sorted(members))
         if todo:
-            files = activity.files_by_member(conn, start, end, adherent)
+            heads_of, changes_of = _by_member(heads), _by_member(changes)
+            files_of = _by_member(activity.files_by_member(conn, start, end, adherent))
             mandates = registry.mandataires_by_member(conn)
             for numero in todo:
-                facts = _member_facts(conn, year, now, numero, members[numero], heads, changes, files, status)
+                facts = _member_facts(conn, year, now, numero, members[numero], heads_of.get(numero, []),
+                                      changes_of.get(numero, []), files_of.get(numero, []), status)
                 name = f"synthese-{year}-{numero}.html"
                 targets = [settings.paths.outbox / folder / "synthese" / name
                            for folder in [numero, *sorted(mandates.get(numero, []))]]
@@ -79,11 +83,16 @@ def _font(settings: Settings) -> Path | None:
     return next((Path(p) for p in FONT_CANDIDATES if Path(p).is_file()), None)
 
 
-def _member_facts(conn, year: int, now: dt.datetime, numero: str, name: str, heads: list[dict], changes: list[dict],
-                  files: list[dict], status: dict) -> Facts:
-    mine_heads = [r for r in heads if r["adherent"] == numero]
-    mine_changes = [r for r in changes if r["adherent"] == numero]
-    mine_files = [r for r in files if r["adherent"] == numero]
+def _by_member(rows: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in rows:
+        out.setdefault(r["adherent"], []).append(r)
+    return out
+
+
+def _member_facts(conn, year: int, now: dt.datetime, numero: str, name: str, mine_heads: list[dict],
+                  mine_changes: list[dict], mine_files: list[dict], status: dict) -> Facts:
+    """One member's facts, from its own rows of the grouped reads."""
     establishments = {e.siret: ", ".join(x for x in (e.adresse, f"{e.code_postal} {e.ville}".strip()) if x)
                       for e in registry.establishment_list(conn, numero)}
     by_status: Counter = Counter()

@@ -279,6 +279,8 @@ def test_unknown_member_is_refused_in_french_and_one_member_alone(year):
     ws = year.ws
     done = ws.cli("synthese", "--annee", "2026", "--adherent", "99999", check=False)
     assert done.returncode == 1 and "Adhérent inconnu : 99999" in done.stderr
+    future = ws.cli("synthese", "--annee", "2028", check=False)
+    assert future.returncode == 1 and "L'année 2028 n'a pas commencé" in future.stderr
     both = ws.cli("synthese", "--annee", "2026", "--adherent", "10001", "--service", check=False)
     assert both.returncode == 2 and "ne vont pas ensemble" in both.stderr
     def text() -> str:  # the charts' ids are numbered per process
