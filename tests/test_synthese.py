@@ -165,21 +165,29 @@ def test_member_headcount_by_category_and_establishment_match_the_events(year):
     in_year = [e for e in year.events if e[1] == "10001" and e[0].year == YEAR]
     entries = Counter(cat for _, _, _, action, _, cat in in_year if action == "entree")
     exits = Counter(start.get(who, ("", cat))[1] for _, _, who, action, _, cat in in_year if action == "sortie")
-    moved = Counter()
-    for who in start.keys() & end.keys():
-        if start[who][1] != end[who][1]:
-            moved[start[who][1]] -= 1
-            moved[end[who][1]] += 1
+    came, left = Counter(), Counter()  # changes of category, from the state before each change of the year
+    sites = Counter()  # changes of establishment: + where to, - where from
+    for when, _, who, action, siret, cat in in_year:
+        if action == "modification":
+            before_site, before_cat = year.state("10001", when)[who]
+            if before_cat != cat:
+                left[before_cat] += 1
+                came[cat] += 1
+            if before_site != siret:
+                sites[before_site] -= 1
+                sites[siret] += 1
     rows = {r[0]: r[1:] for r in t.tables["table-categories"][1:]}
     for cat, label in (("SI", "Suivi individuel (SI)"), ("SIA", "Suivi individuel adapté (SIA)"),
                        ("SIR", "Suivi individuel renforcé (SIR)"), ("SIH", "Suivi individuel habilitation (SIH)")):
         n_start = sum(1 for _, c in start.values() if c == cat)
         n_end = sum(1 for _, c in end.values() if c == cat)
-        change = moved[cat]
-        assert rows[label] == [str(n_start), str(entries[cat]), str(exits[cat]),
-                               f"+{change}" if change > 0 else (f"−{-change}" if change else "0"), str(n_end)], cat
-    assert rows["Total"] == [str(len(start)), str(sum(entries.values())), str(sum(exits.values())), "0", str(len(end))]
-    assert (len(start), len(end), sum(entries.values()), sum(exits.values())) == (4, 4, 1, 1)  # the scenario is not trivial
+        assert rows[label] == [str(n_start), str(entries[cat]), str(exits[cat]), str(came[cat]), str(left[cat]),
+                               str(n_end)], cat
+        assert n_start + entries[cat] - exits[cat] + came[cat] - left[cat] == n_end
+    assert rows["Total"] == [str(len(start)), str(sum(entries.values())), str(sum(exits.values())),
+                             str(sum(came.values())), str(sum(left.values())), str(len(end))]
+    assert (len(start), len(end), sum(entries.values()), sum(exits.values()), sum(came.values()), sites[year.s2]) == \
+        (4, 4, 1, 1, 1, 1)  # the scenario is not trivial
     assert t.counters["effectif_debut"] == "4" and t.counters["effectif_fin"] == "4"
     assert [h for h in t.tables["table-categories"][0]][-1] == "Au 31/12/2026"
 
@@ -189,7 +197,8 @@ def test_member_headcount_by_category_and_establishment_match_the_events(year):
         s1 = sum(1 for s, _ in end.values() if s == siret)
         ins = sum(1 for _, _, _, a, s, _ in in_year if a == "entree" and s == siret)
         outs = sum(1 for _, _, w, a, _, _ in in_year if a == "sortie" and start.get(w, ("",))[0] == siret)
-        transfers = s1 - s0 - ins + outs
+        transfers = sites[siret]
+        assert s0 + ins - outs + transfers == s1
         changes = sum(1 for _, _, _, a, s, _ in in_year if a == "modification" and s == siret)
         assert by_site[siret] == [str(s0), str(ins), str(outs), f"+{transfers}" if transfers > 0 else
                                   (f"−{-transfers}" if transfers else "0"), str(changes), str(s1)], siret
@@ -300,3 +309,7 @@ def test_pages_are_readable_on_a_phone_and_a_desktop(year, page, width):  # noqa
         assert page.js("document.querySelectorAll('figure.graphique svg').length") == (0 if name == "vide" else
                                                                                       page.js("document.querySelectorAll('figure.graphique').length"))
         page.screenshot(f"synthese-{name}-{width}")
+        if width == DESKTOP and name == "adherent":  # printed from the browser: A4 pages, the figures kept
+            printed = page.pdf("synthese-adherent-impression")
+            assert assert_a4_pdf(printed) >= 1
+            assert "Total 4 1 1 1 1 4" in pdf_text(printed, pages=10)  # the category table

@@ -253,12 +253,12 @@ def _headcount(f: Facts, total: Flows, first: dt.date, last: dt.date) -> Section
     s.charts.append((bar_chart(moves, "Mouvements de la période", "; ".join(f"{b.label} : {b.text}" for b in moves), BLUE),
                      "Entrées, sorties et changements de catégorie de suivi de la période."))
     rows = [[CATEGORY_LABELS[c], number_fr(total.start[c]), number_fr(total.entries[c]), number_fr(total.exits[c]),
-             _signed(total.moved_in[c] - total.moved_out[c]), number_fr(total.end[c])] for c in CATEGORIES]
+             number_fr(total.moved_in[c]), number_fr(total.moved_out[c]), number_fr(total.end[c])] for c in CATEGORIES]
     s.tables.append(Table("table-categories", "Effectif par catégorie de suivi",
-                          ["Catégorie", f"Au {date_fr(first)}", "Entrées", "Sorties", "Changements de catégorie",
-                           f"Au {date_fr(last)}"], rows, [False, True, True, True, True, True],
+                          ["Catégorie", f"Au {date_fr(first)}", "Entrées", "Sorties", "Venus d'une autre catégorie",
+                           "Partis vers une autre catégorie", f"Au {date_fr(last)}"], rows, [False] + [True] * 6,
                           ["Total", number_fr(n_start), number_fr(sum(total.entries.values())),
-                           number_fr(sum(total.exits.values())), _signed(0), number_fr(n_end)]))
+                           number_fr(sum(total.exits.values())), number_fr(moved), number_fr(moved), number_fr(n_end)]))
     by_member = f.member is None
     names = f.members if by_member else f.establishments
     rows = []
