@@ -210,7 +210,7 @@ def period_bounds(year: int, now: dt.datetime) -> tuple[str, str, dt.date]:
 
 
 def build(f: Facts) -> Summary:
-    start, _, last = period_bounds(f.year, f.now)
+    _, _, last = period_bounds(f.year, f.now)
     first = dt.date(f.year, 1, 1)
     total = f.total
     n_start, n_end = sum(total.start.values()), sum(total.end.values())
@@ -315,7 +315,7 @@ def _billing(f: Facts) -> Section:
     if not b.count_pieces and not b.due and not b.credit:
         if f.member and not b.declared:
             s.empty = (f"Aucune déclaration reçue ni facture émise pour {f.year}"
-                       + (f" (déclaration : {b.declaration})." if b.declaration else "."))
+                       + (f" (statut de la déclaration : {b.declaration.lower()})." if b.declaration else "."))
         s.text.append(f"Aucune facture ni aucun avoir émis pour {f.year}.")
         return s
     today = date_fr(f.now.date())
