@@ -570,6 +570,36 @@ def journal_cmd(
                f"débit {money_fr(done.debit)}, crédit {money_fr(done.credit)} → {done.path}")
 
 
+@app.command("synthese")
+def synthese(
+    annee: YearOpt,
+    adherent: Annotated[Optional[str], typer.Option("--adherent", help="La synthèse de ce seul adhérent.")] = None,
+    service: Annotated[bool, typer.Option("--service", help="La seule synthèse de tout le service (dossier des rapports).")] = False,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Synthèse d'activité de l'année (page HTML et PDF) : effectifs par catégorie de suivi et mouvements, fichiers
+    envoyés et taux de refus, déclaration, factures, paiements et solde. Par adhérent dans
+    outbox/<adhérent>/synthese/ (et chez ses mandataires) ; pour tout le service dans le dossier des rapports.
+    Sans option : la synthèse du service et celle de chaque adhérent."""
+    from .activity import SummaryError, write_summaries
+
+    if adherent is not None and service:
+        raise typer.BadParameter("--adherent et --service ne vont pas ensemble : choisissez l'un ou l'autre.",
+                                 param_hint="--service")
+    settings = _settings(config, verbose)
+    try:
+        done = write_summaries(settings, annee, adherent, service, now=_fixed_clock())
+    except SummaryError as exc:
+        raise Fatal(str(exc)) from None
+    if done.service is not None:
+        typer.echo(f"Synthèse {annee} du service : {done.service}")
+    if adherent is not None:
+        typer.echo(f"Synthèse {annee} de l'adhérent {adherent} : {done.paths[0]} (et .pdf)")
+    elif done.members:
+        typer.echo(f"{done.members} synthèse(s) d'adhérent {annee} écrite(s) dans {settings.paths.outbox}/<adhérent>/synthese/")
+
+
 def run_cli(argv: list[str] | None = None, prog_name: str | None = None) -> int:
     """`amsn-batch ARGV` (default: sys.argv[1:]): its output printed, its exit code returned. Usable in-process:
     the messages go to sys.stdout and sys.stderr as they are at the call."""

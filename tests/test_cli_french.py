@@ -166,7 +166,10 @@ def test_every_bad_invocation_is_one_french_line(ws, files):
                 argv = argv[:i - (p.param_type_name == "option")] + argv[i + 1:]
                 err = _usage_error(ws, argv, f"{what} sans {label}")
                 assert "obligatoire manquant" in err and label in err
-            if p.param_type_name == "option":
+            if p.param_type_name == "option" and getattr(p, "is_flag", False):  # a switch (synthese --service)
+                err = _usage_error(ws, [*_argv(path, command, files), f"{label}=3"], f"{what} {label}=3")
+                assert f"{label} ne prend pas de valeur" in err
+            elif p.param_type_name == "option":
                 err = _usage_error(ws, [*_argv(path, command, files), p.opts[0]], f"{what} {label} sans valeur")
                 assert f"l'option {label} attend une valeur" in err
             if _is_int(p):
