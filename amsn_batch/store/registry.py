@@ -36,6 +36,7 @@ class Member:
     centre: str | None = None
     statut: str | None = None
     establishments: list[Establishment] = field(default_factory=list)
+    statut_depuis: str = ""  # ISO day the situation took effect (a member's fiche); '' when the registry gave it undated
 
 
 @dataclass
@@ -93,7 +94,7 @@ def sender_names(conn: sqlite3.Connection) -> dict[str, str]:
     return names
 
 
-_MEMBER_COLUMNS = "numero, " + ", ".join(f"COALESCE({f}, '') AS {f}" for f in ADHERENT_FIELDS)
+_MEMBER_COLUMNS = "numero, " + ", ".join(f"COALESCE({f}, '') AS {f}" for f in (*ADHERENT_FIELDS, "statut_depuis"))
 
 
 def members(conn: sqlite3.Connection, numbers: list[str] | None = None) -> list[Member]:
