@@ -36,8 +36,6 @@ from .values import lookup, parse_date
 
 VOCABULARY = "fiche"
 CONTACT_FIELDS = ("type_contact", "nom", "prenom", "email", "telephone")
-# Member-level fields: one value per member in a file (several rows may repeat it).
-MEMBER_FIELDS = ("tva", "email_facturation", "situation", "date_situation", "siret", "raison_sociale")
 REQUESTS = {"siret": "SIRET", "raison_sociale": "raison sociale"}  # handled by the billing team, in French
 FUTURE_DAYS = 366  # a situation may be announced up to a year ahead
 
@@ -320,21 +318,26 @@ def _check_row(f: Findings, p: int, values: dict[str, list[str]], change: Change
         change.requests.append(("raison_sociale", member.raison_sociale, name))
 
 
+def _member_values(change: Change) -> dict[str, object]:
+    """The member-level values a line brings, as checked (only the right ones are compared across lines)."""
+    out: dict[str, object] = {"tva": change.tva, "email_facturation": change.email_facturation,
+                              "situation": (change.situation, change.situation_date) if change.situation else None}
+    out.update({key: asked for key, _, asked in change.requests})
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def _across_rows(f: Findings, values: dict[str, list[str]], changes: list[Change], numero: list[str],
                  types: dict[str, str], label) -> None:
     """One value per member for its own fields, one contact per type."""
-    first: dict[tuple[str, str], tuple[int, str]] = {}  # (adhérent, field) → (line, value as written)
+    first: dict[tuple[str, str], tuple[int, object, str]] = {}  # (adhérent, field) → (line, value, as written)
     for p, change in enumerate(changes):
-        for key in MEMBER_FIELDS:
-            value = values[key][p]
-            if not value:
-                continue
-            seen = first.setdefault((numero[p], key), (change.line, value))
-            if normalize(seen[1]) != normalize(value):
-                f.add_rows("FICHE_VALEUR_CONTRADICTOIRE", [p], key, value, adherent=numero[p], colonne=label(key),
-                           valeur=value, autre=seen[1], premiere=seen[0])
+        for key, value in _member_values(change).items():
+            seen = first.setdefault((numero[p], key), (change.line, value, values[key][p]))
+            if seen[1] != value:
+                f.add_rows("FICHE_VALEUR_CONTRADICTOIRE", [p], key, values[key][p], adherent=numero[p],
+                           colonne=label(key), valeur=values[key][p], autre=seen[2], premiere=seen[0])
         if change.contact is not None:
-            seen = first.setdefault((numero[p], f"contact:{change.contact.type}"), (change.line, ""))
+            seen = first.setdefault((numero[p], f"contact:{change.contact.type}"), (change.line, None, ""))
             if seen[0] != change.line:
                 f.add_rows("FICHE_CONTACT_EN_DOUBLE", [p], "type_contact", values["type_contact"][p],
                            adherent=numero[p], valeur=types[change.contact.type], premiere=seen[0])
