@@ -327,3 +327,21 @@ def test_situation_change_shows_on_the_staff_dashboard(bws):
     # Not in force before its date: the member still declares in a campaign opened before it.
     assert _statuses(ws, 2026, "25/03/2026")["10004"] != "Non saisissable"
     assert _statuses(ws, 2026, "02/04/2026")["10004"] == "Non saisissable"
+
+
+def test_told_apart_from_employee_files_by_its_headers(ws):
+    s = ws.registry.members["10001"][0]
+    rng = random.Random(4)
+    # An employee export with an e-mail, a phone and a « Situation » column stays an employee file.
+    write_csv(ws.drop("10001", "export.csv"), ["Nom", "Prénom", "N° sécurité sociale", "SIRET", "Situation", "E-mail",
+                                               "Téléphone", "Mouvement", "Date d'embauche", "Contrat", "Poste", "Code PCS"],
+              [["DUPONT", "Marie", make_nir(rng), s, "Mariée", "m@e.fr", "0612345678", "Entrée", "01/09/2026", "CDI",
+                "Vendeuse", "554a"]])
+    # A fiche with only the contact columns and its type is one.
+    write_csv(ws.drop("10001", "contacts.csv"), ["Type de contact", "Nom", "Prénom", "E-mail", "Téléphone"],
+              [["Dirigeant", "MARTIN", "Claire", "claire@e.fr", "0612345678"]])
+    ws.cli("traiter")
+    assert ws.sql("SELECT nom FROM salaries_actuels") == [("DUPONT",)]
+    assert ws.sql("SELECT adherent, type, nom FROM contacts") == [("10001", "dirigeant", "MARTIN")]
+    assert ws.sql("SELECT nom, json_extract(details, '$.genre') FROM fichiers ORDER BY nom") == [
+        ("contacts.csv", "fiche_adherent"), ("export.csv", None)]

@@ -24,8 +24,9 @@ from ..store.ledger import FileRecord
 from ..vocab import normalize, vocabulary
 from .base import Kind
 
-# Fields only a fiche has: a header row naming two of them (with more fiche fields than employee ones) is one.
-OWN_FIELDS = {"tva", "email_facturation", "situation", "date_situation", "type_contact", "telephone", "email"}
+# Fields only a fiche has (an e-mail or a phone column may be in an employee export too): a header row naming
+# one of them, no NIR, and more fiche fields than employee ones is a fiche.
+OWN_FIELDS = {"tva", "email_facturation", "situation", "date_situation", "type_contact"}
 
 
 @dataclass
@@ -99,7 +100,8 @@ class Fiche(Kind):
         fiche, moves = vocabulary(self.vocabulary), vocabulary("mouvements")
         for row in rows:
             keys = {fiche.lookup.get(normalize(c)) for c in row}
-            if len(keys & OWN_FIELDS) >= 2 and score_header_row(row, fiche) > score_header_row(row, moves):
+            if (keys & OWN_FIELDS and "nir" not in {moves.lookup.get(normalize(c)) for c in row}
+                    and score_header_row(row, fiche) > score_header_row(row, moves)):
                 return True
         return False
 
