@@ -67,6 +67,7 @@ def test_vat_change_two_contacts_and_a_cessation(bws):
     ws.cli("traiter")
     ack, rows = ws.ack("10001", "fiche"), ws.ack_rows("10001", "fiche")
     assert (ack["statut"], ack["lignes"], ack["lignes_acceptees"]) == ("accepte", 4, 4), rows
+    assert (ack["entrees"], ack["sorties"], ack["modifications"]) == (0, 0, 5)  # VAT, billing address, 2 contacts, situation
     assert rows == []
 
     assert ws.sql("SELECT tva, email_facturation, statut, statut_depuis FROM adherents WHERE numero='10001'") == [

@@ -118,6 +118,9 @@ def record_fiche(conn: sqlite3.Connection, checked, now: str) -> tuple[int, dict
         source = f"{SOURCE} {rec.name} (expéditeur {rec.sender})"
         for change in checked.changes:
             _apply(conn, change, file_id, source, now, rec.sender, counts)
+        # The acknowledgement counts what changed as modifications (nothing enters or leaves).
+        ledger.set_movement_counts(conn, file_id, {"entree": 0, "sortie": 0, "modification": counts["modifications"]
+                                                   + counts["contacts"] + counts["situations"]})
     return file_id, counts
 
 
