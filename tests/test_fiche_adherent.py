@@ -11,11 +11,12 @@ import random
 import pytest
 from openpyxl import load_workbook
 
+from amsn_batch.rules.fiche import email_problem, phone_number
 from amsn_batch.store import connect
 from amsn_batch.store.fiche import contacts, pending_requests
 from tests.billing_helpers import BILLING_CONFIG, BillingWorkspace, employees_file, pieces, received
 from tests.conftest import import_registry, make_workspace
-from tests.factories import Registry, employee_row, make_nir, make_siren, make_siret, make_vat, write_csv, write_xlsx
+from tests.factories import Registry, employee_row, make_nir, make_siren, make_siret, make_vat, write_csv
 
 HEADERS = ["N° adhérent", "N° TVA intracommunautaire", "Adresse de facturation et de dématérialisation",
            "Changement de situation", "Date du changement de situation", "Type de contact", "Nom", "Prénom",
@@ -346,3 +347,29 @@ def test_told_apart_from_employee_files_by_its_headers(ws):
     assert ws.sql("SELECT adherent, type, nom FROM contacts") == [("10001", "dirigeant", "MARTIN")]
     assert ws.sql("SELECT nom, json_extract(details, '$.genre') FROM fichiers ORDER BY nom") == [
         ("contacts.csv", "fiche_adherent"), ("export.csv", None)]
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("prenom.nom@entreprise.fr", None),
+    ("Prenom.Nom+factures@sous-domaine.entreprise.co.uk", None),
+    ("nom@entreprise", "n'a pas d'extension"),
+    ("nom.entreprise.fr", "il manque le @"),
+    ("a@b@entreprise.fr", "un seul @"),
+    ("a@entreprise.fr; b@entreprise.fr", "une seule adresse"),
+    ("nom..double@entreprise.fr", "point mal placé"),
+    ("nom@-entreprise.fr", "est mal formé"),
+    ("nom@entreprise.f2", "est mal formé"),
+    ("@entreprise.fr", "rien avant le @"),
+])
+def test_email_form(text, problem):
+    found = email_problem(text)
+    assert (found is None) if problem is None else (problem in found), found
+
+
+@pytest.mark.parametrize("text, number", [
+    ("02.76.08.12.23", "02 76 08 12 23"), ("0612345678", "06 12 34 56 78"), ("+33 6 12 34 56 78", "06 12 34 56 78"),
+    ("+33 (0)2 31 00 00 00", "02 31 00 00 00"), ("0033 1-23-45-67-89", "01 23 45 67 89"),
+    ("612345678", None), ("00 12 34 56 78", None), ("06 12 34 56 7", None), ("+44 20 7946 0958", None),
+])
+def test_french_phone_numbers(text, number):
+    assert phone_number(text) == number

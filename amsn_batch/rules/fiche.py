@@ -272,7 +272,7 @@ def _check_row(f: Findings, p: int, values: dict[str, list[str]], change: Change
     parsed = parse_date(day, today) if day else None
     if day and parsed is None:
         f.add_rows("DATE_INVALIDE", [p], "date_situation", day, valeur=day)
-    elif parsed is not None and abs((parsed - today).days) > FUTURE_DAYS and parsed > today:
+    elif parsed is not None and (parsed - today).days > FUTURE_DAYS:
         f.add_rows("FICHE_DATE_SITUATION_LOINTAINE", [p], "date_situation", day, valeur=parsed.strftime("%d/%m/%Y"))
     elif situation and not day:
         f.add_rows("FICHE_SITUATION_INCOMPLETE", [p], "date_situation", "", colonne=label("date_situation"))
