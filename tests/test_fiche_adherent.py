@@ -373,3 +373,16 @@ def test_email_form(text, problem):
 ])
 def test_french_phone_numbers(text, number):
     assert phone_number(text) == number
+
+
+def test_the_registry_import_overrides_a_dated_situation(bws, tmp_path):
+    ws = bws
+    write_csv(ws.drop("10004", "situation.csv"), HEADERS, [row(situation="Cessation d'activité", date="01/04/2026")])
+    ws.cli("traiter")
+    assert ws.sql("SELECT statut, statut_depuis FROM adherents WHERE numero='10004'") == [("cessation", "2026-04-01")]
+    reg, mand = ws.registry.write(tmp_path / "registre-staff")  # staff: 10004 is « Actif »
+    ws.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+    assert ws.sql("SELECT statut, statut_depuis FROM adherents WHERE numero='10004'") == [("actif", None)]
+    assert ws.sql("SELECT champ, avant, apres FROM registre_historique WHERE cle='10004' AND source NOT LIKE 'fiche%' "
+                  "AND champ LIKE 'statut%' ORDER BY id") == [("statut", "cessation", "actif"),
+                                                               ("statut_depuis", "2026-04-01", None)]

@@ -174,6 +174,8 @@ def _upsert(conn, table: str, key_col: str, key: str, row: dict, objet: str, sou
         return
     old = current[0]
     changes = {k: v for k, v in row.items() if (old.get(k) or "") != (v or "")}
+    if "statut" in changes and old.get("statut_depuis"):  # staff set the situation: a member's dated one is over
+        changes["statut_depuis"] = None
     if changes:
         sets = ", ".join(f"{k}=?" for k in changes)
         conn.execute(f"UPDATE {table} SET {sets}, maj_le=? WHERE {key_col}=?", (*changes.values(), now, key))
