@@ -274,6 +274,21 @@ def modele_effectifs(
         typer.echo(f"Modèle écrit : {path}")
 
 
+@modele_app.command("fiche-adherent")
+def modele_fiche_adherent(
+    sortie: Annotated[Path, typer.Option("--sortie", help="Dossier où écrire les modèles.")] = Path("."),
+    config: ConfigOpt = None,
+) -> None:
+    """Écrit le modèle des informations administratives de l'adhérent (TVA, facturation, contacts, situation) :
+    modele-fiche-adherent.xlsx (notice, listes déroulantes) et .csv."""
+    from .reports.template import fiche_model, write_csv_template, write_xlsx_template
+
+    model = fiche_model()
+    for path in (write_xlsx_template(sortie / "modele-fiche-adherent.xlsx", model),
+                 write_csv_template(sortie / "modele-fiche-adherent.csv", model)):
+        typer.echo(f"Modèle écrit : {path}")
+
+
 HeldOpt = Annotated[str, typer.Argument(help="Nom du fichier retenu, ou début de son empreinte SHA-256.")]
 
 

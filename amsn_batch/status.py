@@ -1,6 +1,6 @@
 """`amsn-batch statut`: what waits in the drop folders, what a stopped run left, what is held for review,
-what is in quarantine, and the last runs with their counts; and `rapport quotidien`, the staff dashboard
-with the declaration campaign. Reads only; never takes the run lock."""
+the billing team's queue (fiches adhérent), what is in quarantine, and the last runs with their counts; and
+`rapport quotidien`, the staff dashboard with the declaration campaign. Reads only; never takes the run lock."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .billing.declarations import statuses, window
 from .billing.reminders import bucket_totals, unpaid as unpaid_invoices
 from .reports.dashboard import MAX_LISTED, STATUS_LABEL, Campaign, UnpaidInvoices, write_daily
 from .store import connect, ledger, registry
+from .store.fiche import pending_requests
 
 RUN_STATES = {"en_cours": "en cours", "termine": "terminé", "interrompu": "interrompu"}
 
@@ -93,6 +94,7 @@ def report(settings: Settings, last_runs: int = 10, days: int = 7, now: dt.datet
         recent = ledger.files_since(db.conn, since)
         reasons = {e.id: _first_blocking(ledger.findings(db.conn, e.id)) for e in recent if e.status == "rejete"}
         names = registry.sender_names(db.conn)
+        requests = pending_requests(db.conn)
     finally:
         db.conn.close()
 
@@ -101,6 +103,14 @@ def report(settings: Settings, last_runs: int = 10, days: int = 7, now: dt.datet
     for e in held:
         lines.append(f"  {e.sender}/{e.name} — reçu le {_when(e.received)} — empreinte {e.sha256[:12]} — accusé "
                      f"{settings.paths.outbox / e.sender / ack_names(entry_base(e))[2]}")
+
+    if requests:  # asked in a fiche adhérent, never applied from the file: the billing team applies them
+        lines.append("")
+        lines.append(f"Demandes à traiter par le service facturation : {len(requests)}")
+        for r in requests:
+            what = "nouveau SIRET" if r.champ == "siret" else "nouvelle raison sociale"
+            lines.append(scrub(f"  {r.adherent} {r.raison_sociale} — {what} « {r.demande} » (actuellement {r.actuel or '—'}) — "
+                               f"{r.expediteur}/{r.fichier} ligne {r.ligne}, reçu le {_when(r.recue_le)}"))
 
     if changed:
         lines.append("")

@@ -133,6 +133,16 @@ def declaration_counts(conn, declaration_id: int) -> dict[str, int]:
 # --- statuses ---------------------------------------------------------------------------------------
 
 
+def situation_on(member: registry.Member, day: dt.date, year: int | None = None) -> str:
+    """The member's situation (statuts.toml code) in force on `day`, for the declaration of `year`: one a
+    member's fiche gave with a date takes effect that day, and from that year's declaration on; before, the
+    member is active. An undated one (the registry's) is in force whatever the day."""
+    since = member.statut_depuis
+    if not since or (since <= day.isoformat() and (year is None or int(since[:4]) <= year)):
+        return member.statut or "actif"
+    return "actif"
+
+
 @dataclass
 class DeclarationStatus:
     adherent: str
@@ -158,7 +168,7 @@ def statuses(conn, billing: Billing, year: int, today: dt.date) -> list[Declarat
         if cur is not None:
             total = cur.total
             status = "facturee" if active is not None and cur.facture_id == active.id else "confirmee"
-        elif member.statut in NOT_DECLARABLE:
+        elif situation_on(member, today, year) in NOT_DECLARABLE:
             status = "non_saisissable"
         elif declared.has_pending(conn, numero, year):
             status = "en_cours"
@@ -246,7 +256,7 @@ def _context(conn, billing: Billing, sender, day: dt.date, max_cell_chars: int) 
     return rules.DeclarationContext(
         sender=sender,
         establishments=registry.establishments(conn),
-        situations=registry.member_statuses(conn),
+        situations={m.numero: situation_on(m, day) for m in registry.members(conn)},
         window_refusal=window_refusal, known_headcount=known_headcount, invoice_in_force=invoice_in_force,
         max_cell_chars=max_cell_chars)
 
@@ -270,7 +280,7 @@ def prepare(conn, outbox: Path, year: int) -> list[Path]:
     mandates = registry.mandataires_by_member(conn)
     for member in registry.members(conn):
         numero, name = member.numero, member.raison_sociale
-        if member.statut in NOT_DECLARABLE:
+        if situation_on(member, dt.date.today(), year) in NOT_DECLARABLE:
             continue
         buf = io.StringIO()
         w = csv.writer(buf, delimiter=";", lineterminator="\r\n")

@@ -340,7 +340,7 @@ def invoice_year(conn, billing: Billing, year: int, issued: dt.date, now: dt.dat
             # One transaction per piece: its situation read again, its number taken and the piece written
             # together, so that a run stopped at any point leaves neither a gap nor a duplicate.
             with transaction(conn):
-                action = decide(conn, billing, tariff, adherent, member.statut, year, issued)
+                action = decide(conn, billing, tariff, adherent, decl.situation_on(member, issued, year), year, issued)
                 piece = None
                 if action is not None and action.kind == "lien":
                     declared.link_invoice(conn, action.declaration_id, action.origin.id)

@@ -13,8 +13,9 @@ from ..read.kind import head_rows
 from .base import Checked, Kind
 from .declaration import DECLARATION
 from .employees import EMPLOYEES
+from .fiche import FICHE
 
-KINDS: tuple[Kind, ...] = (DECLARATION, EMPLOYEES)
+KINDS: tuple[Kind, ...] = (DECLARATION, FICHE, EMPLOYEES)
 DEFAULT = EMPLOYEES
 
 

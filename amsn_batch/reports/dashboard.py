@@ -8,7 +8,8 @@ store only; it writes nothing but the two pages, so it can be run at any time, a
 Sections: the day in figures; files per sender with their status; refusal rate per sender and the most
 frequent rules (with charts); files held for review or in quarantine (whatever their date: they wait for
 someone); senders silent for longer than usual; during the January campaign, the adhérents that have not
-declared yet (given by the caller: status.daily_report); headcount by category.
+declared yet (given by the caller: status.daily_report); the billing team's queue (a new SIRET or company name a
+member asked for in its fiche adhérent) and the changes of situation recorded that day; headcount by category.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..config import Settings, make_dirs
 from ..masking import scrub
 from ..store import connect, ledger, registry
 from ..store.employees import headcount_by_category, multi_employments
+from ..store.fiche import BillingRequest, SituationChange, pending_requests, situation_changes
 from ..vocab import BLOCKING, catalogue, load_toml
 from .ack import TEMPLATES, entry_base
 from .charts import BLUE, GREEN, RED, Bar, bar_chart
@@ -44,6 +46,9 @@ STATUS_LABEL = {
     "en_attente": "En attente", "deja_traite": "Déjà traité",
 }
 STATUS_TONE = {"accepte": "ok", "accepte_partiellement": "partiel", "rejete": "refus", "en_attente": "attente", "deja_traite": "deja"}
+
+
+SITUATION_LABEL = {code: spec["libelle"] for code, spec in load_toml("statuts.toml").items()}
 
 
 @dataclass
@@ -163,6 +168,8 @@ class Daily:
     inbox: int
     multi_employeurs: list[MultiEmployed] = field(default_factory=list)
     impayes: UnpaidInvoices | None = None
+    demandes: list[BillingRequest] = field(default_factory=list)  # the billing team's queue (fiches adhérent)
+    situations: list[SituationChange] = field(default_factory=list)  # changes of situation recorded that day
     precedent: str | None = None
     suivant: str | None = None
 
@@ -289,6 +296,8 @@ def collect(settings: Settings, day: dt.date, now: dt.datetime | None = None, ca
             effectifs=_headcount(conn, day),
             inbox=_inbox_count(settings.paths.inbox),
             multi_employeurs=_multi(conn, names),
+            demandes=pending_requests(conn),
+            situations=situation_changes(conn, day.isoformat(), (day + dt.timedelta(days=1)).isoformat()),
         )
     finally:
         conn.close()
@@ -325,7 +334,8 @@ def _charts(d: Daily) -> dict:
 
 
 def render(d: Daily) -> str:
-    return _env().get_template("quotidien.html.j2").render(d=d, graphiques=_charts(d), statuts=STATUS_LABEL)
+    return _env().get_template("quotidien.html.j2").render(d=d, graphiques=_charts(d), statuts=STATUS_LABEL,
+                                                           situations=SITUATION_LABEL)
 
 
 def _pages(folder: Path) -> list[dt.date]:

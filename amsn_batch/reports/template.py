@@ -1,5 +1,5 @@
-"""Templates for senders (`amsn-batch modele effectifs`): a workbook that passes the checks when filled in
-as it asks, and the same headers as CSV.
+"""Templates for senders (`amsn-batch modele effectifs`, `modele fiche-adherent`): a workbook that passes the
+checks when filled in as it asks, and the same headers as CSV.
 
 The workbook has the canonical headers of the member portal, a notice sheet in French, drop-down lists
 (movement, contract, category, yes/no, PCS-ESE codes), the NIR and SIRET columns formatted as text (so that
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..vocab import load_toml, pcs_reference, vocabulary
 from ..formats import safe_cell, write_atomic
@@ -86,23 +88,52 @@ def drop_down(key: str) -> tuple[str, bool] | None:
     return None
 
 
-def write_csv_template(path: Path) -> Path:
+@dataclass(frozen=True)
+class Model:
+    """One sender's template: its data sheet, columns, drop-down lists and notice."""
+
+    sheet: str
+    fields: list  # vocab.Field, in column order
+    lists: dict[str, list[str]]  # the « Listes » sheet: list name → items
+    drop_down: Callable[[str], tuple[str, bool] | None]  # field key → (list name, strict)
+    text_fields: tuple[str, ...]
+    date_fields: tuple[str, ...]
+    intro: list[str]
+    help: Callable[[object], str]  # a field → how to fill it in
+
+
+def _employees_help(f) -> str:
+    if not f.key.startswith("det_"):
+        return HELP.get(f.key, "")
+    cat = load_toml("determinants.toml")[f.key[4:]]["categorie"]
+    return (f"Déterminant de suivi : Oui si le poste l'implique (appelle un suivi {cat})." if cat
+            else "Oui si le salarié n'a aucun risque particulier (ne pas cocher avec un risque).")
+
+
+def employees_model() -> Model:
+    return Model(SHEET, template_fields(), drop_down_lists(), drop_down, TEXT_FIELDS, DATE_FIELDS, _notice_intro(),
+                 _employees_help)
+
+
+def write_csv_template(path: Path, model: Model | None = None) -> Path:
+    model = model or employees_model()
     buf = io.StringIO()
-    csv.writer(buf, delimiter=";", lineterminator="\r\n").writerow([safe_cell(f.label) for f in template_fields()])
+    csv.writer(buf, delimiter=";", lineterminator="\r\n").writerow([safe_cell(f.label) for f in model.fields])
     write_atomic(path, "\ufeff" + buf.getvalue())
     return path
 
 
-def write_xlsx_template(path: Path) -> Path:
+def write_xlsx_template(path: Path, model: Model | None = None) -> Path:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    fields = template_fields()
+    model = model or employees_model()
+    fields = model.fields
     wb = Workbook()
     ws = wb.active
-    ws.title = SHEET
+    ws.title = model.sheet
     ws.append([safe_cell(f.label) for f in fields])
     head = PatternFill("solid", fgColor="DCE6F1")
     for i, f in enumerate(fields, start=1):
@@ -115,9 +146,8 @@ def write_xlsx_template(path: Path) -> Path:
     ws.row_dimensions[1].height = 45
 
     lists = wb.create_sheet(LISTS)
-    columns = drop_down_lists()
     ranges = {}
-    for j, (name, items) in enumerate(columns.items(), start=1):
+    for j, (name, items) in enumerate(model.lists.items(), start=1):
         letter = get_column_letter(j)
         lists.cell(row=1, column=j, value=name).font = Font(bold=True)
         for i, item in enumerate(items, start=2):
@@ -134,9 +164,9 @@ def write_xlsx_template(path: Path) -> Path:
 
     for i, f in enumerate(fields, start=1):
         letter = get_column_letter(i)
-        if (chosen := drop_down(f.key)) is not None:
+        if (chosen := model.drop_down(f.key)) is not None:
             validation(letter, ranges[chosen[0]], chosen[1])
-        fmt = "@" if f.key in TEXT_FIELDS else ("DD/MM/YYYY" if f.key in DATE_FIELDS else None)
+        fmt = "@" if f.key in model.text_fields else ("DD/MM/YYYY" if f.key in model.date_fields else None)
         if fmt:
             ws.column_dimensions[letter].number_format = fmt
             for row in range(2, ROWS + 2):
@@ -146,23 +176,15 @@ def write_xlsx_template(path: Path) -> Path:
     notice.column_dimensions["A"].width = 32
     notice.column_dimensions["B"].width = 12
     notice.column_dimensions["C"].width = 100
-    for text in _notice_intro():
+    for text in model.intro:
         notice.append([text])
     notice["A1"].font = Font(bold=True, size=14)
     notice.append([])
     notice.append(["Colonne", "Obligatoire", "Comment la remplir"])
     for c in notice[notice.max_row]:
         c.font = Font(bold=True)
-    dets = load_toml("determinants.toml")
     for f in fields:
-        if f.key.startswith("det_"):
-            det = dets[f.key[4:]]
-            cat = det["categorie"]
-            text = (f"Déterminant de suivi : Oui si le poste l'implique (appelle un suivi {cat})." if cat
-                    else "Oui si le salarié n'a aucun risque particulier (ne pas cocher avec un risque).")
-        else:
-            text = HELP.get(f.key, "")
-        notice.append([safe_cell(f.label), "oui" if f.required else "non", safe_cell(text)])
+        notice.append([safe_cell(f.label), "oui" if f.required else "non", safe_cell(model.help(f))])
         notice.cell(row=notice.max_row, column=3).alignment = Alignment(wrap_text=True, vertical="top")
     wb.active = 1  # open on the data sheet
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,3 +209,55 @@ def _notice_intro() -> list[str]:
         "Pour envoyer la liste complète de votre personnel plutôt que des mouvements, supprimez la colonne Mouvement : "
         "les entrées, modifications et sorties seront déduites (règles détaillées dans docs/regles.md).",
     ]
+
+
+# --- the member's administrative information (amsn-batch modele fiche-adherent) --------------------
+
+FICHE_SHEET = "Informations"
+FICHE_HELP = {
+    "numero": "Votre N° adhérent. Facultatif pour un adhérent (ses propres informations) ; obligatoire sur chaque "
+              "ligne pour un mandataire, qui n'envoie que pour les adhérents dont il a le mandat.",
+    "tva": "N° de TVA intracommunautaire : FR, 2 caractères de clé et les 9 chiffres de votre SIREN (FR12345678901). "
+           "À renseigner impérativement s'il n'est pas encore connu du service.",
+    "email_facturation": "Adresse e-mail qui reçoit vos factures (facture dématérialisée) : une seule adresse.",
+    "situation": "Seulement si la situation de l'entreprise change : choisissez dans la liste. Plus de personnel, "
+                 "cession de fonds, cessation d'activité ou liquidation judiciaire rendent la déclaration des "
+                 "effectifs « Non saisissable » à partir de la date indiquée.",
+    "date_situation": "Date à laquelle la situation prend effet, JJ/MM/AAAA (obligatoire avec une situation).",
+    "siret": "Seulement si votre SIRET a changé : le nouveau SIRET (14 chiffres). Il n'est pas modifié par le "
+             "fichier : le service facturation vous contactera.",
+    "raison_sociale": "Seulement si la raison sociale a changé : la nouvelle. Elle n'est pas modifiée par le "
+                      "fichier : le service facturation vous contactera.",
+    "type_contact": "Pour ajouter ou remplacer un contact : son type, choisi dans la liste (un contact par type ; "
+                    "le nouveau remplace l'ancien).",
+    "nom": "Nom du contact (obligatoire pour un contact).",
+    "prenom": "Prénom du contact.",
+    "email": "Adresse e-mail du contact (obligatoire pour un contact) : le Dirigeant et le Responsable ressources "
+             "humaines peuvent y recevoir le mot de passe de l'espace adhérent.",
+    "telephone": "Téléphone du contact : 10 chiffres (02 76 08 12 23) ou +33 6 12 34 56 78.",
+}
+
+
+def fiche_model() -> Model:
+    """The template of the fiche adhérent: every column of its vocabulary, lists of situations and contact types."""
+    lists = {"Changement de situation": [s["libelle"] for s in load_toml("statuts.toml").values()],
+             "Type de contact": [t["libelle"] for t in load_toml("types_contact.toml").values()]}
+
+    def choice(key: str) -> tuple[str, bool] | None:
+        return {"situation": ("Changement de situation", True), "type_contact": ("Type de contact", True)}.get(key)
+
+    intro = [
+        "Informations administratives de l'adhérent – mode d'emploi",
+        "",
+        "1. Remplissez la feuille « Informations » : une ligne par information (un contact, le N° de TVA, "
+        "l'adresse de facturation, un changement de situation…), plusieurs sur une même ligne si vous voulez. "
+        "Une cellule laissée vide ne change rien.",
+        "2. Le N° de TVA intracommunautaire est à renseigner impérativement ; vérifiez l'adresse e-mail de "
+        "facturation et de dématérialisation, qui reçoit vos factures.",
+        "3. Un nouveau SIRET ou une nouvelle raison sociale ne sont pas modifiés par le fichier : votre demande est "
+        "transmise au service facturation (comptabilite@amsn.fr), qui vous contactera.",
+        "4. Enregistrez au format Excel (.xlsx) ou CSV (séparateur point-virgule) et déposez le fichier dans votre "
+        "dossier de dépôt. L'accusé de réception dit ligne par ligne ce qui a été pris en compte.",
+    ]
+    return Model(FICHE_SHEET, list(vocabulary("fiche").fields), lists, choice, ("numero", "siret", "tva", "telephone"),
+                 ("date_situation",), intro, lambda f: FICHE_HELP.get(f.key, ""))

@@ -36,6 +36,7 @@ class Member:
     centre: str | None = None
     statut: str | None = None
     establishments: list[Establishment] = field(default_factory=list)
+    statut_depuis: str = ""  # ISO day the situation took effect (a member's fiche); '' when the registry gave it undated
 
 
 @dataclass
@@ -93,7 +94,7 @@ def sender_names(conn: sqlite3.Connection) -> dict[str, str]:
     return names
 
 
-_MEMBER_COLUMNS = "numero, " + ", ".join(f"COALESCE({f}, '') AS {f}" for f in ADHERENT_FIELDS)
+_MEMBER_COLUMNS = "numero, " + ", ".join(f"COALESCE({f}, '') AS {f}" for f in (*ADHERENT_FIELDS, "statut_depuis"))
 
 
 def members(conn: sqlite3.Connection, numbers: list[str] | None = None) -> list[Member]:
@@ -173,6 +174,8 @@ def _upsert(conn, table: str, key_col: str, key: str, row: dict, objet: str, sou
         return
     old = current[0]
     changes = {k: v for k, v in row.items() if (old.get(k) or "") != (v or "")}
+    if "statut" in changes and old.get("statut_depuis"):  # staff set the situation: a member's dated one is over
+        changes["statut_depuis"] = None
     if changes:
         sets = ", ".join(f"{k}=?" for k in changes)
         conn.execute(f"UPDATE {table} SET {sets}, maj_le=? WHERE {key_col}=?", (*changes.values(), now, key))
