@@ -12,9 +12,10 @@ from ..read import UnreadableFile
 from ..read.kind import head_rows
 from .base import Checked, Kind
 from .declaration import DECLARATION
+from .dsn import DSN
 from .employees import EMPLOYEES
 
-KINDS: tuple[Kind, ...] = (DECLARATION, EMPLOYEES)
+KINDS: tuple[Kind, ...] = (DSN, DECLARATION, EMPLOYEES)
 DEFAULT = EMPLOYEES
 
 
