@@ -253,3 +253,40 @@ def test_valider_checks_a_dsn_without_recording_it(ws, tmp_path):
     out = ws.cli("valider", str(path), "--expediteur", "10001", "--sortie", str(tmp_path / "essai")).stdout
     assert "2 ligne(s), 1 acceptée(s), 1 refusée(s)" in out
     assert ws.sql("SELECT count(*) FROM salaries") == [(0,)] and ws.sql("SELECT count(*) FROM dsn_mois") == [(0,)]
+
+
+def test_declarations_the_service_cannot_take(ws):
+    rng = random.Random(6)
+    siret, second = ws.registry.members["10001"]
+    cases = {
+        "arret.txt": ([_decl(siret, D(2026, 3, 1), _staff(rng, 1), nature="04")], "DSN_NATURE"),
+        "melange.txt": ([_decl(siret, D(2026, 3, 1), _staff(rng, 1)),
+                         _decl(second, D(2026, 3, 1), _staff(rng, 1), nature="07")], "DSN_NATURES_MELANGEES"),
+        "double.txt": ([_decl(siret, D(2026, 3, 1), _staff(rng, 1)), _decl(siret, D(2026, 4, 1), _staff(rng, 1))],
+                       "DSN_ETABLISSEMENT_EN_DOUBLE"),
+    }
+    for name, (declarations, _) in cases.items():
+        write_dsn(ws.drop("10001", name), declarations)
+    path = write_dsn(ws.drop("10001", "sans-nic.txt"), [_decl(siret, D(2026, 3, 1), _staff(rng, 1))], total_delta=-1)
+    path.write_bytes(b"".join(line for line in path.read_bytes().splitlines(keepends=True)
+                               if not line.startswith(b"S21.G00.11.001")))
+    cases["sans-nic.txt"] = ([], "DSN_BLOC_MANQUANT")
+    _traiter(ws)
+    for name, (_, code) in cases.items():
+        ack = ws.ack("10001", name[:-4])
+        assert ack["statut"] == "rejete" and code in _codes(ack), (name, _codes(ack))
+    assert ws.sql("SELECT count(*) FROM salaries") == [(0,)]
+
+
+def test_an_individual_without_contract_is_refused(ws):
+    rng = random.Random(7)
+    siret = ws.registry.members["10001"][0]
+    staff = _staff(rng, 3)
+    staff[2].contracts = []
+    write_dsn(ws.drop("10001", "dsn.txt"), [_decl(siret, D(2026, 3, 1), staff)])
+    _traiter(ws)
+    ack = ws.ack("10001", "dsn")
+    assert (ack["statut"], ack["lignes_acceptees"]) == ("accepte_partiellement", 2)
+    refusal = next(c for c in ack["constats"] if c["code"] == "DSN_SANS_CONTRAT")
+    assert refusal["nom"] == staff[2].nom and refusal["gravite"] == "bloquant"
+    assert not any(c["code"] == "CHAMP_OBLIGATOIRE" for c in ack["constats"])
