@@ -141,7 +141,7 @@ def test_payroll_firm_needs_a_mandate_for_every_establishment(ws):
 
     both = ws.registry.members["10003"][0]
     write_dsn(ws.drop("PAIE01", "dsn-cabinet-2.txt"), [_decl(mandated, D(2026, 3, 1), _staff(rng, 3)),
-                                                       _decl(both, D(2026, 3, 1), _staff(rng, 2))])
+                                                       _decl(both, D(2026, 4, 1), _staff(rng, 2))])
     _traiter(ws)
     ack = ws.ack("PAIE01", "dsn-cabinet-2")
     assert (ack["statut"], ack["entrees"]) == ("accepte", 5)

@@ -83,7 +83,7 @@ def check_dsn(conn, path: Path, sender_code: str, settings: Settings, sha: str |
     older = [d for d in declarations if d.siret in last and d.siret in own and d.month < last[d.siret]]
     notes = Findings()
     if older:
-        known = set(zip(existing["adherent"], existing["nir"]))
+        known = set(zip(existing["adherent"].tolist(), existing["nir"].tolist()))
         keyed = rules.with_key(people.nir13)
         owner = np.array([establishments.get(s, "") for s in people.cells["siret"]], dtype=object)
         drop = np.isin(people.declaration, [d.index for d in older]) & np.array(
@@ -121,9 +121,9 @@ def check_dsn(conn, path: Path, sender_code: str, settings: Settings, sha: str |
     if len(applied):
         exits = applied[(applied["date_sortie"].fillna("") != "") & (applied["pos"].astype(np.int64) >= 0)]
         pos = exits["pos"].to_numpy(dtype=np.int64)
-        motifs = spec_motifs()
+        motifs = rules.spec()["motifs_fin"]
         notes.add_rows("DSN_FIN_CONTRAT", pos, "date_sortie", people.cells["date_sortie"][pos],
-                       date=[rules_fr(d) for d in exits["date_sortie"]], motif=people.motif[pos],
+                       date=[_fr(d) for d in exits["date_sortie"]], motif=people.motif[pos],
                        libelle=[motifs.get(m, "motif non précisé" if not m else "motif inconnu") for m in people.motif[pos]])
         ends = [(int(people.lines["date_sortie"][p]), a, n, s, d, people.motif[p], people.contract_number[p])
                 for p, a, n, s, d in zip(pos, exits["adherent"], exits["nir"], exits["siret"], exits["date_sortie"])]
@@ -139,11 +139,7 @@ def check_dsn(conn, path: Path, sender_code: str, settings: Settings, sha: str |
     return DsnChecked(checked, months, ends)
 
 
-def spec_motifs() -> dict[str, str]:
-    return rules.spec()["motifs_fin"]
-
-
-def rules_fr(iso) -> str:
+def _fr(iso) -> str:
     return dt.date.fromisoformat(str(iso)).strftime("%d/%m/%Y") if iso else ""
 
 
@@ -152,16 +148,17 @@ def _continued_hires(people: rules.People, existing: pd.DataFrame, establishment
     (a CDD followed by a CDI, a contract renewed): the employment goes on; an earlier start corrects it."""
     if existing is None or existing.empty or not len(people):
         return
-    present = existing[existing["present"] == 1]
-    stored = dict(zip(zip(present["adherent"], present["nir"]), present["date_embauche"]))
-    if not stored:
+    present = existing.loc[existing["present"] == 1, ["adherent", "nir", "date_embauche"]]
+    if present.empty:
         return
-    owner = [establishments.get(s, "") for s in people.cells["siret"]]
-    dsn_iso = rules._iso(people.cells["date_embauche"])
-    for i, (a, n) in enumerate(zip(owner, people.cells["nir"])):
-        old = stored.get((a, n))
-        if old and dsn_iso[i] and old <= dsn_iso[i]:
-            people.cells["date_embauche"][i] = f"{old[8:10]}{old[5:7]}{old[0:4]}"
+    siret = pd.Series(people.cells["siret"], dtype=object)
+    rows = pd.DataFrame({"adherent": siret.map(establishments).fillna("").astype(object),
+                         "nir": pd.Series(people.cells["nir"], dtype=object)})
+    old = rows.merge(present.astype(object), how="left", on=["adherent", "nir"])["date_embauche"].fillna("").to_numpy(dtype=object)
+    new = rules.iso_dates(people.cells["date_embauche"])
+    keep = (old != "") & (new != "") & (old <= new)
+    if keep.any():
+        people.cells["date_embauche"][keep] = [f"{d[8:10]}{d[5:7]}{d[0:4]}" for d in old[keep]]
 
 
 def _merge(found: Findings, notes: Findings, people: rules.People) -> pd.DataFrame:

@@ -203,10 +203,10 @@ def people(dsn: DsnFile, declarations: list[Declaration]) -> People:
     good = end_con >= 0
     c_end[end_con[good]], c_end_line[end_con[good]], c_motif[end_con[good]] = e_date[good], e_line[good], e_motif[good]
 
-    frame = pd.DataFrame({"ind": con_ind, "start": _iso(c["date_embauche"][0]), "end": c_end, "pos": np.arange(nc)})
+    frame = pd.DataFrame({"ind": con_ind, "start": iso_dates(c["date_embauche"][0]), "end": c_end, "pos": np.arange(nc)})
     frame = frame[frame["ind"] >= 0]
     frame["running"] = frame["end"] == ""
-    frame["end_iso"] = _iso(frame["end"].to_numpy(dtype=object))
+    frame["end_iso"] = iso_dates(frame["end"].to_numpy(dtype=object))
     main = frame.sort_values(["ind", "running", "start", "end_iso"], ascending=[True, False, False, False],
                              kind="stable").drop_duplicates("ind")
     dated = frame[frame["start"] != ""]
@@ -248,7 +248,7 @@ def _decl_lines(dsn: DsnFile, rub: str, decl: np.ndarray, block: int, n: int) ->
     return line
 
 
-def _iso(values: np.ndarray) -> np.ndarray:
+def iso_dates(values: np.ndarray) -> np.ndarray:
     """JJMMAAAA → AAAA-MM-JJ for sorting ('' when not 8 digits)."""
     s = pd.Series(values, dtype=object).fillna("").astype(str)
     ok = s.str.fullmatch(r"\d{8}")
@@ -258,9 +258,15 @@ def _iso(values: np.ndarray) -> np.ndarray:
 def with_key(nir13: np.ndarray) -> np.ndarray:
     """The DSN's 13-character NIR with its key (97 − number mod 97; 2A/2B count as 19/18); anything else as
     written, for the NIR checks to say what is wrong with it."""
-    codes, uniques = pd.factorize(pd.Series(nir13, dtype=object))
-    done = np.array([_keyed(u) for u in uniques] + [""], dtype=object)
-    return done[codes]
+    text = pd.Series(nir13, dtype=object).fillna("").astype(str).str.strip().str.upper()
+    out = text.to_numpy(dtype=object).copy()
+    digits = text.str.fullmatch(r"\d{13}").to_numpy(dtype=bool)
+    if digits.any():  # in integers: 13 digits fit in 64 bits
+        number = text[digits].astype(np.int64).to_numpy()
+        out[digits] = (text[digits] + pd.Series(97 - number % 97, index=text[digits].index).astype(str).str.zfill(2)).to_numpy(dtype=object)
+    for i in np.flatnonzero(~digits):  # Corsica (2A, 2B) and malformed ones: few
+        out[i] = _keyed(out[i])
+    return out
 
 
 def _keyed(v: str) -> str:
@@ -273,28 +279,18 @@ def _keyed(v: str) -> str:
     return f"{v}{97 - int(digits) % 97:02d}"
 
 
-def month_cell(d: Declaration) -> str:
-    """The date of a monthly DSN's staff list, for the employee rules: the last day of the month before."""
-    return d.before.strftime("%d/%m/%Y")
-
-
 def table(p: People, declarations: list[Declaration]) -> tuple[Table, dict[str, str]]:
     """The rows as a Table for rules.employees, and the header of each field (its rubrique). A monthly DSN
-    is a full staff list (dated the day before its month: see `Declaration.before`); an FCTU is exits."""
-    by_index = {d.index: d for d in declarations}
+    is a full staff list (no `Mouvement` column; its leavers' exit date, the day before its month, is the
+    caller's: see `Declaration.before`); an FCTU gives exits."""
     fctu = any(d.usage == "fin_contrat" for d in declarations)
     keys = ["nom", "nom_usage", "prenom", "nir", "date_naissance", "siret", "date_embauche", "date_sortie", "contrat",
             "poste", "pcs"]
     columns = {k: rubrique(k) for k in keys}
-    data = {columns[k]: pd.Series(p.cells[k], dtype=object) for k in keys}
+    data = {columns[k]: pd.Series(p.cells[k], dtype="str") for k in keys}  # Arrow text, as the CSV reader gives
     if fctu:
         columns["mouvement"] = rubrique("mouvement")
-        data[columns["mouvement"]] = pd.Series(np.full(len(p), "Sortie", dtype=object), dtype=object)
-    else:
-        columns["date_liste"] = rubrique("date_liste")
-        cells = np.array([month_cell(by_index[int(i)]) if int(i) in by_index and by_index[int(i)].month else ""
-                          for i in p.declaration], dtype=object)
-        data[columns["date_liste"]] = pd.Series(cells, dtype=object)
+        data[columns["mouvement"]] = pd.Series(np.full(len(p), "Sortie", dtype=object), dtype="str")
     frame = pd.DataFrame(data)
     t = Table(list(frame.columns), frame, p.line.astype(np.int64), 1, np.zeros(len(p), dtype=bool), "dsn")
     return t, columns

@@ -687,17 +687,17 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
     by = ctx.list_scope
     if len(existing):
         current = existing[existing["present"] == 1]
-        listed = set(zip(keys.loc[keyed, "adherent"], keys.loc[keyed, "nir"]))
+        listed = set(zip(keys.loc[keyed, "adherent"].tolist(), keys.loc[keyed, "nir"].tolist()))  # lists: no Arrow iteration
         scope = set(r.out[by][r.out["adherent"] != ""]) - ctx.list_exclude
         in_scope = current[current[by].isin(scope)]
-        gone = in_scope[[(a, n) not in listed for a, n in zip(in_scope["adherent"], in_scope["nir"])]]
+        gone = in_scope[[(a, n) not in listed for a, n in zip(in_scope["adherent"].tolist(), in_scope["nir"].tolist())]]
     else:
         gone = pd.DataFrame(columns=list(dict.fromkeys(["adherent", "nir", "nom", "prenom", by])))
         scope = set()
     new_pos = accepted.loc[accepted["action"] == "entree", "pos"].to_numpy()
     f.add_rows("LISTE_ENTREE", new_pos, None, "")
     if len(gone):
-        gone_dates = np.array([ctx.list_dates.get(k, list_date) for k in gone[by]], dtype=object)
+        gone_dates = np.array([ctx.list_dates.get(k, list_date) for k in gone[by].tolist()], dtype=object)
         f.add_rows("LISTE_SORTIE", np.full(len(gone), FILE), "nir", gone["nir"].to_numpy(), nom=gone["nom"].to_numpy(),
                    prenom=gone["prenom"].to_numpy(), adherent=gone["adherent"].to_numpy(),
                    date=[_fr(d) for d in gone_dates], **({"etablissement": gone[by].to_numpy()} if by != "adherent" else {}))
@@ -710,7 +710,7 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
     if len(existing):
         staff = existing[existing["present"] == 1].groupby(by).size()
         out = gone.groupby(by).size() if len(gone) else pd.Series(dtype=int)
-        owner = dict(zip(existing[by], existing["adherent"]))
+        owner = dict(zip(existing[by].tolist(), existing["adherent"].tolist()))
         for key in sorted(scope):
             total, leaving_n = int(staff.get(key, 0)), int(out.get(key, 0))
             if total and leaving_n / total > ctx.exit_threshold:
