@@ -290,3 +290,24 @@ def test_an_individual_without_contract_is_refused(ws):
     refusal = next(c for c in ack["constats"] if c["code"] == "DSN_SANS_CONTRAT")
     assert refusal["nom"] == staff[2].nom and refusal["gravite"] == "bloquant"
     assert not any(c["code"] == "CHAMP_OBLIGATOIRE" for c in ack["constats"])
+
+
+def test_january_prefill_counts_the_staff_of_31_december_from_the_dsn(ws):
+    """December: four employees. January's DSN (processed before the campaign is prepared): two resigned on
+    10 January, one hired on 5 January. The pre-filled 2027 declaration counts the four of 31 December."""
+    rng = random.Random(12)
+    siret, other = ws.registry.members["10001"]
+    staff = _staff(rng, 4)
+    write_dsn(ws.drop("10001", "dsn-2026-12.txt"), [_decl(siret, D(2026, 12, 1), staff)])
+    _traiter(ws)
+    for p in staff[:2]:
+        p.contracts[0].end, p.contracts[0].motif = D(2027, 1, 10), "059"
+    january = staff + [person(rng, "JANVIER", "Nina", D(2027, 1, 5))]
+    write_dsn(ws.drop("10001", "dsn-2027-01.txt"), [_decl(siret, D(2027, 1, 1), january)])
+    _traiter(ws)
+    assert ws.sql("SELECT count(*) FROM salaries WHERE present = 1") == [(3,)]
+    ws.cli("declaration", "preparer", "--annee", "2027")
+    text = (ws.outbox / "10001" / "declarations" / "declaration-effectifs-2027-10001.csv").read_text(encoding="utf-8-sig")
+    rows = {r.split(";")[3]: r.split(";") for r in text.splitlines()[1:]}
+    assert rows[siret][-1] == "4" and rows[siret][4] == "4"  # all SI, as of 31/12/2026
+    assert rows[other][-1] == "0"  # no DSN there: the store's count, as before

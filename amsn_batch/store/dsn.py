@@ -38,3 +38,21 @@ def ends_of(conn: sqlite3.Connection, adherent: str) -> list[dict]:
     """The contract ends recorded for an adhérent's employees, oldest first."""
     return records(conn, "SELECT ligne, nir, siret, date_fin, motif, numero_contrat, fichier_id FROM dsn_fins "
                          "WHERE adherent = ? ORDER BY date_fin, id", (adherent,))
+
+
+def employed_on(conn: sqlite3.Connection, adherent: str, day: str, since_month: str) -> list[tuple[str, str | None, str | None]]:
+    """(siret, categorie, determinants) of the adhérent's employees under contract on `day` (ISO), in its
+    establishments whose latest monthly DSN is `since_month` ('AAAA-MM') or later: hired on or before that
+    day, not gone before it."""
+    return conn.execute(
+        "SELECT v.siret, v.categorie, v.determinants FROM salaries_actuels v JOIN dsn_mois d ON d.siret = v.siret "
+        "WHERE v.adherent = ? AND d.mois >= ? AND v.date_embauche <= ? "
+        "AND (v.date_sortie IS NULL OR v.date_sortie = '' OR v.date_sortie >= ?)",
+        (adherent, since_month, day, day)).fetchall()
+
+
+def establishments_with_dsn(conn: sqlite3.Connection, adherent: str, since_month: str) -> set[str]:
+    """The adhérent's establishments whose latest monthly DSN is `since_month` or later."""
+    return {r[0] for r in conn.execute(
+        "SELECT d.siret FROM dsn_mois d JOIN etablissements e ON e.siret = d.siret WHERE e.adherent = ? AND d.mois >= ?",
+        (adherent, since_month))}
