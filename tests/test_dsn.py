@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -104,7 +105,8 @@ def test_months_of_one_establishment(ws):
 
     # an older month after a newer one: February has staff[3] (known: left untouched) and someone never seen
     seasonal = person(rng, "SAISON", "Hugo", D(2026, 2, 2), nature="02", number="S0001", end=D(2026, 2, 20))
-    write_dsn(ws.drop("10001", "dsn-2026-02.txt"), [_decl(siret, D(2026, 2, 1), staff + [seasonal])])
+    february = [replace(p, contracts=[replace(c, end=None) for c in p.contracts]) for p in staff]  # all still there
+    write_dsn(ws.drop("10001", "dsn-2026-02.txt"), [_decl(siret, D(2026, 2, 1), february + [seasonal])])
     _traiter(ws)
     ack = ws.ack("10001", "dsn-2026-02")
     older = next(c for c in ack["constats"] if c["code"] == "DSN_MOIS_ANTERIEUR")
@@ -311,3 +313,32 @@ def test_january_prefill_counts_the_staff_of_31_december_from_the_dsn(ws):
     rows = {r.split(";")[3]: r.split(";") for r in text.splitlines()[1:]}
     assert rows[siret][-1] == "4" and rows[siret][4] == "4"  # all SI, as of 31/12/2026
     assert rows[other][-1] == "0"  # no DSN there: the store's count, as before
+
+
+def test_a_late_month_corrects_inferred_exits_and_changes_nothing_newer(ws):
+    """March, then May, then April arrives late. May leaves out X (no end: exit inferred on 30 April); April
+    has X's real end (20 April), Y's job as it was in April (May's stands), and Z hired and gone in April."""
+    rng = random.Random(21)
+    siret = ws.registry.members["10001"][0]
+    staff = _staff(rng, 10)
+    x, y = staff[0], staff[1]
+    write_dsn(ws.drop("10001", "mars.txt"), [_decl(siret, D(2026, 3, 1), staff)])
+    _traiter(ws)
+    y.contracts[0].job, y.contracts[0].pcs = "Chef de rayon", "462a"
+    write_dsn(ws.drop("10001", "mai.txt"), [_decl(siret, D(2026, 5, 1), staff[1:])])
+    _traiter(ws)
+    assert _employee(ws, full_nir(x.nir13))["date_sortie"] == "2026-04-30"
+    x.contracts[0].end, x.contracts[0].motif = D(2026, 4, 20), "059"
+    y.contracts[0].job, y.contracts[0].pcs = "Vendeuse", "552a"
+    z = person(rng, "AVRIL", "Zoé", D(2026, 4, 6), nature="02", end=D(2026, 4, 24), number="Z0001")
+    write_dsn(ws.drop("10001", "avril.txt"), [_decl(siret, D(2026, 4, 1), staff + [z])])
+    _traiter(ws)
+    ack = ws.ack("10001", "avril")
+    assert ack["statut"] == "accepte" and (ack["entrees"], ack["sorties"], ack["modifications"]) == (1, 0, 1)
+    assert "SORTIE_CORRIGEE" in _codes(ack) and "DSN_ABSENT" not in _codes(ack)
+    assert "(9 salarié(s) laissé(s) de côté)" in next(c["message"] for c in ack["constats"] if c["code"] == "DSN_MOIS_ANTERIEUR")
+    assert _employee(ws, full_nir(x.nir13))["date_sortie"] == "2026-04-20"
+    assert (_employee(ws, full_nir(y.nir13))["poste"], _employee(ws, full_nir(y.nir13))["present"]) == ("Chef de rayon", 1)
+    zoe = _employee(ws, full_nir(z.nir13))
+    assert (zoe["present"], zoe["date_embauche"], zoe["date_sortie"]) == (0, "2026-04-06", "2026-04-24")
+    assert ws.sql("SELECT mois FROM dsn_mois") == [("2026-05",)]

@@ -82,12 +82,8 @@ def check_dsn(conn, path: Path, sender_code: str, settings: Settings, sha: str |
     own = {d.siret for d in declarations if establishments.get(d.siret) in sender.adherents}
     older = [d for d in declarations if d.siret in last and d.siret in own and d.month < last[d.siret]]
     notes = Findings()
-    if older:
-        known = set(zip(existing["adherent"].tolist(), existing["nir"].tolist()))
-        keyed = rules.with_key(people.nir13)
-        owner = np.array([establishments.get(s, "") for s in people.cells["siret"]], dtype=object)
-        drop = np.isin(people.declaration, [d.index for d in older]) & np.array(
-            [(a, n) in known for a, n in zip(owner, keyed)], dtype=bool)
+    if older:  # what the newer month recorded stands: see _older_rows
+        drop = _older_rows(people, older, existing, establishments)
         for d in older:
             notes.add_file("DSN_MOIS_ANTERIEUR", None, "", mois=rules.month_fr(d.month), dernier=rules.month_fr(last[d.siret]),
                            etablissement=d.siret, ignores=int((drop & (people.declaration == d.index)).sum()), ligne=d.line)
@@ -141,6 +137,19 @@ def check_dsn(conn, path: Path, sender_code: str, settings: Settings, sha: str |
 
 def _fr(iso) -> str:
     return dt.date.fromisoformat(str(iso)).strftime("%d/%m/%Y") if iso else ""
+
+
+def _older_rows(people: rules.People, older: list[rules.Declaration], existing: pd.DataFrame,
+                establishments: dict[str, str]) -> np.ndarray:
+    """The rows of declarations older than the month applied that are left out: an employee the store has
+    present (the newer month has them), or one who has left and whom this month shows without an end (they
+    left later). Kept: people the store has never seen, and the end of a contract of someone who has left
+    (its date, the DSN's own, corrects an exit inferred from an absence)."""
+    state = dict(zip(zip(existing["adherent"].tolist(), existing["nir"].tolist()), existing["present"].tolist()))
+    owner = [establishments.get(s, "") for s in people.cells["siret"]]
+    present = np.array([state.get(k, -1) for k in zip(owner, rules.with_key(people.nir13))], dtype=np.int64)
+    ended = people.cells["date_sortie"] != ""
+    return np.isin(people.declaration, [d.index for d in older]) & ((present == 1) | ((present == 0) & ~ended))
 
 
 def _continued_hires(people: rules.People, existing: pd.DataFrame, establishments: dict[str, str]) -> None:
