@@ -342,3 +342,25 @@ def test_a_late_month_corrects_inferred_exits_and_changes_nothing_newer(ws):
     zoe = _employee(ws, full_nir(z.nir13))
     assert (zoe["present"], zoe["date_embauche"], zoe["date_sortie"]) == (0, "2026-04-06", "2026-04-24")
     assert ws.sql("SELECT mois FROM dsn_mois") == [("2026-05",)]
+
+
+def test_a_move_between_two_establishments_of_one_member(ws):
+    """One file, the two establishments of 10001: a contract ends in the first, another runs in the second."""
+    rng = random.Random(30)
+    first, second = ws.registry.members["10001"]
+    mover = person(rng, "MOBILE", "Yves", D(2024, 9, 2))
+    staff = _staff(rng, 5)
+    write_dsn(ws.drop("10001", "mars.txt"), [_decl(first, D(2026, 3, 1), [mover] + staff)])
+    _traiter(ws)
+    leaving = replace(mover, contracts=[replace(mover.contracts[0], end=D(2026, 4, 14), motif="059")])
+    arriving = replace(mover, contracts=[Contract(D(2026, 4, 15), job="Chef de rayon", pcs="462a", number="B0001")])
+    write_dsn(ws.drop("10001", "avril.txt"), [_decl(first, D(2026, 4, 1), [leaving] + staff),
+                                             _decl(second, D(2026, 4, 1), [arriving])])
+    _traiter(ws)
+    ack = ws.ack("10001", "avril")
+    assert (ack["statut"], ack["entrees"], ack["sorties"], ack["modifications"]) == ("accepte", 0, 0, 1)
+    assert "DOUBLON_FICHIER" not in _codes(ack) and "DSN_ABSENT" not in _codes(ack)
+    note = next(c for c in ack["constats"] if c["code"] == "DSN_CHANGEMENT_ETABLISSEMENT")
+    assert first in note["message"] and "14/04/2026" in note["message"] and note["nom"] == "MOBILE"
+    moved = _employee(ws, full_nir(mover.nir13))
+    assert (moved["present"], moved["siret"], moved["poste"], moved["date_embauche"]) == (1, second, "Chef de rayon", "2024-09-02")

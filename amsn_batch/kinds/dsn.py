@@ -99,6 +99,7 @@ def check_dsn(conn, path: Path, sender_code: str, settings: Settings, sha: str |
                 if d.month.endswith("-12"):
                     notes.add_file("DSN_DECEMBRE", None, "", etablissement=d.siret, annee=int(d.month[:4]) + 1,
                                    date=d.month_end.strftime("%d/%m/%Y"), ligne=d.line)
+    people = _transfers(people, establishments, notes)
     rules.row_findings(people, notes)
     _continued_hires(people, existing, establishments)
     table, columns = rules.table(people, declarations)
@@ -137,6 +138,33 @@ def check_dsn(conn, path: Path, sender_code: str, settings: Settings, sha: str |
 
 def _fr(iso) -> str:
     return dt.date.fromisoformat(str(iso)).strftime("%d/%m/%Y") if iso else ""
+
+
+def _transfers(people: rules.People, establishments: dict[str, str], notes: Findings) -> rules.People:
+    """An employee whose contract ends in one establishment of an adhérent while one runs in another of the
+    same adhérent, in the same file, moves: one row, the running contract's (its SIRET is the change), and a
+    notice naming the establishment left."""
+    frame = pd.DataFrame({"adherent": pd.Series(people.cells["siret"], dtype=object).map(establishments).fillna(""),
+                          "nir": pd.Series(people.nir13, dtype=object).fillna(""), "decl": people.declaration,
+                          "ended": people.cells["date_sortie"] != ""})
+    frame = frame[(frame["adherent"] != "") & (frame["nir"] != "")]
+    shared = frame.groupby(["adherent", "nir"])["decl"].transform("nunique") > 1
+    if not shared.any():
+        return people
+    groups = frame[shared].groupby(["adherent", "nir"])["ended"]
+    mixed = frame[shared][groups.transform("any") & ~groups.transform("all")]
+    left = mixed[mixed["ended"]]
+    if left.empty:
+        return people
+    kept = mixed[~mixed["ended"]].reset_index().drop_duplicates(["adherent", "nir"]).set_index(["adherent", "nir"])["index"]
+    drop = np.zeros(len(people), dtype=bool)
+    drop[left.index.to_numpy()] = True
+    position = np.cumsum(~drop) - 1  # a kept row's position once the others are dropped
+    rows = position[kept.loc[list(zip(left["adherent"], left["nir"]))].to_numpy()]
+    ends = rules.iso_dates(people.cells["date_sortie"][left.index.to_numpy()])
+    notes.add_rows("DSN_CHANGEMENT_ETABLISSEMENT", rows, "siret", "", ancien=people.cells["siret"][left.index.to_numpy()],
+                   date=[_fr(d) for d in ends])
+    return people.subset(~drop)
 
 
 def _older_rows(people: rules.People, older: list[rules.Declaration], existing: pd.DataFrame,
