@@ -364,3 +364,33 @@ def test_a_move_between_two_establishments_of_one_member(ws):
     assert first in note["message"] and "14/04/2026" in note["message"] and note["nom"] == "MOBILE"
     moved = _employee(ws, full_nir(mover.nir13))
     assert (moved["present"], moved["siret"], moved["poste"], moved["date_embauche"]) == (1, second, "Chef de rayon", "2024-09-02")
+
+
+def test_a_held_dsn_refused_by_staff_changes_nothing(ws):
+    rng = random.Random(14)
+    siret = ws.registry.members["10001"][0]
+    staff = _staff(rng, 5)
+    write_dsn(ws.drop("10001", "mars.txt"), [_decl(siret, D(2026, 3, 1), staff)])
+    _traiter(ws)
+    write_dsn(ws.drop("10001", "avril.txt"), [_decl(siret, D(2026, 4, 1), staff[:1])])
+    _traiter(ws)
+    ws.cli("liste", "rejeter", "avril.txt", "--motif", "DSN incomplète")
+    ack = ws.ack("10001", "avril")
+    assert ack["statut"] == "rejete" and "LISTE_REFUSEE_SERVICE" in _codes(ack)
+    assert ws.sql("SELECT count(*) FROM salaries WHERE present = 1") == [(5,)]
+    assert ws.sql("SELECT mois FROM dsn_mois") == [("2026-03",)]
+
+
+def test_establishments_that_are_not_the_senders(ws):
+    rng = random.Random(15)
+    own, foreign = ws.registry.members["10001"][0], ws.registry.members["10002"][0]
+    unknown = "98765432100017"
+    write_dsn(ws.drop("10001", "dsn.txt"), [_decl(own, D(2026, 3, 1), _staff(rng, 2)),
+                                           _decl(foreign, D(2026, 3, 1), _staff(rng, 1)),
+                                           _decl(unknown, D(2026, 3, 1), _staff(rng, 1))])
+    _traiter(ws)
+    ack = ws.ack("10001", "dsn")
+    assert (ack["statut"], ack["lignes_acceptees"], ack["lignes_rejetees"]) == ("accepte_partiellement", 2, 2)
+    assert {"SIRET_AUTRE_ADHERENT", "SIRET_INCONNU"} <= set(_codes(ack))
+    assert ws.sql("SELECT DISTINCT adherent FROM salaries") == [("10001",)]
+    assert ws.sql("SELECT siret FROM dsn_mois") == [(own,)]
