@@ -8,7 +8,8 @@ store has present in the establishment and whom the DSN leaves out, without an e
 day of the month: the exit is recorded on the last day of the month before and said in the acknowledgement
 (DSN_ABSENT), and too many of them hold the file as for a full list (`liste valider / rejeter`).
 An FCTU (nature 07) gives the exit alone. A month older than the latest applied for the establishment
-(dsn_mois) changes nothing the store knows: only people the store has never seen are recorded from it.
+(dsn_mois) undoes nothing the newer one recorded: only people the store has never seen, and the real end
+of those who have left, are taken from it. The same file twice is a duplicate (the ledger's SHA-256).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from ..rules.employees import Context, validate
 from ..store import dsn as store_dsn
 from ..store import registry
 from ..store.employees import existing_employees
-from ..vocab import BLOCKING, catalogue
 from ..store.ledger import FileRecord
+from ..vocab import BLOCKING, catalogue
 from .employees import Checked, Employees, _members, _status, check_file
 
 # The full-list findings, said as a DSN says them.
@@ -77,7 +78,6 @@ def check_dsn(conn, path: Path, sender_code: str, settings: Settings, sha: str |
         set(establishments.values()) & set(sender.adherents))
     existing = existing_employees(conn, adherents)
     people = rules.people(dsn, declarations)
-    by_index = {d.index: d for d in declarations}
     last = store_dsn.last_months(conn, sorted({d.siret for d in declarations}))
     own = {d.siret for d in declarations if establishments.get(d.siret) in sender.adherents}
     older = [d for d in declarations if d.siret in last and d.siret in own and d.month < last[d.siret]]
