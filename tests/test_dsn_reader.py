@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from amsn_batch import kinds
 from amsn_batch.read.dsn import INDIVIDU, read_dsn
 from amsn_batch.rules import dsn as rules
 from amsn_batch.rules.catalogue import Findings
@@ -41,7 +42,9 @@ def _write(tmp_path, text: str, encoding: str, newline: str, bom: bytes = b""):
 
 def test_lines_encodings_and_blocks(tmp_path):
     for encoding, newline, bom in (("iso-8859-1", "\r\n", b""), ("utf-8", "\n", b"\xef\xbb\xbf")):
-        dsn = read_dsn(_write(tmp_path, TEXT, encoding, newline, bom))
+        path = _write(tmp_path, TEXT, encoding, newline, bom)
+        assert kinds.detect(path).name == "dsn"  # by content, whatever the name
+        dsn = read_dsn(path)
         assert len(dsn) == 19 and dsn.n_malformed == 0 and dsn.n_lines == 20
         assert dsn.line[:6].tolist() == [1, 2, 3, 4, 5, 7]  # the blank line keeps its number
         assert len(dsn.starts(INDIVIDU)) == 3  # .002 after .004 starts another individual, without its .001
