@@ -273,6 +273,8 @@ def test_declarations_the_service_cannot_take(ws):
     path.write_bytes(b"".join(line for line in path.read_bytes().splitlines(keepends=True)
                                if not line.startswith(b"S21.G00.11.001")))
     cases["sans-nic.txt"] = ([], "DSN_BLOC_MANQUANT")
+    write_dsn(ws.drop("10001", "vide.txt"), [_decl(siret, D(2026, 3, 1), [])])
+    cases["vide.txt"] = ([], "DSN_SANS_SALARIE")
     _traiter(ws)
     for name, (_, code) in cases.items():
         ack = ws.ack("10001", name[:-4])

@@ -78,6 +78,9 @@ def check_dsn(conn, path: Path, sender_code: str, settings: Settings, sha: str |
         set(establishments.values()) & set(sender.adherents))
     existing = existing_employees(conn, adherents)
     people = rules.people(dsn, declarations)
+    if not len(people):  # a DSN without anyone: no staff left, or a file cut short; someone must look
+        f.add_file("DSN_SANS_SALARIE")
+        return _result(f, sha, sender_code, path, received, details=details, lines=_finding_lines(f.frame(), None))
     last = store_dsn.last_months(conn, sorted({d.siret for d in declarations}))
     own = {d.siret for d in declarations if establishments.get(d.siret) in sender.adherents}
     older = [d for d in declarations if d.siret in last and d.siret in own and d.month < last[d.siret]]
