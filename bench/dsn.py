@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.dsn_factory import jjmmaaaa, nir13  # noqa: E402
+from tests.dsn_factory import nir13  # noqa: E402
 from tests.factories import Registry  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "dsn"
@@ -35,7 +35,7 @@ def write_month(path: Path, siret: str, month: int, people: list[dict]) -> int:
     first = f"01{month:02d}2026"
     rows = ["S10.G00.00.001,'BENCH'", "S10.G00.00.002,'BENCH'", "S10.G00.00.003,'1'", "S10.G00.00.005,'01'",
             "S10.G00.00.006,'P26V01'", "S10.G00.00.008,'01'", "S10.G00.01.001,'123456789'", "S10.G00.01.002,'00012'",
-            f"S20.G00.05.001,'01'", "S20.G00.05.002,'01'", "S20.G00.05.003,'11'", "S20.G00.05.004,'1'",
+            "S20.G00.05.001,'01'", "S20.G00.05.002,'01'", "S20.G00.05.003,'11'", "S20.G00.05.004,'1'",
             f"S20.G00.05.005,'{first}'", f"S21.G00.06.001,'{siret[:9]}'", f"S21.G00.06.002,'{siret[9:]}'",
             f"S21.G00.11.001,'{siret[9:]}'", "S21.G00.11.002,'4711D'"]
     append = rows.append
@@ -81,7 +81,7 @@ def next_month(staff: list[dict], seed: int = 7) -> list[dict]:
         p = dict(p)
         r = rng.random()
         if r < 0.02:
-            p["fin"] = f"15022026"
+            p["fin"] = "15022026"
         elif r < 0.12:
             p["poste"], p["pcs"] = "Responsable", "462a"
         out.append(p)

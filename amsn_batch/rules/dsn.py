@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -81,7 +81,6 @@ class People:
     motif: np.ndarray  # S21.G00.62.002 of the exit, '' if none
     contract_number: np.ndarray
     contracts: np.ndarray  # number of contracts
-    extra: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.line)
