@@ -119,12 +119,14 @@ def test_months_of_one_establishment(ws):
 
     # FCTU: the exit alone
     staff[4].contracts[0].end, staff[4].contracts[0].motif = D(2026, 6, 10), "043"
+    staff[4].contracts[0].job, staff[4].contracts[0].pcs = "Autre emploi", "999z"  # not taken from an FCTU
     write_dsn(ws.drop("10001", "fctu.txt"), [_decl(siret, D(2026, 6, 1), [staff[4]], nature="07")])
     _traiter(ws)
     ack = ws.ack("10001", "fctu")
     assert (ack["statut"], ack["sorties"], ack["entrees"]) == ("accepte", 1, 0)
     assert "DSN_FCTU" in _codes(ack) and "DSN_ABSENT" not in _codes(ack)
     assert _employee(ws, full_nir(staff[4].nir13))["date_sortie"] == "2026-06-10"
+    assert (_employee(ws, full_nir(staff[4].nir13))["poste"], _employee(ws, full_nir(staff[4].nir13))["pcs"]) == ("Vendeuse", "552a")
     assert _employee(ws, full_nir(staff[5].nir13))["present"] == 1
     assert ws.sql("SELECT mois FROM dsn_mois WHERE siret = ?", siret) == [("2026-05",)]
 

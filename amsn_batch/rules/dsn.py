@@ -287,7 +287,9 @@ def table(p: People, declarations: list[Declaration]) -> tuple[Table, dict[str, 
             "poste", "pcs"]
     columns = {k: rubrique(k) for k in keys}
     data = {columns[k]: pd.Series(p.cells[k], dtype="str") for k in keys}  # Arrow text, as the CSV reader gives
-    if fctu:
+    if fctu:  # the exit alone: the contract's job, PCS-ESE and nature are not taken as changes
+        for k in ("contrat", "poste", "pcs"):
+            data[columns[k]] = pd.Series(np.full(len(p), "", dtype=object), dtype="str")
         columns["mouvement"] = rubrique("mouvement")
         data[columns["mouvement"]] = pd.Series(np.full(len(p), "Sortie", dtype=object), dtype="str")
     frame = pd.DataFrame(data)
