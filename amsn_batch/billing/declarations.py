@@ -29,6 +29,7 @@ from ..rules.catalogue import Findings, to_rows
 from ..rules.declarations import CATEGORIES, NOT_DECLARABLE, Version
 from ..store import billing as store
 from ..store import declarations as declared
+from ..store import dsn as dsn_store
 from ..store import registry
 from ..store.employees import FileRecord
 from ..tariffs import Billing
@@ -264,8 +265,18 @@ def _context(conn, billing: Billing, sender, day: dt.date, max_cell_chars: int) 
 # --- pre-filled declarations ------------------------------------------------------------------------
 
 
+def dsn_headcount(conn, adherent: str, year: int) -> dict[str, dict[str, int]]:
+    """For the establishments with a DSN of December of the year before (or later), the employees under
+    contract on 31 December, per establishment and category: what the DSN said, not the store's state today."""
+    sirets = dsn_store.establishments_with_dsn(conn, adherent, f"{year - 1}-12")
+    out: dict[str, dict[str, int]] = {s: {c: 0 for c in CATEGORIES} for s in sirets}
+    for siret, category, determinants in dsn_store.employed_on(conn, adherent, f"{year - 1}-12-31", f"{year - 1}-12"):
+        out[siret][employee_category(category, determinants)] += 1
+    return out
+
+
 def prefill_rows(conn, adherent: str, name: str, year: int) -> list[list[object]]:
-    counts = store_headcount(conn, adherent)
+    counts = store_headcount(conn, adherent) | dsn_headcount(conn, adherent, year)
     rows = []
     for est in registry.establishment_list(conn, adherent):
         c = counts.get(est.siret, {k: 0 for k in CATEGORIES})

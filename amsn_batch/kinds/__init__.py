@@ -12,10 +12,11 @@ from ..read import UnreadableFile
 from ..read.kind import head_rows
 from .base import Checked, Kind
 from .declaration import DECLARATION
+from .dsn import DSN
 from .employees import EMPLOYEES
 from .fiche import FICHE
 
-KINDS: tuple[Kind, ...] = (DECLARATION, FICHE, EMPLOYEES)
+KINDS: tuple[Kind, ...] = (DSN, DECLARATION, FICHE, EMPLOYEES)
 DEFAULT = EMPLOYEES
 
 

@@ -148,10 +148,14 @@ def plan_rejects(source: Path, statut: str, findings: list[dict], *, max_rows: i
     import numpy as np
 
     from ..read import UnreadableFile, read_table  # lazy, like numpy: read/ loads pandas (see above)
+    from ..read.dsn import is_dsn
     from ..read.headers import map_headers
 
     if statut not in ("rejete", "accepte_partiellement") or not source.is_file():
         return RejectsOutcome(None)
+    with open(source, "rb") as fh:
+        if is_dsn(fh.read(64)):  # the payroll software makes a DSN again: no workbook to correct it in
+            return RejectsOutcome(None)
     vocab = vocabulary(kind)
     try:
         table = read_table(source, vocab, max_file_rows, max_columns)

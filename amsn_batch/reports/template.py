@@ -208,6 +208,8 @@ def _notice_intro() -> list[str]:
         "été pris en compte et ce qui est à corriger.",
         "Pour envoyer la liste complète de votre personnel plutôt que des mouvements, supprimez la colonne Mouvement : "
         "les entrées, modifications et sorties seront déduites (règles détaillées dans docs/regles.md).",
+        "Vous pouvez aussi déposer tel quel le fichier DSN mensuel produit par votre logiciel de paie (une ou "
+        "plusieurs DSN par fichier) : il est reconnu à son contenu et contrôlé par les mêmes règles.",
     ]
 
 

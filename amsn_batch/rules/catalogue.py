@@ -143,16 +143,19 @@ def _cells(table: Table | None, header: str | None, pos: np.ndarray) -> np.ndarr
 
 def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: dict[str, str],
             masked: frozenset[str] = frozenset({"nir"}), *, table: Table | None = None,
-            members: Members | None = None) -> pd.DataFrame:
+            members: Members | None = None, at_lines: np.ndarray | None = None) -> pd.DataFrame:
     """Findings as the sender reads them (ROW_COLUMNS): ligne, colonne (header as written), valeur (masked
     where sensitive), code, gravite, message, then the column's Excel letter and, from the file's own cells
     (`table`), the person (nom, prénom, NIR masked) and the member the line is for (`members`). File-level
     findings sit on the header line; a finding about someone not in the file (a full list's leaver) names
-    them from its parameters."""
+    them from its parameters. `at_lines`: each finding's line, when the file says better than its row (a DSN:
+    the line of the rubrique); a DSN's columns have no letter."""
     cat = catalogue()
     members = members or Members()
     pos = frame["pos"].to_numpy()
     ligne = np.where(pos >= 0, lines[np.clip(pos, 0, None)] if len(lines) else 0, header_line)
+    if at_lines is not None:
+        ligne = np.asarray(at_lines, dtype=np.int64)
     params_list = frame["params"].tolist()
     colonne = [columns.get(f, "") if f else p.get("colonne", "") for f, p in zip(frame["field"], params_list)]
     valeur = [mask_nir(v) if f in masked else _cap("" if v is None else str(v)) for f, v in zip(frame["field"], frame["value"])]
@@ -162,7 +165,7 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
         if field_ in masked:
             p.pop("valeur", None)
         messages.append(render(cat[code], p))
-    index = {h: column_letter(i) for i, h in enumerate(table.headers)} if table is not None else {}
+    index = {h: column_letter(i) for i, h in enumerate(table.headers)} if table is not None and table.format != "dsn" else {}
     nom, prenom = _cells(table, columns.get("nom"), pos), _cells(table, columns.get("prenom"), pos)
     nir = _cells(table, columns.get("nir"), pos)
     siret = _cells(table, columns.get("siret"), pos)

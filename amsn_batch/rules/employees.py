@@ -60,6 +60,12 @@ class Context:
     received: dt.date | None = None  # when the file came in (a full list's date by default)
     today: dt.date | None = None
     exit_threshold: float = 0.20  # a full list exiting more than this share of a member's staff is held
+    # A full list is the whole staff of each adhérent it names ("adherent"), or of each establishment ("siret":
+    # a DSN); `list_exclude`: scopes it names but may not empty (an older DSN month); `list_dates`: the exit
+    # date of the employees missing from a scope, when not the list's date.
+    list_scope: str = "adherent"
+    list_exclude: frozenset[str] = frozenset()
+    list_dates: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -678,33 +684,38 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
 
     accepted = _accepted(r, f)
     existing = ctx.existing
+    by = ctx.list_scope
     if len(existing):
         current = existing[existing["present"] == 1]
-        listed = set(zip(keys.loc[keyed, "adherent"], keys.loc[keyed, "nir"]))
-        scope = set(r.out["adherent"][r.out["adherent"] != ""])
-        in_scope = current[current["adherent"].isin(scope)]
-        gone = in_scope[[(a, n) not in listed for a, n in zip(in_scope["adherent"], in_scope["nir"])]]
+        listed = set(zip(keys.loc[keyed, "adherent"].tolist(), keys.loc[keyed, "nir"].tolist()))  # lists: no Arrow iteration
+        scope = set(r.out[by][r.out["adherent"] != ""]) - ctx.list_exclude
+        in_scope = current[current[by].isin(scope)]
+        gone = in_scope[[(a, n) not in listed for a, n in zip(in_scope["adherent"].tolist(), in_scope["nir"].tolist())]]
     else:
-        gone = pd.DataFrame(columns=["adherent", "nir", "nom", "prenom"])
+        gone = pd.DataFrame(columns=list(dict.fromkeys(["adherent", "nir", "nom", "prenom", by])))
         scope = set()
     new_pos = accepted.loc[accepted["action"] == "entree", "pos"].to_numpy()
     f.add_rows("LISTE_ENTREE", new_pos, None, "")
     if len(gone):
+        gone_dates = np.array([ctx.list_dates.get(k, list_date) for k in gone[by].tolist()], dtype=object)
         f.add_rows("LISTE_SORTIE", np.full(len(gone), FILE), "nir", gone["nir"].to_numpy(), nom=gone["nom"].to_numpy(),
-                   prenom=gone["prenom"].to_numpy(), adherent=gone["adherent"].to_numpy(), date=_fr(list_date))
+                   prenom=gone["prenom"].to_numpy(), adherent=gone["adherent"].to_numpy(),
+                   date=[_fr(d) for d in gone_dates], **({"etablissement": gone[by].to_numpy()} if by != "adherent" else {}))
         exits = pd.DataFrame({k: [None] * len(gone) for k in accepted.columns})
         exits["pos"], exits["line"], exits["action"], exits["compte"] = -1, 0, "sortie", "sortie"
         exits["adherent"], exits["nir"] = gone["adherent"].to_numpy(), gone["nir"].to_numpy()
-        exits["date_sortie"] = list_date
+        exits["date_sortie"] = gone_dates
         accepted = pd.concat([accepted.astype(object), exits], ignore_index=True)
     held = False
     if len(existing):
-        staff = existing[existing["present"] == 1].groupby("adherent").size()
-        out = gone.groupby("adherent").size() if len(gone) else pd.Series(dtype=int)
-        for adherent in sorted(scope):
-            total, leaving_n = int(staff.get(adherent, 0)), int(out.get(adherent, 0))
+        staff = existing[existing["present"] == 1].groupby(by).size()
+        out = gone.groupby(by).size() if len(gone) else pd.Series(dtype=int)
+        owner = dict(zip(existing[by].tolist(), existing["adherent"].tolist()))
+        for key in sorted(scope):
+            total, leaving_n = int(staff.get(key, 0)), int(out.get(key, 0))
             if total and leaving_n / total > ctx.exit_threshold:
                 held = True
-                f.add_file("LISTE_RETENUE", sorties=leaving_n, effectif=total, adherent=adherent,
-                           part=f"{100 * leaving_n / total:.0f}", seuil=f"{100 * ctx.exit_threshold:.0f}")
+                f.add_file("LISTE_RETENUE", sorties=leaving_n, effectif=total, adherent=owner.get(key, key),
+                           part=f"{100 * leaving_n / total:.0f}", seuil=f"{100 * ctx.exit_threshold:.0f}",
+                           **({"etablissement": key} if by != "adherent" else {}))
     return accepted, held
