@@ -169,6 +169,22 @@ def statut(
         typer.echo(line)
 
 
+@app.command("envois")
+def envois(
+    derniers: Annotated[int, typer.Option("--derniers", min=1, help="Nombre de messages récents à afficher.")] = 20,
+    echecs: Annotated[bool, typer.Option("--echecs", help="Seulement les messages non remis (à envoyer, en échec, refusés, sans adresse).")] = False,
+    relancer: Annotated[bool, typer.Option("--relancer", help="Renvoie d'abord les messages en échec ou refusés par le serveur.")] = False,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Liste les derniers messages envoyés par e-mail (accusés de réception, campagne, factures) et leur résultat ;
+    avec --relancer, renvoie d'abord ceux qui ont échoué."""
+    from .mail import staff_view
+
+    for line in staff_view(_settings(config, verbose), derniers, echecs, relancer):
+        typer.echo(line)
+
+
 @sftp_app.command("ajouter")
 def sftp_ajouter(
     expediteur: Annotated[str, typer.Argument(help="N° adhérent ou code mandataire (dossier de dépôt).")],
