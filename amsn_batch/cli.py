@@ -169,19 +169,28 @@ def statut(
         typer.echo(line)
 
 
-@app.command("envois")
-def envois(
-    derniers: Annotated[int, typer.Option("--derniers", min=1, help="Nombre de messages récents à afficher.")] = 20,
-    echecs: Annotated[bool, typer.Option("--echecs", help="Seulement les messages non remis (à envoyer, en échec, refusés, sans adresse).")] = False,
-    relancer: Annotated[bool, typer.Option("--relancer", help="Renvoie d'abord les messages en échec ou refusés par le serveur.")] = False,
-    config: ConfigOpt = None,
-    verbose: VerboseOpt = False,
-) -> None:
-    """Liste les derniers messages envoyés par e-mail (accusés de réception, campagne, factures) et leur résultat ;
-    avec --relancer, renvoie d'abord ceux qui ont échoué."""
+envois_app = typer.Typer(help="Messages envoyés par e-mail (accusés de réception, campagne, factures).",
+                         no_args_is_help=True)
+app.add_typer(envois_app, name="envois")
+DerniersEnvoisOpt = Annotated[int, typer.Option("--derniers", min=1, help="Nombre de messages récents à afficher.")]
+
+
+@envois_app.command("liste")
+def envois_liste(derniers: DerniersEnvoisOpt = 20, config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
+    """Liste les derniers messages : destinataires, objet, résultat, nombre d'essais, dernière erreur."""
     from .mail import staff_view
 
-    for line in staff_view(_settings(config, verbose), derniers, echecs, relancer):
+    for line in staff_view(_settings(config, verbose), derniers):
+        typer.echo(line)
+
+
+@envois_app.command("relancer")
+def envois_relancer(derniers: DerniersEnvoisOpt = 20, config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
+    """Renvoie maintenant les messages en attente, en échec ou refusés par le serveur, puis liste ceux qui ne
+    sont toujours pas remis."""
+    from .mail import staff_view
+
+    for line in staff_view(_settings(config, verbose), derniers, retry=True):
         typer.echo(line)
 
 

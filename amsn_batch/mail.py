@@ -52,7 +52,7 @@ from .store.billing import Invoice
 
 log = logging.getLogger("amsn_batch")
 
-LOCK_NAME = "envois.lock"  # one delivery at a time (a run, `facturer`, `envois --relancer`)
+LOCK_NAME = "envois.lock"  # one delivery at a time (a run, `facturer`, `envois relancer`)
 MAX_DELAY = 60.0
 FOOTER = ("Ce message est envoyé automatiquement par le service de santé au travail : merci de ne pas y répondre. "
           "Pour toute question, écrivez au service indiqué dans l'accusé de réception ou dans votre espace adhérent.")
@@ -444,16 +444,17 @@ def listing(conn, limit: int, failed_only: bool = False) -> list[str]:
         if s.erreur and s.statut not in ("envoye", "ecrit"):
             lines.append(f"    dernière erreur : {s.erreur}")
     if not lines:
-        lines.append("Aucun message enregistré." if not failed_only else "Aucun message en attente ni en échec.")
+        lines.append("Aucun message enregistré." if not failed_only else "Tous les messages ont été remis.")
     return lines
 
 
-def staff_view(settings: Settings, limit: int = 20, failed_only: bool = False, retry: bool = False) -> list[str]:
-    """`amsn-batch envois`: with `retry`, first send again what failed or was refused; then the latest messages."""
+def staff_view(settings: Settings, limit: int = 20, retry: bool = False) -> list[str]:
+    """`amsn-batch envois liste`: the latest messages. `retry` (`envois relancer`): first send again what is
+    queued, failed or refused, then list what is still not delivered."""
     settings.ensure_dirs()
     db = connect(settings.paths.database)
     try:
         lines = [deliver(db.conn, settings, refused_too=True).sentence()] if retry else []
-        return lines + listing(db.conn, limit, failed_only)
+        return lines + listing(db.conn, limit, failed_only=retry)
     finally:
         db.conn.close()

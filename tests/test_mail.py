@@ -213,15 +213,14 @@ def test_a_server_down_never_blocks_the_run_and_the_next_run_sends(tmp_path):
     assert [r[3] for r in rows] == ["echec", "echec"]
     assert rows[0][4] == 2 and "injoignable" in rows[0][5]  # its tries, then the others marked at once
     assert rows[1][4] == 1
-    listed = ws.cli("envois", "--echecs").stdout
+    listed = ws.cli("envois", "liste").stdout
     assert "en échec" in listed and "dernière erreur : serveur injoignable" in listed
     inbox = Inbox()
     with Server(inbox, port):
         ws.cli("traiter")  # no new file: the failed messages are sent again
     assert sorted(m["rcpt"][0] for m in inbox.messages) == ["compta10001@example.fr", "compta10004@example.fr"]
     assert [r[3:6] for r in _envois(ws)] == [("envoye", 3, None), ("envoye", 2, None)]
-    assert "Aucun message en attente ni en échec." in ws.cli("envois", "--echecs").stdout
-    assert "accusé de réception · 10001 → compta10001@example.fr : envoyé (3 essai(s))" in ws.cli("envois").stdout
+    assert "accusé de réception · 10001 → compta10001@example.fr : envoyé (3 essai(s))" in ws.cli("envois", "liste").stdout
 
 
 def test_a_refused_recipient_is_kept_until_staff_send_it_again(tmp_path):
@@ -244,9 +243,10 @@ def test_a_refused_recipient_is_kept_until_staff_send_it_again(tmp_path):
         ws.cli("traiter")
         assert [r[3:5] for r in _envois(ws)] == [("refuse", 1)]
         inbox.refuse = 0
-        out = ws.cli("envois", "--relancer").stdout
-    assert "1 message(s) envoyé(s)" in out and "envoyé (2 essai(s))" in out
+        out = ws.cli("envois", "relancer").stdout
+    assert "1 message(s) envoyé(s)" in out and "Tous les messages ont été remis." in out
     assert len(inbox.messages) == 1
+    assert [r[3:5] for r in _envois(ws)] == [("envoye", 2)]
 
 
 def test_without_smtp_messages_are_written_as_eml_files_once(tmp_path):
@@ -264,7 +264,7 @@ def test_without_smtp_messages_are_written_as_eml_files_once(tmp_path):
     assert ws.sql("SELECT COUNT(*) FROM envois WHERE message IS NOT NULL") == [(1,)]  # written: content dropped
     ws.cli("traiter")
     assert len(list((ws.root / "envois").glob("*.eml"))) == 1
-    assert "sans adresse connue" in ws.cli("envois").stdout
+    assert "sans adresse connue" in ws.cli("envois", "liste").stdout
 
 
 JAN = dt.datetime(2026, 1, 15, 10)
