@@ -52,7 +52,7 @@ from .store.billing import Invoice
 
 log = logging.getLogger("amsn_batch")
 
-LOCK_NAME = "envois.lock"  # one delivery at a time (a run, `facturer`, `envois relancer`)
+LOCK_NAME = ".envois.verrou"  # beside the store: one delivery at a time (a run, `facturer`, `envois relancer`)
 MAX_DELAY = 60.0
 FOOTER = ("Ce message est envoyé automatiquement par le service de santé au travail : merci de ne pas y répondre. "
           "Pour toute question, écrivez au service indiqué dans l'accusé de réception ou dans votre espace adhérent.")
@@ -273,6 +273,8 @@ class Delivery:
     def sentence(self) -> str:
         if self.busy:
             return "Des envois sont déjà en cours dans un autre processus : rien n'a été envoyé ici."
+        if not (self.sent or self.written or self.failed):
+            return "Aucun message à envoyer."
         return (f"{self.sent} message(s) envoyé(s), {self.written} écrit(s) en fichier .eml, "
                 f"{self.failed} en échec (nouvel essai au prochain traitement).")
 
@@ -288,7 +290,7 @@ def _now() -> str:
 def deliver(conn, settings: Settings, refused_too: bool = False) -> Delivery:
     """Send (or write as .eml) every message still to send; `refused_too`: also those the server refused."""
     try:
-        with hold(settings.paths.travail / LOCK_NAME):
+        with hold(settings.paths.database.parent / LOCK_NAME):
             items = store.to_send(conn, refused_too)
             if not items:
                 return Delivery()
