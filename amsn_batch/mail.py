@@ -378,6 +378,8 @@ def _error_text(exc: Exception) -> str:
         return "; ".join(f"{who} : {code} {msg.decode(errors='replace')}" for who, (code, msg) in exc.recipients.items())
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+    if isinstance(exc, ssl.SSLError):
+        return f"connexion chiffrée impossible ({exc})"
     if isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException):
         return f"serveur injoignable ({exc.strerror or exc})"
     return str(exc) or type(exc).__name__

@@ -59,10 +59,15 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, inbox: Inbox, port: int, tls=None, logins: dict | None = None) -> None:
+    """An SMTP server on 127.0.0.1:`port`: plain, with STARTTLS required (`tls`), or TLS from the first byte
+    (`implicit`); with `logins`, AUTH required."""
+
+    def __init__(self, inbox: Inbox, port: int, tls=None, logins: dict | None = None, implicit=None) -> None:
         kwargs = {}
         if tls is not None:
             kwargs.update(tls_context=tls, require_starttls=True)
+        if implicit is not None:
+            kwargs.update(ssl_context=implicit)
         if logins is not None:
             def authenticator(server, session, envelope, mechanism, data):
                 ok = logins.get(data.login.decode()) == data.password.decode()
@@ -165,6 +170,44 @@ def test_acknowledgement_mailed_over_starttls_with_login(tmp_path):
     with Server(inbox, port, tls=tls, logins={"amsn-batch": "s3cret-du-test"}):
         ws.cli("traiter", env={PASSWORD_ENV: "s3cret-du-test"})
     assert len(inbox.messages) == 1
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # aiosmtpd only sees STARTTLS as TLS
+def test_tls_from_the_first_byte_with_the_password_in_a_file(tmp_path):
+    import ssl
+
+    cert, key = _cert(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    secret = tmp_path / "smtp.secret"
+    secret.write_text("mot-de-passe-en-fichier\n", encoding="utf-8")
+    port = _free_port()
+    ws = _workspace(tmp_path, _smtp(port, securite='"ssl"', identifiant='"amsn"', mot_de_passe_fichier=f'"{secret}"',
+                                    certificat_ca=f'"{cert}"'))
+    _drop_with_refusals(ws, "10004")
+    inbox = Inbox()
+    with Server(inbox, port, logins={"amsn": "mot-de-passe-en-fichier"}, implicit=tls):
+        ws.cli("traiter")
+    [got] = inbox.messages
+    assert got["login"] == "amsn" and got["rcpt"] == ["compta10004@example.fr"]
+    assert [r[3:5] for r in _envois(ws)] == [("envoye", 1)]
+
+
+def test_an_untrusted_certificate_is_refused_and_the_message_kept(tmp_path):
+    import ssl
+
+    cert, key = _cert(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    port = _free_port()
+    ws = _workspace(tmp_path, _smtp(port, securite='"starttls"', essais=1))  # no certificat_ca: self-signed, refused
+    _drop_with_refusals(ws, "10001")
+    inbox = Inbox()
+    with Server(inbox, port, tls=tls):
+        assert "1 fichier(s) traité(s), 0 en échec" in ws.cli("traiter").stdout
+    assert inbox.messages == []
+    [row] = _envois(ws)
+    assert row[3:5] == ("echec", 1) and "connexion chiffrée impossible" in row[5] and "CERTIFICATE_VERIFY_FAILED" in row[5]
 
 
 def test_correction_workbook_attached_only_for_senders_who_opted_in(tmp_path):
