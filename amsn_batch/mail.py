@@ -166,7 +166,7 @@ def queue_ack(conn, settings: Settings, sender: str, status: str, paths: list[Pa
     doc = json.loads(answer.read_text(encoding="utf-8"))
     name = doc.get("nom_depose") or doc.get("fichier", "")
     label = doc.get("libelle_statut", status)
-    lines = [f"Bonjour,",
+    lines = ["Bonjour,",
              f"Votre fichier « {name} », reçu le {date_fr(doc.get('recu_le', ''))}, a été traité.",
              VERDICTS.get(status, label)]
     if doc.get("lignes"):

@@ -51,13 +51,15 @@ _COLUMNS = ("id, cle, nature, adherent, destinataires, sujet, message_id, statut
 
 
 def queue(conn: sqlite3.Connection, m: Outgoing, now: str) -> bool:
-    """Queue a message unless one with the same key was queued before. True if queued now."""
+    """Queue a message unless one with the same key was queued before. True if queued now. Without recipients it
+    is only noted (`sans_destinataire`), its content not kept."""
     status = "a_envoyer" if m.recipients else "sans_destinataire"
     with transaction(conn):
         cur = conn.execute(
             "INSERT OR IGNORE INTO envois (cle, nature, adherent, destinataires, sujet, message_id, message, statut, "
             "cree_le) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (m.key, m.nature, m.adherent, ", ".join(m.recipients), m.subject, m.message_id, m.message, status, now))
+            (m.key, m.nature, m.adherent, ", ".join(m.recipients), m.subject, m.message_id,
+             m.message if m.recipients else None, status, now))
     return cur.rowcount == 1
 
 
