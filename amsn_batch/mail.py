@@ -308,8 +308,9 @@ def deliver_safely(conn, settings: Settings) -> Delivery | None:
     except Exception as exc:  # the work is committed; the messages stay queued for the next run
         log.error("envois_impossibles %s", logs.fields(erreur=f"{type(exc).__name__}: {exc}"))
         return None
-    if done.sent or done.written or done.failed:
-        log.info("envois %s", logs.fields(envoyes=done.sent, ecrits=done.written, echecs=done.failed))
+    if done.sent or done.written or done.failed:  # each failure has its own warning: one line per file at INFO
+        log.log(logging.WARNING if done.failed else logging.DEBUG, "envois %s",
+                logs.fields(envoyes=done.sent, ecrits=done.written, echecs=done.failed))
     return done
 
 
