@@ -48,7 +48,7 @@ from .reports.ack import VERDICTS
 from .store import connect
 from .store import mail as store
 from .store import registry
-from .store.billing import Invoice
+from .store import billing as pieces
 
 log = logging.getLogger("amsn_batch")
 
@@ -233,8 +233,9 @@ PIECE_WORDS = {"facture": "facture", "facture_office": "facture d'office", "fact
                "avoir": "avoir"}
 
 
-def queue_piece(conn, settings: Settings, piece: Invoice, pdf: Path) -> bool:
-    """An invoice or credit note, its Factur-X PDF attached, to the member's billing address."""
+def queue_piece(conn, settings: Settings, facture_id: int, pdf: Path) -> bool:
+    """An invoice or credit note (as the store keeps it), its Factur-X PDF attached, to the billing address."""
+    piece = pieces.invoice(conn, facture_id)
     credit = piece.type == "avoir"
     word = PIECE_WORDS.get(piece.type, "facture")
     issuer = (piece.emetteur or {}).get("name", "")

@@ -385,3 +385,30 @@ def test_smtp_settings(tmp_path):
     config.write_text('[paths]\ninbox = "depots"\n', encoding="utf-8")
     plain = load_settings(config)
     assert plain.mail.smtp is None and plain.paths.envois == tmp_path / "envois"
+
+
+def test_credit_note_mailed_with_its_pdf_and_the_invoice_it_cancels(tmp_path):
+    ws = billing_workspace(tmp_path)
+    rng = random.Random(11)
+    siret = ws.registry.members["10004"][0]
+    rows = [employee_row(make_nir(rng), siret, name=f"SAL{i}", hired="01/09/2025") for i in range(3)]
+    write_csv(ws.drop("10004", "salaries-10004.csv"), MOVEMENT_HEADERS, rows)
+    ws.cli("traiter")
+    ws.cli("facturer", "--annee", "2026", "--date", "01/02/2026")  # no declaration: facture d'office
+    ws.cli("declaration", "ouvrir", "--annee", "2026", "--jusqu-au", "28/02/2026", "--adherent", "10004")
+    declare(ws, "10004", dt.datetime(2026, 2, 20, 9), si=3)
+    ws.cli("traiter")
+    ws.cli("facturer", "--annee", "2026", "--date", "23/02/2026")
+    [office, avoir, facture] = ws.sql("SELECT numero FROM factures ORDER BY sequence")
+    msgs = {m["Subject"]: m for m in (message_from_bytes(p.read_bytes(), policy=policy.default)
+                                      for p in (ws.root / "envois").glob("*.eml"))}
+    assert f"Facture d'office n° {office[0]} du 01/02/2026 — AMSN Santé au travail" in msgs
+    credit = msgs[f"Avoir n° {avoir[0]} du 23/02/2026 — AMSN Santé au travail"]
+    assert credit["To"] == "compta10004@example.fr"
+    assert f"qui annule la facture n° {office[0]}" in credit.get_body(("plain",)).get_content()
+    [pdf] = list(credit.iter_attachments())
+    assert pdf.get_filename() == f"avoir-{avoir[0]}.pdf"
+    assert avoir[0] in "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.get_content())).pages)
+    assert f"Facture n° {facture[0]} du 23/02/2026 — AMSN Santé au travail" in msgs
+    natures = [r[0] for r in _envois(ws)]
+    assert natures.count("facture") == 2 and natures.count("avoir") == 1 and natures.count("campagne") == 1

@@ -121,7 +121,7 @@ def issue_year(settings: Settings, year: int, day: dt.date, now: dt.datetime | N
 
     def issued(piece: Invoice) -> None:
         pdf = documents.write_piece(conn, settings, piece.id)[0]
-        mail.queue_piece(conn, settings, piece, pdf)
+        mail.queue_piece(conn, settings, piece.id, pdf)
 
     with _store(settings) as conn:
         documents.refresh(conn, settings, set())
