@@ -142,6 +142,16 @@ def queue(conn, settings: Settings, notice: Notice, now: dt.datetime | None = No
     return done
 
 
+def safely(queue_call, *args, **kwargs):
+    """Call a `queue_*` function after the work it tells of is committed: a failure (an unreadable answer, the
+    store busy) is logged and the work stands; the result, or None."""
+    try:
+        return queue_call(*args, **kwargs)
+    except Exception as exc:
+        log.error("envoi_non_prepare %s", logs.fields(envoi=queue_call.__name__, erreur=f"{type(exc).__name__}: {exc}"))
+        return None
+
+
 def _html_page(title: str, paragraphs: list[str]) -> str:
     body = "".join(f"<p>{html_lib.escape(p)}</p>" for p in paragraphs)
     return (f'<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>{html_lib.escape(title)}</title>'

@@ -298,13 +298,8 @@ def _duplicate(conn, settings: Settings, known: ledger.FileEntry, claim: claims.
 
 def _queue_ack(conn, settings: Settings, result: FileResult) -> None:
     """The e-mail of a file's acknowledgement, queued once the file is done (sent at the end of the run)."""
-    if result.status == "erreur" or not result.ack:
-        return
-    try:
-        mail.queue_ack(conn, settings, result.sender, result.status, result.ack)
-    except Exception as exc:  # the file is done whatever: its answer is in the outbox
-        log.error("envoi_non_prepare %s", logs.fields(expediteur=result.sender, nom=result.name,
-                                                      erreur=f"{type(exc).__name__}: {exc}"))
+    if result.status != "erreur" and result.ack:  # the file is done whatever: its answer is in the outbox
+        mail.safely(mail.queue_ack, conn, settings, result.sender, result.status, result.ack)
 
 
 def _count(conn, run_id: int, result: FileResult) -> None:

@@ -412,3 +412,16 @@ def test_credit_note_mailed_with_its_pdf_and_the_invoice_it_cancels(tmp_path):
     assert f"Facture n° {facture[0]} du 23/02/2026 — AMSN Santé au travail" in msgs
     natures = [r[0] for r in _envois(ws)]
     assert natures.count("facture") == 2 and natures.count("avoir") == 1 and natures.count("campagne") == 1
+
+
+def test_an_eml_folder_that_cannot_be_written_never_fails_the_run(tmp_path):
+    ws = _workspace(tmp_path)
+    (ws.root / "envois").write_text("un fichier à la place du dossier\n", encoding="utf-8")
+    _drop_with_refusals(ws, "10003")
+    proc = ws.cli("traiter")
+    assert "1 fichier(s) traité(s), 0 en échec" in proc.stdout and "envois_impossibles" in proc.stderr
+    assert [r[3] for r in _envois(ws)] == ["a_envoyer"]  # still queued
+    (ws.root / "envois").unlink()
+    ws.cli("traiter")
+    assert [r[3] for r in _envois(ws)] == ["ecrit"]
+    assert len(list((ws.root / "envois").glob("*.eml"))) == 1

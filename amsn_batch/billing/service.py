@@ -51,7 +51,7 @@ def prepare_declarations(settings: Settings, year: int) -> list[Path]:
     then the e-mail announcing the campaign to each member that must declare (once per year)."""
     with _store(settings) as conn:
         written = declarations.prepare(conn, settings.paths.outbox, year)
-        mail.queue_campaign(conn, settings, year, _must_declare(conn, settings, year))
+        mail.safely(mail.queue_campaign, conn, settings, year, _must_declare(conn, settings, year))
         mail.deliver_safely(conn, settings)
     return written
 
@@ -81,7 +81,7 @@ def open_campaign(settings: Settings, year: int, closes: dt.date, opens: dt.date
     opens = opens or settings.billing.window(year)[0]
     with _store(settings) as conn:
         declarations.set_override(conn, year, opens, closes, adherent, reason, dt.datetime.now())
-        mail.queue_campaign(conn, settings, year, _must_declare(conn, settings, year, adherent), reopened=True)
+        mail.safely(mail.queue_campaign, conn, settings, year, _must_declare(conn, settings, year, adherent), reopened=True)
         mail.deliver_safely(conn, settings)
     return CampaignWindow(opens, closes)
 
@@ -121,7 +121,7 @@ def issue_year(settings: Settings, year: int, day: dt.date, now: dt.datetime | N
 
     def issued(piece: Invoice) -> None:
         pdf = documents.write_piece(conn, settings, piece.id)[0]
-        mail.queue_piece(conn, settings, piece.id, pdf)
+        mail.safely(mail.queue_piece, conn, settings, piece.id, pdf)
 
     with _store(settings) as conn:
         documents.refresh(conn, settings, set())
