@@ -95,7 +95,3 @@ def recent(conn: sqlite3.Connection, limit: int, failed_only: bool = False) -> l
     where = "WHERE statut NOT IN ('envoye', 'ecrit') " if failed_only else ""
     return [Sent(**r) for r in records(conn, f"SELECT {_COLUMNS} FROM envois {where}ORDER BY id DESC LIMIT ?", (limit,))]
 
-
-def counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """Messages by status."""
-    return {r["statut"]: r["n"] for r in records(conn, "SELECT statut, COUNT(*) AS n FROM envois GROUP BY statut")}
