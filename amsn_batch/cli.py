@@ -169,6 +169,31 @@ def statut(
         typer.echo(line)
 
 
+envois_app = typer.Typer(help="Messages envoyés par e-mail (accusés de réception, campagne, factures).",
+                         no_args_is_help=True)
+app.add_typer(envois_app, name="envois")
+DerniersEnvoisOpt = Annotated[int, typer.Option("--derniers", min=1, help="Nombre de messages récents à afficher.")]
+
+
+@envois_app.command("liste")
+def envois_liste(derniers: DerniersEnvoisOpt = 20, config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
+    """Liste les derniers messages : destinataires, objet, résultat, nombre d'essais, dernière erreur."""
+    from .mail import staff_view
+
+    for line in staff_view(_settings(config, verbose), derniers):
+        typer.echo(line)
+
+
+@envois_app.command("relancer")
+def envois_relancer(derniers: DerniersEnvoisOpt = 20, config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
+    """Renvoie maintenant les messages en attente, en échec ou refusés par le serveur, puis liste ceux qui ne
+    sont toujours pas remis."""
+    from .mail import staff_view
+
+    for line in staff_view(_settings(config, verbose), derniers, retry=True):
+        typer.echo(line)
+
+
 @sftp_app.command("ajouter")
 def sftp_ajouter(
     expediteur: Annotated[str, typer.Argument(help="N° adhérent ou code mandataire (dossier de dépôt).")],

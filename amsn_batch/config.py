@@ -27,10 +27,13 @@ class Paths:
     rapports: Path = Path("rapports")  # staff dashboard pages (amsn-batch rapport quotidien)
     annuaire: Path | None = None  # service directory (contacts); None: schemas/annuaire.toml
     travail: Path | None = None  # claimed files while they go through the stages (same filesystem as inbox, ideally)
+    envois: Path | None = None  # e-mails written as .eml files when there is no [smtp] table
 
     def __post_init__(self) -> None:
         if self.travail is None:  # Paths built by hand (tests, older callers): next to the store
             object.__setattr__(self, "travail", self.database.parent / "travail")
+        if self.envois is None:
+            object.__setattr__(self, "envois", self.database.parent / "envois")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,44 @@ class Sftp:
     batch_user: str = "amsn"  # the user running `traiter`: takes files from depot/, writes retour/
 
 
+SECURITY = ("starttls", "ssl", "aucune")
+
+
+@dataclass(frozen=True)
+class Smtp:
+    """The mail server ([smtp] table). The password is never in the settings file: it is read, when a message
+    is sent, from the environment variable `password_env` or the file `password_file`."""
+
+    host: str
+    port: int = 587
+    security: str = "starttls"  # SECURITY: STARTTLS on a plain connection, TLS from the start, or none
+    user: str = ""  # empty: no AUTH
+    password_env: str = ""
+    password_file: Path | None = None
+    ca_file: Path | None = None  # certificates to trust besides the system's (a private CA, a self-signed server)
+    sender: str = ""  # From:; empty: [envois] expediteur
+    tries: int = 3  # attempts per message within one run (then retried at the next run)
+    retry_delay: float = 2.0  # seconds before the 2nd attempt, doubled at each next one (capped at 60 s)
+    timeout: float = 30.0  # seconds to connect or for any server reply
+
+
+DEFAULT_SENDER = "Service de santé au travail <ne-pas-repondre@localhost>"
+
+
+@dataclass(frozen=True)
+class Mail:
+    """E-mail notices: the server (None: messages written as .eml files in [paths] envois), the From: address,
+    and who opted in to get the correction workbook attached to their acknowledgement ([envois] table)."""
+
+    smtp: Smtp | None = None
+    sender: str = DEFAULT_SENDER
+    workbook_for: frozenset[str] | bool = False  # True: every sender; a set: these senders' codes
+
+    @property
+    def from_address(self) -> str:
+        return (self.smtp.sender if self.smtp and self.smtp.sender else "") or self.sender
+
+
 @dataclass(frozen=True)
 class Settings:
     paths: Paths
@@ -78,6 +119,7 @@ class Settings:
     billing: Billing | None = None  # [facturation], [declaration] and [tarifs.AAAA]
     intake: Intake = field(default_factory=Intake)
     sftp: Sftp = field(default_factory=Sftp)
+    mail: Mail = field(default_factory=Mail)
 
     def ensure_dirs(self) -> None:
         """The service's folders of a run, with their modes (DIR_MODE) whatever the umask; the drop folders are
@@ -122,6 +164,7 @@ _PATH_DEFAULTS = {
     "rapports": "rapports",
     "annuaire": "",
     "travail": "travail",
+    "envois": "envois",
 }
 
 _OPTIONAL_PATHS = {"annuaire"}  # empty: the default shipped under schemas/
@@ -174,6 +217,77 @@ _SFTP_KEYS = {
 }
 
 
+def _port(v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 < v < 65536:
+        raise ValueError(v)
+    return v
+
+
+def _security(v) -> str:
+    if v not in SECURITY:
+        raise ValueError(v)
+    return v
+
+
+def _text(v) -> str:
+    if not isinstance(v, str):
+        raise ValueError(v)
+    return v.strip()
+
+
+def _tries(v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 10:
+        raise ValueError(v)
+    return v
+
+
+_SMTP_KEYS = {
+    "hote": ("host", _name),
+    "port": ("port", _port),
+    "securite": ("security", _security),
+    "identifiant": ("user", _text),
+    "mot_de_passe_variable": ("password_env", _name),
+    "mot_de_passe_fichier": ("password_file", None),
+    "certificat_ca": ("ca_file", None),
+    "expediteur": ("sender", _text),
+    "essais": ("tries", _tries),
+    "delai_essai": ("retry_delay", _seconds),
+    "delai_connexion": ("timeout", _seconds),
+}
+
+
+def _workbook_for(v) -> frozenset[str] | bool:
+    if isinstance(v, bool):
+        return v
+    if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
+        raise ValueError(v)
+    return frozenset(x.strip() for x in v)
+
+
+_MAIL_KEYS = {"expediteur": ("sender", _text), "classeur_joint": ("workbook_for", _workbook_for)}
+
+
+def _mail(data: dict, base: Path) -> Mail:
+    """[smtp] (the server, optional) and [envois] (the messages): see docs/exploitation.md « Envois par e-mail »."""
+    raw = data.get("smtp")
+    smtp = None
+    if raw is not None:
+        if isinstance(raw, dict) and any(k in raw for k in ("mot_de_passe", "password")):
+            raise ConfigError("[smtp] : le mot de passe ne s'écrit pas dans le fichier de réglages. Indiquez "
+                              "mot_de_passe_variable (nom d'une variable d'environnement) ou mot_de_passe_fichier "
+                              "(fichier lisible du seul compte de service).")
+        kw = _table(data, "smtp", _SMTP_KEYS, base)
+        if "host" not in kw:
+            raise ConfigError("[smtp] hote manquant (nom ou adresse du serveur de messagerie).")
+        if kw.get("security") == "ssl" and "port" not in kw:
+            kw["port"] = 465
+        if kw.get("user") and not (kw.get("password_env") or kw.get("password_file")):
+            raise ConfigError("[smtp] identifiant sans mot de passe : indiquez mot_de_passe_variable ou "
+                              "mot_de_passe_fichier.")
+        smtp = Smtp(**kw)
+    return Mail(smtp=smtp, **_table(data, "envois", _MAIL_KEYS, base))
+
+
 def find_config(explicit: Path | None) -> Path | None:
     """The settings file to use: --config, then $AMSN_BATCH_CONFIG, then ./amsn-batch.toml."""
     if explicit is not None:
@@ -223,7 +337,7 @@ def load_settings(explicit: Path | None = None) -> Settings:
     intake = Intake(**_table(data, "depot", _INTAKE_KEYS, base))
     sftp = Sftp(**_table(data, "sftp", _SFTP_KEYS, base))
     return Settings(paths=paths, limits=Limits(**limits_kw), source=path, list_exit_threshold=float(threshold),
-                    billing=load_billing(data, base), intake=intake, sftp=sftp)
+                    billing=load_billing(data, base), intake=intake, sftp=sftp, mail=_mail(data, base))
 
 
 def _table(data: dict, table: str, keys: dict, base: Path) -> dict:

@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from . import claims, faults, intake, kinds, logs
+from . import claims, faults, intake, kinds, logs, mail
 from .config import Settings
 from .lock import LOCK_NAME, AlreadyRunning, hold  # noqa: F401  (AlreadyRunning: raised by run())
 from .reports import rejects
@@ -296,6 +296,12 @@ def _duplicate(conn, settings: Settings, known: ledger.FileEntry, claim: claims.
     return FileResult(claim.sender, claim.safe_name, sha, "deja_traite", paths, dest)
 
 
+def _queue_ack(conn, settings: Settings, result: FileResult) -> None:
+    """The e-mail of a file's acknowledgement, queued once the file is done (sent at the end of the run)."""
+    if result.status != "erreur" and result.ack:  # the file is done whatever: its answer is in the outbox
+        mail.safely(mail.queue_ack, conn, settings, result.sender, result.status, result.ack)
+
+
 def _count(conn, run_id: int, result: FileResult) -> None:
     ledger.count_in_run(conn, run_id, result.status, result.quarantined, result.resumed)
 
@@ -338,6 +344,7 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True,
                     results.append(result)
                     _count(conn, run_id, result)
                     faults.point("compte")
+                    _queue_ack(conn, settings, result)
                 stage("terminé")
 
             def take(found: intake.Survey) -> None:
@@ -379,6 +386,7 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True,
             log.log(logging.INFO if results else logging.DEBUG, "traitement_fin %s", logs.fields(
                 traitement=run_id, fichiers=len(results), erreurs=sum(r.status == "erreur" for r in results)))
             faults.point("fin")
+            mail.deliver_safely(conn, settings)  # after every file's work is committed; failures wait for the next run
         finally:
             conn.close()
     return results
@@ -415,7 +423,10 @@ def release(settings: Settings, ref: str, now: dt.datetime | None = None, refuse
                 _refused_by_staff(kind, checked, refuse)
             new_id, _ = kind.record(conn, checked, now.isoformat(timespec="seconds"), file_id)
             log.info("liberee %s", logs.fields(expediteur=sender, empreinte=sha, statut=checked.record.status))
-            return finish(conn, settings, new_id, claim, now)
+            result = finish(conn, settings, new_id, claim, now)
+            _queue_ack(conn, settings, result)
+            mail.deliver_safely(conn, settings)
+            return result
         finally:
             conn.close()
 

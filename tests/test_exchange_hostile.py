@@ -165,7 +165,7 @@ def test_refused_files_are_kept_in_quarantine_with_the_reason(hostile):
 
 def test_names_never_escape_the_folders(hostile):
     ws, _, _ = hostile
-    allowed = {"inbox", "outbox", "archive", "quarantine", "travail", "data", "reglages.toml"}
+    allowed = {"inbox", "outbox", "archive", "quarantine", "travail", "data", "envois", "reglages.toml"}  # envois/: the e-mails as .eml
     assert {p.name for p in ws.root.iterdir()} <= allowed
     for top in ("outbox", "archive", "quarantine"):
         for p in (ws.root / top).rglob("*"):

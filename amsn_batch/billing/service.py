@@ -12,10 +12,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import mail
 from ..config import Settings
 from ..read import UnreadableFile
+from ..rules.declarations import NOT_DECLARABLE
 from ..rules.values import parse_date
 from ..store import connect, registry
+from ..store import declarations as declared
 from ..store.billing import Invoice
 from . import balances, declarations, documents, invoices, journal, reminders, schedule
 from .declarations import DeclarationStatus
@@ -44,9 +47,25 @@ def _store(settings: Settings) -> Iterator:
 
 
 def prepare_declarations(settings: Settings, year: int) -> list[Path]:
-    """The pre-filled declaration files of the year, one per adhérent that can declare (and its mandataires)."""
+    """The pre-filled declaration files of the year, one per adhérent that can declare (and its mandataires);
+    then the e-mail announcing the campaign to each member that must declare (once per year)."""
     with _store(settings) as conn:
-        return declarations.prepare(conn, settings.paths.outbox, year)
+        written = declarations.prepare(conn, settings.paths.outbox, year)
+        mail.safely(mail.queue_campaign, conn, settings, year, _must_declare(conn, settings, year))
+        mail.deliver_safely(conn, settings)
+    return written
+
+
+def _must_declare(conn, settings: Settings, year: int, adherent: str | None = None) -> list[mail.CampaignMember]:
+    """The members (or this one) that must declare the year and have not: not closed down, no declaration in
+    force; with the window of their campaign (none without [facturation])."""
+    out = []
+    for m in registry.members(conn, [adherent] if adherent else None):
+        if m.statut in NOT_DECLARABLE or declared.current_declaration(conn, m.numero, year) is not None:
+            continue
+        win = declarations.window(conn, settings.billing, m.numero, year) if settings.billing else None
+        out.append(mail.CampaignMember(m.numero, m.raison_sociale, win.opens if win else None, win.closes if win else None))
+    return out
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,8 @@ def open_campaign(settings: Settings, year: int, closes: dt.date, opens: dt.date
     opens = opens or settings.billing.window(year)[0]
     with _store(settings) as conn:
         declarations.set_override(conn, year, opens, closes, adherent, reason, dt.datetime.now())
+        mail.safely(mail.queue_campaign, conn, settings, year, _must_declare(conn, settings, year, adherent), reopened=True)
+        mail.deliver_safely(conn, settings)
     return CampaignWindow(opens, closes)
 
 
@@ -96,12 +117,17 @@ class Invoicing:
 def issue_year(settings: Settings, year: int, day: dt.date, now: dt.datetime | None = None) -> Invoicing:
     """Issue every piece the year calls for, dated `day` (never after `now`, the service's clock): first the
     documents a stopped run did not write, then each piece with its documents written as soon as it is
-    committed, then the lists and échéanciers."""
+    committed, then the lists and échéanciers; then each piece is e-mailed to the member's billing address."""
+
+    def issued(piece: Invoice) -> None:
+        pdf = documents.write_piece(conn, settings, piece.id)[0]
+        mail.safely(mail.queue_piece, conn, settings, piece.id, pdf)
+
     with _store(settings) as conn:
         documents.refresh(conn, settings, set())
-        report = invoices.invoice_year(conn, settings.billing, year, day, now=now,
-                                       on_issued=lambda piece: documents.write_piece(conn, settings, piece.id))
+        report = invoices.invoice_year(conn, settings.billing, year, day, now=now, on_issued=issued)
         _settle(conn, settings)
+        mail.deliver_safely(conn, settings)
     return Invoicing(report.issued, report.notes)
 
 
