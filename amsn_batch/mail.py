@@ -47,7 +47,7 @@ from .masking import scrub
 from .reports.ack import VERDICTS
 from .store import connect
 from .store import mail as store
-from .store import registry
+from .store.fiche import contacts
 from .store import billing as pieces
 
 log = logging.getLogger("amsn_batch")
@@ -59,13 +59,16 @@ FOOTER = ("Ce message est envoyé automatiquement par le service de santé au tr
 
 # The contact types (as the member's administrative-information file names them) each nature goes to, once the
 # store keeps contacts by type; today every nature goes to the registry's one address.
+# The contact types (codes of schemas/types_contact.toml, as the fiche adhérent records them) each kind of message
+# goes to; invoices and credit notes go to the billing address too.
 RECIPIENT_TYPES = {
-    "accuse": ("Responsable ressources humaines", "Dirigeant"),
-    "campagne": ("Dirigeant", "Responsable ressources humaines"),
-    "facture": ("Comptabilité",),
-    "avoir": ("Comptabilité",),
-    "rendez_vous": ("Responsable ressources humaines",),
+    "accuse": ("rh", "paie", "dirigeant"),
+    "campagne": ("dirigeant", "rh"),
+    "facture": ("comptabilite",),
+    "avoir": ("comptabilite",),
+    "rendez_vous": ("rh", "correspondant"),
 }
+BILLING_NATURES = ("facture", "avoir")
 
 
 @dataclass(frozen=True)
@@ -91,12 +94,18 @@ class Notice:
 
 
 def recipients(conn, code: str, nature: str) -> list[str]:
-    """Who gets a message of this nature about adhérent or mandataire `code`. The one lookup of addresses: when the
-    store keeps contacts by type (fiche adhérent), return those of RECIPIENT_TYPES[nature] here."""
-    member = registry.member(conn, code)
-    if member is None or not member.email_facturation:
+    """Who gets a message of this nature about adhérent or mandataire `code`, the one lookup of addresses: the
+    member's current contacts of RECIPIENT_TYPES[nature] (from its fiche adhérent), plus its billing address for
+    invoices and credit notes, or that address alone when it has given no such contact; none for a mandataire
+    (the registry keeps no address for one)."""
+    found = contacts(conn, code, RECIPIENT_TYPES.get(nature, ()))
+    if found is None:
         return []
-    return [a.strip() for a in re.split(r"[;,]", member.email_facturation) if "@" in a]
+    billing = [a.strip() for a in re.split(r"[;,]", found.email_facturation) if "@" in a]
+    chosen = [c.email for c in found.contacts if c.email]
+    if nature in BILLING_NATURES or not chosen:
+        chosen = billing + chosen
+    return list(dict.fromkeys(chosen))
 
 
 def wants_workbook(settings: Settings, sender: str) -> bool:

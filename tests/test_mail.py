@@ -22,9 +22,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from amsn_batch.config import ConfigError, load_settings
+from amsn_batch.mail import recipients
+from amsn_batch.store import connect
 from tests.billing_helpers import billing_workspace, declare
 from tests.conftest import import_registry, make_workspace
 from tests.factories import employee_row, make_nir, write_csv, MOVEMENT_HEADERS
+from tests.test_fiche_adherent import HEADERS as FICHE_HEADERS, row as fiche_row
 
 PASSWORD_ENV = "AMSN_TEST_SMTP_SECRET"
 FULL_NIR = re.compile(rb"(?<![0-9])[12][0-9]{12}(?:[0-9]{2})?(?![0-9])")
@@ -425,3 +428,23 @@ def test_an_eml_folder_that_cannot_be_written_never_fails_the_run(tmp_path):
     ws.cli("traiter")
     assert [r[3] for r in _envois(ws)] == ["ecrit"]
     assert len(list((ws.root / "envois").glob("*.eml"))) == 1
+
+
+def test_contacts_from_the_fiche_adherent_receive_the_messages_meant_for_them(tmp_path):
+    """Once a member has sent its contacts (fiche adhérent), its acknowledgements go to its HR and payroll
+    contacts (not to the billing address any more), and invoices to the billing address and its accountant."""
+    ws = _workspace(tmp_path)
+    write_csv(ws.drop("10002", "fiche.csv"), FICHE_HEADERS, [
+        fiche_row(type_="Responsable ressources humaines", nom="RH", prenom="Rose", email="rh@transports.fr"),
+        fiche_row(type_="Comptabilité", nom="COMPTA", prenom="Carl", email="compta@transports.fr")])
+    ws.cli("traiter")
+    _drop_with_refusals(ws, "10002")
+    ws.cli("traiter")
+    msgs = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted((ws.root / "envois").glob("*.eml"))]
+    to = {m["Subject"].split(" : ", 1)[1].split(" ")[0]: m["To"] for m in msgs}
+    assert to["fiche.csv"] == "rh@transports.fr"  # answered once applied: to the contact it gave
+    assert to["mouvements-10002.csv"] == "rh@transports.fr"
+    # the recipients of an invoice: the billing address first, then the accountant
+    with connect(ws.db_path) as conn:
+        assert recipients(conn, "10002", "facture") == ["compta10002@example.fr", "compta@transports.fr"]
+        assert recipients(conn, "PAIE01", "accuse") == []
