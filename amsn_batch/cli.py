@@ -600,6 +600,41 @@ def synthese(
         typer.echo(f"{done.members} synthèse(s) d'adhérent {annee} écrite(s) dans {settings.paths.outbox}/<adhérent>/synthese/")
 
 
+# --- appointments (docs/rendez-vous.md) -----------------------------------------------------------
+
+rdv_app = typer.Typer(help="Rendez-vous : planning du logiciel médical, demandes des adhérents, visites à prévoir.",
+                      no_args_is_help=True)
+app.add_typer(rdv_app, name="rendez-vous")
+
+
+@rdv_app.command("importer")
+def rdv_importer(
+    fichier: Annotated[Path, typer.Argument(help="Planning exporté du logiciel médical (CSV ou XLSX).", exists=True, dir_okay=False)],
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Importe le planning des rendez-vous (avec historique : un rendez-vous déplacé ou annulé garde son passé) et
+    réécrit les rendez-vous à venir de chaque adhérent (CSV, XLSX, iCalendar) dans outbox/<adhérent>/rendez-vous/
+    et chez ses mandataires. Réimporter le même export ne change rien."""
+    from .appointments.planning import PlanningError, import_planning
+
+    settings = _settings(config, verbose)
+    try:
+        done = import_planning(settings, fichier, _fixed_clock() or dt.datetime.now())
+    except PlanningError as exc:
+        raise Fatal(str(exc)) from None
+    c = done.counts
+    typer.echo(f"{fichier.name} : {done.rows} ligne(s) — {c['nouveaux']} rendez-vous nouveau(x), {c['modifies']} "
+               f"modifié(s), {c['inchanges']} inchangé(s).")
+    if c["absences_facturables"]:
+        typer.echo(f"{c['absences_facturables']} absence(s) non excusée(s) enregistrée(s) pour la facturation.")
+    if done.report is not None:
+        typer.echo(f"{c['problemes']} rendez-vous gardé(s) avec un problème (adhérent ou salarié inconnu…), "
+                   f"{c['ignorees']} ligne(s) non importée(s) : voir {done.report}")
+    members = len({p.name for p in done.written if p.suffix == ".ics"})
+    typer.echo(f"Rendez-vous à venir écrits pour {members} adhérent(s) dans {settings.paths.outbox}/<adhérent>/rendez-vous/")
+
+
 def run_cli(argv: list[str] | None = None, prog_name: str | None = None) -> int:
     """`amsn-batch ARGV` (default: sys.argv[1:]): its output printed, its exit code returned. Usable in-process:
     the messages go to sys.stdout and sys.stderr as they are at the call."""
