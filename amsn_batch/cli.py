@@ -635,6 +635,31 @@ def rdv_importer(
     typer.echo(f"Rendez-vous à venir écrits pour {members} adhérent(s) dans {settings.paths.outbox}/<adhérent>/rendez-vous/")
 
 
+
+def _request_templates(genre: str, sortie: Path) -> None:
+    from .appointments.templates import write_templates
+
+    for path in write_templates(genre, sortie):
+        typer.echo(f"Modèle écrit : {path}")
+
+
+@modele_app.command("demande-visite")
+def modele_demande_visite(
+    sortie: Annotated[Path, typer.Option("--sortie", help="Dossier où écrire les modèles.")] = Path("."),
+    config: ConfigOpt = None,
+) -> None:
+    """Écrit le modèle de demande de visite : modele-demande-visite.xlsx (notice, liste des visites) et .csv."""
+    _request_templates("demande_visite", sortie)
+
+
+@modele_app.command("annulation")
+def modele_annulation(
+    sortie: Annotated[Path, typer.Option("--sortie", help="Dossier où écrire les modèles.")] = Path("."),
+    config: ConfigOpt = None,
+) -> None:
+    """Écrit le modèle de demande d'annulation de rendez-vous : modele-annulation.xlsx (notice) et .csv."""
+    _request_templates("annulation", sortie)
+
 def run_cli(argv: list[str] | None = None, prog_name: str | None = None) -> int:
     """`amsn-batch ARGV` (default: sys.argv[1:]): its output printed, its exit code returned. Usable in-process:
     the messages go to sys.stdout and sys.stderr as they are at the call."""

@@ -23,7 +23,7 @@ NOW = "2026-12-01T08:00"
 def hire(ws, rows_by_member: dict[str, list[list[str]]]) -> None:
     for member, rows in rows_by_member.items():
         write_csv(ws.drop(member, f"entrees-{member}.csv"), MOVEMENT_HEADERS, rows)
-    ws.cli("traiter", env={"AMSN_BATCH_MAINTENANT": "2026-11-20T09:00"})
+    ws.cli("traiter", env={"AMSN_BATCH_MAINTENANT": "2026-11-02T09:00"})
 
 
 def people(ws, n: int = 3) -> dict[str, str]:

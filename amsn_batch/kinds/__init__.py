@@ -11,10 +11,12 @@ from ..config import Limits
 from ..read import UnreadableFile
 from ..read.kind import head_rows
 from .base import Checked, Kind
+from .cancellation import CANCELLATION
 from .declaration import DECLARATION
 from .employees import EMPLOYEES
+from .visit_request import VISIT_REQUEST
 
-KINDS: tuple[Kind, ...] = (DECLARATION, EMPLOYEES)
+KINDS: tuple[Kind, ...] = (DECLARATION, VISIT_REQUEST, CANCELLATION, EMPLOYEES)
 DEFAULT = EMPLOYEES
 
 

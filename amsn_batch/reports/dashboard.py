@@ -24,7 +24,7 @@ import jinja2
 
 from ..config import Settings, make_dirs
 from ..masking import scrub
-from ..store import connect, ledger, registry
+from ..store import appointments, connect, ledger, registry
 from ..store.employees import headcount_by_category, multi_employments
 from ..vocab import BLOCKING, catalogue, load_toml
 from .ack import TEMPLATES, entry_base
@@ -163,6 +163,7 @@ class Daily:
     inbox: int
     multi_employeurs: list[MultiEmployed] = field(default_factory=list)
     impayes: UnpaidInvoices | None = None
+    demandes_rdv: list[dict] = field(default_factory=list)  # visit and cancellation requests of the day
     precedent: str | None = None
     suivant: str | None = None
 
@@ -289,6 +290,8 @@ def collect(settings: Settings, day: dt.date, now: dt.datetime | None = None, ca
             effectifs=_headcount(conn, day),
             inbox=_inbox_count(settings.paths.inbox),
             multi_employeurs=_multi(conn, names),
+            demandes_rdv=[r for r in appointments.requests(conn, since=day.isoformat())
+                          if r["recue_le"][:10] == day.isoformat()],
         )
     finally:
         conn.close()

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..vocab import load_toml, pcs_reference, vocabulary
 from ..formats import safe_cell, write_atomic
@@ -86,23 +88,52 @@ def drop_down(key: str) -> tuple[str, bool] | None:
     return None
 
 
-def write_csv_template(path: Path) -> Path:
+@dataclass(frozen=True)
+class TemplateSpec:
+    """What a sender template is made of: its columns (vocabulary fields), the data sheet's name, the notice's
+    title and steps, how each column is filled in, the drop-down lists and which column takes which."""
+
+    sheet: str
+    fields: list
+    intro: list[str]
+    help: Callable[[object], str]  # field → how to fill it in
+    lists: dict[str, list[str]]
+    drop_down: Callable[[str], tuple[str, bool] | None]
+    text_fields: tuple[str, ...] = TEXT_FIELDS
+    date_fields: tuple[str, ...] = DATE_FIELDS
+
+
+def _employee_help(f) -> str:
+    if not f.key.startswith("det_"):
+        return HELP.get(f.key, "")
+    cat = load_toml("determinants.toml")[f.key[4:]]["categorie"]
+    return (f"Déterminant de suivi : Oui si le poste l'implique (appelle un suivi {cat})." if cat
+            else "Oui si le salarié n'a aucun risque particulier (ne pas cocher avec un risque).")
+
+
+def employees_template() -> TemplateSpec:
+    return TemplateSpec(SHEET, template_fields(), _notice_intro(), _employee_help, drop_down_lists(), drop_down)
+
+
+def write_csv_template(path: Path, spec: TemplateSpec | None = None) -> Path:
+    fields = spec.fields if spec is not None else template_fields()
     buf = io.StringIO()
-    csv.writer(buf, delimiter=";", lineterminator="\r\n").writerow([safe_cell(f.label) for f in template_fields()])
+    csv.writer(buf, delimiter=";", lineterminator="\r\n").writerow([safe_cell(f.label) for f in fields])
     write_atomic(path, "\ufeff" + buf.getvalue())
     return path
 
 
-def write_xlsx_template(path: Path) -> Path:
+def write_xlsx_template(path: Path, spec: TemplateSpec | None = None) -> Path:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    fields = template_fields()
+    spec = spec or employees_template()
+    fields = spec.fields
     wb = Workbook()
     ws = wb.active
-    ws.title = SHEET
+    ws.title = spec.sheet
     ws.append([safe_cell(f.label) for f in fields])
     head = PatternFill("solid", fgColor="DCE6F1")
     for i, f in enumerate(fields, start=1):
@@ -115,7 +146,7 @@ def write_xlsx_template(path: Path) -> Path:
     ws.row_dimensions[1].height = 45
 
     lists = wb.create_sheet(LISTS)
-    columns = drop_down_lists()
+    columns = spec.lists
     ranges = {}
     for j, (name, items) in enumerate(columns.items(), start=1):
         letter = get_column_letter(j)
@@ -134,9 +165,9 @@ def write_xlsx_template(path: Path) -> Path:
 
     for i, f in enumerate(fields, start=1):
         letter = get_column_letter(i)
-        if (chosen := drop_down(f.key)) is not None:
+        if (chosen := spec.drop_down(f.key)) is not None:
             validation(letter, ranges[chosen[0]], chosen[1])
-        fmt = "@" if f.key in TEXT_FIELDS else ("DD/MM/YYYY" if f.key in DATE_FIELDS else None)
+        fmt = "@" if f.key in spec.text_fields else ("DD/MM/YYYY" if f.key in spec.date_fields else None)
         if fmt:
             ws.column_dimensions[letter].number_format = fmt
             for row in range(2, ROWS + 2):
@@ -146,22 +177,15 @@ def write_xlsx_template(path: Path) -> Path:
     notice.column_dimensions["A"].width = 32
     notice.column_dimensions["B"].width = 12
     notice.column_dimensions["C"].width = 100
-    for text in _notice_intro():
+    for text in spec.intro:
         notice.append([text])
     notice["A1"].font = Font(bold=True, size=14)
     notice.append([])
     notice.append(["Colonne", "Obligatoire", "Comment la remplir"])
     for c in notice[notice.max_row]:
         c.font = Font(bold=True)
-    dets = load_toml("determinants.toml")
     for f in fields:
-        if f.key.startswith("det_"):
-            det = dets[f.key[4:]]
-            cat = det["categorie"]
-            text = (f"Déterminant de suivi : Oui si le poste l'implique (appelle un suivi {cat})." if cat
-                    else "Oui si le salarié n'a aucun risque particulier (ne pas cocher avec un risque).")
-        else:
-            text = HELP.get(f.key, "")
+        text = spec.help(f)
         notice.append([safe_cell(f.label), "oui" if f.required else "non", safe_cell(text)])
         notice.cell(row=notice.max_row, column=3).alignment = Alignment(wrap_text=True, vertical="top")
     wb.active = 1  # open on the data sheet
