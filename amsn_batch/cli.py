@@ -636,6 +636,28 @@ def rdv_importer(
 
 
 
+@rdv_app.command("visites")
+def rdv_visites(
+    date: Annotated[Optional[str], typer.Option("--date", help="Date d'observation (JJ/MM/AAAA, par défaut aujourd'hui).")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Visites à prévoir : pour chaque salarié présent, la prochaine visite et son échéance (embauche, catégorie de
+    suivi, déterminants, dernières visites honorées ; règles du code du travail). Par adhérent dans
+    outbox/<adhérent>/rendez-vous/ (et chez ses mandataires), pour le planning dans rapports/rendez-vous/ ; les plus
+    en retard d'abord."""
+    from .appointments.due import write_visits_due
+    from .store import connect
+
+    settings = _settings(config, verbose)
+    now = _fixed_clock() or dt.datetime.now()
+    day = _day(date, "--date") if date else now.date()
+    written, due = write_visits_due(connect(settings.paths.database).conn, settings, day)
+    late = int((due["retard"] > 0).sum())
+    typer.echo(f"Visites à prévoir au {day:%d/%m/%Y} : {len(due)} salarié(s), dont {late} en retard.")
+    typer.echo(f"Liste du service : {written[-2]} (et .xlsx)")
+
+
 def _request_templates(genre: str, sortie: Path) -> None:
     from .appointments.templates import write_templates
 
