@@ -6,6 +6,7 @@ requests too (kinds/cancellation.py)."""
 from __future__ import annotations
 
 from ..appointments.requests import VISIT, check_requests, write_planning_file
+from ..read.headers import score_header_row
 from ..store.appointments import record_requests
 from ..vocab import normalize, vocabulary
 from .base import Kind
@@ -19,8 +20,10 @@ class Request(Kind):
         self.marks = marks  # fields whose header shows this kind
 
     def recognises(self, rows):
-        lookup = vocabulary(self.vocabulary).lookup
-        return any(self.marks & {lookup.get(normalize(c)) for c in row} for row in rows)
+        """A header row with one of the kind's own columns, naming more of its fields than employee fields."""
+        own, moves = vocabulary(self.vocabulary), vocabulary("mouvements")
+        return any(self.marks & {own.lookup.get(normalize(c)) for c in row}
+                   and score_header_row(row, own) > score_header_row(row, moves) for row in rows)
 
     def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False, received=None):
         return check_requests(conn, path, sender, settings, self.vocabulary, sha, name_problem, received)
