@@ -92,10 +92,12 @@ def _prepare(conn, c: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataFrame, pd
                      + ":" + minute.astype(int).map("{:02d}".format), None)
     issue((day == "") | bad_time, "date ou heure illisible")
     minutes = pd.to_numeric(c["duree"].str.replace(",", "."), errors="coerce")
-    statut = c["statut"].map(lambda t: status_code(t) or t)
+    statut = c["statut"].map({t: status_code(t) or t for t in c["statut"].unique()})
     issue(~statut.isin(["prevu", "honore", "annule", "non_honore"]), "statut inconnu")
-    kind = c["type_visite"].map(lambda t: visit_code(t) or t)
-    issue(c["type_visite"].map(visit_code).isna(), "type de visite inconnu")
+    codes = {t: visit_code(t) for t in c["type_visite"].unique()}
+    kind = c["type_visite"].map(codes)
+    issue(kind.isna(), "type de visite inconnu")
+    kind = kind.fillna(c["type_visite"])
     nir = c["nir"].str.replace(r"[\s.]", "", regex=True).str.upper()
     siret = c["siret"].str.replace(r"\s", "", regex=True)
     members = registry.member_numbers(conn)
@@ -105,9 +107,8 @@ def _prepare(conn, c: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataFrame, pd
     issue(adherent.isna(), "adhérent inconnu")
     issue(given.notna() & owners.notna() & (given != owners), "SIRET d'un autre adhérent")
     known = store.known_employees(conn)
-    keys = set(zip(known["adherent"], known["nir"]))
-    issue(adherent.notna() & ~pd.Series([(a, x) in keys for a, x in zip(adherent, nir)], index=c.index),
-          "salarié inconnu du service")
+    employed = pd.MultiIndex.from_arrays([adherent, nir]).isin(pd.MultiIndex.from_frame(known[["adherent", "nir"]]))
+    issue(adherent.notna().to_numpy() & ~employed, "salarié inconnu du service")
     period = pd.to_numeric(c["periodicite_mois"], errors="coerce")
     text = pd.Series([""] * n, dtype=object)
     for mask, label in issues:
