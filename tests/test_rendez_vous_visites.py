@@ -84,3 +84,29 @@ def test_visits_due_against_a_hand_computation(ws, tmp_path):
         assert [(r["Nom"], r["Échéance"]) for r in member] == [(r["Nom"], r["Échéance"]) for r in rows]
         assert not any(n in path.read_text(encoding="utf-8-sig") for n in nirs.values())
         assert (ws.outbox / folder / "rendez-vous" / "visites-a-prevoir-10002.xlsx").exists()
+
+
+def test_activity_summary_counts_the_appointments_and_the_visits_due(ws, tmp_path):
+    from tests.test_rendez_vous_planning import people
+
+    nirs = people(ws)  # hired 01/06/2026 at 10002, SI
+    export = write_csv(tmp_path / "planning.csv", PLANNING_HEADERS, [
+        planning_row("S-1", "10/07/2026", "09:00", nirs["MARTIN"], "MARTIN", status="Honoré"),
+        planning_row("S-2", "11/07/2026", "09:00", nirs["BERNARD"], "BERNARD", status="Annulé"),
+        planning_row("S-3", "12/07/2026", "09:00", nirs["PETIT"], "PETIT", status="Non honoré", kind="Visite de reprise"),
+    ], encoding="utf-8")
+    env = {"AMSN_BATCH_MAINTENANT": "2026-12-01T08:00"}
+    ws.cli("rendez-vous", "importer", str(export), env=env)
+    ws.cli("synthese", "--annee", "2026", env=env)
+    html = (ws.outbox / "10002" / "synthese" / "synthese-2026-10002.html").read_text(encoding="utf-8")
+    section = html[html.index('<section id="visites"'):]
+    section = section[:section.index("</section>")]
+    assert 'data-etat="rempli"' in section
+    assert "En 2026 : 1 visite réalisée, 1 rendez-vous annulé, 1 non honoré." in section
+    # MARTIN's VIP is done (next: 5 years); BERNARD's and PETIT's were due on 01/09/2026 (hired 01/06 + 3 months)
+    assert "Visites à prévoir au 01/12/2026 : 3, dont 2 en retard." in section
+    assert "Visite de reprise" in section and "information et de prévention" in section
+    empty = (ws.outbox / "10001" / "synthese" / "synthese-2026-10001.html").read_text(encoding="utf-8")
+    assert "Aucun rendez-vous en 2026 et aucune visite à prévoir au 01/12/2026." in empty
+    service = (ws.root / "rapports" / "synthese-2026-service.html").read_text(encoding="utf-8")
+    assert "Visites à prévoir au 01/12/2026 : 3, dont 2 en retard." in service

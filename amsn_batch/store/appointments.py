@@ -104,6 +104,17 @@ def honoured(conn: sqlite3.Connection) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["adherent", "nir", "debut", "type_visite", "periodicite_mois"])
 
 
+def year_counts(conn: sqlite3.Connection, year: int) -> list[dict]:
+    """Appointments of a year by member, type of visit and status: adherent, type_visite, statut, n."""
+    return records(conn, "SELECT adherent, type_visite, statut, count(*) AS n FROM rendez_vous WHERE adherent IS NOT "
+                         "NULL AND debut >= ? AND debut < ? GROUP BY adherent, type_visite, statut",
+                   (f"{year}-01-01", f"{year + 1}-01-01"))
+
+
+def any_appointments(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM rendez_vous LIMIT 1").fetchone() is not None
+
+
 # --- requests from members ---------------------------------------------------------------------------
 
 REQUEST_FIELDS = ("ligne", "genre", "adherent", "rdv_id", "nir", "nom", "prenom", "siret", "type_visite", "motif",
