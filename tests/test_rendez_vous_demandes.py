@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import random
+from pathlib import Path
 
 from openpyxl import load_workbook
 
@@ -21,7 +22,8 @@ VISIT_HEADERS = ["N° sécurité sociale", "Nom", "Prénom", "SIRET", "Visite de
 
 
 def workspace(tmp_path):
-    extra = '[rendez_vous.departements]\n"Centre de Strasbourg" = "67"\n'
+    directory = Path(__file__).resolve().parent.parent / "examples" / "annuaire.toml"  # Centre de Caen and its phone
+    extra = f'annuaire = "{directory}"\n[rendez_vous.departements]\n"Centre de Strasbourg" = "67"\n'
     return import_registry(make_workspace(tmp_path / "ws", extra_config=extra), tmp_path / "registre")
 
 
@@ -79,8 +81,7 @@ def test_cancellations_three_working_days_ahead(tmp_path):
     assert code == "RDV_ANNULATION_TARDIVE" and line == 2
     assert "Demande reçue le 14/11/2026 pour le rendez-vous C-3 du 18/11/2026 à 11:00" in message
     assert "au moins 3 jours ouvrés à l'avance, au plus tard le 13/11/2026" in message
-    assert "appelez le Centre de Caen au 02 31 00 00 10" not in message  # the workspace has the default directory
-    assert "appelez le" in message
+    assert "Le rendez-vous est maintenu. Pour un empêchement de dernière minute, appelez le Centre de Caen au 02 31 00 00 10." in message
     # Monday 16/11, 2 working days ahead: refused
     ack = send(ws, "10002", "annulation-4.csv", CANCEL_HEADERS, [["C-8", "", "", "", ""]], "2026-11-16T08:00")
     assert [c for _, c, _ in blocking(ack)] == ["RDV_ANNULATION_TARDIVE"] and "au plus tard le 13/11/2026" in blocking(ack)[0][2]
@@ -93,6 +94,8 @@ def test_cancellations_three_working_days_ahead(tmp_path):
     assert ack["statut"] == "accepte_partiellement"
     assert [(line, code) for line, code, _ in blocking(ack)] == [(2, "RDV_ANNULATION_TARDIVE")]
     assert "au plus tard le 24/03/2027" in blocking(ack)[0][2]
+    # a centre the directory does not describe: the acknowledgement's contacts and the service's e-mail
+    assert "appelez le Centre de Strasbourg (coordonnées dans « Qui contacter » ci-dessous, ou " in blocking(ack)[0][2]
 
     # what cannot be cancelled: no reference, unknown, already cancelled
     ack = send(ws, "10002", "annulation-7.csv", CANCEL_HEADERS,
