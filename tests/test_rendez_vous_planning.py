@@ -139,3 +139,29 @@ def test_missed_appointment_recorded_for_billing_when_the_tariff_says_so(tmp_pat
     assert "absence(s) non excusée(s)" not in out  # recorded once, at the first import
     assert ws.sql("SELECT rdv_id, adherent, jour, montant, facture_id FROM absences_facturables") == [
         ("B-1", "10002", "2026-11-24", "45.00", None)]
+
+
+def test_missed_appointments_invoiced_once_on_the_complementary_invoice(tmp_path):
+    from tests.billing_helpers import BILLING_CONFIG, billing_workspace, declare, pieces
+
+    config = BILLING_CONFIG.replace("echeances = 1\n", 'echeances = 1\nabsence_non_excusee = "45.00"\n')
+    ws = billing_workspace(tmp_path, config=config)
+    declare(ws, "10002", dt.datetime(2026, 1, 15, 10), si=3)
+    ws.cli("traiter")
+    nir = make_nir(random.Random(3))
+    export = write_csv(tmp_path / "planning.csv", PLANNING_HEADERS, [
+        planning_row("M-1", "03/03/2026", "09:00", nir, "MARTIN", status="Non honoré"),
+        planning_row("M-2", "04/03/2026", "09:00", nir, "MARTIN", status="Absent"),
+        planning_row("M-3", "05/03/2026", "09:00", nir, "MARTIN", status="Honoré"),
+    ], encoding="utf-8")
+    ws.clock = dt.datetime(2026, 3, 10, 8, 0)
+    assert "2 absence(s) non excusée(s) enregistrée(s) pour la facturation." in ws.cli("rendez-vous", "importer", str(export)).stdout
+    ws.cli("facturer", "--annee", "2026", "--date", "20/03/2026")
+    issued = [(p[1], p[2], p[4]) for p in pieces(ws)]
+    assert issued == [("facture", "10002", "347.40"), ("facture_complementaire", "10002", "90.00")]
+    assert ws.sql("SELECT l.libelle, l.quantite, l.prix_unitaire_ht, f.motif FROM factures_lignes l "
+                  "JOIN factures f ON f.id = l.facture_id WHERE f.type = 'facture_complementaire'") == [
+        ("Rendez-vous 2026 non honorés sans excuse", 2, "45.00", "Rendez-vous de suivi 2026 non honorés sans excuse.")]
+    assert ws.sql("SELECT count(*) FROM absences_facturables WHERE facture_id IS NOT NULL") == [(2,)]
+    ws.cli("facturer", "--annee", "2026", "--date", "21/03/2026")
+    assert len(pieces(ws)) == 2  # billed once

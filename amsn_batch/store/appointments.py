@@ -83,6 +83,17 @@ def missed_fees(conn: sqlite3.Connection) -> list[dict]:
                          "ORDER BY adherent, jour, rdv_id")
 
 
+def unbilled_missed(conn: sqlite3.Connection, adherent: str, year: int) -> list[tuple[str, str]]:
+    """The member's unexcused missed appointments of the year not invoiced yet: (rdv_id, amount HT)."""
+    return conn.execute("SELECT rdv_id, montant FROM absences_facturables WHERE adherent = ? AND substr(jour, 1, 4) = ? "
+                        "AND facture_id IS NULL ORDER BY jour, rdv_id", (adherent, str(year))).fetchall()
+
+
+def record_billed_missed(conn: sqlite3.Connection, rdv_ids: list[str], facture_id: int) -> None:
+    """In the caller's transaction (the one that writes the complementary invoice)."""
+    conn.executemany("UPDATE absences_facturables SET facture_id = ? WHERE rdv_id = ?", ((facture_id, r) for r in rdv_ids))
+
+
 def employees(conn: sqlite3.Connection) -> pd.DataFrame:
     """The present employees: adherent, nir, siret, nom, prenom, date_naissance, date_embauche, categorie,
     determinants."""
