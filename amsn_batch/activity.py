@@ -14,12 +14,15 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from .appointments.due import visits_due
+from .appointments.setup import visit_label
 from .billing.balances import MemberBalance, all_balances, member_balance
 from .billing.declarations import declaration_counts, employee_category, statuses
 from .config import Settings
 from .reports import synthesis
-from .reports.synthesis import BillingFacts, Facts, Flows, PaymentFact, PieceFact, headcount_flows, period_bounds
-from .store import activity, connect, registry
+from .reports.synthesis import (BillingFacts, Facts, Flows, PaymentFact, PieceFact, VisitFacts, headcount_flows,
+                                period_bounds)
+from .store import activity, appointments, connect, registry
 from .store.declarations import current_declaration
 from .tariffs import FONT_CANDIDATES, Billing
 
@@ -54,10 +57,12 @@ def write_summaries(settings: Settings, year: int, adherent: str | None = None, 
         billing = settings.billing or Billing()
         status = {s.adherent: s for s in statuses(conn, billing, year, now.date())}
         font = _font(settings)
+        visits = _visits(conn, settings, year, now)
         paths: list[Path] = []
         page = None
         if adherent is None:
             facts = _service_facts(conn, settings, year, now, members, heads, changes, status)
+            facts.visits = visits.get("") if visits is not None else None
             page = settings.paths.rapports / f"synthese-{year}-service.html"
             paths += synthesis.write(synthesis.build(facts), [page], font)
         todo = [] if service_only else ([adherent] if adherent is not None else sorted(members))
@@ -68,6 +73,7 @@ def write_summaries(settings: Settings, year: int, adherent: str | None = None, 
             for numero in todo:
                 facts = _member_facts(conn, year, now, numero, members[numero], heads_of.get(numero, []),
                                       changes_of.get(numero, []), files_of.get(numero, []), status)
+                facts.visits = visits.get(numero, VisitFacts()) if visits is not None else None
                 name = f"synthese-{year}-{numero}.html"
                 targets = [settings.paths.outbox / folder / "synthese" / name
                            for folder in [numero, *sorted(mandates.get(numero, []))]]
@@ -75,6 +81,23 @@ def write_summaries(settings: Settings, year: int, adherent: str | None = None, 
         return Written(len(todo), paths, page)
     finally:
         conn.close()
+
+
+def _visits(conn, settings: Settings, year: int, now: dt.datetime) -> dict[str, VisitFacts] | None:
+    """Each member's appointments of the year and visits due, and the service's ('' key); None while the service
+    records no appointments (the section says it is to come)."""
+    if not appointments.any_appointments(conn):
+        return None
+    out: dict[str, VisitFacts] = {}
+    for r in appointments.year_counts(conn, year):
+        for key in (r["adherent"], ""):
+            out.setdefault(key, VisitFacts()).by_type.setdefault(visit_label(r["type_visite"] or ""), Counter())[r["statut"]] += r["n"]
+    due = visits_due(conn, settings, now.date()).assign(late=lambda d: d["retard"] > 0)
+    per = due.groupby("adherent")["late"].agg(["size", "sum"])
+    for key, n, late in [("", len(due), due["late"].sum()), *zip(per.index, per["size"], per["sum"])]:
+        facts = out.setdefault(key, VisitFacts())
+        facts.due, facts.late = int(n), int(late)
+    return out
 
 
 def _font(settings: Settings) -> Path | None:

@@ -640,6 +640,88 @@ def synthese(
         typer.echo(f"{done.members} synthèse(s) d'adhérent {annee} écrite(s) dans {settings.paths.outbox}/<adhérent>/synthese/")
 
 
+# --- appointments (docs/rendez-vous.md) -----------------------------------------------------------
+
+rdv_app = typer.Typer(help="Rendez-vous : planning du logiciel médical, demandes des adhérents, visites à prévoir.",
+                      no_args_is_help=True)
+app.add_typer(rdv_app, name="rendez-vous")
+
+
+@rdv_app.command("importer")
+def rdv_importer(
+    fichier: Annotated[Path, typer.Argument(help="Planning exporté du logiciel médical (CSV ou XLSX).", exists=True, dir_okay=False)],
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Importe le planning des rendez-vous (avec historique : un rendez-vous déplacé ou annulé garde son passé) et
+    réécrit les rendez-vous à venir de chaque adhérent (CSV, XLSX, iCalendar) dans outbox/<adhérent>/rendez-vous/
+    et chez ses mandataires. Réimporter le même export ne change rien."""
+    from .appointments.planning import PlanningError, import_planning
+
+    settings = _settings(config, verbose)
+    try:
+        done = import_planning(settings, fichier, _fixed_clock() or dt.datetime.now())
+    except PlanningError as exc:
+        raise Fatal(str(exc)) from None
+    c = done.counts
+    typer.echo(f"{fichier.name} : {done.rows} ligne(s) — {c['nouveaux']} rendez-vous nouveau(x), {c['modifies']} "
+               f"modifié(s), {c['inchanges']} inchangé(s).")
+    if c["absences_facturables"]:
+        typer.echo(f"{c['absences_facturables']} absence(s) non excusée(s) enregistrée(s) pour la facturation.")
+    if done.report is not None:
+        typer.echo(f"{c['problemes']} rendez-vous gardé(s) avec un problème (adhérent ou salarié inconnu…), "
+                   f"{c['ignorees']} ligne(s) non importée(s) : voir {done.report}")
+    members = len({p.name for p in done.written if p.suffix == ".ics"})
+    typer.echo(f"Rendez-vous à venir écrits pour {members} adhérent(s) dans {settings.paths.outbox}/<adhérent>/rendez-vous/")
+
+
+
+@rdv_app.command("visites")
+def rdv_visites(
+    date: Annotated[Optional[str], typer.Option("--date", help="Date d'observation (JJ/MM/AAAA, par défaut aujourd'hui).")] = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Visites à prévoir : pour chaque salarié présent, la prochaine visite et son échéance (embauche, catégorie de
+    suivi, déterminants, dernières visites honorées ; règles du code du travail). Par adhérent dans
+    outbox/<adhérent>/rendez-vous/ (et chez ses mandataires), pour le planning dans rapports/rendez-vous/ ; les plus
+    en retard d'abord."""
+    from .appointments.due import write_visits_due
+    from .store import connect
+
+    settings = _settings(config, verbose)
+    now = _fixed_clock() or dt.datetime.now()
+    day = _day(date, "--date") if date else now.date()
+    written, due = write_visits_due(connect(settings.paths.database).conn, settings, day)
+    late = int((due["retard"] > 0).sum())
+    typer.echo(f"Visites à prévoir au {day:%d/%m/%Y} : {len(due)} salarié(s), dont {late} en retard.")
+    typer.echo(f"Liste du service : {written[-2]} (et .xlsx)")
+
+
+def _request_templates(genre: str, sortie: Path) -> None:
+    from .appointments.templates import write_templates
+
+    for path in write_templates(genre, sortie):
+        typer.echo(f"Modèle écrit : {path}")
+
+
+@modele_app.command("demande-visite")
+def modele_demande_visite(
+    sortie: Annotated[Path, typer.Option("--sortie", help="Dossier où écrire les modèles.")] = Path("."),
+    config: ConfigOpt = None,
+) -> None:
+    """Écrit le modèle de demande de visite : modele-demande-visite.xlsx (notice, liste des visites) et .csv."""
+    _request_templates("demande_visite", sortie)
+
+
+@modele_app.command("annulation")
+def modele_annulation(
+    sortie: Annotated[Path, typer.Option("--sortie", help="Dossier où écrire les modèles.")] = Path("."),
+    config: ConfigOpt = None,
+) -> None:
+    """Écrit le modèle de demande d'annulation de rendez-vous : modele-annulation.xlsx (notice) et .csv."""
+    _request_templates("annulation", sortie)
+
 def run_cli(argv: list[str] | None = None, prog_name: str | None = None) -> int:
     """`amsn-batch ARGV` (default: sys.argv[1:]): its output printed, its exit code returned. Usable in-process:
     the messages go to sys.stdout and sys.stderr as they are at the call."""

@@ -36,7 +36,7 @@ DEFAULT_REMINDER_STAGES = (15, 30, 45)  # days late: reminder 1, reminder 2, for
 MULTI_EMPLOYER = ("entier", "partage")  # a worker of n members: counted in full by each, or 1/n by each
 _TARIFF_KEYS = {
     "cotisation_par_salarie", "supplements", "embauche_non_declaree", "taux_tva", "delai_paiement_jours",
-    "fin_de_mois", "echeances", "cout_moyen_national", "multi_employeur",
+    "fin_de_mois", "echeances", "cout_moyen_national", "multi_employeur", "absence_non_excusee",
 }
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -60,6 +60,7 @@ class Tariff:
     national_average: Decimal | None
     warnings: tuple[str, ...] = ()
     multi_employer: str = "entier"  # a worker declared by n members: "entier" (1 each) or "partage" (1/n each)
+    fee_missed_appointment: Decimal = Decimal(0)  # an unexcused missed appointment (non honoré), HT; 0: not charged
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,7 @@ def load_tariff(year: int, spec: dict) -> Tariff:
         vat_rate=vat, payment_days=days, end_of_month=end_of_month,
         instalments=parts,
         national_average=average, warnings=tuple(warnings),
+        fee_missed_appointment=_money(spec.get("absence_non_excusee", 0), f"{where} absence_non_excusee"),
     )
 
 

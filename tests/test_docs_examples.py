@@ -15,6 +15,7 @@ Convention (also stated in docs/README.md):
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import re
 import shlex
@@ -151,6 +152,18 @@ def input_files(ws: Workspace) -> None:
     # Payments received, as exported by accounting.
     write_csv(ws.root / "paiements-mars.csv", ["N° facture", "Date", "Montant"],
               [["420930", "02/03/2026", "833,76"], ["420933", "05/03/2026", "300,00"]])
+    # Appointments (rendez-vous.md), dated from today as the commands run on the real clock: the medical
+    # software's planning of 10001 (one employee unknown to the service), and a cancellation request for an
+    # appointment in two weeks (accepted) and one tomorrow (too late).
+    later, tomorrow = dt.date.today() + dt.timedelta(days=14), dt.date.today() + dt.timedelta(days=1)
+    planned = [("R-101", later, people[0]), ("R-102", tomorrow, people[1]), ("R-103", later, people[2]),
+               ("R-104", later, (make_nir(rng), "INCONNU", "Jean"))]
+    write_csv(ws.root / "planning.csv", ["N° RDV", "Date", "Heure", "Centre", "Médecin", "Fonction", "Type de visite",
+                                         "N° sécurité sociale", "Nom", "Prénom", "N° adhérent", "Statut"],
+              [[rdv, day.strftime("%d/%m/%Y"), "09:30", "Centre de Caen", "Dr Claire Exemple", "Médecin du travail",
+                "VIP", nir, name, first, "10001", "Prévu"] for rdv, day, (nir, name, first) in planned], encoding="utf-8")
+    write_csv(ws.root / "annulation-10001.csv", ["N° rendez-vous à annuler", "Motif de l'annulation"],
+              [["R-101", "Salarié en formation"], ["R-102", "Salarié malade"]], encoding="utf-8")
 
 
 # --- playing commands ----------------------------------------------------------------------------------------

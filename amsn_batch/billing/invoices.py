@@ -23,6 +23,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from .. import faults
 from ..formats import date_fr, money_fr
 from ..rules.identifiers import vat_siren
+from ..store import appointments as missed_store
 from ..store import billing as store
 from ..store import declarations as declared
 from ..store import registry
@@ -216,6 +217,7 @@ class Action:
     reason: str = ""
     hires: list[int] = field(default_factory=list)
     mention: str = ""  # multi-employer workers
+    missed: list[str] = field(default_factory=list)  # unexcused missed appointments billed (rdv ids)
 
 
 @dataclass
@@ -263,16 +265,25 @@ def decide(conn, billing: Billing, tariff: Tariff, adherent: str, situation: str
 
 def _complement(conn, tariff: Tariff, adherent: str, year: int, today: dt.date, since: str, decl_id: int | None,
                 active: Invoice) -> Action | None:
-    """Employees hired in the year after the declaration (or the facture d'office), not billed yet."""
-    if not tariff.fee_per_missing_hire:
+    """Employees hired in the year after the declaration (or the facture d'office), and unexcused missed
+    appointments of the year (store.appointments, `absence_non_excusee` of the tariff), not billed yet."""
+    lines, reasons, hires = [], [], []
+    if tariff.fee_per_missing_hire:
+        listed = declared.declared_nirs(conn, decl_id) if decl_id else set()
+        hires = [h for h in store.unbilled_hires(conn, adherent, year, since, min(today, dt.date(year, 12, 31)))
+                 if h.nir not in listed]
+        if hires:
+            lines.append(Line(f"Embauches {year} non déclarées", len(hires), tariff.fee_per_missing_hire))
+            reasons.append(f"Salariés embauchés en {year} après la déclaration des effectifs.")
+    missed = [(rdv, Decimal(amount)) for rdv, amount in missed_store.unbilled_missed(conn, adherent, year)]
+    for amount in sorted({a for _, a in missed}):
+        lines.append(Line(f"Rendez-vous {year} non honorés sans excuse", sum(a == amount for _, a in missed), amount))
+    if missed:
+        reasons.append(f"Rendez-vous de suivi {year} non honorés sans excuse.")
+    if not lines:
         return None
-    listed = declared.declared_nirs(conn, decl_id) if decl_id else set()
-    hires = [h for h in store.unbilled_hires(conn, adherent, year, since, min(today, dt.date(year, 12, 31))) if h.nir not in listed]
-    if not hires:
-        return None
-    return Action("facture_complementaire", [Line(f"Embauches {year} non déclarées", len(hires), tariff.fee_per_missing_hire)],
-                  origin=active, reason=f"Salariés embauchés en {year} après la déclaration des effectifs.",
-                  hires=[h.salarie_id for h in hires])
+    return Action("facture_complementaire", lines, origin=active, reason=" ".join(reasons),
+                  hires=[h.salarie_id for h in hires], missed=[rdv for rdv, _ in missed])
 
 
 def _insert_piece(conn, billing: Billing, tariff: Tariff, kind: str, adherent: str, year: int, issued: dt.date,
@@ -355,6 +366,7 @@ def invoice_year(conn, billing: Billing, year: int, issued: dt.date, now: dt.dat
                     if action.declaration_id is not None:
                         declared.link_invoice(conn, action.declaration_id, piece.id)
                     store.record_billed_hires(conn, action.hires, year, piece.id)
+                    missed_store.record_billed_missed(conn, action.missed, piece.id)
                 if piece is not None:
                     faults.point("facturer-avant-commit")
             if action is None or action.kind == "rien":

@@ -11,12 +11,14 @@ from ..config import Limits
 from ..read import UnreadableFile
 from ..read.kind import head_rows
 from .base import Checked, Kind
+from .cancellation import CANCELLATION
 from .declaration import DECLARATION
 from .dsn import DSN
 from .employees import EMPLOYEES
 from .fiche import FICHE
+from .visit_request import VISIT_REQUEST
 
-KINDS: tuple[Kind, ...] = (DSN, DECLARATION, FICHE, EMPLOYEES)
+KINDS: tuple[Kind, ...] = (DSN, DECLARATION, FICHE, VISIT_REQUEST, CANCELLATION, EMPLOYEES)
 DEFAULT = EMPLOYEES
 
 

@@ -25,7 +25,7 @@ import jinja2
 
 from ..config import Settings, make_dirs
 from ..masking import scrub
-from ..store import connect, ledger, registry
+from ..store import appointments, connect, ledger, registry
 from ..store.employees import headcount_by_category, multi_employments
 from ..store.fiche import BillingRequest, SituationChange, pending_requests, situation_changes
 from ..vocab import BLOCKING, catalogue, load_toml
@@ -170,6 +170,7 @@ class Daily:
     impayes: UnpaidInvoices | None = None
     demandes: list[BillingRequest] = field(default_factory=list)  # the billing team's queue (fiches adhérent)
     situations: list[SituationChange] = field(default_factory=list)  # changes of situation recorded that day
+    demandes_rdv: list[dict] = field(default_factory=list)  # visit and cancellation requests of the day
     precedent: str | None = None
     suivant: str | None = None
 
@@ -298,6 +299,8 @@ def collect(settings: Settings, day: dt.date, now: dt.datetime | None = None, ca
             multi_employeurs=_multi(conn, names),
             demandes=pending_requests(conn),
             situations=situation_changes(conn, day.isoformat(), (day + dt.timedelta(days=1)).isoformat()),
+            demandes_rdv=[r for r in appointments.requests(conn, since=day.isoformat())
+                          if r["recue_le"][:10] == day.isoformat()],
         )
     finally:
         conn.close()

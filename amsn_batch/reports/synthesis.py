@@ -143,6 +143,15 @@ class BillingFacts:
 
 
 @dataclass
+class VisitFacts:
+    """Appointments of the year and visits due (appointments.due) of one member or of the service."""
+
+    by_type: dict[str, Counter] = field(default_factory=dict)  # visit label → status code → appointments
+    due: int = 0  # employees with a visit to plan, at `now`
+    late: int = 0  # ...of which overdue
+
+
+@dataclass
 class Facts:
     year: int
     member: str | None  # None: the whole service
@@ -155,6 +164,7 @@ class Facts:
     files: Counter  # status → files
     files_by_others: int  # files that concern the member, sent by another sender (its payroll firm)
     billing: BillingFacts
+    visits: VisitFacts | None = None  # None: the service records no appointments yet
 
 
 # --- the summary: sections of sentences, a chart and tables -------------------------------------------
@@ -226,7 +236,7 @@ def build(f: Facts) -> Summary:
         ("facture", f"Facturé pour {f.year}", money_fr(f.billing.invoiced - f.billing.credited)),
         ("reste_du", f"Reste dû au {date_fr(f.now.date())}", money_fr(f.billing.due)),
     ]
-    sections = [_headcount(f, total, first, last), _files(f, n_files, refused), _billing(f), _visits()]
+    sections = [_headcount(f, total, first, last), _files(f, n_files, refused), _billing(f), _visits(f)]
     empty = all(s.empty for s in sections)
     return Summary(f.year, f.member, f.name, f.now, f"du {date_fr(first)} au {date_fr(last)}", counters, sections, empty)
 
@@ -343,11 +353,35 @@ def _billing(f: Facts) -> Section:
     return s
 
 
-def _visits() -> Section:
-    return Section("visites", "Visites et rendez-vous", placeholder=True,
-                   empty="Ces informations ne sont pas encore disponibles : les visites réalisées par type, les "
-                         "rendez-vous annulés ou non honorés et les visites à prévoir ou en retard apparaîtront ici "
-                         "lorsque le service enregistrera les rendez-vous.")
+VISIT_STATUSES = {"honore": "Honorés", "annule": "Annulés", "non_honore": "Non honorés", "prevu": "Prévus"}
+
+
+def _visits(f: Facts) -> Section:
+    v = f.visits
+    if v is None:
+        return Section("visites", "Visites et rendez-vous", placeholder=True,
+                       empty="Ces informations ne sont pas encore disponibles : les visites réalisées par type, les "
+                             "rendez-vous annulés ou non honorés et les visites à prévoir ou en retard apparaîtront ici "
+                             "lorsque le service enregistrera les rendez-vous.")
+    s = Section("visites", "Visites et rendez-vous")
+    totals = sum(v.by_type.values(), Counter())
+    today = date_fr(f.now.date())
+    if not totals and not v.due:
+        s.empty = f"Aucun rendez-vous en {f.year} et aucune visite à prévoir au {today}."
+        return s
+    s.text.append(f"En {f.year} : {plural(totals['honore'], 'visite')} réalisée{'s' if totals['honore'] > 1 else ''}, "
+                  f"{plural(totals['annule'], 'rendez-vous', 'rendez-vous')} annulé{'s' if totals['annule'] > 1 else ''}, "
+                  f"{number_fr(totals['non_honore'])} non honoré{'s' if totals['non_honore'] > 1 else ''}.")
+    s.text.append(f"Visites à prévoir au {today} : {number_fr(v.due)}, dont {number_fr(v.late)} en retard.")
+    if totals:
+        bars = [Bar(label, totals[code], number_fr(totals[code])) for code, label in VISIT_STATUSES.items()]
+        s.charts.append((bar_chart(bars, f"Rendez-vous {f.year} par statut", "; ".join(f"{b.label} : {b.text}" for b in bars),
+                                   BLUE), f"Rendez-vous de l'année {f.year}, selon leur statut au {today}."))
+        s.tables.append(Table("table-visites", f"Rendez-vous {f.year} par type de visite",
+                              ["Type de visite", *VISIT_STATUSES.values()],
+                              [[label, *(number_fr(c[k]) for k in VISIT_STATUSES)] for label, c in sorted(v.by_type.items())],
+                              [False, True, True, True, True], ["Total", *(number_fr(totals[k]) for k in VISIT_STATUSES)]))
+    return s
 
 
 # --- rendering ------------------------------------------------------------------------------------------
