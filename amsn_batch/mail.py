@@ -1,6 +1,6 @@
 """E-mail notices: the acknowledgement of each processed file to its sender, the opening of the declaration
 campaign to the members that must declare, each invoice and credit note (its Factur-X PDF attached) to the
-billing address; later the appointment notices (see "Adding a kind of notice" below).
+billing address, and the appointments a planning import added, moved or cancelled (the calendar attached).
 
 Two steps, so that a message never blocks nor undoes the work it tells of:
 1. `queue_*`: once the work is committed, the message is built (stdlib `email`) and recorded in the store
@@ -14,18 +14,19 @@ Never a full NIR: the subject, text and HTML parts go through `masking.scrub` be
 correction workbook (which repeats the sender's rows as sent) is attached only for the senders that opted in
 ([envois] classeur_joint).
 
-Recipients: `recipients` is the one place that says who gets a message about a member. Today the registry holds
-one address per adhérent (« Email facturation »): it gets every notice; a mandataire has no address yet.
+Recipients: `recipients` is the one place that says who gets a message about a member: the contacts of its fiche
+adhérent by type, or its billing address; a mandataire has no address yet.
 
-Adding a kind of notice (appointments): build a `Notice` (a key unique to the event, a nature such as
-"rendez_vous", the member, French subject and text, optional HTML and attachments) and call `queue`, then
-`deliver_safely`; give `recipients` the contact types it goes to (RECIPIENT_TYPES).
+Adding a kind of notice: build a `Notice` (a key unique to the event, a nature, the member, French subject and
+text, optional HTML and attachments) and call `queue`, then `deliver_safely`; give `recipients` the contact
+types it goes to (RECIPIENT_TYPES). `queue_appointments` is one: a planning import's changes, the .ics attached.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import email.policy
+import hashlib
 import html as html_lib
 import json
 import logging
@@ -319,6 +320,22 @@ def deliver(conn, settings: Settings, refused_too: bool = False) -> Delivery:
             return _send_all(conn, settings.mail.smtp, settings.mail.from_address, items)
     except AlreadyRunning:
         return Delivery(busy=True)
+
+
+def queue_appointments(conn, settings: Settings, adherent: str, lines: list[str], ics: bytes,
+                       now: dt.datetime | None = None) -> bool:
+    """The appointments of a member that a planning import added, moved or cancelled (one line each, NIR masked
+    by the caller and again here), its calendar (.ics) attached; once per state of those appointments."""
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    n = len(lines)
+    subject = f"Vos rendez-vous de santé au travail : {n} changement{'s' if n > 1 else ''}"
+    paragraphs = ["Bonjour,", f"Le planning du service a changé pour {n} rendez-vous de vos salariés (adhérent n° {adherent}) :",
+                  *lines, "Le calendrier joint (rendez-vous.ics) les reprend tous : importez-le dans votre agenda, il "
+                  "remplace le précédent. Pour annuler un rendez-vous, déposez une demande d'annulation au moins 3 jours "
+                  "ouvrés à l'avance."]
+    return queue(conn, settings, Notice(f"rendez_vous:{adherent}:{digest}", "rendez_vous", adherent, subject,
+                                        "\n\n".join(paragraphs), _html_page(subject, paragraphs),
+                                        (Attachment(f"rendez-vous-{adherent}.ics", ics, "text", "calendar"),)), now)
 
 
 def deliver_safely(conn, settings: Settings) -> Delivery | None:

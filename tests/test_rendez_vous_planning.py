@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import random
+from email import message_from_bytes, policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -165,3 +166,32 @@ def test_missed_appointments_invoiced_once_on_the_complementary_invoice(tmp_path
     assert ws.sql("SELECT count(*) FROM absences_facturables WHERE facture_id IS NOT NULL") == [(2,)]
     ws.cli("facturer", "--annee", "2026", "--date", "21/03/2026")
     assert len(pieces(ws)) == 2  # billed once
+
+
+def test_members_are_told_of_their_changed_appointments_by_email(ws, tmp_path):
+    """Each planning import tells each member, once, which of its appointments were added, moved or cancelled,
+    the calendar attached (no [smtp]: a .eml in envois/); the same export again tells nothing."""
+    nirs = people(ws)
+    rows = [planning_row("B-1", "08/12/2026", "09:00", nirs["MARTIN"], "MARTIN"),
+            planning_row("B-2", "09/12/2026", "10:30", nirs["BERNARD"], "BERNARD")]
+    env = {"AMSN_BATCH_MAINTENANT": NOW}
+    ws.cli("rendez-vous", "importer", str(write_csv(tmp_path / "p1.csv", PLANNING_HEADERS, rows, encoding="utf-8")), env=env)
+    ws.cli("rendez-vous", "importer", str(write_csv(tmp_path / "p1bis.csv", PLANNING_HEADERS, rows, encoding="utf-8")), env=env)
+    rows[1] = planning_row("B-2", "09/12/2026", "10:30", nirs["BERNARD"], "BERNARD", status="Annulé")
+    ws.cli("rendez-vous", "importer", str(write_csv(tmp_path / "p2.csv", PLANNING_HEADERS, rows, encoding="utf-8")), env=env)
+
+    mails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted((ws.root / "envois").glob("*.eml"))]
+    about = [m for m in mails if "rendez-vous" in m["Subject"]]
+    assert [m["Subject"] for m in about] == ["Vos rendez-vous de santé au travail : 2 changements",
+                                             "Vos rendez-vous de santé au travail : 1 changement"]
+    first, second = (m.get_body(("plain",)).get_content() for m in about)
+    assert "Nouveau : 08/12/2026 à 09:00" in first and "Nouveau : 09/12/2026 à 10:30" in first
+    assert "Annulé : 09/12/2026 à 10:30" in second and "08/12/2026" not in second
+    [ics] = [part for part in about[1].iter_attachments()]
+    assert ics.get_filename() == "rendez-vous-10002.ics" and ics.get_content_type() == "text/calendar"
+    events = {str(e["UID"]): e for e in Calendar.from_ical(ics.get_payload(decode=True)).walk("VEVENT")}
+    assert str(events["rdv-B-2@amsn.fr"]["STATUS"]) == "CANCELLED"
+    for m in about:  # no full NIR, raw or decoded (the names are told, the NIR masked)
+        texts = [m.as_bytes()] + [p.get_payload(decode=True) for p in m.walk() if not p.is_multipart()]
+        assert not any(n.encode() in t for t in texts for n in nirs.values())
+    assert nirs["MARTIN"][:5] + "*" * 10 in first

@@ -17,6 +17,7 @@ from icalendar import Calendar, Event
 from ..billing.documents import csv_text, write_xlsx
 from ..config import Settings
 from ..formats import write_atomic
+from .. import mail
 from ..masking import mask_nir
 from ..reports.contacts import directory_path, load_directory
 from ..store import appointments as store
@@ -41,7 +42,10 @@ def upcoming(frame: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:
     return frame[frame["debut"].notna() & (frame["debut"] >= now.date().isoformat())]
 
 
-def write_all(conn, settings: Settings, now: dt.datetime) -> list[Path]:
+def write_all(conn, settings: Settings, now: dt.datetime, before: dict[str, int] | None = None) -> list[Path]:
+    """Rewrite every member's upcoming appointments (CSV, XLSX, .ics) in its outbox and its mandataires'. With
+    `before` (appointment id → its SEQUENCE before this import), each member whose upcoming appointments were
+    added, moved or cancelled by the import is also told by e-mail (mail.queue_appointments), the .ics attached."""
     frame = store.appointments(conn)
     frame = frame[frame["adherent"].notna()]
     mandates = registry.mandataires_by_member(conn)
@@ -59,7 +63,22 @@ def write_all(conn, settings: Settings, now: dt.datetime) -> list[Path]:
             write_xlsx(out / f"rendez-vous-{adherent}.xlsx",
                        [("Mes rendez-vous", [(f"Rendez-vous à venir de l'adhérent {adherent}", COLUMNS, _cells(rows))])])
             written.append(out / f"rendez-vous-{adherent}.xlsx")
+        if before is not None:
+            changed = rows[[before.get(i) != q for i, q in zip(rows["id"], rows["sequence"])]]
+            if len(changed):
+                mail.safely(mail.queue_appointments, conn, settings, adherent,
+                            [_notice_line(r, before.get(r.id) is None) for r in changed.itertuples(index=False)],
+                            files[f"rendez-vous-{adherent}.ics"], now)
     return written
+
+
+def _notice_line(r, new: bool) -> str:
+    """One appointment as an e-mail tells it: what changed, when, where, for whom (NIR masked)."""
+    start = dt.datetime.fromisoformat(r.debut)
+    what = "Annulé" if r.statut == "annule" else ("Nouveau" if new else "Modifié")
+    who = " ".join(x for x in (r.nom, r.prenom) if x)
+    return (f"{what} : {start:%d/%m/%Y} à {start:%H:%M}, {visit_label(r.type_visite or '')}, {r.centre or 'centre à préciser'}"
+            f" — {who} ({mask_nir(r.nir)})")
 
 
 def _cells(rows: pd.DataFrame, text: bool = False) -> list[list]:

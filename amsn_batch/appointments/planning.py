@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Settings
+from .. import mail
 from ..formats import safe_cell, write_atomic
 from ..masking import mask_nir
 from ..read import UnreadableFile, read_table
@@ -63,11 +64,13 @@ def import_planning(settings: Settings, path: Path, now: dt.datetime) -> Plannin
     rows, problems = _prepare(conn, cells, np.asarray(table.lines))
     fees = ({y: t.fee_missed_appointment for y, t in settings.billing.tariffs.items()} if settings.billing else {})
     stamp = now.isoformat(timespec="seconds")
+    before = dict(zip(*store.appointments(conn)[["id", "sequence"]].to_numpy().T)) if len(rows) else {}
     counts = store.apply_planning(conn, rows, path.name, stamp, fees)
     counts["problemes"] = int(rows["probleme"].notna().sum())
     counts["ignorees"] = len(cells) - len(rows)
     report = _write_report(settings, path, now, problems) if len(problems) else None
-    written = calendar.write_all(conn, settings, now)
+    written = calendar.write_all(conn, settings, now, before)
+    mail.deliver_safely(conn, settings)
     return PlanningReport(len(cells), counts, problems, report, written)
 
 
