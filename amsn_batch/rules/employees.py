@@ -18,7 +18,7 @@ import datetime as dt
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 from functools import cache
 
 import numpy as np
@@ -66,6 +66,10 @@ class Context:
     list_scope: str = "adherent"
     list_exclude: frozenset[str] = frozenset()
     list_dates: dict[str, str] = field(default_factory=dict)
+    # When given, the store is asked for what this file needs instead of `existing`: lookup(nirs, staff) gives
+    # the stored employees of the sender's adhérents with these NIRs, and with `staff` (a full list) all the
+    # present ones too, so that a movements file costs the same whatever the store holds.
+    lookup: Callable[[list[str], bool], pd.DataFrame] | None = None
 
 
 @dataclass
@@ -75,6 +79,7 @@ class Outcome:
     rows: int
     held: bool = False  # a full list held for review: nothing may be applied
     list_date: str | None = None
+    existing: pd.DataFrame | None = None  # what the store held for the file's employees (Context.existing or lookup)
 
     @property
     def refused(self) -> int:
@@ -137,12 +142,15 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
     _establishment(r, ctx, f)
     _dates(r, f)
     _categories(r, f, today)
+    if ctx.lookup is not None:
+        nirs = r.out["nir"]
+        ctx.existing = ctx.lookup(pd.unique(nirs[nirs != ""]).tolist(), is_list)
     if is_list:
         f.add_file("LISTE_COMPLETE", date=_fr(list_date))
         accepted, held = _full_list(r, ctx, f, list_date)
-        return Outcome(f, accepted, n, held, list_date)
+        return Outcome(f, accepted, n, held, list_date, ctx.existing)
     _against_store(r, ctx, f)
-    return Outcome(f, _accepted(r, f), n)
+    return Outcome(f, _accepted(r, f), n, existing=ctx.existing)
 
 
 def _fr(iso: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,19 +28,42 @@ MAX_PARAMETERS = 32_766  # SQLite's limit on ? per statement (since 3.32)
 # that has their columns gives the full list ('' when none is checked); None means no such columns.
 
 
-def existing_employees(conn: sqlite3.Connection, adherents: list[str]) -> pd.DataFrame:
+def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Sequence[str] | None = None,
+                       staff: bool = False) -> pd.DataFrame:
     """Current state of the employees of these adhérents (present or gone), with the file that recorded that
-    state: its name as dropped (`fichier`) and when it was received (`fichier_recu_le`, ISO timestamp)."""
+    state: its name as dropped (`fichier`) and when it was received (`fichier_recu_le`, ISO timestamp).
+
+    `nirs`: only the employees with these NIRs (what a movements file needs: its cost then follows the file,
+    not the store), and with `staff` the whole present staff as well (what a full list needs). None: all."""
     cols = ["id", "adherent", "nir", "present", "version_id", *EMPLOYEE_FIELDS, "fichier", "fichier_recu_le"]
-    if not adherents:
-        return pd.DataFrame(columns=cols)
+    if not adherents or (nirs is not None and not len(nirs) and not staff):
+        return _frame([], cols)
     marks = ",".join("?" * len(adherents))
-    sql = (
-        f"SELECT s.id, s.adherent, s.nir, s.present, s.version_id, {', '.join('v.' + f for f in EMPLOYEE_FIELDS)}, "
-        f"f.nom, f.recu_le FROM salaries s JOIN salaries_versions v ON v.id = s.version_id "
-        f"LEFT JOIN fichiers f ON f.id = v.fichier_id WHERE s.adherent IN ({marks})"
-    )
-    return pd.DataFrame(conn.execute(sql, adherents).fetchall(), columns=cols)
+    select = (f"SELECT s.id, s.adherent, s.nir, s.present, s.version_id, {', '.join('v.' + f for f in EMPLOYEE_FIELDS)}, "
+              "f.nom, f.recu_le FROM {source} JOIN salaries_versions v ON v.id = s.version_id "
+              "LEFT JOIN fichiers f ON f.id = v.fichier_id WHERE {where}")
+    if nirs is None:
+        sql, params = select.format(source="salaries s", where=f"s.adherent IN ({marks})"), adherents
+    else:  # the file's NIRs drive the query: one index lookup per (NIR, adhérent)
+        keys = json.dumps(sorted(set(nirs) - {""}))
+        sql = select.format(source=f"json_each(?) k CROSS JOIN salaries s ON s.nir = k.value AND s.adherent IN ({marks})",
+                            where="1")
+        params = [keys, *adherents]
+        if staff:  # and the present staff not in the file
+            sql += " UNION ALL " + select.format(
+                source="salaries s", where=f"s.adherent IN ({marks}) AND s.present = 1 "
+                                           "AND s.nir NOT IN (SELECT value FROM json_each(?))")
+            params += [*adherents, keys]
+    return _frame(conn.execute(sql, params).fetchall(), cols)
+
+
+def _frame(rows: list[tuple], cols: list[str]) -> pd.DataFrame:
+    """Rows as a DataFrame built column by column: numbers as numbers, text as object arrays (no conversion
+    of a million strings to Arrow, and no 2-D block of objects)."""
+    columns = list(zip(*rows)) if rows else [()] * len(cols)
+    numeric = {"id", "present", "version_id"}
+    return pd.DataFrame({c: (pd.Series(v, dtype=np.int64) if c in numeric else pd.Series(np.array(v + (None,), dtype=object)[:-1], dtype=object))
+                         for c, v in zip(cols, columns)}, copy=False)
 
 
 @dataclass
