@@ -35,16 +35,14 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
 
     `nirs`: only the employees with these NIRs (what a movements file needs: its cost then follows the file,
     not the store), and with `staff` the whole present staff as well (what a full list needs). None: all."""
-    cols = ["id", "adherent", "nir", "present", "version_id", *EMPLOYEE_FIELDS, "fichier", "fichier_recu_le"]
     if not adherents or (nirs is not None and not len(nirs) and not staff):
-        return _frame([], cols)
+        return _frame(conn, [])
     marks = ",".join("?" * len(adherents))
-    select = (f"SELECT s.id, s.adherent, s.nir, s.present, s.version_id, {', '.join('v.' + f for f in EMPLOYEE_FIELDS)}, "
-              "f.nom, f.recu_le FROM {source} JOIN salaries_versions v ON v.id = s.version_id "
-              "LEFT JOIN fichiers f ON f.id = v.fichier_id WHERE {where}")
+    select = (f"SELECT s.id, s.present, s.version_id, s.adherent, s.nir, {', '.join('v.' + f for f in EMPLOYEE_FIELDS)}, "
+              "v.fichier_id FROM {source} JOIN salaries_versions v ON v.id = s.version_id WHERE {where}")
     if nirs is None:
         sql, params = select.format(source="salaries s", where=f"s.adherent IN ({marks})"), adherents
-    else:  # the file's NIRs drive the query: one index lookup per (NIR, adhérent)
+    else:  # the file's NIRs drive the query (CROSS JOIN: in this order), one index lookup per (NIR, adhérent)
         keys = json.dumps(sorted(set(nirs) - {""}))
         sql = select.format(source=f"json_each(?) k CROSS JOIN salaries s ON s.nir = k.value AND s.adherent IN ({marks})",
                             where="1")
@@ -54,16 +52,33 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
                 source="salaries s", where=f"s.adherent IN ({marks}) AND s.present = 1 "
                                            "AND s.nir NOT IN (SELECT value FROM json_each(?))")
             params += [*adherents, keys]
-    return _frame(conn.execute(sql, params).fetchall(), cols)
+    return _frame(conn, conn.execute(sql, params).fetchall())
 
 
-def _frame(rows: list[tuple], cols: list[str]) -> pd.DataFrame:
-    """Rows as a DataFrame built column by column: numbers as numbers, text as object arrays (no conversion
-    of a million strings to Arrow, and no 2-D block of objects)."""
-    columns = list(zip(*rows)) if rows else [()] * len(cols)
-    numeric = {"id", "present", "version_id"}
-    return pd.DataFrame({c: (pd.Series(v, dtype=np.int64) if c in numeric else pd.Series(np.array(v + (None,), dtype=object)[:-1], dtype=object))
-                         for c, v in zip(cols, columns)}, copy=False)
+NUMBERS = ("id", "present", "version_id")
+COLUMNS = [*NUMBERS, "adherent", "nir", *EMPLOYEE_FIELDS]
+
+
+def _frame(conn: sqlite3.Connection, rows: list[tuple]) -> pd.DataFrame:
+    """The DataFrame of existing_employees, built column by column: numbers as int64, text as object arrays
+    (no conversion of a million strings to Arrow, no 2-D block of objects); the recording file's name and
+    date looked up once per file, not joined on every employee."""
+    columns = list(zip(*rows)) if rows else [()] * (len(COLUMNS) + 1)
+    out = {c: (pd.Series(v, dtype=np.int64) if c in NUMBERS else pd.Series(_objects(v), dtype=object))
+           for c, v in zip(COLUMNS, columns)}
+    codes, file_ids = pd.factorize(np.array(columns[-1], dtype=np.int64))
+    files = {r[0]: r[1:] for r in conn.execute("SELECT id, nom, recu_le FROM fichiers WHERE id IN (SELECT value FROM json_each(?))",
+                                                (json.dumps(file_ids.tolist()),))}
+    for i, name in enumerate(("fichier", "fichier_recu_le")):
+        out[name] = pd.Series(_objects([files.get(f, (None, None))[i] for f in file_ids.tolist()])[codes], dtype=object)
+    return pd.DataFrame(out, copy=False)
+
+
+def _objects(values) -> np.ndarray:
+    """A 1-D object array of these values (even tuples stay elements)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
 
 
 @dataclass
