@@ -253,6 +253,73 @@ else:
 """
 
 
+# frictionless-py on the same file, with the checks of `valider` it can express: required cells, lengths,
+# formats (NIR shape, SIRET, PCS, dates), vocabularies (movement, contract, yes/no, category), unique NIR, and
+# the NIR's key as a custom check (what `valider` does beyond: registry, dates against each other, store…).
+FRICTIONLESS = r'''
+import sys
+from frictionless import Check, Checklist, Dialect, Resource, Schema, errors, formats
+path = sys.argv[1]
+D = {"type": "date", "format": "%d/%m/%Y"}
+schema = Schema.from_descriptor({"fields": [
+    {"name": "Nom de naissance", "type": "string", "constraints": {"required": True, "maxLength": 100}},
+    {"name": "Prénom", "type": "string", "constraints": {"required": True, "maxLength": 100}},
+    {"name": "N° sécurité sociale", "type": "string", "constraints": {"required": True, "unique": True,
+        "pattern": "[1278][0-9]{2}(0[1-9]|1[0-2]|[2-9][0-9])(2[AB]|[0-9]{2})[0-9]{8}"}},
+    {"name": "Date de naissance", **D},
+    {"name": "SIRET", "type": "string", "constraints": {"required": True, "pattern": "[0-9]{14}"}},
+    {"name": "Mouvement", "type": "string", "constraints": {"required": True, "enum": ["Entrée", "Sortie", "Modification"]}},
+    {"name": "Date d'embauche", **D, "constraints": {"required": True}},
+    {"name": "Date de sortie", **D},
+    {"name": "Contrat", "type": "string", "constraints": {"enum": ["CDI", "CDD", "01", "02", "03", "Intérim"]}},
+    {"name": "Poste de travail", "type": "string", "constraints": {"maxLength": 100}},
+    {"name": "Code PCS", "type": "string", "constraints": {"pattern": "[0-9]{3}[a-z]"}},
+    {"name": "Salarié multi-employeurs", "type": "string", "constraints": {"enum": ["Oui", "Non"]}},
+    {"name": "Catégorie déclarée", "type": "string", "constraints": {"enum": ["SI", "SIA", "SIR", "SIH"]}},
+    {"name": "Commentaire", "type": "string"},
+]})
+resource = Resource(path=path, format="csv", encoding="cp1252", schema=schema,
+                    dialect=Dialect(controls=[formats.CsvControl(delimiter=";")]))
+
+
+class NirKey(Check):
+    """The NIR's key: 97 - (its first 13 digits, 2A/2B as 19/18) mod 97."""
+    type = "nir-key"
+    Errors = [errors.RowConstraintError]
+
+    def validate_row(self, row):
+        nir = row["N° sécurité sociale"]
+        if nir and len(nir) == 15:
+            body = int(nir[:13].replace("2A", "19").replace("2B", "18")) if nir[:13].isalnum() else -1
+            if body < 0 or 97 - body % 97 != int(nir[13:]):
+                yield errors.RowConstraintError.from_row(row, note="clé du NIR")
+
+
+report = resource.validate(Checklist(checks=[NirKey()]), limit_errors=10**7)
+print(report.stats["errors"] if isinstance(report.stats, dict) else report.stats.errors)
+'''
+
+
+def versus_frictionless(path: Path, store: Path, rows: int, results: list[dict]) -> None:
+    """`amsn-batch valider` of the file (a dry run: read, every check, the acknowledgement written) beside
+    frictionless-py validating it, both as separate processes, wall time from start to exit."""
+    try:
+        import frictionless  # noqa: F401
+    except ImportError:
+        print("  frictionless n'est pas installé (pip install -e '.[bench]') : comparaison sautée")
+        return
+    ws = store.parent.parent
+    out = OUT / "valider"
+    shutil.rmtree(out, ignore_errors=True)
+    ours, rss, _ = run([sys.executable, "-m", "amsn_batch", "valider", str(path), "--expediteur", SENDER, "--sortie", str(out),
+                        "--config", str(ws / "reglages.toml")])
+    theirs, their_rss, _ = run([sys.executable, "-c", FRICTIONLESS, str(path)])
+    results.append({"mesure": "valider", "lignes": rows, "secondes": round(ours, 2), "frictionless": round(theirs, 2),
+                    "pic_mo": round(rss), "pic_frictionless_mo": round(their_rss)})
+    print(f"  valider {rows:,} lignes : {ours:.2f} s ({rss:.0f} Mo) ; frictionless-py : {theirs:.2f} s ({their_rss:.0f} Mo) ; "
+          f"{theirs / ours:.1f} fois plus rapide".replace(",", " "), flush=True)
+
+
 def measure(size: int, name: str, build, rows: int, store: Path, results: list[dict]) -> None:
     """Copy the store, drop the file in the sender's inbox, time `traiter` and the floor."""
     work = OUT / f"run-{size}-{name}"
@@ -284,12 +351,62 @@ def _status(db: Path) -> str:
     return f"{row[0]}, {row[1]} acceptées, {row[2]} entrées, {row[3]} sorties, {row[4]} modifications"
 
 
+LABELS = {"m10k": "mouvements, 10 000 lignes", "m1m": "mouvements, 1 000 000 lignes", "liste100k": "liste complète, 100 000",
+          "liste1m": "liste complète, 1 000 000", "dsn100k": "DSN, 100 000 individus"}
+COLOURS = ["#1f4f8a", "#a3221a", "#1d6b35", "#8a5a00", "#5b2d8a"]
+
+
+def plot(results: list[dict], path: Path) -> None:
+    """Time per file against the store's size (log scale of seconds), one line per file, as an SVG with its
+    own title and description (no plotting library: a few lines of SVG)."""
+    sizes = sorted({r["magasin"] for r in results})
+    names = [n for n in MEASURES if any(r["mesure"] == n for r in results)]
+    if not sizes or not names:
+        return
+    w, h, left, right, top, bottom = 640, 360, 60, 200, 40, 50
+    lo = min(r["secondes"] for r in results) / 1.5
+    hi = max(r["secondes"] for r in results) * 1.5
+    import math
+
+    def x(i: int) -> float:
+        return left + (w - left - right) * (i / max(1, len(sizes) - 1) if len(sizes) > 1 else 0.5)
+
+    def y(v: float) -> float:
+        return top + (h - top - bottom) * (1 - (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)))
+
+    day = dt.date.today().strftime("%d/%m/%Y")
+    desc = "; ".join(f"{LABELS[n]} : " + ", ".join(f"{r['secondes']:.1f} s avec {r['magasin']:,} salariés".replace(",", " ")
+                                                   for r in results if r["mesure"] == n) for n in names)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+           'aria-labelledby="t d" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">',
+           f'<title id="t">Temps de traitement d\'un fichier selon la taille du magasin ({day})</title>',
+           f'<desc id="d">{desc}</desc>', f'<rect width="{w}" height="{h}" fill="#fff"/>',
+           f'<text x="{left}" y="20" font-size="14" font-weight="600">Secondes par fichier selon les salariés déjà en base ({day})</text>']
+    for v in (0.5, 1, 2, 5, 10, 20, 50, 100, 200):
+        if lo <= v <= hi:
+            out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>'
+                       f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:g} s</text>')
+    for i, size in enumerate(sizes):
+        out.append(f'<text x="{x(i):.1f}" y="{h - bottom + 18}" text-anchor="middle">{size:,}</text>'.replace(",", " "))
+    out.append(f'<text x="{(left + w - right) / 2}" y="{h - 12}" text-anchor="middle">salariés déjà en base</text>')
+    for k, name in enumerate(names):
+        colour = COLOURS[k % len(COLOURS)]
+        pts = [(x(sizes.index(r["magasin"])), y(r["secondes"])) for r in results if r["mesure"] == name]
+        out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in pts)}"/>')
+        out += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3.5" fill="{colour}"/>' for a, b in pts]
+        out.append(f'<rect x="{w - right + 12}" y="{top + 20 * k}" width="14" height="3" fill="{colour}"/>'
+                   f'<text x="{w - right + 32}" y="{top + 20 * k + 5}">{LABELS[name]}</text>')
+    out.append("</svg>")
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tailles", type=int, nargs="+", default=[0, 1_000_000], help="tailles du magasin (salariés)")
     ap.add_argument("--grand", action="store_true", help="ajoute un magasin de 10 000 000 de salariés")
     ap.add_argument("--mesures", nargs="+", default=list(MEASURES), choices=MEASURES)
     ap.add_argument("--sans-valider", action="store_true", help="sans la comparaison de `valider` à frictionless")
+    ap.add_argument("--valider-lignes", type=int, default=1_000_000, help="lignes du fichier comparé à frictionless")
     args = ap.parse_args()
     sizes = sorted(set(args.tailles + ([10_000_000] if args.grand else [])))
     registry = Registry()
@@ -309,7 +426,12 @@ def main() -> None:
         for name in args.mesures:
             rows, build = builds[name]
             measure(size, name, build, rows, store, results)
+    if not args.sans_valider:
+        n = args.valider_lignes
+        path = movements_file(OUT / "fichiers" / f"valider-{n}.csv", n, 0, s_sirets)
+        versus_frictionless(path, build_store(0, registry), n, results)
     (OUT / "resultats.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    plot([r for r in results if "magasin" in r], ROOT / "docs" / "performances-echelle.svg")
 
 
 if __name__ == "__main__":
