@@ -300,40 +300,46 @@ def _apply_known(conn, file_id: int, acc: pd.DataFrame, old: pd.DataFrame, next_
     n = len(acc)
     action = acc["action"].to_numpy(dtype=object)
     rehire = action == "entree"  # a former employee comes back: the row is the whole new state (no exit date: none)
-    changed = [[] for _ in range(n)]
+    changed = np.full(n, "", dtype=object)  # the names of the fields that change, comma-separated
     state = {}
-    for f in EMPLOYEE_FIELDS:
-        new = [None if v is None or v != v or (v == "" and f != "determinants") else v for v in acc[f].tolist()]
-        before = [None if (v is None or v != v) else v for v in old[f].tolist()]
+    for f in EMPLOYEE_FIELDS:  # one vectorised pass per field
+        new, before = _values(acc[f], f), _values(old[f], f)
+        given = new != None  # noqa: E711 (elementwise on an object array)
+        merged = np.where(given | rehire, new, before)
         if f == "multi_employeur":
-            new = [None if v is None else int(v) for v in new]
-            before = [None if v is None else int(v) for v in before]
-        merged = []
-        for i in range(n):
-            v = new[i]
-            if v is None and not rehire[i]:
-                v = before[i]
-            if f == "multi_employeur" and v is None:
-                v = 0
-            if (v if v is not None else "") != (before[i] if before[i] is not None else ""):
-                changed[i].append(f)
-            merged.append(v)
-        state[f] = np.array(merged + [None], dtype=object)[:-1]  # [None]: a 1-D array even of tuples
+            merged[merged == None] = 0  # noqa: E711
+        differs = np.where(merged == None, "", merged) != np.where(before == None, "", before)  # noqa: E711
+        changed = np.where(differs, np.where(changed == "", f, changed + "," + f), changed)
+        state[f] = merged
     present = (action != "sortie").astype(int)
-    write = np.array([bool(c) for c in changed], dtype=bool) | (present != old["present"].to_numpy(dtype=int))
+    write = (changed != "") | (present != old["present"].to_numpy(dtype=int))
     rows = np.flatnonzero(write)
     ver_ids = np.zeros(n, dtype=np.int64)
     ver_ids[rows] = np.arange(next_ver, next_ver + len(rows))
     emp_ids = old["id"].to_numpy(dtype=np.int64)
+    line = pd.to_numeric(acc["line"]).fillna(0).to_numpy(dtype=np.int64)
     bulk_insert(conn, "salaries_versions", {
         "id": ver_ids, "salarie_id": emp_ids, "precedente_id": old["version_id"].to_numpy(dtype=np.int64),
         "mouvement": action, "fichier_id": file_id,
-        "ligne": np.array([int(x) or None for x in acc["line"].tolist()] + [None], dtype=object)[:-1], "le": now,
-        "champs_modifies": np.array([",".join(c) or None for c in changed] + [None], dtype=object)[:-1],
+        "ligne": np.where(line == 0, None, line.astype(object)), "le": now,
+        "champs_modifies": np.where(changed == "", None, changed),
         **state}, rows)
     conn.executemany("UPDATE salaries SET present=?, version_id=? WHERE id=?",
                      zip(present[rows].tolist(), ver_ids[rows].tolist(), emp_ids[rows].tolist()))
     return write
+
+
+def _values(column: pd.Series, field: str) -> np.ndarray:
+    """A field's values as an object array, None for none (NaN, None, and '' except for determinants, where ''
+    means none checked); the multi-employer flag as int."""
+    values = column.to_numpy(dtype=object)
+    none = pd.isna(values)
+    if field != "determinants":
+        none |= values == ""
+    out = np.where(none, None, values)
+    if field == "multi_employeur":
+        out[~none] = [int(v) for v in out[~none]]
+    return out
 
 
 def recorded_since(conn: sqlite3.Connection, file_id: int, sender: str, nirs: list[str],
