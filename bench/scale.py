@@ -8,7 +8,7 @@ measure, and `amsn-batch traiter` is run as a separate process on:
   exits of its stored employees, 1 % wrong NIR keys);
 - a full staff list of 100,000 and of 1,000,000 employees (the next month of a member holding about as
   many: 2 % gone, 10 % changed, the rest as stored, new hires to make up the size);
-- a monthly DSN of 100,000 individuals (bench/dsn.py's generator) of the sending member.
+- a monthly DSN of 100,000 individuals (bench/dsn.py's generator) of the member holding about as many.
 
 Each prints wall time, rows/s, the peak memory of all the run's processes together (psutil sampling) and
 the ratio to a floor measured in the same run (pyarrow reading the same file, nothing else), since this
@@ -220,13 +220,13 @@ def list_file(path: Path, n: int, member: str, size: int, sirets: list[str], see
                                   np.full(n, "", dtype=object)])
 
 
-def dsn_file(path: Path, n: int, size: int, siret: str) -> Path:
-    """A monthly DSN (February 2026) of n individuals of the sender's first establishment: its stored staff
-    there (up to n) and new hires to make up n."""
+def dsn_file(path: Path, n: int, member: str, size: int, siret: str) -> Path:
+    """A monthly DSN (February 2026) of n individuals of `member`'s establishment: its stored staff (up to n)
+    and new hires to make up n."""
     from bench.dsn import people, write_month
 
-    first, held_n = held(size, SENDER)
-    j = np.arange(first, first + 2 * held_n, 2)[:n]  # the employees of the first establishment (even numbers)
+    first, held_n = held(size, member)
+    j = np.arange(first, first + min(held_n, n))
     j = np.concatenate([j, FRESH + 30_000_000 + np.arange(n - len(j))])
     who = people(n)
     for p, x, nir in zip(who, j.tolist(), nirs(j).tolist()):
@@ -257,7 +257,7 @@ else:
 # formats (NIR shape, SIRET, PCS, dates), vocabularies (movement, contract, yes/no, category), unique NIR, and
 # the NIR's key as a custom check (what `valider` does beyond: registry, dates against each other, store…).
 FRICTIONLESS = r'''
-import sys
+import os, sys
 from frictionless import Check, Checklist, Dialect, Resource, Schema, errors, formats
 path = sys.argv[1]
 D = {"type": "date", "format": "%d/%m/%Y"}
@@ -278,7 +278,7 @@ schema = Schema.from_descriptor({"fields": [
     {"name": "Catégorie déclarée", "type": "string", "constraints": {"enum": ["SI", "SIA", "SIR", "SIH"]}},
     {"name": "Commentaire", "type": "string"},
 ]})
-resource = Resource(path=path, format="csv", encoding="cp1252", schema=schema,
+resource = Resource(path=os.path.basename(path), basepath=os.path.dirname(path), format="csv", encoding="cp1252", schema=schema,
                     dialect=Dialect(controls=[formats.CsvControl(delimiter=";")]))
 
 
@@ -296,7 +296,11 @@ class NirKey(Check):
 
 
 report = resource.validate(Checklist(checks=[NirKey()]), limit_errors=10**7)
-print(report.stats["errors"] if isinstance(report.stats, dict) else report.stats.errors)
+kinds = {e.type for task in report.tasks for e in task.errors}
+if kinds & {"scheme-error", "source-error", "encoding-error", "format-error"}:
+    sys.exit(f"frictionless n'a pas lu le fichier : {report.flatten(['type', 'note'])[:1]}")
+with open(sys.argv[2], "w") as out:  # how many errors it found
+    out.write(str(report.stats["errors"] if isinstance(report.stats, dict) else report.stats.errors))
 '''
 
 
@@ -313,11 +317,13 @@ def versus_frictionless(path: Path, store: Path, rows: int, results: list[dict])
     shutil.rmtree(out, ignore_errors=True)
     ours, rss, _ = run([sys.executable, "-m", "amsn_batch", "valider", str(path), "--expediteur", SENDER, "--sortie", str(out),
                         "--config", str(ws / "reglages.toml")])
-    theirs, their_rss, _ = run([sys.executable, "-c", FRICTIONLESS, str(path)])
+    theirs, their_rss, _ = run([sys.executable, "-c", FRICTIONLESS, str(path), str(OUT / "frictionless.txt")])
+    errors = int((OUT / "frictionless.txt").read_text())
     results.append({"mesure": "valider", "lignes": rows, "secondes": round(ours, 2), "frictionless": round(theirs, 2),
+                    "erreurs_frictionless": errors,
                     "pic_mo": round(rss), "pic_frictionless_mo": round(their_rss)})
     print(f"  valider {rows:,} lignes : {ours:.2f} s ({rss:.0f} Mo) ; frictionless-py : {theirs:.2f} s ({their_rss:.0f} Mo) ; "
-          f"{theirs / ours:.1f} fois plus rapide".replace(",", " "), flush=True)
+          f"{errors:,} erreurs trouvées ; valider {theirs / ours:.1f} fois plus rapide".replace(",", " "), flush=True)
 
 
 def measure(size: int, name: str, build, rows: int, store: Path, results: list[dict]) -> None:
@@ -327,7 +333,7 @@ def measure(size: int, name: str, build, rows: int, store: Path, results: list[d
     (work / "data").mkdir(parents=True)
     (work / "reglages.toml").write_text(CONFIG, encoding="utf-8")
     shutil.copy(store, work / "data" / "amsn.sqlite")
-    member = LISTER if name == "liste100k" else SENDER
+    member = LISTER if name in ("liste100k", "dsn100k") else SENDER
     src = build(OUT / "fichiers" / f"{size}-{name}")
     inbox = work / "inbox" / member
     inbox.mkdir(parents=True)
@@ -421,7 +427,7 @@ def main() -> None:
             "m1m": (1_000_000, lambda p: movements_file(p.with_suffix(".csv"), 1_000_000, size, s_sirets)),
             "liste100k": (100_000, lambda p: list_file(p.with_suffix(".csv"), 100_000, LISTER, size, l_sirets)),
             "liste1m": (1_000_000, lambda p: list_file(p.with_suffix(".csv"), 1_000_000, SENDER, size, s_sirets)),
-            "dsn100k": (100_000, lambda p: dsn_file(p.with_suffix(".dsn"), 100_000, size, s_sirets[0])),
+            "dsn100k": (100_000, lambda p: dsn_file(p.with_suffix(".dsn"), 100_000, LISTER, size, l_sirets[0])),
         }
         for name in args.mesures:
             rows, build = builds[name]
