@@ -412,6 +412,7 @@ def main() -> None:
     ap.add_argument("--grand", action="store_true", help="ajoute un magasin de 10 000 000 de salariés")
     ap.add_argument("--mesures", nargs="+", default=list(MEASURES), choices=MEASURES)
     ap.add_argument("--sans-valider", action="store_true", help="sans la comparaison de `valider` à frictionless")
+    ap.add_argument("--nouveau", action="store_true", help="oublie les mesures des exécutions précédentes (graphique)")
     ap.add_argument("--valider-lignes", type=int, default=1_000_000, help="lignes du fichier comparé à frictionless")
     args = ap.parse_args()
     sizes = sorted(set(args.tailles + ([10_000_000] if args.grand else [])))
@@ -436,8 +437,13 @@ def main() -> None:
         n = args.valider_lignes
         path = movements_file(OUT / "fichiers" / f"valider-{n}.csv", n, 0, s_sirets)
         versus_frictionless(path, build_store(0, registry), n, results)
-    (OUT / "resultats.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
-    plot([r for r in results if "magasin" in r], ROOT / "docs" / "performances-echelle.svg")
+    # merged with the previous runs' (a 10M store measured apart): the plot shows every size measured
+    saved = OUT / "resultats.json"
+    before = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() and not args.nouveau else []
+    key = lambda r: (r.get("magasin"), r["mesure"])  # noqa: E731
+    results = [r for r in before if key(r) not in {key(x) for x in results}] + results
+    saved.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    plot(sorted((r for r in results if "magasin" in r), key=lambda r: r["magasin"]), ROOT / "docs" / "performances-echelle.svg")
 
 
 if __name__ == "__main__":
