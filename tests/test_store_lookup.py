@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 
 from amsn_batch.store import connect
-from amsn_batch.store.employees import existing_employees
+from amsn_batch.store.employees import existing_employees, multi_employments
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv
 
 
@@ -41,6 +41,7 @@ def test_movements_lookup_gets_only_the_files_nirs(ws):
         some = existing_employees(db.conn, ["10001", "10002"], [a, c, make_nir(random.Random(9)), ""])
         staff = existing_employees(db.conn, ["10001"], [c], staff=True)
         none = existing_employees(db.conn, ["10001"], [])
+        shared = [(e.person, e.adherent, e.nom) for e in multi_employments(db.conn)]
     finally:
         db.conn.close()
     assert set(_rows(some)) == {("10001", a), ("10002", a), ("10001", c)}  # a gone employee too; not B
@@ -51,6 +52,7 @@ def test_movements_lookup_gets_only_the_files_nirs(ws):
     assert {k for k in _rows(staff)} == {k for k, r in whole.items() if k[0] == "10001" and (r["present"] or k[1] == c)}
     assert len(staff) == 7  # the present staff (6), and the gone C named
     assert len(none) == 0 and list(none.columns) == list(some.columns)
+    assert shared == [(1, "10001", "A"), (1, "10002", "D")]  # A's NIR at two members, neither declared multi-employer
 
 
 def test_full_list_against_the_lookup(ws):

@@ -97,13 +97,15 @@ def multi_employments(conn: sqlite3.Connection, limit: int = 200) -> list[Employ
     """The present employments of the persons present at several adhérents of whom at least one did not
     declare them multi-employer (at most `limit` persons), by person then adhérent."""
     rows = records(conn, """
-        WITH shared AS (
-            SELECT s.nir FROM salaries s JOIN salaries_versions v ON v.id = s.version_id WHERE s.present = 1
-            GROUP BY s.nir HAVING count(DISTINCT s.adherent) > 1 AND min(coalesce(v.multi_employeur, 0)) = 0
-            ORDER BY s.nir LIMIT ?)
+        WITH shared AS (  -- on the index salaries_presents_nir alone (migration 0600)
+            SELECT nir FROM salaries WHERE present = 1 GROUP BY nir HAVING count(DISTINCT adherent) > 1),
+        flagged AS (
+            SELECT s.nir FROM shared JOIN salaries s ON s.nir = shared.nir AND s.present = 1
+            JOIN salaries_versions v ON v.id = s.version_id
+            GROUP BY s.nir HAVING min(coalesce(v.multi_employeur, 0)) = 0 ORDER BY s.nir LIMIT ?)
         SELECT dense_rank() OVER (ORDER BY s.nir) AS person, s.adherent, coalesce(v.nom, '') AS nom,
                coalesce(v.prenom, '') AS prenom, v.multi_employeur
-        FROM salaries s JOIN salaries_versions v ON v.id = s.version_id JOIN shared USING (nir)
+        FROM salaries s JOIN salaries_versions v ON v.id = s.version_id JOIN flagged USING (nir)
         WHERE s.present = 1 ORDER BY s.nir, s.adherent""", (limit,))
     return [Employment(**r) for r in rows]
 
