@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install system-deps bench wheel-check imports
+.PHONY: demo test install system-deps bench bench-scale wheel-check imports
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: install system-deps
 
 bench: install
 	$(BIN)/python bench/bench_traiter.py
+
+# Files against stores of 0 and 1M employees (BENCH_SCALE="--grand" adds 10M), beside frictionless-py.
+bench-scale: install
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/scale.py $(BENCH_SCALE)
 
 wheel-check: install
 	$(BIN)/python scripts/wheel-check

@@ -76,11 +76,12 @@ def check_dsn(conn, path: Path, sender_code: str, settings: Settings, sha: str |
     establishments = registry.establishments(conn)
     adherents = sorted(sender.adherents) if sender.kind == "adherent" else sorted(
         set(establishments.values()) & set(sender.adherents))
-    existing = existing_employees(conn, adherents)
     people = rules.people(dsn, declarations)
     if not len(people):  # a DSN without anyone: no staff left, or a file cut short; someone must look
         f.add_file("DSN_SANS_SALARIE")
         return _result(f, sha, sender_code, path, received, details=details, lines=_finding_lines(f.frame(), None))
+    # a DSN is a full list: the present staff, and whoever it names (present or gone)
+    existing = existing_employees(conn, adherents, rules.with_key(people.nir13).tolist(), staff=True)
     last = store_dsn.last_months(conn, sorted({d.siret for d in declarations}))
     own = {d.siret for d in declarations if establishments.get(d.siret) in sender.adherents}
     older = [d for d in declarations if d.siret in last and d.siret in own and d.month < last[d.siret]]

@@ -99,14 +99,15 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
         establishments = registry.establishments(conn)
         adherents = sorted(sender.adherents) if sender.kind == "adherent" else sorted(
             set(establishments.values()) & set(sender.adherents))
-        existing = existing_employees(conn, adherents)
         ctx = Context(
-            sender, establishments, existing,
+            sender, establishments,
+            lookup=lambda nirs, staff: existing_employees(conn, adherents, nirs, staff),
             member_status=registry.member_statuses(conn),
             received=dt.date.fromisoformat(received[:10]),
             exit_threshold=float("inf") if release else settings.list_exit_threshold,
         )
         outcome = validate(table, headers, ctx)
+        existing = outcome.existing
         if outcome.rows:
             refused = hostile_cells(table, outcome.findings, lim.max_cell_chars)
             if refused and len(outcome.accepted):

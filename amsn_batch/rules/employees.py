@@ -18,7 +18,7 @@ import datetime as dt
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 from functools import cache
 
 import numpy as np
@@ -66,6 +66,10 @@ class Context:
     list_scope: str = "adherent"
     list_exclude: frozenset[str] = frozenset()
     list_dates: dict[str, str] = field(default_factory=dict)
+    # When given, the store is asked for what this file needs instead of `existing`: lookup(nirs, staff) gives
+    # the stored employees of the sender's adhérents with these NIRs, and with `staff` (a full list) all the
+    # present ones too, so that a movements file costs the same whatever the store holds.
+    lookup: Callable[[list[str], bool], pd.DataFrame] | None = None
 
 
 @dataclass
@@ -75,6 +79,7 @@ class Outcome:
     rows: int
     held: bool = False  # a full list held for review: nothing may be applied
     list_date: str | None = None
+    existing: pd.DataFrame | None = None  # what the store held for the file's employees (Context.existing or lookup)
 
     @property
     def refused(self) -> int:
@@ -137,12 +142,15 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
     _establishment(r, ctx, f)
     _dates(r, f)
     _categories(r, f, today)
+    if ctx.lookup is not None:
+        nirs = r.out["nir"]
+        ctx.existing = ctx.lookup(pd.unique(nirs[nirs != ""]).tolist(), is_list)
     if is_list:
         f.add_file("LISTE_COMPLETE", date=_fr(list_date))
         accepted, held = _full_list(r, ctx, f, list_date)
-        return Outcome(f, accepted, n, held, list_date)
+        return Outcome(f, accepted, n, held, list_date, ctx.existing)
     _against_store(r, ctx, f)
-    return Outcome(f, _accepted(r, f), n)
+    return Outcome(f, _accepted(r, f), n, existing=ctx.existing)
 
 
 def _fr(iso: str) -> str:
@@ -285,16 +293,24 @@ def _dates(r: _Rows, f: Findings) -> None:
     both = (birth != "") & (hire != "") & _sound(r, f, "date_naissance", "date_embauche")
     if both.any():
         pos = np.flatnonzero(both)
-        age = np.array([_age(b, h) for b, h in zip(birth[pos], hire[pos])])
+        age = _age(birth[pos], hire[pos])
         odd = (age < 14) | (age > 90)
         f.add_rows("DATE_NAISSANCE_INVRAISEMBLABLE", pos[odd], "date_naissance", r.col("date_naissance").to_numpy()[pos[odd]],
                    valeur=r.col("date_naissance").to_numpy()[pos[odd]], age=age[odd])
     _nir_birth(r, f)
 
 
-def _age(birth_iso: str, on_iso: str) -> int:
-    b, d = dt.date.fromisoformat(birth_iso), dt.date.fromisoformat(on_iso)
-    return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+def _age(birth_iso: np.ndarray, on_iso: np.ndarray) -> np.ndarray:
+    """Age in whole years on each date (ISO dates), computed on the digits (no date object per row)."""
+    b, d = _digits(birth_iso, 10), _digits(on_iso, 10)
+    year, month_day = (lambda a: a[:, 0] * 1000 + a[:, 1] * 100 + a[:, 2] * 10 + a[:, 3]), (lambda a: a[:, 5:7] @ [1000, 100] + a[:, 8:10] @ [10, 1])
+    return year(d) - year(b) - (month_day(d) < month_day(b))
+
+
+def _digits(text: np.ndarray, width: int) -> np.ndarray:
+    """The characters of texts of `width` characters as numbers (a digit's value; anything else out of 0–9),
+    one row per text: fixed-width unicode viewed as code points."""
+    return np.asarray(text, dtype=f"U{width}").view(np.uint32).reshape(-1, width).astype(np.int64) - ord("0")
 
 
 def _nir_birth(r: _Rows, f: Findings) -> None:
@@ -304,11 +320,10 @@ def _nir_birth(r: _Rows, f: Findings) -> None:
     if not both.any():
         return
     pos = np.flatnonzero(both)
-    nir_yy = np.array([v[1:3] for v in nir[pos]])
-    nir_mm = np.array([v[3:5] for v in nir[pos]])
-    b_yy = np.array([b[2:4] for b in birth[pos]])
-    b_mm = np.array([b[5:7] for b in birth[pos]])
-    real_month = np.array([m.isdigit() and 1 <= int(m) <= 12 for m in nir_mm])
+    n, b = _digits(nir[pos], 15), _digits(birth[pos], 10)
+    nir_yy, nir_mm = n[:, 1] * 10 + n[:, 2], n[:, 3] * 10 + n[:, 4]
+    b_yy, b_mm = b[:, 2] * 10 + b[:, 3], b[:, 5] * 10 + b[:, 6]
+    real_month = ((n[:, 3:5] >= 0) & (n[:, 3:5] <= 9)).all(axis=1) & (nir_mm >= 1) & (nir_mm <= 12)
     differ = (nir_yy != b_yy) | (real_month & (nir_mm != b_mm))
     hit = pos[differ]
     f.add_rows("NIR_NAISSANCE", hit, "date_naissance", r.col("date_naissance").to_numpy()[hit],
@@ -656,6 +671,11 @@ def _against_store(r: _Rows, ctx: Context, f: Findings) -> None:
     r.out["compte"] = np.where(corrected, "modification", action).astype(object)
 
 
+def _pairs(adherent: pd.Series, nir: pd.Series) -> pd.Series:
+    """(adhérent, NIR) as one text per row, to look pairs up by hash in one vectorised pass."""
+    return pd.Series(adherent.to_numpy(dtype=object) + "|" + nir.to_numpy(dtype=object), dtype=object)
+
+
 def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.DataFrame, bool]:
     """Derive the movements of a full list against the store: new people enter, changed ones are modified,
     people with an exit date leave, and present employees missing from the list leave at the list's date.
@@ -687,10 +707,10 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
     by = ctx.list_scope
     if len(existing):
         current = existing[existing["present"] == 1]
-        listed = set(zip(keys.loc[keyed, "adherent"].tolist(), keys.loc[keyed, "nir"].tolist()))  # lists: no Arrow iteration
         scope = set(r.out[by][r.out["adherent"] != ""]) - ctx.list_exclude
         in_scope = current[current[by].isin(scope)]
-        gone = in_scope[[(a, n) not in listed for a, n in zip(in_scope["adherent"].tolist(), in_scope["nir"].tolist())]]
+        listed = _pairs(keys.loc[keyed, "adherent"], keys.loc[keyed, "nir"])
+        gone = in_scope[~_pairs(in_scope["adherent"], in_scope["nir"]).isin(listed).to_numpy()]
     else:
         gone = pd.DataFrame(columns=list(dict.fromkeys(["adherent", "nir", "nom", "prenom", by])))
         scope = set()
@@ -710,7 +730,7 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
     if len(existing):
         staff = existing[existing["present"] == 1].groupby(by).size()
         out = gone.groupby(by).size() if len(gone) else pd.Series(dtype=int)
-        owner = dict(zip(existing[by].tolist(), existing["adherent"].tolist()))
+        owner = dict(existing.drop_duplicates(by)[[by, "adherent"]].itertuples(index=False, name=None))
         for key in sorted(scope):
             total, leaving_n = int(staff.get(key, 0)), int(out.get(key, 0))
             if total and leaving_n / total > ctx.exit_threshold:

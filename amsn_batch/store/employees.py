@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,19 +28,57 @@ MAX_PARAMETERS = 32_766  # SQLite's limit on ? per statement (since 3.32)
 # that has their columns gives the full list ('' when none is checked); None means no such columns.
 
 
-def existing_employees(conn: sqlite3.Connection, adherents: list[str]) -> pd.DataFrame:
+def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Sequence[str] | None = None,
+                       staff: bool = False) -> pd.DataFrame:
     """Current state of the employees of these adhérents (present or gone), with the file that recorded that
-    state: its name as dropped (`fichier`) and when it was received (`fichier_recu_le`, ISO timestamp)."""
-    cols = ["id", "adherent", "nir", "present", "version_id", *EMPLOYEE_FIELDS, "fichier", "fichier_recu_le"]
-    if not adherents:
-        return pd.DataFrame(columns=cols)
+    state: its name as dropped (`fichier`) and when it was received (`fichier_recu_le`, ISO timestamp).
+
+    `nirs`: only the employees with these NIRs (what a movements file needs: its cost then follows the file,
+    not the store), and with `staff` the whole present staff as well (what a full list needs). None: all."""
+    if not adherents or (nirs is not None and not len(nirs) and not staff):
+        return _frame(conn, [])
     marks = ",".join("?" * len(adherents))
-    sql = (
-        f"SELECT s.id, s.adherent, s.nir, s.present, s.version_id, {', '.join('v.' + f for f in EMPLOYEE_FIELDS)}, "
-        f"f.nom, f.recu_le FROM salaries s JOIN salaries_versions v ON v.id = s.version_id "
-        f"LEFT JOIN fichiers f ON f.id = v.fichier_id WHERE s.adherent IN ({marks})"
-    )
-    return pd.DataFrame(conn.execute(sql, adherents).fetchall(), columns=cols)
+    select = (f"SELECT s.id, s.present, s.version_id, s.adherent, s.nir, {', '.join('v.' + f for f in EMPLOYEE_FIELDS)}, "
+              "v.fichier_id FROM {source} JOIN salaries_versions v ON v.id = s.version_id WHERE {where}")
+    if nirs is None:
+        sql, params = select.format(source="salaries s", where=f"s.adherent IN ({marks})"), adherents
+    else:  # the file's NIRs drive the query (CROSS JOIN: in this order), one index lookup per (NIR, adhérent)
+        keys = json.dumps(sorted(set(nirs) - {""}))
+        sql = select.format(source=f"json_each(?) k CROSS JOIN salaries s ON s.nir = k.value AND s.adherent IN ({marks})",
+                            where="1")
+        params = [keys, *adherents]
+        if staff:  # and the present staff not in the file
+            sql += " UNION ALL " + select.format(
+                source="salaries s", where=f"s.adherent IN ({marks}) AND s.present = 1 "
+                                           "AND s.nir NOT IN (SELECT value FROM json_each(?))")
+            params += [*adherents, keys]
+    return _frame(conn, conn.execute(sql, params).fetchall())
+
+
+NUMBERS = ("id", "present", "version_id")
+COLUMNS = [*NUMBERS, "adherent", "nir", *EMPLOYEE_FIELDS]
+
+
+def _frame(conn: sqlite3.Connection, rows: list[tuple]) -> pd.DataFrame:
+    """The DataFrame of existing_employees, built column by column: numbers as int64, text as object arrays
+    (no conversion of a million strings to Arrow, no 2-D block of objects); the recording file's name and
+    date looked up once per file, not joined on every employee."""
+    columns = list(zip(*rows)) if rows else [()] * (len(COLUMNS) + 1)
+    out = {c: (pd.Series(v, dtype=np.int64) if c in NUMBERS else pd.Series(_objects(v), dtype=object))
+           for c, v in zip(COLUMNS, columns)}
+    codes, file_ids = pd.factorize(np.array(columns[-1], dtype=np.int64))
+    files = {r[0]: r[1:] for r in conn.execute("SELECT id, nom, recu_le FROM fichiers WHERE id IN (SELECT value FROM json_each(?))",
+                                                (json.dumps(file_ids.tolist()),))}
+    for i, name in enumerate(("fichier", "fichier_recu_le")):
+        out[name] = pd.Series(_objects([files.get(f, (None, None))[i] for f in file_ids.tolist()])[codes], dtype=object)
+    return pd.DataFrame(out, copy=False)
+
+
+def _objects(values) -> np.ndarray:
+    """A 1-D object array of these values (even tuples stay elements)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
 
 
 @dataclass
@@ -58,13 +97,15 @@ def multi_employments(conn: sqlite3.Connection, limit: int = 200) -> list[Employ
     """The present employments of the persons present at several adhérents of whom at least one did not
     declare them multi-employer (at most `limit` persons), by person then adhérent."""
     rows = records(conn, """
-        WITH shared AS (
-            SELECT s.nir FROM salaries s JOIN salaries_versions v ON v.id = s.version_id WHERE s.present = 1
-            GROUP BY s.nir HAVING count(DISTINCT s.adherent) > 1 AND min(coalesce(v.multi_employeur, 0)) = 0
-            ORDER BY s.nir LIMIT ?)
+        WITH shared AS (  -- on the index salaries_presents_nir alone (migration 0600)
+            SELECT nir FROM salaries WHERE present = 1 GROUP BY nir HAVING count(DISTINCT adherent) > 1),
+        flagged AS (
+            SELECT s.nir FROM shared JOIN salaries s ON s.nir = shared.nir AND s.present = 1
+            JOIN salaries_versions v ON v.id = s.version_id
+            GROUP BY s.nir HAVING min(coalesce(v.multi_employeur, 0)) = 0 ORDER BY s.nir LIMIT ?)
         SELECT dense_rank() OVER (ORDER BY s.nir) AS person, s.adherent, coalesce(v.nom, '') AS nom,
                coalesce(v.prenom, '') AS prenom, v.multi_employeur
-        FROM salaries s JOIN salaries_versions v ON v.id = s.version_id JOIN shared USING (nir)
+        FROM salaries s JOIN salaries_versions v ON v.id = s.version_id JOIN flagged USING (nir)
         WHERE s.present = 1 ORDER BY s.nir, s.adherent""", (limit,))
     return [Employment(**r) for r in rows]
 
@@ -261,40 +302,46 @@ def _apply_known(conn, file_id: int, acc: pd.DataFrame, old: pd.DataFrame, next_
     n = len(acc)
     action = acc["action"].to_numpy(dtype=object)
     rehire = action == "entree"  # a former employee comes back: the row is the whole new state (no exit date: none)
-    changed = [[] for _ in range(n)]
+    changed = np.full(n, "", dtype=object)  # the names of the fields that change, comma-separated
     state = {}
-    for f in EMPLOYEE_FIELDS:
-        new = [None if v is None or v != v or (v == "" and f != "determinants") else v for v in acc[f].tolist()]
-        before = [None if (v is None or v != v) else v for v in old[f].tolist()]
+    for f in EMPLOYEE_FIELDS:  # one vectorised pass per field
+        new, before = _values(acc[f], f), _values(old[f], f)
+        given = new != None  # noqa: E711 (elementwise on an object array)
+        merged = np.where(given | rehire, new, before)
         if f == "multi_employeur":
-            new = [None if v is None else int(v) for v in new]
-            before = [None if v is None else int(v) for v in before]
-        merged = []
-        for i in range(n):
-            v = new[i]
-            if v is None and not rehire[i]:
-                v = before[i]
-            if f == "multi_employeur" and v is None:
-                v = 0
-            if (v if v is not None else "") != (before[i] if before[i] is not None else ""):
-                changed[i].append(f)
-            merged.append(v)
-        state[f] = np.array(merged + [None], dtype=object)[:-1]  # [None]: a 1-D array even of tuples
+            merged[merged == None] = 0  # noqa: E711
+        differs = np.where(merged == None, "", merged) != np.where(before == None, "", before)  # noqa: E711
+        changed = np.where(differs, np.where(changed == "", f, changed + "," + f), changed)
+        state[f] = merged
     present = (action != "sortie").astype(int)
-    write = np.array([bool(c) for c in changed], dtype=bool) | (present != old["present"].to_numpy(dtype=int))
+    write = (changed != "") | (present != old["present"].to_numpy(dtype=int))
     rows = np.flatnonzero(write)
     ver_ids = np.zeros(n, dtype=np.int64)
     ver_ids[rows] = np.arange(next_ver, next_ver + len(rows))
     emp_ids = old["id"].to_numpy(dtype=np.int64)
+    line = pd.to_numeric(acc["line"]).fillna(0).to_numpy(dtype=np.int64)
     bulk_insert(conn, "salaries_versions", {
         "id": ver_ids, "salarie_id": emp_ids, "precedente_id": old["version_id"].to_numpy(dtype=np.int64),
         "mouvement": action, "fichier_id": file_id,
-        "ligne": np.array([int(x) or None for x in acc["line"].tolist()] + [None], dtype=object)[:-1], "le": now,
-        "champs_modifies": np.array([",".join(c) or None for c in changed] + [None], dtype=object)[:-1],
+        "ligne": np.where(line == 0, None, line.astype(object)), "le": now,
+        "champs_modifies": np.where(changed == "", None, changed),
         **state}, rows)
     conn.executemany("UPDATE salaries SET present=?, version_id=? WHERE id=?",
                      zip(present[rows].tolist(), ver_ids[rows].tolist(), emp_ids[rows].tolist()))
     return write
+
+
+def _values(column: pd.Series, field: str) -> np.ndarray:
+    """A field's values as an object array, None for none (NaN, None, and '' except for determinants, where ''
+    means none checked); the multi-employer flag as int."""
+    values = column.to_numpy(dtype=object)
+    none = pd.isna(values)
+    if field != "determinants":
+        none |= values == ""
+    out = np.where(none, None, values)
+    if field == "multi_employeur":
+        out[~none] = [int(v) for v in out[~none]]
+    return out
 
 
 def recorded_since(conn: sqlite3.Connection, file_id: int, sender: str, nirs: list[str],

@@ -1,0 +1,72 @@
+"""What the checks ask the store for, so that a file's cost follows the file and not the store: a movements
+file gets the employees of its own NIRs (present or gone), a full list the whole present staff and its NIRs,
+and both come back with the same columns and values as the whole load."""
+
+from __future__ import annotations
+
+import random
+
+from amsn_batch.store import connect
+from amsn_batch.store.employees import existing_employees, multi_employments
+from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv
+
+
+def _store(ws):
+    """Member 10001: A, B and four others present, C gone; member 10002: D present with A's NIR too."""
+    rng = random.Random(5)
+    a, b, c = (make_nir(rng) for _ in range(3))
+    s1, s2 = ws.registry.members["10001"][0], ws.registry.members["10002"][0]
+    write_csv(ws.drop("10001", "embauches.csv"), MOVEMENT_HEADERS,
+              [employee_row(a, s1, name="A", hired="01/02/2024"), employee_row(b, s1, name="B", hired="01/02/2024"),
+               employee_row(c, s1, name="C", hired="01/02/2024", comment="à revoir"),
+               *(employee_row(make_nir(random.Random(100 + k)), s1, name=f"E{k}", hired="01/02/2024") for k in range(4))])
+    write_csv(ws.drop("10002", "embauches.csv"), MOVEMENT_HEADERS, [employee_row(a, s2, name="D", hired="01/03/2024")])
+    ws.cli("traiter")
+    write_csv(ws.drop("10001", "sortie.csv"), MOVEMENT_HEADERS,
+              [employee_row(c, s1, movement="Sortie", hired="", exit="30/06/2025", contract="", job="", pcs="",
+                            category="", multi="", name="C")])
+    ws.cli("traiter")
+    return a, b, c
+
+
+def _rows(frame) -> dict[tuple[str, str], dict]:
+    return {(r["adherent"], r["nir"]): r for r in frame.to_dict("records")}
+
+
+def test_movements_lookup_gets_only_the_files_nirs(ws):
+    a, b, c = _store(ws)
+    db = connect(ws.db_path)
+    try:
+        whole = _rows(existing_employees(db.conn, ["10001", "10002"]))
+        some = existing_employees(db.conn, ["10001", "10002"], [a, c, make_nir(random.Random(9)), ""])
+        staff = existing_employees(db.conn, ["10001"], [c], staff=True)
+        none = existing_employees(db.conn, ["10001"], [])
+        shared = [(e.person, e.adherent, e.nom) for e in multi_employments(db.conn)]
+    finally:
+        db.conn.close()
+    assert set(_rows(some)) == {("10001", a), ("10002", a), ("10001", c)}  # a gone employee too; not B
+    assert _rows(some) == {k: whole[k] for k in _rows(some)}  # the same values as the whole load
+    assert whole[("10001", c)]["present"] == 0 and whole[("10001", c)]["date_sortie"] == "2025-06-30"
+    assert whole[("10001", c)]["commentaire"] == "à revoir" and whole[("10001", c)]["fichier"] == "sortie.csv"
+    assert whole[("10001", b)]["commentaire"] is None and whole[("10001", b)]["multi_employeur"] == 0
+    assert {k for k in _rows(staff)} == {k for k, r in whole.items() if k[0] == "10001" and (r["present"] or k[1] == c)}
+    assert len(staff) == 7  # the present staff (6), and the gone C named
+    assert len(none) == 0 and list(none.columns) == list(some.columns)
+    assert shared == [(1, "10001", "A"), (1, "10002", "D")]  # A's NIR at two members, neither declared multi-employer
+
+
+def test_full_list_against_the_lookup(ws):
+    """A full list of 10001 naming A and the four others: B (present, not listed) leaves; C (gone) stays gone;
+    10002's D is untouched."""
+    a, b, c = _store(ws)
+    s1 = ws.registry.members["10001"][0]
+    headers = [h for h in MOVEMENT_HEADERS if h != "Mouvement"]
+    rows = [employee_row(a, s1, name="A", hired="01/02/2024"),
+            *(employee_row(make_nir(random.Random(100 + k)), s1, name=f"E{k}", hired="01/02/2024") for k in range(4))]
+    write_csv(ws.drop("10001", "liste.csv"), headers, [row[:5] + row[6:] for row in rows])
+    ws.cli("traiter")
+    present = {k: v for k, v in ws.sql("SELECT adherent || ':' || nir, present FROM salaries")}
+    assert {k: present[k] for k in (f"10001:{a}", f"10001:{b}", f"10001:{c}", f"10002:{a}")} == {
+        f"10001:{a}": 1, f"10001:{b}": 0, f"10001:{c}": 0, f"10002:{a}": 1}
+    assert sum(present.values()) == 6
+    assert ws.sql("SELECT entrees, sorties, modifications FROM fichiers WHERE nom = 'liste.csv'") == [(0, 1, 0)]
