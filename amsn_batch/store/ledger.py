@@ -144,10 +144,10 @@ def insert_entry(conn: sqlite3.Connection, rec: FileRecord, stage: str) -> int:
     """A new ledger entry (inside the caller's transaction). Returns its id."""
     return conn.execute(
         "INSERT INTO fichiers (sha256, expediteur, nom, taille, recu_le, statut, etape, lignes, lignes_acceptees,"
-        " lignes_rejetees, avertissements, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        " lignes_rejetees, avertissements, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
         (rec.sha256, rec.sender, rec.name, rec.size, rec.received, rec.status, stage, rec.rows,
          rec.accepted, rec.refused, rec.warnings, json.dumps(rec.details, ensure_ascii=False)),
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def insert_findings(conn: sqlite3.Connection, file_id: int, rows) -> None:
@@ -272,7 +272,7 @@ def open_run(conn: sqlite3.Connection, now: str, pid: int) -> int:
     """A new run; any run still marked running died (the caller holds the run lock). Returns its id."""
     with transaction(conn):
         conn.execute("UPDATE traitements SET etat='interrompu' WHERE etat='en_cours'")
-        return conn.execute("INSERT INTO traitements (debut, pid, etat) VALUES (?, ?, 'en_cours')", (now, pid)).lastrowid
+        return conn.execute("INSERT INTO traitements (debut, pid, etat) VALUES (?, ?, 'en_cours') RETURNING id", (now, pid)).fetchone()[0]
 
 
 def count_in_run(conn: sqlite3.Connection, run_id: int, status: str, quarantined: bool, resumed: bool) -> None:
