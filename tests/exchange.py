@@ -120,6 +120,12 @@ def snapshot(ws: Workspace) -> dict:
         }
     finally:
         conn.close()
+    if ws.database:  # PostgreSQL: an id a killed transaction took is not given again (sequences never roll
+        # back), so ledger ids may have gaps; they are compared by rank, which SQLite's ids are.
+        rank = {row[0]: n for n, row in enumerate(store["fichiers"], 1)}
+        store["fichiers"] = [(rank[r[0]], *r[1:]) for r in store["fichiers"]]
+        store["constats"] = [(rank[r[0]], *r[1:]) for r in store["constats"]]
+        store["versions"] = [(*r[:4], rank[r[4]], *r[5:]) for r in store["versions"]]
     outbox: dict[str, str] = {}
     for p in sorted(ws.outbox.rglob("*")):
         if p.is_file():  # two answers to one file would stay two entries
