@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,11 @@ from tests.factories import Registry
 # PostgreSQL server's maintenance database (postgresql://user:password@host/postgres), a fresh database per
 # workspace, copied from a template that holds the migrated schema (scripts/test-postgresql starts a server).
 TEST_DB = os.environ.get("AMSN_BATCH_TEST_DB", "")
+INTEGRITY_ERROR = sqlite3.IntegrityError  # what a refused write raises (a constraint, a trigger)
+if TEST_DB:
+    import psycopg
+
+    INTEGRITY_ERROR = psycopg.IntegrityError
 _DATABASES: list[str] = []  # PostgreSQL databases created in the current test module, dropped after it
 
 
@@ -181,16 +187,19 @@ class Workspace:
 
     def connection(self):
         """A connection to the workspace's store (sqlite3's, or the store's PostgreSQL one: same `?` SQL)."""
-        import sqlite3
-
         from amsn_batch.store import connect
 
         return connect(self.database).conn if self.database else sqlite3.connect(self.db_path)
 
     def sql(self, query: str, *params) -> list[tuple]:
+        """The rows of a query on the store; a write is committed (and gives no rows)."""
         conn = self.connection()
         try:
-            return conn.execute(query, params).fetchall()
+            cur = conn.execute(query, params)
+            rows = cur.fetchall() if cur.description else []
+            if not self.database:
+                conn.commit()
+            return rows
         finally:
             conn.close()
 
@@ -216,8 +225,6 @@ def import_registry(w: Workspace, folder: Path) -> Workspace:
     """`amsn-batch adherents importer` of the workspace's registry and mandates (written in `folder`) into its new
     store. The default registry is imported once per session and its store copied (an import takes about a
     second on a loaded machine)."""
-    import sqlite3
-
     reg, mand = w.registry.write(folder)
     default = Registry()
     stored = bool(w.sql("SELECT 1 FROM adherents LIMIT 1")) if TEST_DB else w.db_path.exists()

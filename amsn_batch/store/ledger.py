@@ -237,7 +237,7 @@ def day_totals(conn: sqlite3.Connection) -> dict[str, DayTotals]:
     """Per ISO day: files, rows, refused rows and refused files."""
     return {r.pop("day"): DayTotals(**r) for r in records(conn, f"""
         SELECT {_DAY} AS day, COUNT(*) AS files, COALESCE(SUM(f.lignes), 0) AS rows,
-               COALESCE(SUM(f.lignes_rejetees), 0) AS refused_rows, COALESCE(SUM(f.statut = 'rejete'), 0) AS refused_files
+               COALESCE(SUM(f.lignes_rejetees), 0) AS refused_rows, COALESCE(SUM(CASE WHEN f.statut = 'rejete' THEN 1 ELSE 0 END), 0) AS refused_files
         FROM fichiers f GROUP BY 1""")}
 
 
