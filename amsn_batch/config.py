@@ -7,6 +7,7 @@ moved together. Without a settings file, the defaults point inside the current d
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +94,13 @@ class Settings:
 def is_database_url(location) -> bool:
     """Whether `[paths] database` names a PostgreSQL database (postgresql://…) rather than a SQLite file."""
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def shown_location(location: Path | str) -> str:
+    """The store's location as shown to staff: a PostgreSQL URL without its password."""
+    if not is_database_url(location):
+        return str(location)
+    return re.sub(r"^(\w+://[^:/@]*):[^@]*@", r"\1@", str(location))
 
 
 # Modes of what the service writes (store, archive, quarantine, outbox, rapports, travail), whatever the umask:
