@@ -27,11 +27,6 @@ from tests.factories import Registry
 # PostgreSQL server's maintenance database (postgresql://user:password@host/postgres), a fresh database per
 # workspace, copied from a template that holds the migrated schema (scripts/test-postgresql starts a server).
 TEST_DB = os.environ.get("AMSN_BATCH_TEST_DB", "")
-INTEGRITY_ERROR = sqlite3.IntegrityError  # what a refused write raises (a constraint, a trigger)
-if TEST_DB:
-    import psycopg
-
-    INTEGRITY_ERROR = psycopg.IntegrityError
 _DATABASES: list[str] = []  # PostgreSQL databases created in the current test module, dropped after it
 
 

@@ -93,8 +93,9 @@ def bulk_rows(conn, table: str, names: list[str], rows: Iterable[tuple]) -> None
     conn.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows)
 
 
-# What callers outside the store catch or annotate, so that only the store imports sqlite3 and psycopg.
-StoreError: tuple[type[Exception], ...] = (sqlite3.Error,) + ((psycopg.Error,) if psycopg else ())
+# What callers outside the store catch or annotate, so that only the store imports sqlite3 and psycopg
+# (PostgreSQL's errors are raised as subclasses of it: PgError, PgIntegrityError).
+StoreError = sqlite3.Error
 Connection = sqlite3.Connection
 
 
@@ -251,6 +252,26 @@ if psycopg is not None:
             return b"1" if obj else b"0"
 
 
+class PgError(sqlite3.DatabaseError):
+    """An error of PostgreSQL, raised as a StoreError (its psycopg error is the __cause__, its SQLSTATE `sqlstate`)."""
+
+    sqlstate: str | None = None
+
+
+class PgIntegrityError(PgError, sqlite3.IntegrityError):
+    """A constraint or a refusing trigger, as sqlite3.IntegrityError on SQLite."""
+
+
+@contextmanager
+def _pg_errors() -> Iterator[None]:
+    try:
+        yield
+    except psycopg.Error as exc:
+        err = (PgIntegrityError if isinstance(exc, psycopg.IntegrityError) else PgError)(str(exc))
+        err.sqlstate = exc.sqlstate
+        raise err from exc
+
+
 class PgConnection:
     """A psycopg connection in autocommit mode with the sqlite3-like API the store modules use."""
 
@@ -263,7 +284,8 @@ class PgConnection:
     def open(cls, url: str) -> PgConnection:
         if psycopg is None:
             raise RuntimeError("PostgreSQL : installez l'extra `postgresql` (psycopg) pour utiliser une base postgresql://")
-        raw = psycopg.connect(url, autocommit=True)
+        with _pg_errors():
+            raw = psycopg.connect(url, autocommit=True)
         for t in (np.int64, np.int32, np.int16, np.int8, np.uint32, np.uint16, np.uint8):
             raw.adapters.register_dumper(t, _NumpyIntDumper)
         for t in (np.float64, np.float32):
@@ -279,15 +301,17 @@ class PgConnection:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
     def execute(self, sql: str, params=()):
-        return self.raw.execute(pg_sql(sql), tuple(params) if params is not None else ())
+        with _pg_errors():
+            return self.raw.execute(pg_sql(sql), tuple(params) if params is not None else ())
 
     def executemany(self, sql: str, seq):
         cur = self.raw.cursor()
-        cur.executemany(pg_sql(sql), seq)
+        with _pg_errors():
+            cur.executemany(pg_sql(sql), seq)
         return cur
 
     def copy(self, table: str, names: list[str], rows: Iterable[tuple]) -> None:
-        with self.raw.cursor() as cur:
+        with _pg_errors(), self.raw.cursor() as cur:
             with cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
