@@ -93,6 +93,23 @@ def bulk_rows(conn, table: str, names: list[str], rows: Iterable[tuple]) -> None
     conn.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows)
 
 
+def take_sender(conn, sender: str) -> bool:
+    """Parallel workers (PostgreSQL): take a sender for this connection's life, or False at once when another
+    worker has it. A worker holding a sender is the only one to claim and process that sender's files, in
+    order; its lock (a session advisory lock) goes with its connection, however the worker ends."""
+    return bool(conn.execute("SELECT pg_try_advisory_lock(?, hashtext(?))", (_SENDER_LOCKS, sender)).fetchone()[0])
+
+
+def serialize_writes(conn, what: str) -> None:
+    """Inside a transaction: wait until no other worker's transaction writes `what` (PostgreSQL; SQLite's
+    BEGIN IMMEDIATE already lets one writer at a time), e.g. where ids are given as the largest plus one."""
+    if engine(conn) == POSTGRESQL:
+        conn.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (_WRITE_LOCKS, what))
+
+
+_SENDER_LOCKS, _WRITE_LOCKS = 0x616D7331, 0x616D7332  # advisory lock namespaces ('ams1', 'ams2')
+
+
 # What callers outside the store catch or annotate, so that only the store imports sqlite3 and psycopg
 # (PostgreSQL's errors are raised as subclasses of it: PgError, PgIntegrityError).
 StoreError = sqlite3.Error

@@ -17,7 +17,7 @@ from .. import faults
 from ..read.arrow import arrow_strings
 from ..rules.employees import STORED as EMPLOYEE_FIELDS  # the fields of an employee version, in the store's order
 from . import ledger
-from .db import POSTGRESQL, bulk_rows, engine, records, transaction
+from .db import POSTGRESQL, bulk_rows, engine, records, serialize_writes, transaction
 from .ledger import FileRecord
 
 BATCH = 50_000
@@ -83,6 +83,7 @@ def record_file(conn: sqlite3.Connection, rec: FileRecord, findings: list[tuple]
         ledger.insert_findings(conn, file_id, findings)
         counts = {"entree": 0, "sortie": 0, "modification": 0}
         if len(accepted) and not held:
+            serialize_writes(conn, "salaries")  # _apply numbers new rows from the largest id
             counts = _apply(conn, file_id, accepted, existing, now)
         ledger.set_movement_counts(conn, file_id, counts)
         faults.point("tx_mouvements")

@@ -268,10 +268,11 @@ class Run:
                 self.quarantined, self.resumed, self.errors)
 
 
-def open_run(conn: sqlite3.Connection, now: str, pid: int) -> int:
-    """A new run; any run still marked running died (the caller holds the run lock). Returns its id."""
+def open_run(conn: sqlite3.Connection, now: str, pid: int, alone: bool = True) -> int:
+    """A new run; when `alone` (the caller holds the run lock), any run still marked running died. Returns its id."""
     with transaction(conn):
-        conn.execute("UPDATE traitements SET etat='interrompu' WHERE etat='en_cours'")
+        if alone:
+            conn.execute("UPDATE traitements SET etat='interrompu' WHERE etat='en_cours'")
         return conn.execute("INSERT INTO traitements (debut, pid, etat) VALUES (?, ?, 'en_cours') RETURNING id", (now, pid)).fetchone()[0]
 
 
