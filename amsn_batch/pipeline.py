@@ -428,6 +428,8 @@ def release(settings: Settings, ref: str, now: dt.datetime | None = None, refuse
                 what = "Plusieurs listes retenues correspondent à" if found else "Aucune liste retenue ne correspond à"
                 raise ReleaseError(f"{what} « {ref} ». Listes retenues : {listing}.")
             file_id, sha, sender, kept = found[0].id, found[0].sha256, found[0].sender, Path(found[0].archive)
+            if is_database_url(settings.paths.database) and not take_sender(conn, sender):  # a worker is on it
+                raise ReleaseError(f"Un traitement est en cours pour l'expéditeur {sender} : recommencez quand il sera fini.")
             claim = claims.take(intake.Candidate(intake.Dropped(sender, kept), intake.Seen.of(kept), 0.0, None),
                                 settings.paths.travail)
             if claim is None:
