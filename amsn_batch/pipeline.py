@@ -320,7 +320,7 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True,
         results: list[FileResult] = []
         held: set[str] = set()
         try:
-            run_id = ledger.open_run(conn, dt.datetime.now().isoformat(timespec="seconds"), os.getpid(), alone=not parallel)
+            run_id = ledger.open_run(conn, dt.datetime.now().isoformat(timespec="seconds"), os.getpid())
             log.debug("traitement_debut %s", logs.fields(traitement=run_id, pid=os.getpid()))
             faults.point("traitement_ouvert")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..rules.catalogue import ROW_COLUMNS
-from .db import records, transaction
+from .db import POSTGRESQL, engine, records, transaction
 
 
 @dataclass
@@ -268,12 +268,33 @@ class Run:
                 self.quarantined, self.resumed, self.errors)
 
 
-def open_run(conn: sqlite3.Connection, now: str, pid: int, alone: bool = True) -> int:
-    """A new run; when `alone` (the caller holds the run lock), any run still marked running died. Returns its id."""
+_LIVE = ("SELECT id FROM traitements t WHERE etat='en_cours' AND EXISTS (SELECT 1 FROM pg_locks l WHERE "
+         "l.locktype='advisory' AND l.granted AND l.objsubid=2 AND CAST(l.classid AS bigint)=? AND CAST(l.objid AS bigint)=t.id)")
+
+
+def open_run(conn: sqlite3.Connection, now: str, pid: int) -> int:
+    """A new run; any run still marked running died (SQLite: the caller holds the run lock; PostgreSQL: a live
+    run holds an advisory lock on its id for its session, which a killed run's session loses). Returns its id."""
+    pg = engine(conn) == POSTGRESQL
     with transaction(conn):
-        if alone:
-            conn.execute("UPDATE traitements SET etat='interrompu' WHERE etat='en_cours'")
-        return conn.execute("INSERT INTO traitements (debut, pid, etat) VALUES (?, ?, 'en_cours') RETURNING id", (now, pid)).fetchone()[0]
+        conn.execute("UPDATE traitements SET etat='interrompu' WHERE etat='en_cours'"
+                     + (f" AND id NOT IN ({_LIVE})" if pg else ""), (_RUN_LOCKS,) if pg else ())
+        run_id = conn.execute("INSERT INTO traitements (debut, pid, etat) VALUES (?, ?, 'en_cours') RETURNING id",
+                              (now, pid)).fetchone()[0]
+        if pg:
+            conn.execute("SELECT pg_advisory_lock(?, ?)", (_RUN_LOCKS, run_id))
+        return run_id
+
+
+def live_runs(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+    """PostgreSQL workers running now: (pid, start) of each; [] on SQLite (the run lock tells it there)."""
+    if engine(conn) != POSTGRESQL:
+        return []
+    return [tuple(r) for r in conn.execute(f"SELECT pid, debut FROM traitements WHERE id IN ({_LIVE}) ORDER BY id",
+                                           (_RUN_LOCKS,)).fetchall()]
+
+
+_RUN_LOCKS = 0x616D7333  # advisory lock namespace of live runs ('ams3')
 
 
 def count_in_run(conn: sqlite3.Connection, run_id: int, status: str, quarantined: bool, resumed: bool) -> None:
