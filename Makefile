@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install system-deps bench bench-scale wheel-check imports
+.PHONY: demo test test-postgresql install system-deps bench bench-scale wheel-check imports
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,15 @@ system-deps:
 	sh scripts/system-deps
 
 # Then the wheel: built from the repository, installed in a fresh environment outside it, run on a tiny file.
+# The suite runs twice: on SQLite (the default store), then on PostgreSQL (a throwaway server, scripts/test-postgresql).
 test: install system-deps
 	$(BIN)/pytest
+	sh scripts/test-postgresql $(BIN)/pytest
 	$(BIN)/python scripts/wheel-check
+
+# The suite on PostgreSQL alone.
+test-postgresql: install system-deps
+	sh scripts/test-postgresql $(BIN)/pytest
 
 bench: install
 	$(BIN)/python bench/bench_traiter.py

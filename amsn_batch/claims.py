@@ -249,13 +249,21 @@ def _drop_leftovers(claim: Claim) -> None:
             pass
 
 
-def pending(travail: Path, tidy: bool = True) -> list[Claim]:
-    """Claims left by earlier runs (or this one), oldest first. With `tidy` (only under the run lock),
-    half-made claims are undone on the way; without it, nothing is touched (for `statut`)."""
+def senders(travail: Path) -> list[str]:
+    """The senders that have claim folders in travail/."""
+    return sorted(p.name for p in travail.iterdir() if p.is_dir() and not p.is_symlink()) if travail.is_dir() else []
+
+
+def pending(travail: Path, tidy: bool = True, sender: str | None = None) -> list[Claim]:
+    """Claims left by earlier runs (or this one), oldest first; of one sender only when `sender` is given. With
+    `tidy` (only under the run lock, or holding that sender: store.take_sender), half-made claims are undone on
+    the way; without it, nothing is touched (for `statut`)."""
     out = []
     if not travail.is_dir():
         return out
-    for sender_dir in sorted(p for p in travail.iterdir() if p.is_dir() and not p.is_symlink()):
+    for sender_dir in (travail / s for s in ([sender] if sender else senders(travail))):
+        if not sender_dir.is_dir() or sender_dir.is_symlink():
+            continue
         for folder in sorted(p for p in sender_dir.iterdir() if p.is_dir()):
             rec_path = folder / RECORD
             try:

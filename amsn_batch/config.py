@@ -7,6 +7,7 @@ moved together. Without a settings file, the defaults point inside the current d
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ class Paths:
     outbox: Path
     archive: Path
     quarantine: Path
-    database: Path
+    database: Path | str  # a SQLite file, or a PostgreSQL URL (is_database_url) kept as written
     rapports: Path = Path("rapports")  # staff dashboard pages (amsn-batch rapport quotidien)
     annuaire: Path | None = None  # service directory (contacts); None: schemas/annuaire.toml
     travail: Path | None = None  # claimed files while they go through the stages (same filesystem as inbox, ideally)
@@ -31,9 +32,11 @@ class Paths:
 
     def __post_init__(self) -> None:
         if self.travail is None:  # Paths built by hand (tests, older callers): next to the store
-            object.__setattr__(self, "travail", self.database.parent / "travail")
+            beside = self.inbox if is_database_url(self.database) else self.database
+            object.__setattr__(self, "travail", beside.parent / "travail")
         if self.envois is None:
-            object.__setattr__(self, "envois", self.database.parent / "envois")
+            beside = self.inbox if is_database_url(self.database) else self.database
+            object.__setattr__(self, "envois", beside.parent / "envois")
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,22 @@ class Settings:
         """The service's folders of a run, with their modes (DIR_MODE) whatever the umask; the drop folders are
         the senders' (their modes come from the SFTP setup); rapports/ is made by the report that writes it."""
         self.paths.inbox.mkdir(parents=True, exist_ok=True)
-        for p in (self.paths.outbox, self.paths.archive, self.paths.quarantine, self.paths.travail,
-                  self.paths.database.parent):
+        for p in (self.paths.outbox, self.paths.archive, self.paths.quarantine, self.paths.travail):
             make_dirs(p)
+        if not is_database_url(self.paths.database):
+            make_dirs(self.paths.database.parent)
+
+
+def is_database_url(location) -> bool:
+    """Whether `[paths] database` names a PostgreSQL database (postgresql://…) rather than a SQLite file."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def shown_location(location: Path | str) -> str:
+    """The store's location as shown to staff: a PostgreSQL URL without its password."""
+    if not is_database_url(location):
+        return str(location)
+    return re.sub(r"^(\w+://[^:/@]*):[^@]*@", r"\1@", str(location))
 
 
 # Modes of what the service writes (store, archive, quarantine, outbox, rapports, travail), whatever the umask:
@@ -315,7 +331,8 @@ def load_settings(explicit: Path | None = None) -> Settings:
     unknown = set(raw_paths) - set(_PATH_DEFAULTS)
     if unknown:
         raise ConfigError(f"Clé inconnue dans [paths] : {', '.join(sorted(unknown))}")
-    paths = Paths(**{k: None if k in _OPTIONAL_PATHS and not v else (base / v).resolve() for k, v in raw_paths.items()})
+    paths = Paths(**{k: None if k in _OPTIONAL_PATHS and not v else v if is_database_url(v) else (base / v).resolve()
+                     for k, v in raw_paths.items()})
     limits_kw = {}
     for key, value in data.get("limites", {}).items():
         if key not in _LIMIT_KEYS:

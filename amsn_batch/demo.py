@@ -11,7 +11,7 @@ from .billing.errors import BillingError
 from .billing.service import (
     close_campaign, issue_year, open_campaign, record_payments, send_reminders, summary_line,
 )
-from .config import Settings
+from .config import Settings, shown_location
 from .formats import date_fr
 from .pipeline import run
 from .registry import import_registry
@@ -44,7 +44,7 @@ def run_demo(settings: Settings) -> list[str]:
             lines.append(f"    {p}")
     lines += billing_demo(settings)
     page, _ = daily_report(settings, dt.date.today())
-    lines.append(f"Base de données : {settings.paths.database}")
+    lines.append(f"Base de données : {shown_location(settings.paths.database)}")
     lines.append(f"Accusés de réception : {settings.paths.outbox}")
     lines.append(f"Originaux archivés : {settings.paths.archive}")
     lines.append(f"Tableau de bord du service : {page}")

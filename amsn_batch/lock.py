@@ -26,7 +26,8 @@ def _holder_text(fd: int) -> str:
         return ""
 
 
-def _describe(text: str) -> str:
+def describe_holder(text: str) -> str:
+    """"<pid> <ISO start>" as shown: "processus 123, depuis le 30/11/2026 à 16:46:00"."""
     parts = text.split(" ", 1)
     if len(parts) == 2 and parts[0].isdigit():
         try:
@@ -49,7 +50,7 @@ def hold(path: Path):
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise AlreadyRunning(
-                f"un traitement est déjà en cours ({_describe(_holder_text(fd))}). "
+                f"un traitement est déjà en cours ({describe_holder(_holder_text(fd))}). "
                 "Celui-ci s'arrête sans rien faire ; les fichiers seront pris par le traitement en cours ou le suivant."
             ) from None
         os.ftruncate(fd, 0)
@@ -76,4 +77,4 @@ def holder(path: Path) -> str | None:
         cmdline = Path(f"/proc/{parts[0]}/cmdline").read_bytes()
     except OSError:
         return None  # the run that wrote it is gone (killed): nobody runs
-    return _describe(text) if b"amsn" in cmdline else None
+    return describe_holder(text) if b"amsn" in cmdline else None

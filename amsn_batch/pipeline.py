@@ -19,20 +19,21 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from contextlib import nullcontext
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from . import claims, faults, intake, kinds, logs, mail
-from .config import Settings
+from .config import Settings, is_database_url
 from .lock import LOCK_NAME, AlreadyRunning, hold  # noqa: F401  (AlreadyRunning: raised by run())
 from .reports import rejects
 from .reports.ack import Ack, ack_base, entry_base, help_email, write_ack, written
 from .reports.contacts import contacts_for
 from .formats import write_atomic
 from .rules.catalogue import Findings, to_rows
-from .store import connect, ledger, transaction
+from .store import connect, ledger, take_sender, transaction
 
 log = logging.getLogger("amsn_batch")
 
@@ -308,17 +309,22 @@ def _count(conn, run_id: int, result: FileResult) -> None:
 
 def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True,
         progress: Callable[[Step], None] | None = None) -> list[FileResult]:
-    """Process every ready file of the inbox, after finishing what a stopped run left. One run at a time:
-    raises AlreadyRunning at once when another holds the lock. Returns one result per file.
+    """Process every ready file of the inbox, after finishing what a stopped run left. On SQLite, one run at a
+    time: raises AlreadyRunning at once when another holds the lock. On PostgreSQL, runs (workers) work side by
+    side: each takes a sender's files only while it holds that sender (store.take_sender), so a sender's files
+    go through one worker at a time, in order, and a worker's death leaves its claims to the next one. Returns
+    one result per file.
 
     `wait`: when files are about to become stable (see [depot] in the settings), wait for them once.
     `progress`: told each file's stages as they start (Step), for a display; nothing is printed here."""
     settings.ensure_dirs()
-    with hold(settings.paths.travail / LOCK_NAME):
+    parallel = is_database_url(settings.paths.database)
+    with nullcontext() if parallel else hold(settings.paths.travail / LOCK_NAME):
         faults.point("verrou_pris")
         db = connect(settings.paths.database, durable=True)  # a file's transaction is on disk before its original moves
         conn = db.conn
         results: list[FileResult] = []
+        held: set[str] = set()
         try:
             run_id = ledger.open_run(conn, dt.datetime.now().isoformat(timespec="seconds"), os.getpid())
             log.debug("traitement_debut %s", logs.fields(traitement=run_id, pid=os.getpid()))
@@ -347,9 +353,26 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True,
                     _queue_ack(conn, settings, result)
                 stage("terminé")
 
+            def mine(sender: str) -> bool:
+                """Parallel workers: whether this one holds the sender (taking it if free, and then finishing
+                first the sender's claims a stopped worker left)."""
+                if not parallel or sender in held:
+                    return True
+                if not take_sender(conn, sender):
+                    log.debug("expediteur_pris_ailleurs %s", logs.fields(expediteur=sender))
+                    return False
+                held.add(sender)
+                left = claims.pending(settings.paths.travail, sender=sender)
+                seen["total"] += len(left)
+                for claim in left:
+                    one(claim)
+                return True
+
             def take(found: intake.Survey) -> None:
                 seen["total"] += len(found.ready)
                 for cand in found.ready:
+                    if not mine(cand.dropped.sender):
+                        continue
                     try:
                         claim = claims.take(cand, settings.paths.travail, now or dt.datetime.now())
                     except OSError as exc:
@@ -364,10 +387,14 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True,
                                                                taille=claim.record["taille"], depot=claim.id))
                         one(claim)
 
-            left = claims.pending(settings.paths.travail)
-            seen["total"] = len(left)
-            for claim in left:
-                one(claim)
+            if parallel:
+                for sender in claims.senders(settings.paths.travail):
+                    mine(sender)
+            else:
+                left = claims.pending(settings.paths.travail)
+                seen["total"] = len(left)
+                for claim in left:
+                    one(claim)
             found = intake.survey(settings.paths.inbox, settings.intake, sftp_root=settings.sftp.root)
             faults.point("depot_repere")
             for dropped, reason in found.ignored:
@@ -409,6 +436,8 @@ def release(settings: Settings, ref: str, now: dt.datetime | None = None, refuse
                 what = "Plusieurs listes retenues correspondent à" if found else "Aucune liste retenue ne correspond à"
                 raise ReleaseError(f"{what} « {ref} ». Listes retenues : {listing}.")
             file_id, sha, sender, kept = found[0].id, found[0].sha256, found[0].sender, Path(found[0].archive)
+            if is_database_url(settings.paths.database) and not take_sender(conn, sender):  # a worker is on it
+                raise ReleaseError(f"Un traitement est en cours pour l'expéditeur {sender} : recommencez quand il sera fini.")
             claim = claims.take(intake.Candidate(intake.Dropped(sender, kept), intake.Seen.of(kept), 0.0, None),
                                 settings.paths.travail)
             if claim is None:

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from . import claims, intake
-from .config import Settings
-from .lock import LOCK_NAME, holder
+from .config import Settings, is_database_url
+from .lock import LOCK_NAME, describe_holder, holder
 from .reports.ack import ack_names, entry_base
 from .formats import date_fr, money_fr, number_fr
 from .masking import scrub
@@ -56,6 +56,12 @@ def report(settings: Settings, last_runs: int = 10, days: int = 7, now: dt.datet
     now_ts = time.time()  # the drop folders' files are timed by the system clock
     lines: list[str] = []
     running = holder(settings.paths.travail / LOCK_NAME)
+    if is_database_url(settings.paths.database):  # parallel workers: the live runs the store knows
+        db = connect(settings.paths.database)
+        try:
+            running = "; ".join(describe_holder(f"{pid} {start}") for pid, start in ledger.live_runs(db.conn)) or None
+        finally:
+            db.conn.close()
     lines.append(f"Traitement en cours : {running}." if running else "Traitement en cours : aucun.")
 
     found = intake.survey(settings.paths.inbox, settings.intake, now_ts, settings.sftp.root)

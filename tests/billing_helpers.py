@@ -77,7 +77,7 @@ class BillingWorkspace(Workspace):
 
 def billing_workspace(tmp_path: Path, extra: str = "", config: str = BILLING_CONFIG) -> BillingWorkspace:
     base = make_workspace(tmp_path / "ws", extra_config=config + extra)
-    w = BillingWorkspace(base.root, base.config, base.registry)
+    w = BillingWorkspace(base.root, base.config, base.registry, base.database)
     return import_registry(w, tmp_path / "registre")
 
 

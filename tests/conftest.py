@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,60 @@ from typer.testing import CliRunner
 from amsn_batch import faults
 from amsn_batch.cli import run_cli
 from tests.factories import Registry
+
+# The store engine of the run: SQLite files (the default), or, when AMSN_BATCH_TEST_DB gives the URL of a
+# PostgreSQL server's maintenance database (postgresql://user:password@host/postgres), a fresh database per
+# workspace, copied from a template that holds the migrated schema (scripts/test-postgresql starts a server).
+TEST_DB = os.environ.get("AMSN_BATCH_TEST_DB", "")
+_DATABASES: list[str] = []  # PostgreSQL databases created in the current test module, dropped after it
+
+
+def _pg_admin():
+    import psycopg
+
+    return psycopg.connect(TEST_DB, autocommit=True)
+
+
+def _pg_url(name: str) -> str:
+    return TEST_DB.rsplit("/", 1)[0] + "/" + name
+
+
+def new_database(template: str = "") -> str:
+    """A fresh PostgreSQL database (from `template`, else from the session's migrated template): its URL."""
+    import uuid
+
+    from amsn_batch.store import connect
+
+    if not template:
+        if not _TEMPLATES:
+            name = f"amsn_modele_{os.getpid()}"
+            with _pg_admin() as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name}")
+                admin.execute(f"CREATE DATABASE {name}")
+            atexit.register(_drop_database, name)
+            connect(_pg_url(name)).conn.close()
+            _TEMPLATES.append(name)
+        template = _TEMPLATES[0]
+    name = f"amsn_t_{uuid.uuid4().hex[:16]}"
+    with _pg_admin() as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    _DATABASES.append(name)
+    return _pg_url(name)
+
+
+_TEMPLATES: list[str] = []
+
+
+def _drop_database(name: str) -> None:
+    with _pg_admin() as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _drop_test_databases():  # module scope: a module's fixtures may share a workspace between its tests
+    yield
+    while _DATABASES:
+        _drop_database(_DATABASES.pop())
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "amsn_batch"]
@@ -77,9 +132,16 @@ class Workspace:
     def quarantine(self) -> Path:
         return self.root / "quarantine"
 
+    database: str = ""  # a PostgreSQL URL when the run uses PostgreSQL, else '' (the SQLite file db_path)
+
     @property
     def db_path(self) -> Path:
         return self.root / "data" / "amsn.sqlite"
+
+    @property
+    def store(self) -> Path | str:
+        """The store's location as the settings give it: the SQLite file or the PostgreSQL URL."""
+        return self.database or self.db_path
 
     def cli(self, *args: str, check: bool = True, env: dict | None = None, process: bool = False) -> subprocess.CompletedProcess:
         """Run `amsn-batch ARGS --config <this workspace>` from the workspace's root: in this process, or in a real
@@ -118,12 +180,21 @@ class Workspace:
         text = ack_path(self.outbox / sender, stem, "ar.csv", nth).read_text(encoding="utf-8-sig")
         return list(csv.DictReader(text.splitlines(), delimiter=";"))
 
-    def sql(self, query: str, *params) -> list[tuple]:
-        import sqlite3
+    def connection(self):
+        """A connection to the workspace's store (sqlite3's, or the store's PostgreSQL one: same `?` SQL)."""
+        from amsn_batch.store import connect
 
-        conn = sqlite3.connect(self.db_path)
+        return connect(self.database).conn if self.database else sqlite3.connect(self.db_path)
+
+    def sql(self, query: str, *params) -> list[tuple]:
+        """The rows of a query on the store; a write is committed (and gives no rows)."""
+        conn = self.connection()
         try:
-            return conn.execute(query, params).fetchall()
+            cur = conn.execute(query, params)
+            rows = cur.fetchall() if cur.description else []
+            if not self.database:
+                conn.commit()
+            return rows
         finally:
             conn.close()
 
@@ -133,26 +204,26 @@ def make_workspace(root: Path, registry: Registry | None = None, extra_config: s
     config = root / "reglages.toml"
     # Tests drop whole files at once: no stability delay, unless a test sets its own [depot] table.
     depot = "" if "[depot]" in extra_config else "[depot]\ndelai_stabilite = 0\n"
+    database = new_database() if TEST_DB else ""
     config.write_text(
         '[paths]\ninbox = "inbox"\noutbox = "outbox"\narchive = "archive"\nquarantine = "quarantine"\n'
-        'database = "data/amsn.sqlite"\n' + extra_config + ("\n" + depot if depot else ""),
+        f'database = "{database or "data/amsn.sqlite"}"\n' + extra_config + ("\n" + depot if depot else ""),
         encoding="utf-8",
     )
-    return Workspace(root, config, registry or Registry())
+    return Workspace(root, config, registry or Registry(), database)
 
 
-_REGISTRY_STORE: list[Path] = []  # the default registry imported into a store, once per session
+_REGISTRY_STORE: list = []  # the default registry imported into a store, once per session (a file, or a database name)
 
 
 def import_registry(w: Workspace, folder: Path) -> Workspace:
     """`amsn-batch adherents importer` of the workspace's registry and mandates (written in `folder`) into its new
     store. The default registry is imported once per session and its store copied (an import takes about a
     second on a loaded machine)."""
-    import sqlite3
-
     reg, mand = w.registry.write(folder)
     default = Registry()
-    if w.db_path.exists() or (w.registry.rows(), w.registry.mandates) != (default.rows(), default.mandates):
+    stored = bool(w.sql("SELECT 1 FROM adherents LIMIT 1")) if TEST_DB else w.db_path.exists()
+    if stored or (w.registry.rows(), w.registry.mandates) != (default.rows(), default.mandates):
         w.cli("adherents", "importer", str(reg), "--mandats", str(mand))
         return w
     if not _REGISTRY_STORE:
@@ -160,7 +231,19 @@ def import_registry(w: Workspace, folder: Path) -> Workspace:
         atexit.register(shutil.rmtree, base, ignore_errors=True)
         model = make_workspace(base / "ws")
         model.cli("adherents", "importer", str(reg), "--mandats", str(mand))
-        _REGISTRY_STORE.append(model.db_path)
+        if TEST_DB:  # kept as a template for the session: not dropped after this test
+            name = _DATABASES.pop()
+            atexit.register(_drop_database, name)
+            _REGISTRY_STORE.append(name)
+        else:
+            _REGISTRY_STORE.append(model.db_path)
+    if TEST_DB:  # the workspace's empty database replaced by a copy of the template with the registry
+        _drop_database(w.database.rsplit("/", 1)[1])
+        _DATABASES.remove(w.database.rsplit("/", 1)[1])
+        url = new_database(_REGISTRY_STORE[0])
+        w.config.write_text(w.config.read_text(encoding="utf-8").replace(w.database, url), encoding="utf-8")
+        w.database = url
+        return w
     w.db_path.parent.mkdir(parents=True, exist_ok=True)
     src, dst = sqlite3.connect(_REGISTRY_STORE[0]), sqlite3.connect(w.db_path)
     try:

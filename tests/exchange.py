@@ -10,11 +10,10 @@ import os
 import random
 import re
 import shutil
-import sqlite3
 import time
 from pathlib import Path
 
-from tests.conftest import Workspace
+from tests.conftest import Workspace, new_database
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv, write_xlsx
 
 DATE_DIRS = re.compile(r"/\d{4}/\d{2}/")
@@ -97,7 +96,7 @@ def _ack_text(p: Path) -> str:
 
 def snapshot(ws: Workspace) -> dict:
     """What a finished set of runs leaves, comparable between an interrupted history and a clean one."""
-    conn = sqlite3.connect(ws.db_path)
+    conn = ws.connection()
     try:
         fichiers = []
         for row in conn.execute(
@@ -121,6 +120,12 @@ def snapshot(ws: Workspace) -> dict:
         }
     finally:
         conn.close()
+    if ws.database:  # PostgreSQL: an id a killed transaction took is not given again (sequences never roll
+        # back), so ledger ids may have gaps; they are compared by rank, which SQLite's ids are.
+        rank = {row[0]: n for n, row in enumerate(store["fichiers"], 1)}
+        store["fichiers"] = [(rank[r[0]], *r[1:]) for r in store["fichiers"]]
+        store["constats"] = [(rank[r[0]], *r[1:]) for r in store["constats"]]
+        store["versions"] = [(*r[:4], rank[r[4]], *r[5:]) for r in store["versions"]]
     outbox: dict[str, str] = {}
     for p in sorted(ws.outbox.rglob("*")):
         if p.is_file():  # two answers to one file would stay two entries
@@ -142,7 +147,11 @@ def snapshot(ws: Workspace) -> dict:
 def copy_workspace(template: Workspace, root: Path) -> Workspace:
     shutil.copytree(template.root, root)
     config = root / template.config.name
-    return Workspace(root, config, template.registry)
+    if not template.database:
+        return Workspace(root, config, template.registry)
+    url = new_database(template.database.rsplit("/", 1)[1])  # a PostgreSQL store: a copy of its database
+    config.write_text(config.read_text(encoding="utf-8").replace(template.database, url), encoding="utf-8")
+    return Workspace(root, config, template.registry, url)
 
 
 def wait_for(predicate, timeout: float = 60.0, step: float = 0.05) -> None:

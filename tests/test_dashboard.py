@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import sqlite3
+import secrets
 
 import pytest
 
@@ -64,11 +64,9 @@ def traffic(ws):
         ("99999", "inconnu.csv", csv_of(generate(reg["10001"], 2, seed=8))),
     ])
     # A file held for review (the full-staff-list feature holds suspicious lists: statut en_attente).
-    conn = sqlite3.connect(ws.db_path)
-    conn.execute("INSERT INTO fichiers (sha256, expediteur, nom, recu_le, traite_le, statut, etape, lignes) "
-                 "VALUES ('f' || hex(randomblob(31)), '10002', 'liste-complete.csv', '2026-11-29T18:00:00', NULL, 'en_attente', 'termine', 25)")
-    conn.commit()
-    conn.close()
+    ws.sql("INSERT INTO fichiers (sha256, expediteur, nom, recu_le, traite_le, statut, etape, lignes) "
+           "VALUES (?, '10002', 'liste-complete.csv', '2026-11-29T18:00:00', NULL, 'en_attente', 'termine', 25)",
+           "f" + secrets.token_hex(31).upper())
     write_csv(ws.drop("10001", "arrive-ce-soir.csv"), MOVEMENT_HEADERS, [])  # waiting in the inbox
     return ws
 

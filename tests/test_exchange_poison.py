@@ -93,7 +93,8 @@ def test_poison_workbook_is_refused_and_the_other_sender_is_processed_in_the_sam
 
     again = _traiter(ws)  # nothing left behind to retry
     assert again.returncode == 0 and "Aucun fichier" in again.stdout
-    assert ws.sql("PRAGMA integrity_check") == [("ok",)]
+    if not ws.database:  # SQLite's own check of its file
+        assert ws.sql("PRAGMA integrity_check") == [("ok",)]
 
 
 def test_lying_declared_or_unreferenced_extents_are_refused_before_reading(ws):

@@ -30,13 +30,9 @@ def test_statut_tells_what_waits_what_is_held_and_the_runs(ws):
     proc = ws.cli("traiter", check=False, env={ENV: "prise_faite:2"})  # b done, c claimed, e not yet
     assert proc.returncode == -signal.SIGKILL
     _file(ws, "PAIE01", "d.csv.part", "10002")
-    import sqlite3
 
-    conn = sqlite3.connect(ws.db_path)
-    conn.execute("INSERT INTO fichiers (sha256, expediteur, nom, recu_le, statut, etape) "
-                 "VALUES ('ab12cd34ef56', '10003', 'retenu.csv', '2026-11-02T10:00:00', 'en_attente', 'termine')")
-    conn.commit()
-    conn.close()
+    ws.sql("INSERT INTO fichiers (sha256, expediteur, nom, recu_le, statut, etape) "
+           "VALUES ('ab12cd34ef56', '10003', 'retenu.csv', '2026-11-02T10:00:00', 'en_attente', 'termine')")
 
     out = ws.cli("statut").stdout
     assert "Traitement en cours : aucun." in out

@@ -36,7 +36,7 @@ def bws(tmp_path) -> BillingWorkspace:
     reg.vat["10001"] = make_vat(OTHER_SIREN)
     reg.vat["10003"] = ""
     base = make_workspace(tmp_path / "ws", extra_config=BILLING_CONFIG)
-    return import_registry(BillingWorkspace(base.root, base.config, reg), tmp_path / "registre")
+    return import_registry(BillingWorkspace(base.root, base.config, reg, base.database), tmp_path / "registre")
 
 
 def _employees(ws, adherent: str, n: int, when: dt.datetime, seed: int) -> None:
@@ -83,7 +83,7 @@ def test_vat_change_two_contacts_and_a_cessation(bws):
         ("adherent", "10001", "statut", "actif", "cessation"),
         ("adherent", "10001", "statut_depuis", None, "2026-02-28"),
     ]
-    conn = connect(ws.db_path).conn
+    conn = connect(ws.store).conn
     try:
         found = contacts(conn, "10001")
         only_rh = contacts(conn, "10001", types=["rh"])
@@ -161,7 +161,7 @@ def test_a_new_siret_or_company_name_is_queued_for_the_billing_team_not_applied(
                   "ORDER BY id") == [
         ("10002", "siret", ws.registry.members["10002"][0], new_siret, "10002", 2, None),
         ("10002", "raison_sociale", "Entreprise 10002", "Nouvelle Entreprise SAS", "10002", 2, None)]
-    conn = connect(ws.db_path).conn
+    conn = connect(ws.store).conn
     try:
         assert [r.demande for r in pending_requests(conn)] == [new_siret, "Nouvelle Entreprise SAS"]
     finally:

@@ -244,7 +244,7 @@ def test_the_store_never_versions_a_row_that_changes_nothing(ws, rng):
     write_csv(ws.drop("10001", "embauches.csv"), MOVEMENT_HEADERS,
               [employee_row(a, siret, hired=HIRED, name="A"), employee_row(b, siret, hired=HIRED, name="B")])
     ws.cli("traiter")
-    db = connect(ws.db_path)
+    db = connect(ws.store)
     try:
         existing = existing_employees(db.conn, ["10001"])
         assert set(existing["fichier"]) == {"embauches.csv"}

@@ -2,6 +2,6 @@
 
 Every SQL statement of the product lives in this package; callers get and give dataclasses."""
 
-from .db import Connection, StoreError, connect, transaction
+from .db import Connection, StoreError, connect, serialize_writes, take_sender, transaction
 
-__all__ = ["Connection", "StoreError", "connect", "transaction"]
+__all__ = ["Connection", "StoreError", "connect", "serialize_writes", "take_sender", "transaction"]

@@ -157,11 +157,11 @@ def issue(conn: sqlite3.Connection, series: str, first_number: int, piece: Invoi
     fid = conn.execute(
         "INSERT INTO factures (numero, sequence, type, adherent, annee, date_emission, date_exigibilite, declaration_id, "
         "origine_id, motif, total_ht, total_tva, total_ttc, taux_tva, emetteur, client, conditions, cree_le) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
         (piece.numero, seq, piece.type, piece.adherent, piece.annee, piece.date_emission.isoformat(),
          piece.date_exigibilite.isoformat(), piece.declaration_id, piece.origine_id, piece.motif, str(piece.total_ht),
          str(piece.total_tva), str(piece.total_ttc), str(piece.taux_tva), json.dumps(piece.emetteur, ensure_ascii=False),
-         json.dumps(piece.client, ensure_ascii=False), json.dumps(piece.conditions, ensure_ascii=False), created)).lastrowid
+         json.dumps(piece.client, ensure_ascii=False), json.dumps(piece.conditions, ensure_ascii=False), created)).fetchone()[0]
     conn.executemany(
         "INSERT INTO factures_lignes (facture_id, rang, libelle, categorie, quantite, prix_unitaire_ht, montant_ht) VALUES (?,?,?,?,?,?,?)",
         ((fid, i + 1, ln.label, ln.category, ln.quantity, str(ln.unit_price), str(ln.amount)) for i, ln in enumerate(lines)))
@@ -222,8 +222,8 @@ def payment_file_known(conn: sqlite3.Connection, sha: str) -> bool:
 def record_payments(conn: sqlite3.Connection, sha: str, name: str, rows: int, recorded: list[Payment], at: str) -> None:
     """The import (file known by its SHA-256) and its payments, in one transaction."""
     with transaction(conn):
-        imp = conn.execute("INSERT INTO paiements_imports (sha256, nom, lignes, enregistres, le) VALUES (?,?,?,?,?)",
-                           (sha, name, rows, len(recorded), at)).lastrowid
+        imp = conn.execute("INSERT INTO paiements_imports (sha256, nom, lignes, enregistres, le) VALUES (?,?,?,?,?) RETURNING id",
+                           (sha, name, rows, len(recorded), at)).fetchone()[0]
         conn.executemany("INSERT INTO paiements (facture_id, date_paiement, montant, import_id, ligne, reference, enregistre_le) "
                          "VALUES (?,?,?,?,?,?,?)",
                          ((p.facture_id, p.day, str(p.amount), imp, p.line, p.reference, at) for p in recorded))

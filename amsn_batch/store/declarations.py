@@ -49,16 +49,16 @@ def record_declaration(conn: sqlite3.Connection, checked, now: str, again: int |
         else:
             cur = conn.execute(
                 "INSERT INTO fichiers (sha256, expediteur, nom, taille, recu_le, statut, etape, lignes, lignes_acceptees,"
-                " lignes_rejetees, avertissements, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " lignes_rejetees, avertissements, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
                 (rec.sha256, rec.sender, rec.name, rec.size, rec.received, rec.status, "applique", rec.rows,
                  rec.accepted, rec.refused, rec.warnings, json.dumps(rec.details, ensure_ascii=False)),
             )
-            file_id = cur.lastrowid
+            file_id = cur.fetchone()[0]
         ledger.insert_findings(conn, file_id, checked.findings.itertuples(index=False, name=None))
         for v in checked.versions:
             decl = conn.execute(
-                "INSERT INTO declarations (adherent, annee, fichier_id, etat, mode, recue_le, total) VALUES (?,?,?,?,?,?,?)",
-                (v.adherent, v.year, file_id, v.state, v.mode, rec.received, v.total)).lastrowid
+                "INSERT INTO declarations (adherent, annee, fichier_id, etat, mode, recue_le, total) VALUES (?,?,?,?,?,?,?) RETURNING id",
+                (v.adherent, v.year, file_id, v.state, v.mode, rec.received, v.total)).fetchone()[0]
             conn.executemany("INSERT INTO declarations_effectifs (declaration_id, siret, categorie, effectif) VALUES (?,?,?,?)",
                              ((decl, s, c, k) for s, c, k in v.counts))
             conn.executemany(

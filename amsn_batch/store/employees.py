@@ -18,7 +18,7 @@ from .. import faults
 from ..read.arrow import arrow_strings
 from ..rules.employees import STORED as EMPLOYEE_FIELDS  # the fields of an employee version, in the store's order
 from . import ledger
-from .db import records, transaction
+from .db import POSTGRESQL, bulk_rows, engine, records, serialize_writes, transaction
 from .ledger import FileRecord
 
 BATCH = 50_000
@@ -124,6 +124,7 @@ def record_file(conn: sqlite3.Connection, rec: FileRecord, findings: list[tuple]
         ledger.insert_findings(conn, file_id, findings)
         counts = {"entree": 0, "sortie": 0, "modification": 0}
         if len(accepted) and not held:
+            serialize_writes(conn, "salaries")  # _apply numbers new rows from the largest id
             counts = _apply(conn, file_id, accepted, existing, now)
         ledger.set_movement_counts(conn, file_id, counts)
         faults.point("tx_mouvements")
@@ -200,6 +201,10 @@ def bulk_insert(conn: sqlite3.Connection, table: str, columns: dict[str, object]
     here). Kinds: TEXT columns store '' as NULL, FLAG columns store NULL as 0. Batches of BATCH rows keep
     the Python objects bounded."""
     kinds = kinds or {}
+    if engine(conn) == POSTGRESQL:  # COPY: the rows as they are, kinds applied here
+        names = list(columns)
+        bulk_rows(conn, table, names, zip(*(_copy_values(columns[n], rows, kinds.get(n)) for n in names)))
+        return
     exprs, bound = [], []
     for name, values in columns.items():
         kind = kinds.get(name)
@@ -226,6 +231,20 @@ def bulk_insert(conn: sqlite3.Connection, table: str, columns: dict[str, object]
             conn.executemany(head + ", ".join([row] * per), (flat[i:i + width] for i in range(0, whole, width)))
         if whole < len(flat):
             conn.execute(head + ", ".join([row] * ((len(flat) - whole) // len(bound))), flat[whole:])
+
+
+def _copy_values(values, rows: np.ndarray, kind: str | None) -> list:
+    """One column of the rows for COPY: Python values, NaN as NULL, then the column's kind applied."""
+    if isinstance(values, (np.ndarray, pd.Series, pa.Array, pa.ChunkedArray)):
+        out = _take(_columns(values), rows)
+    else:
+        out = [values.item() if isinstance(values, np.generic) else values] * len(rows)
+    out = [None if v is None or (isinstance(v, float) and v != v) or v is pd.NA else v for v in out]
+    if kind == TEXT:
+        return [None if v == "" else v for v in out]
+    if kind == FLAG:
+        return [0 if v is None else v for v in out]
+    return out
 
 
 def _key_order(acc: pd.DataFrame) -> np.ndarray:

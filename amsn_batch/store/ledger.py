@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..rules.catalogue import ROW_COLUMNS
-from .db import records, transaction
+from .db import POSTGRESQL, engine, records, transaction
 
 
 @dataclass
@@ -144,10 +144,10 @@ def insert_entry(conn: sqlite3.Connection, rec: FileRecord, stage: str) -> int:
     """A new ledger entry (inside the caller's transaction). Returns its id."""
     return conn.execute(
         "INSERT INTO fichiers (sha256, expediteur, nom, taille, recu_le, statut, etape, lignes, lignes_acceptees,"
-        " lignes_rejetees, avertissements, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        " lignes_rejetees, avertissements, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
         (rec.sha256, rec.sender, rec.name, rec.size, rec.received, rec.status, stage, rec.rows,
          rec.accepted, rec.refused, rec.warnings, json.dumps(rec.details, ensure_ascii=False)),
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def insert_findings(conn: sqlite3.Connection, file_id: int, rows) -> None:
@@ -237,7 +237,7 @@ def day_totals(conn: sqlite3.Connection) -> dict[str, DayTotals]:
     """Per ISO day: files, rows, refused rows and refused files."""
     return {r.pop("day"): DayTotals(**r) for r in records(conn, f"""
         SELECT {_DAY} AS day, COUNT(*) AS files, COALESCE(SUM(f.lignes), 0) AS rows,
-               COALESCE(SUM(f.lignes_rejetees), 0) AS refused_rows, COALESCE(SUM(f.statut = 'rejete'), 0) AS refused_files
+               COALESCE(SUM(f.lignes_rejetees), 0) AS refused_rows, COALESCE(SUM(CASE WHEN f.statut = 'rejete' THEN 1 ELSE 0 END), 0) AS refused_files
         FROM fichiers f GROUP BY 1""")}
 
 
@@ -268,11 +268,33 @@ class Run:
                 self.quarantined, self.resumed, self.errors)
 
 
+_LIVE = ("SELECT id FROM traitements t WHERE etat='en_cours' AND EXISTS (SELECT 1 FROM pg_locks l WHERE "
+         "l.locktype='advisory' AND l.granted AND l.objsubid=2 AND CAST(l.classid AS bigint)=? AND CAST(l.objid AS bigint)=t.id)")
+
+
 def open_run(conn: sqlite3.Connection, now: str, pid: int) -> int:
-    """A new run; any run still marked running died (the caller holds the run lock). Returns its id."""
+    """A new run; any run still marked running died (SQLite: the caller holds the run lock; PostgreSQL: a live
+    run holds an advisory lock on its id for its session, which a killed run's session loses). Returns its id."""
+    pg = engine(conn) == POSTGRESQL
     with transaction(conn):
-        conn.execute("UPDATE traitements SET etat='interrompu' WHERE etat='en_cours'")
-        return conn.execute("INSERT INTO traitements (debut, pid, etat) VALUES (?, ?, 'en_cours')", (now, pid)).lastrowid
+        conn.execute("UPDATE traitements SET etat='interrompu' WHERE etat='en_cours'"
+                     + (f" AND id NOT IN ({_LIVE})" if pg else ""), (_RUN_LOCKS,) if pg else ())
+        run_id = conn.execute("INSERT INTO traitements (debut, pid, etat) VALUES (?, ?, 'en_cours') RETURNING id",
+                              (now, pid)).fetchone()[0]
+        if pg:
+            conn.execute("SELECT pg_advisory_lock(?, ?)", (_RUN_LOCKS, run_id))
+        return run_id
+
+
+def live_runs(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+    """PostgreSQL workers running now: (pid, start) of each; [] on SQLite (the run lock tells it there)."""
+    if engine(conn) != POSTGRESQL:
+        return []
+    return [tuple(r) for r in conn.execute(f"SELECT pid, debut FROM traitements WHERE id IN ({_LIVE}) ORDER BY id",
+                                           (_RUN_LOCKS,)).fetchall()]
+
+
+_RUN_LOCKS = 0x616D7333  # advisory lock namespace of live runs ('ams3')
 
 
 def count_in_run(conn: sqlite3.Connection, run_id: int, status: str, quarantined: bool, resumed: bool) -> None:
