@@ -445,6 +445,9 @@ def test_contacts_from_the_fiche_adherent_receive_the_messages_meant_for_them(tm
     assert to["fiche.csv"] == "rh@transports.fr"  # answered once applied: to the contact it gave
     assert to["mouvements-10002.csv"] == "rh@transports.fr"
     # the recipients of an invoice: the billing address first, then the accountant
-    with connect(ws.db_path) as conn:
+    conn = connect(ws.store).conn
+    try:
         assert recipients(conn, "10002", "facture") == ["compta10002@example.fr", "compta@transports.fr"]
         assert recipients(conn, "PAIE01", "accuse") == []
+    finally:
+        conn.close()
