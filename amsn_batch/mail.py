@@ -41,7 +41,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 
 from . import logs
-from .config import Settings, Smtp
+from .config import Settings, Smtp, is_database_url
 from .formats import date_fr, money_fr, write_atomic
 from .lock import AlreadyRunning, hold
 from .masking import scrub
@@ -311,7 +311,7 @@ def _now() -> str:
 def deliver(conn, settings: Settings, refused_too: bool = False) -> Delivery:
     """Send (or write as .eml) every message still to send; `refused_too`: also those the server refused."""
     try:
-        with hold(settings.paths.database.parent / LOCK_NAME):
+        with hold(_lock_folder(settings) / LOCK_NAME):
             items = store.to_send(conn, refused_too)
             if not items:
                 return Delivery()
@@ -336,6 +336,11 @@ def queue_appointments(conn, settings: Settings, adherent: str, lines: list[str]
     return queue(conn, settings, Notice(f"rendez_vous:{adherent}:{digest}", "rendez_vous", adherent, subject,
                                         "\n\n".join(paragraphs), _html_page(subject, paragraphs),
                                         (Attachment(f"rendez-vous-{adherent}.ics", ics, "text", "calendar"),)), now)
+
+
+def _lock_folder(settings: Settings) -> Path:
+    """Where the delivery lock lives: beside the SQLite store, or beside the drop folders for a PostgreSQL one."""
+    return (settings.paths.inbox if is_database_url(settings.paths.database) else settings.paths.database).parent
 
 
 def deliver_safely(conn, settings: Settings) -> Delivery | None:

@@ -35,7 +35,7 @@ def _rows(frame) -> dict[tuple[str, str], dict]:
 
 def test_movements_lookup_gets_only_the_files_nirs(ws):
     a, b, c = _store(ws)
-    db = connect(ws.db_path)
+    db = connect(ws.store)
     try:
         whole = _rows(existing_employees(db.conn, ["10001", "10002"]))
         some = existing_employees(db.conn, ["10001", "10002"], [a, c, make_nir(random.Random(9)), ""])

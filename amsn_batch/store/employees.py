@@ -45,7 +45,7 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
     else:  # the file's NIRs drive the query (CROSS JOIN: in this order), one index lookup per (NIR, adhérent)
         keys = json.dumps(sorted(set(nirs) - {""}))
         sql = select.format(source=f"json_each(?) k CROSS JOIN salaries s ON s.nir = k.value AND s.adherent IN ({marks})",
-                            where="1")
+                            where="1 = 1")
         params = [keys, *adherents]
         if staff:  # and the present staff not in the file
             sql += " UNION ALL " + select.format(
