@@ -63,10 +63,11 @@ def apply_planning(conn: sqlite3.Connection, rows: pd.DataFrame, source: str, no
         missed = todo[(todo["statut"] == "non_honore") & todo["adherent"].notna() & todo["debut"].notna()]
         charged = [(r.id, r.adherent, r.debut[:10], str(fees[int(r.debut[:4])]), now) for r in missed.itertuples()
                    if fees.get(int(r.debut[:4]), Decimal(0)) > 0]
-        before_fees = conn.total_changes
+        count = "SELECT COUNT(*) FROM absences_facturables"  # portable (no total_changes on PostgreSQL)
+        before_fees = conn.execute(count).fetchone()[0]
         conn.executemany("INSERT OR IGNORE INTO absences_facturables (rdv_id, adherent, jour, montant, enregistre_le) "
                          "VALUES (?, ?, ?, ?, ?)", charged)
-        charged_now = conn.total_changes - before_fees
+        charged_now = conn.execute(count).fetchone()[0] - before_fees
     return {"nouveaux": int(new.sum()), "modifies": int(changed.sum()),
             "inchanges": int(len(rows) - new.sum() - changed.sum()), "absences_facturables": charged_now}
 
