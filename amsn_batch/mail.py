@@ -339,8 +339,8 @@ def queue_appointments(conn, settings: Settings, adherent: str, lines: list[str]
 
 
 def _lock_folder(settings: Settings) -> Path:
-    """Where the delivery lock lives: beside the SQLite store, or beside the drop folders for a PostgreSQL one."""
-    return (settings.paths.inbox if is_database_url(settings.paths.database) else settings.paths.database).parent
+    """Where the delivery lock lives: beside the SQLite store, or in the e-mails folder for a PostgreSQL one."""
+    return settings.paths.envois if is_database_url(settings.paths.database) else settings.paths.database.parent
 
 
 def deliver_safely(conn, settings: Settings) -> Delivery | None:
