@@ -34,15 +34,13 @@ def unprotect(value: str) -> str:
 
 
 def unprotect_columns(frame) -> None:
-    """`unprotect` over every column of a frame of text cells, in place. A column is first screened as one
-    joined text (a few milliseconds per 100,000 cells): almost no column has a cell starting with '."""
+    """`unprotect` over every column of a frame of text cells, in place. A column is first screened with the
+    vectorised `startswith` (a few milliseconds per 100,000 cells): almost no column has a cell starting with '."""
     for name in frame.columns:
         column = frame[name]
-        joined = "\n".join(column.tolist())
-        if not (joined.startswith("'") or "\n'" in joined):
-            continue
-        starts = column.str.startswith("'")
-        frame.loc[starts, name] = column[starts].map(unprotect)
+        starts = column.str.startswith("'").to_numpy(dtype=bool)
+        if starts.any():
+            frame.loc[starts, name] = column[starts].map(unprotect)
 
 
 def date_fr(value: str | dt.date | dt.datetime | None) -> str:

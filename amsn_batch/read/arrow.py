@@ -37,7 +37,39 @@ def byte_set(values) -> np.ndarray:
     return mask
 
 
+def _runs(wanted: np.ndarray) -> list[tuple[int, int]]:
+    """The byte values of a mask as runs of consecutive values: (first, count)."""
+    values = np.flatnonzero(wanted)
+    breaks = np.flatnonzero(np.diff(values) != 1) + 1
+    return [(int(run[0]), len(run)) for run in np.split(values, breaks) if len(run)]
+
+
 def holds_any(arr: pa.Array, wanted: np.ndarray) -> bool:
-    """Whether some value of an Arrow string array holds one of the bytes of `wanted` (see byte_set)."""
+    """Whether some value of an Arrow string array holds one of the bytes of `wanted` (see byte_set). One
+    vectorised comparison per run of consecutive byte values (a run [a, a+k) as one unsigned subtraction
+    and one comparison), several times faster than a table lookup per byte."""
     offsets, data = string_buffers(arr)
-    return bool(len(arr)) and bool(wanted[data[offsets[0]:offsets[-1]]].any())
+    if not len(arr):
+        return False
+    data = data[offsets[0]:offsets[-1]]
+    for first, count in _runs(wanted):
+        hit = data == first if count == 1 else (data - np.uint8(first)) < count
+        if hit.any():
+            return True
+    return False
+
+
+def may_need_strip(values) -> bool:
+    """Whether some value of a pandas text column may begin or end with white space: a screen on the first and
+    last byte of each value (an ASCII space or control, or any byte of a multi-byte character, which white
+    space other than ASCII always is). True when the column is not held by Arrow."""
+    chunks = string_chunks(values)
+    if arrow_strings(values) is None:
+        return True
+    for arr in chunks:
+        offsets, data = string_buffers(arr)
+        filled = offsets[1:] > offsets[:-1]
+        first, last = data[offsets[:-1][filled]], data[offsets[1:][filled] - 1]
+        if ((first <= 0x20) | (first >= 0x80) | (last <= 0x20) | (last >= 0x80)).any():
+            return True
+    return False

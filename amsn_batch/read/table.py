@@ -393,32 +393,16 @@ class _ArrowFallback(Exception):
 
 
 def _parse_arrow(path: Source, encoding: str, sep: str, h: int, headers: list[str], max_rows: int):
-    """pyarrow's CSV reader, single-threaded so that a line it cannot split tells its line number; such
-    lines (too many or too few fields) are split again by the csv module and put back in their place."""
+    """pyarrow's CSV reader on both cores; when some lines cannot be split (too many or too few fields), read
+    again on one thread so that each such line tells its number: they are split again by the csv module and put
+    back in their place."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     width = len(headers)
-    odd: list[tuple[int, str]] = []
-
-    def on_invalid(row) -> str:
-        if row.number is None:
-            raise _ArrowFallback()
-        odd.append((row.number, row.text))
-        return "skip"
-
-    names = [f"c{i}" for i in range(width)]
     try:
-        table = pacsv.read_csv(
-            _readable(path),
-            read_options=pacsv.ReadOptions(skip_rows=h + 1, column_names=names, encoding=_arrow_encoding(encoding),
-                                           use_threads=False, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True, escape_char=False,
-                                             newlines_in_values=False, ignore_empty_lines=False,
-                                             invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )
+        table, odd = _arrow_table(path, encoding, sep, h, width, threads=True)
+        if any(number is None for number, _ in odd):
+            table, odd = _arrow_table(path, encoding, sep, h, width, threads=False)
     except UnicodeDecodeError:
         raise
     except (pa.ArrowInvalid, _ArrowFallback) as exc:
@@ -447,6 +431,34 @@ def _parse_arrow(path: Source, encoding: str, sep: str, h: int, headers: list[st
     overflow = merged.pop("\x00overflow").to_numpy(dtype=bool)
     lines_no = merged.pop("\x00line").to_numpy(dtype=np.int64)
     return merged.astype("str"), lines_no, overflow
+
+
+def _arrow_table(path: Source, encoding: str, sep: str, h: int, width: int, threads: bool):
+    """(the table, the lines it could not split as (number, text)). On several threads a line's number may be
+    unknown (None): the caller then reads again on one thread, where it is always known."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    odd: list[tuple[int | None, str]] = []
+
+    def on_invalid(row) -> str:
+        if row.number is None and not threads:
+            raise _ArrowFallback()
+        odd.append((row.number, row.text))
+        return "skip"
+
+    names = [f"c{i}" for i in range(width)]
+    table = pacsv.read_csv(
+        _readable(path),
+        read_options=pacsv.ReadOptions(skip_rows=h + 1, column_names=names, encoding=_arrow_encoding(encoding),
+                                       use_threads=threads, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True, escape_char=False,
+                                         newlines_in_values=False, ignore_empty_lines=False,
+                                         invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    return table, odd
 
 
 def _arrow_encoding(encoding: str) -> str:

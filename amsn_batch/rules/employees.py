@@ -104,6 +104,14 @@ class _Rows(Cells):
         super().__init__(table, headers, is_list, today)
         self.out: dict[str, np.ndarray | pd.Series] = {"pos": np.arange(self.n), "line": table.lines}
 
+    def ymd(self, key: str) -> np.ndarray:
+        """A date column as numbers AAAAMMJJ (0 where empty or invalid), converted once per distinct date."""
+        def compute() -> np.ndarray:
+            codes, uniques = pd.factorize(self.dates(key)[0])
+            per_value = np.array([int(u.replace("-", "")) if u else 0 for u in uniques] + [0], dtype=np.int64)
+            return per_value[codes]
+        return self._once(("ymd", key), compute)
+
 
 def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
     f = Findings()
@@ -293,24 +301,16 @@ def _dates(r: _Rows, f: Findings) -> None:
     both = (birth != "") & (hire != "") & _sound(r, f, "date_naissance", "date_embauche")
     if both.any():
         pos = np.flatnonzero(both)
-        age = _age(birth[pos], hire[pos])
+        age = _age(r.ymd("date_naissance")[pos], r.ymd("date_embauche")[pos])
         odd = (age < 14) | (age > 90)
-        f.add_rows("DATE_NAISSANCE_INVRAISEMBLABLE", pos[odd], "date_naissance", r.col("date_naissance").to_numpy()[pos[odd]],
-                   valeur=r.col("date_naissance").to_numpy()[pos[odd]], age=age[odd])
+        raw = _at(r.col("date_naissance"), pos[odd])
+        f.add_rows("DATE_NAISSANCE_INVRAISEMBLABLE", pos[odd], "date_naissance", raw, valeur=raw, age=age[odd])
     _nir_birth(r, f)
 
 
-def _age(birth_iso: np.ndarray, on_iso: np.ndarray) -> np.ndarray:
-    """Age in whole years on each date (ISO dates), computed on the digits (no date object per row)."""
-    b, d = _digits(birth_iso, 10), _digits(on_iso, 10)
-    year, month_day = (lambda a: a[:, 0] * 1000 + a[:, 1] * 100 + a[:, 2] * 10 + a[:, 3]), (lambda a: a[:, 5:7] @ [1000, 100] + a[:, 8:10] @ [10, 1])
-    return year(d) - year(b) - (month_day(d) < month_day(b))
-
-
-def _digits(text: np.ndarray, width: int) -> np.ndarray:
-    """The characters of texts of `width` characters as numbers (a digit's value; anything else out of 0–9),
-    one row per text: fixed-width unicode viewed as code points."""
-    return np.asarray(text, dtype=f"U{width}").view(np.uint32).reshape(-1, width).astype(np.int64) - ord("0")
+def _age(birth: np.ndarray, on: np.ndarray) -> np.ndarray:
+    """Age in whole years on each date, dates as numbers AAAAMMJJ: the difference's ten-thousands."""
+    return (on - birth) // 10000
 
 
 def _nir_birth(r: _Rows, f: Findings) -> None:
@@ -320,13 +320,13 @@ def _nir_birth(r: _Rows, f: Findings) -> None:
     if not both.any():
         return
     pos = np.flatnonzero(both)
-    n, b = _digits(nir[pos], 15), _digits(birth[pos], 10)
-    nir_yy, nir_mm = n[:, 1] * 10 + n[:, 2], n[:, 3] * 10 + n[:, 4]
-    b_yy, b_mm = b[:, 2] * 10 + b[:, 3], b[:, 5] * 10 + b[:, 6]
-    real_month = ((n[:, 3:5] >= 0) & (n[:, 3:5] <= 9)).all(axis=1) & (nir_mm >= 1) & (nir_mm <= 12)
+    c, b = r.nir(), r.ymd("date_naissance")[pos]
+    nir_yy, nir_mm = c["year"][pos], c["month"][pos]
+    b_yy, b_mm = b // 10000 % 100, b // 100 % 100
+    real_month = (nir_mm >= 1) & (nir_mm <= 12)
     differ = (nir_yy != b_yy) | (real_month & (nir_mm != b_mm))
     hit = pos[differ]
-    f.add_rows("NIR_NAISSANCE", hit, "date_naissance", r.col("date_naissance").to_numpy()[hit],
+    f.add_rows("NIR_NAISSANCE", hit, "date_naissance", _at(r.col("date_naissance"), hit),
                nir_naissance=[_month_year(int(m) if rm else 0, _century(int(y), int(b[:4])))
                               for m, y, rm, b in zip(nir_mm[differ], nir_yy[differ], real_month[differ], birth[hit])],
                naissance=[_fr(b) for b in birth[hit]])

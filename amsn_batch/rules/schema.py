@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ..read.arrow import may_need_strip
 from ..read.headers import HeaderMap
 from ..read.table import Table
 from ..vocab import Rule, catalogue, load_toml, vocabulary
@@ -72,7 +73,10 @@ class Cells:
         return self._memo[key]
 
     def stripped(self, key: str) -> pd.Series:
-        return self._once(("strip", key), lambda: self.col(key).str.strip())
+        def compute() -> pd.Series:
+            column = self.col(key)
+            return column.str.strip() if may_need_strip(column) else column  # most columns have nothing to strip
+        return self._once(("strip", key), compute)
 
     def given(self, key: str) -> np.ndarray:
         return self._once(("given", key), lambda: (self.stripped(key) != "").to_numpy())

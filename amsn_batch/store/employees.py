@@ -38,6 +38,8 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
     if not adherents or (nirs is not None and not len(nirs) and not staff):
         return _frame(conn, [])
     marks = ",".join("?" * len(adherents))
+    if conn.execute(f"SELECT 1 FROM salaries WHERE adherent IN ({marks}) LIMIT 1", adherents).fetchone() is None:
+        return _frame(conn, [])  # a first file: no need to sort and send the file's NIRs
     select = (f"SELECT s.id, s.present, s.version_id, s.adherent, s.nir, {', '.join('v.' + f for f in EMPLOYEE_FIELDS)}, "
               "v.fichier_id FROM {source} JOIN salaries_versions v ON v.id = s.version_id WHERE {where}")
     if nirs is None:
