@@ -136,8 +136,7 @@ def _cells(table: Table | None, header: str | None, pos: np.ndarray) -> np.ndarr
         return out
     rows = pos >= 0
     if rows.any():
-        cells = table.frame[header].iloc[pos[rows]].to_numpy(dtype=object)
-        out[rows] = ["" if c is None or c != c else str(c).strip() for c in cells]
+        out[rows] = table.frame[header].iloc[pos[rows]].astype("str").fillna("").str.strip().to_numpy(dtype=object)
     return out
 
 
@@ -157,19 +156,16 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
     if at_lines is not None:
         ligne = np.asarray(at_lines, dtype=np.int64)
     params_list = frame["params"].tolist()
-    colonne = [columns.get(f, "") if f else p.get("colonne", "") for f, p in zip(frame["field"], params_list)]
-    valeur = [mask_nir(v) if f in masked else _cap("" if v is None else str(v)) for f, v in zip(frame["field"], frame["value"])]
-    messages = []
-    for code, field_, params in zip(frame["code"], frame["field"], params_list):
-        p = {k: _cap(v) if isinstance(v, str) and k not in OWN_TEXT_PARAMS else v for k, v in params.items()}
-        if field_ in masked:
-            p.pop("valeur", None)
-        messages.append(render(cat[code], p))
+    fields = frame["field"].tolist()
+    colonne = [columns.get(f, "") if f else p.get("colonne", "") for f, p in zip(fields, params_list)]
+    valeur = [mask_nir(v) if f in masked else _cap("" if v is None else str(v)) for f, v in zip(fields, frame["value"].tolist())]
+    codes = frame["code"].tolist()
+    messages = _messages(cat, codes, fields, params_list, masked)
     index = {h: column_letter(i) for i, h in enumerate(table.headers)} if table is not None and table.format != "dsn" else {}
     nom, prenom = _cells(table, columns.get("nom"), pos), _cells(table, columns.get("prenom"), pos)
     nir = _cells(table, columns.get("nir"), pos)
     siret = _cells(table, columns.get("siret"), pos)
-    compact = pd.Series(siret, dtype=object).str.replace(_SPACES, "", regex=True)
+    compact = pd.Series(siret, dtype="str").str.replace(_SPACES.pattern, "", regex=True)
     owner = compact.map(members.by_siret).to_numpy(dtype=object)
     adherent = np.where(pd.isna(owner), members.sender, owner).astype(object)
     for i in np.flatnonzero(pos < 0):  # file-level findings (few): someone or some member named by the finding
@@ -185,13 +181,54 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
         "colonne": colonne,
         "valeur": valeur,
         "code": frame["code"].to_numpy(),
-        "gravite": [cat[c].severity for c in frame["code"]],
+        "gravite": [cat[c].severity for c in codes],
         "message": messages,
         "colonne_excel": [index.get(c, "") for c in colonne],
-        "nom": [_cap(v) for v in nom],
-        "prenom": [_cap(v) for v in prenom],
-        "nir_masque": [mask_nir(_SPACES.sub("", v)) if v else "" for v in nir],
+        "nom": _capped(nom),
+        "prenom": _capped(prenom),
+        "nir_masque": _masked_nirs(nir),
         "adherent": adherent,
         "raison_sociale": [members.names.get(a, "") for a in adherent],
     })
     return out.sort_values(["ligne", "code"], kind="stable").reset_index(drop=True)
+
+
+def _messages(cat: dict[str, Rule], codes: list[str], fields: list, params_list: list[dict],
+              masked: frozenset[str]) -> list[str]:
+    """Each finding's message; a message is rendered once for all the findings that share its code and
+    parameters (a full list's thousands of LISTE_ENTREE, the LISTE_MODIFICATION of a few sets of fields)."""
+    out, memo = [], {}
+    for code, field_, params in zip(codes, fields, params_list):
+        try:
+            key = (code, field_ in masked, tuple(params.items()))
+            message = memo.get(key)
+        except TypeError:  # a parameter holds a list: rendered on its own
+            key, message = None, None
+        if message is None:
+            p = {k: _cap(v) if isinstance(v, str) and k not in OWN_TEXT_PARAMS else v for k, v in params.items()}
+            if field_ in masked:
+                p.pop("valeur", None)
+            message = render(cat[code], p)
+            if key is not None:
+                memo[key] = message
+        out.append(message)
+    return out
+
+
+def _capped(texts: np.ndarray) -> np.ndarray:
+    """`_cap` of each text, looking only at the few longer than VALUE_MAX_CHARS."""
+    out = np.asarray(texts, dtype=object).copy()
+    long_ = np.flatnonzero(pd.Series(out, dtype=object).str.len().to_numpy() > VALUE_MAX_CHARS) if len(out) else []
+    for i in long_:
+        out[i] = _cap(out[i])
+    return out
+
+
+def _masked_nirs(nirs: np.ndarray) -> np.ndarray:
+    """`mask_nir` of each cell once its spaces are removed, vectorised: the first 5 characters kept (the first
+    one for a text of 8 characters or fewer), the others as many asterisks."""
+    text = pd.Series(np.asarray(nirs, dtype=object), dtype="str").fillna("").str.replace(_SPACES.pattern, "", regex=True)
+    length = text.str.len().to_numpy(dtype=np.int64)
+    keep = np.minimum(np.where(length > 8, 5, 1), length)
+    stars = np.array(["*" * k for k in range(int(length.max(initial=0)) + 1)], dtype=object)[length - keep]
+    return (text.str.slice(0, 5).where(keep == 5, text.str.slice(0, 1)).to_numpy(dtype=object) + stars).astype(object)
