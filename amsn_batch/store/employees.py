@@ -46,14 +46,13 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
         sql, params = select.format(source="salaries s", where=f"s.adherent IN ({marks})"), adherents
     else:  # the file's NIRs drive the query (CROSS JOIN: in this order), one index lookup per (NIR, adhérent)
         keys = json.dumps(sorted(set(nirs) - {""}))
-        sql = select.format(source=f"json_each(?) k CROSS JOIN salaries s ON s.nir = k.value AND s.adherent IN ({marks})",
+        gone = " AND s.present = 0" if staff else ""
+        sql = select.format(source=f"json_each(?) k CROSS JOIN salaries s ON s.nir = k.value AND s.adherent IN ({marks}){gone}",
                             where="1 = 1")
         params = [keys, *adherents]
-        if staff:  # and the present staff not in the file
-            sql += " UNION ALL " + select.format(
-                source="salaries s", where=f"s.adherent IN ({marks}) AND s.present = 1 "
-                                           "AND s.nir NOT IN (SELECT value FROM json_each(?))")
-            params += [*adherents, keys]
+        if staff:  # the present staff, whether in the file or not (one scan, no NOT IN over the file's NIRs)
+            sql += " UNION ALL " + select.format(source="salaries s", where=f"s.adherent IN ({marks}) AND s.present = 1")
+            params += adherents
     return _frame(conn, conn.execute(sql, params).fetchall())
 
 
@@ -65,8 +64,11 @@ def _frame(conn: sqlite3.Connection, rows: list[tuple]) -> pd.DataFrame:
     """The DataFrame of existing_employees, built column by column: numbers as int64, text as object arrays
     (no conversion of a million strings to Arrow, no 2-D block of objects); the recording file's name and
     date looked up once per file, not joined on every employee."""
-    columns = list(zip(*rows)) if rows else [()] * (len(COLUMNS) + 1)
-    out = {c: (pd.Series(v, dtype=np.int64) if c in NUMBERS else pd.Series(_objects(v), dtype=object))
+    grid = np.empty((len(rows), len(COLUMNS) + 1), dtype=object)  # rows to columns in C, not through zip(*rows)
+    if rows:
+        grid[:] = rows
+    columns = grid.T.copy()
+    out = {c: (pd.Series(v, dtype=np.int64) if c in NUMBERS else pd.Series(v, dtype=object))
            for c, v in zip(COLUMNS, columns)}
     codes, file_ids = pd.factorize(np.array(columns[-1], dtype=np.int64))
     files = {r[0]: r[1:] for r in conn.execute("SELECT id, nom, recu_le FROM fichiers WHERE id IN (SELECT value FROM json_each(?))",
