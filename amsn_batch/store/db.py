@@ -15,6 +15,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
@@ -22,13 +23,8 @@ import numpy as np
 
 from ..config import FILE_MODE, is_database_url, make_dirs
 
-try:  # PostgreSQL is optional (the `postgresql` extra): SQLite needs nothing beyond the standard library
-    import psycopg
-    from psycopg.adapt import Dumper
-    from psycopg.pq import TransactionStatus
-    from psycopg.types.string import TextLoader
-except ImportError:  # pragma: no cover - exercised only where the extra is not installed
-    psycopg = None
+psycopg = None  # PostgreSQL (the `postgresql` extra): imported by the first PostgreSQL connection, see _psycopg
+
 
 MIGRATIONS = files(__package__).joinpath("migrations")  # shipped as package data
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
@@ -254,24 +250,32 @@ def _pg_json_set(m: re.Match) -> str:
     return f"CAST(jsonb_set(CAST({target} AS jsonb), '{{{key}}}', {value}) AS text)"
 
 
-if psycopg is not None:
-    class _NumpyIntDumper(Dumper):
-        oid = psycopg.adapters.types["int8"].oid
+def _psycopg():
+    """psycopg, imported on first use: a run on SQLite does not pay for it (a tenth of a second per run)."""
+    global psycopg
+    if psycopg is None:
+        try:
+            import psycopg as module
+            import psycopg.types.string  # noqa: F401  (TextLoader)
+        except ImportError:  # pragma: no cover - exercised only where the extra is not installed
+            raise RuntimeError("PostgreSQL : installez l'extra `postgresql` (psycopg) pour utiliser une base postgresql://")
+        psycopg = module
+    return psycopg
 
-        def dump(self, obj):
-            return str(int(obj)).encode()
 
-    class _NumpyFloatDumper(Dumper):
-        oid = psycopg.adapters.types["float8"].oid
+@cache
+def _dumpers() -> dict:
+    """Python type → psycopg Dumper: numpy numbers as numbers, booleans as the store's INTEGER 0/1 (as SQLite binds them)."""
+    pg = _psycopg()
+    int8, float8 = pg.adapters.types["int8"].oid, pg.adapters.types["float8"].oid
 
-        def dump(self, obj):
-            return repr(float(obj)).encode()
+    def dumper(oid: int, text) -> type:
+        return type("Dumper", (pg.adapt.Dumper,), {"oid": oid, "dump": lambda self, obj: text(obj).encode()})
 
-    class _BoolAsIntDumper(Dumper):  # the store's flags are INTEGER 0/1, as SQLite binds a bool
-        oid = psycopg.adapters.types["int8"].oid
-
-        def dump(self, obj):
-            return b"1" if obj else b"0"
+    ints, floats = dumper(int8, lambda o: str(int(o))), dumper(float8, lambda o: repr(float(o)))
+    flags = dumper(int8, lambda o: "1" if o else "0")
+    return {**{t: ints for t in (np.int64, np.int32, np.int16, np.int8, np.uint32, np.uint16, np.uint8)},
+            **{t: floats for t in (np.float64, np.float32)}, **{t: flags for t in (bool, np.bool_)}}
 
 
 class PgError(sqlite3.DatabaseError):
@@ -304,23 +308,18 @@ class PgConnection:
 
     @classmethod
     def open(cls, url: str) -> PgConnection:
-        if psycopg is None:
-            raise RuntimeError("PostgreSQL : installez l'extra `postgresql` (psycopg) pour utiliser une base postgresql://")
+        pg = _psycopg()
         with _pg_errors():
-            raw = psycopg.connect(url, autocommit=True)
-        for t in (np.int64, np.int32, np.int16, np.int8, np.uint32, np.uint16, np.uint8):
-            raw.adapters.register_dumper(t, _NumpyIntDumper)
-        for t in (np.float64, np.float32):
-            raw.adapters.register_dumper(t, _NumpyFloatDumper)
-        for t in (bool, np.bool_):
-            raw.adapters.register_dumper(t, _BoolAsIntDumper)
+            raw = pg.connect(url, autocommit=True)
+        for t, dumper in _dumpers().items():
+            raw.adapters.register_dumper(t, dumper)
         for t in ("json", "jsonb"):  # JSON comes back as text, as SQLite gives it (callers json.loads it)
-            raw.adapters.register_loader(t, TextLoader)
+            raw.adapters.register_loader(t, pg.types.string.TextLoader)
         return cls(raw)
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != TransactionStatus.IDLE
+        return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
     def execute(self, sql: str, params=()):
         with _pg_errors():
