@@ -228,3 +228,20 @@ def test_a_killed_worker_s_member_file_is_finished_before_the_firm_s(related, re
     last = ws.cli_process("traiter")
     assert last.stdout.index("10002/a-embauches.csv") < last.stdout.index("PAIE01/b-changements.csv")
     assert content(ws) == related_reference
+
+
+def test_a_worker_that_surveyed_first_but_took_nothing_finds_the_related_files_done(related, related_reference, tmp_path):
+    """The other start order: worker 1 held after its look at the inbox, before taking any file; worker 2 applies
+    the hire then the change; worker 1, let go with its stale list, finds nothing left to take."""
+    ws = copy_workspace(related, tmp_path / "ws")
+    first = _worker(ws, "depot_repere:1:stop")
+    try:
+        wait_for(lambda: _stopped(first.pid))
+        second = ws.cli_process("traiter")
+        assert second.stdout.index("10002/a-embauches.csv") < second.stdout.index("PAIE01/b-changements.csv")
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert "PAIE01/" not in out and "10002/" not in out
+    assert content(ws) == related_reference
