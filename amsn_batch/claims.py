@@ -27,6 +27,7 @@ import os
 import shutil
 import stat
 import time
+from collections.abc import Collection
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,14 +255,14 @@ def senders(travail: Path) -> list[str]:
     return sorted(p.name for p in travail.iterdir() if p.is_dir() and not p.is_symlink()) if travail.is_dir() else []
 
 
-def pending(travail: Path, tidy: bool = True, sender: str | None = None) -> list[Claim]:
-    """Claims left by earlier runs (or this one), oldest first; of one sender only when `sender` is given. With
-    `tidy` (only under the run lock, or holding that sender: store.take_sender), half-made claims are undone on
-    the way; without it, nothing is touched (for `statut`)."""
+def pending(travail: Path, tidy: bool = True, only: Collection[str] | None = None) -> list[Claim]:
+    """Claims left by earlier runs (or this one), oldest first (claim ids grow with time, whoever the sender); of
+    the senders `only` when given. With `tidy` (only under the run lock, or holding those senders:
+    store.take_sender), half-made claims are undone on the way; without it, nothing is touched (for `statut`)."""
     out = []
     if not travail.is_dir():
         return out
-    for sender_dir in (travail / s for s in ([sender] if sender else senders(travail))):
+    for sender_dir in (travail / s for s in senders(travail) if only is None or s in only):
         if not sender_dir.is_dir() or sender_dir.is_symlink():
             continue
         for folder in sorted(p for p in sender_dir.iterdir() if p.is_dir()):

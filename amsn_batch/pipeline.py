@@ -4,7 +4,8 @@ Only this module knows the order of the stages. A file is known by its SHA-256; 
 findings and its movements are written in one transaction (`etape = applique`); the acknowledgement and
 the move to the archive come after, and the entry is then marked `termine`.
 
-One run at a time (lock.py). A ready file is first claimed: moved from inbox/<sender>/ into
+One run at a time (lock.py) on SQLite; on PostgreSQL, runs side by side, each holding the groups of related
+senders whose files it takes (see `run`). A ready file is first claimed: moved from inbox/<sender>/ into
 travail/<sender>/<claim id>/ (claims.py), and the claim id is kept in its ledger entry. A run stopped at
 any instant (SIGKILL, reboot) leaves each file in one known place; the next run starts by finishing the
 claims left in travail/: a file with an `applique` entry gets its acknowledgement (rebuilt from the store)
@@ -34,6 +35,7 @@ from .reports.contacts import contacts_for
 from .formats import write_atomic
 from .rules.catalogue import Findings, to_rows
 from .store import connect, ledger, take_sender, transaction
+from .store import registry as registry_store
 
 log = logging.getLogger("amsn_batch")
 
@@ -311,9 +313,11 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True,
         progress: Callable[[Step], None] | None = None) -> list[FileResult]:
     """Process every ready file of the inbox, after finishing what a stopped run left. On SQLite, one run at a
     time: raises AlreadyRunning at once when another holds the lock. On PostgreSQL, runs (workers) work side by
-    side: each takes a sender's files only while it holds that sender (store.take_sender), so a sender's files
-    go through one worker at a time, in order, and a worker's death leaves its claims to the next one. Returns
-    one result per file.
+    side: each takes a sender's files only while it holds that sender's group (store.take_sender on the group's
+    code: the senders sharing a member, store.registry.sender_groups), so the files of a member and of the
+    payroll firms acting for it go through one worker at a time, in the order received, and a worker's death
+    leaves its claims to the next one; unrelated senders go through other workers meanwhile. Returns one result
+    per file.
 
     `wait`: when files are about to become stable (see [depot] in the settings), wait for them once.
     `progress`: told each file's stages as they start (Step), for a display; nothing is printed here."""
@@ -324,8 +328,12 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True,
         db = connect(settings.paths.database, durable=True)  # a file's transaction is on disk before its original moves
         conn = db.conn
         results: list[FileResult] = []
-        held: set[str] = set()
+        held: set[str] = set()  # the groups of senders this worker holds, until it ends
         try:
+            groups = registry_store.sender_groups(conn) if parallel else {}
+            together: dict[str, set[str]] = {}
+            for code, group in groups.items():
+                together.setdefault(group, set()).add(code)
             run_id = ledger.open_run(conn, dt.datetime.now().isoformat(timespec="seconds"), os.getpid())
             log.debug("traitement_debut %s", logs.fields(traitement=run_id, pid=os.getpid()))
             faults.point("traitement_ouvert")
@@ -353,16 +361,21 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True,
                     _queue_ack(conn, settings, result)
                 stage("terminé")
 
-            def mine(sender: str) -> bool:
-                """Parallel workers: whether this one holds the sender (taking it if free, and then finishing
-                first the sender's claims a stopped worker left)."""
-                if not parallel or sender in held:
+            def mine(sender: str, refused: set[str]) -> bool:
+                """Parallel workers: whether this one holds the sender's group (taking it if free, and then
+                finishing first the group's claims a stopped worker left, oldest first). A group held by another
+                worker stays `refused` for the rest of the pass even if it is freed meanwhile: a later file of
+                the group never goes before an earlier one left in the inbox."""
+                group = groups.get(sender, sender)
+                if not parallel or group in held:
                     return True
-                if not take_sender(conn, sender):
-                    log.debug("expediteur_pris_ailleurs %s", logs.fields(expediteur=sender))
+                if group in refused or not take_sender(conn, group):
+                    if group not in refused:
+                        log.debug("expediteur_pris_ailleurs %s", logs.fields(expediteur=sender, groupe=group))
+                    refused.add(group)
                     return False
-                held.add(sender)
-                left = claims.pending(settings.paths.travail, sender=sender)
+                held.add(group)
+                left = claims.pending(settings.paths.travail, only=together.get(group, {sender}))
                 seen["total"] += len(left)
                 for claim in left:
                     one(claim)
@@ -370,8 +383,9 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True,
 
             def take(found: intake.Survey) -> None:
                 seen["total"] += len(found.ready)
+                refused: set[str] = set()
                 for cand in found.ready:
-                    if not mine(cand.dropped.sender):
+                    if not mine(cand.dropped.sender, refused):
                         continue
                     try:
                         claim = claims.take(cand, settings.paths.travail, now or dt.datetime.now())
@@ -388,8 +402,9 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True,
                         one(claim)
 
             if parallel:
+                refused: set[str] = set()
                 for sender in claims.senders(settings.paths.travail):
-                    mine(sender)
+                    mine(sender, refused)
             else:
                 left = claims.pending(settings.paths.travail)
                 seen["total"] = len(left)
@@ -436,8 +451,10 @@ def release(settings: Settings, ref: str, now: dt.datetime | None = None, refuse
                 what = "Plusieurs listes retenues correspondent à" if found else "Aucune liste retenue ne correspond à"
                 raise ReleaseError(f"{what} « {ref} ». Listes retenues : {listing}.")
             file_id, sha, sender, kept = found[0].id, found[0].sha256, found[0].sender, Path(found[0].archive)
-            if is_database_url(settings.paths.database) and not take_sender(conn, sender):  # a worker is on it
-                raise ReleaseError(f"Un traitement est en cours pour l'expéditeur {sender} : recommencez quand il sera fini.")
+            if is_database_url(settings.paths.database) and not take_sender(  # a worker is on its group
+                    conn, registry_store.sender_groups(conn).get(sender, sender)):
+                raise ReleaseError(f"Un traitement est en cours pour l'expéditeur {sender} (ou un expéditeur lié par un "
+                                  "mandat) : recommencez quand il sera fini.")
             claim = claims.take(intake.Candidate(intake.Dropped(sender, kept), intake.Seen.of(kept), 0.0, None),
                                 settings.paths.travail)
             if claim is None:

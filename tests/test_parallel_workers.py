@@ -1,5 +1,6 @@
 """Parallel workers on PostgreSQL: several `traiter` at once, each sender's files taken by one worker at a time and
-in order (a sender is held in the database: store.take_sender), a worker killed mid-file leaving its work to
+in order (a sender's group, the senders sharing a member, is held in the database: store.take_sender), a member's
+and its payroll firm's files applied in the order received, a worker killed mid-file leaving its work to
 another; nothing lost, nothing applied twice. The suite's PostgreSQL run only (AMSN_BATCH_TEST_DB): on SQLite one
 run at a time (tests/test_exchange_crash.py)."""
 
@@ -152,3 +153,95 @@ def test_a_worker_killed_mid_file_leaves_it_to_another(template, reference, tmp_
     again = ws.cli("traiter")
     assert "Aucun fichier à traiter" in again.stdout
     assert content(ws) == reference
+
+
+# A payroll firm and a member it serves are two senders sharing a member: the member hires, then the firm (PAIE01,
+# mandated for 10002) changes the hired employees' job; two unrelated members send their hires after both.
+RELATED = (("10002", "10002", "a-embauches.csv", "Entrée"), ("PAIE01", "10002", "b-changements.csv", "Modification"),
+           ("10001", "10001", "a-embauches.csv", "Entrée"), ("10004", "10004", "a-embauches.csv", "Entrée"))
+
+
+@pytest.fixture(scope="module")
+def related(tmp_path_factory) -> Workspace:
+    root = tmp_path_factory.mktemp("lies") / "ws"
+    ws = make_workspace(root)
+    reg, mand = ws.registry.write(root.parent / "registre")
+    ws.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+    rng, t = random.Random(7), 1_790_000_000
+    hired = [make_nir(rng) for _ in range(4)]
+    for sender, member, name, movement in RELATED:
+        siret = ws.registry.members[member][0]
+        nirs = hired if member == "10002" else [make_nir(rng) for _ in range(3)]
+        rows = [employee_row(n, siret, movement=movement, name=f"E{i}",
+                             job="Chef de rayon" if movement == "Modification" else "Vendeuse")
+                for i, n in enumerate(nirs[:2] if movement == "Modification" else nirs)]
+        f = write_csv(ws.drop(sender, name), MOVEMENT_HEADERS, rows)
+        t += 60
+        os.utime(f, ns=(t * 10**9, t * 10**9))  # received in the order of RELATED
+    return ws
+
+
+@pytest.fixture(scope="module")
+def related_reference(related, tmp_path_factory) -> dict:
+    ws = copy_workspace(related, tmp_path_factory.mktemp("reference-lies") / "ws")
+    ws.cli("traiter")
+    ref = content(ws)
+    assert [f[2] for files in ref["files"].values() for f in files] == ["accepte"] * 4
+    assert [v[5] for v in ref["versions"] if v[3] == "b-changements.csv"] == ["Chef de rayon"] * 2
+    return ref
+
+
+@pytest.mark.parametrize("point", ["empreinte:1", "controle_fait:1"])
+def test_a_firm_waits_for_the_earlier_file_of_its_member(related, related_reference, tmp_path, point):
+    """Worker 1 held inside the member's hire (received first); worker 2, started meanwhile, must not apply the firm's
+    change of those employees before it (it would refuse it: unknown employee), but finishes the unrelated senders'
+    files while worker 1 is held; worker 1, let go, applies the hire then the change."""
+    ws = copy_workspace(related, tmp_path / "ws")
+    first = _worker(ws, point + ":stop")
+    try:
+        wait_for(lambda: _stopped(first.pid))
+        second = ws.cli_process("traiter")
+        assert "10001/a-embauches.csv" in second.stdout and "10004/a-embauches.csv" in second.stdout
+        assert "PAIE01/" not in second.stdout and "10002/" not in second.stdout
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert "10002/a-embauches.csv" in out and "PAIE01/b-changements.csv" in out
+    runs = _runs_of(ws)
+    assert runs["10002"] == runs["PAIE01"] != runs["10001"] == runs["10004"]
+    assert content(ws) == related_reference
+
+
+def test_a_killed_worker_s_member_file_is_finished_before_the_firm_s(related, related_reference, tmp_path):
+    """Worker 1 killed inside the member's hire while worker 2 runs: the next worker finishes the hire left in
+    travail/ first, then the firm's change."""
+    ws = copy_workspace(related, tmp_path / "ws")
+    victim = _worker(ws, "controle_fait:1:stop")
+    try:
+        wait_for(lambda: _stopped(victim.pid))
+        other = ws.cli_process("traiter")
+        assert "PAIE01/" not in other.stdout and "10001/a-embauches.csv" in other.stdout
+    finally:
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate(timeout=60)
+    last = ws.cli_process("traiter")
+    assert last.stdout.index("10002/a-embauches.csv") < last.stdout.index("PAIE01/b-changements.csv")
+    assert content(ws) == related_reference
+
+
+def test_a_worker_that_surveyed_first_but_took_nothing_finds_the_related_files_done(related, related_reference, tmp_path):
+    """The other start order: worker 1 held after its look at the inbox, before taking any file; worker 2 applies
+    the hire then the change; worker 1, let go with its stale list, finds nothing left to take."""
+    ws = copy_workspace(related, tmp_path / "ws")
+    first = _worker(ws, "depot_repere:1:stop")
+    try:
+        wait_for(lambda: _stopped(first.pid))
+        second = ws.cli_process("traiter")
+        assert second.stdout.index("10002/a-embauches.csv") < second.stdout.index("PAIE01/b-changements.csv")
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert "PAIE01/" not in out and "10002/" not in out
+    assert content(ws) == related_reference

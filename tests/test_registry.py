@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from amsn_batch.store import connect
+from amsn_batch.store.registry import sender_groups
 from tests.conftest import make_workspace
 from tests.factories import Registry, make_siren, make_siret, make_vat, write_csv, write_xlsx
 
@@ -98,3 +100,24 @@ def test_a_wrong_file_is_one_french_line_and_changes_nothing(tmp_path):
     assert proc.returncode == 1 and "COLONNE_MANQUANTE" in proc.stderr and "Traceback" not in proc.stderr
     assert "Registre refusé" in proc.stderr
     assert ws.sql("SELECT numero, email_facturation FROM adherents ORDER BY 1") == before
+
+
+def test_sender_groups_join_a_member_and_the_firms_acting_for_it(tmp_path):
+    """Parallel workers keep in order the files of senders sharing a member: a firm bridging two members joins
+    their groups; a member without mandate, or a firm whose mandates are withdrawn, is alone again."""
+    reg = Registry()
+    reg.mandates = {"PAIE01": ["10002"], "PAIE02": ["10002", "10003"], "PAIE03": ["10004"]}
+    ws = make_workspace(tmp_path / "ws", reg)
+    registry, mandates = reg.write(tmp_path / "registre")
+    ws.cli("adherents", "importer", str(registry), "--mandats", str(mandates))
+    conn = connect(ws.store).conn
+    try:
+        assert sender_groups(conn) == {"10002": "10002", "10003": "10002", "PAIE01": "10002", "PAIE02": "10002",
+                                       "10004": "10004", "PAIE03": "10004"}
+        reg.mandates = {"PAIE01": ["10002"], "PAIE03": ["10003", "10004"]}  # PAIE02's mandates withdrawn
+        registry, mandates = reg.write(tmp_path / "registre")
+        ws.cli("adherents", "importer", str(registry), "--mandats", str(mandates))
+        assert sender_groups(conn) == {"10002": "10002", "PAIE01": "10002",
+                                       "10003": "10003", "10004": "10003", "PAIE03": "10003"}
+    finally:
+        conn.close()

@@ -128,6 +128,26 @@ def mandataires_by_member(conn: sqlite3.Connection) -> dict[str, list[str]]:
     return out
 
 
+def sender_groups(conn: sqlite3.Connection) -> dict[str, str]:
+    """Senders whose files must be applied in the order received, across parallel workers: an adhérent and every
+    mandataire holding a mandate for it, and through a mandataire every other adhérent it acts for (the connected
+    groups of the mandates). Code → the group's smallest code, for the codes of a mandate; any other sender is
+    alone in its group."""
+    parent: dict[str, str] = {}
+
+    def root(code: str) -> str:
+        while parent.setdefault(code, code) != code:
+            parent[code] = parent[parent[code]]
+            code = parent[code]
+        return code
+
+    for r in records(conn, "SELECT mandataire, adherent FROM mandats"):
+        a, b = root(r["mandataire"]), root(r["adherent"])
+        if a != b:
+            parent[max(a, b)] = min(a, b)  # the smallest code of a group stays its root
+    return {code: root(code) for code in parent}
+
+
 def sender_info(conn: sqlite3.Connection, code: str) -> SenderInfo:
     row = records(conn, "SELECT raison_sociale FROM adherents WHERE numero=?", (code,))
     if row:
