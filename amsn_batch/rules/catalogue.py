@@ -37,6 +37,7 @@ class Findings:
 
     def __init__(self) -> None:
         self._parts: list[pd.DataFrame] = []
+        self._frame: pd.DataFrame | None = None  # the parts as one frame, until a part is added
 
     def add_file(self, code: str, field: str | None = None, value: str = "", **params) -> None:
         self.add_rows(code, np.array([FILE]), field, [value], **params)
@@ -59,11 +60,15 @@ class Findings:
         per_row = [_broadcast(params[k], n) for k in keys]
         cols["params"] = [dict(zip(keys, vals)) for vals in zip(*per_row)] if keys else [{}] * n
         self._parts.append(pd.DataFrame(cols))
+        self._frame = None
 
     def frame(self) -> pd.DataFrame:
-        if not self._parts:
-            return pd.DataFrame({"pos": pd.Series([], dtype="int64"), "field": [], "code": [], "value": [], "params": []})
-        return pd.concat(self._parts, ignore_index=True)
+        """Every finding so far, in the order added (one frame built once per batch of additions: the checks
+        across fields ask for it again and again). Callers must not modify it."""
+        if self._frame is None:
+            self._frame = pd.concat(self._parts, ignore_index=True) if self._parts else pd.DataFrame(
+                {"pos": pd.Series([], dtype="int64"), "field": [], "code": [], "value": [], "params": []})
+        return self._frame
 
     def blocked_positions(self) -> np.ndarray:
         """Row positions refused by a blocking finding."""
