@@ -268,20 +268,11 @@ class Dsn(Employees):
     vocabulary = "mouvements"
     background_workbook = False  # a DSN has no correction workbook: the payroll software makes the file
 
+    reader = staticmethod(lambda path, settings: read_dsn(path))
+    checker = staticmethod(check_dsn)
+
     def recognises(self, rows):
         return bool(rows) and bool(rows[0]) and is_dsn(str(rows[0][0]).encode("utf-8", "replace"))
-
-    def read(self, path, settings):
-        if path.stat().st_size <= settings.limits.max_file_bytes:
-            try:
-                read_dsn(path)
-            except UnreadableFile:
-                pass  # the checks read it again and say why
-
-    def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False, unreadable=None,
-              received=None):
-        return check_dsn(conn, path, sender, settings, sha, name_problem=name_problem, release=release,
-                         unreadable=unreadable, received=received)
 
     def record(self, conn, checked, now, previous=None):
         file_id, fields = super().record(conn, checked, now, previous)

@@ -146,20 +146,11 @@ class Employees(Kind):
     vocabulary = "mouvements"
     background_workbook = True
 
+    reader = staticmethod(_read)
+    checker = staticmethod(check_file)
+
     def recognises(self, rows):
         return True  # the default kind: any file no other kind recognises
-
-    def read(self, path, settings):
-        if path.stat().st_size <= settings.limits.max_file_bytes:
-            try:
-                _read(path, settings)
-            except (UnreadableFile, UnicodeDecodeError):
-                pass  # the checks read it again and say why
-
-    def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False, unreadable=None,
-              received=None):
-        return check_file(conn, path, sender, settings, sha, name_problem=name_problem, release=release,
-                          unreadable=unreadable, received=received)
 
     def record(self, conn, checked, now, previous=None):
         rec = checked.record
