@@ -21,6 +21,7 @@ from amsn_batch.store import db, ledger
 from tests.acks import ack_path, ack_paths
 from tests.billing_helpers import billing_workspace, declare
 from tests.browser import PHONE, DESKTOP, assert_readable, browser, page  # noqa: F401
+from tests.conftest import make_workspace
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv
 from tests.test_rules_catalogue import LIST_HEADERS, list_row
 
@@ -149,7 +150,7 @@ def test_declaration_answer_is_described_by_the_schema(tmp_path):
 
 
 def test_findings_recorded_before_the_new_columns_stay_readable(tmp_path):
-    conn = db.connect(tmp_path / "store.sqlite").conn
+    conn = db.connect(make_workspace(tmp_path / "ws").store).conn
     rec = ledger.FileRecord("a" * 64, "10001", "ancien.csv", 1, "2026-11-30T09:00:00", "rejete", 1, 0, 1, 0, {})
     with db.transaction(conn):
         file_id = ledger.insert_entry(conn, rec, "applique")

@@ -211,14 +211,21 @@ def test_bad_rows_are_refused_alone_with_their_rubrique_and_line(ws):
     assert not list((ws.outbox / "10001").glob("*rejets*"))  # no correction workbook for a DSN
 
 
-def test_mass_exits_are_held_until_staff_decide(ws):
-    rng = random.Random(4)
+def _march_then_april(ws, seed: int, kept: int) -> str:
+    """Five employees in March's DSN (mars.txt), only the first `kept` of them in April's (avril.txt), both
+    processed; the establishment's SIRET."""
+    rng = random.Random(seed)
     siret = ws.registry.members["10001"][0]
     staff = _staff(rng, 5)
     write_dsn(ws.drop("10001", "mars.txt"), [_decl(siret, D(2026, 3, 1), staff)])
     _traiter(ws)
-    write_dsn(ws.drop("10001", "avril.txt"), [_decl(siret, D(2026, 4, 1), staff[:2])])
+    write_dsn(ws.drop("10001", "avril.txt"), [_decl(siret, D(2026, 4, 1), staff[:kept])])
     _traiter(ws)
+    return siret
+
+
+def test_mass_exits_are_held_until_staff_decide(ws):
+    siret = _march_then_april(ws, seed=4, kept=2)
     ack = ws.ack("10001", "avril")
     assert ack["statut"] == "en_attente" and "DSN_RETENUE" in _codes(ack)
     held = next(c for c in ack["constats"] if c["code"] == "DSN_RETENUE")
@@ -371,13 +378,7 @@ def test_a_move_between_two_establishments_of_one_member(ws):
 
 
 def test_a_held_dsn_refused_by_staff_changes_nothing(ws):
-    rng = random.Random(14)
-    siret = ws.registry.members["10001"][0]
-    staff = _staff(rng, 5)
-    write_dsn(ws.drop("10001", "mars.txt"), [_decl(siret, D(2026, 3, 1), staff)])
-    _traiter(ws)
-    write_dsn(ws.drop("10001", "avril.txt"), [_decl(siret, D(2026, 4, 1), staff[:1])])
-    _traiter(ws)
+    _march_then_april(ws, seed=14, kept=1)
     ws.cli("liste", "rejeter", "avril.txt", "--motif", "DSN incomplète")
     ack = ws.ack("10001", "avril")
     assert ack["statut"] == "rejete" and "LISTE_REFUSEE_SERVICE" in _codes(ack)

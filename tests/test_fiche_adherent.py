@@ -17,15 +17,9 @@ from amsn_batch.store.fiche import contacts, pending_requests
 from tests.billing_helpers import BILLING_CONFIG, BillingWorkspace, employees_file, pieces, received
 from tests.conftest import import_registry, make_workspace
 from tests.factories import Registry, employee_row, make_nir, make_siren, make_siret, make_vat, write_csv
+from tests.fiche_factory import HEADERS, row
 
-HEADERS = ["N° adhérent", "N° TVA intracommunautaire", "Adresse de facturation et de dématérialisation",
-           "Changement de situation", "Date du changement de situation", "Type de contact", "Nom", "Prénom",
-           "E-mail", "Téléphone"]
 OTHER_SIREN = make_siren("44332211")
-
-
-def row(numero="", tva="", billing="", situation="", date="", type_="", nom="", prenom="", email="", phone=""):
-    return [numero, tva, billing, situation, date, type_, nom, prenom, email, phone]
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from amsn_batch.store import connect
 from tests.billing_helpers import billing_workspace, declare
 from tests.conftest import import_registry, make_workspace
 from tests.factories import employee_row, make_nir, write_csv, MOVEMENT_HEADERS
-from tests.test_fiche_adherent import HEADERS as FICHE_HEADERS, row as fiche_row
+from tests.fiche_factory import HEADERS as FICHE_HEADERS, row as fiche_row
 
 PASSWORD_ENV = "AMSN_TEST_SMTP_SECRET"
 FULL_NIR = re.compile(rb"(?<![0-9])[12][0-9]{12}(?:[0-9]{2})?(?![0-9])")

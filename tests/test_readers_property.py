@@ -21,6 +21,7 @@ from amsn_batch.vocab import vocabulary
 from amsn_batch.rules.catalogue import ROW_COLUMNS
 from amsn_batch.registry import import_registry
 from amsn_batch.store import connect
+from tests.conftest import make_workspace
 from tests.factories import MOVEMENT_HEADERS, Registry, employee_row, make_nir
 
 SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -128,10 +129,10 @@ def test_random_workbooks(header, rows, title):
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("prop")
-    (root / "reglages.toml").write_text('[paths]\ndatabase = "data/amsn.sqlite"\n', encoding="utf-8")
-    cfg = load_settings(root / "reglages.toml")
-    reg, mand = Registry().write(root / "registre")
-    db = connect(cfg.paths.database)
+    w = make_workspace(root / "ws")  # the suite's engine: a SQLite file, or a PostgreSQL database
+    cfg = load_settings(w.config)
+    reg, mand = w.registry.write(root / "registre")
+    db = connect(w.store)
     import_registry(db, reg, mand)
     yield cfg, db.conn
     db.conn.close()

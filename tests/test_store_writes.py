@@ -1,19 +1,21 @@
-"""The store's bulk writer: constant columns are written into the statement, others bound; either way the
-stored values are exactly the given ones (a real SQLite file)."""
-
-import sqlite3
+"""The store's bulk writer: on SQLite constant columns are written into the statement, others bound; on
+PostgreSQL the rows are copied (COPY); either way the stored values are exactly the given ones (the suite's
+engine: a real SQLite file, or a real PostgreSQL database)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from amsn_batch.store.db import POSTGRESQL, connect, engine, pg_ddl
 from amsn_batch.store.employees import FLAG, TEXT, bulk_insert
+from tests.conftest import make_workspace
 
 
 @pytest.fixture
 def conn(tmp_path):
-    c = sqlite3.connect(tmp_path / "t.sqlite", isolation_level=None)
-    c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT, flag INTEGER, d TEXT)")
+    c = connect(make_workspace(tmp_path / "ws").store).conn
+    table = "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT, flag INTEGER, d TEXT)"
+    c.execute(pg_ddl(table, []) if engine(c) == POSTGRESQL else table)
     yield c
     c.close()
 

@@ -29,6 +29,7 @@ from ..read import UnreadableFile, read_table
 from ..read.headers import map_headers
 from ..reports.contacts import directory_path, load_directory
 from ..rules.catalogue import Findings, to_rows
+from ..rules.refusal import refused_unread, unreadable_file
 from ..rules.values import dates
 from ..store import StoreError, registry
 from ..store import appointments as store
@@ -68,30 +69,26 @@ def check_requests(conn, path: Path, sender_code: str, settings: Settings, genre
                          rows - accepted, int((frame["gravite"] == "avertissement").sum()), details or {})
         return CheckedRequests(rec, frame, [] if f.file_refused() else list(requests), quarantine, folder)
 
-    f = Findings()
-    if name_problem:
-        f.add_file("NOM_FICHIER_INVALIDE", raison=name_problem)
-        return result(f, quarantine=name_problem)
     sender = registry.find_sender(conn, sender_code)
-    if sender is None:
-        f.add_file("EXPEDITEUR_INCONNU", expediteur=sender_code)
-        return result(f)
+    refusal = refused_unread(sender_code, sender, name_problem=name_problem)
+    if refusal:
+        return result(refusal.findings, quarantine=refusal.quarantine)
     vocab = vocabulary(genre)
     lim = settings.limits
     try:
         table = read_table(path, vocab, lim.max_rows, lim.max_columns, lim.max_unzipped_bytes, lim.max_zip_ratio,
                            lim.max_read_bytes)
     except UnreadableFile as exc:
-        f.add_file("FICHIER_ILLISIBLE", raison=str(exc))
-        return result(f, quarantine=str(exc))
+        refusal = unreadable_file(str(exc))
+        return result(refusal.findings, quarantine=refusal.quarantine)
     except (StoreError, OSError):
         raise
     except Exception as exc:  # a parser tripped on this file: refuse it, never stop the run
         log.error("lecture_impossible %s erreur=%s", logs.fields(expediteur=sender_code, empreinte=sha),
                   logs.quote(type(exc).__name__))
-        reason = "Le fichier n'a pas pu être lu comme un tableau CSV ou un classeur Excel."
-        f.add_file("FICHIER_ILLISIBLE", raison=reason)
-        return result(f, quarantine=reason)
+        refusal = unreadable_file("Le fichier n'a pas pu être lu comme un tableau CSV ou un classeur Excel.")
+        return result(refusal.findings, quarantine=refusal.quarantine)
+    f = Findings()
     headers = map_headers(table.headers, vocab)
     for missing in headers.missing:
         f.add_file("COLONNE_MANQUANTE", None, "", attendu=missing.label,

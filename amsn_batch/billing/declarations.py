@@ -27,6 +27,7 @@ from ..formats import date_fr, safe_cell, write_atomic
 from ..rules import declarations as rules
 from ..rules.catalogue import Findings, to_rows
 from ..rules.declarations import CATEGORIES, NOT_DECLARABLE, Version
+from ..rules.refusal import refused_unread, unreadable_file
 from ..store import billing as store
 from ..store import declarations as declared
 from ..store import dsn as dsn_store
@@ -220,16 +221,14 @@ def check_declaration(conn, path: Path, sender, sender_code: str, settings, sha:
                             int((frame["gravite"] == "avertissement").sum()), {"genre": "declaration", **checked.details})
         return CheckedDeclaration(record, frame, list(checked.versions) if not refused_file else [], quarantine)
 
-    if sender is None:
-        f = Findings()
-        f.add_file("EXPEDITEUR_INCONNU", expediteur=sender_code)
-        return done(f)
+    refusal = refused_unread(sender_code, sender)
+    if refusal:
+        return done(refusal.findings, quarantine=refusal.quarantine)
     try:
         table = read_table(path, vocabulary("declaration"), settings.limits.max_rows, settings.limits.max_columns)
     except UnreadableFile as exc:
-        f = Findings()
-        f.add_file("FICHIER_ILLISIBLE", raison=str(exc))
-        return done(f, quarantine=str(exc))
+        refusal = unreadable_file(str(exc))
+        return done(refusal.findings, quarantine=refusal.quarantine)
     checked = rules.check(table, _context(conn, billing, sender, day, settings.limits.max_cell_chars))
     return done(checked.findings, checked, table)
 

@@ -12,9 +12,10 @@ colonne, valeur, code, gravite, message) and `quarantine_reason` (str or None); 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from ..config import Settings
+from ..read import UnreadableFile
 from ..store import Connection
 from ..store.ledger import FileEntry, FileRecord
 
@@ -39,10 +40,20 @@ class Kind:
         """Whether the first rows of a file (cells as text) show this kind."""
         raise NotImplementedError
 
+    # A kind may name its module's functions instead of overriding `read` and `check` (as staticmethod):
+    reader: Callable[[Path, Settings], object] | None = None  # reader(path, settings), as `check` reads the file
+    checker: Callable[..., Checked] | None = None  # checker(conn, path, sender, settings, sha, **the keywords of check)
+
     def read(self, path: Path, settings: Settings) -> None:
         """Read the file as `check` will, into the readers' cache (read.table): the pipeline does it alone, so
         that a run dying there (a reader's crash, memory exhausted) is told apart from one dying in the checks
-        or later (claims.Claim.reading). Nothing by default."""
+        or later (claims.Claim.reading). By default the kind's `reader` on a file within the size limit, if it
+        has one; a file it cannot read is left to `check`, which says why."""
+        if self.reader is not None and path.stat().st_size <= settings.limits.max_file_bytes:
+            try:
+                self.reader(path, settings)
+            except (UnreadableFile, UnicodeDecodeError):
+                pass
 
     def check(self, conn: Connection, path: Path, sender: str, settings: Settings, sha: str | None = None, *,
               name_problem: str | None = None, release: bool = False, unreadable: str | None = None,
@@ -50,8 +61,12 @@ class Kind:
         """Read and check the file; writes nothing. `name_problem`: why the name as dropped cannot be used.
         `release`: staff released a held file. `unreadable`: why the file is refused without being read (the
         default kind only: see pipeline.process_claim). `received`: when the service received it (ISO timestamp,
-        from the claim; the present for a file checked without being claimed), never the file's own dates."""
-        raise NotImplementedError
+        from the claim; the present for a file checked without being claimed), never the file's own dates.
+        By default the kind's `checker`."""
+        if self.checker is None:
+            raise NotImplementedError
+        return self.checker(conn, path, sender, settings, sha, name_problem=name_problem, release=release,
+                            unreadable=unreadable, received=received)
 
     def examine_again(self, conn: Connection, known: FileEntry) -> bool:
         """Whether a file already in the ledger (same SHA-256) is examined again rather than called a duplicate."""

@@ -29,6 +29,7 @@ from ..rules import dsn as rules
 from ..rules.catalogue import Findings, to_rows
 from ..rules.cells import hostile_cells
 from ..rules.employees import Context, validate
+from ..rules.refusal import refused_unread, unreadable_file
 from ..store import dsn as store_dsn
 from ..store import registry
 from ..store.employees import existing_employees
@@ -53,19 +54,19 @@ class DsnChecked(Checked):
 def check_dsn(conn, path: Path, sender_code: str, settings: Settings, sha: str | None = None, *,
               name_problem: str | None = None, release: bool = False, unreadable: str | None = None,
               received: str | None = None) -> DsnChecked:
-    size = path.stat().st_size
     sender = registry.find_sender(conn, sender_code)
-    if name_problem or unreadable or sender is None or size > settings.limits.max_file_bytes:  # refused unread
+    if refused_unread(sender_code, sender, name_problem=name_problem, unreadable=unreadable, size=path.stat().st_size,
+                      max_bytes=settings.limits.max_file_bytes):  # said as for any employee file
         return DsnChecked(check_file(conn, path, sender_code, settings, sha, name_problem=name_problem,
                                      unreadable=unreadable, received=received))
     sha = sha or intake.sha256(path)
     received = received or dt.datetime.now().isoformat(timespec="seconds")
-    f = Findings()
     try:
         dsn = read_dsn(path)
     except UnreadableFile as exc:
-        f.add_file("FICHIER_ILLISIBLE", raison=str(exc))
-        return _result(f, sha, sender_code, path, received, quarantine=str(exc))
+        refusal = unreadable_file(str(exc))
+        return _result(refusal.findings, sha, sender_code, path, received, quarantine=refusal.quarantine)
+    f = Findings()
     declarations = rules.structure(dsn, f)
     details = {"format": "dsn", "encodage": dsn.encoding, "ligne_entetes": 1,
                "declarations": [{"siret": d.siret, "mois": d.month, "nature": d.nature, "ligne": d.line}
@@ -267,20 +268,11 @@ class Dsn(Employees):
     vocabulary = "mouvements"
     background_workbook = False  # a DSN has no correction workbook: the payroll software makes the file
 
+    reader = staticmethod(lambda path, settings: read_dsn(path))
+    checker = staticmethod(check_dsn)
+
     def recognises(self, rows):
         return bool(rows) and bool(rows[0]) and is_dsn(str(rows[0][0]).encode("utf-8", "replace"))
-
-    def read(self, path, settings):
-        if path.stat().st_size <= settings.limits.max_file_bytes:
-            try:
-                read_dsn(path)
-            except UnreadableFile:
-                pass  # the checks read it again and say why
-
-    def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False, unreadable=None,
-              received=None):
-        return check_dsn(conn, path, sender, settings, sha, name_problem=name_problem, release=release,
-                         unreadable=unreadable, received=received)
 
     def record(self, conn, checked, now, previous=None):
         file_id, fields = super().record(conn, checked, now, previous)

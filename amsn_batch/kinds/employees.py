@@ -20,6 +20,7 @@ from ..vocab import vocabulary
 from ..rules.catalogue import Findings, Members, catalogue, to_rows
 from ..rules.cells import hostile_cells
 from ..rules.employees import Context, validate
+from ..rules.refusal import refused_unread, unreadable_file
 from ..store import StoreError, registry
 from ..store.employees import existing_employees, record_file
 from ..store.ledger import FileRecord
@@ -72,25 +73,11 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
                             int((frame["gravite"] == "avertissement").sum()), details or {})
         return Checked(record, frame, accepted, existing if existing is not None else pd.DataFrame(), quarantine)
 
-    if name_problem:
-        f = Findings()
-        f.add_file("NOM_FICHIER_INVALIDE", raison=name_problem)
-        return result(f, quarantine=name_problem)
-    if unreadable:
-        f = Findings()
-        f.add_file("FICHIER_ILLISIBLE", raison=unreadable)
-        return result(f, quarantine=unreadable)
     sender = registry.find_sender(conn, sender_code)
-    if sender is None:
-        f = Findings()
-        f.add_file("EXPEDITEUR_INCONNU", expediteur=sender_code)
-        return result(f)
-    if size > settings.limits.max_file_bytes:
-        reason = (f"Le fichier pèse {size / 1048576:.0f} Mo, au-delà de la limite de "
-                  f"{settings.limits.max_file_bytes / 1048576:.0f} Mo. Découpez-le en plusieurs fichiers.")
-        f = Findings()
-        f.add_file("FICHIER_ILLISIBLE", raison=reason)
-        return result(f, quarantine=reason)
+    refusal = refused_unread(sender_code, sender, name_problem=name_problem, unreadable=unreadable, size=size,
+                             max_bytes=settings.limits.max_file_bytes)
+    if refusal:
+        return result(refusal.findings, quarantine=refusal.quarantine)
     vocab = vocabulary(EMPLOYEES.vocabulary)
     lim = settings.limits
     try:
@@ -113,19 +100,17 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
             if refused and len(outcome.accepted):
                 outcome.accepted = outcome.accepted.loc[~outcome.accepted["pos"].isin(refused)].reset_index(drop=True)
     except UnreadableFile as exc:
-        f = Findings()
-        f.add_file("FICHIER_ILLISIBLE", raison=str(exc))
-        return result(f, quarantine=str(exc))
+        refusal = unreadable_file(str(exc))
+        return result(refusal.findings, quarantine=refusal.quarantine)
     except (StoreError, OSError):
         raise  # the store or the disk, not the file: the run stops and the file is taken again next time
     except Exception as exc:  # a parser or a check tripped on this file: refuse it, never stop the run
         log.error("lecture_impossible %s erreur=%s", logs.fields(expediteur=sender_code, empreinte=sha),
                   logs.quote(type(exc).__name__))
-        reason = ("Le fichier n'a pas pu être lu : son contenu n'a pas la forme d'un tableau CSV ou d'un classeur "
-                  "Excel. Enregistrez-le à nouveau depuis votre tableur (CSV séparateur point-virgule, ou XLSX).")
-        f = Findings()
-        f.add_file("FICHIER_ILLISIBLE", raison=reason)
-        return result(f, quarantine=reason)
+        refusal = unreadable_file("Le fichier n'a pas pu être lu : son contenu n'a pas la forme d'un tableau CSV ou "
+                                  "d'un classeur Excel. Enregistrez-le à nouveau depuis votre tableur (CSV séparateur "
+                                  "point-virgule, ou XLSX).")
+        return result(refusal.findings, quarantine=refusal.quarantine)
     details = {"format": table.format, "ligne_entetes": table.header_line, "colonnes": table.headers, **table.details}
     if outcome.list_date:
         details["liste_au"] = outcome.list_date
@@ -161,20 +146,11 @@ class Employees(Kind):
     vocabulary = "mouvements"
     background_workbook = True
 
+    reader = staticmethod(_read)
+    checker = staticmethod(check_file)
+
     def recognises(self, rows):
         return True  # the default kind: any file no other kind recognises
-
-    def read(self, path, settings):
-        if path.stat().st_size <= settings.limits.max_file_bytes:
-            try:
-                _read(path, settings)
-            except (UnreadableFile, UnicodeDecodeError):
-                pass  # the checks read it again and say why
-
-    def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False, unreadable=None,
-              received=None):
-        return check_file(conn, path, sender, settings, sha, name_problem=name_problem, release=release,
-                          unreadable=unreadable, received=received)
 
     def record(self, conn, checked, now, previous=None):
         rec = checked.record

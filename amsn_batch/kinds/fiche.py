@@ -18,6 +18,7 @@ from ..read import UnreadableFile, read_table
 from ..read.headers import score_header_row
 from ..rules import fiche as rules
 from ..rules.catalogue import Findings, Members, to_rows
+from ..rules.refusal import refused_unread, unreadable_file
 from ..store import registry
 from ..store.fiche import record_fiche
 from ..store.ledger import FileRecord
@@ -63,23 +64,17 @@ def check_fiche(conn, path: Path, sender_code: str, settings: Settings, sha: str
                             int((frame["gravite"] == "avertissement").sum()), checked.details)
         return CheckedFiche(record, frame, [] if refused_file else checked.changes, quarantine)
 
-    if name_problem:
-        f = Findings()
-        f.add_file("NOM_FICHIER_INVALIDE", raison=name_problem)
-        return done(f, quarantine=name_problem)
     sender = registry.find_sender(conn, sender_code)
-    if sender is None:
-        f = Findings()
-        f.add_file("EXPEDITEUR_INCONNU", expediteur=sender_code)
-        return done(f)
+    refusal = refused_unread(sender_code, sender, name_problem=name_problem)
+    if refusal:
+        return done(refusal.findings, quarantine=refusal.quarantine)
     lim = settings.limits
     try:
         table = read_table(path, vocabulary(rules.VOCABULARY), lim.max_rows, lim.max_columns, lim.max_unzipped_bytes,
                            lim.max_zip_ratio, lim.max_read_bytes)
     except UnreadableFile as exc:
-        f = Findings()
-        f.add_file("FICHIER_ILLISIBLE", raison=str(exc))
-        return done(f, quarantine=str(exc))
+        refusal = unreadable_file(str(exc))
+        return done(refusal.findings, quarantine=refusal.quarantine)
     own = registry.members(conn, sorted(sender.adherents))
     members = {m.numero: rules.MemberInfo(m.numero, m.raison_sociale or "", m.tva or "",
                                           tuple(e.siret for e in registry.establishment_list(conn, m.numero)))

@@ -15,16 +15,11 @@ import sqlite3
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from .db import transaction
+from .db import records, transaction
 
 
-def _dicts(cursor: sqlite3.Cursor) -> list[dict]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-def _one(cursor: sqlite3.Cursor) -> dict | None:
-    rows = _dicts(cursor)
+def _one(conn, sql: str, params=()) -> dict | None:
+    rows = records(conn, sql, params)
     return rows[0] if rows else None
 
 
@@ -94,23 +89,23 @@ def _invoice(r: dict) -> Invoice:
 def invoices(conn: sqlite3.Connection, adherent: str | None = None) -> list[Invoice]:
     """Every piece (of one adhérent), in numbering order."""
     where, params = ("WHERE f.adherent=? ", (adherent,)) if adherent else ("", ())
-    return [_invoice(r) for r in _dicts(conn.execute(_INVOICE_SELECT + where + "ORDER BY f.sequence", params))]
+    return [_invoice(r) for r in records(conn, _INVOICE_SELECT + where + "ORDER BY f.sequence", params)]
 
 
 def invoice(conn: sqlite3.Connection, facture_id: int) -> Invoice:
-    return _invoice(_one(conn.execute(_INVOICE_SELECT + "WHERE f.id=?", (facture_id,))))
+    return _invoice(_one(conn, _INVOICE_SELECT + "WHERE f.id=?", (facture_id,)))
 
 
 def invoice_by_number(conn: sqlite3.Connection, numero: str) -> Invoice | None:
-    row = _one(conn.execute(_INVOICE_SELECT + "WHERE f.numero=?", (numero,)))
+    row = _one(conn, _INVOICE_SELECT + "WHERE f.numero=?", (numero,))
     return _invoice(row) if row else None
 
 
 def active_main_invoice(conn: sqlite3.Connection, adherent: str, year: int) -> Invoice | None:
     """The invoice or facture d'office of the year in force (no credit note cancels it), or None."""
-    row = _one(conn.execute(
-        _INVOICE_SELECT + "WHERE f.adherent=? AND f.annee=? AND f.type IN ('facture','facture_office') "
-        "AND NOT EXISTS (SELECT 1 FROM factures a WHERE a.origine_id=f.id) ORDER BY f.id DESC LIMIT 1", (adherent, year)))
+    row = _one(
+        conn, _INVOICE_SELECT + "WHERE f.adherent=? AND f.annee=? AND f.type IN ('facture','facture_office') "
+              "AND NOT EXISTS (SELECT 1 FROM factures a WHERE a.origine_id=f.id) ORDER BY f.id DESC LIMIT 1", (adherent, year))
     return _invoice(row) if row else None
 
 
@@ -131,8 +126,8 @@ def invoiced_members(conn: sqlite3.Connection) -> set[str]:
 def invoice_lines(conn: sqlite3.Connection, facture_id: int) -> list[InvoiceLine]:
     return [InvoiceLine(r["libelle"], r["quantite"], Decimal(r["prix_unitaire_ht"]), Decimal(r["montant_ht"]), r["categorie"],
                         r["rang"])
-            for r in _dicts(conn.execute("SELECT rang, libelle, categorie, quantite, prix_unitaire_ht, montant_ht "
-                                         "FROM factures_lignes WHERE facture_id=? ORDER BY rang", (facture_id,)))]
+            for r in records(conn, "SELECT rang, libelle, categorie, quantite, prix_unitaire_ht, montant_ht "
+                                   "FROM factures_lignes WHERE facture_id=? ORDER BY rang", (facture_id,))]
 
 
 def instalments(conn: sqlite3.Connection, facture_id: int | None = None, adherent: str | None = None) -> list[Instalment]:
@@ -142,9 +137,9 @@ def instalments(conn: sqlite3.Connection, facture_id: int | None = None, adheren
     else:
         where, params = "f.adherent=?", (adherent,)
     return [Instalment(r["facture_id"], r["rang"], dt.date.fromisoformat(r["date_exigibilite"]), Decimal(r["montant"]))
-            for r in _dicts(conn.execute(
-                "SELECT e.facture_id, e.rang, e.date_exigibilite, e.montant FROM factures_echeances e "
-                f"JOIN factures f ON f.id=e.facture_id WHERE {where} ORDER BY f.sequence, e.rang", params))]
+            for r in records(
+                conn, "SELECT e.facture_id, e.rang, e.date_exigibilite, e.montant FROM factures_echeances e "
+                      f"JOIN factures f ON f.id=e.facture_id WHERE {where} ORDER BY f.sequence, e.rang", params)]
 
 
 def issue(conn: sqlite3.Connection, series: str, first_number: int, piece: Invoice, lines: list[InvoiceLine],
@@ -181,10 +176,10 @@ class Hire:
 
 def unbilled_hires(conn: sqlite3.Connection, adherent: str, year: int, since: str, until: dt.date) -> list[Hire]:
     """Employees hired in the year after `since` (ISO day) and up to `until`, not billed yet for the year."""
-    return [Hire(r["id"], r["nir"]) for r in _dicts(conn.execute(
-        "SELECT s.id, s.nir FROM salaries_actuels s WHERE s.adherent=? AND s.date_embauche > ? AND s.date_embauche <= ? "
-        "AND substr(s.date_embauche, 1, 4) = ? AND NOT EXISTS (SELECT 1 FROM embauches_facturees e WHERE e.salarie_id=s.id "
-        "AND e.annee=?) ORDER BY s.id", (adherent, since[:10], until.isoformat(), str(year), year)))]
+    return [Hire(r["id"], r["nir"]) for r in records(
+        conn, "SELECT s.id, s.nir FROM salaries_actuels s WHERE s.adherent=? AND s.date_embauche > ? AND s.date_embauche <= ? "
+              "AND substr(s.date_embauche, 1, 4) = ? AND NOT EXISTS (SELECT 1 FROM embauches_facturees e WHERE e.salarie_id=s.id "
+              "AND e.annee=?) ORDER BY s.id", (adherent, since[:10], until.isoformat(), str(year), year))]
 
 
 def record_billed_hires(conn: sqlite3.Connection, hires: list[int], year: int, facture_id: int) -> None:
@@ -210,9 +205,9 @@ def payments(conn: sqlite3.Connection, adherent: str | None = None) -> list[Paym
     """The payments (of an adhérent's pieces), by date then order of recording."""
     where, params = ("WHERE f.adherent=? ", (adherent,)) if adherent else ("", ())
     return [Payment(r["facture_id"], r["date_paiement"], Decimal(r["montant"]), r["ligne"] or 0, r["reference"], r["id"])
-            for r in _dicts(conn.execute(
-                "SELECT p.id, p.facture_id, p.date_paiement, p.montant, p.ligne, p.reference FROM paiements p "
-                f"JOIN factures f ON f.id=p.facture_id {where}ORDER BY p.date_paiement, p.id", params))]
+            for r in records(
+                conn, "SELECT p.id, p.facture_id, p.date_paiement, p.montant, p.ligne, p.reference FROM paiements p "
+                      f"JOIN factures f ON f.id=p.facture_id {where}ORDER BY p.date_paiement, p.id", params)]
 
 
 def payment_file_known(conn: sqlite3.Connection, sha: str) -> bool:
@@ -333,7 +328,7 @@ def reminders(conn: sqlite3.Connection, facture_id: int | None = None, day: dt.d
         where.append("date_relance=?")
         args.append(day.isoformat())
     sql = f"SELECT {_REMINDER_COLUMNS} FROM relances" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
-    return [_reminder(r) for r in _dicts(conn.execute(sql, args))]
+    return [_reminder(r) for r in records(conn, sql, args)]
 
 
 def record_reminder(conn: sqlite3.Connection, r: Reminder, at: str) -> bool:

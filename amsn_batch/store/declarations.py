@@ -11,12 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from . import ledger
-from .db import transaction
-
-
-def _dicts(cursor: sqlite3.Cursor) -> list[dict]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+from .db import records, transaction
 
 
 def refused_for_window_only(conn: sqlite3.Connection, file_id: int) -> bool:
@@ -35,7 +30,7 @@ def record_declaration(conn: sqlite3.Connection, checked, now: str, again: int |
         rec.details["quarantaine"] = True
     with transaction(conn):
         if again is not None:
-            before = _dicts(conn.execute("SELECT recu_le, traite_le, statut, details FROM fichiers WHERE id=?", (again,)))[0]
+            before = records(conn, "SELECT recu_le, traite_le, statut, details FROM fichiers WHERE id=?", (again,))[0]
             earlier = json.loads(before["details"] or "{}").get("traitements_precedents", [])
             rec.details["traitements_precedents"] = earlier + [
                 {"recu_le": before["recu_le"], "traite_le": before["traite_le"], "statut": before["statut"]}]
@@ -86,21 +81,21 @@ class Declaration:
 _SELECT = "SELECT id, adherent, annee, etat, recue_le, total, facture_id FROM declarations "
 
 
-def _declaration(cursor: sqlite3.Cursor) -> Declaration | None:
-    rows = _dicts(cursor)
+def _declaration(conn, sql: str, params=()) -> Declaration | None:
+    rows = records(conn, sql, params)
     return Declaration(**rows[0]) if rows else None
 
 
 def current_declaration(conn: sqlite3.Connection, adherent: str, year: int) -> Declaration | None:
     """The latest confirmed version for the year, or None."""
-    return _declaration(conn.execute(_SELECT + "WHERE adherent=? AND annee=? AND etat='confirmee' ORDER BY id DESC LIMIT 1",
-                                     (adherent, year)))
+    return _declaration(conn, _SELECT + "WHERE adherent=? AND annee=? AND etat='confirmee' ORDER BY id DESC LIMIT 1",
+                              (adherent, year))
 
 
 def last_confirmed_before(conn: sqlite3.Connection, adherent: str, year: int) -> Declaration | None:
     """The latest confirmed declaration of an earlier year, or None."""
-    return _declaration(conn.execute(_SELECT + "WHERE adherent=? AND annee<? AND etat='confirmee' "
-                                     "ORDER BY annee DESC, id DESC LIMIT 1", (adherent, year)))
+    return _declaration(conn, _SELECT + "WHERE adherent=? AND annee<? AND etat='confirmee' "
+                              "ORDER BY annee DESC, id DESC LIMIT 1", (adherent, year))
 
 
 def has_pending(conn: sqlite3.Connection, adherent: str, year: int) -> bool:
@@ -111,9 +106,9 @@ def has_pending(conn: sqlite3.Connection, adherent: str, year: int) -> bool:
 
 def declared_counts(conn: sqlite3.Connection, declaration_id: int) -> dict[str, int]:
     """Category → headcount of a version (the categories declared)."""
-    return {r["categorie"]: int(r["n"]) for r in _dicts(conn.execute(
-        "SELECT categorie, SUM(effectif) AS n FROM declarations_effectifs WHERE declaration_id=? GROUP BY categorie",
-        (declaration_id,)))}
+    return {r["categorie"]: int(r["n"]) for r in records(
+        conn, "SELECT categorie, SUM(effectif) AS n FROM declarations_effectifs WHERE declaration_id=? GROUP BY categorie",
+              (declaration_id,))}
 
 
 def declared_nirs(conn: sqlite3.Connection, declaration_id: int) -> set[str]:
@@ -136,8 +131,8 @@ class PresentEmployee:
 
 def present_employees(conn: sqlite3.Connection, adherent: str) -> list[PresentEmployee]:
     """The employees of an adhérent present in the store (what a headcount is made of)."""
-    return [PresentEmployee(r["siret"] or "", r["categorie"], r["determinants"]) for r in _dicts(conn.execute(
-        "SELECT siret, categorie, determinants FROM salaries_actuels WHERE adherent=? AND present=1", (adherent,)))]
+    return [PresentEmployee(r["siret"] or "", r["categorie"], r["determinants"]) for r in records(
+        conn, "SELECT siret, categorie, determinants FROM salaries_actuels WHERE adherent=? AND present=1", (adherent,))]
 
 
 # --- overrides of the campaign window (dérogations) -------------------------------------------------
@@ -152,9 +147,9 @@ class Override:
 
 def active_override(conn: sqlite3.Connection, year: int, adherent: str | None) -> Override | None:
     """The override in force for this adhérent, else the one for everybody, or None."""
-    rows = _dicts(conn.execute(
-        "SELECT ouverture, fermeture, adherent FROM campagnes_derogations WHERE annee=? AND retiree_le IS NULL "
-        "AND (adherent IS NULL OR adherent=?) ORDER BY adherent IS NULL, id DESC LIMIT 1", (year, adherent)))
+    rows = records(
+        conn, "SELECT ouverture, fermeture, adherent FROM campagnes_derogations WHERE annee=? AND retiree_le IS NULL "
+              "AND (adherent IS NULL OR adherent=?) ORDER BY adherent IS NULL, id DESC LIMIT 1", (year, adherent))
     if not rows:
         return None
     r = rows[0]

@@ -20,12 +20,9 @@ SOURCE = "fiche adhérent"
 
 
 @dataclass(frozen=True)
-class MemberContact:
-    type: str  # types_contact.toml code
-    nom: str
-    prenom: str
-    email: str
-    telephone: str
+class MemberContact(Contact):
+    """A member's contact as the store holds it (telephone formatted, '' when not given)."""
+
     depuis: str  # ISO timestamp it was recorded
 
 
