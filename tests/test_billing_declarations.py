@@ -305,3 +305,14 @@ def test_valider_masks_a_nir_in_the_file_name(tmp_path):
                      encoding="utf-8")
     out = ws.cli("valider", str(path), "--expediteur", "10004", "--sortie", str(tmp_path / "essai")).stdout
     assert nir not in out and nir[:5] in out
+
+
+def test_a_declaration_whose_name_cannot_be_used_is_refused_unread_like_any_file(tmp_path):
+    ws = billing_workspace(tmp_path)
+    s1, _ = ws.registry.members["10001"]
+    drop_counts(ws, "10001", "effectifs\nsuite.csv", [[2026, "10001", s1, 4, 1, 1, 0]], JAN)
+    ws.cli("traiter")
+    ack = ws.ack("10001", "effectifs_suite")
+    assert ack["statut"] == "rejete"
+    assert [r["code"] for r in ws.ack_rows("10001", "effectifs_suite")] == ["NOM_FICHIER_INVALIDE"]
+    assert ws.sql("SELECT count(*) FROM declarations") == [(0,)]

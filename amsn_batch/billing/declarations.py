@@ -198,12 +198,13 @@ class CheckedDeclaration:
 
 
 def check_declaration(conn, path: Path, sender, sender_code: str, settings, sha: str | None = None,
-                      received: str | None = None) -> CheckedDeclaration:
+                      received: str | None = None, name_problem: str | None = None) -> CheckedDeclaration:
     """Read and check a declaration file against the registry, the window and the store; writes nothing.
     `sender` is the pipeline's Sender (None when the folder is unknown). `received`: when the service
     received the file (ISO timestamp, the claim's; the present by default), which places it in or out of the
     campaign window; never the file's own dates, which the sender sets. The checks are rules.declarations';
-    this gathers their context from the store and the campaign window."""
+    this gathers their context from the store and the campaign window. `name_problem`: why the name as dropped
+    cannot be used (the file is then refused without being read, as any other kind)."""
     billing: Billing = settings.billing or Billing()
     sha = sha or intake.sha256(path)
     received = received or dt.datetime.now().isoformat(timespec="seconds")
@@ -221,7 +222,7 @@ def check_declaration(conn, path: Path, sender, sender_code: str, settings, sha:
                             int((frame["gravite"] == "avertissement").sum()), {"genre": "declaration", **checked.details})
         return CheckedDeclaration(record, frame, list(checked.versions) if not refused_file else [], quarantine)
 
-    refusal = refused_unread(sender_code, sender)
+    refusal = refused_unread(sender_code, sender, name_problem=name_problem)
     if refusal:
         return done(refusal.findings, quarantine=refusal.quarantine)
     try:

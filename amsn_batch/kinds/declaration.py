@@ -29,7 +29,7 @@ class Declaration(Kind):
         return False
 
     def check(self, conn, path, sender, settings, sha=None, *, name_problem=None, release=False, received=None):
-        return check_declaration(conn, path, find_sender(conn, sender), sender, settings, sha, received)
+        return check_declaration(conn, path, find_sender(conn, sender), sender, settings, sha, received, name_problem)
 
     def examine_again(self, conn, known):
         return refused_for_window_only(conn, known.id)
