@@ -265,7 +265,9 @@ def _values(r: _Rows) -> None:
     pcs_bad = np.zeros(r.n, dtype=bool)
     for code in ("PCS_2020", "PCS_FORMAT", "PCS_INCONNU"):
         pcs_bad |= r.failing(catalogue()[code], "pcs")
-    r.out["pcs"] = np.where(r.given("pcs") & ~pcs_bad, r.stripped("pcs").str.lower().to_numpy(dtype=object), "").astype(object)
+    pcs_codes = r.distinct("pcs")  # a few hundred codes in a million rows: each lowered once
+    lowered = pcs_codes.spread(pcs_codes.map(lambda v: v.strip().lower()))
+    r.out["pcs"] = np.where(r.given("pcs") & ~pcs_bad, lowered, "").astype(object)
     r.out["contrat"] = r.lookup("contrat", catalogue()["CONTRAT_INVALIDE"].params["valeurs"])[0]
     r.out["categorie"] = r.lookup("categorie", catalogue()["CATEGORIE_INVALIDE"].params["valeurs"])[0]
     multi, _ = r.yes_no("multi_employeur")
