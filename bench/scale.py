@@ -618,6 +618,30 @@ def plot(results: list[dict], path: Path) -> None:
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
+SAVED = OUT / "resultats.json"
+
+
+def save(results: list[dict], plotted: bool = False) -> None:
+    """The figures so far, merged with the previous runs' (a 10M store measured apart), and (`plotted`) the plot
+    of every size measured."""
+    before = json.loads(SAVED.read_text(encoding="utf-8")) if SAVED.exists() else []
+    key = lambda r: (r.get("magasin"), r["mesure"], base(r))  # noqa: E731
+    merged = [r for r in before if key(r) not in {key(x) for x in results}] + results
+    SAVED.write_text(json.dumps(merged, indent=1, ensure_ascii=False), encoding="utf-8")
+    if plotted:
+        plot(sorted((r for r in merged if "magasin" in r), key=lambda r: r["magasin"]), ROOT / "docs" / "performances-echelle.svg")
+
+
+def floor_of(src: Path) -> float:
+    """The floor's wall time; tried again when pyarrow's thread pool aborts the process at exit (it happens)."""
+    for attempt in range(3):
+        try:
+            return run([sys.executable, "-c", FLOOR, str(src)])[0]
+        except SystemExit as exc:
+            print(f"  plancher : échec ({str(exc)[-80:].strip()}), nouvel essai", flush=True)
+    raise SystemExit(f"le plancher de {src} échoue")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tailles", type=int, nargs="+", default=[0, 1_000_000], help="tailles du magasin (salariés)")
@@ -639,6 +663,8 @@ def main() -> None:
     s_sirets, l_sirets = registry.members[SENDER], registry.members[LISTER]
     sqlite = Engine("SQLite")
     engines = [sqlite] + ([Engine("PostgreSQL", args.postgresql)] if args.postgresql else [])
+    if args.nouveau:
+        SAVED.unlink(missing_ok=True)
     results: list[dict] = []
     print(f"Banc d'échelle, {dt.datetime.now():%d/%m/%Y %H:%M}", flush=True)
     for size in sizes:
@@ -655,24 +681,20 @@ def main() -> None:
         for name in args.mesures:
             rows, build = builds[name]
             src = build(OUT / "fichiers" / f"{size}-{name}")
-            floor, _, _ = run([sys.executable, "-c", FLOOR, str(src)])
+            floor = floor_of(src)
             peer = None
             for engine, store in stores:
                 r = measure(engine, size, name, src, rows, floor, store, results, peer)
                 peer = peer or r
+                save(results)
     if args.postgresql and args.travailleurs_lignes:
         two_workers(engines[-1], registry, args.travailleurs_lignes, results)
+        save(results)
     if not args.sans_valider:
         n = args.valider_lignes
         path = movements_file(OUT / "fichiers" / f"valider-{n}.csv", n, 0, s_sirets)
         versus_frictionless(path, Path(sqlite.store(0, registry)), n, results)
-    # merged with the previous runs' (a 10M store measured apart): the plot shows every size measured
-    saved = OUT / "resultats.json"
-    before = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() and not args.nouveau else []
-    key = lambda r: (r.get("magasin"), r["mesure"], base(r))  # noqa: E731
-    results = [r for r in before if key(r) not in {key(x) for x in results}] + results
-    saved.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
-    plot(sorted((r for r in results if "magasin" in r), key=lambda r: r["magasin"]), ROOT / "docs" / "performances-echelle.svg")
+    save(results, plotted=True)
 
 
 if __name__ == "__main__":
