@@ -583,7 +583,7 @@ def plot(results: list[dict], path: Path) -> None:
         return top + (h - top - bottom) * (1 - (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)))
 
     day = dt.date.today().strftime("%d/%m/%Y")
-    desc = "; ".join(f"{LABELS[n]} ({e}) : " + ", ".join(f"{r['secondes']:.1f} s avec {r['magasin']:,} salariés".replace(",", " ")
+    desc = "; ".join(f"{LABELS[n]} ({e}) : " + ", ".join(fr(f"{r['secondes']:.1f} s avec {r['magasin']:,} salariés").replace(".", ",")
                                                         for r in results if r["mesure"] == n and base(r) == e)
                      for n in names for e in engines if any(r["mesure"] == n and base(r) == e for r in results))
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
@@ -594,7 +594,7 @@ def plot(results: list[dict], path: Path) -> None:
     for v in (0.5, 1, 2, 5, 10, 20, 50, 100, 200):
         if lo <= v <= hi:
             out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>'
-                       f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:g} s</text>')
+                       f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{f"{v:g}".replace(".", ",")} s</text>')
     for i, size in enumerate(sizes):
         out.append(f'<text x="{x(i):.1f}" y="{h - bottom + 18}" text-anchor="middle">{size:,}</text>'.replace(",", " "))
     out.append(f'<text x="{(left + w - right) / 2}" y="{h - 12}" text-anchor="middle">salariés déjà en base</text>')
