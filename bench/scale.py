@@ -8,16 +8,14 @@ measure, and `amsn-batch traiter` is run as a separate process on:
   exits of its stored employees, 1 % wrong NIR keys);
 - a full staff list of 100,000 and of 1,000,000 employees (the next month of a member holding about as
   many: 2 % gone, 10 % changed, the rest as stored, new hires to make up the size);
-- a monthly DSN of 100,000 individuals (bench/dsn.py's generator) of the member holding about as many.
+- a monthly DSN of 100,000 individuals (bench/dsn.py's generator) of the member holding about as many;
+- a 100,000-row XLSX of movements (the same columns), its floor python-calamine reading the workbook.
 
 Each prints wall time, rows/s, the peak memory of all the run's processes together (psutil sampling) and
 the ratio to a floor measured in the same run (pyarrow reading the same file, nothing else), since this
 machine's speed moves from one day to the next. Then `valider` of the 1M-row file beside frictionless-py
 validating the same file with equivalent checks (when installed: `pip install -e '.[bench]'`), and a plot
 of time per file against store size (docs/performances-echelle.svg).
-
-- a 100,000-row XLSX of movements (the same columns), beside its own floor (python-calamine reading the
-  workbook).
 
 Store of a size S: member 10002 holds min(100,000, S/10) employees, member 10001 (the sender) min(1,000,000,
 the rest), and the remainder is spread over other members of 1,000 employees each.
@@ -27,6 +25,8 @@ every measure runs twice, on SQLite then with the store in PostgreSQL (a templat
 in SQL, then a fresh copy per measure: CREATE DATABASE … TEMPLATE), so that the two engines are compared in the
 same run; then the two-worker measure: the same 8 files of several senders processed by one `traiter`, then
 (a fresh store) by two `traiter` started together, the speed-up printed once both stores are found equal.
+The stores are kept for the next runs (bench/out/scale/magasin-N, databases bench_magasin_N): delete them,
+or DROP DATABASE, to generate them again after a change of the generator.
 
     python bench/scale.py                     # stores of 0 and 1M employees
     python bench/scale.py --grand             # and 10M (several minutes, ~10 GB of disk)
