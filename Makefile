@@ -35,8 +35,9 @@ bench: install
 	$(BIN)/python bench/bench_traiter.py
 
 # Files against stores of 0 and 1M employees (BENCH_SCALE="--grand" adds 10M), beside frictionless-py.
+# BENCH_SCALE="--postgresql postgresql://amsn:amsn@localhost:5432/postgres": each file on PostgreSQL too, and 2 workers.
 bench-scale: install
-	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/pip install -q -e '.[bench,postgresql]'
 	$(BIN)/python bench/scale.py $(BENCH_SCALE)
 
 wheel-check: install
