@@ -349,8 +349,10 @@ def _apply_known(conn, file_id: int, acc: pd.DataFrame, old: pd.DataFrame, next_
         "ligne": np.where(line == 0, None, line.astype(object)), "le": now,
         "champs_modifies": np.where(changed == "", None, changed),
         **state}, rows)
-    conn.executemany("UPDATE salaries SET present=?, version_id=? WHERE id=?",
-                     zip(present[rows].tolist(), ver_ids[rows].tolist(), emp_ids[rows].tolist()))
+    if len(rows):  # one statement from the versions just written (ids next_ver…), not one UPDATE per employee
+        conn.execute("UPDATE salaries SET present = CASE WHEN v.mouvement = 'sortie' THEN 0 ELSE 1 END, version_id = v.id "
+                     "FROM salaries_versions v WHERE v.id BETWEEN ? AND ? AND v.salarie_id = salaries.id",
+                     (next_ver, next_ver + len(rows) - 1))
     return write
 
 
