@@ -13,11 +13,20 @@ import shutil
 import time
 from pathlib import Path
 
-from tests.conftest import Workspace, new_database
+from tests.conftest import Workspace, make_workspace, new_database
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv, write_xlsx
 
 DATE_DIRS = re.compile(r"/\d{4}/\d{2}/")
 ACK_TOKEN = re.compile(r"\.recu-\d{8}-\d{6}\.[a-z]{6}(?![0-9A-Za-z])")  # when received, and claim: differ between runs
+
+
+def registered_workspace(root: Path, **kwargs) -> Workspace:
+    """A workspace at `root` (make_workspace's keyword arguments) with the test registry and its mandates
+    imported, as the exchange tests start from."""
+    ws = make_workspace(root, **kwargs)
+    reg, mand = ws.registry.write(root.parent / "registre")
+    ws.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+    return ws
 
 
 def build_drop(ws: Workspace, seed: int = 11) -> list[Path]:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from amsn_batch.faults import ENV, POINTS
-from tests.conftest import CLI, TEST_DB, Workspace, make_workspace
-from tests.exchange import build_drop, copy_workspace, snapshot, wait_for
+from tests.conftest import CLI, TEST_DB, Workspace
+from tests.exchange import build_drop, copy_workspace, registered_workspace, snapshot, wait_for
 
 # (point, n): kill the run the n-th time it reaches the point. The drop has 8 files: 7 go through the
 # store (one is a duplicate), 2 of them to the quarantine.
@@ -52,9 +52,7 @@ def template(tmp_path_factory) -> Workspace:
     """A workspace with the registry imported and the drop in place, copied by each test."""
     root = tmp_path_factory.mktemp("modele") / "ws"
     # Every correction workbook by the second process (reports.rejects.Background): killed runs leave it running.
-    ws = make_workspace(root, extra_config="\n[limites]\nclasseur_rejets_en_parallele = 1\n")
-    reg, mand = ws.registry.write(root.parent / "registre")
-    ws.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+    ws = registered_workspace(root, extra_config="\n[limites]\nclasseur_rejets_en_parallele = 1\n")
     build_drop(ws)
     return ws
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from amsn_batch.faults import ENV
-from tests.conftest import CLI, TEST_DB, Workspace, make_workspace
-from tests.exchange import ACK_TOKEN, copy_workspace, wait_for
+from tests.conftest import CLI, TEST_DB, Workspace
+from tests.exchange import ACK_TOKEN, copy_workspace, registered_workspace, wait_for
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv
 
 pytestmark = pytest.mark.skipif(not TEST_DB, reason="parallel workers need PostgreSQL (AMSN_BATCH_TEST_DB)")
@@ -36,9 +36,7 @@ def fixed_clock():
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Workspace:
     root = tmp_path_factory.mktemp("modele") / "ws"
-    ws = make_workspace(root)
-    reg, mand = ws.registry.write(root.parent / "registre")
-    ws.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+    ws = registered_workspace(root)
     rng, t = random.Random(5), 1_790_000_000
     for sender, member in SENDERS.items():
         siret = ws.registry.members[member][0]
@@ -100,19 +98,26 @@ def _stopped(pid: int) -> bool:
         return False
 
 
-def test_two_workers_share_the_senders_each_in_order(template, reference, tmp_path):
-    """A worker holding a sender (stopped just after taking its first file) and a second worker at the same time:
-    the second takes every other sender and leaves that one; the first, let go, finishes its sender in order."""
-    ws = copy_workspace(template, tmp_path / "ws")
-    first = _worker(ws, "prise_faite:1:stop")
+def _second_while_first_held(ws: Workspace, point: str) -> tuple[str, str]:
+    """Worker 1 stopped at a fault point, worker 2 run to its end meanwhile, then worker 1 let go and run to its
+    end: (worker 1's output, worker 2's output)."""
+    first = _worker(ws, point + ":stop")
     try:
         wait_for(lambda: _stopped(first.pid))
         second = ws.cli_process("traiter")
-        assert "10001/a-embauches.csv" not in second.stdout and "10002/a-embauches.csv" in second.stdout
     finally:
         os.kill(first.pid, signal.SIGCONT)
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
+    return out, second.stdout
+
+
+def test_two_workers_share_the_senders_each_in_order(template, reference, tmp_path):
+    """A worker holding a sender (stopped just after taking its first file) and a second worker at the same time:
+    the second takes every other sender and leaves that one; the first, let go, finishes its sender in order."""
+    ws = copy_workspace(template, tmp_path / "ws")
+    out, second = _second_while_first_held(ws, "prise_faite:1")
+    assert "10001/a-embauches.csv" not in second and "10002/a-embauches.csv" in second
     assert "10001/a-embauches.csv" in out and "10001/b-changements.csv" in out and "10002/" not in out
     runs = _runs_of(ws)
     assert all(len(r) == 1 for r in runs.values())  # a sender's files all went through one worker
@@ -164,9 +169,7 @@ RELATED = (("10002", "10002", "a-embauches.csv", "Entrée"), ("PAIE01", "10002",
 @pytest.fixture(scope="module")
 def related(tmp_path_factory) -> Workspace:
     root = tmp_path_factory.mktemp("lies") / "ws"
-    ws = make_workspace(root)
-    reg, mand = ws.registry.write(root.parent / "registre")
-    ws.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+    ws = registered_workspace(root)
     rng, t = random.Random(7), 1_790_000_000
     hired = [make_nir(rng) for _ in range(4)]
     for sender, member, name, movement in RELATED:
@@ -197,16 +200,9 @@ def test_a_firm_waits_for_the_earlier_file_of_its_member(related, related_refere
     change of those employees before it (it would refuse it: unknown employee), but finishes the unrelated senders'
     files while worker 1 is held; worker 1, let go, applies the hire then the change."""
     ws = copy_workspace(related, tmp_path / "ws")
-    first = _worker(ws, point + ":stop")
-    try:
-        wait_for(lambda: _stopped(first.pid))
-        second = ws.cli_process("traiter")
-        assert "10001/a-embauches.csv" in second.stdout and "10004/a-embauches.csv" in second.stdout
-        assert "PAIE01/" not in second.stdout and "10002/" not in second.stdout
-    finally:
-        os.kill(first.pid, signal.SIGCONT)
-    out, err = first.communicate(timeout=300)
-    assert first.returncode == 0, err
+    out, second = _second_while_first_held(ws, point)
+    assert "10001/a-embauches.csv" in second and "10004/a-embauches.csv" in second
+    assert "PAIE01/" not in second and "10002/" not in second
     assert "10002/a-embauches.csv" in out and "PAIE01/b-changements.csv" in out
     runs = _runs_of(ws)
     assert runs["10002"] == runs["PAIE01"] != runs["10001"] == runs["10004"]

@@ -117,6 +117,7 @@ def group_findings(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE) -> 
     positioned: dict[str, bool] = {}  # some finding names a column or a value
     details: dict[str, set[str]] = {}
     fixes: dict[str, set[str]] = {}
+    split: dict[tuple[str, str], tuple[str, str]] = {}  # (code, message) → (detail, fix): a message is split once
     for f in findings:
         code = f["code"]
         g = groups.get(code)
@@ -128,7 +129,10 @@ def group_findings(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE) -> 
         g.constats += 1
         lines[code].add(int(f.get("ligne") or 0))
         positioned[code] |= bool(f.get("colonne") or f.get("valeur"))
-        detail, fix = _split(code, scrub(f.get("message", "")))
+        key = (code, f.get("message", ""))
+        if key not in split:
+            split[key] = _split(code, scrub(key[1]))
+        detail, fix = split[key]
         details[code].add(detail)
         fixes[code].add(fix)
         if len(g.exemples) < rows_per_rule:

@@ -75,16 +75,15 @@ class Findings:
         f = self.frame()
         if f.empty:
             return np.array([], dtype=np.int64)
-        cat = catalogue()
-        blocking = f["code"].map(lambda c: cat[c].severity == BLOCKING)
-        return np.unique(f.loc[blocking & (f["pos"] >= 0), "pos"].to_numpy())
+        blocking = f["code"].isin([c for c, rule in catalogue().items() if rule.severity == BLOCKING]).to_numpy()
+        return np.unique(f["pos"].to_numpy()[blocking & (f["pos"] >= 0).to_numpy()])
 
     def file_refused(self) -> bool:
         f = self.frame()
         if f.empty:
             return False
-        cat = catalogue()
-        return bool(f["code"].map(lambda c: cat[c].severity == BLOCKING and cat[c].scope == "fichier").any())
+        return bool(f["code"].isin([c for c, rule in catalogue().items()
+                                    if rule.severity == BLOCKING and rule.scope == "fichier"]).any())
 
 
 def _broadcast(value, n: int) -> list:
