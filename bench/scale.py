@@ -41,6 +41,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -187,6 +188,7 @@ class Engine:
         if not self.pg:
             (work / "data").mkdir(parents=True, exist_ok=True)
             shutil.copy(store, work / "data" / "amsn.sqlite")
+            os.sync()  # the copy on disk first: `traiter`'s own fsync would otherwise wait behind gigabytes of it
             return str(work / "data" / "amsn.sqlite")
         self.drop(self.url(RUN_DB))
         self._sql(f"CREATE DATABASE {RUN_DB} TEMPLATE {urlsplit(store).path[1:]} STRATEGY = FILE_COPY")
