@@ -316,3 +316,20 @@ def test_a_declaration_whose_name_cannot_be_used_is_refused_unread_like_any_file
     assert ack["statut"] == "rejete"
     assert [r["code"] for r in ws.ack_rows("10001", "effectifs_suite")] == ["NOM_FICHIER_INVALIDE"]
     assert ws.sql("SELECT count(*) FROM declarations") == [(0,)]
+
+
+def test_a_declaration_finding_names_the_person_and_the_member_like_an_employee_file(tmp_path):
+    ws = billing_workspace(tmp_path)
+    s = ws.registry.members["10004"][0]
+    rng = random.Random(4)
+    wrong = make_nir(rng)
+    wrong = wrong[:13] + f"{(int(wrong[13:]) + 1) % 97:02d}"  # a wrong key
+    rows = [[2026, s, "MARTIN", "Anne", make_nir(rng), "SI"], [2026, s, "DURAND", "Paul", wrong, "SI"]]
+    received(ws, write_csv(ws.drop("10004", "liste.csv"), LIST_HEADERS, rows, encoding="utf-8"), JAN)
+    ws.cli("traiter")
+    found = [r for r in ws.ack_rows("10004", "liste") if r["code"] == "NIR_CLE"]
+    assert len(found) == 1
+    row = found[0]
+    assert (row["ligne"], row["nom"], row["prenom"]) == ("3", "DURAND", "Paul")
+    assert row["nir_masque"] == wrong[:5] + "*" * 10 and wrong not in str(row)
+    assert (row["adherent"], row["raison_sociale"]) == ("10004", "Entreprise 10004")

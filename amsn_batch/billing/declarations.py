@@ -214,7 +214,8 @@ def check_declaration(conn, path: Path, sender, sender_code: str, settings, sha:
              quarantine: str | None = None) -> CheckedDeclaration:
         checked = checked or rules.DeclarationCheck(findings, {}, {})
         lines = table.lines if table is not None else np.array([], dtype=np.int64)
-        frame = to_rows(findings.frame(), lines, table.header_line if table is not None else 0, checked.columns)
+        frame = to_rows(findings.frame(), lines, table.header_line if table is not None else 0, checked.columns,
+                        table=table, members=registry.sender_members(conn, sender) if sender is not None else None)
         refused_file = findings.file_refused()
         rows, accepted = checked.rows, 0 if refused_file else checked.accepted
         status = "rejete" if refused_file or accepted == 0 else ("accepte" if accepted == rows else "accepte_partiellement")

@@ -35,7 +35,7 @@ from ..store import registry
 from ..store.employees import existing_employees
 from ..store.ledger import FileRecord
 from ..vocab import BLOCKING, catalogue
-from .employees import Checked, Employees, _members, _status, check_file
+from .employees import Checked, Employees, _status, check_file
 
 # The full-list findings, said as a DSN says them.
 RENAMED = {"LISTE_SORTIE": "DSN_ABSENT", "LISTE_ENTREE": "DSN_ENTREE", "LISTE_MODIFICATION": "DSN_MODIFICATION",
@@ -137,7 +137,7 @@ def check_dsn(conn, path: Path, sender_code: str, settings: Settings, sha: str |
     checked = _result(findings, sha, sender_code, path, received, rows=outcome.rows, accepted=outcome.accepted,
                       existing=existing, details=details, held=outcome.held, refused=outcome.refused, table=table,
                       columns=columns, people=people, declarations=declarations,
-                      members=_members(conn, sender, establishments))
+                      members=registry.sender_members(conn, sender, establishments))
     return DsnChecked(checked, months, ends)
 
 

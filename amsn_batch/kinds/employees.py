@@ -17,7 +17,7 @@ from ..config import Settings
 from ..read import UnreadableFile, read_table
 from ..read.headers import map_headers
 from ..vocab import vocabulary
-from ..rules.catalogue import Findings, Members, catalogue, to_rows
+from ..rules.catalogue import Findings, catalogue, to_rows
 from ..rules.cells import hostile_cells
 from ..rules.employees import Context, validate
 from ..rules.refusal import refused_unread, unreadable_file
@@ -118,15 +118,7 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
     quarantine = catalogue()["FICHIER_VIDE"].message if empty else None
     return result(outcome.findings, outcome.rows, outcome.accepted, existing, table.lines, table.header_line,
                   headers.columns, details, quarantine=quarantine, held=outcome.held, refused=outcome.refused,
-                  table=table, members=_members(conn, sender, establishments))
-
-
-def _members(conn, sender, establishments: dict[str, str]) -> Members:
-    """The sender's own adhérents, to name whose each line is (never another member's)."""
-    own = sender.adherents
-    names = {m.numero: m.raison_sociale or "" for m in registry.members(conn, sorted(own))}
-    return Members({s: a for s, a in establishments.items() if a in own}, names,
-                   sender.code if sender.kind == "adherent" else "")
+                  table=table, members=registry.sender_members(conn, sender, establishments))
 
 
 def _read(path: Path, settings: Settings):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from ..rules.catalogue import Members
 from ..rules.employees import Sender
 from .db import records, transaction
 
@@ -126,6 +127,16 @@ def mandataires_by_member(conn: sqlite3.Connection) -> dict[str, list[str]]:
     for r in records(conn, "SELECT mandataire, adherent FROM mandats"):
         out.setdefault(r["adherent"], []).append(r["mandataire"])
     return out
+
+
+def sender_members(conn: sqlite3.Connection, sender: Sender, known: dict[str, str] | None = None) -> Members:
+    """Whose the lines of a sender's file are, to name them in its acknowledgement: the sender's own adhérents
+    (never another member's), by their establishments' SIRET, with their names, and the sender's number when it
+    is an adhérent. `known`: the establishments (SIRET → N° adhérent) when the caller already has them."""
+    own = sender.adherents
+    names = {m.numero: m.raison_sociale or "" for m in members(conn, sorted(own))}
+    sirets = establishments(conn) if known is None else known
+    return Members({s: a for s, a in sirets.items() if a in own}, names, sender.code if sender.kind == "adherent" else "")
 
 
 def sender_groups(conn: sqlite3.Connection) -> dict[str, str]:
