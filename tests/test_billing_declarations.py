@@ -333,3 +333,15 @@ def test_a_declaration_finding_names_the_person_and_the_member_like_an_employee_
     assert (row["ligne"], row["nom"], row["prenom"]) == ("3", "DURAND", "Paul")
     assert row["nir_masque"] == wrong[:5] + "*" * 10 and wrong not in str(row)
     assert (row["adherent"], row["raison_sociale"]) == ("10004", "Entreprise 10004")
+    page = ack_path(ws.outbox / "10004", "liste", "ar.html").read_text(encoding="utf-8")
+    assert 'data-compteur="lignes_rejetees"' in page and 'data-compteur="entrees"' not in page  # no movements here
+    assert '<th scope="col">Salarié</th>' in page and "DURAND" in page
+
+
+def test_an_employee_file_page_still_counts_entries_exits_and_changes(tmp_path):
+    ws = billing_workspace(tmp_path)
+    s = ws.registry.members["10004"][0]
+    employees_file(ws, "10004", "embauches.csv", [employee_row(make_nir(random.Random(2)), s)])
+    ws.cli("traiter")
+    page = ack_path(ws.outbox / "10004", "embauches", "ar.html").read_text(encoding="utf-8")
+    assert all(f'data-compteur="{k}"' in page for k in ("entrees", "sorties", "modifications"))

@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from amsn_batch.rules.fiche import email_problem, phone_number
 from amsn_batch.store import connect
 from amsn_batch.store.fiche import contacts, pending_requests
+from tests.acks import ack_path
 from tests.billing_helpers import BILLING_CONFIG, BillingWorkspace, employees_file, pieces, received
 from tests.conftest import import_registry, make_workspace
 from tests.factories import Registry, employee_row, make_nir, make_siren, make_siret, make_vat, write_csv
@@ -231,6 +232,9 @@ def test_bad_values_get_french_findings_with_line_and_column(bws):
     assert "Liquidation judiciaire" in messages[(10, "FICHE_SITUATION_INCONNUE")]
     assert ws.ack("10001", "erreurs")["statut"] == "rejete"
     assert ws.sql("SELECT statut, tva FROM adherents WHERE numero='10001'") == [("actif", make_vat(OTHER_SIREN))]
+    page = ack_path(ws.outbox / "10001", "erreurs", "ar.html").read_text(encoding="utf-8")
+    assert '<th scope="col">Contact</th>' in page and "MARTIN" in page  # the person a line is about: a contact
+    assert '<th scope="col">Salarié</th>' not in page and 'data-compteur="entrees"' not in page  # not employees
 
     found = {(int(r["ligne"]), r["colonne"], r["code"]) for r in ws.ack_rows("PAIE01", "erreurs")}
     assert found == {

@@ -73,6 +73,7 @@ class Ack:
     traitement_initial: dict | None = None  # for deja_traite: when and how it was first processed, which answer
     nom_depose: str = ""  # the name as dropped (undecodable bytes shown as \xNN)
     accuse: str = ""  # the base name of this acknowledgement's files ('' for a dry run: the file's stem)
+    genre: str = ""  # a file that is not about employees' movements: declaration, fiche_adherent, visite, annulation
     classeurs_retires: list[str] = field(default_factory=list)  # earlier correction workbooks this file made
     # needless, moved aside into archives/ of the outbox (rejects.covered); in the JSON when any
     findings: list[dict] = field(default_factory=list, repr=False)  # all of them (CSV_COLUMNS); the CSV and the
@@ -83,7 +84,8 @@ class Ack:
         """The acknowledgement of a file: its ledger entry (FileEntry.unrecorded for a dry run) and all its findings."""
         return cls(entry.name, entry.sha256, entry.received, entry.status, entry.sender, entry.rows, entry.accepted,
                    entry.refused, entry.entries, entry.exits, entry.changes, entry.warnings, findings=findings,
-                   nom_depose=dropped_name(entry), accuse=entry.details.get("accuse", ""))
+                   nom_depose=dropped_name(entry), accuse=entry.details.get("accuse", ""),
+                   genre=entry.details.get("genre", ""))
 
     @classmethod
     def duplicate(cls, first: FileEntry, name: str, sender: str, received: str, *, dropped: str, base: str,
@@ -283,15 +285,17 @@ def icon(kind: str, size: int = 32) -> Markup:
 
 
 def counts(ack: Ack) -> list[tuple[str, str, int]]:
-    """(key, French label, value) of the counters shown on top of the page."""
-    return [
+    """(key, French label, value) of the counters shown on top of the page; the employees' entries, exits and
+    changes only for a file about them (not a declaration, a fiche adhérent or an appointment request)."""
+    lines = [
         ("lignes", "Lignes reçues", ack.lignes),
         ("lignes_acceptees", "Lignes acceptées", ack.lignes_acceptees),
         ("lignes_rejetees", "Lignes refusées", ack.lignes_rejetees),
-        ("entrees", "Entrées", ack.entrees),
-        ("sorties", "Sorties", ack.sorties),
-        ("modifications", "Modifications", ack.modifications),
     ]
+    if ack.genre:
+        return lines
+    return [*lines, ("entrees", "Entrées", ack.entrees), ("sorties", "Sorties", ack.sorties),
+            ("modifications", "Modifications", ack.modifications)]
 
 
 def _clients(ack: Ack, findings: list[dict]) -> list:
@@ -320,6 +324,7 @@ def render_html(ack: Ack, findings: list[dict], extra: dict[str, int] | None = N
         phrase_tete=head,
         phrase_suite=rest,
         compteurs=counts(ack),
+        qui_titre="Contact" if ack.genre == "fiche_adherent" else "Salarié",  # whom a line of the file is about
         bloquants=[g for g in groups if g.bloquant],
         clients=clients,
         ancres=anchors,
