@@ -275,6 +275,31 @@ def adherents_importer(
                f"{c['modifications']} fiche(s) modifiée(s), {c['mandats']} mandat(s) ajouté(s), {c['mandats_retires']} retiré(s).")
 
 
+@adherents_app.command("demande-traitee")
+def adherents_demande_traitee(
+    numero: Annotated[int, typer.Argument(help="Numéro de la demande, tel que `amsn-batch statut` le donne.")],
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Marque traitée une demande du service facturation (nouveau SIRET ou nouvelle raison sociale reçus dans une
+    fiche adhérent, jamais appliqués depuis le fichier) : elle quitte `statut` et le tableau de bord."""
+    from .store import connect
+    from .store.fiche import close_request
+
+    settings = _settings(config, verbose)
+    when = (_fixed_clock() or dt.datetime.now()).isoformat(timespec="seconds")
+    conn = connect(settings.paths.database).conn
+    try:
+        done = close_request(conn, numero, when)
+    finally:
+        conn.close()
+    if done is None:
+        raise Fatal(f"Aucune demande n° {numero} n'attend le service facturation (numéro inconnu, ou demande déjà "
+                    "traitée) : `amsn-batch statut` liste les demandes en attente avec leur numéro.")
+    what = "nouveau SIRET" if done.champ == "siret" else "nouvelle raison sociale"
+    typer.echo(scrub(f"Demande n° {done.id} traitée : {done.adherent} {done.raison_sociale} — {what} « {done.demande} »."))
+
+
 def _held_list(fichier: str, config: Optional[Path], verbose: bool, refuse: Optional[str]) -> None:
     from .pipeline import ReleaseError, release
     from .status import status_words

@@ -115,8 +115,9 @@ def report(settings: Settings, last_runs: int = 10, days: int = 7, now: dt.datet
         lines.append(f"Demandes à traiter par le service facturation : {len(requests)}")
         for r in requests:
             what = "nouveau SIRET" if r.champ == "siret" else "nouvelle raison sociale"
-            lines.append(scrub(f"  {r.adherent} {r.raison_sociale} — {what} « {r.demande} » (actuellement {r.actuel or '—'}) — "
-                               f"{r.expediteur}/{r.fichier} ligne {r.ligne}, reçu le {_when(r.recue_le)}"))
+            lines.append(scrub(f"  n° {r.id} : {r.adherent} {r.raison_sociale} — {what} « {r.demande} » (actuellement "
+                               f"{r.actuel or '—'}) — {r.expediteur}/{r.fichier} ligne {r.ligne}, reçu le {_when(r.recue_le)}"))
+        lines.append("  (une fois appliquée au registre : amsn-batch adherents demande-traitee NUMÉRO)")
 
     if changed:
         lines.append("")

@@ -137,6 +137,9 @@ def input_files(ws: Workspace) -> None:
     write_csv(ws.root / "personnel-10001.csv", list_headers, listed(hires[:2]))
     newcomer = employee_row(make_nir(rng), s1, name="FOURNIER", first="Chloé", hired="02/11/2026")
     write_csv(ws.root / "personnel-10001-complet.csv", list_headers, listed(hires[:5] + [newcomer]))
+    # 10002's fiche adhérent: a new company name (queued for the billing team, never applied from the file).
+    write_csv(ws.root / "fiche-10002.csv", ["N° adhérent", "SIRET", "Raison sociale", "Type de contact", "Nom", "E-mail"],
+              [["10002", s2, "Nouvelle Entreprise SAS", "Dirigeant", "BLANC", "blanc@nouvelle.fr"]])
     # A payroll firm's file for two of its clients.
     payroll = [employee_row(make_nir(rng), s2, name="GIRARD", first="Nathan", hired="15/10/2026"),
                employee_row(make_nir(rng), s3, name="ANDRE", first="Camille", hired="20/10/2026", contract="CDD")]

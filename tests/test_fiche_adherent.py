@@ -163,10 +163,22 @@ def test_a_new_siret_or_company_name_is_queued_for_the_billing_team_not_applied(
         conn.close()
     out = ws.cli("statut").stdout
     assert "Demandes à traiter par le service facturation : 2" in out
-    assert f"10002 Entreprise 10002 — nouveau SIRET « {new_siret} »" in out
+    siret_request, name_request = ws.sql("SELECT id FROM demandes_facturation ORDER BY id")
+    assert f"n° {siret_request[0]} : 10002 Entreprise 10002 — nouveau SIRET « {new_siret} »" in out
     page, _ = _daily(ws, "02/03/2026")
     assert 'id="demandes-facturation"' in page and f"Nouveau SIRET : {new_siret}" in page
     assert "Nouvelle raison sociale : Nouvelle Entreprise SAS" in page
+
+    # The billing team applied the new SIRET to the registry: the request leaves the queue, the other stays.
+    done = ws.cli("adherents", "demande-traitee", str(siret_request[0]))
+    assert f"Demande n° {siret_request[0]} traitée : 10002 Entreprise 10002 — nouveau SIRET « {new_siret} »." in done.stdout
+    assert ws.sql("SELECT id FROM demandes_facturation WHERE traitee_le IS NULL") == [name_request]
+    out = ws.cli("statut").stdout
+    assert "Demandes à traiter par le service facturation : 1" in out and new_siret not in out
+    page, _ = _daily(ws, "02/03/2026")
+    assert f"Nouveau SIRET : {new_siret}" not in page and "Nouvelle raison sociale : Nouvelle Entreprise SAS" in page
+    again = ws.cli("adherents", "demande-traitee", str(siret_request[0]), check=False)
+    assert again.returncode != 0 and "Aucune demande n°" in again.stderr and "déjà traitée" in again.stderr
 
 
 def _daily(ws, day: str) -> tuple[str, str]:

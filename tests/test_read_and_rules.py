@@ -286,7 +286,7 @@ def test_declaration_schema_failures_become_findings_on_the_senders_line_and_col
     p = tmp_path / "decl.csv"
     p.write_text("\n".join(["Déclaration des effectifs 2026", "", ";".join(headers),
                             f"2026;10001;Dupont SA;{s1};3;1;0;0", "", f"2026;1001;Test 2;{s2};2;x;0;0",
-                            f"2026;10001;Dupont SA; ;1;0;0;-1"]) + "\n", encoding="utf-8")
+                            "2026;10001;Dupont SA; ;1;0;0;-1"]) + "\n", encoding="utf-8")
     table = read_table(p, vocabulary("declaration"))
     ctx = declarations.DeclarationContext(
         Sender("10001", "adherent", frozenset({"10001"})), {s1: "10001", s2: "10001"}, {"10001": "actif"},

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from amsn_batch.appointments.workdays import deadline
 from tests.conftest import import_registry, make_workspace
-from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv, write_xlsx
+from tests.factories import employee_row, make_nir, write_csv, write_xlsx
 from tests.test_rendez_vous_planning import PLANNING_HEADERS, hire, people, planning_row
 
 CANCEL_HEADERS = ["N° rendez-vous à annuler", "N° sécurité sociale", "Nom", "Date du rendez-vous", "Motif de l'annulation"]

@@ -80,6 +80,17 @@ def pending_requests(conn: sqlite3.Connection) -> list[BillingRequest]:
               "LEFT JOIN adherents a ON a.numero=d.adherent WHERE d.traitee_le IS NULL ORDER BY d.recue_le, d.id")]
 
 
+def close_request(conn: sqlite3.Connection, request_id: int, when: str) -> BillingRequest | None:
+    """Mark a request of the billing team's queue as dealt with (`when`, ISO timestamp): it leaves the queue.
+    Returns it, or None when no request of that number is waiting (unknown, or already dealt with)."""
+    waiting = {r.id: r for r in pending_requests(conn)}.get(request_id)
+    if waiting is None:
+        return None
+    with transaction(conn):
+        conn.execute("UPDATE demandes_facturation SET traitee_le=? WHERE id=? AND traitee_le IS NULL", (when, request_id))
+    return waiting
+
+
 @dataclass(frozen=True)
 class SituationChange:
     """A change of a member's situation, from the registry history."""
