@@ -8,8 +8,8 @@
   Keywords ↔ pdf:Keywords, Producer ↔ pdf:Producer).
 
 The material is read where the project's reference data lives, beside the repository:
-`../shared/reference/en16931-cii` (its README asks to use it from there and not to copy it into the project;
-AMSN_BATCH_EN16931 names another folder). Missing, the checks fail: they are never skipped. `check_outbox(folder)` checks every piece of an outbox once;
+`../shared/reference/en16931-cii` (its README asks to use it from there and not to copy it into the project), or
+beside the local repository a clone was made from; AMSN_BATCH_EN16931 names another folder. Missing, the checks fail: they are never skipped. `check_outbox(folder)` checks every piece of an outbox once;
 BillingWorkspace calls it after each billing command, so every billing test that produces invoices goes
 through it.
 """
@@ -18,14 +18,31 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 from functools import cache
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
-REFERENCE = Path(os.environ.get("AMSN_BATCH_EN16931")
-                 or Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "en16931-cii")
+def _reference() -> Path:
+    """The EN 16931 material: AMSN_BATCH_EN16931, else `shared/reference/en16931-cii` beside this repository, or
+    beside the local repository this one was cloned from (a clone made elsewhere, e.g. in a temporary folder)."""
+    if os.environ.get("AMSN_BATCH_EN16931"):
+        return Path(os.environ["AMSN_BATCH_EN16931"])
+    repo = Path(__file__).resolve().parent.parent
+    places = [repo]
+    origin = subprocess.run(["git", "-C", str(repo), "config", "--get", "remote.origin.url"], capture_output=True,
+                            text=True, check=False).stdout.strip()
+    if origin.startswith("file://"):
+        origin = origin[len("file://"):]
+    if origin.startswith("/"):  # a local path, not a network remote
+        places.append(Path(origin))
+    found = [p.resolve().parent / "shared" / "reference" / "en16931-cii" for p in places]
+    return next((f for f in found if f.is_dir()), found[0])  # missing: the failure names the expected place
+
+
+REFERENCE = _reference()
 XSD = REFERENCE / "schema" / "D16B SCRDM (Subset)" / "uncoupled clm" / "CII" / "uncefact" / "data" / "standard" / \
     "CrossIndustryInvoice_100pD16B.xsd"
 XSLT = REFERENCE / "xslt" / "EN16931-CII-validation.xslt"
