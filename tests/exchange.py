@@ -13,11 +13,22 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Workspace, make_workspace, new_database
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv, write_xlsx
 
 DATE_DIRS = re.compile(r"/\d{4}/\d{2}/")
 ACK_TOKEN = re.compile(r"\.recu-\d{8}-\d{6}\.[a-z]{6}(?![0-9A-Za-z])")  # when received, and claim: differ between runs
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fixed_clock():
+    """Every run of a module that imports this fixture at the same service clock, so that the reception times
+    (the claims') of an interrupted history and of a clean one, or of two workers' runs, are the same."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AMSN_BATCH_MAINTENANT", "2026-11-02T10:00:00")
+        yield
 
 
 def registered_workspace(root: Path, **kwargs) -> Workspace:

@@ -15,7 +15,7 @@ import pytest
 
 from amsn_batch.faults import ENV, POINTS
 from tests.conftest import CLI, TEST_DB, Workspace
-from tests.exchange import build_drop, copy_workspace, registered_workspace, snapshot, wait_for
+from tests.exchange import build_drop, copy_workspace, fixed_clock, registered_workspace, snapshot, wait_for  # noqa: F401 (fixed_clock: autouse)
 
 # (point, n): kill the run the n-th time it reaches the point. The drop has 8 files: 7 go through the
 # store (one is a duplicate), 2 of them to the quarantine.
@@ -36,15 +36,6 @@ DOUBLE_KILLS = [
     (("prise_faite", 3), ("tx_fichier", 1)),
     (("doublon_accuse", 1), ("prise_notee", 1)),
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fixed_clock():
-    """Every run of this module at the same service clock, so that the reception times (the claims') of an
-    interrupted history and of a clean one are the same."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AMSN_BATCH_MAINTENANT", "2026-11-02T10:00:00")
-        yield
 
 
 @pytest.fixture(scope="module")

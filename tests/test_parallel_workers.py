@@ -17,20 +17,13 @@ import pytest
 
 from amsn_batch.faults import ENV
 from tests.conftest import CLI, TEST_DB, Workspace
-from tests.exchange import ACK_TOKEN, copy_workspace, registered_workspace, wait_for
+from tests.exchange import ACK_TOKEN, copy_workspace, fixed_clock, registered_workspace, wait_for  # noqa: F401 (fixed_clock: autouse)
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv
 
 pytestmark = pytest.mark.skipif(not TEST_DB, reason="parallel workers need PostgreSQL (AMSN_BATCH_TEST_DB)")
 
 # Each sender sends its hires, then a file changing them: taken out of order, the second would be refused.
 SENDERS = {"10001": "10001", "10002": "10002", "10004": "10004", "PAIE01": "10003"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fixed_clock():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AMSN_BATCH_MAINTENANT", "2026-11-02T10:00:00")
-        yield
 
 
 @pytest.fixture(scope="module")

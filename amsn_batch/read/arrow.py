@@ -63,10 +63,10 @@ def may_need_strip(values) -> bool:
     """Whether some value of a pandas text column may begin or end with white space: a screen on the first and
     last byte of each value (an ASCII space or control, or any byte of a multi-byte character, which white
     space other than ASCII always is). True when the column is not held by Arrow."""
-    chunks = string_chunks(values)
-    if arrow_strings(values) is None:
+    whole = arrow_strings(values)
+    if whole is None:
         return True
-    for arr in chunks:
+    for arr in whole.chunks if isinstance(whole, pa.ChunkedArray) else [whole]:
         offsets, data = string_buffers(arr)
         filled = offsets[1:] > offsets[:-1]
         first, last = data[offsets[:-1][filled]], data[offsets[1:][filled] - 1]

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..masking import mask_nir
+from ..read.headers import HeaderMap
 from ..read.table import Table
-from ..vocab import BLOCKING, Rule, catalogue
+from ..vocab import BLOCKING, Rule, Vocabulary, catalogue
 from .identifiers import SPACES
 
 FILE = -1  # position of a finding about the file as a whole
@@ -41,6 +42,16 @@ class Findings:
 
     def add_file(self, code: str, field: str | None = None, value: str = "", **params) -> None:
         self.add_rows(code, np.array([FILE]), field, [value], **params)
+
+    def add_headers(self, headers: HeaderMap, vocab: Vocabulary) -> None:
+        """What the header row says of the columns: a header naming no field (COLONNE_INCONNUE), several fields
+        (COLONNE_AMBIGUE), or a field another column already gives (COLONNE_EN_DOUBLE)."""
+        for header in headers.unknown:
+            self.add_file("COLONNE_INCONNUE", None, "", colonne=header)
+        for header, fields in headers.ambiguous:
+            self.add_file("COLONNE_AMBIGUE", None, "", colonne=header, champs=fields)
+        for key, header in headers.duplicated:
+            self.add_file("COLONNE_EN_DOUBLE", None, "", colonne=header, attendu=vocab.field(key).label)
 
     def add_rows(self, code: str, positions, field: str | None, values=None, **params) -> None:
         """One finding per position. `values` and each param are either one value or one per position."""

@@ -120,12 +120,7 @@ def check(table: Table, ctx: DeclarationContext) -> DeclarationCheck:
     vocab = vocabulary("declaration")
     headers = map_headers(table.headers, vocab)
     details = {"format": table.format, "ligne_entetes": table.header_line, "colonnes": table.headers, **table.details}
-    for header in headers.unknown:
-        f.add_file("COLONNE_INCONNUE", None, "", colonne=header)
-    for header, fields in headers.ambiguous:
-        f.add_file("COLONNE_AMBIGUE", None, "", colonne=header, champs=fields)
-    for key, header in headers.duplicated:
-        f.add_file("COLONNE_EN_DOUBLE", None, "", colonne=header, attendu=vocab.field(key).label)
+    f.add_headers(headers, vocab)
     n = len(table)
     missing = missing_columns("declaration", list(headers.columns))
     if missing:

@@ -118,12 +118,7 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
     n = len(table)
     vocab = vocabulary("mouvements")
     is_list = "mouvement" not in headers.columns
-    for header in headers.unknown:
-        f.add_file("COLONNE_INCONNUE", None, "", colonne=header)
-    for header, fields in headers.ambiguous:
-        f.add_file("COLONNE_AMBIGUE", None, "", colonne=header, champs=fields)
-    for key, header in headers.duplicated:
-        f.add_file("COLONNE_EN_DOUBLE", None, "", colonne=header, attendu=vocab.field(key).label)
+    f.add_headers(headers, vocab)
     missing = missing_columns("mouvements", list(headers.columns), ENTRY_FIELDS if is_list else ())
     if missing:
         expected = ", ".join(fl.label for fl in vocab.fields if fl.required)

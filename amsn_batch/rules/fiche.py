@@ -182,12 +182,7 @@ def check(table: Table, ctx: FicheContext) -> FicheCheck:
     cols = headers.columns
     details = {"genre": "fiche_adherent", "format": table.format, "ligne_entetes": table.header_line,
                "colonnes": table.headers, **table.details}
-    for header in headers.unknown:
-        f.add_file("COLONNE_INCONNUE", None, "", colonne=header)
-    for header, fields_ in headers.ambiguous:
-        f.add_file("COLONNE_AMBIGUE", None, "", colonne=header, champs=fields_)
-    for key, header in headers.duplicated:
-        f.add_file("COLONNE_EN_DOUBLE", None, "", colonne=header, attendu=vocab.field(key).label)
+    f.add_headers(headers, vocab)
     n = len(table)
     if n == 0:
         f.add_file("FICHIER_VIDE")

@@ -71,24 +71,26 @@ class BillingRequest:
     recue_le: str
 
 
-def pending_requests(conn: sqlite3.Connection) -> list[BillingRequest]:
-    """The requests the billing team has not dealt with yet, oldest first."""
+def pending_requests(conn: sqlite3.Connection, request_id: int | None = None) -> list[BillingRequest]:
+    """The requests the billing team has not dealt with yet, oldest first (only request `request_id`, if it waits)."""
     return [BillingRequest(**r) for r in records(
         conn, "SELECT d.id, d.adherent, COALESCE(a.raison_sociale, '') AS raison_sociale, d.champ, "
               "COALESCE(d.actuel, '') AS actuel, d.demande, d.expediteur, f.nom AS fichier, COALESCE(d.ligne, 0) AS ligne, "
               "d.recue_le FROM demandes_facturation d JOIN fichiers f ON f.id=d.fichier_id "
-              "LEFT JOIN adherents a ON a.numero=d.adherent WHERE d.traitee_le IS NULL ORDER BY d.recue_le, d.id")]
+              "LEFT JOIN adherents a ON a.numero=d.adherent WHERE d.traitee_le IS NULL"
+              + ("" if request_id is None else " AND d.id = ?") + " ORDER BY d.recue_le, d.id",
+        () if request_id is None else (request_id,))]
 
 
 def close_request(conn: sqlite3.Connection, request_id: int, when: str) -> BillingRequest | None:
     """Mark a request of the billing team's queue as dealt with (`when`, ISO timestamp): it leaves the queue.
     Returns it, or None when no request of that number is waiting (unknown, or already dealt with)."""
-    waiting = {r.id: r for r in pending_requests(conn)}.get(request_id)
-    if waiting is None:
+    waiting = pending_requests(conn, request_id)
+    if not waiting:
         return None
     with transaction(conn):
         conn.execute("UPDATE demandes_facturation SET traitee_le=? WHERE id=? AND traitee_le IS NULL", (when, request_id))
-    return waiting
+    return waiting[0]
 
 
 @dataclass(frozen=True)
