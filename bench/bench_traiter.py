@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import as_installed  # noqa: E402
+
 from tests.factories import MOVEMENT_HEADERS, Registry, make_nir, write_csv  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -168,6 +170,7 @@ def main() -> None:
     ap.add_argument("--xlsx-rows", type=int, default=100_000)
     ap.add_argument("--liste-rows", type=int, default=100_000, help="effectif du membre pour la liste complète (0 : sans)")
     args = ap.parse_args()
+    as_installed()
     if args.csv_rows:
         measure("csv", args.csv_rows)
     if args.xlsx_rows:

@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import as_installed  # noqa: E402
+
 from tests.dsn_factory import nir13  # noqa: E402
 from tests.factories import Registry  # noqa: E402
 
@@ -105,6 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--individus", type=int, default=100_000)
     n = parser.parse_args().individus
+    as_installed()
     shutil.rmtree(OUT, ignore_errors=True)
     ws = OUT / "ws"
     ws.mkdir(parents=True)

@@ -63,6 +63,8 @@ except ImportError:  # pragma: no cover
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import as_installed  # noqa: E402
+
 from amsn_batch.store import connect, transaction  # noqa: E402
 from bench.bench_traiter import run  # noqa: E402
 from tests.factories import MOVEMENT_HEADERS, Registry  # noqa: E402
@@ -658,6 +660,7 @@ def main() -> None:
     ap.add_argument("--nouveau", action="store_true", help="oublie les mesures des exécutions précédentes (graphique)")
     ap.add_argument("--valider-lignes", type=int, default=1_000_000, help="lignes du fichier comparé à frictionless")
     args = ap.parse_args()
+    as_installed()
     if args.postgresql and psycopg is None:
         ap.error("--postgresql : installez l'extra `postgresql` (pip install -e '.[postgresql]')")
     sizes = sorted(set(args.tailles + ([10_000_000] if args.grand else [])))
