@@ -258,7 +258,7 @@ def adherents_importer(
     verbose: VerboseOpt = False,
 ) -> None:
     """Importe ou met à jour le registre des adhérents et des mandats (avec historique)."""
-    from .registry import RegistryError, import_registry_files
+    from .registry import RegistryError, import_registry_files, kept_lines
 
     try:
         report = import_registry_files(_settings(config, verbose), fichier, mandats)
@@ -273,6 +273,8 @@ def adherents_importer(
     c = report.counts
     typer.echo(f"Registre importé : {c['adherents']} adhérent(s) et {c['etablissements']} établissement(s) ajoutés, "
                f"{c['modifications']} fiche(s) modifiée(s), {c['mandats']} mandat(s) ajouté(s), {c['mandats_retires']} retiré(s).")
+    for line in kept_lines(report):
+        typer.echo(line)
 
 
 @adherents_app.command("demande-traitee")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,21 @@ class RegistryReport:
     findings: pd.DataFrame  # ligne, colonne, valeur, code, gravite, message (+ fichier)
     applied: bool
     counts: dict[str, int]
+    kept: list[registry_store.Kept] = field(default_factory=list)  # member-declared values the import left in place
+
+
+KEPT_LABELS = {"tva": "N° de TVA", "email_facturation": "adresse e-mail de facturation"}
+
+
+def kept_lines(report: RegistryReport) -> list[str]:
+    """The values members declared that an import left in place, in French, for the staff to update their
+    own reference (the registry's source) with."""
+    if not report.kept:
+        return []
+    return [f"{len(report.kept)} valeur(s) déclarée(s) par les adhérents dans leur fiche conservée(s) : le registre donne "
+            "encore la valeur d'avant leur changement. Mettez à jour la source du registre :"] + [
+        f"  {k.adherent} — {KEPT_LABELS[k.champ]} : « {k.valeur} » conservée (le registre donne « {k.registre or 'vide'} »)"
+        for k in report.kept]
 
 
 def _check(code: str, fn) -> pa.Check:
@@ -181,9 +196,9 @@ def import_registry(db, path: Path, mandates_path: Path | None = None, now: dt.d
     if blocking:
         counts = {"adherents": 0, "etablissements": 0, "mandats": 0, "modifications": 0, "mandats_retires": 0}
         return RegistryReport(findings, False, counts)
-    counts = registry_store.apply_registry(conn, _members(frame), None if mandates is None else _mandates(mandates),
-                                           now_s, path.name)
-    return RegistryReport(findings, True, counts)
+    counts, kept = registry_store.apply_registry(conn, _members(frame), None if mandates is None else _mandates(mandates),
+                                                 now_s, path.name)
+    return RegistryReport(findings, True, counts, kept)
 
 
 def _members(frame: pd.DataFrame) -> list[registry_store.Member]:

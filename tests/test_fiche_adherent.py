@@ -396,3 +396,49 @@ def test_the_registry_import_overrides_a_dated_situation(bws, tmp_path):
     assert ws.sql("SELECT champ, avant, apres FROM registre_historique WHERE cle='10004' AND source NOT LIKE 'fiche%' "
                   "AND champ LIKE 'statut%' ORDER BY id") == [("statut", "cessation", "actif"),
                                                                ("statut_depuis", "2026-04-01", None)]
+
+
+def test_a_registry_import_that_still_says_the_same_keeps_what_the_member_declared(bws, tmp_path):
+    """Three-way merge of the registry with the member's own changes: an unchanged registry value leaves the member's
+    newer VAT number and billing address in place (and says so); a value the staff changed in the registry applies."""
+    ws = bws
+    siren = ws.registry.members["10001"][0][:9]
+    vat = make_vat(siren)
+    write_csv(ws.drop("10001", "fiche.csv"), HEADERS, [row(tva=vat, billing="factures@entreprise10001.fr")])
+    ws.cli("traiter")
+    member = "SELECT tva, email_facturation FROM adherents WHERE numero='10001'"
+    assert ws.sql(member) == [(vat, "factures@entreprise10001.fr")]
+    from_registry = ("SELECT champ, avant, apres FROM registre_historique WHERE cle='10001' AND source NOT LIKE 'fiche%' "
+                     "AND champ IN ('tva', 'email_facturation') ORDER BY id")
+
+    # The staff import the registry again, unchanged: it still gives the values the member replaced.
+    reg, mand = ws.registry.write(tmp_path / "registre-staff")
+    out = ws.cli("adherents", "importer", str(reg), "--mandats", str(mand)).stdout
+    assert ws.sql(member) == [(vat, "factures@entreprise10001.fr")]
+    assert ws.sql(from_registry) == []
+    assert "2 valeur(s) déclarée(s) par les adhérents dans leur fiche conservée(s)" in out
+    assert f"10001 — N° de TVA : « {vat} » conservée (le registre donne « {make_vat(OTHER_SIREN)} »)" in out
+    assert "10001 — adresse e-mail de facturation : « factures@entreprise10001.fr » conservée (le registre donne " \
+           "« compta10001@example.fr »)" in out
+
+    # The same on a store that predates the record of the registry's values: the member's change is read from history.
+    ws.sql("DELETE FROM registre_valeurs")
+    out = ws.cli("adherents", "importer", str(reg), "--mandats", str(mand)).stdout
+    assert ws.sql(member) == [(vat, "factures@entreprise10001.fr")]
+    assert "2 valeur(s) déclarée(s)" in out
+
+    # The staff change the billing address in the registry: theirs applies; the VAT number, still unchanged there, stays.
+    rows = ws.registry.rows()
+    for r in rows:
+        if r[0] == "10001":
+            r[4] = "comptabilite@entreprise10001.fr"
+    write_csv(reg, Registry.HEADERS, rows, encoding="utf-8")
+    out = ws.cli("adherents", "importer", str(reg), "--mandats", str(mand)).stdout
+    assert ws.sql(member) == [(vat, "comptabilite@entreprise10001.fr")]
+    assert ws.sql(from_registry) == [("email_facturation", "factures@entreprise10001.fr", "comptabilite@entreprise10001.fr")]
+    assert "1 valeur(s) déclarée(s)" in out and "N° de TVA" in out and "adresse e-mail de facturation" not in out
+
+    # Imported once more as it is: nothing to change, nothing more in the history.
+    ws.cli("adherents", "importer", str(reg), "--mandats", str(mand))
+    assert ws.sql(member) == [(vat, "comptabilite@entreprise10001.fr")]
+    assert len(ws.sql(from_registry)) == 1

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from ..rules.fiche import Change, Contact
 from . import ledger
 from .db import records, transaction
+from .registry import FICHE_SOURCE as SOURCE
 from .registry import _history as history  # one history table for every change of the registry
 
-SOURCE = "fiche adhérent"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from ..rules.employees import Sender
 from .db import records, transaction
 
 ADHERENT_FIELDS = ("raison_sociale", "tva", "email_facturation", "centre", "statut")
+MEMBER_DECLARED = ("tva", "email_facturation")  # fields a member's fiche may change too (its situation: see _upsert)
+FICHE_SOURCE = "fiche adhérent"  # the source of the history rows a member's fiche writes
 
 
 @dataclass
@@ -45,6 +47,17 @@ class Mandate:
     mandataire: str
     adherent: str
     nom_mandataire: str | None = None
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A value a member declared (its fiche) that a registry import left in place: the registry still gives the
+    value it gave before the member's change."""
+
+    adherent: str
+    champ: str
+    valeur: str  # the member's, kept
+    registre: str  # what the registry still says
 
 
 @dataclass
@@ -171,21 +184,60 @@ def sender_info(conn: sqlite3.Connection, code: str) -> SenderInfo:
 
 
 def apply_registry(conn: sqlite3.Connection, members_: list[Member], mandates: list[Mandate] | None, now: str,
-                   source: str) -> dict[str, int]:
+                   source: str) -> tuple[dict[str, int], list[Kept]]:
     """Add or update the adhérents and establishments (and, when given, make the mandates exactly these), all
-    in one transaction, each change recorded in registre_historique. Returns the counts of what changed."""
+    in one transaction, each change recorded in registre_historique. Returns the counts of what changed, and
+    the values members declared that the import left in place (see _declared)."""
     counts = {"adherents": 0, "etablissements": 0, "mandats": 0, "modifications": 0, "mandats_retires": 0}
+    kept: list[Kept] = []
     with transaction(conn):
         for m in members_:
-            _upsert(conn, "adherents", "numero", m.numero, {k: getattr(m, k) for k in ADHERENT_FIELDS}, "adherent",
-                    source, now, counts)
+            row = {k: getattr(m, k) for k in ADHERENT_FIELDS}
+            given = {k: row[k] for k in MEMBER_DECLARED}
+            kept += _declared(conn, m.numero, row)
+            _upsert(conn, "adherents", "numero", m.numero, row, "adherent", source, now, counts)
+            for champ, valeur in given.items():
+                conn.execute("INSERT INTO registre_valeurs (adherent, champ, valeur) VALUES (?,?,?) ON CONFLICT "
+                             "(adherent, champ) DO UPDATE SET valeur = excluded.valeur", (m.numero, champ, valeur))
             for e in m.establishments:
                 _upsert(conn, "etablissements", "siret", e.siret,
                         {"adherent": m.numero, "adresse": e.adresse, "code_postal": e.code_postal, "ville": e.ville},
                         "etablissement", source, now, counts)
         if mandates is not None:
             _apply_mandates(conn, mandates, now, source, counts)
-    return counts
+    return counts, kept
+
+
+def _declared(conn, numero: str, row: dict) -> list[Kept]:
+    """A three-way merge of the fields a member may change itself: where the registry gives the same value as
+    at its previous import while the member has changed it since (its fiche), the member's newer value stays
+    (`row` is changed to it) and is reported; a value the registry changed (the staff edited it) applies.
+    Without a previous import on record (a store older than registre_valeurs), the registry's previous value
+    is taken to be the one the member's last change replaced."""
+    current = records(conn, f"SELECT {', '.join(MEMBER_DECLARED)} FROM adherents WHERE numero=?", (numero,))
+    if not current:
+        return []
+    before = {r["champ"]: r["valeur"] or "" for r in records(
+        conn, "SELECT champ, valeur FROM registre_valeurs WHERE adherent=?", (numero,))}
+    kept = []
+    for champ in MEMBER_DECLARED:
+        given, held = row[champ] or "", current[0][champ] or ""
+        if given == held:
+            continue
+        previous = before[champ] if champ in before else _replaced_by_member(conn, numero, champ)
+        if previous is not None and given == previous:
+            row[champ] = current[0][champ]
+            kept.append(Kept(numero, champ, held, given))
+    return kept
+
+
+def _replaced_by_member(conn, numero: str, champ: str) -> str | None:
+    """The value a member's fiche replaced, when the field's last change came from one; None otherwise."""
+    last = records(conn, "SELECT avant, COALESCE(source, '') AS source FROM registre_historique WHERE objet='adherent' "
+                         "AND cle=? AND champ=? ORDER BY id DESC LIMIT 1", (numero, champ))
+    if last and last[0]["source"].startswith(FICHE_SOURCE):
+        return last[0]["avant"] or ""
+    return None
 
 
 def _history(conn, objet: str, cle: str, field_: str, before, after, source: str, now: str) -> None:
