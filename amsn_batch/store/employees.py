@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from .. import faults
 from ..read.arrow import arrow_strings
 from ..rules.employees import STORED as EMPLOYEE_FIELDS  # the fields of an employee version, in the store's order
 from . import ledger
-from .db import POSTGRESQL, bulk_rows, engine, records, serialize_writes, transaction
+from .db import POSTGRESQL, engine, records, serialize_writes, transaction
 from .ledger import FileRecord
 
 BATCH = 50_000
@@ -205,9 +206,8 @@ def bulk_insert(conn: sqlite3.Connection, table: str, columns: dict[str, object]
     here). Kinds: TEXT columns store '' as NULL, FLAG columns store NULL as 0. Batches of BATCH rows keep
     the Python objects bounded."""
     kinds = kinds or {}
-    if engine(conn) == POSTGRESQL:  # COPY: the rows as they are, kinds applied here
-        names = list(columns)
-        bulk_rows(conn, table, names, zip(*(_copy_values(columns[n], rows, kinds.get(n)) for n in names)))
+    if engine(conn) == POSTGRESQL:  # COPY of the rows written as CSV by Arrow, kinds applied here
+        conn.copy_csv(table, list(columns), _csv_batches(columns, rows, kinds))
         return
     exprs, bound = [], []
     for name, values in columns.items():
@@ -237,18 +237,32 @@ def bulk_insert(conn: sqlite3.Connection, table: str, columns: dict[str, object]
             conn.execute(head + ", ".join([row] * ((len(flat) - whole) // len(bound))), flat[whole:])
 
 
-def _copy_values(values, rows: np.ndarray, kind: str | None) -> list:
-    """One column of the rows for COPY: Python values, NaN as NULL, then the column's kind applied."""
+def _csv_batches(columns: dict[str, object], rows: np.ndarray, kinds: dict[str, str]):
+    """The rows as CSV for COPY, BATCH rows at a time: each batch an Arrow table written by Arrow's CSV writer
+    (text always quoted, so that a null is an empty unquoted field and '' a quoted one, as COPY reads them)."""
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    for start in range(0, len(rows), BATCH):
+        part = rows[start:start + BATCH]
+        out = pa.BufferOutputStream()
+        pacsv.write_csv(pa.table({n: _copy_column(v, part, kinds.get(n)) for n, v in columns.items()}), out, options)
+        yield out.getvalue()
+
+
+def _copy_column(values, rows: np.ndarray, kind: str | None) -> pa.Array:
+    """One column of the rows for COPY, in Arrow: NaN and None as null, then the column's kind applied (TEXT:
+    '' as null; FLAG: null as 0)."""
     if isinstance(values, (np.ndarray, pd.Series, pa.Array, pa.ChunkedArray)):
-        out = _take(_columns(values), rows)
+        col = _columns(values)
+        arr = col[rows] if isinstance(col, np.ndarray) else col.take(rows)
+        arr = pa.array(arr, from_pandas=True) if isinstance(arr, np.ndarray) else arr
     else:
-        out = [values.item() if isinstance(values, np.generic) else values] * len(rows)
-    out = [None if v is None or (isinstance(v, float) and v != v) or v is pd.NA else v for v in out]
-    if kind == TEXT:
-        return [None if v == "" else v for v in out]
+        value = values.item() if isinstance(values, np.generic) else values
+        arr = pa.nulls(len(rows)) if value is None else pa.repeat(pa.scalar(value), len(rows))
+    if kind == TEXT and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
     if kind == FLAG:
-        return [0 if v is None else v for v in out]
-    return out
+        return pc.fill_null(arr, 0) if arr.type != pa.null() else pa.repeat(pa.scalar(0), len(rows))
+    return arr
 
 
 def _key_order(acc: pd.DataFrame) -> np.ndarray:
