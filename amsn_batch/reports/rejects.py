@@ -308,12 +308,14 @@ def row_height(text: str, width: float) -> float:
 
 
 def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
-    """Write the workbook into a buffer with xlsxwriter, which writes the whole file on close().
+    """Write the workbook into a buffer: xlsxwriter writes all of it but the refused rows' cells, whose XML
+    is made here in bulk (`_rows_xml`) and put into the data sheet's XML before xlsxwriter zips it
+    (`_splice_rows`): through xlsxwriter's per-cell API they cost several times as much.
 
-    Every value goes through write_string (write_blank for an empty cell that keeps a format), never write(),
-    which would turn a value that looks like a number or a formula into one; a value starting with =, +, -, @
-    gets a format with the quote-prefix property too, so that it stays text when the person edits it."""
+    Every value is a string cell (an inline string), never a formula nor a number: a value starting with
+    =, +, -, @ gets a format with the quote-prefix property too, so that it stays text when the person edits it."""
     import xlsxwriter
+    import xlsxwriter.worksheet
     from xlsxwriter.utility import xl_col_to_name
 
     # Normal mode: constant_memory keeps comments and formats but was slower here (inline strings written
@@ -321,7 +323,16 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
     # memory, so nothing is on disk before close() and a failure leaves no temporary files behind.
     wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
     wb.set_properties({"title": _ILLEGAL_XML.sub("", f"Lignes refusées – {scrub(plan.file_name)}"), "author": "amsn-batch"})
-    ws = wb.add_worksheet(SHEET)
+    rows_xml = ""  # made below, once the rows are known
+
+    class DataSheet(xlsxwriter.worksheet.Worksheet):
+        """The data sheet as xlsxwriter writes it, but for its data rows: made here in bulk."""
+
+        def _assemble_xml_file(self) -> None:  # the sheet's XML written (in memory), on close()
+            super()._assemble_xml_file()
+            _splice_rows(self.fh, rows_xml)
+
+    ws = wb.add_worksheet(SHEET, worksheet_class=DataSheet)
     written_headers = plan.written_headers
     n_rows = len(plan.lines)
     n_cols = len(written_headers)
@@ -390,13 +401,13 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
             out = scrubbed[text] = scrub(text)
         return out
 
-    columns = plan.columns
-    base = [wrap] + [text if i in text_idx else None for i in range(1, n_cols)]
     wide = [f"• Fichier entier : {t}" for t in plan.wide_text]
-    write_string, write_blank, write_comment, set_row = ws.write_string, ws.write_blank, ws.write_comment, ws.set_row
+    write_comment, set_row = ws.write_comment, ws.set_row
     reasons_width = plan.widths[0]
     comments = 0
-    highlighted = False
+    reasons_column: list[str | None] = []
+    heights: list[float] = []
+    faulty_cells: list[tuple[int, int]] = []  # (row, column) of the highlighted cells, 0-based among the rows
     for r, (line, own) in enumerate(zip(plan.lines, plan.own)):
         row = r + 1
         faulty: dict[int, list[str]] = {}
@@ -407,29 +418,29 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
             idx = col_of.get(header)
             if idx is not None:
                 faulty.setdefault(idx, []).append(msg)
-        fmts = base
-        if faulty:
-            highlighted = True
-            fmts = base.copy()
-            for i in faulty:
-                fmts[i] = bad_text if i in text_idx else bad
-        for i in range(1, n_cols):
-            value, fmt = columns[i - 1][r], fmts[i]
-            if value is not None:
-                write_string(row, i, value, quote[fmt] if value.startswith(FORMULA_START) else fmt)
-            elif fmt is not None:
-                write_blank(row, i, None, fmt)
         for i, msgs in faulty.items():
-            if comments >= MAX_COMMENTS:
-                break
-            write_comment(row, i, _ILLEGAL_XML.sub("", "\n".join(msgs)), comment_options)
-            comments += 1
+            faulty_cells.append((r, i))
+            if comments < MAX_COMMENTS:
+                write_comment(row, i, _ILLEGAL_XML.sub("", "\n".join(msgs)), comment_options)
+                comments += 1
         reasons += wide
         if not own and not wide:
             reasons.append("• Ligne refusée avec le fichier entier (voir l'accusé de réception).")
         said = _clean("\n".join(reasons))
-        write_string(row, 0, said, wrap)
-        set_row(row, row_height(said, reasons_width))
+        height = row_height(said, reasons_width)
+        set_row(row, height)  # here too, for xlsxwriter to place the comments: _splice_rows replaces these rows
+        reasons_column.append(said)
+        heights.append(height)
+    highlighted = bool(faulty_cells)
+
+    # The refused rows' cells, made here: the xf index of each format is fixed now, so that styles.xml has it.
+    def xf(fmt) -> tuple[int, int]:
+        return (0 if fmt is None else fmt._get_xf_index()), quote[fmt]._get_xf_index()
+
+    base = [xf(wrap)] + [xf(text if i in text_idx else None) for i in range(1, n_cols)]
+    marked = {i: xf(bad_text if i in text_idx else bad) for i in {i for _, i in faulty_cells}}
+    rows_xml = _rows_xml([reasons_column, *plan.columns], heights, base,
+                         [(r, i, marked[i]) for r, i in faulty_cells])
 
     notice = wb.add_worksheet(NOTICE_SHEET)
     notice_width = 110
@@ -452,6 +463,84 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
             for k, item in enumerate(items, start=1):
                 put(sheet, k, j, item, None)
     wb.close()
+
+
+_XSTRING = re.compile(r"_x[0-9a-fA-F]{4}_|[\r\ufffe\uffff]")  # what a string cell (ST_Xstring) must escape
+_SEP = "\x01"  # joins a column's texts for escaping them in one pass: _ILLEGAL_XML keeps it out of any text
+MAX_CELL = 32767  # Excel's limit, in UTF-16 code units
+
+
+def _xstring(match: re.Match) -> str:
+    """A literal _xHHHH_ keeps its text (its underscore escaped); a character XML cannot keep as it is becomes
+    its _xHHHH_ escape (a carriage return would read back as a line feed), as Excel writes them."""
+    found = match.group()
+    return "_x005F" + found if len(found) > 1 else f"_x{ord(found):04X}_"
+
+
+def _escaped(texts: list[str | None]) -> list[str]:
+    """The XML text of each cell's string ("" for an empty cell): the column joined, escaped in one pass, split."""
+    texts = [t or "" for t in texts]
+    if max(map(len, texts), default=0) > MAX_CELL // 2:  # maybe beyond what a cell holds: cut, as xlsxwriter does
+        texts = [t.encode("utf-16-le")[: 2 * MAX_CELL].decode("utf-16-le", "ignore") for t in texts]
+    joined = _SEP.join(texts)
+    if joined.count(_SEP) != len(texts) - 1:  # a text not cleaned (see _clean): the characters removed first
+        texts = [_ILLEGAL_XML.sub("", t) for t in texts]
+        joined = _SEP.join(texts)
+    if "&" in joined or "<" in joined or ">" in joined:
+        joined = joined.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if "_x" in joined or "\r" in joined or "\ufffe" in joined or "\uffff" in joined:  # faster than the search
+        joined = _XSTRING.sub(_xstring, joined)
+    return joined.split(_SEP)
+
+
+def _rows_xml(columns: list[list[str | None]], heights: list[float], base: list[tuple[int, int]],
+              marked: list[tuple[int, int, tuple[int, int]]]) -> str:
+    """The <row> elements of the data rows (row 2 on), from their cells given column by column: each non-empty
+    one an inline string, with the style (xf index) of its column's `base` (plain, quote-prefixed for a value
+    that starts like a formula) or, for the `marked` cells (row, column, styles), their own; an empty one kept
+    only when its style is not the default. Each row with its height, as xlsxwriter's set_row writes it."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    numbers = [str(r + 2) for r in range(len(heights))]
+    escaped = [_escaped(column) for column in columns]
+    cells = []
+    for i, (column, xml, styles) in enumerate(zip(columns, escaped, base)):
+        letter = xl_col_to_name(i)
+        plain, quoted = (f' s="{x}"' if x else "" for x in styles)
+        edges = {t[0] for t in column if t} | {t[-1] for t in column if t}
+        if any(c.isspace() or c in FORMULA_START for c in edges):  # some value to look at one by one
+            cells.append([_cell(f"{letter}{n}", t, x, plain, quoted) for n, t, x in zip(numbers, column, xml)])
+        else:  # the common case, made in one go
+            empty = plain and f"<c r=\"{letter}{{}}\"{plain}/>"
+            cells.append([f'<c r="{letter}{n}"{plain} t="inlineStr"><is><t>{x}</t></is></c>' if x
+                          else empty and empty.format(n) for n, x in zip(numbers, xml)])
+    for r, i, styles in marked:
+        plain, quoted = (f' s="{x}"' for x in styles)
+        cells[i][r] = _cell(f"{xl_col_to_name(i)}{numbers[r]}", columns[i][r], escaped[i][r], plain, quoted)
+    return "".join(f'<row r="{n}" ht="{h:g}" customHeight="1">{"".join(row)}</row>'
+                   for n, h, row in zip(numbers, heights, zip(*cells)))
+
+
+def _cell(ref: str, text: str | None, xml: str, plain: str, quoted: str) -> str:
+    if not text:
+        return f'<c r="{ref}"{plain}/>' if plain else ""
+    preserve = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
+    style = quoted if text.startswith(FORMULA_START) else plain
+    return f'<c r="{ref}"{style} t="inlineStr"><is><t{preserve}>{xml}</t></is></c>'
+
+
+def _splice_rows(sheet_xml: io.StringIO, rows_xml: str) -> None:
+    """Put the data rows' XML into the data sheet's XML as xlsxwriter wrote it, in place of the empty rows its
+    set_row calls made (its header row is kept); the sheet's dimension, filter and lists already span them."""
+    xml = sheet_xml.getvalue()
+    start, end = xml.find('<row r="2" '), xml.find("</sheetData>")
+    if start < 0 or end < start:
+        raise ValueError("the data sheet's rows were not found in xlsxwriter's XML")
+    sheet_xml.seek(0)
+    sheet_xml.truncate()
+    sheet_xml.write(xml[:start])
+    sheet_xml.write(rows_xml)
+    sheet_xml.write(xml[end:])
 
 
 def notice_lines(n_rows: int, statut: str, help_email: str = "", missing: list[str] | None = None,
