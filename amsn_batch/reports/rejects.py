@@ -61,6 +61,7 @@ MAX_ROW_HEIGHT = 409  # Excel's limit
 DROPDOWN_ROWS = 500  # rows below the refused ones that get the drop-down lists too
 DEFAULT_MAX_ROWS = 50_000  # settings: [limites] lignes_classeur_rejets
 MAX_COMMENTS = 2000  # cell comments are heavy in XLSX; beyond, the reasons column still says it all
+COMMENT_ROWS = 10  # rows a comment's box spans at most, from the row above its cell (140 pixels, rows of 24 or more)
 _DEDUPED = re.compile(r"^(.*) \((\d+)\)$")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 cannot hold (as openpyxl's)
 
@@ -404,7 +405,7 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
     wide = [f"• Fichier entier : {t}" for t in plan.wide_text]
     write_comment, set_row = ws.write_comment, ws.set_row
     reasons_width = plan.widths[0]
-    comments = 0
+    comments = placed = 0
     reasons_column: list[str | None] = []
     heights: list[float] = []
     faulty_cells: list[tuple[int, int]] = []  # (row, column) of the highlighted cells, 0-based among the rows
@@ -428,7 +429,12 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
             reasons.append("• Ligne refusée avec le fichier entier (voir l'accusé de réception).")
         said = _clean("\n".join(reasons))
         height = row_height(said, reasons_width)
-        set_row(row, height)  # here too, for xlsxwriter to place the comments: _splice_rows replaces these rows
+        if comments < MAX_COMMENTS or row <= placed + COMMENT_ROWS or row == n_rows:
+            # for xlsxwriter to place the comments' boxes (over a few rows from the row above theirs), and the
+            # last row for the sheet's dimension: _splice_rows replaces these rows
+            set_row(row, height)
+            if comments < MAX_COMMENTS:
+                placed = row
         reasons_column.append(said)
         heights.append(height)
     highlighted = bool(faulty_cells)
@@ -529,13 +535,17 @@ def _cell(ref: str, text: str | None, xml: str, plain: str, quoted: str) -> str:
     return f'<c r="{ref}"{style} t="inlineStr"><is><t{preserve}>{xml}</t></is></c>'
 
 
+_FIRST_DATA_ROW = re.compile(r'<row r="2"[ />]')
+
+
 def _splice_rows(sheet_xml: io.StringIO, rows_xml: str) -> None:
     """Put the data rows' XML into the data sheet's XML as xlsxwriter wrote it, in place of the empty rows its
     set_row calls made (its header row is kept); the sheet's dimension, filter and lists already span them."""
     xml = sheet_xml.getvalue()
-    start, end = xml.find('<row r="2" '), xml.find("</sheetData>")
-    if start < 0 or end < start:
+    first, end = _FIRST_DATA_ROW.search(xml), xml.find("</sheetData>")
+    if first is None or end < first.start():
         raise ValueError("the data sheet's rows were not found in xlsxwriter's XML")
+    start = first.start()
     sheet_xml.seek(0)
     sheet_xml.truncate()
     sheet_xml.write(xml[:start])
