@@ -392,21 +392,21 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
     ws.set_row(0, max(row_height(h, plan.widths[i]) for i, h in enumerate(written_headers)))
 
     # Scrubbing is the costliest step per row, and messages repeat (the same wrong date on many rows): each
-    # distinct text is scrubbed once.
+    # distinct text is scrubbed (and rid of what XML cannot hold) once.
     scrubbed: dict[str, str] = {}
 
     def scrub_once(value) -> str:
         text = value or ""
         out = scrubbed.get(text)
         if out is None:
-            out = scrubbed[text] = scrub(text)
+            out = scrubbed[text] = _ILLEGAL_XML.sub("", scrub(text))
         return out
 
-    wide = [f"• Fichier entier : {t}" for t in plan.wide_text]
+    wide = [_ILLEGAL_XML.sub("", f"• Fichier entier : {t}") for t in plan.wide_text]
     write_comment, set_row = ws.write_comment, ws.set_row
     reasons_width = plan.widths[0]
     comments = placed = 0
-    reasons_column: list[str | None] = []
+    reasons_column: list[str] = []
     heights: list[float] = []
     faulty_cells: list[tuple[int, int]] = []  # (row, column) of the highlighted cells, 0-based among the rows
     for r, (line, own) in enumerate(zip(plan.lines, plan.own)):
@@ -422,12 +422,12 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
         for i, msgs in faulty.items():
             faulty_cells.append((r, i))
             if comments < MAX_COMMENTS:
-                write_comment(row, i, _ILLEGAL_XML.sub("", "\n".join(msgs)), comment_options)
+                write_comment(row, i, "\n".join(msgs), comment_options)
                 comments += 1
         reasons += wide
         if not own and not wide:
             reasons.append("• Ligne refusée avec le fichier entier (voir l'accusé de réception).")
-        said = _clean("\n".join(reasons))
+        said = "\n".join(reasons)  # clean: made of clean parts
         height = row_height(said, reasons_width)
         if comments < MAX_COMMENTS or row <= placed + COMMENT_ROWS or row == n_rows:
             # for xlsxwriter to place the comments' boxes (over a few rows from the row above theirs), and the
