@@ -27,9 +27,10 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..config import make_dirs
 from ..formats import FORMULA_START, date_fr, number_fr, write_atomic
@@ -310,29 +311,20 @@ def row_height(text: str, width: float) -> float:
 
 def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
     """Write the workbook into a buffer: xlsxwriter writes all of it but the refused rows' cells, whose XML
-    is made here in bulk (`_rows_xml`) and put into the data sheet's XML before xlsxwriter zips it
+    is made here in bulk (`_rows_xml`) and streamed into the data sheet of a copy of xlsxwriter's file
     (`_splice_rows`): through xlsxwriter's per-cell API they cost several times as much.
 
     Every value is a string cell (an inline string), never a formula nor a number: a value starting with
     =, +, -, @ gets a format with the quote-prefix property too, so that it stays text when the person edits it."""
     import xlsxwriter
-    import xlsxwriter.worksheet
     from xlsxwriter.utility import xl_col_to_name
 
     # in_memory: the XML parts are made and zipped in memory, so nothing is on disk before close() and a
-    # failure leaves no temporary files behind; and the data sheet's XML is there for _splice_rows.
-    wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    # failure leaves no temporary files behind.
+    written = io.BytesIO()
+    wb = xlsxwriter.Workbook(written, {"in_memory": True})
     wb.set_properties({"title": _ILLEGAL_XML.sub("", f"Lignes refusées – {scrub(plan.file_name)}"), "author": "amsn-batch"})
-    rows_xml = ""  # made below, once the rows are known
-
-    class DataSheet(xlsxwriter.worksheet.Worksheet):
-        """The data sheet as xlsxwriter writes it, but for its data rows: made here in bulk."""
-
-        def _assemble_xml_file(self) -> None:  # the sheet's XML written (in memory), on close()
-            super()._assemble_xml_file()
-            _splice_rows(self.fh, rows_xml)
-
-    ws = wb.add_worksheet(SHEET, worksheet_class=DataSheet)
+    ws = wb.add_worksheet(SHEET)
     written_headers = plan.written_headers
     n_rows = len(plan.lines)
     n_cols = len(written_headers)
@@ -445,7 +437,7 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
     base = [xf(wrap)] + [xf(text if i in text_idx else None) for i in range(1, n_cols)]
     marked = {i: xf(bad_text if i in text_idx else bad) for i in {i for _, i in faulty_cells}}
     rows_xml = _rows_xml([reasons_column, *plan.columns], heights, base,
-                         [(r, i, marked[i]) for r, i in faulty_cells])
+                         [(r, i, marked[i]) for r, i in faulty_cells])  # a generator: made while written
 
     notice = wb.add_worksheet(NOTICE_SHEET)
     notice_width = 110
@@ -468,6 +460,7 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
             for k, item in enumerate(items, start=1):
                 put(sheet, k, j, item, None)
     wb.close()
+    _splice_rows(written.getvalue(), buffer, rows_xml)
 
 
 _XSTRING = re.compile(r"_x[0-9a-fA-F]{4}_|[\r\ufffe\uffff]")  # what a string cell (ST_Xstring) must escape
@@ -499,31 +492,43 @@ def _escaped(texts: list[str | None]) -> list[str]:
 
 
 def _rows_xml(columns: list[list[str | None]], heights: list[float], base: list[tuple[int, int]],
-              marked: list[tuple[int, int, tuple[int, int]]]) -> str:
-    """The <row> elements of the data rows (row 2 on), from their cells given column by column: each non-empty
-    one an inline string, with the style (xf index) of its column's `base` (plain, quote-prefixed for a value
-    that starts like a formula) or, for the `marked` cells (row, column, styles), their own; an empty one kept
-    only when its style is not the default. Each row with its height, as xlsxwriter's set_row writes it."""
+              marked: list[tuple[int, int, tuple[int, int]]], block: int = 1000) -> Iterator[str]:
+    """The <row> elements of the data rows (row 2 on), `block` rows at a time, from their cells given column by
+    column: each non-empty one an inline string, with the style (xf index) of its column's `base` (plain,
+    quote-prefixed for a value that starts like a formula) or, for the `marked` cells (row, column, styles),
+    their own; an empty one kept only when its style is not the default. Each row with its height, as
+    xlsxwriter's set_row writes it."""
     from xlsxwriter.utility import xl_col_to_name
 
-    numbers = [str(r + 2) for r in range(len(heights))]
+    letters = [xl_col_to_name(i) for i in range(len(columns))]
     escaped = [_escaped(column) for column in columns]
-    cells = []
-    for i, (column, xml, styles) in enumerate(zip(columns, escaped, base)):
-        letter = xl_col_to_name(i)
-        plain, quoted = (f' s="{x}"' if x else "" for x in styles)
+    styles = [tuple(f' s="{x}"' if x else "" for x in pair) for pair in base]
+    # A column with a value that starts like a formula (quote prefix) or with or before a space (kept) has its
+    # cells looked at one by one; the others are made in one go.
+    one_by_one = []
+    for column in columns:
         edges = {t[0] for t in column if t} | {t[-1] for t in column if t}
-        if any(c.isspace() or c in FORMULA_START for c in edges):  # some value to look at one by one
-            cells.append([_cell(f"{letter}{n}", t, x, plain, quoted) for n, t, x in zip(numbers, column, xml)])
-        else:  # the common case, made in one go
-            empty = plain and f"<c r=\"{letter}{{}}\"{plain}/>"
-            cells.append([f'<c r="{letter}{n}"{plain} t="inlineStr"><is><t>{x}</t></is></c>' if x
-                          else empty and empty.format(n) for n, x in zip(numbers, xml)])
-    for r, i, styles in marked:
-        plain, quoted = (f' s="{x}"' for x in styles)
-        cells[i][r] = _cell(f"{xl_col_to_name(i)}{numbers[r]}", columns[i][r], escaped[i][r], plain, quoted)
-    return "".join(f'<row r="{n}" ht="{h:g}" customHeight="1">{"".join(row)}</row>'
-                   for n, h, row in zip(numbers, heights, zip(*cells)))
+        one_by_one.append(any(c.isspace() or c in FORMULA_START for c in edges))
+    own: dict[int, list[tuple[int, tuple[int, int]]]] = {}
+    for r, i, pair in marked:
+        own.setdefault(r, []).append((i, pair))
+    for first in range(0, len(heights), block):
+        rows = range(first, min(first + block, len(heights)))
+        numbers = [str(r + 2) for r in rows]
+        cells = []
+        for column, xml, letter, (plain, quoted), slow in zip(columns, escaped, letters, styles, one_by_one):
+            if slow:
+                cells.append([_cell(f"{letter}{n}", column[r], xml[r], plain, quoted) for n, r in zip(numbers, rows)])
+            else:
+                empty = plain and f"<c r=\"{letter}{{}}\"{plain}/>"
+                cells.append([f'<c r="{letter}{n}"{plain} t="inlineStr"><is><t>{x}</t></is></c>' if x
+                              else empty and empty.format(n) for n, x in zip(numbers, xml[first:first + block])])
+        for r in rows:
+            for i, pair in own.get(r, ()):
+                plain, quoted = (f' s="{x}"' for x in pair)
+                cells[i][r - first] = _cell(f"{letters[i]}{r + 2}", columns[i][r], escaped[i][r], plain, quoted)
+        yield "".join(f'<row r="{n}" ht="{heights[r]:g}" customHeight="1">{"".join(row)}</row>'
+                      for n, r, row in zip(numbers, rows, zip(*cells)))
 
 
 def _cell(ref: str, text: str | None, xml: str, plain: str, quoted: str) -> str:
@@ -535,21 +540,28 @@ def _cell(ref: str, text: str | None, xml: str, plain: str, quoted: str) -> str:
 
 
 _FIRST_DATA_ROW = re.compile(r'<row r="2"[ />]')
+DATA_PART = "xl/worksheets/sheet1.xml"
 
 
-def _splice_rows(sheet_xml: io.StringIO, rows_xml: str) -> None:
-    """Put the data rows' XML into the data sheet's XML as xlsxwriter wrote it, in place of the empty rows its
-    set_row calls made (its header row is kept); the sheet's dimension, filter and lists already span them."""
-    xml = sheet_xml.getvalue()
-    first, end = _FIRST_DATA_ROW.search(xml), xml.find("</sheetData>")
-    if first is None or end < first.start():
-        raise ValueError("the data sheet's rows were not found in xlsxwriter's XML")
-    start = first.start()
-    sheet_xml.seek(0)
-    sheet_xml.truncate()
-    sheet_xml.write(xml[:start])
-    sheet_xml.write(rows_xml)
-    sheet_xml.write(xml[end:])
+def _splice_rows(written: bytes, buffer: io.BytesIO, rows_xml: Iterable[str]) -> None:
+    """Copy the workbook xlsxwriter `written` into `buffer`, the data rows' XML in its data sheet in place of
+    the empty rows its set_row calls made (its header row is kept; the sheet's dimension, filter and lists
+    already span them), streamed into the zip block by block: the sheet's whole XML is never in memory."""
+    with zipfile.ZipFile(io.BytesIO(written)) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename != DATA_PART:
+                out.writestr(info, data)
+                continue
+            xml = data.decode("utf-8")
+            first, end = _FIRST_DATA_ROW.search(xml), xml.find("</sheetData>")
+            if first is None or end < first.start():
+                raise ValueError("the data sheet's rows were not found in xlsxwriter's XML")
+            with out.open(info, "w") as sheet:
+                sheet.write(xml[: first.start()].encode("utf-8"))
+                for chunk in rows_xml:
+                    sheet.write(chunk.encode("utf-8"))
+                sheet.write(xml[end:].encode("utf-8"))
 
 
 def notice_lines(n_rows: int, statut: str, help_email: str = "", missing: list[str] | None = None,
