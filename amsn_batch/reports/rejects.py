@@ -532,6 +532,7 @@ def _rows_xml(columns: list[list[str | None]], heights: list[float], base: list[
 
 
 def _cell(ref: str, text: str | None, xml: str, plain: str, quoted: str) -> str:
+    """One cell looked at by itself: `text` as the sender wrote it, `xml` the same escaped (_escaped)."""
     if not text:
         return f'<c r="{ref}"{plain}/>' if plain else ""
     preserve = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
@@ -548,6 +549,8 @@ def _splice_rows(written: bytes, buffer: io.BytesIO, rows_xml: Iterable[str]) ->
     the empty rows its set_row calls made (its header row is kept; the sheet's dimension, filter and lists
     already span them), streamed into the zip block by block: the sheet's whole XML is never in memory."""
     with zipfile.ZipFile(io.BytesIO(written)) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        if DATA_PART not in source.namelist():
+            raise ValueError("no data sheet in xlsxwriter's file")
         for info in source.infolist():
             data = source.read(info)
             if info.filename != DATA_PART:
