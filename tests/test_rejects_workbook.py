@@ -3,6 +3,7 @@ reopened with openpyxl, fixed the way a person would, dropped back into the inbo
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -386,6 +387,104 @@ def test_a_failed_second_process_leaves_the_run_to_write_the_workbook(tmp_path):
                                             env={ENV: "classeur_rejets"})  # the child is killed there
     assert "classeur_rejets_processus_echec code=-9" in proc.stderr
     assert _workbook_cells(ack_path(own.outbox / "10001", "gros", "rejets.xlsx")) == _workbook_cells(ack_path(par.outbox / "10001", "gros", "rejets.xlsx"))
+
+
+# --- the data rows' XML, made in bulk (rejects._rows_xml) ---------------------------------------------------
+
+TRICKY = ["a & b <c> \"d\" 'e' ]]>", "&amp; &#13;", "<r>texte</r>", "  espaces autour  ", " ", "\u00a0insécable",
+          "ligne 1\nligne 2", "retour\r\nchariot", "\ttabulation", "_x0041_ littéral", "=1+1", "+33 6 12", "-Vendeuse",
+          "@accueil", "0123", "1E5", "TRUE", "émoji 😀", "x" * 40_000, None, None, "fin"]
+
+
+def _plan(values: list, faulty: set[int], n_rows: int | None = None):
+    """A plan by hand: a Nom column, a NIR column (text), and `values` in a Commentaire column, the rows of
+    `faulty` (indexes) with a blocking finding on it."""
+    from amsn_batch.reports.rejects import REASONS_HEADER, Plan
+
+    n = n_rows or len(values)
+    values = (values * (n // len(values) + 1))[:n]
+    return Plan(headers=["Nom", "NIR", "Commentaire"], written_headers=[REASONS_HEADER, "Nom", "NIR", "Commentaire"],
+                widths=[50, 12, 17, 30], frozen=3, text_idx=[2], dropdowns=[],
+                columns=[[f"NOM{k}" for k in range(n)], [f"1800175{k:08d}" for k in range(n)], values],
+                lines=[k + 2 for k in range(n)],
+                own=[[("Commentaire", f"valeur « {k} » refusée" + ", à corriger d'après le modèle de fichier" * (k % 2))]
+                     if k in faulty else [("", "Ligne en double.")]
+                     for k in range(n)],
+                wide_text=[], missing=[], file_name="lot.csv", received="", help_email="", statut="accepte_partiellement")
+
+
+def test_data_rows_read_back_as_sent_with_openpyxl_and_calamine(tmp_path):
+    """Every value of the refused rows is a string cell that reads back as the sender wrote it (cut at a cell's
+    32,767 characters), escaped for XML, whitespace kept, the quote prefix exactly on the values that start
+    like a formula; faulty cells highlighted (an empty one too), the others plain; each row its height."""
+    from python_calamine import CalamineWorkbook
+
+    from amsn_batch.formats import FORMULA_START
+    from amsn_batch.reports.rejects import LISTS_SHEET, book_bytes, row_height
+
+    faulty = {0, 2, 7, 19}  # 19: an empty cell, highlighted all the same
+    plan = _plan(TRICKY, faulty)
+    path = tmp_path / "lot.rejets.xlsx"
+    path.write_bytes(book_bytes(plan))
+    expected = [None if v is None else v[:32767] for v in TRICKY]
+
+    sheet = load_workbook(path).worksheets[0]
+    n = len(TRICKY)
+    assert sheet.dimensions == f"A1:D{n + 1}" and sheet.auto_filter.ref == f"A1:D{n + 1}"
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    assert [r[3] for r in rows[1:]] == ["" if v is None else v for v in expected]  # what the inbox reads it with
+    assert [r[1:3] for r in rows[1:]] == [[f"NOM{k}", f"1800175{k:08d}"] for k in range(n)]
+    for k, value in enumerate(expected):
+        cell = sheet.cell(k + 2, 4)
+        # openpyxl leaves Excel's _xHHHH_ escapes of an inline string as they are (calamine and LibreOffice
+        # read them): the carriage return and the literal _x0041_, escaped as Excel writes them
+        if value is not None and "\r" not in value and "_x" not in value:
+            assert cell.value == value, k
+        assert bool(cell.quotePrefix) == bool(value and value.startswith(FORMULA_START)), k
+        assert cell.data_type == ("n" if value is None else "s"), k  # openpyxl's type of an empty cell: "n"
+        assert (cell.fill.fgColor.rgb or "").endswith(BAD_FILL) == (k in faulty), k
+        assert (cell.comment is not None) == (k in faulty), k
+        nir = sheet.cell(k + 2, 3)
+        assert (nir.value, nir.number_format, nir.fill.fill_type) == (f"1800175{k:08d}", "@", None)
+        reasons = sheet.cell(k + 2, 1)
+        assert reasons.value.startswith(f"Ligne {k + 2} du fichier envoyé.") and reasons.alignment.wrap_text
+        assert sheet.row_dimensions[k + 2].height == row_height(reasons.value, 50)
+    assert sheet.cell(22, 4).value is None and sheet.cell(22, 4).fill.fill_type is None  # empty, not faulty: no cell
+    assert (sheet.cell(21, 4).value, sheet.cell(21, 4).fill.fgColor.rgb[-6:]) == (None, BAD_FILL)
+    assert LISTS_SHEET not in load_workbook(path).sheetnames  # no drop-down lists in this plan
+
+
+def test_data_rows_beyond_the_comments_keep_their_heights(tmp_path, monkeypatch):
+    """Past MAX_COMMENTS faulty rows xlsxwriter is told no more row heights (it needs them only to place the
+    comments' boxes): every row still has its own, the comments' boxes are where they would be had it been told
+    every height, and the sheet's dimension spans all the rows."""
+    import re
+    import zipfile
+
+    from amsn_batch.reports import rejects
+    from amsn_batch.reports.rejects import MAX_COMMENTS, book_bytes, row_height
+
+    def part(data: bytes, name: str) -> str:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return z.read(name).decode()
+
+    n = MAX_COMMENTS + 40
+    plan = _plan(["valeur", "=formule", None], set(range(n)), n_rows=n)
+    path = tmp_path / "lot.rejets.xlsx"
+    path.write_bytes(book_bytes(plan))
+    monkeypatch.setattr(rejects, "COMMENT_ROWS", n)  # xlsxwriter told every row's height
+    vml = "xl/drawings/vmlDrawing1.vml"
+    assert part(path.read_bytes(), vml) == part(book_bytes(plan), vml)
+    xml = part(path.read_bytes(), "xl/worksheets/sheet1.xml")
+    assert re.findall(r'<dimension ref="([^"]+)"', xml) == [f"A1:D{n + 1}"]
+    sheet = load_workbook(path).worksheets[0]
+    assert sheet.max_row == n + 1
+    heights = [sheet.row_dimensions[r].height for r in range(2, n + 2)]
+    assert heights == [row_height(sheet.cell(r, 1).value, 50) for r in range(2, n + 2)]
+    assert len(set(heights)) == 2  # the two kinds of reasons, of different lengths
+    assert [r for r in range(2, n + 2) if sheet.cell(r, 4).comment is not None] == list(range(2, MAX_COMMENTS + 2))
+    assert all(sheet.cell(r, 4).fill.fgColor.rgb.endswith(BAD_FILL) for r in range(2, n + 2))
+    assert [sheet.cell(r, 4).value for r in range(2, n + 2)] == [["valeur", "=formule", None][k % 3] for k in range(n)]
 
 
 # --- an old workbook retired once all its rows were accepted (issue 11) -----------------------------------

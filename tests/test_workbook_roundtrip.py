@@ -55,7 +55,8 @@ def test_workbook_corrected_in_a_spreadsheet_stores_the_values_themselves(ws):
     # Opening the workbook never runs anything: no formula in any sheet, and the values are the sender's own.
     xml = sheet_xml(book)
     assert not any(re.search(r"<f[ >]", text) for name, text in xml.items() if name.startswith("xl/worksheets/"))
-    strings = xml["xl/sharedStrings.xml"]
+    # the strings of the workbook: shared ones (header, notice), inline ones in the data sheet (the refused rows)
+    strings = xml["xl/sharedStrings.xml"] + xml["xl/worksheets/sheet1.xml"]
     for value in ("-Vendeuse", "+33 6 12 34 56 78", "=SOMME(A1:A3)", "@accueil"):
         assert f">{value}<" in strings and f">'{value}<" not in strings
     assert 'quotePrefix="1"' in xml["xl/styles.xml"]

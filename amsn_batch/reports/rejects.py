@@ -20,6 +20,7 @@ archives/ of the sender's outbox (`covered`, `retire`).
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
@@ -27,9 +28,10 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..config import make_dirs
 from ..formats import FORMULA_START, date_fr, number_fr, write_atomic
@@ -61,6 +63,7 @@ MAX_ROW_HEIGHT = 409  # Excel's limit
 DROPDOWN_ROWS = 500  # rows below the refused ones that get the drop-down lists too
 DEFAULT_MAX_ROWS = 50_000  # settings: [limites] lignes_classeur_rejets
 MAX_COMMENTS = 2000  # cell comments are heavy in XLSX; beyond, the reasons column still says it all
+COMMENT_ROWS = 10  # rows a comment's box spans at most, from the row above its cell (140 pixels, rows of 24 or more)
 _DEDUPED = re.compile(r"^(.*) \((\d+)\)$")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 cannot hold (as openpyxl's)
 
@@ -225,9 +228,17 @@ def write_planned(plan: Plan, target: Path) -> None:
 
 
 def book_bytes(plan: Plan) -> bytes:
-    buffer = io.BytesIO()
-    _write_book(buffer, plan)
-    return buffer.getvalue()
+    # The cyclic garbage collector paused meanwhile: the workbook makes many objects and no garbage that only it
+    # would free, and each of its full passes would walk the caller's heap too (a big file's tables: 0.1 s).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        buffer = io.BytesIO()
+        _write_book(buffer, plan)
+        return buffer.getvalue()
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class Background:
@@ -308,18 +319,19 @@ def row_height(text: str, width: float) -> float:
 
 
 def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
-    """Write the workbook into a buffer with xlsxwriter, which writes the whole file on close().
+    """Write the workbook into a buffer: xlsxwriter writes all of it but the refused rows' cells, whose XML
+    is made here in bulk (`_rows_xml`) and streamed into the data sheet of a copy of xlsxwriter's file
+    (`_splice_rows`): through xlsxwriter's per-cell API they cost several times as much.
 
-    Every value goes through write_string (write_blank for an empty cell that keeps a format), never write(),
-    which would turn a value that looks like a number or a formula into one; a value starting with =, +, -, @
-    gets a format with the quote-prefix property too, so that it stays text when the person edits it."""
+    Every value is a string cell (an inline string), never a formula nor a number: a value starting with
+    =, +, -, @ gets a format with the quote-prefix property too, so that it stays text when the person edits it."""
     import xlsxwriter
     from xlsxwriter.utility import xl_col_to_name
 
-    # Normal mode: constant_memory keeps comments and formats but was slower here (inline strings written
-    # to a temporary file: 0.93 s against 0.85 s for 10,000 rows). in_memory: the XML parts are zipped from
-    # memory, so nothing is on disk before close() and a failure leaves no temporary files behind.
-    wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    # in_memory: the XML parts are made and zipped in memory, so nothing is on disk before close() and a
+    # failure leaves no temporary files behind.
+    written = io.BytesIO()
+    wb = xlsxwriter.Workbook(written, {"in_memory": True})
     wb.set_properties({"title": _ILLEGAL_XML.sub("", f"Lignes refusées – {scrub(plan.file_name)}"), "author": "amsn-batch"})
     ws = wb.add_worksheet(SHEET)
     written_headers = plan.written_headers
@@ -380,23 +392,23 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
     ws.set_row(0, max(row_height(h, plan.widths[i]) for i, h in enumerate(written_headers)))
 
     # Scrubbing is the costliest step per row, and messages repeat (the same wrong date on many rows): each
-    # distinct text is scrubbed once.
+    # distinct text is scrubbed (and rid of what XML cannot hold) once.
     scrubbed: dict[str, str] = {}
 
     def scrub_once(value) -> str:
         text = value or ""
         out = scrubbed.get(text)
         if out is None:
-            out = scrubbed[text] = scrub(text)
+            out = scrubbed[text] = _ILLEGAL_XML.sub("", scrub(text))
         return out
 
-    columns = plan.columns
-    base = [wrap] + [text if i in text_idx else None for i in range(1, n_cols)]
-    wide = [f"• Fichier entier : {t}" for t in plan.wide_text]
-    write_string, write_blank, write_comment, set_row = ws.write_string, ws.write_blank, ws.write_comment, ws.set_row
+    wide = [_ILLEGAL_XML.sub("", f"• Fichier entier : {t}") for t in plan.wide_text]
+    write_comment, set_row = ws.write_comment, ws.set_row
     reasons_width = plan.widths[0]
-    comments = 0
-    highlighted = False
+    comments = placed = 0
+    reasons_column: list[str] = []
+    heights: list[float] = []
+    faulty_cells: list[tuple[int, int]] = []  # (row, column) of the highlighted cells, 0-based among the rows
     for r, (line, own) in enumerate(zip(plan.lines, plan.own)):
         row = r + 1
         faulty: dict[int, list[str]] = {}
@@ -407,29 +419,34 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
             idx = col_of.get(header)
             if idx is not None:
                 faulty.setdefault(idx, []).append(msg)
-        fmts = base
-        if faulty:
-            highlighted = True
-            fmts = base.copy()
-            for i in faulty:
-                fmts[i] = bad_text if i in text_idx else bad
-        for i in range(1, n_cols):
-            value, fmt = columns[i - 1][r], fmts[i]
-            if value is not None:
-                write_string(row, i, value, quote[fmt] if value.startswith(FORMULA_START) else fmt)
-            elif fmt is not None:
-                write_blank(row, i, None, fmt)
         for i, msgs in faulty.items():
-            if comments >= MAX_COMMENTS:
-                break
-            write_comment(row, i, _ILLEGAL_XML.sub("", "\n".join(msgs)), comment_options)
-            comments += 1
+            faulty_cells.append((r, i))
+            if comments < MAX_COMMENTS:
+                write_comment(row, i, "\n".join(msgs), comment_options)
+                comments += 1
         reasons += wide
         if not own and not wide:
             reasons.append("• Ligne refusée avec le fichier entier (voir l'accusé de réception).")
-        said = _clean("\n".join(reasons))
-        write_string(row, 0, said, wrap)
-        set_row(row, row_height(said, reasons_width))
+        said = "\n".join(reasons)  # clean: made of clean parts
+        height = row_height(said, reasons_width)
+        if comments < MAX_COMMENTS or row <= placed + COMMENT_ROWS or row == n_rows:
+            # for xlsxwriter to place the comments' boxes (over a few rows from the row above theirs), and the
+            # last row for the sheet's dimension: _splice_rows replaces these rows
+            set_row(row, height)
+            if comments < MAX_COMMENTS:
+                placed = row
+        reasons_column.append(said)
+        heights.append(height)
+    highlighted = bool(faulty_cells)
+
+    # The refused rows' cells, made here: the xf index of each format is fixed now, so that styles.xml has it.
+    def xf(fmt) -> tuple[int, int]:
+        return (0 if fmt is None else fmt._get_xf_index()), quote[fmt]._get_xf_index()
+
+    base = [xf(wrap)] + [xf(text if i in text_idx else None) for i in range(1, n_cols)]
+    marked = {i: xf(bad_text if i in text_idx else bad) for i in {i for _, i in faulty_cells}}
+    rows_xml = _rows_xml([reasons_column, *plan.columns], heights, base,
+                         [(r, i, marked[i]) for r, i in faulty_cells])  # a generator: made while written
 
     notice = wb.add_worksheet(NOTICE_SHEET)
     notice_width = 110
@@ -452,6 +469,111 @@ def _write_book(buffer: io.BytesIO, plan: Plan) -> None:
             for k, item in enumerate(items, start=1):
                 put(sheet, k, j, item, None)
     wb.close()
+    _splice_rows(written.getvalue(), buffer, rows_xml)
+
+
+_XSTRING = re.compile(r"_x[0-9a-fA-F]{4}_|[\r\ufffe\uffff]")  # what a string cell (ST_Xstring) must escape
+_SEP = "\x01"  # joins a column's texts for escaping them in one pass: _ILLEGAL_XML keeps it out of any text
+MAX_CELL = 32767  # Excel's limit, in UTF-16 code units
+
+
+def _xstring(match: re.Match) -> str:
+    """A literal _xHHHH_ keeps its text (its underscore escaped); a character XML cannot keep as it is becomes
+    its _xHHHH_ escape (a carriage return would read back as a line feed), as Excel writes them."""
+    found = match.group()
+    return "_x005F" + found if len(found) > 1 else f"_x{ord(found):04X}_"
+
+
+def _escaped(texts: list[str | None]) -> list[str]:
+    """The XML text of each cell's string ("" for an empty cell): the column joined, escaped in one pass, split."""
+    texts = [t or "" for t in texts]
+    if max(map(len, texts), default=0) > MAX_CELL // 2:  # maybe beyond what a cell holds: cut, as xlsxwriter does
+        texts = [t.encode("utf-16-le")[: 2 * MAX_CELL].decode("utf-16-le", "ignore") for t in texts]
+    joined = _SEP.join(texts)
+    if joined.count(_SEP) != len(texts) - 1:  # a text not cleaned (see _clean): the characters removed first
+        texts = [_ILLEGAL_XML.sub("", t) for t in texts]
+        joined = _SEP.join(texts)
+    if "&" in joined or "<" in joined or ">" in joined:
+        joined = joined.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if "_x" in joined or "\r" in joined or "\ufffe" in joined or "\uffff" in joined:  # faster than the search
+        joined = _XSTRING.sub(_xstring, joined)
+    return joined.split(_SEP)
+
+
+def _rows_xml(columns: list[list[str | None]], heights: list[float], base: list[tuple[int, int]],
+              marked: list[tuple[int, int, tuple[int, int]]], block: int = 1000) -> Iterator[str]:
+    """The <row> elements of the data rows (row 2 on), `block` rows at a time, from their cells given column by
+    column: each non-empty one an inline string, with the style (xf index) of its column's `base` (plain,
+    quote-prefixed for a value that starts like a formula) or, for the `marked` cells (row, column, styles),
+    their own; an empty one kept only when its style is not the default. Each row with its height, as
+    xlsxwriter's set_row writes it."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    letters = [xl_col_to_name(i) for i in range(len(columns))]
+    escaped = [_escaped(column) for column in columns]
+    styles = [tuple(f' s="{x}"' if x else "" for x in pair) for pair in base]
+    # A column with a value that starts like a formula (quote prefix) or with or before a space (kept) has its
+    # cells looked at one by one; the others are made in one go.
+    one_by_one = []
+    for column in columns:
+        edges = {t[0] for t in column if t} | {t[-1] for t in column if t}
+        one_by_one.append(any(c.isspace() or c in FORMULA_START for c in edges))
+    own: dict[int, list[tuple[int, tuple[int, int]]]] = {}
+    for r, i, pair in marked:
+        own.setdefault(r, []).append((i, pair))
+    for first in range(0, len(heights), block):
+        rows = range(first, min(first + block, len(heights)))
+        numbers = [str(r + 2) for r in rows]
+        cells = []
+        for column, xml, letter, (plain, quoted), slow in zip(columns, escaped, letters, styles, one_by_one):
+            if slow:
+                cells.append([_cell(f"{letter}{n}", column[r], xml[r], plain, quoted) for n, r in zip(numbers, rows)])
+            else:
+                empty = plain and f"<c r=\"{letter}{{}}\"{plain}/>"
+                cells.append([f'<c r="{letter}{n}"{plain} t="inlineStr"><is><t>{x}</t></is></c>' if x
+                              else empty and empty.format(n) for n, x in zip(numbers, xml[first:first + block])])
+        for r in rows:
+            for i, pair in own.get(r, ()):
+                plain, quoted = (f' s="{x}"' for x in pair)
+                cells[i][r - first] = _cell(f"{letters[i]}{r + 2}", columns[i][r], escaped[i][r], plain, quoted)
+        yield "".join(f'<row r="{n}" ht="{heights[r]:g}" customHeight="1">{"".join(row)}</row>'
+                      for n, r, row in zip(numbers, rows, zip(*cells)))
+
+
+def _cell(ref: str, text: str | None, xml: str, plain: str, quoted: str) -> str:
+    """One cell looked at by itself: `text` as the sender wrote it, `xml` the same escaped (_escaped)."""
+    if not text:
+        return f'<c r="{ref}"{plain}/>' if plain else ""
+    preserve = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
+    style = quoted if text.startswith(FORMULA_START) else plain
+    return f'<c r="{ref}"{style} t="inlineStr"><is><t{preserve}>{xml}</t></is></c>'
+
+
+_FIRST_DATA_ROW = re.compile(r'<row r="2"[ />]')
+DATA_PART = "xl/worksheets/sheet1.xml"
+
+
+def _splice_rows(written: bytes, buffer: io.BytesIO, rows_xml: Iterable[str]) -> None:
+    """Copy the workbook xlsxwriter `written` into `buffer`, the data rows' XML in its data sheet in place of
+    the empty rows its set_row calls made (its header row is kept; the sheet's dimension, filter and lists
+    already span them), streamed into the zip block by block: the sheet's whole XML is never in memory."""
+    with zipfile.ZipFile(io.BytesIO(written)) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        if DATA_PART not in source.namelist():
+            raise ValueError("no data sheet in xlsxwriter's file")
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename != DATA_PART:
+                out.writestr(info, data)
+                continue
+            xml = data.decode("utf-8")
+            first, end = _FIRST_DATA_ROW.search(xml), xml.find("</sheetData>")
+            if first is None or end < first.start():
+                raise ValueError("the data sheet's rows were not found in xlsxwriter's XML")
+            with out.open(info, "w") as sheet:
+                sheet.write(xml[: first.start()].encode("utf-8"))
+                for chunk in rows_xml:
+                    sheet.write(chunk.encode("utf-8"))
+                sheet.write(xml[end:].encode("utf-8"))
 
 
 def notice_lines(n_rows: int, statut: str, help_email: str = "", missing: list[str] | None = None,
