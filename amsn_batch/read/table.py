@@ -23,6 +23,7 @@ from .arrow import byte_set, holds_any
 from .errors import XLS_MAGIC, XLSX_MAGIC, UnreadableFile
 from .excel import cell_text, column_text, read_workbook, row_text
 from .guard import check_zip
+from .memory import give_back
 from ..formats import unprotect_columns
 from ..vocab import Vocabulary, load_toml, vocabulary
 from .headers import score_header_row
@@ -56,8 +57,10 @@ def read_table(path: Path, vocab: Vocabulary, max_rows: int = 2_000_000, max_col
     the correction workbook look at the same file and it is parsed once. Callers must not change it.
     `max_read_bytes`: the memory a workbook's reader may use (see excel.py)."""
     st = path.stat()
-    return _read_table(str(path), st.st_size, st.st_mtime_ns, vocab.kind, max_rows, max_columns, max_unzipped_bytes,
-                       max_zip_ratio, max_read_bytes)
+    table = _read_table(str(path), st.st_size, st.st_mtime_ns, vocab.kind, max_rows, max_columns, max_unzipped_bytes,
+                        max_zip_ratio, max_read_bytes)
+    give_back()  # what the reader's threads used on the way
+    return table
 
 
 @lru_cache(maxsize=1)

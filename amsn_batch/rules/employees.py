@@ -142,6 +142,7 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
         r.start_nir(pool)
         _cell_findings(r, f)
     _values(r)
+    r.forget(keep=("dates",))  # what the next steps read is in r.out now (a big file's memory)
     _establishment(r, ctx, f)
     _dates(r, f)
     _categories(r, f, today)
@@ -153,7 +154,7 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
         accepted, held = _full_list(r, ctx, f, list_date)
         return Outcome(f, accepted, n, held, list_date, ctx.existing)
     _against_store(r, ctx, f)
-    return Outcome(f, _accepted(r, f), n, existing=ctx.existing)
+    return Outcome(f, _accepted(r, f, last=True), n, existing=ctx.existing)
 
 
 def _fr(iso: str) -> str:
@@ -176,13 +177,26 @@ def _label(key: str) -> str:
     return vocabulary("mouvements").field(key).label
 
 
-def _accepted(r: _Rows, f: Findings) -> pd.DataFrame:
+def _accepted(r: _Rows, f: Findings, last: bool = False) -> pd.DataFrame:
+    """The accepted rows' fields. `last`: nothing reads `r` afterwards, so each column is let go once copied
+    (with the kernels' results before): a big file's peak of memory is not the checks' columns plus their
+    copies."""
     keep = np.ones(r.n, dtype=bool)
     keep[f.blocked_positions()] = False
     keep &= r.out["action"] != ""
-    columns = {k: (v[keep].reset_index(drop=True) if isinstance(v, pd.Series) else pd.Series(v[keep], dtype=v.dtype))
-               for k, v in r.out.items() if not k.startswith("_")}
-    columns["nir_id"] = pd.Series(r.out["_nir_id"][keep])  # the NIR as an integer: the store inserts in its order
+    r.forget()
+    whole = bool(keep.all())
+    columns = {}
+    for k in [k for k in r.out if (not k.startswith("_") and k != "nir_raw") or k == "_nir_id"]:  # nir_raw: for findings
+        v = r.out.pop(k) if last else r.out[k]
+        if isinstance(v, pd.Series):
+            columns[k] = v.reset_index(drop=True) if whole else v[keep].reset_index(drop=True)
+        else:
+            columns[k] = pd.Series(v if whole else v[keep], dtype=v.dtype, copy=False)
+        del v
+    columns["nir_id"] = columns.pop("_nir_id")  # the NIR as an integer: the store inserts in its order
+    if last:
+        r.out.clear()
     return pd.DataFrame(columns, copy=False)  # copy=False: no 2-D block of a million Python objects per dtype
 
 
@@ -317,8 +331,8 @@ def _nir_birth(r: _Rows, f: Findings) -> None:
     if not both.any():
         return
     pos = np.flatnonzero(both)
-    c, b = r.nir(), r.ymd("date_naissance")[pos]
-    nir_yy, nir_mm = c["year"][pos], c["month"][pos]
+    b = r.ymd("date_naissance")[pos]
+    nir_yy, nir_mm = (part[pos] for part in r.out["_nir_birth"])  # a NIR given here is a valid one
     b_yy, b_mm = b // 10000 % 100, b // 100 % 100
     real_month = (nir_mm >= 1) & (nir_mm <= 12)
     differ = (nir_yy != b_yy) | (real_month & (nir_mm != b_mm))

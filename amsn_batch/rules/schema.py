@@ -133,6 +133,12 @@ class Cells:
     def background(self) -> set[str]:
         return set(self._background)
 
+    def forget(self, keep: tuple[str, ...] = ()) -> None:
+        """Let go of what the kernels made of the columns but the kinds named in `keep` (such as "dates"),
+        computed again if asked for: on a big file, the memory for the steps that follow."""
+        self._memo = {k: v for k, v in self._memo.items() if k[0] in keep}
+        self._background.clear()
+
     def failing(self, rule: Rule, key: str) -> np.ndarray:
         """The rows a cell rule flags in this column: its control, less the rows of the rules it yields to."""
         def compute() -> np.ndarray:
