@@ -108,7 +108,7 @@ class _Rows(Cells):
         """A date column as numbers AAAAMMJJ (0 where empty or invalid), converted once per distinct date."""
         def compute() -> np.ndarray:
             codes, uniques = pd.factorize(self.dates(key)[0])
-            per_value = np.array([int(u.replace("-", "")) if u else 0 for u in uniques] + [0], dtype=np.int64)
+            per_value = np.array([int(u.replace("-", "")) if u else 0 for u in uniques] + [0], dtype=np.int32)
             return per_value[codes]
         return self._once(("ymd", key), compute)
 
@@ -185,9 +185,12 @@ def _accepted(r: _Rows, f: Findings, last: bool = False) -> pd.DataFrame:
     keep[f.blocked_positions()] = False
     keep &= r.out["action"] != ""
     r.forget()
+    wanted = [k for k in r.out if (not k.startswith("_") and k != "nir_raw") or k == "_nir_id"]  # nir_raw: for findings
+    if last:
+        r.out = {k: r.out[k] for k in wanted}
     whole = bool(keep.all())
     columns = {}
-    for k in [k for k in r.out if (not k.startswith("_") and k != "nir_raw") or k == "_nir_id"]:  # nir_raw: for findings
+    for k in wanted:
         v = r.out.pop(k) if last else r.out[k]
         if isinstance(v, pd.Series):
             columns[k] = v.reset_index(drop=True) if whole else v[keep].reset_index(drop=True)
@@ -195,8 +198,6 @@ def _accepted(r: _Rows, f: Findings, last: bool = False) -> pd.DataFrame:
             columns[k] = pd.Series(v if whole else v[keep], dtype=v.dtype, copy=False)
         del v
     columns["nir_id"] = columns.pop("_nir_id")  # the NIR as an integer: the store inserts in its order
-    if last:
-        r.out.clear()
     return pd.DataFrame(columns, copy=False)  # copy=False: no 2-D block of a million Python objects per dtype
 
 
@@ -430,8 +431,8 @@ def _birth_year_month(r: _Rows) -> tuple[np.ndarray, np.ndarray]:
     birth = r.out["date_naissance"]
     has_birth = birth != ""
     from_nir = ~has_birth & (r.out["nir"] != "")
-    year = np.zeros(r.n, dtype=int)
-    month = np.zeros(r.n, dtype=int)
+    year = np.zeros(r.n, dtype=np.int32)
+    month = np.zeros(r.n, dtype=np.int32)
     if has_birth.any():
         codes, uniques = pd.factorize(birth[has_birth])  # few distinct dates: each is cut once
         year[has_birth] = np.array([int(u[:4]) for u in uniques], dtype=int)[codes]
