@@ -206,8 +206,7 @@ def bulk_insert(conn: sqlite3.Connection, table: str, columns: dict[str, object]
     the Python objects bounded."""
     kinds = kinds or {}
     if engine(conn) == POSTGRESQL:  # COPY: the rows as they are, kinds applied here
-        names = list(columns)
-        bulk_rows(conn, table, names, zip(*(_copy_values(columns[n], rows, kinds.get(n)) for n in names)))
+        bulk_rows(conn, table, list(columns), _copy_rows(columns, rows, kinds))
         return
     exprs, bound = [], []
     for name, values in columns.items():
@@ -237,10 +236,18 @@ def bulk_insert(conn: sqlite3.Connection, table: str, columns: dict[str, object]
             conn.execute(head + ", ".join([row] * ((len(flat) - whole) // len(bound))), flat[whole:])
 
 
+def _copy_rows(columns: dict[str, object], rows: np.ndarray, kinds: dict[str, str]):
+    """The rows for COPY, made BATCH at a time (a million rows' Python values at once would be gigabytes)."""
+    cut = {n: _columns(v) if isinstance(v, (np.ndarray, pd.Series)) else v for n, v in columns.items()}
+    for start in range(0, len(rows), BATCH):
+        part = rows[start:start + BATCH]
+        yield from zip(*(_copy_values(values, part, kinds.get(n)) for n, values in cut.items()))
+
+
 def _copy_values(values, rows: np.ndarray, kind: str | None) -> list:
     """One column of the rows for COPY: Python values, NaN as NULL, then the column's kind applied."""
-    if isinstance(values, (np.ndarray, pd.Series, pa.Array, pa.ChunkedArray)):
-        out = _take(_columns(values), rows)
+    if isinstance(values, (np.ndarray, pa.Array, pa.ChunkedArray)):
+        out = _take(values, rows)
     else:
         out = [values.item() if isinstance(values, np.generic) else values] * len(rows)
     out = [None if v is None or (isinstance(v, float) and v != v) or v is pd.NA else v for v in out]
