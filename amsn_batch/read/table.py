@@ -63,6 +63,14 @@ def read_table(path: Path, vocab: Vocabulary, max_rows: int = 2_000_000, max_col
     return table
 
 
+def forget_tables() -> None:
+    """Let go of the table `read_table` keeps, and give its memory back, once nothing in this process will
+    read that file again (a big file's correction workbook is written by a second process): on a million-row
+    file, some 200 MB the store's write need not carry."""
+    _read_table.cache_clear()
+    give_back()
+
+
 @lru_cache(maxsize=1)
 def _read_table(name: str, _size: int, _mtime_ns: int, kind: str, max_rows: int, max_columns: int,
                 max_unzipped_bytes: int, max_zip_ratio: int, max_read_bytes: int) -> Table:
