@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 from stdnum.fr import nir as stdnum_nir
 
 from amsn_batch.config import ConfigError, load_settings
-from amsn_batch.read import UnreadableFile, read_table
+from amsn_batch.read import UnreadableFile, forget_tables, read_table
 from amsn_batch.read.headers import map_headers
 from amsn_batch.masking import mask_nir
 from amsn_batch.vocab import normalize, vocabulary
@@ -49,6 +49,17 @@ def test_csv_line_numbers_with_title_and_blank_lines(tmp_path):
     assert t.frame["Nom de naissance"].tolist() == ["A", "B", "C"]
     assert t.overflow.tolist() == [False, False, True]
     assert (t.details["encodage"], t.details["separateur"]) == ("cp1252", ";")
+
+
+def test_the_last_table_read_is_kept_until_forgotten(tmp_path):
+    p = tmp_path / "f.csv"
+    write_csv(p, MOVEMENT_HEADERS, [["A", "x"], ["B", "y"]])
+    first = read_table(p, V)
+    assert read_table(p, V) is first  # the checks and the correction workbook parse the file once
+    forget_tables()
+    again = read_table(p, V)
+    assert again is not first
+    assert again.frame["Nom de naissance"].tolist() == first.frame["Nom de naissance"].tolist() == ["A", "B"]
 
 
 @pytest.mark.parametrize("encoding,eol", [("utf-8-sig", "\r\n"), ("cp1252", "\n")])

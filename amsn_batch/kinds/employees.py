@@ -16,6 +16,7 @@ from .. import intake, logs
 from ..config import Settings
 from ..read import UnreadableFile, read_table
 from ..read.headers import map_headers
+from ..read.memory import give_back
 from ..vocab import vocabulary
 from ..rules.catalogue import Findings, catalogue, to_rows
 from ..rules.cells import hostile_cells
@@ -94,6 +95,7 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
             exit_threshold=float("inf") if release else settings.list_exit_threshold,
         )
         outcome = validate(table, headers, ctx)
+        give_back()  # the checks' working columns, before the store is written
         existing = outcome.existing
         if outcome.rows:
             refused = hostile_cells(table, outcome.findings, lim.max_cell_chars)

@@ -23,6 +23,7 @@ from .arrow import byte_set, holds_any
 from .errors import XLS_MAGIC, XLSX_MAGIC, UnreadableFile
 from .excel import cell_text, column_text, read_workbook, row_text
 from .guard import check_zip
+from .memory import give_back
 from ..formats import unprotect_columns
 from ..vocab import Vocabulary, load_toml, vocabulary
 from .headers import score_header_row
@@ -56,8 +57,18 @@ def read_table(path: Path, vocab: Vocabulary, max_rows: int = 2_000_000, max_col
     the correction workbook look at the same file and it is parsed once. Callers must not change it.
     `max_read_bytes`: the memory a workbook's reader may use (see excel.py)."""
     st = path.stat()
-    return _read_table(str(path), st.st_size, st.st_mtime_ns, vocab.kind, max_rows, max_columns, max_unzipped_bytes,
-                       max_zip_ratio, max_read_bytes)
+    table = _read_table(str(path), st.st_size, st.st_mtime_ns, vocab.kind, max_rows, max_columns, max_unzipped_bytes,
+                        max_zip_ratio, max_read_bytes)
+    give_back()  # what the reader's threads used on the way
+    return table
+
+
+def forget_tables() -> None:
+    """Let go of the table `read_table` keeps, and give its memory back, once nothing in this process will
+    read that file again (a big file's correction workbook is written by a second process): on a million-row
+    file, some 200 MB the store's write need not carry."""
+    _read_table.cache_clear()
+    give_back()
 
 
 @lru_cache(maxsize=1)
@@ -268,12 +279,22 @@ def holds_utf8(data, start: int = 0) -> bool:
     followed by a symbol such as « É» »). A screen over the whole file, a few hundredths of a second per
     100 MB; the line-by-line decoding then decides line by line."""
     arr = np.frombuffer(data, dtype=np.uint8)[start:] if len(data) else np.zeros(0, dtype=np.uint8)
-    for at in range(0, len(arr), _SCAN_STEP):
-        chunk = arr[at:at + _SCAN_STEP + 1]
-        lead = np.flatnonzero(chunk[:-1] >= 0xC2)
-        if len(lead) and ((chunk[lead] <= 0xF4) & ((chunk[lead + 1] >> 6) == 2)).any():
-            return True
-    return False
+    try:
+        for at in range(0, len(arr), _SCAN_STEP):
+            chunk = arr[at:at + _SCAN_STEP + 1]
+            lead = np.flatnonzero(chunk[:-1] >= 0xC2)
+            if len(lead) and ((chunk[lead] <= 0xF4) & ((chunk[lead + 1] >> 6) == 2)).any():
+                return True
+        return False
+    finally:
+        _unmap_pages(data)
+
+
+def _unmap_pages(data) -> None:
+    """After a screen of a mapped file: its pages out of this process's memory (they stay in the system's file
+    cache). Otherwise a 100 MB file read once by the screen counts 100 MB more until it is closed."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        data.madvise(mmap.MADV_DONTNEED)
 
 
 # UTF-8 text that went once through a Windows-1252 reader and was saved again as UTF-8: « Ã© » for « é »,
@@ -291,12 +312,15 @@ def holds_mojibake(data) -> bool:
     if isinstance(data, str):
         return re.search(MOJIBAKE, data) is not None
     arr = np.frombuffer(data, dtype=np.uint8) if len(data) else np.zeros(0, dtype=np.uint8)
-    for at in range(0, len(arr), _SCAN_STEP):
-        chunk = arr[max(at - 1, 0):at + _SCAN_STEP + 1]
-        second = np.flatnonzero((chunk[1:-1] == 0x83) | (chunk[1:-1] == 0x82)) + 1
-        if len(second) and ((chunk[second - 1] == 0xC3) & _MOJIBAKE_NEXT[chunk[second + 1]]).any():
-            return True
-    return False
+    try:
+        for at in range(0, len(arr), _SCAN_STEP):
+            chunk = arr[max(at - 1, 0):at + _SCAN_STEP + 1]
+            second = np.flatnonzero((chunk[1:-1] == 0x83) | (chunk[1:-1] == 0x82)) + 1
+            if len(second) and ((chunk[second - 1] == 0xC3) & _MOJIBAKE_NEXT[chunk[second + 1]]).any():
+                return True
+        return False
+    finally:
+        _unmap_pages(data)
 
 
 _UTF8_CHAR = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
@@ -455,7 +479,8 @@ def _arrow_table(path: Source, encoding: str, sep: str, h: int, width: int, thre
         parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True, escape_char=False,
                                          newlines_in_values=False, ignore_empty_lines=False,
                                          invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+        # large_string: what a pandas text column holds (a string column would be cast: its offsets copied)
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names},
                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
     return table, odd

@@ -108,7 +108,7 @@ class _Rows(Cells):
         """A date column as numbers AAAAMMJJ (0 where empty or invalid), converted once per distinct date."""
         def compute() -> np.ndarray:
             codes, uniques = pd.factorize(self.dates(key)[0])
-            per_value = np.array([int(u.replace("-", "")) if u else 0 for u in uniques] + [0], dtype=np.int64)
+            per_value = np.array([int(u.replace("-", "")) if u else 0 for u in uniques] + [0], dtype=np.int32)
             return per_value[codes]
         return self._once(("ymd", key), compute)
 
@@ -142,6 +142,7 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
         r.start_nir(pool)
         _cell_findings(r, f)
     _values(r)
+    r.forget(keep=("dates",))  # what the next steps read is in r.out now (a big file's memory)
     _establishment(r, ctx, f)
     _dates(r, f)
     _categories(r, f, today)
@@ -153,7 +154,7 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
         accepted, held = _full_list(r, ctx, f, list_date)
         return Outcome(f, accepted, n, held, list_date, ctx.existing)
     _against_store(r, ctx, f)
-    return Outcome(f, _accepted(r, f), n, existing=ctx.existing)
+    return Outcome(f, _accepted(r, f, last=True), n, existing=ctx.existing)
 
 
 def _fr(iso: str) -> str:
@@ -176,13 +177,27 @@ def _label(key: str) -> str:
     return vocabulary("mouvements").field(key).label
 
 
-def _accepted(r: _Rows, f: Findings) -> pd.DataFrame:
+def _accepted(r: _Rows, f: Findings, last: bool = False) -> pd.DataFrame:
+    """The accepted rows' fields. `last`: nothing reads `r` afterwards, so each column is let go once copied
+    (with the kernels' results before): a big file's peak of memory is not the checks' columns plus their
+    copies."""
     keep = np.ones(r.n, dtype=bool)
     keep[f.blocked_positions()] = False
     keep &= r.out["action"] != ""
-    columns = {k: (v[keep].reset_index(drop=True) if isinstance(v, pd.Series) else pd.Series(v[keep], dtype=v.dtype))
-               for k, v in r.out.items() if not k.startswith("_")}
-    columns["nir_id"] = pd.Series(r.out["_nir_id"][keep])  # the NIR as an integer: the store inserts in its order
+    r.forget()
+    wanted = [k for k in r.out if (not k.startswith("_") and k != "nir_raw") or k == "_nir_id"]  # nir_raw: for findings
+    if last:
+        r.out = {k: r.out[k] for k in wanted}
+    whole = bool(keep.all())
+    columns = {}
+    for k in wanted:
+        v = r.out.pop(k) if last else r.out[k]
+        if isinstance(v, pd.Series):
+            columns[k] = v.reset_index(drop=True) if whole else v[keep].reset_index(drop=True)
+        else:
+            columns[k] = pd.Series(v if whole else v[keep], dtype=v.dtype, copy=False)
+        del v
+    columns["nir_id"] = columns.pop("_nir_id")  # the NIR as an integer: the store inserts in its order
     return pd.DataFrame(columns, copy=False)  # copy=False: no 2-D block of a million Python objects per dtype
 
 
@@ -317,8 +332,8 @@ def _nir_birth(r: _Rows, f: Findings) -> None:
     if not both.any():
         return
     pos = np.flatnonzero(both)
-    c, b = r.nir(), r.ymd("date_naissance")[pos]
-    nir_yy, nir_mm = c["year"][pos], c["month"][pos]
+    b = r.ymd("date_naissance")[pos]
+    nir_yy, nir_mm = (part[pos] for part in r.out["_nir_birth"])  # a NIR given here is a valid one
     b_yy, b_mm = b // 10000 % 100, b // 100 % 100
     real_month = (nir_mm >= 1) & (nir_mm <= 12)
     differ = (nir_yy != b_yy) | (real_month & (nir_mm != b_mm))
@@ -416,8 +431,8 @@ def _birth_year_month(r: _Rows) -> tuple[np.ndarray, np.ndarray]:
     birth = r.out["date_naissance"]
     has_birth = birth != ""
     from_nir = ~has_birth & (r.out["nir"] != "")
-    year = np.zeros(r.n, dtype=int)
-    month = np.zeros(r.n, dtype=int)
+    year = np.zeros(r.n, dtype=np.int32)
+    month = np.zeros(r.n, dtype=np.int32)
     if has_birth.any():
         codes, uniques = pd.factorize(birth[has_birth])  # few distinct dates: each is cut once
         year[has_birth] = np.array([int(u[:4]) for u in uniques], dtype=int)[codes]

@@ -133,6 +133,12 @@ class Cells:
     def background(self) -> set[str]:
         return set(self._background)
 
+    def forget(self, keep: tuple[str, ...] = ()) -> None:
+        """Let go of what the kernels made of the columns but the kinds named in `keep` (such as "dates"),
+        computed again if asked for: on a big file, the memory for the steps that follow."""
+        self._memo = {k: v for k, v in self._memo.items() if k[0] in keep}
+        self._background.clear()
+
     def failing(self, rule: Rule, key: str) -> np.ndarray:
         """The rows a cell rule flags in this column: its control, less the rows of the rules it yields to."""
         def compute() -> np.ndarray:
@@ -151,7 +157,11 @@ def _nir_kernel(raw: pd.Series) -> dict[str, np.ndarray]:
     ok = well_formed & ~c["key"] & ~month & ~order
     cases = {"notation_scientifique": c["scientific"], "sans_cle": c["no_key"], "format": c["shape"], "cle": c["key"],
              "mois": month, "ordre": order, "provisoire": ok & ((c["sex"] == 7) | (c["sex"] == 8))}
-    return {**c, "cases": cases, "ok": ok, "accepted": np.where(ok, c["value"], "").astype(object)}
+    small = {key: c[key].astype(dtype) for key, dtype in _NIR_PARTS.items()}  # a digit, two or three each
+    return {**c, **small, "cases": cases, "ok": ok, "accepted": np.where(ok, c["value"], "").astype(object)}
+
+
+_NIR_PARTS = {"sex": np.int8, "year": np.int16, "month": np.int16, "order": np.int16}
 
 
 # --- the controls a rule may name (`controle`): each gives the failing rows of one column ------------------
