@@ -33,6 +33,7 @@ from .reports import rejects
 from .reports.ack import Ack, ack_base, entry_base, help_email, write_ack, written
 from .reports.contacts import contacts_for
 from .formats import write_atomic
+from .read import forget_tables
 from .rules.catalogue import Findings, to_rows
 from .store import connect, ledger, take_sender, transaction
 from .store import registry as registry_store
@@ -215,6 +216,8 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
     if checked.quarantine_reason:
         rec.details["quarantaine"] = True
     early = _rejects_in_background(conn, settings, claim, kind, checked)
+    if early is not None:  # the workbook's own process has the file: this one need not keep its table in memory
+        forget_tables()
     try:
         stage("enregistrement")
         try:
