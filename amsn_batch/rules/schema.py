@@ -303,17 +303,16 @@ def _describe(rule: Rule, today: dt.date) -> tuple[str, dict]:
     return rule.control, dict(p)
 
 
-def schema(kind: str, also_required: tuple[str, ...] = (), cells: Cells | None = None, today: dt.date | None = None,
-           with_checks: bool = True):
+def schema(kind: str, also_required: tuple[str, ...] = (), cells: Cells | None = None, today: dt.date | None = None):
     """The pandera schema of a kind of file: one Column per field of colonnes.toml (required where it says
     `obligatoire`, and for `also_required`), each with one Check per cell rule of the catalogue naming that
     field. The checks run on `cells` (the file being checked); a schema built without them can be read but
-    not run, unless `with_checks` is false (then it only tells which columns are missing)."""
+    not run."""
     import pandera.pandas as pa  # lazy: heavy to import (see the module's docstring)
 
     today = cells.today if cells is not None else (today or dt.date.today())
     checks: dict[str, list] = {f.key: [] for f in vocabulary(kind).fields}
-    for rule, key in cell_rules(kind) if with_checks else ():
+    for rule, key in cell_rules(kind):
         name, stats = _describe(rule, today)
         checks[key].append(pa.Check(_check_fn(cells, rule, key), error=rule.code, name=name, statistics=stats,
                                     ignore_na=False))
@@ -336,16 +335,10 @@ def _check_fn(cells: Cells | None, rule: Rule, key: str) -> Callable[[pd.Series]
 
 
 def missing_columns(kind: str, present: list[str], also_required: tuple[str, ...] = ()) -> list[str]:
-    """The required fields (in the order of colonnes.toml) that have no column."""
-    import pandera.pandas as pa
-
-    try:
-        schema(kind, also_required, with_checks=False).validate(pd.DataFrame(columns=present), lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        fc = exc.failure_cases
-        missing = set(fc.loc[fc["check"] == "column_in_dataframe", "failure_case"])
-        return [f.key for f in vocabulary(kind).fields if f.key in missing]
-    return []
+    """The required fields (in the order of colonnes.toml) that have no column: the schema's required columns
+    (see `schema`), told from the vocabulary at once rather than by validating an empty frame (0.1 s)."""
+    have = set(present)
+    return [f.key for f in vocabulary(kind).fields if (f.required or f.key in also_required) and f.key not in have]
 
 
 def failures(kind: str, cells: Cells) -> list[tuple[Rule, str, np.ndarray]]:
