@@ -36,12 +36,12 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
     `nirs`: only the employees with these NIRs (what a movements file needs: its cost then follows the file,
     not the store), and with `staff` the whole present staff as well (what a full list needs). None: all."""
     if not adherents or (nirs is not None and not len(nirs) and not staff):
-        return _frame(conn, [])
+        return _frame(conn, {})
     marks = ",".join("?" * len(adherents))
     if conn.execute(f"SELECT 1 FROM salaries WHERE adherent IN ({marks}) LIMIT 1", adherents).fetchone() is None:
-        return _frame(conn, [])  # a first file: no need to sort and send the file's NIRs
-    select = (f"SELECT s.id, s.present, s.version_id, s.adherent, s.nir, {', '.join('v.' + f for f in EMPLOYEE_FIELDS)}, "
-              "v.fichier_id FROM {source} JOIN salaries_versions v ON v.id = s.version_id WHERE {where}")
+        return _frame(conn, {})  # a first file: no need to sort and send the file's NIRs
+    select = (f"SELECT {', '.join(f'{table}.{c} AS {c}' for table, c in _SOURCES)} "
+              "FROM {source} JOIN salaries_versions v ON v.id = s.version_id WHERE {where}")
     if nirs is None:
         sql, params = select.format(source="salaries s", where=f"s.adherent IN ({marks})"), adherents
     else:  # the file's NIRs drive the query (CROSS JOIN: in this order), one index lookup per (NIR, adhérent)
@@ -53,24 +53,49 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
         if staff:  # the present staff, whether in the file or not (one scan, no NOT IN over the file's NIRs)
             sql += " UNION ALL " + select.format(source="salaries s", where=f"s.adherent IN ({marks}) AND s.present = 1")
             params += adherents
-    return _frame(conn, conn.execute(sql, params).fetchall())
+    # Each column comes back as one text, its values joined by SEPARATOR (NULL written as NONE), cut into an
+    # Arrow array here: a million employees are a few dozen Python objects, not twenty million.
+    agg = "string_agg({}, '" + SEPARATOR + "')" if engine(conn) == POSTGRESQL else "group_concat({}, '" + SEPARATOR + "')"
+    columns = [c for _, c in _SOURCES]
+    texts = ", ".join(agg.format(f"COALESCE(CAST({c} AS TEXT), '{NONE}')") for c in columns)
+    n, *joined = conn.execute(f"SELECT COUNT(*), {texts} FROM ({sql}) r", params).fetchone()
+    return _frame(conn, {c: _split(text, n) for c, text in zip(columns, joined)} if n else {})
+
+
+_SOURCES = (*(("s", c) for c in ("id", "present", "version_id", "adherent", "nir")), *(("v", f) for f in EMPLOYEE_FIELDS),
+            ("v", "fichier_id"))  # (table, column) read of each employee
+# Control characters that no stored value holds (rules.cells refuses a cell holding one), to join a column's
+# values into one text: between two values, and for NULL.
+SEPARATOR, NONE = "\x1f", "\x1e"
+
+
+def _split(text: str, n: int) -> pa.Array:
+    """The n values joined in `text` (SEPARATOR between two, NONE for NULL), as an Arrow text array."""
+    values = pc.split_pattern(pa.array([text], pa.large_string()), SEPARATOR).flatten()
+    if len(values) != n:
+        raise ValueError(f"a stored value holds the separator: {len(values)} values for {n} employees")
+    return pc.if_else(pc.equal(values, NONE), pa.scalar(None, pa.large_string()), values)
 
 
 NUMBERS = ("id", "present", "version_id")
 COLUMNS = [*NUMBERS, "adherent", "nir", *EMPLOYEE_FIELDS]
 
 
-def _frame(conn: sqlite3.Connection, rows: list[tuple]) -> pd.DataFrame:
-    """The DataFrame of existing_employees, built column by column: numbers as int64, text as object arrays
-    (no conversion of a million strings to Arrow, no 2-D block of objects); the recording file's name and
-    date looked up once per file, not joined on every employee."""
-    grid = np.empty((len(rows), len(COLUMNS) + 1), dtype=object)  # rows to columns in C, not through zip(*rows)
-    if rows:
-        grid[:] = rows
-    columns = grid.T.copy()
-    out = {c: (pd.Series(v, dtype=np.int64) if c in NUMBERS else pd.Series(v, dtype=object))
-           for c, v in zip(COLUMNS, columns)}
-    codes, file_ids = pd.factorize(np.array(columns[-1], dtype=np.int64))
+def _frame(conn: sqlite3.Connection, columns: dict[str, pa.Array]) -> pd.DataFrame:
+    """The DataFrame of existing_employees, from its columns as Arrow texts: numbers as int64, the multi-employer
+    flag as 0/1 (None when not recorded), text as object arrays (what the checks compare with the file's); the
+    recording file's name and date looked up once per file, not joined on every employee."""
+    out = {}
+    for c in COLUMNS:
+        values = columns.get(c, pa.array([], pa.large_string()))
+        if c in NUMBERS:
+            out[c] = pd.Series(values.cast(pa.int64()).to_numpy(), dtype=np.int64)
+        elif c == "multi_employeur":
+            out[c] = pd.Series(_objects(values.cast(pa.int64()).to_pylist()), dtype=object)
+        else:
+            out[c] = pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
+    ids = columns.get("fichier_id", pa.array([], pa.large_string())).cast(pa.int64()).to_numpy()
+    codes, file_ids = pd.factorize(ids)
     files = {r[0]: r[1:] for r in conn.execute("SELECT id, nom, recu_le FROM fichiers WHERE id IN (SELECT value FROM json_each(?))",
                                                 (json.dumps(file_ids.tolist()),))}
     for i, name in enumerate(("fichier", "fichier_recu_le")):
