@@ -40,6 +40,8 @@ def test_movements_lookup_gets_only_the_files_nirs(ws):
         whole = _rows(existing_employees(db.conn, ["10001", "10002"]))
         some = existing_employees(db.conn, ["10001", "10002"], [a, c, make_nir(random.Random(9)), ""])
         staff = existing_employees(db.conn, ["10001"], [c], staff=True)
+        # fewer NIRs named than gone employees: each NIR looked up, the gone C not named is left out
+        staff_unnamed = existing_employees(db.conn, ["10001"], [], staff=True)
         none = existing_employees(db.conn, ["10001"], [])
         shared = [(e.person, e.adherent, e.nom) for e in multi_employments(db.conn)]
     finally:
@@ -51,6 +53,8 @@ def test_movements_lookup_gets_only_the_files_nirs(ws):
     assert whole[("10001", b)]["commentaire"] is None and whole[("10001", b)]["multi_employeur"] == 0
     assert {k for k in _rows(staff)} == {k for k, r in whole.items() if k[0] == "10001" and (r["present"] or k[1] == c)}
     assert len(staff) == 7  # the present staff (6), and the gone C named
+    assert set(_rows(staff_unnamed)) == {k for k, r in whole.items() if k[0] == "10001" and r["present"]}
+    assert _rows(staff_unnamed) == {k: whole[k] for k in _rows(staff_unnamed)}
     assert len(none) == 0 and list(none.columns) == list(some.columns)
     assert shared == [(1, "10001", "A"), (1, "10002", "D")]  # A's NIR at two members, neither declared multi-employer
 

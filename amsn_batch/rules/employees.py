@@ -18,7 +18,7 @@ import datetime as dt
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable
 from functools import cache
 
 import numpy as np
@@ -531,30 +531,41 @@ def _duplicates_and_multi(r: _Rows, ctx: Context, f: Findings, keys: pd.DataFram
         f.add_rows("MULTI_EMPLOYEUR_NON_DECLARE", pos, "multi_employeur", "")
 
 
-Stored = Mapping[str, "pd.Series | np.ndarray"]  # a column per stored field, a value per row of the file
+@dataclass
+class Stored:
+    """What the store holds for each row's (adhérent, NIR): `at`, the row of its employee in `existing` (-1:
+    none). Its stored fields, and the file that recorded them (`fichier`, `fichier_recu_le`), are read with
+    `_column`, for the rows that need them."""
+
+    existing: pd.DataFrame
+    at: np.ndarray
 
 
 def _stored(keys: pd.DataFrame, keyed: np.ndarray, existing: pd.DataFrame) -> tuple[Stored, np.ndarray, np.ndarray]:
-    """What the store holds for each row's (adhérent, NIR), row by row (the stored fields, and the file that
-    recorded them: `fichier`, `fichier_recu_le`; one column each, read with `_column`), and which rows'
-    employees it knows and has present."""
-    columns = ["id", "present", *STORED, "fichier", "fichier_recu_le"]
-    if existing is None or existing.empty:  # nobody known: no merge
-        none = np.full(len(keys), None, dtype=object)
-        stored = {c: none for c in columns}
-    else:
-        stored = keys[["adherent", "nir"]].merge(existing[["adherent", "nir", *columns]], how="left", on=["adherent", "nir"])
-    known = pd.notna(_column(stored, "id")) & keyed
-    present = (_column(stored, "present") == 1) & keyed
-    return stored, known, present
+    """What the store holds for each row's (adhérent, NIR), and which rows' employees it knows and has present."""
+    at = np.full(len(keys), -1, dtype=np.int64)
+    present = np.zeros(len(keys), dtype=bool)
+    if existing is not None and len(existing):  # (adhérent, NIR) is unique in what the store gives
+        stored_keys = pd.Index(_pairs(existing["adherent"], existing["nir"]))
+        at[keyed] = stored_keys.get_indexer(_pairs(keys["adherent"][keyed], keys["nir"][keyed]))
+        present[at >= 0] = existing["present"].to_numpy()[at[at >= 0]] == 1
+    return Stored(existing, at), at >= 0, present
 
 
 def _column(stored: Stored, key: str, rows: np.ndarray | None = None) -> np.ndarray:
-    """A stored column as an object array, at the positions `rows` (all when None)."""
-    values = stored[key]
-    if rows is not None:
-        values = values.iloc[rows] if isinstance(values, pd.Series) else values[rows]
-    return np.asarray(values, dtype=object)
+    """A stored column as an object array (None where the store has no employee), at the positions `rows`
+    (all when None)."""
+    at = stored.at if rows is None else stored.at[rows]
+    out = np.full(len(at), None, dtype=object)
+    hit = at >= 0
+    if hit.any():
+        out[hit] = stored.existing[key].to_numpy(dtype=object)[at[hit]]
+    return out
+
+
+def _pairs(adherent, nir) -> np.ndarray:
+    """(adhérent, NIR) as one text per row, to look pairs up by hash in one vectorised pass."""
+    return np.asarray(adherent, dtype=object) + "|" + np.asarray(nir, dtype=object)
 
 
 # The fields a row is compared on with the store; the values a row does not give keep the stored ones.
@@ -582,9 +593,10 @@ def _changes(r: _Rows, stored: Stored, rows: np.ndarray) -> tuple[np.ndarray, np
         value = r.out[key]
         new = value.iloc[rows].to_numpy(dtype=object) if isinstance(value, pd.Series) else np.asarray(value, dtype=object)[rows]
         new_text = _text(new, key)
-        old_text = _text(_column(stored, key, rows), key)
         given = ~pd.isna(new) if key == "determinants" else new_text != ""  # '' determinants: none checked
-        diff = given & (new_text != old_text)
+        if not given.any():  # a column the file does not have, or leaves empty: nothing to compare
+            continue
+        diff = given & (new_text != _text(_column(stored, key, rows), key))
         if diff.any():
             label = "déterminants de suivi" if key == "determinants" else _label(key)
             labels[diff] = np.where(labels[diff] == "", label, labels[diff] + ", " + label)
@@ -668,11 +680,6 @@ def _against_store(r: _Rows, ctx: Context, f: Findings) -> None:
     r.out["compte"] = np.where(corrected, "modification", action).astype(object)
 
 
-def _pairs(adherent: pd.Series, nir: pd.Series) -> pd.Series:
-    """(adhérent, NIR) as one text per row, to look pairs up by hash in one vectorised pass."""
-    return pd.Series(adherent.to_numpy(dtype=object) + "|" + nir.to_numpy(dtype=object), dtype=object)
-
-
 def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.DataFrame, bool]:
     """Derive the movements of a full list against the store: new people enter, changed ones are modified,
     people with an exit date leave, and present employees missing from the list leave at the list's date.
@@ -703,11 +710,10 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
     existing = ctx.existing
     by = ctx.list_scope
     if len(existing):
-        current = existing[existing["present"] == 1]
         scope = set(r.out[by][r.out["adherent"] != ""]) - ctx.list_exclude
-        in_scope = current[current[by].isin(scope)]
-        listed = _pairs(keys.loc[keyed, "adherent"], keys.loc[keyed, "nir"])
-        gone = in_scope[~_pairs(in_scope["adherent"], in_scope["nir"]).isin(listed).to_numpy()]
+        listed = np.zeros(len(existing), dtype=bool)
+        listed[stored.at[known]] = True
+        gone = existing[(existing["present"].to_numpy() == 1) & existing[by].isin(scope).to_numpy() & ~listed]
     else:
         gone = pd.DataFrame(columns=list(dict.fromkeys(["adherent", "nir", "nom", "prenom", by])))
         scope = set()

@@ -34,12 +34,16 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
     state: its name as dropped (`fichier`) and when it was received (`fichier_recu_le`, ISO timestamp).
 
     `nirs`: only the employees with these NIRs (what a movements file needs: its cost then follows the file,
-    not the store), and with `staff` the whole present staff as well (what a full list needs). None: all."""
+    not the store), and with `staff` the whole present staff as well (what a full list needs; all the gone
+    employees too when they are fewer than the NIRs: one scan is then cheaper than a lookup per NIR). None: all."""
     if not adherents or (nirs is not None and not len(nirs) and not staff):
         return _frame(conn, {})
     marks = ",".join("?" * len(adherents))
     if conn.execute(f"SELECT 1 FROM salaries WHERE adherent IN ({marks}) LIMIT 1", adherents).fetchone() is None:
         return _frame(conn, {})  # a first file: no need to sort and send the file's NIRs
+    if staff and nirs is not None and conn.execute(
+            f"SELECT COUNT(*) FROM salaries WHERE adherent IN ({marks}) AND present = 0", adherents).fetchone()[0] <= len(nirs):
+        nirs = None
     select = (f"SELECT {', '.join(f'{table}.{c} AS {c}' for table, c in _SOURCES)} "
               "FROM {source} JOIN salaries_versions v ON v.id = s.version_id WHERE {where}")
     if nirs is None:
@@ -57,9 +61,10 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
     # Arrow array here: a million employees are a few dozen Python objects, not twenty million.
     agg = "string_agg({}, '" + SEPARATOR + "')" if engine(conn) == POSTGRESQL else "group_concat({}, '" + SEPARATOR + "')"
     columns = [c for _, c in _SOURCES]
-    texts = ", ".join(agg.format(f"COALESCE(CAST({c} AS TEXT), '{NONE}')") for c in columns)
+    texts = ", ".join(agg.format(f"CAST({c} AS TEXT)" if c in NOT_NULL else f"COALESCE(CAST({c} AS TEXT), '{NONE}')")
+                      for c in columns)
     n, *joined = conn.execute(f"SELECT COUNT(*), {texts} FROM ({sql}) r", params).fetchone()
-    return _frame(conn, {c: _split(text, n) for c, text in zip(columns, joined)} if n else {})
+    return _frame(conn, {c: _split(text, n, c in NUMBERS or c == "fichier_id") for c, text in zip(columns, joined)} if n else {})
 
 
 _SOURCES = (*(("s", c) for c in ("id", "present", "version_id", "adherent", "nir")), *(("v", f) for f in EMPLOYEE_FIELDS),
@@ -69,32 +74,41 @@ _SOURCES = (*(("s", c) for c in ("id", "present", "version_id", "adherent", "nir
 SEPARATOR, NONE = "\x1f", "\x1e"
 
 
-def _split(text: str, n: int) -> pa.Array:
-    """The n values joined in `text` (SEPARATOR between two, NONE for NULL), as an Arrow text array."""
+def _split(text: str, n: int, number: bool) -> np.ndarray:
+    """The n values joined in `text` (SEPARATOR between two, NONE for NULL): int64 for a `number` column
+    (never NULL), else an object array of texts and None."""
+    if not number and text.count(NONE) == n:  # a column nobody fills (no comment, no determinants…)
+        return np.full(n, None, dtype=object)
     values = pc.split_pattern(pa.array([text], pa.large_string()), SEPARATOR).flatten()
     if len(values) != n:
         raise ValueError(f"a stored value holds the separator: {len(values)} values for {n} employees")
-    return pc.if_else(pc.equal(values, NONE), pa.scalar(None, pa.large_string()), values)
+    if number:
+        return values.cast(pa.int64()).to_numpy()
+    out = values.to_numpy(zero_copy_only=False)
+    if NONE in text:
+        out[out == NONE] = None
+    return out
 
 
 NUMBERS = ("id", "present", "version_id")
 COLUMNS = [*NUMBERS, "adherent", "nir", *EMPLOYEE_FIELDS]
+NOT_NULL = (*NUMBERS, "adherent", "nir", "fichier_id")
 
 
-def _frame(conn: sqlite3.Connection, columns: dict[str, pa.Array]) -> pd.DataFrame:
-    """The DataFrame of existing_employees, from its columns as Arrow texts: numbers as int64, the multi-employer
-    flag as 0/1 (None when not recorded), text as object arrays (what the checks compare with the file's); the
-    recording file's name and date looked up once per file, not joined on every employee."""
+def _frame(conn: sqlite3.Connection, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The DataFrame of existing_employees: numbers as int64, the multi-employer flag as 0/1 (None when not
+    recorded), text as object arrays (what the checks compare with the file's); the recording file's name
+    and date looked up once per file, not joined on every employee."""
     out = {}
     for c in COLUMNS:
-        values = columns.get(c, pa.array([], pa.large_string()))
+        values = columns.get(c, np.array([], dtype=np.int64 if c in NUMBERS else object))
         if c in NUMBERS:
-            out[c] = pd.Series(values.cast(pa.int64()).to_numpy(), dtype=np.int64)
-        elif c == "multi_employeur":
-            out[c] = pd.Series(_objects(values.cast(pa.int64()).to_pylist()), dtype=object)
+            out[c] = pd.Series(values, dtype=np.int64, copy=False)
+        elif c == "multi_employeur":  # the flag as 0/1 (Python ints) or None, as the store gives it
+            out[c] = pd.Series(_objects([v if v is None else int(v) for v in values.tolist()]), dtype=object)
         else:
-            out[c] = pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
-    ids = columns.get("fichier_id", pa.array([], pa.large_string())).cast(pa.int64()).to_numpy()
+            out[c] = pd.Series(values, dtype=object, copy=False)
+    ids = np.asarray(columns.get("fichier_id", []), dtype=np.int64)
     codes, file_ids = pd.factorize(ids)
     files = {r[0]: r[1:] for r in conn.execute("SELECT id, nom, recu_le FROM fichiers WHERE id IN (SELECT value FROM json_each(?))",
                                                 (json.dumps(file_ids.tolist()),))}
