@@ -591,12 +591,20 @@ def _changes(r: _Rows, stored: Stored, rows: np.ndarray) -> tuple[np.ndarray, np
         return changed, labels
     for key in COMPARED:
         value = r.out[key]
-        new = value.iloc[rows].to_numpy(dtype=object) if isinstance(value, pd.Series) else np.asarray(value, dtype=object)[rows]
-        new_text = _text(new, key)
-        given = ~pd.isna(new) if key == "determinants" else new_text != ""  # '' determinants: none checked
-        if not given.any():  # a column the file does not have, or leaves empty: nothing to compare
+        if key in ("multi_employeur", "determinants"):  # a flag; '' determinants: none checked
+            new = np.asarray(value, dtype=object)[rows]
+            new_text = _text(new, key)
+            given = ~pd.isna(new) if key == "determinants" else new_text != ""
+            old = _text(_column(stored, key, rows), key) if given.any() else None
+        else:  # text: a given value is a non-empty text, so it differs from a stored None as from any other
+            part = value.iloc[rows] if isinstance(value, pd.Series) else np.asarray(value, dtype=object)[rows]
+            given = (part != "") & pd.notna(part)
+            given = given.to_numpy(dtype=bool) if isinstance(given, pd.Series) else given
+            new_text = part.to_numpy(dtype=object) if isinstance(part, pd.Series) else part
+            old = _column(stored, key, rows) if given.any() else None
+        if old is None:  # a column the file does not have, or leaves empty: nothing to compare
             continue
-        diff = given & (new_text != _text(_column(stored, key, rows), key))
+        diff = given & (new_text != old)
         if diff.any():
             label = "déterminants de suivi" if key == "determinants" else _label(key)
             labels[diff] = np.where(labels[diff] == "", label, labels[diff] + ", " + label)
