@@ -694,6 +694,7 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
     A line that repeats what the store holds changes nothing (and is not counted), as in a movement file."""
     keys, keyed = _keys_frame(r)
     stored, known, present = _stored(keys, keyed, ctx.existing)
+    r.out["stored_row"] = stored.at  # each row's employee in ctx.existing: record_file need not look it up again
     _duplicates_and_multi(r, ctx, f, keys, keyed, present)
     action = r.out["action"]
     exit_given = r.out["date_sortie"] != ""
@@ -721,7 +722,8 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
         scope = set(r.out[by][r.out["adherent"] != ""]) - ctx.list_exclude
         listed = np.zeros(len(existing), dtype=bool)
         listed[stored.at[known]] = True
-        gone = existing[(existing["present"].to_numpy() == 1) & existing[by].isin(scope).to_numpy() & ~listed]
+        gone_rows = np.flatnonzero((existing["present"].to_numpy() == 1) & existing[by].isin(scope).to_numpy() & ~listed)
+        gone = existing.iloc[gone_rows]
     else:
         gone = pd.DataFrame(columns=list(dict.fromkeys(["adherent", "nir", "nom", "prenom", by])))
         scope = set()
@@ -734,7 +736,7 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
                    date=[_fr(d) for d in gone_dates], **({"etablissement": gone[by].to_numpy()} if by != "adherent" else {}))
         exits = pd.DataFrame({k: [None] * len(gone) for k in accepted.columns})
         exits["pos"], exits["line"], exits["action"], exits["compte"] = -1, 0, "sortie", "sortie"
-        exits["adherent"], exits["nir"] = gone["adherent"].to_numpy(), gone["nir"].to_numpy()
+        exits["adherent"], exits["nir"], exits["stored_row"] = gone["adherent"].to_numpy(), gone["nir"].to_numpy(), gone_rows
         exits["date_sortie"] = gone_dates
         accepted = pd.concat([accepted.astype(object), exits], ignore_index=True)
     held = False

@@ -315,10 +315,8 @@ def _apply(conn: sqlite3.Connection, file_id: int, acc: pd.DataFrame, existing: 
     get their stored values merged in first (an empty cell in a modification or a sortie keeps the stored
     value)."""
     order = _key_order(acc)
-    known = np.zeros(len(acc), dtype=bool)
-    if len(existing):
-        m = acc[["adherent", "nir"]].merge(existing, how="left", on=["adherent", "nir"], validate="one_to_one")
-        known = m["id"].notna().to_numpy()
+    at = _stored_rows(acc, existing)
+    known = at >= 0
     next_emp = conn.execute("SELECT COALESCE(MAX(id), 0) FROM salaries").fetchone()[0] + 1
     next_ver = conn.execute("SELECT COALESCE(MAX(id), 0) FROM salaries_versions").fetchone()[0] + 1
 
@@ -339,9 +337,9 @@ def _apply(conn: sqlite3.Connection, file_id: int, acc: pd.DataFrame, existing: 
     written = ~known
     if known.any():
         kept = np.flatnonzero(known)
-        written[kept] = _apply_known(conn, file_id, acc.iloc[kept].reset_index(drop=True),
-                                     m.iloc[kept].reset_index(drop=True), next_ver + n_fresh, now)
-        emp_ids[kept] = m["id"].to_numpy()[kept]
+        old = existing.iloc[at[kept]].reset_index(drop=True)
+        written[kept] = _apply_known(conn, file_id, acc.iloc[kept].reset_index(drop=True), old, next_ver + n_fresh, now)
+        emp_ids[kept] = old["id"].to_numpy()
     exit_date = acc["date_sortie"].fillna("").to_numpy(dtype=object)
     ended = written & (acc["action"] == "entree").to_numpy() & (exit_date != "") & (exit_date <= now[:10])
     if ended.any():
@@ -349,6 +347,18 @@ def _apply(conn: sqlite3.Connection, file_id: int, acc: pd.DataFrame, existing: 
     # `compte`: what the checks count each row as (an exit-date correction is a sortie counted as a modification)
     counts = acc.loc[written, "compte"].value_counts()
     return {k: int(counts.get(k, 0)) for k in ("entree", "sortie", "modification")}
+
+
+def _stored_rows(acc: pd.DataFrame, existing: pd.DataFrame) -> np.ndarray:
+    """The row of each accepted row's employee in `existing` (-1: new to the store): as the checks of a full
+    list found it (`stored_row`), else looked up by (adhérent, NIR)."""
+    if "stored_row" in acc:
+        return acc["stored_row"].to_numpy(dtype=np.int64)
+    if not len(existing):
+        return np.full(len(acc), -1, dtype=np.int64)
+    rows = existing[["adherent", "nir"]].assign(stored_row=np.arange(len(existing)))
+    m = acc[["adherent", "nir"]].merge(rows, how="left", on=["adherent", "nir"], validate="one_to_one")
+    return m["stored_row"].fillna(-1).to_numpy(dtype=np.int64)
 
 
 def _end(conn, employee_ids: np.ndarray) -> None:
