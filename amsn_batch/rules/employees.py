@@ -556,8 +556,10 @@ def _column(stored: Stored, key: str, rows: np.ndarray | None = None) -> np.ndar
     """A stored column as an object array (None where the store has no employee), at the positions `rows`
     (all when None)."""
     at = stored.at if rows is None else stored.at[rows]
-    out = np.full(len(at), None, dtype=object)
     hit = at >= 0
+    if hit.all() and len(at):  # a full list's present employees: one take
+        return stored.existing[key].to_numpy(dtype=object)[at]
+    out = np.full(len(at), None, dtype=object)
     if hit.any():
         out[hit] = stored.existing[key].to_numpy(dtype=object)[at[hit]]
     return out
