@@ -40,6 +40,8 @@ def test_movements_lookup_gets_only_the_files_nirs(ws):
         whole = _rows(existing_employees(db.conn, ["10001", "10002"]))
         some = existing_employees(db.conn, ["10001", "10002"], [a, c, make_nir(random.Random(9)), ""])
         staff = existing_employees(db.conn, ["10001"], [c], staff=True)
+        # fewer NIRs named than gone employees: each NIR looked up, the gone C not named is left out
+        staff_unnamed = existing_employees(db.conn, ["10001"], [], staff=True)
         none = existing_employees(db.conn, ["10001"], [])
         shared = [(e.person, e.adherent, e.nom) for e in multi_employments(db.conn)]
     finally:
@@ -51,6 +53,8 @@ def test_movements_lookup_gets_only_the_files_nirs(ws):
     assert whole[("10001", b)]["commentaire"] is None and whole[("10001", b)]["multi_employeur"] == 0
     assert {k for k in _rows(staff)} == {k for k, r in whole.items() if k[0] == "10001" and (r["present"] or k[1] == c)}
     assert len(staff) == 7  # the present staff (6), and the gone C named
+    assert set(_rows(staff_unnamed)) == {k for k, r in whole.items() if k[0] == "10001" and r["present"]}
+    assert _rows(staff_unnamed) == {k: whole[k] for k in _rows(staff_unnamed)}
     assert len(none) == 0 and list(none.columns) == list(some.columns)
     assert shared == [(1, "10001", "A"), (1, "10002", "D")]  # A's NIR at two members, neither declared multi-employer
 
@@ -70,3 +74,31 @@ def test_full_list_against_the_lookup(ws):
         f"10001:{a}": 1, f"10001:{b}": 0, f"10001:{c}": 0, f"10002:{a}": 1}
     assert sum(present.values()) == 6
     assert ws.sql("SELECT entrees, sorties, modifications FROM fichiers WHERE nom = 'liste.csv'") == [(0, 1, 0)]
+
+
+def test_lookup_gives_every_value_as_stored(ws):
+    """The known employees come back column by column (each column joined into one text by the store, then cut):
+    every value as the store holds it, NULL as None, the flag as 0/1, whether a column has few distinct values
+    (a SIRET, a comment left on three of forty employees) or one per employee (names, NIRs)."""
+    s1 = ws.registry.members["10001"][0]
+    rng = random.Random(11)
+    rows = [employee_row(make_nir(rng), s1, name=f"NOM{k}", first=f"P{k % 3}", hired=f"{k % 28 + 1:02d}/02/2024",
+                         comment=("à revoir" if k % 2 else "poste adapté") if k < 3 else "",
+                         multi="Oui" if k in (5, 6) else "Non") for k in range(40)]
+    write_csv(ws.drop("10001", "embauches.csv"), MOVEMENT_HEADERS, rows)
+    ws.cli("traiter")
+    columns = ["id", "present", "version_id", "adherent", "nir", "siret", "nom", "prenom", "date_naissance",
+               "date_embauche", "date_sortie", "contrat", "poste", "pcs", "multi_employeur", "categorie",
+               "determinants", "commentaire", "contraintes", "nom_usage"]
+    stored = {(r[3], r[4]): dict(zip(columns, r)) for r in ws.sql(
+        f"SELECT s.id, s.present, s.version_id, s.adherent, s.nir, {', '.join('v.' + c for c in columns[5:])} "
+        "FROM salaries s JOIN salaries_versions v ON v.id = s.version_id")}
+    db = connect(ws.store)
+    try:
+        found = existing_employees(db.conn, ["10001"])
+    finally:
+        db.conn.close()
+    assert len(found) == 40 and len(stored) == 40
+    assert {k: {c: r[c] for c in columns} for k, r in _rows(found).items()} == stored
+    assert sorted(r["commentaire"] for r in stored.values() if r["commentaire"]) == ["poste adapté", "poste adapté", "à revoir"]
+    assert sum(r["multi_employeur"] for r in stored.values()) == 2 and set(found["fichier"]) == {"embauches.csv"}

@@ -171,9 +171,9 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
     if at_lines is not None:
         ligne = np.asarray(at_lines, dtype=np.int64)
     params_list = frame["params"].tolist()
-    fields = frame["field"].tolist()
+    fields, values = frame["field"].tolist(), frame["value"].tolist()
     colonne = [columns.get(f, "") if f else p.get("colonne", "") for f, p in zip(fields, params_list)]
-    valeur = [mask_nir(v) if f in masked else _cap("" if v is None else str(v)) for f, v in zip(fields, frame["value"].tolist())]
+    valeur = [mask_nir(v) if f in masked else _cap("" if v is None else str(v)) for f, v in zip(fields, values)]
     codes = frame["code"].tolist()
     messages = _messages(cat, codes, fields, params_list, masked)
     index = {h: column_letter(i) for i, h in enumerate(table.headers)} if table is not None and table.format != "dsn" else {}
@@ -187,15 +187,14 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
         p = params_list[i]
         if p.get("nom") or p.get("prenom"):  # a full list's leaver, not in the file
             nom[i], prenom[i] = str(p.get("nom") or ""), str(p.get("prenom") or "")
-            if frame["field"].iat[i] == "nir":
-                nir[i] = str(frame["value"].iat[i] or "")
+            if fields[i] == "nir":
+                nir[i] = str(values[i] or "")
         if str(p.get("adherent") or "") in members.names:
             adherent[i] = str(p["adherent"])
-    out = pd.DataFrame({
-        "ligne": ligne.astype(np.int64),
+    texts = {  # object columns: the rows are then read back as tuples (the ledger) without Arrow's per-value cost
         "colonne": colonne,
         "valeur": valeur,
-        "code": frame["code"].to_numpy(),
+        "code": codes,
         "gravite": [cat[c].severity for c in codes],
         "message": messages,
         "colonne_excel": [index.get(c, "") for c in colonne],
@@ -204,8 +203,16 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
         "nir_masque": _masked_nirs(nir),
         "adherent": adherent,
         "raison_sociale": [members.names.get(a, "") for a in adherent],
-    })
+    }
+    out = pd.DataFrame({"ligne": ligne.astype(np.int64), **{k: pd.Series(_objects(v), dtype=object) for k, v in texts.items()}},
+                       copy=False)
     return out.sort_values(["ligne", "code"], kind="stable").reset_index(drop=True)
+
+
+def _objects(values) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def _messages(cat: dict[str, Rule], codes: list[str], fields: list, params_list: list[dict],

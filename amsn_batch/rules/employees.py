@@ -18,7 +18,7 @@ import datetime as dt
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable
 from functools import cache
 
 import numpy as np
@@ -546,30 +546,47 @@ def _duplicates_and_multi(r: _Rows, ctx: Context, f: Findings, keys: pd.DataFram
         f.add_rows("MULTI_EMPLOYEUR_NON_DECLARE", pos, "multi_employeur", "")
 
 
-Stored = Mapping[str, "pd.Series | np.ndarray"]  # a column per stored field, a value per row of the file
+@dataclass
+class Stored:
+    """What the store holds for each row's (adhérent, NIR): `at`, the row of its employee in `existing` (-1:
+    none). Its stored fields, and the file that recorded them (`fichier`, `fichier_recu_le`), are read with
+    `_column`, for the rows that need them."""
+
+    existing: pd.DataFrame
+    at: np.ndarray
 
 
 def _stored(keys: pd.DataFrame, keyed: np.ndarray, existing: pd.DataFrame) -> tuple[Stored, np.ndarray, np.ndarray]:
-    """What the store holds for each row's (adhérent, NIR), row by row (the stored fields, and the file that
-    recorded them: `fichier`, `fichier_recu_le`; one column each, read with `_column`), and which rows'
-    employees it knows and has present."""
-    columns = ["id", "present", *STORED, "fichier", "fichier_recu_le"]
-    if existing is None or existing.empty:  # nobody known: no merge
-        none = np.full(len(keys), None, dtype=object)
-        stored = {c: none for c in columns}
-    else:
-        stored = keys[["adherent", "nir"]].merge(existing[["adherent", "nir", *columns]], how="left", on=["adherent", "nir"])
-    known = pd.notna(_column(stored, "id")) & keyed
-    present = (_column(stored, "present") == 1) & keyed
-    return stored, known, present
+    """What the store holds for each row's (adhérent, NIR), and which rows' employees it knows and has present."""
+    at = np.full(len(keys), -1, dtype=np.int64)
+    present = np.zeros(len(keys), dtype=bool)
+    if existing is not None and len(existing):  # (adhérent, NIR) is unique in what the store gives
+        stored_keys, file_keys = _pairs([existing["adherent"], keys["adherent"][keyed]], [existing["nir"], keys["nir"][keyed]])
+        at[keyed] = pd.Index(stored_keys).get_indexer(file_keys)
+        present[at >= 0] = existing["present"].to_numpy()[at[at >= 0]] == 1
+    return Stored(existing, at), at >= 0, present
 
 
 def _column(stored: Stored, key: str, rows: np.ndarray | None = None) -> np.ndarray:
-    """A stored column as an object array, at the positions `rows` (all when None)."""
-    values = stored[key]
-    if rows is not None:
-        values = values.iloc[rows] if isinstance(values, pd.Series) else values[rows]
-    return np.asarray(values, dtype=object)
+    """A stored column as an object array (None where the store has no employee), at the positions `rows`
+    (all when None)."""
+    at = stored.at if rows is None else stored.at[rows]
+    hit = at >= 0
+    if hit.all() and len(at):  # a full list's present employees: one take
+        return stored.existing[key].to_numpy(dtype=object)[at]
+    out = np.full(len(at), None, dtype=object)
+    if hit.any():
+        out[hit] = stored.existing[key].to_numpy(dtype=object)[at[hit]]
+    return out
+
+
+def _pairs(adherents: list, nirs: list) -> list[np.ndarray]:
+    """(adhérent, NIR) of each row of several sets as one integer, the same for the same pair in every set
+    (each text hashed once: much cheaper to look up than texts)."""
+    sizes = np.cumsum([len(a) for a in adherents])[:-1]
+    nir_code, _ = pd.factorize(np.concatenate([np.asarray(n, dtype=object) for n in nirs]))
+    adherent_code, distinct = pd.factorize(np.concatenate([np.asarray(a, dtype=object) for a in adherents]))
+    return np.split(nir_code.astype(np.int64) * max(len(distinct), 1) + adherent_code, sizes)
 
 
 # The fields a row is compared on with the store; the values a row does not give keep the stored ones.
@@ -595,11 +612,20 @@ def _changes(r: _Rows, stored: Stored, rows: np.ndarray) -> tuple[np.ndarray, np
         return changed, labels
     for key in COMPARED:
         value = r.out[key]
-        new = value.iloc[rows].to_numpy(dtype=object) if isinstance(value, pd.Series) else np.asarray(value, dtype=object)[rows]
-        new_text = _text(new, key)
-        old_text = _text(_column(stored, key, rows), key)
-        given = ~pd.isna(new) if key == "determinants" else new_text != ""  # '' determinants: none checked
-        diff = given & (new_text != old_text)
+        if key in ("multi_employeur", "determinants"):  # a flag; '' determinants: none checked
+            new = np.asarray(value, dtype=object)[rows]
+            new_text = _text(new, key)
+            given = ~pd.isna(new) if key == "determinants" else new_text != ""
+            old = _text(_column(stored, key, rows), key) if given.any() else None
+        else:  # text: a given value is a non-empty text, so it differs from a stored None as from any other
+            part = value.iloc[rows] if isinstance(value, pd.Series) else np.asarray(value, dtype=object)[rows]
+            given = (part != "") & pd.notna(part)
+            given = given.to_numpy(dtype=bool) if isinstance(given, pd.Series) else given
+            new_text = part.to_numpy(dtype=object) if isinstance(part, pd.Series) else part
+            old = _column(stored, key, rows) if given.any() else None
+        if old is None:  # a column the file does not have, or leaves empty: nothing to compare
+            continue
+        diff = given & (new_text != old)
         if diff.any():
             label = "déterminants de suivi" if key == "determinants" else _label(key)
             labels[diff] = np.where(labels[diff] == "", label, labels[diff] + ", " + label)
@@ -683,17 +709,13 @@ def _against_store(r: _Rows, ctx: Context, f: Findings) -> None:
     r.out["compte"] = np.where(corrected, "modification", action).astype(object)
 
 
-def _pairs(adherent: pd.Series, nir: pd.Series) -> pd.Series:
-    """(adhérent, NIR) as one text per row, to look pairs up by hash in one vectorised pass."""
-    return pd.Series(adherent.to_numpy(dtype=object) + "|" + nir.to_numpy(dtype=object), dtype=object)
-
-
 def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.DataFrame, bool]:
     """Derive the movements of a full list against the store: new people enter, changed ones are modified,
     people with an exit date leave, and present employees missing from the list leave at the list's date.
     A line that repeats what the store holds changes nothing (and is not counted), as in a movement file."""
     keys, keyed = _keys_frame(r)
     stored, known, present = _stored(keys, keyed, ctx.existing)
+    r.out["stored_row"] = stored.at  # each row's employee in ctx.existing: record_file need not look it up again
     _duplicates_and_multi(r, ctx, f, keys, keyed, present)
     action = r.out["action"]
     exit_given = r.out["date_sortie"] != ""
@@ -718,11 +740,11 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
     existing = ctx.existing
     by = ctx.list_scope
     if len(existing):
-        current = existing[existing["present"] == 1]
         scope = set(r.out[by][r.out["adherent"] != ""]) - ctx.list_exclude
-        in_scope = current[current[by].isin(scope)]
-        listed = _pairs(keys.loc[keyed, "adherent"], keys.loc[keyed, "nir"])
-        gone = in_scope[~_pairs(in_scope["adherent"], in_scope["nir"]).isin(listed).to_numpy()]
+        listed = np.zeros(len(existing), dtype=bool)
+        listed[stored.at[known]] = True
+        gone_rows = np.flatnonzero((existing["present"].to_numpy() == 1) & existing[by].isin(scope).to_numpy() & ~listed)
+        gone = existing.iloc[gone_rows]
     else:
         gone = pd.DataFrame(columns=list(dict.fromkeys(["adherent", "nir", "nom", "prenom", by])))
         scope = set()
@@ -735,7 +757,7 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
                    date=[_fr(d) for d in gone_dates], **({"etablissement": gone[by].to_numpy()} if by != "adherent" else {}))
         exits = pd.DataFrame({k: [None] * len(gone) for k in accepted.columns})
         exits["pos"], exits["line"], exits["action"], exits["compte"] = -1, 0, "sortie", "sortie"
-        exits["adherent"], exits["nir"] = gone["adherent"].to_numpy(), gone["nir"].to_numpy()
+        exits["adherent"], exits["nir"], exits["stored_row"] = gone["adherent"].to_numpy(), gone["nir"].to_numpy(), gone_rows
         exits["date_sortie"] = gone_dates
         accepted = pd.concat([accepted.astype(object), exits], ignore_index=True)
     held = False

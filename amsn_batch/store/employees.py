@@ -35,14 +35,18 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
     state: its name as dropped (`fichier`) and when it was received (`fichier_recu_le`, ISO timestamp).
 
     `nirs`: only the employees with these NIRs (what a movements file needs: its cost then follows the file,
-    not the store), and with `staff` the whole present staff as well (what a full list needs). None: all."""
+    not the store), and with `staff` the whole present staff as well (what a full list needs; all the gone
+    employees too when they are fewer than the NIRs: one scan is then cheaper than a lookup per NIR). None: all."""
     if not adherents or (nirs is not None and not len(nirs) and not staff):
-        return _frame(conn, [])
+        return _frame(conn, {})
     marks = ",".join("?" * len(adherents))
     if conn.execute(f"SELECT 1 FROM salaries WHERE adherent IN ({marks}) LIMIT 1", adherents).fetchone() is None:
-        return _frame(conn, [])  # a first file: no need to sort and send the file's NIRs
-    select = (f"SELECT s.id, s.present, s.version_id, s.adherent, s.nir, {', '.join('v.' + f for f in EMPLOYEE_FIELDS)}, "
-              "v.fichier_id FROM {source} JOIN salaries_versions v ON v.id = s.version_id WHERE {where}")
+        return _frame(conn, {})  # a first file: no need to sort and send the file's NIRs
+    if staff and nirs is not None and conn.execute(
+            f"SELECT COUNT(*) FROM salaries WHERE adherent IN ({marks}) AND present = 0", adherents).fetchone()[0] <= len(nirs):
+        nirs = None
+    select = (f"SELECT {', '.join(f'{table}.{c} AS {c}' for table, c in _SOURCES)} "
+              "FROM {source} JOIN salaries_versions v ON v.id = s.version_id WHERE {where}")
     if nirs is None:
         sql, params = select.format(source="salaries s", where=f"s.adherent IN ({marks})"), adherents
     else:  # the file's NIRs drive the query (CROSS JOIN: in this order), one index lookup per (NIR, adhérent)
@@ -54,24 +58,66 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
         if staff:  # the present staff, whether in the file or not (one scan, no NOT IN over the file's NIRs)
             sql += " UNION ALL " + select.format(source="salaries s", where=f"s.adherent IN ({marks}) AND s.present = 1")
             params += adherents
-    return _frame(conn, conn.execute(sql, params).fetchall())
+    # Each column comes back as one text, its values joined by SEPARATOR (NULL written as NONE), cut into an
+    # Arrow array here: a million employees are a few dozen Python objects, not twenty million.
+    agg = "string_agg({}, '" + SEPARATOR + "')" if engine(conn) == POSTGRESQL else "group_concat({}, '" + SEPARATOR + "')"
+    columns = [c for _, c in _SOURCES]
+    texts = ", ".join(agg.format(f"CAST({c} AS TEXT)" if c in NOT_NULL else f"COALESCE(CAST({c} AS TEXT), '{NONE}')")
+                      for c in columns)
+    n, *joined = conn.execute(f"SELECT COUNT(*), {texts} FROM ({sql}) r", params).fetchone()
+    return _frame(conn, {c: _split(text, n, c in NUMBERS or c == "fichier_id") for c, text in zip(columns, joined)} if n else {})
+
+
+_SOURCES = (*(("s", c) for c in ("id", "present", "version_id", "adherent", "nir")), *(("v", f) for f in EMPLOYEE_FIELDS),
+            ("v", "fichier_id"))  # (table, column) read of each employee
+# Control characters that no stored value holds (rules.cells refuses a cell holding one), to join a column's
+# values into one text: between two values, and for NULL.
+SEPARATOR, NONE = "\x1f", "\x1e"
+
+
+def _split(text: str, n: int, number: bool) -> np.ndarray:
+    """The n values joined in `text` (SEPARATOR between two, NONE for NULL): int64 for a `number` column
+    (never NULL), else an object array of texts and None."""
+    if not number and text.count(NONE) == n:  # a column nobody fills (no comment, no determinants…)
+        return np.full(n, None, dtype=object)
+    values = pc.split_pattern(pa.array([text], pa.large_string()), SEPARATOR).flatten()
+    if len(values) != n:
+        raise ValueError(f"a stored value holds the separator: {len(values)} values for {n} employees")
+    if number:
+        return values.cast(pa.int64()).to_numpy()
+    sample = values.slice(0, 1000).to_pylist()
+    if len(set(sample)) * 4 > len(sample):  # names, NIRs: a text each
+        out = values.to_numpy(zero_copy_only=False)
+        if NONE in text:
+            out[out == NONE] = None
+        return out
+    # a SIRET, a code, a date: one Python text per distinct value, shared by the rows (faster, smaller)
+    coded = pc.dictionary_encode(values)
+    distinct = coded.dictionary.to_numpy(zero_copy_only=False)
+    distinct[distinct == NONE] = None
+    return distinct[coded.indices.to_numpy()]
 
 
 NUMBERS = ("id", "present", "version_id")
 COLUMNS = [*NUMBERS, "adherent", "nir", *EMPLOYEE_FIELDS]
+NOT_NULL = (*NUMBERS, "adherent", "nir", "fichier_id")
 
 
-def _frame(conn: sqlite3.Connection, rows: list[tuple]) -> pd.DataFrame:
-    """The DataFrame of existing_employees, built column by column: numbers as int64, text as object arrays
-    (no conversion of a million strings to Arrow, no 2-D block of objects); the recording file's name and
-    date looked up once per file, not joined on every employee."""
-    grid = np.empty((len(rows), len(COLUMNS) + 1), dtype=object)  # rows to columns in C, not through zip(*rows)
-    if rows:
-        grid[:] = rows
-    columns = grid.T.copy()
-    out = {c: (pd.Series(v, dtype=np.int64) if c in NUMBERS else pd.Series(v, dtype=object))
-           for c, v in zip(COLUMNS, columns)}
-    codes, file_ids = pd.factorize(np.array(columns[-1], dtype=np.int64))
+def _frame(conn: sqlite3.Connection, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The DataFrame of existing_employees: numbers as int64, the multi-employer flag as 0/1 (None when not
+    recorded), text as object arrays (what the checks compare with the file's); the recording file's name
+    and date looked up once per file, not joined on every employee."""
+    out = {}
+    for c in COLUMNS:
+        values = columns.get(c, np.array([], dtype=np.int64 if c in NUMBERS else object))
+        if c in NUMBERS:
+            out[c] = pd.Series(values, dtype=np.int64, copy=False)
+        elif c == "multi_employeur":  # the flag as 0/1 (Python ints) or None, as the store gives it
+            out[c] = pd.Series(_objects([v if v is None else int(v) for v in values.tolist()]), dtype=object)
+        else:
+            out[c] = pd.Series(values, dtype=object, copy=False)
+    ids = np.asarray(columns.get("fichier_id", []), dtype=np.int64)
+    codes, file_ids = pd.factorize(ids)
     files = {r[0]: r[1:] for r in conn.execute("SELECT id, nom, recu_le FROM fichiers WHERE id IN (SELECT value FROM json_each(?))",
                                                 (json.dumps(file_ids.tolist()),))}
     for i, name in enumerate(("fichier", "fichier_recu_le")):
@@ -283,7 +329,7 @@ def _apply(conn: sqlite3.Connection, file_id: int, acc: pd.DataFrame, existing: 
     get their stored values merged in first (an empty cell in a modification or a sortie keeps the stored
     value)."""
     order = _key_order(acc)
-    at = _positions(existing, acc)
+    at = _stored_rows(acc, existing)
     known = at >= 0
     next_emp = conn.execute("SELECT COALESCE(MAX(id), 0) FROM salaries").fetchone()[0] + 1
     next_ver = conn.execute("SELECT COALESCE(MAX(id), 0) FROM salaries_versions").fetchone()[0] + 1
@@ -317,11 +363,13 @@ def _apply(conn: sqlite3.Connection, file_id: int, acc: pd.DataFrame, existing: 
     return {k: int(counts.get(k, 0)) for k in ("entree", "sortie", "modification")}
 
 
-def _positions(existing: pd.DataFrame, acc: pd.DataFrame) -> np.ndarray:
-    """For each accepted row, the position of its employee (adhérent, NIR) among the stored ones, -1 when new:
-    an Arrow hash lookup of the file's keys in the stored ones (a merge would carry every stored column over
-    all of the file's rows: 2.4 s for a million rows against 100,000 stored, against 0.1 s). Stored keys are
-    unique (the store's unique index)."""
+def _stored_rows(acc: pd.DataFrame, existing: pd.DataFrame) -> np.ndarray:
+    """The row of each accepted row's employee in `existing` (-1: new to the store): as the checks of a full
+    list found it (`stored_row`), else by an Arrow hash lookup of (adhérent, NIR) in the stored keys (a merge
+    would carry every stored column over all of the file's rows: 2.4 s for a million rows against 100,000
+    stored, against 0.1 s). Stored keys are unique (the store's unique index)."""
+    if "stored_row" in acc:
+        return acc["stored_row"].to_numpy(dtype=np.int64)
     if not len(existing):
         return np.full(len(acc), -1, dtype=np.int64)
 
