@@ -264,7 +264,7 @@ def _changed_after_processing(conn, claim: claims.Claim, file_id: int, sha: str)
     f = Findings()
     f.add_file("FICHIER_MODIFIE_APRES_TRAITEMENT")
     rows = to_rows(f.frame(), np.array([], dtype=np.int64), 1, {})
-    ledger.mark_changed_after_processing(conn, file_id, next(rows.itertuples(index=False, name=None)))
+    ledger.mark_changed_after_processing(conn, file_id, rows)
     log.error("fichier_modifie_apres_traitement %s", logs.fields(expediteur=claim.sender, nom=claim.safe_name,
                                                                  empreinte=sha, depot=claim.id))
 

@@ -11,6 +11,7 @@ import json
 import random
 
 import numpy as np
+import pandas as pd
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -154,7 +155,8 @@ def test_findings_recorded_before_the_new_columns_stay_readable(tmp_path):
     rec = ledger.FileRecord("a" * 64, "10001", "ancien.csv", 1, "2026-11-30T09:00:00", "rejete", 1, 0, 1, 0, {})
     with db.transaction(conn):
         file_id = ledger.insert_entry(conn, rec, "applique")
-        ledger.insert_findings(conn, file_id, [(2, "Contrat", "XX", "CONTRAT_INVALIDE", "bloquant", "Contrat « XX »")])
+        ledger.insert_findings(conn, file_id, pd.DataFrame([(2, "Contrat", "XX", "CONTRAT_INVALIDE", "bloquant", "Contrat « XX »")],
+                                                           columns=ledger.FINDING_COLUMNS[:6]))
         conn.execute("UPDATE constats SET nom=NULL, adherent=NULL WHERE fichier_id=?", (file_id,))  # as before 0300
     (found,) = ledger.findings(conn, file_id)
     assert found["message"] == "Contrat « XX »" and found["nom"] == "" and found["adherent"] == ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import pandas as pd
 import pytest
 
 from amsn_batch.store import connect
@@ -255,7 +256,7 @@ def test_the_store_never_versions_a_row_that_changes_nothing(ws, rng):
         accepted.loc[accepted["nir"] == b, "poste"] = "Caissière"
         before = versions(ws)
         rec = FileRecord("0" * 64, "10001", "direct.csv", 1, TODAY.isoformat(), "accepte", 2, 2, 0, 0, {})
-        _, counts = record_file(db.conn, rec, [], accepted, existing, TODAY.isoformat())
+        _, counts = record_file(db.conn, rec, pd.DataFrame(), accepted, existing, TODAY.isoformat())
     finally:
         db.conn.close()
     assert counts == {"entree": 0, "sortie": 0, "modification": 1}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from amsn_batch.store.db import POSTGRESQL, connect, engine, pg_ddl
-from amsn_batch.store.employees import FLAG, TEXT, bulk_insert
+from amsn_batch.store.bulk import FLAG, TEXT, bulk_insert
 from tests.conftest import make_workspace
 
 
@@ -46,7 +46,7 @@ def test_empty_text_is_null_flags_default_to_zero_and_untyped_empties_are_kept(c
 
 @pytest.mark.parametrize("batch,per_statement", [(4, 100), (7, 3), (50, 5), (10, 1)])
 def test_rows_are_written_in_the_order_given_across_batches(conn, monkeypatch, batch, per_statement):
-    import amsn_batch.store.employees as emp
+    import amsn_batch.store.bulk as emp
 
     monkeypatch.setattr(emp, "BATCH", batch)
     monkeypatch.setattr(emp, "ROWS_PER_STATEMENT", per_statement)

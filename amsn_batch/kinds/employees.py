@@ -148,8 +148,7 @@ class Employees(Kind):
 
     def record(self, conn, checked, now, previous=None):
         rec = checked.record
-        findings = list(checked.findings.itertuples(index=False, name=None))
-        file_id, counts = record_file(conn, rec, findings, checked.accepted, checked.existing, now, replaces=previous)
+        file_id, counts = record_file(conn, rec, checked.findings, checked.accepted, checked.existing, now, replaces=previous)
         return file_id, {"nom": rec.name, "statut": rec.status, "quarantaine": "oui" if checked.quarantine_reason else None,
                          "lignes": rec.rows, "acceptees": rec.accepted, "entrees": counts["entree"],
                          "sorties": counts["sortie"], "modifications": counts["modification"]}

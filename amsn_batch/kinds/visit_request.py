@@ -30,7 +30,7 @@ class Request(Kind):
 
     def record(self, conn, checked, now, previous=None):
         rec = checked.record
-        file_id = record_requests(conn, rec, list(checked.findings.itertuples(index=False, name=None)),
+        file_id = record_requests(conn, rec, checked.findings,
                                   checked.requests, now)
         accepted = sum(r["decision"] == "acceptee" for r in checked.requests)
         if accepted:

@@ -133,7 +133,7 @@ REQUEST_FIELDS = ("ligne", "genre", "adherent", "rdv_id", "nir", "nom", "prenom"
                   "periode", "contraintes", "date_rdv", "decision", "date_limite")
 
 
-def record_requests(conn: sqlite3.Connection, rec: FileRecord, findings: list[tuple], requests: list[dict],
+def record_requests(conn: sqlite3.Connection, rec: FileRecord, findings: pd.DataFrame, requests: list[dict],
                     now: str) -> int:
     """A request file's ledger entry, findings and requests (REQUEST_FIELDS), in one transaction."""
     with transaction(conn):

@@ -49,7 +49,7 @@ def record_declaration(conn: sqlite3.Connection, checked, now: str, again: int |
                  rec.accepted, rec.refused, rec.warnings, json.dumps(rec.details, ensure_ascii=False)),
             )
             file_id = cur.fetchone()[0]
-        ledger.insert_findings(conn, file_id, checked.findings.itertuples(index=False, name=None))
+        ledger.insert_findings(conn, file_id, checked.findings)
         for v in checked.versions:
             decl = conn.execute(
                 "INSERT INTO declarations (adherent, annee, fichier_id, etat, mode, recue_le, total) VALUES (?,?,?,?,?,?,?) RETURNING id",

@@ -124,7 +124,7 @@ def record_fiche(conn: sqlite3.Connection, checked, now: str) -> tuple[int, dict
     counts = {"modifications": 0, "contacts": 0, "situations": 0, "demandes": 0}
     with transaction(conn):
         file_id = ledger.insert_entry(conn, rec, "applique")
-        ledger.insert_findings(conn, file_id, checked.findings.itertuples(index=False, name=None))
+        ledger.insert_findings(conn, file_id, checked.findings)
         source = f"{SOURCE} {rec.name} (expéditeur {rec.sender})"
         for change in checked.changes:
             _apply(conn, change, file_id, source, now, rec.sender, counts)

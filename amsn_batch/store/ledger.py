@@ -8,7 +8,10 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..rules.catalogue import ROW_COLUMNS
+from .bulk import bulk_insert
 from .db import POSTGRESQL, engine, records, transaction
 
 
@@ -150,14 +153,12 @@ def insert_entry(conn: sqlite3.Connection, rec: FileRecord, stage: str) -> int:
     ).fetchone()[0]
 
 
-def insert_findings(conn: sqlite3.Connection, file_id: int, rows) -> None:
-    """Findings as tuples in FINDING_COLUMNS order (rules.catalogue.to_rows; a shorter tuple leaves the last
-    columns empty), inside the caller's transaction."""
-    n = len(FINDING_COLUMNS)
-    conn.executemany(
-        f"INSERT INTO constats (fichier_id, {', '.join(FINDING_COLUMNS)}) VALUES (?{', ?' * n})",
-        ((file_id, *f, *[""] * (n - len(f))) for f in rows),
-    )
+def insert_findings(conn: sqlite3.Connection, file_id: int, findings) -> None:
+    """A file's findings (a frame in FINDING_COLUMNS, rules.catalogue.to_rows; a column it lacks is left
+    empty), in its order, inside the caller's transaction: written in bulk (a big file has hundreds of
+    thousands, most columns the same throughout)."""
+    columns = {"fichier_id": file_id, **{c: findings[c] if c in findings else "" for c in FINDING_COLUMNS}}
+    bulk_insert(conn, "constats", columns, np.arange(len(findings)))
 
 
 def delete_entry(conn: sqlite3.Connection, file_id: int) -> None:
@@ -166,13 +167,13 @@ def delete_entry(conn: sqlite3.Connection, file_id: int) -> None:
     conn.execute("DELETE FROM fichiers WHERE id=?", (file_id,))
 
 
-def mark_changed_after_processing(conn: sqlite3.Connection, file_id: int, finding: tuple) -> None:
+def mark_changed_after_processing(conn: sqlite3.Connection, file_id: int, finding) -> None:
     """The file changed after its outcome was committed: flagged for staff (`changed_after_processing`), and a
-    file-level finding (a FINDING_COLUMNS tuple) for the sender's acknowledgement."""
+    file-level finding (a one-row frame, as insert_findings takes) for the sender's acknowledgement."""
     with transaction(conn):
         conn.execute("UPDATE fichiers SET details=json_set(COALESCE(details, '{}'), '$.modifie_apres_traitement', "
                      "json('true')), avertissements=COALESCE(avertissements, 0)+1 WHERE id=?", (file_id,))
-        insert_findings(conn, file_id, [finding])
+        insert_findings(conn, file_id, finding)
 
 
 def changed_after_processing(conn: sqlite3.Connection) -> list[FileEntry]:
