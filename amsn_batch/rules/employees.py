@@ -148,7 +148,7 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
     _categories(r, f, today)
     if ctx.lookup is not None:
         nirs = r.out["nir"]
-        ctx.existing = ctx.lookup(pd.unique(nirs[nirs != ""]).tolist(), is_list)
+        ctx.existing = ctx.lookup(nirs, is_list)  # the store drops the empty ones and repeats
     if is_list:
         f.add_file("LISTE_COMPLETE", date=_fr(list_date))
         accepted, held = _full_list(r, ctx, f, list_date)

@@ -45,7 +45,7 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
     if nirs is None:
         sql, params = select.format(source="salaries s", where=f"s.adherent IN ({marks})"), adherents
     else:  # the file's NIRs drive the query (CROSS JOIN: in this order), one index lookup per (NIR, adhérent)
-        keys = json.dumps(sorted(set(nirs) - {""}))
+        keys = _sorted_keys(nirs)
         gone = " AND s.present = 0" if staff else ""
         sql = select.format(source=f"json_each(?) k CROSS JOIN salaries s ON s.nir = k.value AND s.adherent IN ({marks}){gone}",
                             where="1 = 1")
@@ -61,6 +61,14 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
                       for c in columns)
     n, *joined = conn.execute(f"SELECT COUNT(*), {texts} FROM ({sql}) r", params).fetchone()
     return _frame(conn, {c: _split(text, n, c in NUMBERS or c == "fichier_id") for c, text in zip(columns, joined)} if n else {})
+
+
+def _sorted_keys(nirs: Sequence[str]) -> str:
+    """The distinct non-empty NIRs as a JSON array, in order (the index is then read in order), by Arrow's
+    kernels: a million NIRs sorted as Python texts take half a second."""
+    keys = pa.array(nirs, pa.string())
+    keys = pc.unique(keys.filter(pc.not_equal(keys, "")))
+    return json.dumps(keys.take(pc.sort_indices(keys)).to_pylist())
 
 
 _SOURCES = (*(("s", c) for c in ("id", "present", "version_id", "adherent", "nir")), *(("v", f) for f in EMPLOYEE_FIELDS),
