@@ -295,10 +295,11 @@ def _apply_known(conn, file_id: int, acc: pd.DataFrame, old: pd.DataFrame, next_
         state[f] = merged
     present = (action != "sortie").astype(int)
     write = (changed != "") | (present != old["present"].to_numpy(dtype=int))
+    emp_ids = old["id"].to_numpy(dtype=np.int64)
     rows = np.flatnonzero(write)
+    rows = rows[np.argsort(emp_ids[rows], kind="stable")]  # in employee order: the index on salarie_id and the UPDATE below walk the tables in order
     ver_ids = np.zeros(n, dtype=np.int64)
     ver_ids[rows] = np.arange(next_ver, next_ver + len(rows))
-    emp_ids = old["id"].to_numpy(dtype=np.int64)
     line = pd.to_numeric(acc["line"]).fillna(0).to_numpy(dtype=np.int64)
     bulk_insert(conn, "salaries_versions", {
         "id": ver_ids, "salarie_id": emp_ids, "precedente_id": old["version_id"].to_numpy(dtype=np.int64),
