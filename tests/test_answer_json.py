@@ -189,3 +189,50 @@ def test_codes_by_spelling_only_when_they_share_the_first_characters():
 
 def test_column_letters():
     assert [column_letter(i) for i in (0, 10, 25, 26, 27, 701, 702)] == ["A", "K", "Z", "AA", "AB", "ZZ", "AAA"]
+
+
+def test_an_answer_read_back_lists_the_first_findings_and_counts_them_all(ws, tmp_path):
+    """A payroll firm resends 80 rows for two clients: 77 « déjà enregistré » warnings (about 38 a client) and 3
+    refused rows. The answer reads back every blocking finding and only the first of each warning rule (here 5
+    listed per code, 20 shown per rule on the page): what it says is what reading them all back says."""
+    from amsn_batch.reports.ack import Ack, cap_findings, render_html, write_ack
+    from amsn_batch.reports.summary import ROWS_PER_RULE, Tallies
+    from tests.report_data import generate
+
+    g = generate(ws.registry.members["10002"] + ws.registry.members["10003"], 80, {"contrat": 3})
+    write_csv(ws.drop("PAIE01", "paie.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    write_csv(ws.drop("PAIE01", "paie-bis.csv"), g.headers, g.rows + [g.rows[0][:]])  # the same again, one line repeated
+    ws.cli("traiter")
+    conn = ws.connection()
+    if not hasattr(conn, "engine"):
+        conn.close()
+        conn = db.connect(ws.store).conn
+    (file_id,) = [r[0] for r in conn.execute("SELECT id FROM fichiers WHERE nom LIKE 'paie-bis%'").fetchall()]
+    entry = ledger.entry(conn, file_id)
+    every = ledger.findings(conn, file_id)
+    per_code = 5
+    first = ledger.answer_findings(conn, file_id, max(per_code + 1, ROWS_PER_RULE), ROWS_PER_RULE)
+    tallies = Tallies.stored(ledger.finding_tallies(conn, file_id))
+    conn.close()
+    warnings = [f for f in every if f["code"] == "DEJA_ENREGISTRE"]
+    assert len(warnings) >= 70 and {f["adherent"] for f in warnings} == {"10002", "10003"}
+    assert len(first) < len(every)  # the first 20 warnings of each client, not all
+    assert [f for f in first if f["gravite"] == "bloquant"] == [f for f in every if f["gravite"] == "bloquant"]
+    assert tallies == Tallies.of(every)  # the store's sums are those of the findings themselves
+
+    whole, sampled = Ack.of(entry, every), Ack.of(entry, first, tallies)
+    now = dt.datetime(2026, 11, 30, 22, 0)
+    for ack in (whole, sampled):
+        ack.tallies = ack.tallies or Tallies.of(ack.findings)
+    pages = [render_html(a, a.findings, cap_findings(a.findings, per_code, a.tallies)[1], now=now) for a in (whole, sampled)]
+    assert pages[0] == pages[1]
+    assert "Adhérent 10002" in pages[0] and "Adhérent 10003" in pages[0]
+    answers = []
+    for name, ack in (("tout", whole), ("premiers", sampled)):
+        paths = write_ack(tmp_path / name, ack, per_code)
+        answers.append((paths[0].read_text(encoding="utf-8-sig"), json.loads(paths[1].read_text(encoding="utf-8"))))
+    assert answers[0] == answers[1]
+    csv_text, doc = answers[1]
+    assert f"… et {len(warnings) - per_code} autres constats DEJA_ENREGISTRE non listés" in csv_text
+    assert sum(c["code"] == "DEJA_ENREGISTRE" for c in doc["constats"]) == per_code

@@ -39,7 +39,7 @@ from ..store.ledger import FileEntry
 from . import rejects
 from .contacts import service_contacts
 from ..formats import date_fr, number_fr, safe_cell, write_atomic
-from .summary import VERDICT_KIND, VERDICT_TITLE, group_by_member, group_findings, plural, verdict_sentence
+from .summary import VERDICT_KIND, VERDICT_TITLE, Tallies, group_by_member, group_findings, plural, verdict_sentence
 
 log = logging.getLogger("amsn_batch")
 
@@ -76,14 +76,17 @@ class Ack:
     genre: str = ""  # a file that is not about employees' movements: declaration, fiche_adherent, visite, annulation
     classeurs_retires: list[str] = field(default_factory=list)  # earlier correction workbooks this file made
     # needless, moved aside into archives/ of the outbox (rejects.covered); in the JSON when any
-    findings: list[dict] = field(default_factory=list, repr=False)  # all of them (CSV_COLUMNS); the CSV and the
+    findings: list[dict] = field(default_factory=list, repr=False)  # all of them (CSV_COLUMNS), or with `tallies`
+    # every blocking one and the first of each rule (ledger.answer_findings); the CSV and the
     # JSON list `per_code` of each code (`constats`), the counts say the rest
+    tallies: Tallies | None = field(default=None, repr=False)  # of all the findings, when `findings` are the first
 
     @classmethod
-    def of(cls, entry: FileEntry, findings: list[dict]) -> Ack:
-        """The acknowledgement of a file: its ledger entry (FileEntry.unrecorded for a dry run) and all its findings."""
+    def of(cls, entry: FileEntry, findings: list[dict], tallies: Tallies | None = None) -> Ack:
+        """The acknowledgement of a file: its ledger entry (FileEntry.unrecorded for a dry run) and all its
+        findings, or (`tallies`) the first of them and the tallies of all."""
         return cls(entry.name, entry.sha256, entry.received, entry.status, entry.sender, entry.rows, entry.accepted,
-                   entry.refused, entry.entries, entry.exits, entry.changes, entry.warnings, findings=findings,
+                   entry.refused, entry.entries, entry.exits, entry.changes, entry.warnings, findings=findings, tallies=tallies,
                    nom_depose=dropped_name(entry), accuse=entry.details.get("accuse", ""),
                    genre=entry.details.get("genre", ""))
 
@@ -156,8 +159,9 @@ def dropped_name(entry: FileEntry) -> str:
     return json.loads(raw) if raw.startswith('"') else raw
 
 
-def cap_findings(rows: list[dict], per_code: int) -> tuple[list[dict], dict[str, int]]:
-    """At most `per_code` findings per code are listed; how many more there were is counted."""
+def cap_findings(rows: list[dict], per_code: int, tallies: Tallies | None = None) -> tuple[list[dict], dict[str, int]]:
+    """At most `per_code` findings per code are listed; how many more there were is counted (from `tallies`
+    when `rows` are only the first of each code: at least per_code + 1 of a code that has more)."""
     seen: dict[str, int] = {}
     kept, extra = [], {}
     for r in rows:
@@ -167,6 +171,8 @@ def cap_findings(rows: list[dict], per_code: int) -> tuple[list[dict], dict[str,
             kept.append(r)
         else:
             extra[r["code"]] = extra.get(r["code"], 0) + 1
+    if tallies is not None:
+        extra = {code: tallies.by_code[code].constats - per_code for code in extra}
     return kept, extra
 
 
@@ -179,7 +185,9 @@ def write_ack(outdir: Path, ack: Ack, per_code: int = 200, *, contacts=None, sou
     `contacts` (contacts.Contacts) fills « Qui contacter »; `dry_run` marks the page as a trial; `prepared`
     (rejects.Background), the correction workbook already being written by another process."""
     findings = ack.findings
-    listed, extra = cap_findings(findings, per_code)
+    if ack.tallies is None:
+        ack.tallies = Tallies.of(findings)
+    listed, extra = cap_findings(findings, per_code, ack.tallies)
     ack.constats_non_listes = extra
     stem = ack.base
     paths = [outdir / n for n in ack_names(stem)]
@@ -224,7 +232,7 @@ def answer_document(ack: Ack, rows: list[dict]) -> dict:
     """The JSON answer (schemas/accuse.schema.json): the verdict and counts, as ever, and the listed findings
     (`constats`, the CSV's rows: same fields, the person and the member included)."""
     doc = {"fichier": ack.fichier, "nom_depose": scrub(ack.nom_depose), "accuse": ack.accuse}  # which file first
-    doc |= {f.name: getattr(ack, f.name) for f in fields(ack) if f.name not in ("findings", *doc)}
+    doc |= {f.name: getattr(ack, f.name) for f in fields(ack) if f.name not in ("findings", "tallies", *doc)}
     for optional in ("traitement_initial", "accuse", "classeurs_retires"):
         if not doc[optional]:
             doc.pop(optional)
@@ -298,17 +306,18 @@ def counts(ack: Ack) -> list[tuple[str, str, int]]:
             ("modifications", "Modifications", ack.modifications)]
 
 
-def _clients(ack: Ack, findings: list[dict]) -> list:
+def _clients(ack: Ack, findings: list[dict], tallies: Tallies) -> list:
     """A payroll firm's findings client by client; [] when the file is one adhérent's own."""
     if not any((f.get("adherent") or ack.expediteur) != ack.expediteur for f in findings):
         return []
-    return group_by_member(findings)
+    return group_by_member(findings, tallies=tallies)
 
 
 def render_html(ack: Ack, findings: list[dict], extra: dict[str, int] | None = None, *, contacts=None,
                 workbook=None, dry_run: bool = False, now: dt.datetime | None = None) -> str:
-    groups = group_findings(findings)
-    clients = _clients(ack, findings)
+    tallies = ack.tallies or Tallies.of(findings)
+    groups = group_findings(findings, tallies=tallies.by_code)
+    clients = _clients(ack, findings, tallies)
     anchors = {}  # a cause at the top links to the first client's group of that rule
     for c in clients:
         for g in c.bloquants:

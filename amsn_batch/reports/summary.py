@@ -84,9 +84,58 @@ class MemberGroup:
         return f"Adhérent {self.adherent}" + (f" — {self.nom}" if self.nom else "")
 
 
-def group_by_member(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE) -> list[MemberGroup]:
+@dataclass
+class Tally:
+    """What all the findings of one rule add up to, in the whole file or for one client: an answer lists only
+    the first of them."""
+
+    constats: int
+    lignes: int  # distinct lines (0: the file itself)
+    premiere: int
+    places: bool  # some finding names a column or a value
+    messages: set[str]
+
+
+@dataclass
+class Tallies:
+    by_code: dict[str, Tally]
+    by_client: dict[tuple[str, str], Tally]  # (adhérent, '' for the file or an unknown member; code)
+
+    @classmethod
+    def of(cls, findings: list[dict]) -> Tallies:
+        """The tallies of a complete list of findings (a dry run's, held in memory)."""
+        acc: dict[tuple, list] = {}
+        for f in findings:
+            line, places, message = int(f.get("ligne") or 0), bool(f.get("colonne") or f.get("valeur")), f.get("message", "")
+            for key in ((None, f["code"]), (f.get("adherent") or "", f["code"])):
+                a = acc.get(key)
+                if a is None:
+                    a = acc[key] = [0, set(), False, set()]
+                a[0] += 1
+                a[1].add(line)
+                a[2] |= places
+                a[3].add(message)
+        return cls._split({k: Tally(n, len(lines), min(lines), places, messages) for k, (n, lines, places, messages) in acc.items()})
+
+    @classmethod
+    def stored(cls, rows: list[dict]) -> Tallies:
+        """From the store's sums (ledger.finding_tallies): adherent None for the whole file."""
+        return cls._split({(r["adherent"], r["code"]): Tally(int(r["constats"]), int(r["lignes"]), int(r["premiere"]),
+                                                            bool(r["places"]), r["messages"]) for r in rows})
+
+    @classmethod
+    def _split(cls, by_key: dict[tuple, Tally]) -> Tallies:
+        return cls({code: t for (a, code), t in by_key.items() if a is None},
+                   {k: t for k, t in by_key.items() if k[0] is not None})
+
+    def client(self, adherent: str) -> dict[str, Tally]:
+        return {code: t for (a, code), t in self.by_client.items() if a == adherent}
+
+
+def group_by_member(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE, tallies: Tallies | None = None) -> list[MemberGroup]:
     """The findings of a payroll firm's file, client by client (by N° adhérent; the rest last), each grouped
-    by rule like `group_findings`."""
+    by rule like `group_findings`. `tallies`: of all the file's findings, when `findings` are only the first."""
+    tallies = tallies or Tallies.of(findings)
     parts: dict[str, list[dict]] = {}
     names: dict[str, str] = {}
     for f in findings:
@@ -95,7 +144,7 @@ def group_by_member(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE) ->
         names.setdefault(a, f.get("raison_sociale") or "")
     out = []
     for a in sorted(parts, key=lambda a: (a == "", a)):
-        groups = group_findings(parts[a], rows_per_rule)
+        groups = group_findings(parts[a], rows_per_rule, tallies.client(a))
         out.append(MemberGroup(a, scrub(names[a]), [g for g in groups if g.bloquant], [g for g in groups if not g.bloquant]))
     return out
 
@@ -109,47 +158,46 @@ def _split(code: str, message: str) -> tuple[str, str]:
     return message, ""
 
 
-def group_findings(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE) -> list[RuleGroup]:
-    """All the findings of a file (not only the listed ones) → one group per rule, in reading order."""
+def group_findings(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE,
+                   tallies: dict[str, Tally] | None = None) -> list[RuleGroup]:
+    """The findings of a file → one group per rule, in reading order: its first `rows_per_rule` lines as
+    examples, its counts from `tallies` (by code) when `findings` are only the first of each rule (an answer
+    read back from the store), else from `findings`, all of them."""
+    tallies = tallies if tallies is not None else Tallies.of(findings).by_code
     cat = catalogue()
     groups: dict[str, RuleGroup] = {}
-    lines: dict[str, set[int]] = {}
-    positioned: dict[str, bool] = {}  # some finding names a column or a value
-    details: dict[str, set[str]] = {}
-    fixes: dict[str, set[str]] = {}
     split: dict[tuple[str, str], tuple[str, str]] = {}  # (code, message) → (detail, fix): a message is split once
+
+    def parts(code: str, message: str) -> tuple[str, str]:
+        key = (code, message)
+        if key not in split:
+            split[key] = _split(code, scrub(message))
+        return split[key]
+
     for f in findings:
         code = f["code"]
         g = groups.get(code)
         if g is None:
             rule = cat.get(code)
             g = groups[code] = RuleGroup(code, rule.title if rule else code, f.get("gravite") or (rule.severity if rule else ""), 0, 0)
-            lines[code], details[code], fixes[code] = set(), set(), set()
-            positioned[code] = False
-        g.constats += 1
-        lines[code].add(int(f.get("ligne") or 0))
-        positioned[code] |= bool(f.get("colonne") or f.get("valeur"))
-        key = (code, f.get("message", ""))
-        if key not in split:
-            split[key] = _split(code, scrub(key[1]))
-        detail, fix = split[key]
-        details[code].add(detail)
-        fixes[code].add(fix)
         if len(g.exemples) < rows_per_rule:
+            detail = parts(code, f.get("message", ""))[0]
             g.exemples.append(LineRow(int(f.get("ligne") or 0), column_label(f), scrub(f.get("valeur", "")), detail,
                                       person(f)))
     for code, g in groups.items():
-        g.lignes = len(lines[code])
-        g.premiere = min(lines[code])
+        t = tallies[code]
+        g.constats, g.lignes, g.premiere = t.constats, t.lignes, t.premiere
         g.autres = g.constats - len(g.exemples)
-        if len(details[code]) == 1:
-            g.explication = next(iter(details[code]))
+        details = {parts(code, m)[0] for m in t.messages}
+        fixes = {parts(code, m)[1] for m in t.messages}
+        if len(details) == 1:
+            g.explication = next(iter(details))
         else:
             g.detail_varie = True
-        if len(fixes[code]) == 1:
-            g.correction = next(iter(fixes[code]))
+        if len(fixes) == 1:
+            g.correction = next(iter(fixes))
         rule = cat.get(code)
-        g.fichier_entier = bool(rule and rule.scope == "fichier" and not positioned[code] and g.lignes == 1)
+        g.fichier_entier = bool(rule and rule.scope == "fichier" and not t.places and g.lignes == 1)
         if g.fichier_entier and g.detail_varie:  # e.g. several missing columns: one explanation each
             g.explication = ""
     return sorted(groups.values(), key=lambda g: (not g.bloquant, -g.lignes, -g.constats, g.premiere, g.code))

@@ -231,7 +231,7 @@ def pg_sql(sql: str) -> str:
     s = s.replace("BEGIN IMMEDIATE", "BEGIN")
     s = re.sub(r"\bIS \?", "IS NOT DISTINCT FROM ?", s)
     s = re.sub(r"\bIS NOT \?", "IS DISTINCT FROM ?", s)
-    s = re.sub(r"ORDER BY rowid\b", "ORDER BY ctid", s)
+    s = re.sub(r"\browid\b", "ctid", s)  # the order rows were written in (constats has no key of its own)
     s = re.sub(r"json_each\(\?\) (\w+) CROSS JOIN (\w+ \w+) ON",  # a JSON list of texts driving a join
                r"jsonb_array_elements_text(CAST(? AS jsonb)) AS \1(value) JOIN \2 ON", s)
     s = re.sub(r"(\b[\w.]*nir) (NOT IN|IN) \(SELECT value FROM json_each\(\?\)\)",  # a list of NIRs: texts
