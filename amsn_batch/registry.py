@@ -143,13 +143,13 @@ def check_registry(path: Path) -> tuple[Table, pd.DataFrame, Findings, dict[str,
         first = pd.Series(table.lines).groupby(frame["siret"].to_numpy()).transform("first").to_numpy()
         pos = np.flatnonzero(dup.to_numpy())
         f.add_rows("REG_SIRET_EN_DOUBLE", pos, "siret", frame["siret"].to_numpy()[pos], valeur=frame["siret"].to_numpy()[pos], premiere=first[pos])
-    for field in ADHERENT_FIELDS:
-        first_val = frame.groupby("numero")[field].transform("first")
+    for key in ADHERENT_FIELDS:
+        first_val = frame.groupby("numero")[key].transform("first")
         first_line = pd.Series(table.lines).groupby(frame["numero"].to_numpy()).transform("first").to_numpy()
-        bad = (frame[field] != first_val).to_numpy()
+        bad = (frame[key] != first_val).to_numpy()
         pos = np.flatnonzero(bad)
-        f.add_rows("REG_ADHERENT_INCOHERENT", pos, field, frame[field].to_numpy()[pos], adherent=frame["numero"].to_numpy()[pos],
-                   colonne=vocabulary("registre").field(field).label, valeur=frame[field].to_numpy()[pos],
+        f.add_rows("REG_ADHERENT_INCOHERENT", pos, key, frame[key].to_numpy()[pos], adherent=frame["numero"].to_numpy()[pos],
+                   colonne=vocabulary("registre").field(key).label, valeur=frame[key].to_numpy()[pos],
                    autre=first_val.to_numpy()[pos], premiere=first_line[pos])
     frame["statut"] = values.lookup(frame["statut"], "statuts.toml")[0]
     return table, frame, f, headers.columns

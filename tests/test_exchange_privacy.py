@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import random
-from pathlib import Path
 
 import pytest
 

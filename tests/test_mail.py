@@ -87,7 +87,7 @@ class Server:
 
 
 def _smtp(port: int, **extra) -> str:
-    lines = [f'hote = "127.0.0.1"', f"port = {port}", 'expediteur = "AMSN <ne-pas-repondre@amsn.fr>"',
+    lines = ['hote = "127.0.0.1"', f"port = {port}", 'expediteur = "AMSN <ne-pas-repondre@amsn.fr>"',
              "delai_essai = 0.05", "delai_connexion = 5"]
     lines += [f"{k} = {v}" for k, v in extra.items()]
     return "\n[smtp]\n" + "\n".join(lines) + "\n"
