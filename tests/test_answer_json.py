@@ -236,3 +236,21 @@ def test_an_answer_read_back_lists_the_first_findings_and_counts_them_all(ws, tm
     csv_text, doc = answers[1]
     assert f"… et {len(warnings) - per_code} autres constats DEJA_ENREGISTRE non listés" in csv_text
     assert sum(c["code"] == "DEJA_ENREGISTRE" for c in doc["constats"]) == per_code
+
+
+def test_findings_keep_the_order_they_were_recorded_in_when_the_engine_moves_them(tmp_path):
+    """PostgreSQL stores a row anew when it is updated, and fills the space of deleted ones: its physical order
+    is not the order findings were written in. The answer lists them in their recorded order all the same."""
+    from amsn_batch.reports.summary import ROWS_PER_RULE
+
+    conn = db.connect(make_workspace(tmp_path / "ws").store).conn
+    rec = ledger.FileRecord("b" * 64, "10001", "ordre.csv", 1, "2026-11-30T09:00:00", "rejete", 5, 0, 5, 0, {})
+    rows = [(line, "Contrat", f"X{line}", "CONTRAT_INVALIDE", "bloquant", f"Contrat « X{line} »") for line in range(2, 7)]
+    with db.transaction(conn):
+        file_id = ledger.insert_entry(conn, rec, "applique")
+        ledger.insert_findings(conn, file_id, pd.DataFrame(rows, columns=ledger.FINDING_COLUMNS[:6]))
+    with db.transaction(conn):  # the first finding rewritten in place: a new row version at the end of the table
+        conn.execute("UPDATE constats SET valeur = valeur WHERE fichier_id = ? AND ligne = 2", (file_id,))
+    assert [f["ligne"] for f in ledger.findings(conn, file_id)] == [2, 3, 4, 5, 6]
+    assert [f["ligne"] for f in ledger.answer_findings(conn, file_id, 3, ROWS_PER_RULE)] == [2, 3, 4, 5, 6]
+    conn.close()
