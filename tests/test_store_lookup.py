@@ -39,6 +39,7 @@ def test_movements_lookup_gets_only_the_files_nirs(ws):
     try:
         whole = _rows(existing_employees(db.conn, ["10001", "10002"]))
         some = existing_employees(db.conn, ["10001", "10002"], [a, c, make_nir(random.Random(9)), ""])
+        odd = existing_employees(db.conn, ["10001", "10002"], [c, 'x"\\y', a])  # a text JSON must escape: sent all the same
         staff = existing_employees(db.conn, ["10001"], [c], staff=True)
         # fewer NIRs named than gone employees: each NIR looked up, the gone C not named is left out
         staff_unnamed = existing_employees(db.conn, ["10001"], [], staff=True)
@@ -48,6 +49,7 @@ def test_movements_lookup_gets_only_the_files_nirs(ws):
         db.conn.close()
     assert set(_rows(some)) == {("10001", a), ("10002", a), ("10001", c)}  # a gone employee too; not B
     assert _rows(some) == {k: whole[k] for k in _rows(some)}  # the same values as the whole load
+    assert _rows(odd) == _rows(some)
     assert whole[("10001", c)]["present"] == 0 and whole[("10001", c)]["date_sortie"] == "2025-06-30"
     assert whole[("10001", c)]["commentaire"] == "à revoir" and whole[("10001", c)]["fichier"] == "sortie.csv"
     assert whole[("10001", b)]["commentaire"] is None and whole[("10001", b)]["multi_employeur"] == 0
