@@ -240,7 +240,8 @@ def test_an_answer_read_back_lists_the_first_findings_and_counts_them_all(ws, tm
 
 def test_findings_keep_the_order_they_were_recorded_in_when_the_engine_moves_them(tmp_path):
     """PostgreSQL stores a row anew when it is updated, and fills the space of deleted ones: its physical order
-    is not the order findings were written in. The answer lists them in their recorded order all the same."""
+    is not the order findings were written in. The answer lists them in their recorded order all the same, and
+    a finding added to the file later, last."""
     from amsn_batch.reports.summary import ROWS_PER_RULE
 
     conn = db.connect(make_workspace(tmp_path / "ws").store).conn
@@ -253,4 +254,13 @@ def test_findings_keep_the_order_they_were_recorded_in_when_the_engine_moves_the
         conn.execute("UPDATE constats SET valeur = valeur WHERE fichier_id = ? AND ligne = 2", (file_id,))
     assert [f["ligne"] for f in ledger.findings(conn, file_id)] == [2, 3, 4, 5, 6]
     assert [f["ligne"] for f in ledger.answer_findings(conn, file_id, 3, ROWS_PER_RULE)] == [2, 3, 4, 5, 6]
+    # a finding added later (the file changed after its outcome was committed) comes after them
+    ledger.mark_changed_after_processing(conn, file_id, pd.DataFrame(
+        [(1, "", "", "FICHIER_MODIFIE_APRES_TRAITEMENT", "avertissement", "Modifié")], columns=ledger.FINDING_COLUMNS[:6]))
+    assert [f["ligne"] for f in ledger.findings(conn, file_id)] == [2, 3, 4, 5, 6, 1]
+    assert [f["ligne"] for f in ledger.answer_findings(conn, file_id, 3, ROWS_PER_RULE)] == [2, 3, 4, 5, 6, 1]
+    with db.transaction(conn):  # findings recorded before their place was kept: theirs first, in table order
+        conn.execute("UPDATE constats SET rang = NULL WHERE fichier_id = ? AND ligne > 2", (file_id,))
+        conn.execute("DELETE FROM constats WHERE fichier_id = ? AND ligne = 2", (file_id,))
+    assert [f["ligne"] for f in ledger.findings(conn, file_id)][-1] == 1
     conn.close()

@@ -100,6 +100,7 @@ class Tally:
 class Tallies:
     by_code: dict[str, Tally]
     by_client: dict[tuple[str, str], Tally]  # (adhérent, '' for the file or an unknown member; code)
+    _per_client: dict[str, dict[str, Tally]] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, findings: list[dict]) -> Tallies:
@@ -129,7 +130,11 @@ class Tallies:
                    {k: t for k, t in by_key.items() if k[0] is not None})
 
     def client(self, adherent: str) -> dict[str, Tally]:
-        return {code: t for (a, code), t in self.by_client.items() if a == adherent}
+        if self._per_client is None:  # once: a payroll firm may have thousands of clients
+            self._per_client = {}
+            for (a, code), t in self.by_client.items():
+                self._per_client.setdefault(a, {})[code] = t
+        return self._per_client.get(adherent, {})
 
 
 def group_by_member(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE, tallies: Tallies | None = None) -> list[MemberGroup]:

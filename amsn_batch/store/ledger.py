@@ -110,7 +110,7 @@ def entry_by_claim(conn: sqlite3.Connection, claim_id: str) -> FileEntry | None:
 def findings(conn: sqlite3.Connection, file_id: int) -> list[dict]:
     """A file's findings, in the order they were recorded, as dicts (FINDING_COLUMNS; '' for what was not
     recorded)."""
-    return records(conn, f"SELECT {_FINDING_SELECT} FROM constats WHERE fichier_id=? ORDER BY rang, rowid", (file_id,))
+    return records(conn, f"SELECT {_FINDING_SELECT} FROM constats WHERE fichier_id=? ORDER BY rang NULLS FIRST, rowid", (file_id,))
 
 
 def answer_findings(conn: sqlite3.Connection, file_id: int, per_code: int, per_client: int) -> list[dict]:
@@ -121,10 +121,10 @@ def answer_findings(conn: sqlite3.Connection, file_id: int, per_code: int, per_c
     ranks are taken on the narrow columns only, then the rows shown are read (1M findings: 2.3 s, not 6.4)."""
     return records(conn, f"""
         WITH shown AS (SELECT r FROM (
-            SELECT rowid AS r, gravite, ROW_NUMBER() OVER (PARTITION BY code ORDER BY rang, rowid) AS n_code,
-                   ROW_NUMBER() OVER (PARTITION BY COALESCE(adherent, ''), code ORDER BY rang, rowid) AS n_client
+            SELECT rowid AS r, gravite, ROW_NUMBER() OVER (PARTITION BY code ORDER BY rang NULLS FIRST, rowid) AS n_code,
+                   ROW_NUMBER() OVER (PARTITION BY COALESCE(adherent, ''), code ORDER BY rang NULLS FIRST, rowid) AS n_client
             FROM constats WHERE fichier_id = ?) f WHERE gravite = ? OR n_code <= ? OR n_client <= ?)
-        SELECT {_FINDING_SELECT} FROM constats WHERE rowid IN (SELECT r FROM shown) ORDER BY rang, rowid""", (file_id, BLOCKING, per_code, per_client))
+        SELECT {_FINDING_SELECT} FROM constats WHERE rowid IN (SELECT r FROM shown) ORDER BY rang NULLS FIRST, rowid""", (file_id, BLOCKING, per_code, per_client))
 
 
 def finding_tallies(conn: sqlite3.Connection, file_id: int) -> list[dict]:
@@ -191,10 +191,11 @@ def insert_entry(conn: sqlite3.Connection, rec: FileRecord, stage: str) -> int:
 
 def insert_findings(conn: sqlite3.Connection, file_id: int, findings) -> None:
     """A file's findings (a frame in FINDING_COLUMNS, rules.catalogue.to_rows; a column it lacks is left
-    empty), in its order (`rang`), inside the caller's transaction: written in bulk (a big file has hundreds of
+    empty), in its order (`rang`, after the findings the file already has), inside the caller's transaction: written in bulk (a big file has hundreds of
     thousands, most columns the same throughout)."""
     order = np.arange(len(findings))
-    columns = {"fichier_id": file_id, "rang": order, **{c: findings[c] if c in findings else "" for c in FINDING_COLUMNS}}
+    start = conn.execute("SELECT COALESCE(MAX(rang) + 1, 0) FROM constats WHERE fichier_id = ?", (file_id,)).fetchone()[0]
+    columns = {"fichier_id": file_id, "rang": order + start, **{c: findings[c] if c in findings else "" for c in FINDING_COLUMNS}}
     bulk_insert(conn, "constats", columns, order)
 
 
