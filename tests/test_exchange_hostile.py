@@ -228,3 +228,34 @@ def test_dry_run_tolerates_hostile_files_too(ws, tmp_path):
     assert "refusé" in proc.stdout
     ack = json.loads((tmp_path / "sortie" / "bombe.ar.json").read_text(encoding="utf-8"))
     assert ack["statut"] == "rejete"
+
+
+def test_a_line_refused_for_its_characters_is_not_also_said_to_be_recorded(ws):
+    """A full list whose newcomer's name holds a control character, and a resent movement whose extra column
+    holds a value far too long: each line is refused, and the answer does not also say it entered
+    (LISTE_ENTREE) or was already recorded (DEJA_ENREGISTRE)."""
+    from tests.test_rules_catalogue import LIST_HEADERS, list_row
+
+    rng = random.Random(5)
+    s = ws.registry.members["10001"][0]
+    staff, newcomer = [make_nir(rng) for _ in range(4)], make_nir(rng)
+    write_csv(ws.drop("10001", "liste.csv"), LIST_HEADERS, [list_row(n, s, name=f"NOM{i}") for i, n in enumerate(staff)])
+    ws.cli("traiter")
+    rows = [list_row(n, s, name=f"NOM{i}") for i, n in enumerate(staff)] + [list_row(newcomer, s, name="NOUV\x07EAU")]
+    write_csv(ws.drop("10001", "liste-decembre.csv"), LIST_HEADERS, rows)
+    ws.cli("traiter")
+    on_line = [r["code"] for r in ws.ack_rows("10001", "liste-decembre") if r["ligne"] == "6"]
+    assert "CARACTERE_CONTROLE" in on_line and "LISTE_ENTREE" not in on_line
+    assert ws.ack("10001", "liste-decembre")["entrees"] == 0
+
+    hired = [employee_row(make_nir(rng), s, name=f"EMB{i}") for i in range(3)]
+    write_csv(ws.drop("10001", "embauches.csv"), MOVEMENT_HEADERS + ["Note"], [r + [""] for r in hired])
+    ws.cli("traiter")
+    again = [r + ["x" * 5000 if i == 1 else ""] for i, r in enumerate(hired)]
+    write_csv(ws.drop("10001", "embauches-bis.csv"), MOVEMENT_HEADERS + ["Note"], again)
+    ws.cli("traiter")
+    by_line: dict[str, set[str]] = {}
+    for r in ws.ack_rows("10001", "embauches-bis"):
+        by_line.setdefault(r["ligne"], set()).add(r["code"])
+    assert by_line["3"] == {"VALEUR_TROP_LONGUE"}
+    assert by_line["2"] == by_line["4"] == {"DEJA_ENREGISTRE"}

@@ -27,7 +27,6 @@ from ..read.dsn import is_dsn, read_dsn
 from ..read.headers import HeaderMap
 from ..rules import dsn as rules
 from ..rules.catalogue import Findings, to_rows
-from ..rules.cells import hostile_cells
 from ..rules.employees import Context, validate
 from ..rules.refusal import refused_unread, unreadable_file
 from ..store import dsn as store_dsn
@@ -113,12 +112,9 @@ def check_dsn(conn, path: Path, sender_code: str, settings: Settings, sha: str |
                   received=dt.date.fromisoformat(received[:10]),
                   exit_threshold=float("inf") if release else settings.list_exit_threshold,
                   list_scope="siret", list_exclude=frozenset(d.siret for d in older),
-                  list_dates={d.siret: d.before.isoformat() for d in declarations if d.month})
+                  list_dates={d.siret: d.before.isoformat() for d in declarations if d.month},
+                  max_cell_chars=settings.limits.max_cell_chars)
     outcome = validate(table, headers, ctx)
-    if outcome.rows:
-        refused = hostile_cells(table, outcome.findings, settings.limits.max_cell_chars)
-        if refused and len(outcome.accepted):
-            outcome.accepted = outcome.accepted.loc[~outcome.accepted["pos"].isin(refused)].reset_index(drop=True)
     applied = outcome.accepted
     if len(applied):
         exits = applied[(applied["date_sortie"].fillna("") != "") & (applied["pos"].astype(np.int64) >= 0)]

@@ -19,7 +19,6 @@ from ..read.headers import map_headers
 from ..read.memory import give_back
 from ..vocab import vocabulary
 from ..rules.catalogue import Findings, catalogue, to_rows
-from ..rules.cells import hostile_cells
 from ..rules.employees import Context, validate
 from ..rules.refusal import refused_unread, unreadable_file
 from ..store import StoreError, registry
@@ -93,14 +92,11 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
             member_status=registry.member_statuses(conn),
             received=dt.date.fromisoformat(received[:10]),
             exit_threshold=float("inf") if release else settings.list_exit_threshold,
+            max_cell_chars=lim.max_cell_chars,
         )
         outcome = validate(table, headers, ctx)
         give_back()  # the checks' working columns, before the store is written
         existing = outcome.existing
-        if outcome.rows:
-            refused = hostile_cells(table, outcome.findings, lim.max_cell_chars)
-            if refused and len(outcome.accepted):
-                outcome.accepted = outcome.accepted.loc[~outcome.accepted["pos"].isin(refused)].reset_index(drop=True)
     except UnreadableFile as exc:
         refusal = unreadable_file(str(exc))
         return result(refusal.findings, quarantine=refusal.quarantine)

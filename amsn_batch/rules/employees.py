@@ -29,6 +29,7 @@ from ..read.table import Table
 from ..vocab import BLOCKING, Rule, catalogue, load_toml, vocabulary
 from . import identifiers, pcs, values
 from .catalogue import FILE, Findings
+from .cells import hostile_cells
 from .schema import ENTRY_FIELDS, Cells, failures, missing_columns
 
 CONTEXT_FR = {"entree": "une entrée", "modification": "une modification", "sortie": "une sortie",
@@ -66,6 +67,10 @@ class Context:
     list_scope: str = "adherent"
     list_exclude: frozenset[str] = frozenset()
     list_dates: dict[str, str] = field(default_factory=dict)
+    # When given, the cells are screened first (rules.cells.hostile_cells, values longer than this refused), so
+    # that a line refused for its characters is compared with nothing: it is not also said to enter or to be
+    # recorded already.
+    max_cell_chars: int | None = None
     # When given, the store is asked for what this file needs instead of `existing`: lookup(nirs, staff) gives
     # the stored employees of the sender's adhérents with these NIRs, and with `staff` (a full list) all the
     # present ones too, so that a movements file costs the same whatever the store holds.
@@ -119,6 +124,8 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
     vocab = vocabulary("mouvements")
     is_list = "mouvement" not in headers.columns
     f.add_headers(headers, vocab)
+    if n and ctx.max_cell_chars is not None:
+        hostile_cells(table, f, ctx.max_cell_chars)
     missing = missing_columns("mouvements", list(headers.columns), ENTRY_FIELDS if is_list else ())
     if missing:
         expected = ", ".join(fl.label for fl in vocab.fields if fl.required)
