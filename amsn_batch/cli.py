@@ -285,6 +285,7 @@ def adherents_demande_traitee(
 ) -> None:
     """Marque traitée une demande du service facturation (nouveau SIRET ou nouvelle raison sociale reçus dans une
     fiche adhérent, jamais appliqués depuis le fichier) : elle quitte `statut` et le tableau de bord."""
+    from .status import request_what
     from .store import connect
     from .store.fiche import close_request
 
@@ -298,8 +299,7 @@ def adherents_demande_traitee(
     if done is None:
         raise Fatal(f"Aucune demande n° {numero} n'attend le service facturation (numéro inconnu, ou demande déjà "
                     "traitée) : `amsn-batch statut` liste les demandes en attente avec leur numéro.")
-    what = "nouveau SIRET" if done.champ == "siret" else "nouvelle raison sociale"
-    typer.echo(scrub(f"Demande n° {done.id} traitée : {done.adherent} {done.raison_sociale} — {what} « {done.demande} »."))
+    typer.echo(scrub(f"Demande n° {done.id} traitée : {done.adherent} {done.raison_sociale} — {request_what(done)} « {done.demande} »."))
 
 
 def _held_list(fichier: str, config: Optional[Path], verbose: bool, refuse: Optional[str]) -> None:

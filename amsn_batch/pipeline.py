@@ -32,7 +32,6 @@ from .lock import LOCK_NAME, AlreadyRunning, hold  # noqa: F401  (AlreadyRunning
 from .reports import rejects
 from .reports.ack import Ack, ack_base, entry_base, help_email, write_ack, written
 from .reports.contacts import contacts_for
-from .reports.summary import ROWS_PER_RULE, Tallies
 from .formats import write_atomic
 from .read import forget_tables
 from .rules.catalogue import Findings, to_rows
@@ -116,9 +115,7 @@ def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.
         entry.details["accuse"] = ack_base(claim.safe_name, claim.received, claim.id)
         ledger.set_ack_base(conn, file_id, entry.details["accuse"])
     sha, quarantined, status, archived = entry.sha256, entry.quarantined, entry.status, entry.archive
-    first = max(settings.limits.findings_per_code + 1, ROWS_PER_RULE)  # what the answer lists, and one more: it says how many more
-    ack = Ack.of(entry, ledger.answer_findings(conn, file_id, first, ROWS_PER_RULE),
-                 Tallies.stored(ledger.finding_tallies(conn, file_id)))
+    ack = Ack.recorded(conn, entry, settings.limits.findings_per_code)
     original = claim.data if claim.data.exists() else Path(archived) if archived else None  # moved by a stopped run
     outdir = settings.paths.outbox / claim.sender
     needless = rejects.covered(conn, outdir, entry) if not quarantined else []  # earlier workbooks now all accepted

@@ -50,6 +50,11 @@ def _wait_text(cand: intake.Candidate, now: float) -> str:
     return f"en cours de dépôt, pris dans {max(1, round(cand.ready_at - now))} s s'il ne change plus"
 
 
+def request_what(request) -> str:
+    """What a billing-team request (store.fiche.BillingRequest) asks for, in French."""
+    return "nouveau SIRET" if request.champ == "siret" else "nouvelle raison sociale"
+
+
 def report(settings: Settings, last_runs: int = 10, days: int = 7, now: dt.datetime | None = None) -> list[str]:
     """The status as French lines: each file named (sender, name, status in words, when), waiting, being
     processed, held, refused, then what each sender sent over the last `days` days (up to `now`), and the runs."""
@@ -114,8 +119,7 @@ def report(settings: Settings, last_runs: int = 10, days: int = 7, now: dt.datet
         lines.append("")
         lines.append(f"Demandes à traiter par le service facturation : {len(requests)}")
         for r in requests:
-            what = "nouveau SIRET" if r.champ == "siret" else "nouvelle raison sociale"
-            lines.append(scrub(f"  n° {r.id} : {r.adherent} {r.raison_sociale} — {what} « {r.demande} » (actuellement "
+            lines.append(scrub(f"  n° {r.id} : {r.adherent} {r.raison_sociale} — {request_what(r)} « {r.demande} » (actuellement "
                                f"{r.actuel or '—'}) — {r.expediteur}/{r.fichier} ligne {r.ligne}, reçu le {_when(r.recue_le)}"))
         lines.append("  (une fois appliquée au registre : amsn-batch adherents demande-traitee NUMÉRO)")
 

@@ -252,7 +252,7 @@ def test_the_store_never_versions_a_row_that_changes_nothing(ws, rng):
         assert all(v.startswith(TODAY.isoformat()) for v in existing["fichier_recu_le"])
         accepted = existing.drop(columns=["id", "present", "version_id", "fichier", "fichier_recu_le"]).copy()
         accepted["action"] = accepted["compte"] = "modification"
-        accepted["pos"], accepted["line"] = [0, 1], [2, 3]
+        accepted["pos"], accepted["line"], accepted["stored_row"] = [0, 1], [2, 3], [0, 1]
         accepted.loc[accepted["nir"] == b, "poste"] = "Caissière"
         before = versions(ws)
         rec = FileRecord("0" * 64, "10001", "direct.csv", 1, TODAY.isoformat(), "accepte", 2, 2, 0, 0, {})

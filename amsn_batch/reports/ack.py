@@ -35,11 +35,12 @@ from markupsafe import Markup
 from ..masking import scrub
 from ..resources import folder
 from ..rules.catalogue import ROW_COLUMNS
+from ..store import ledger
 from ..store.ledger import FileEntry
 from . import rejects
 from .contacts import service_contacts
 from ..formats import date_fr, number_fr, safe_cell, write_atomic
-from .summary import VERDICT_KIND, VERDICT_TITLE, Tallies, group_by_member, group_findings, plural, verdict_sentence
+from .summary import ROWS_PER_RULE, VERDICT_KIND, VERDICT_TITLE, Tallies, group_by_member, group_findings, plural, verdict_sentence
 
 log = logging.getLogger("amsn_batch")
 
@@ -89,6 +90,22 @@ class Ack:
                    entry.refused, entry.entries, entry.exits, entry.changes, entry.warnings, findings=findings, tallies=tallies,
                    nom_depose=dropped_name(entry), accuse=entry.details.get("accuse", ""),
                    genre=entry.details.get("genre", ""))
+
+    @classmethod
+    def recorded(cls, conn, entry: FileEntry, per_code: int) -> Ack:
+        """The acknowledgement of a recorded file, from the store: every blocking finding (the correction
+        workbook needs them all) and the first of each rule, as many as the CSV (`per_code`, and one more to
+        tell the order of its « … et N autres » rows) and the page (ROWS_PER_RULE, per client too) list, with
+        the tallies of all. A first full list of a million employees is a million warnings, not read back."""
+        first = max(per_code + 1, ROWS_PER_RULE)
+        return cls.of(entry, ledger.answer_findings(conn, entry.id, first, ROWS_PER_RULE),
+                      Tallies.stored(ledger.finding_tallies(conn, entry.id)))
+
+    def tallied(self) -> Tallies:
+        """The tallies of all the findings: the store's, or those of `findings` when they are all of them."""
+        if self.tallies is None:
+            self.tallies = Tallies.of(self.findings)
+        return self.tallies
 
     @classmethod
     def duplicate(cls, first: FileEntry, name: str, sender: str, received: str, *, dropped: str, base: str,
@@ -185,9 +202,7 @@ def write_ack(outdir: Path, ack: Ack, per_code: int = 200, *, contacts=None, sou
     `contacts` (contacts.Contacts) fills « Qui contacter »; `dry_run` marks the page as a trial; `prepared`
     (rejects.Background), the correction workbook already being written by another process."""
     findings = ack.findings
-    if ack.tallies is None:
-        ack.tallies = Tallies.of(findings)
-    listed, extra = cap_findings(findings, per_code, ack.tallies)
+    listed, extra = cap_findings(findings, per_code, ack.tallied())
     ack.constats_non_listes = extra
     stem = ack.base
     paths = [outdir / n for n in ack_names(stem)]
@@ -315,7 +330,7 @@ def _clients(ack: Ack, findings: list[dict], tallies: Tallies) -> list:
 
 def render_html(ack: Ack, findings: list[dict], extra: dict[str, int] | None = None, *, contacts=None,
                 workbook=None, dry_run: bool = False, now: dt.datetime | None = None) -> str:
-    tallies = ack.tallies or Tallies.of(findings)
+    tallies = ack.tallied()
     groups = group_findings(findings, tallies=tallies.by_code)
     clients = _clients(ack, findings, tallies)
     anchors = {}  # a cause at the top links to the first client's group of that rule

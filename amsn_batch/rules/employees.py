@@ -574,6 +574,15 @@ def _stored(keys: pd.DataFrame, keyed: np.ndarray, existing: pd.DataFrame) -> tu
     return Stored(existing, at), at >= 0, present
 
 
+def _matched(r: _Rows, ctx: Context) -> tuple[pd.DataFrame, np.ndarray, Stored, np.ndarray, np.ndarray]:
+    """Each row's key and its employee in ctx.existing (`_stored`), kept in the row (`stored_row`): the store
+    writes the accepted rows from it without looking them up again."""
+    keys, keyed = _keys_frame(r)
+    stored, known, present = _stored(keys, keyed, ctx.existing)
+    r.out["stored_row"] = stored.at
+    return keys, keyed, stored, known, present
+
+
 def _column(stored: Stored, key: str, rows: np.ndarray | None = None) -> np.ndarray:
     """A stored column as an object array (None where the store has no employee), at the positions `rows`
     (all when None)."""
@@ -685,8 +694,7 @@ def _against_store(r: _Rows, ctx: Context, f: Findings) -> None:
     entry of a present employee changes only what differs (ENTREE_SALARIE_PRESENT); another exit date for an
     employee who has left corrects it (SORTIE_CORRIGEE); sorties and modifications of employees the store does
     not have present are refused (SALARIE_INCONNU)."""
-    keys, keyed = _keys_frame(r)
-    stored, known, present = _stored(keys, keyed, ctx.existing)
+    keys, keyed, stored, known, present = _matched(r, ctx)
     _duplicates_and_multi(r, ctx, f, keys, keyed, present)
     action, adherent = r.out["action"], r.out["adherent"]
     sound = keyed & _unblocked(f, r.n)  # a refused row is compared with nothing: its values are not all read
@@ -720,9 +728,7 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
     """Derive the movements of a full list against the store: new people enter, changed ones are modified,
     people with an exit date leave, and present employees missing from the list leave at the list's date.
     A line that repeats what the store holds changes nothing (and is not counted), as in a movement file."""
-    keys, keyed = _keys_frame(r)
-    stored, known, present = _stored(keys, keyed, ctx.existing)
-    r.out["stored_row"] = stored.at  # each row's employee in ctx.existing: record_file need not look it up again
+    keys, keyed, stored, known, present = _matched(r, ctx)
     _duplicates_and_multi(r, ctx, f, keys, keyed, present)
     action = r.out["action"]
     exit_given = r.out["date_sortie"] != ""
