@@ -115,7 +115,7 @@ def finish(conn, settings: Settings, file_id: int, claim: claims.Claim, now: dt.
         entry.details["accuse"] = ack_base(claim.safe_name, claim.received, claim.id)
         ledger.set_ack_base(conn, file_id, entry.details["accuse"])
     sha, quarantined, status, archived = entry.sha256, entry.quarantined, entry.status, entry.archive
-    ack = Ack.recorded(conn, entry, settings.limits.findings_per_code)
+    ack = Ack.recorded(conn, entry, settings.limits.findings_per_code, settings.limits.max_rejects_rows)
     original = claim.data if claim.data.exists() else Path(archived) if archived else None  # moved by a stopped run
     outdir = settings.paths.outbox / claim.sender
     needless = rejects.covered(conn, outdir, entry) if not quarantined else []  # earlier workbooks now all accepted

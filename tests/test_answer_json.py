@@ -262,3 +262,54 @@ def test_findings_keep_the_order_they_were_recorded_in_when_the_engine_moves_the
         conn.execute("DELETE FROM constats WHERE fichier_id = ? AND ligne = 2", (file_id,))
     assert [f["ligne"] for f in ledger.findings(conn, file_id)][-1] == 1
     conn.close()
+
+
+def test_a_file_refused_beyond_the_workbook_limit_reads_back_only_what_its_answer_lists(tmp_path):
+    """A hundred refused lines for two clients of a payroll firm, where the service makes no correction workbook
+    above ten: the answer reads back the first refused lines of each rule (20 on the page, per client too),
+    not all of them, and says exactly what reading them all back says: the counts, the « … et N autres »
+    rows, and for a rule whose lines all quote a different value, that the detail varies."""
+    from amsn_batch.reports.ack import Ack, cap_findings, render_html, write_ack
+    from amsn_batch.reports.summary import Tallies
+    from tests.conftest import import_registry
+    from tests.report_data import MISTAKES, generate
+
+    w = import_registry(make_workspace(tmp_path / "ws", extra_config="\n[limites]\nlignes_classeur_rejets = 10\n"
+                                                        "constats_par_code = 5\n"), tmp_path / "registre")
+    g = generate(w.registry.members["10002"] + w.registry.members["10003"], 120, {"contrat": 50, "date": 50})
+    for k, i in enumerate(i for i, kind in sorted(g.mistakes.items()) if kind == "contrat"):
+        g.rows[i][MISTAKES["contrat"][0]] = f"Contrat {k}"  # each refused contract quoted back as it is
+    write_csv(w.drop("PAIE01", "paie.csv"), g.headers, g.rows)
+    w.cli("traiter")
+    conn = w.connection()
+    if not hasattr(conn, "engine"):
+        conn.close()
+        conn = db.connect(w.store).conn
+    (file_id,) = [r[0] for r in conn.execute("SELECT id FROM fichiers WHERE nom LIKE 'paie%'").fetchall()]
+    entry = ledger.entry(conn, file_id)
+    every = ledger.findings(conn, file_id)
+    per_code = 5
+    read = Ack.recorded(conn, entry, per_code, workbook_rows=10)  # what pipeline.finish reads back here
+    with_workbook = Ack.recorded(conn, entry, per_code, workbook_rows=100)
+    conn.close()
+    blocking = [f for f in every if f["gravite"] == "bloquant"]
+    assert entry.refused == 100 and len(blocking) == 100
+    assert len([f for f in read.findings if f["gravite"] == "bloquant"]) <= 80  # 20 of each rule for each client
+    assert [f for f in with_workbook.findings if f["gravite"] == "bloquant"] == blocking  # a workbook needs them all
+    assert read.tallies == Tallies.of(every)
+    contracts = read.tallies.by_code["CONTRAT_INVALIDE"]
+    assert contracts.explication is None and contracts.constats == 50  # fifty different values quoted
+    assert read.tallies.by_code["DATE_INVALIDE"].explication  # the same text for every line: said once
+
+    answers = []
+    now = dt.datetime(2026, 11, 30, 23, 0)
+    for name, ack in (("tout", Ack.of(entry, every)), ("lus", read)):
+        paths = write_ack(tmp_path / name, ack, per_code)
+        page_ = render_html(ack, ack.findings, cap_findings(ack.findings, per_code, ack.tallied())[1], now=now)
+        answers.append([p.read_text(encoding="utf-8") for p in paths[:2]] + [page_])
+    assert answers[0] == answers[1]
+    csv_text = answers[1][0]
+    assert "… et 45 autres constats CONTRAT_INVALIDE non listés" in csv_text
+    delivered = ack_path(w.outbox / "PAIE01", "paie", "ar.csv").read_text(encoding="utf-8-sig")
+    assert delivered == csv_text.lstrip("\ufeff")  # what the run sent
+    assert not ack_path(w.outbox / "PAIE01", "paie", "rejets.xlsx").exists()

@@ -92,14 +92,17 @@ class Ack:
                    genre=entry.details.get("genre", ""))
 
     @classmethod
-    def recorded(cls, conn, entry: FileEntry, per_code: int) -> Ack:
-        """The acknowledgement of a recorded file, from the store: every blocking finding (the correction
-        workbook needs them all) and the first of each rule, as many as the CSV (`per_code`, and one more to
-        tell the order of its « … et N autres » rows) and the page (ROWS_PER_RULE, per client too) list, with
-        the tallies of all. A first full list of a million employees is a million warnings, not read back."""
+    def recorded(cls, conn, entry: FileEntry, per_code: int, workbook_rows: int | None = None) -> Ack:
+        """The acknowledgement of a recorded file, from the store: every blocking finding when the correction
+        workbook may need them (at most `workbook_rows` refused lines: a workbook is made of them), and the
+        first of each rule, as many as the CSV (`per_code`, and one more to tell the order of its « … et N
+        autres » rows) and the page (ROWS_PER_RULE, per client too) list, with the tallies of all. A first
+        full list of a million employees is a million warnings, not read back; nor are a million refused
+        lines that get no workbook."""
         first = max(per_code + 1, ROWS_PER_RULE)
-        return cls.of(entry, ledger.answer_findings(conn, entry.id, first, ROWS_PER_RULE),
-                      Tallies.stored(ledger.finding_tallies(conn, entry.id)))
+        every_blocking = workbook_rows is None or entry.refused <= workbook_rows
+        return cls.of(entry, ledger.answer_findings(conn, entry.id, first, ROWS_PER_RULE, every_blocking),
+                      Tallies.stored(ledger.finding_tallies(conn, entry.id), ledger.finding_messages(conn, entry.id)))
 
     def tallied(self) -> Tallies:
         """The tallies of all the findings: the store's, or those of `findings` when they are all of them."""

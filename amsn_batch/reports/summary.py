@@ -9,6 +9,7 @@ sender's file goes through `masking.scrub`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from ..masking import scrub
 from ..vocab import BLOCKING, catalogue
@@ -93,7 +94,41 @@ class Tally:
     lignes: int  # distinct lines (0: the file itself)
     premiere: int
     places: bool  # some finding names a column or a value
-    messages: set[str]
+    explication: str | None  # what is wrong, when every finding says the same (None: it varies)
+    correction: str | None  # how to fix it, likewise
+
+
+class _Said:
+    """What the findings of one rule say, told apart once two differ: a rule with a million distinct messages
+    (a million quoted values) keeps two texts, not a million."""
+
+    def __init__(self) -> None:
+        self.detail: str | None = None
+        self.fix: str | None = None
+        self.details_vary = self.fixes_vary = False
+
+    def add(self, detail: str, fix: str) -> None:
+        if self.detail is None and not self.details_vary:
+            self.detail, self.fix = detail, fix
+            return
+        if detail != self.detail:
+            self.details_vary, self.detail = True, None
+        if fix != self.fix and not self.fixes_vary:
+            self.fixes_vary, self.fix = True, None
+
+
+def _said_by(messages: Iterable[tuple[str | None, str, str]]) -> dict[tuple, _Said]:
+    """What the messages of each rule say, for each client (`adherent`: '' for the file or an unknown member)
+    and over the whole file (None), from the distinct (adherent, code, message) of the findings."""
+    said: dict[tuple, _Said] = {}
+    for adherent, code, message in messages:
+        detail, fix = _split(code, scrub(message or ""))
+        for key in ((adherent, code), (None, code)):
+            s = said.get(key)
+            if s is None:
+                s = said[key] = _Said()
+            s.add(detail, fix)
+    return said
 
 
 @dataclass
@@ -106,23 +141,29 @@ class Tallies:
     def of(cls, findings: list[dict]) -> Tallies:
         """The tallies of a complete list of findings (a dry run's, held in memory)."""
         acc: dict[tuple, list] = {}
+        messages = set()
         for f in findings:
-            line, places, message = int(f.get("ligne") or 0), bool(f.get("colonne") or f.get("valeur")), f.get("message", "")
-            for key in ((None, f["code"]), (f.get("adherent") or "", f["code"])):
+            line, places, adherent = int(f.get("ligne") or 0), bool(f.get("colonne") or f.get("valeur")), f.get("adherent") or ""
+            messages.add((adherent, f["code"], f.get("message", "")))
+            for key in ((None, f["code"]), (adherent, f["code"])):
                 a = acc.get(key)
                 if a is None:
-                    a = acc[key] = [0, set(), False, set()]
+                    a = acc[key] = [0, set(), False]
                 a[0] += 1
                 a[1].add(line)
                 a[2] |= places
-                a[3].add(message)
-        return cls._split({k: Tally(n, len(lines), min(lines), places, messages) for k, (n, lines, places, messages) in acc.items()})
+        said = _said_by(messages)
+        return cls._split({k: Tally(n, len(lines), min(lines), places, said[k].detail, said[k].fix)
+                           for k, (n, lines, places) in acc.items()})
 
     @classmethod
-    def stored(cls, rows: list[dict]) -> Tallies:
-        """From the store's sums (ledger.finding_tallies): adherent None for the whole file."""
+    def stored(cls, rows: list[dict], messages: Iterable[tuple[str, str, str]]) -> Tallies:
+        """From the store's sums (ledger.finding_tallies: adherent None for the whole file) and the distinct
+        messages of each rule and client (ledger.finding_messages, read as they come)."""
+        said = _said_by(messages)
         return cls._split({(r["adherent"], r["code"]): Tally(int(r["constats"]), int(r["lignes"]), int(r["premiere"]),
-                                                            bool(r["places"]), r["messages"]) for r in rows})
+                                                            bool(r["places"]), said[(r["adherent"], r["code"])].detail,
+                                                            said[(r["adherent"], r["code"])].fix) for r in rows})
 
     @classmethod
     def _split(cls, by_key: dict[tuple, Tally]) -> Tallies:
@@ -193,14 +234,12 @@ def group_findings(findings: list[dict], rows_per_rule: int = ROWS_PER_RULE,
         t = tallies[code]
         g.constats, g.lignes, g.premiere = t.constats, t.lignes, t.premiere
         g.autres = g.constats - len(g.exemples)
-        details = {parts(code, m)[0] for m in t.messages}
-        fixes = {parts(code, m)[1] for m in t.messages}
-        if len(details) == 1:
-            g.explication = next(iter(details))
+        if t.explication is not None:
+            g.explication = t.explication
         else:
             g.detail_varie = True
-        if len(fixes) == 1:
-            g.correction = next(iter(fixes))
+        if t.correction is not None:
+            g.correction = t.correction
         rule = cat.get(code)
         g.fichier_entier = bool(rule and rule.scope == "fichier" and not t.places and g.lignes == 1)
         if g.fichier_entier and g.detail_varie:  # e.g. several missing columns: one explanation each

@@ -39,6 +39,8 @@ class Findings:
     def __init__(self) -> None:
         self._parts: list[pd.DataFrame] = []
         self._frame: pd.DataFrame | None = None  # the parts as one frame, until a part is added
+        self._blocking: list[np.ndarray] = []  # the row positions of each blocking part
+        self._blocked: np.ndarray | None = None  # those positions as one sorted set, until a part is added
 
     def add_file(self, code: str, field: str | None = None, value: str = "", **params) -> None:
         self.add_rows(code, np.array([FILE]), field, [value], **params)
@@ -59,8 +61,12 @@ class Findings:
         n = len(positions)
         if n == 0:
             return
-        if code not in catalogue():
+        rule = catalogue().get(code)
+        if rule is None:
             raise KeyError(code)
+        if rule.severity == BLOCKING:
+            self._blocking.append(positions[positions >= 0])
+            self._blocked = None
         cols = {
             "pos": positions,
             "field": [field] * n,
@@ -82,12 +88,11 @@ class Findings:
         return self._frame
 
     def blocked_positions(self) -> np.ndarray:
-        """Row positions refused by a blocking finding."""
-        f = self.frame()
-        if f.empty:
-            return np.array([], dtype=np.int64)
-        blocking = f["code"].isin([c for c, rule in catalogue().items() if rule.severity == BLOCKING]).to_numpy()
-        return np.unique(f["pos"].to_numpy()[blocking & (f["pos"] >= 0).to_numpy()])
+        """Row positions refused by a blocking finding (sorted, each once; callers must not modify them): kept
+        from one call to the next while no finding is added, as the checks ask again and again."""
+        if self._blocked is None:
+            self._blocked = np.unique(np.concatenate(self._blocking)) if self._blocking else np.array([], dtype=np.int64)
+        return self._blocked
 
     def file_refused(self) -> bool:
         f = self.frame()

@@ -7,6 +7,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -113,39 +114,43 @@ def findings(conn: sqlite3.Connection, file_id: int) -> list[dict]:
     return records(conn, f"SELECT {_FINDING_SELECT} FROM constats WHERE fichier_id=? ORDER BY rang NULLS FIRST, rowid", (file_id,))
 
 
-def answer_findings(conn: sqlite3.Connection, file_id: int, per_code: int, per_client: int) -> list[dict]:
-    """The findings a file's answer shows, in the order they were recorded: every blocking one (the correction
-    workbook needs them all), and of the others the first `per_code` of each code and the first `per_client`
-    of each code for each client (adhérent). A full list of a million new employees is a million warnings: the
-    answer lists a few and counts the rest (`finding_tallies`), instead of reading them all back. The rules'
-    ranks are taken on the narrow columns only, then the rows shown are read (1M findings: 2.3 s, not 6.4)."""
+def answer_findings(conn: sqlite3.Connection, file_id: int, per_code: int, per_client: int,
+                    every_blocking: bool = True) -> list[dict]:
+    """The findings a file's answer shows, in the order they were recorded: every blocking one when
+    `every_blocking` (the correction workbook needs them all), and of the others the first `per_code` of each
+    code and the first `per_client` of each code for each client (adhérent). A full list of a million new
+    employees is a million warnings, a file of a million refused lines a million blocking findings when it
+    gets no workbook: the answer lists a few and counts the rest (`finding_tallies`), instead of reading them
+    all back. The rules' ranks are taken on the narrow columns only, then the rows shown are read (1M
+    findings: 2.3 s, not 6.4)."""
     return records(conn, f"""
         WITH shown AS (SELECT r FROM (
             SELECT rowid AS r, gravite, ROW_NUMBER() OVER (PARTITION BY code ORDER BY rang NULLS FIRST, rowid) AS n_code,
                    ROW_NUMBER() OVER (PARTITION BY COALESCE(adherent, ''), code ORDER BY rang NULLS FIRST, rowid) AS n_client
             FROM constats WHERE fichier_id = ?) f WHERE gravite = ? OR n_code <= ? OR n_client <= ?)
-        SELECT {_FINDING_SELECT} FROM constats WHERE rowid IN (SELECT r FROM shown) ORDER BY rang NULLS FIRST, rowid""", (file_id, BLOCKING, per_code, per_client))
+        SELECT {_FINDING_SELECT} FROM constats WHERE rowid IN (SELECT r FROM shown) ORDER BY rang NULLS FIRST, rowid""",
+                   (file_id, BLOCKING if every_blocking else "", per_code, per_client))
 
 
 def finding_tallies(conn: sqlite3.Connection, file_id: int) -> list[dict]:
     """What all of a file's findings add up to, per code for each client (`adherent`: '' for the file as a whole
     or an unknown member) and per code over the whole file (`adherent` None): how many (`constats`), on how many
     distinct lines (`lignes`, 0 for the file itself), the first (`premiere`), whether one names a column or a
-    value (`places`); with `messages`, the distinct messages of each."""
+    value (`places`). Their messages: `finding_messages`."""
     line = "COALESCE(ligne, 0)"
     places = "MAX(CASE WHEN COALESCE(colonne, '') <> '' OR COALESCE(valeur, '') <> '' THEN 1 ELSE 0 END)"
     sums = f"COUNT(*) AS constats, COUNT(DISTINCT {line}) AS lignes, MIN({line}) AS premiere, {places} AS places"
     rows = records(conn, f"SELECT COALESCE(adherent, '') AS adherent, code, {sums} FROM constats WHERE fichier_id = ? "
                          "GROUP BY COALESCE(adherent, ''), code", (file_id,))
     rows += records(conn, f"SELECT NULL AS adherent, code, {sums} FROM constats WHERE fichier_id = ? GROUP BY code", (file_id,))
-    messages: dict[tuple, set[str]] = {}
-    for r in records(conn, "SELECT DISTINCT COALESCE(adherent, '') AS adherent, code, message FROM constats WHERE fichier_id = ?",
-                     (file_id,)):
-        for key in ((r["adherent"], r["code"]), (None, r["code"])):
-            messages.setdefault(key, set()).add(r["message"])
-    for r in rows:
-        r["messages"] = messages[(r["adherent"], r["code"])]
     return rows
+
+
+def finding_messages(conn: sqlite3.Connection, file_id: int) -> Iterator[tuple[str, str, str]]:
+    """The distinct (adherent, code, message) of a file's findings ('' for the file or an unknown member), as
+    the query gives them: a million distinct messages are read one by one, not held."""
+    yield from conn.execute("SELECT DISTINCT COALESCE(adherent, ''), code, message FROM constats WHERE fichier_id = ?",
+                            (file_id,))
 
 
 def held(conn: sqlite3.Connection) -> list[FileEntry]:
