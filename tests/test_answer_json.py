@@ -313,3 +313,64 @@ def test_a_file_refused_beyond_the_workbook_limit_reads_back_only_what_its_answe
     delivered = ack_path(w.outbox / "PAIE01", "paie", "ar.csv").read_text(encoding="utf-8-sig")
     assert delivered == csv_text.lstrip("\ufeff")  # what the run sent
     assert not ack_path(w.outbox / "PAIE01", "paie", "rejets.xlsx").exists()
+
+
+def test_messages_rendered_rule_by_rule_say_what_each_finding_alone_would_say():
+    """to_rows writes a big file's messages rule by rule (a million leavers of a full list are a million
+    different messages): for every rule of the catalogue, with parameters missing, empty, long (cut), not
+    texts, with braces or spaces at the ends, and the NIR's value never quoted, each message is the one
+    `render` writes for that finding alone; equal messages are one text."""
+    import string
+
+    from amsn_batch.rules import catalogue as cat_module
+    from amsn_batch.vocab import catalogue
+
+    cat = catalogue()
+    rng = random.Random(16)
+    values = [None, "", "abc", "x" * 300, 12, 3.5, np.int64(7), True, ["a", "b"], "  devant", "derrière  ", "{accolade}"]
+    codes, fields, params = [], [], []
+    for _ in range(5000):
+        code = rng.choice(sorted(cat))
+        names = {n for t in (cat[code].message, cat[code].fix) for _, n, _, _ in string.Formatter().parse(t) if n}
+        codes.append(code)
+        fields.append(rng.choice([None, "nir", "pcs"]))
+        params.append({n: rng.choice(values) for n in sorted(names | {"valeur"}) if rng.random() < 0.9})
+    got = cat_module._messages(cat, codes, fields, params, frozenset({"nir"}))
+    for code, field_, p, message in zip(codes, fields, params, got):
+        alone = {k: cat_module._cap(v) if isinstance(v, str) and k not in cat_module.OWN_TEXT_PARAMS else v
+                 for k, v in p.items() if not (k == "valeur" and field_ == "nir")}
+        assert message == cat_module.render(cat[code], alone)
+    assert len({id(m) for m in got}) == len(set(got))
+
+
+def test_what_a_rule_says_is_told_the_same_once_its_details_vary():
+    """The page says a rule's explanation and fix once when all its findings say the same. Once two
+    explanations differ, the rest of the rule's messages are only looked at for their fix (a million leavers
+    are not masked one by one): the outcome is the one of masking and splitting every message, for rules
+    with a plain fix and with a fix quoting a value, messages ending or not with the fix, and NIRs in the
+    text that masking makes equal."""
+    from amsn_batch.masking import scrub
+    from amsn_batch.reports.summary import _said_by, _split
+    from amsn_batch.vocab import catalogue
+
+    cat = catalogue()
+    rng = random.Random(30)
+    codes = [c for c in sorted(cat) if cat[c].fix][:40]
+    assert any("{" in cat[c].fix for c in codes) and any("{" not in cat[c].fix for c in codes)
+    for _ in range(200):
+        messages = set()
+        for _ in range(rng.randint(1, 12)):
+            code = rng.choice(codes[:6])
+            nir = f"{rng.choice('12')}8{rng.randint(0, 99):02d}05{rng.randint(0, 10**8):08d}"
+            head = rng.choice(["Valeur", f"NIR {nir}", f"NIR {nir[:5]}99999999", "Valeur « x »"])
+            fix = rng.choice([cat[code].fix, "Autre conseil.", ""])
+            messages.add((rng.choice(["10001", "10002", ""]), code, f"{head} {fix}".strip()))
+        every: dict[tuple, list[tuple[str, str]]] = {}
+        for adherent, code, message in messages:
+            for key in ((adherent, code), (None, code)):
+                every.setdefault(key, []).append(_split(code, scrub(message)))
+        said = _said_by(sorted(messages))
+        for key, parts in every.items():
+            details, fixes = {d for d, _ in parts}, {f for _, f in parts}
+            assert said[key].detail == (details.pop() if len(details) == 1 else None)
+            assert said[key].fix == (fixes.pop() if len(fixes) == 1 else None)

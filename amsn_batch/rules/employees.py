@@ -19,7 +19,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -164,7 +164,9 @@ def validate(table: Table, headers: HeaderMap, ctx: Context) -> Outcome:
     return Outcome(f, _accepted(r, f, last=True), n, existing=ctx.existing)
 
 
+@lru_cache(maxsize=4096)
 def _fr(iso: str) -> str:
+    """A stored date as the sender reads it (a full list's million leavers share the list's date)."""
     return dt.date.fromisoformat(iso).strftime("%d/%m/%Y") if iso else ""
 
 
