@@ -770,7 +770,7 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
         f.add_rows("LISTE_SORTIE", np.full(len(gone), FILE), "nir", gone["nir"].to_numpy(), nom=gone["nom"].to_numpy(),
                    prenom=gone["prenom"].to_numpy(), adherent=gone["adherent"].to_numpy(),
                    date=[_fr(d) for d in gone_dates], **({"etablissement": gone[by].to_numpy()} if by != "adherent" else {}))
-        exits = pd.DataFrame({k: [None] * len(gone) for k in accepted.columns})
+        exits = pd.DataFrame({k: np.full(len(gone), None, dtype=object) for k in accepted.columns}, copy=False)
         exits["pos"], exits["line"], exits["action"], exits["compte"] = -1, 0, "sortie", "sortie"
         exits["adherent"], exits["nir"], exits["stored_row"] = gone["adherent"].to_numpy(), gone["nir"].to_numpy(), gone_rows
         exits["date_sortie"] = gone_dates
