@@ -32,6 +32,7 @@ or DROP DATABASE, to generate them again after a change of the generator.
     python bench/scale.py --grand             # and 10M (several minutes, ~10 GB of disk)
     python bench/scale.py --tailles 0 200000 --mesures m10k liste100k
     python bench/scale.py --tailles 0 --mesures m1m mmax --sans-valider   # memory beyond 1M rows
+    python bench/scale.py --tailles 1000000 --mesures refus1m retenue --sans-valider   # files sent wrong
     python bench/scale.py --postgresql postgresql://amsn:amsn@localhost:5432/postgres
 """
 

@@ -191,6 +191,17 @@ def test_column_letters():
     assert [column_letter(i) for i in (0, 10, 25, 26, 27, 701, 702)] == ["A", "K", "Z", "AA", "AB", "ZZ", "AAA"]
 
 
+def _recorded(ws, name_like: str):
+    """A store connection (either engine), the ledger entry of the file named like `name_like` and all its
+    findings."""
+    conn = ws.connection()
+    if not hasattr(conn, "engine"):
+        conn.close()
+        conn = db.connect(ws.store).conn
+    (file_id,) = [r[0] for r in conn.execute("SELECT id FROM fichiers WHERE nom LIKE ?", (name_like,)).fetchall()]
+    return conn, ledger.entry(conn, file_id), ledger.findings(conn, file_id)
+
+
 def test_an_answer_read_back_lists_the_first_findings_and_counts_them_all(ws, tmp_path):
     """A payroll firm resends 80 rows for two clients: 77 « déjà enregistré » warnings (about 38 a client) and 3
     refused rows. The answer reads back every blocking finding and only the first of each warning rule (here 5
@@ -204,13 +215,7 @@ def test_an_answer_read_back_lists_the_first_findings_and_counts_them_all(ws, tm
     ws.cli("traiter")
     write_csv(ws.drop("PAIE01", "paie-bis.csv"), g.headers, g.rows + [g.rows[0][:]])  # the same again, one line repeated
     ws.cli("traiter")
-    conn = ws.connection()
-    if not hasattr(conn, "engine"):
-        conn.close()
-        conn = db.connect(ws.store).conn
-    (file_id,) = [r[0] for r in conn.execute("SELECT id FROM fichiers WHERE nom LIKE 'paie-bis%'").fetchall()]
-    entry = ledger.entry(conn, file_id)
-    every = ledger.findings(conn, file_id)
+    conn, entry, every = _recorded(ws, "paie-bis%")
     per_code = 5
     sampled = Ack.recorded(conn, entry, per_code)  # what pipeline.finish reads back
     first, tallies = sampled.findings, sampled.tallies
@@ -281,13 +286,7 @@ def test_a_file_refused_beyond_the_workbook_limit_reads_back_only_what_its_answe
         g.rows[i][MISTAKES["contrat"][0]] = f"Contrat {k}"  # each refused contract quoted back as it is
     write_csv(w.drop("PAIE01", "paie.csv"), g.headers, g.rows)
     w.cli("traiter")
-    conn = w.connection()
-    if not hasattr(conn, "engine"):
-        conn.close()
-        conn = db.connect(w.store).conn
-    (file_id,) = [r[0] for r in conn.execute("SELECT id FROM fichiers WHERE nom LIKE 'paie%'").fetchall()]
-    entry = ledger.entry(conn, file_id)
-    every = ledger.findings(conn, file_id)
+    conn, entry, every = _recorded(w, "paie%")
     per_code = 5
     read = Ack.recorded(conn, entry, per_code, workbook_rows=10)  # what pipeline.finish reads back here
     with_workbook = Ack.recorded(conn, entry, per_code, workbook_rows=100)
