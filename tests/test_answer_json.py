@@ -262,6 +262,12 @@ def test_findings_keep_the_order_they_were_recorded_in_when_the_engine_moves_the
         [(1, "", "", "FICHIER_MODIFIE_APRES_TRAITEMENT", "avertissement", "Modifié")], columns=ledger.FINDING_COLUMNS[:6]))
     assert [f["ligne"] for f in ledger.findings(conn, file_id)] == [2, 3, 4, 5, 6, 1]
     assert [f["ligne"] for f in ledger.answer_findings(conn, file_id, 3, ROWS_PER_RULE)] == [2, 3, 4, 5, 6, 1]
+    # one more of a rule the file has already: ranked after the others of its rule, so not among the first three
+    with db.transaction(conn):
+        ledger.insert_findings(conn, file_id, pd.DataFrame(
+            [(7, "Contrat", "X7", "CONTRAT_INVALIDE", "avertissement", "Contrat « X7 »")], columns=ledger.FINDING_COLUMNS[:6]))
+    assert [f["ligne"] for f in ledger.answer_findings(conn, file_id, 3, 3, every_blocking=False)] == [2, 3, 4, 1]
+    assert ledger.answer_findings(conn, file_id, 3, 3) == ledger._ranked_here(conn, file_id, 3, 3, True)
     with db.transaction(conn):  # findings recorded before their place was kept: theirs first, in table order
         conn.execute("UPDATE constats SET rang = NULL WHERE fichier_id = ? AND ligne > 2", (file_id,))
         conn.execute("DELETE FROM constats WHERE fichier_id = ? AND ligne = 2", (file_id,))
@@ -290,12 +296,19 @@ def test_a_file_refused_beyond_the_workbook_limit_reads_back_only_what_its_answe
     per_code = 5
     read = Ack.recorded(conn, entry, per_code, workbook_rows=10)  # what pipeline.finish reads back here
     with_workbook = Ack.recorded(conn, entry, per_code, workbook_rows=100)
+    again = [ledger._ranked_here(conn, entry.id, 20, 20, every_blocking) for every_blocking in (False, True)]
+    with db.transaction(conn):  # as recorded before the ranks were (migration 0630): the answer ranks them itself
+        conn.execute("UPDATE constats SET rang_regle = NULL, rang_client = NULL WHERE fichier_id = ?", (entry.id,))
+    unranked = Ack.recorded(conn, entry, per_code, workbook_rows=10)
     conn.close()
+    assert unranked.findings == read.findings and unranked.tallies == read.tallies
     blocking = [f for f in every if f["gravite"] == "bloquant"]
     assert entry.refused == 100 and len(blocking) == 100
     assert len([f for f in read.findings if f["gravite"] == "bloquant"]) <= 80  # 20 of each rule for each client
     assert [f for f in with_workbook.findings if f["gravite"] == "bloquant"] == blocking  # a workbook needs them all
     assert read.tallies == Tallies.of(every)
+    # the findings' recorded ranks find the same rows as ranking them all again (files recorded before 0630)
+    assert [read.findings, with_workbook.findings] == again
     contracts = read.tallies.by_code["CONTRAT_INVALIDE"]
     assert contracts.explication is None and contracts.constats == 50  # fifty different values quoted
     assert read.tallies.by_code["DATE_INVALIDE"].explication  # the same text for every line: said once
