@@ -30,6 +30,7 @@ from . import claims, faults, intake, kinds, logs, mail
 from .config import Settings, is_database_url
 from .lock import LOCK_NAME, AlreadyRunning, hold  # noqa: F401  (AlreadyRunning: raised by run())
 from .reports import rejects
+from .vocab import BLOCKING
 from .reports.ack import Ack, ack_base, entry_base, help_email, write_ack, written
 from .reports.contacts import contacts_for
 from .formats import write_atomic
@@ -276,8 +277,9 @@ def _rejects_in_background(conn, settings: Settings, claim: claims.Claim, kind: 
     if (not kind.background_workbook or checked.quarantine_reason
             or not lim.background_rejects_rows <= rec.refused <= lim.max_rejects_rows):
         return None
+    blocking = checked.findings[checked.findings["gravite"] == BLOCKING]  # all the workbook reads of them
     plan = rejects.plan_rejects(
-        claim.data, rec.status, _findings_dicts(checked.findings), max_rows=lim.max_rejects_rows,
+        claim.data, rec.status, _findings_dicts(blocking), max_rows=lim.max_rejects_rows,
         max_file_rows=lim.max_rows, max_columns=lim.max_columns, file_name=rec.name, received=rec.received,
         help_email=help_email(contacts_for(conn, settings, claim.sender)))
     return None if isinstance(plan, rejects.RejectsOutcome) else rejects.Background(plan, claim.folder)

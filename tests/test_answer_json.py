@@ -245,7 +245,7 @@ def test_findings_keep_the_order_they_were_recorded_in_when_the_engine_moves_the
     """PostgreSQL stores a row anew when it is updated, and fills the space of deleted ones: its physical order
     is not the order findings were written in. The answer lists them in their recorded order all the same, and
     a finding added to the file later, last."""
-    from amsn_batch.reports.summary import ROWS_PER_RULE
+    from amsn_batch.reports.summary import ROWS_PER_RULE, Tallies
 
     conn = db.connect(make_workspace(tmp_path / "ws").store).conn
     rec = ledger.FileRecord("b" * 64, "10001", "ordre.csv", 1, "2026-11-30T09:00:00", "rejete", 5, 0, 5, 0, {})
@@ -268,6 +268,9 @@ def test_findings_keep_the_order_they_were_recorded_in_when_the_engine_moves_the
             [(7, "Contrat", "X7", "CONTRAT_INVALIDE", "avertissement", "Contrat « X7 »")], columns=ledger.FINDING_COLUMNS[:6]))
     assert [f["ligne"] for f in ledger.answer_findings(conn, file_id, 3, 3, every_blocking=False)] == [2, 3, 4, 1]
     assert ledger.answer_findings(conn, file_id, 3, 3) == ledger._ranked_here(conn, file_id, 3, 3, True)
+    # the tallies written with the file's findings do not hide the ones appended since
+    stored = Tallies.stored(ledger.finding_tallies(conn, file_id), ledger.finding_messages(conn, file_id))
+    assert stored == Tallies.of(ledger.findings(conn, file_id)) and stored.by_code["CONTRAT_INVALIDE"].constats == 6
     with db.transaction(conn):  # findings recorded before their place was kept: theirs first, in table order
         conn.execute("UPDATE constats SET rang = NULL WHERE fichier_id = ? AND ligne > 2", (file_id,))
         conn.execute("DELETE FROM constats WHERE fichier_id = ? AND ligne = 2", (file_id,))
@@ -275,7 +278,7 @@ def test_findings_keep_the_order_they_were_recorded_in_when_the_engine_moves_the
     conn.close()
 
 
-def test_a_file_refused_beyond_the_workbook_limit_reads_back_only_what_its_answer_lists(tmp_path):
+def test_a_file_refused_beyond_the_workbook_limit_reads_back_only_what_its_answer_lists(tmp_path, monkeypatch):
     """A hundred refused lines for two clients of a payroll firm, where the service makes no correction workbook
     above ten: the answer reads back the first refused lines of each rule (20 on the page, per client too),
     not all of them, and says exactly what reading them all back says: the counts, the « … et N autres »
@@ -285,6 +288,7 @@ def test_a_file_refused_beyond_the_workbook_limit_reads_back_only_what_its_answe
     from tests.conftest import import_registry
     from tests.report_data import MISTAKES, generate
 
+    monkeypatch.setattr(ledger, "MESSAGES_KEPT", 10)  # the 25 contracts quoted for each client: read from the findings
     w = import_registry(make_workspace(tmp_path / "ws", extra_config="\n[limites]\nlignes_classeur_rejets = 10\n"
                                                         "constats_par_code = 5\n"), tmp_path / "registre")
     g = generate(w.registry.members["10002"] + w.registry.members["10003"], 120, {"contrat": 50, "date": 50})
@@ -300,8 +304,14 @@ def test_a_file_refused_beyond_the_workbook_limit_reads_back_only_what_its_answe
     with db.transaction(conn):  # as recorded before the ranks were (migration 0630): the answer ranks them itself
         conn.execute("UPDATE constats SET rang_regle = NULL, rang_client = NULL WHERE fichier_id = ?", (entry.id,))
     unranked = Ack.recorded(conn, entry, per_code, workbook_rows=10)
+    kept = conn.execute("SELECT COUNT(*) FROM constats_messages WHERE fichier_id = ?", (entry.id,)).fetchone()[0]
+    with db.transaction(conn):  # nor the tallies: the answer sums the findings themselves
+        ledger.delete_tallies(conn, entry.id)
+    summed = Ack.recorded(conn, entry, per_code, workbook_rows=10)
     conn.close()
     assert unranked.findings == read.findings and unranked.tallies == read.tallies
+    assert summed.findings == read.findings and summed.tallies == read.tallies
+    assert 0 < kept < 50  # the date's one message for each client was kept, not the fifty contracts
     blocking = [f for f in every if f["gravite"] == "bloquant"]
     assert entry.refused == 100 and len(blocking) == 100
     assert len([f for f in read.findings if f["gravite"] == "bloquant"]) <= 80  # 20 of each rule for each client

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from amsn_batch.cli import CLOCK_ENV
 from tests.conftest import make_workspace
 from tests.factories import MOVEMENT_HEADERS, write_csv, write_xlsx
-from tests.report_data import FIXES, MISTAKES, NIR, drop_without_column, generate
+from tests.report_data import FIXES, MISTAKES, NIR, NOM, drop_without_column, generate
 from tests.acks import ack_path, ack_paths
 
 REASONS = "Motifs du refus"
@@ -522,7 +522,8 @@ def test_workbook_sent_back_and_accepted_retires_the_old_one(ws):
 
 def test_corrected_original_resent_whole_retires_the_workbook(ws):
     """The usual reflex: the cells fixed in the original and all of it sent again. The refused rows, now
-    recorded (one under its corrected N° de sécurité sociale, found by name), make the workbook needless."""
+    recorded (one under its corrected N° de sécurité sociale, found by name; the other, its name's spelling
+    fixed on the way, found by its N°), make the workbook needless."""
     sirets = ws.registry.members["10001"]
     g = generate(sirets, 8, {"date": 1, "nir_cle": 1}, seed=32)
     write_csv(ws.drop("10001", "equipe.csv"), g.headers, g.rows)
@@ -534,6 +535,7 @@ def test_corrected_original_resent_whole_retires_the_workbook(ws):
             g.rows[i][NIR] = g.good_nirs[i]
         else:
             g.rows[i][MISTAKES[kind][0]] = FIXES[MISTAKES[kind][0]]
+            g.rows[i][NOM] += "E"
     write_csv(ws.drop("10001", "equipe.csv"), g.headers, g.rows)
     ws.cli("traiter")
     ack = ws.ack("10001", "equipe")

@@ -269,7 +269,7 @@ def _param_texts(name: str, rows: np.ndarray, fields: list, params_list: list[di
         if v is None or (name == "valeur" and fields[i] in masked):
             out.append("")
         elif isinstance(v, str):
-            out.append(v if own else _cap(v))
+            out.append(v if own or len(v) <= VALUE_MAX_CHARS else _cap(v))
         else:
             out.append(format(v, ""))
     return out

@@ -234,7 +234,7 @@ def pg_sql(sql: str) -> str:
     s = re.sub(r"\browid\b", "ctid", s)  # the order rows were written in (constats has no key of its own)
     s = re.sub(r"json_each\(\?\) (\w+) CROSS JOIN (\w+ \w+) ON",  # a JSON list of texts driving a join
                r"jsonb_array_elements_text(CAST(? AS jsonb)) AS \1(value) JOIN \2 ON", s)
-    s = re.sub(r"(\b[\w.]*nir) (NOT IN|IN) \(SELECT value FROM json_each\(\?\)\)",  # a list of NIRs: texts
+    s = re.sub(r"(\b[\w.]*(?:nir|nom)) (NOT IN|IN) \(SELECT value FROM json_each\(\?\)\)",  # a list of NIRs or names: texts
                r"\1 \2 (SELECT value FROM jsonb_array_elements_text(CAST(? AS jsonb)))", s)
     s = re.sub(r"SELECT value FROM json_each\(\?\)", "SELECT CAST(value AS bigint) FROM jsonb_array_elements_text(CAST(? AS jsonb))", s)
     s = re.sub(r"json_set\((COALESCE\(\w+, '\{\}'\)|\w+), '\$\.(\w+)', (\?|json\('\w+'\))\)", _pg_json_set, s)

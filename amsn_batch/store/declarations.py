@@ -34,6 +34,7 @@ def record_declaration(conn: sqlite3.Connection, checked, now: str, again: int |
             earlier = json.loads(before["details"] or "{}").get("traitements_precedents", [])
             rec.details["traitements_precedents"] = earlier + [
                 {"recu_le": before["recu_le"], "traite_le": before["traite_le"], "statut": before["statut"]}]
+            ledger.delete_tallies(conn, again)
             conn.execute("DELETE FROM constats WHERE fichier_id=?", (again,))
             conn.execute(
                 "UPDATE fichiers SET expediteur=?, nom=?, taille=?, recu_le=?, statut=?, etape='applique', lignes=?, "

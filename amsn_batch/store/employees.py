@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from .. import faults
 from ..rules.employees import STORED as EMPLOYEE_FIELDS  # the fields of an employee version, in the store's order
 from . import ledger
-from .bulk import FLAG, ROWS_PER_STATEMENT, TEXT, bulk_insert
+from .bulk import FLAG, TEXT, bulk_insert
 from .db import POSTGRESQL, engine, records, serialize_writes, transaction
 from .ledger import FileRecord
 
@@ -325,11 +325,11 @@ def recorded_since(conn: sqlite3.Connection, file_id: int, sender: str, nirs: li
     workbook's rows all accepted since?)."""
     out: dict[int, dict] = {}
     for values, column in ((nirs, "s.nir"), (names, "v.nom")):
-        for at in range(0, len(values), ROWS_PER_STATEMENT):
-            part = values[at:at + ROWS_PER_STATEMENT]
-            for r in records(conn, "SELECT v.id, s.nir, v.nom, v.prenom, v.date_naissance, v.date_embauche, v.mouvement "
-                             "FROM salaries_versions v JOIN salaries s ON s.id = v.salarie_id JOIN fichiers f ON f.id = v.fichier_id "
-                             f"WHERE v.fichier_id > ? AND f.expediteur = ? AND {column} IN ({','.join('?' * len(part))})",
-                             (file_id, sender, *part)):
-                out[r.pop("id")] = r
+        if not values:
+            continue
+        for r in records(conn, "SELECT v.id, s.nir, v.nom, v.prenom, v.date_naissance, v.date_embauche, v.mouvement "
+                         "FROM salaries_versions v JOIN salaries s ON s.id = v.salarie_id JOIN fichiers f ON f.id = v.fichier_id "
+                         f"WHERE v.fichier_id > ? AND f.expediteur = ? AND {column} IN (SELECT value FROM json_each(?))",
+                         (file_id, sender, json.dumps(list(values), ensure_ascii=False))):
+            out[r.pop("id")] = r
     return list(out.values())

@@ -15,7 +15,7 @@ import pandas as pd
 from ..rules.catalogue import ROW_COLUMNS
 from ..vocab import BLOCKING
 from .bulk import bulk_insert
-from .db import POSTGRESQL, engine, records, transaction
+from .db import POSTGRESQL, bulk_rows, engine, records, transaction
 
 
 @dataclass
@@ -160,7 +160,12 @@ def finding_tallies(conn: sqlite3.Connection, file_id: int) -> list[dict]:
     """What all of a file's findings add up to, per code for each client (`adherent`: '' for the file as a whole
     or an unknown member) and per code over the whole file (`adherent` None): how many (`constats`), on how many
     distinct lines (`lignes`, 0 for the file itself), the first (`premiere`), whether one names a column or a
-    value (`places`). Their messages: `finding_messages`."""
+    value (`places`). As written with the findings (`insert_findings`), else summed here. Their messages:
+    `finding_messages`."""
+    rows = records(conn, "SELECT adherent, code, constats, lignes, premiere, places FROM constats_comptes "
+                         "WHERE fichier_id = ?", (file_id,))
+    if rows:
+        return rows
     line = "COALESCE(ligne, 0)"
     places = "MAX(CASE WHEN COALESCE(colonne, '') <> '' OR COALESCE(valeur, '') <> '' THEN 1 ELSE 0 END)"
     sums = f"COUNT(*) AS constats, COUNT(DISTINCT {line}) AS lignes, MIN({line}) AS premiere, {places} AS places"
@@ -171,10 +176,74 @@ def finding_tallies(conn: sqlite3.Connection, file_id: int) -> list[dict]:
 
 
 def finding_messages(conn: sqlite3.Connection, file_id: int) -> Iterator[tuple[str, str, str]]:
-    """The distinct (adherent, code, message) of a file's findings ('' for the file or an unknown member), as
-    the query gives them: a million distinct messages are read one by one, not held."""
-    yield from conn.execute("SELECT DISTINCT COALESCE(adherent, ''), code, message FROM constats WHERE fichier_id = ?",
-                            (file_id,))
+    """The distinct (adherent, code, message) of a file's findings ('' for the file or an unknown member): those
+    written with the tallies, and for a rule and client with too many to keep (a full list's leavers), read from
+    the findings one by one, not held."""
+    keys = records(conn, "SELECT adherent, code, messages_complets FROM constats_comptes "
+                         "WHERE fichier_id = ? AND adherent IS NOT NULL", (file_id,))
+    if not keys:
+        yield from conn.execute("SELECT DISTINCT COALESCE(adherent, ''), code, message FROM constats WHERE fichier_id = ?",
+                                (file_id,))
+        return
+    yield from conn.execute("SELECT adherent, code, message FROM constats_messages WHERE fichier_id = ?", (file_id,))
+    for k in keys:
+        if not k["messages_complets"]:
+            for (message,) in conn.execute("SELECT DISTINCT message FROM constats WHERE fichier_id = ? AND code = ? "
+                                           "AND COALESCE(adherent, '') = ?", (file_id, k["code"], k["adherent"])):
+                yield k["adherent"], k["code"], message
+
+
+MESSAGES_KEPT = 100  # distinct messages of a rule and client written with the tallies; beyond, read from the findings
+
+
+def _write_tallies(conn: sqlite3.Connection, file_id: int, findings, first: bool) -> None:
+    """The tallies and distinct messages of a file's findings (`finding_tallies`, `finding_messages`), from the
+    frame being written when it is the file's first (`first`); any other write drops them. On integer codes of
+    the values (a million findings: a fraction of a second, and no copy of their texts)."""
+    delete_tallies(conn, file_id)
+    n = len(findings)
+    if not first or not n:
+        return
+
+    def codes_of(c: str) -> tuple[np.ndarray, np.ndarray]:
+        values = pd.Series(findings[c], dtype=object).fillna("").to_numpy() if c in findings else np.full(n, "", dtype=object)
+        return pd.factorize(values)
+
+    member_of, members = codes_of("adherent")
+    rule_of, rules = codes_of("code")
+    message_of, messages = codes_of("message")
+    line = pd.to_numeric(pd.Series(findings["ligne"]), errors="coerce").fillna(0).astype(np.int64).to_numpy()
+    placed = np.zeros(n, dtype=bool)
+    for c in ("colonne", "valeur"):
+        if c in findings:
+            placed |= pd.Series(findings[c], dtype=object).fillna("").to_numpy() != ""
+    names = ["fichier_id", "adherent", "code", "constats", "lignes", "premiere", "places", "messages_complets"]
+    span = int(line.max()) - int(line.min()) + 1
+    rows, kept = [], []
+    for per_client in (True, False):  # each client's rules, then each rule over the whole file
+        group_of = rule_of.astype(np.int64) * len(members) + member_of if per_client else rule_of.astype(np.int64)
+        groups, group = np.unique(group_of, return_inverse=True)
+        keys = [(members[k % len(members)], rules[k // len(members)]) if per_client else (None, rules[k]) for k in groups.tolist()]
+        size = np.bincount(group, minlength=len(groups))
+        lines = np.bincount(np.unique(group.astype(np.int64) * span + line - int(line.min())) // span, minlength=len(groups))
+        first_line = pd.Series(line).groupby(group).min().to_numpy()
+        places = np.bincount(group, weights=placed, minlength=len(groups)) > 0
+        complete = np.ones(len(groups), dtype=bool)
+        if per_client:  # the distinct messages of each client's rule, when they are few
+            pairs = np.unique(group.astype(np.int64) * len(messages) + message_of)
+            complete = np.bincount(pairs // len(messages), minlength=len(groups)) <= MESSAGES_KEPT
+            kept += [(file_id, *keys[p // len(messages)], messages[p % len(messages)])
+                     for p in pairs[complete[pairs // len(messages)]].tolist()]
+        rows += [(file_id, *keys[g], int(size[g]), int(lines[g]), int(first_line[g]), int(places[g]), int(complete[g]))
+                 for g in range(len(groups))]
+    bulk_rows(conn, "constats_comptes", names, rows)
+    bulk_rows(conn, "constats_messages", ["fichier_id", "adherent", "code", "message"], kept)
+
+
+def delete_tallies(conn: sqlite3.Connection, file_id: int) -> None:
+    """Drop what `insert_findings` wrote of a file's tallies (its findings change)."""
+    conn.execute("DELETE FROM constats_messages WHERE fichier_id = ?", (file_id,))
+    conn.execute("DELETE FROM constats_comptes WHERE fichier_id = ?", (file_id,))
 
 
 def held(conn: sqlite3.Connection) -> list[FileEntry]:
@@ -228,6 +297,7 @@ def insert_findings(conn: sqlite3.Connection, file_id: int, findings) -> None:
     columns = {"fichier_id": file_id, "rang": order + start, "rang_regle": by_rule, "rang_client": by_client,
                **{c: findings[c] if c in findings else "" for c in FINDING_COLUMNS}}
     bulk_insert(conn, "constats", columns, order)
+    _write_tallies(conn, file_id, findings, start == 0)
 
 
 def _ranks(conn: sqlite3.Connection, file_id: int, findings, after_others: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -257,6 +327,7 @@ def _ranks(conn: sqlite3.Connection, file_id: int, findings, after_others: bool)
 
 def delete_entry(conn: sqlite3.Connection, file_id: int) -> None:
     """Remove an entry and its findings (inside the caller's transaction)."""
+    delete_tallies(conn, file_id)
     conn.execute("DELETE FROM constats WHERE fichier_id=?", (file_id,))
     conn.execute("DELETE FROM fichiers WHERE id=?", (file_id,))
 
