@@ -301,8 +301,9 @@ def test_a_file_refused_beyond_the_workbook_limit_reads_back_only_what_its_answe
     read = Ack.recorded(conn, entry, per_code, workbook_rows=10)  # what pipeline.finish reads back here
     with_workbook = Ack.recorded(conn, entry, per_code, workbook_rows=100)
     again = [ledger._ranked_here(conn, entry.id, 20, 20, every_blocking) for every_blocking in (False, True)]
-    with db.transaction(conn):  # as recorded before the ranks were (migration 0630): the answer ranks them itself
+    with db.transaction(conn):  # as recorded before the ranks were (migrations 0630, 0660): the answer ranks them itself
         conn.execute("UPDATE constats SET rang_regle = NULL, rang_client = NULL WHERE fichier_id = ?", (entry.id,))
+        conn.execute("UPDATE constats_rangs_depuis SET fichier_id = ?", (entry.id,))
     unranked = Ack.recorded(conn, entry, per_code, workbook_rows=10)
     kept = conn.execute("SELECT COUNT(*) FROM constats_messages WHERE fichier_id = ?", (entry.id,)).fetchone()[0]
     with db.transaction(conn):  # nor the tallies: the answer sums the findings themselves

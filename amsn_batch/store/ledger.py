@@ -127,9 +127,9 @@ def answer_findings(conn: sqlite3.Connection, file_id: int, per_code: int, per_c
     gets no workbook: the answer lists a few and counts the rest (`finding_tallies`), instead of reading them
     all back. Each finding's rank within its rule and client is recorded with it (`insert_findings`), so the
     rows shown are found by index (a million findings: 2.5 s to rank them again, now a few milliseconds);
-    a file recorded before the ranks were (migration 0630) is ranked here, on the narrow columns first."""
-    if per_code > SHOWN_MAX or per_client > SHOWN_MAX or conn.execute(
-            "SELECT 1 FROM constats WHERE fichier_id = ? AND rang_regle IS NULL LIMIT 1", (file_id,)).fetchone():
+    a file recorded before the ranks were (migrations 0630, 0660) is ranked here, on the narrow columns first."""
+    if per_code > SHOWN_MAX or per_client > SHOWN_MAX or file_id <= conn.execute(
+            "SELECT COALESCE(MAX(fichier_id), 0) FROM constats_rangs_depuis").fetchone()[0]:
         return _ranked_here(conn, file_id, per_code, per_client, every_blocking)
     shown = {r["rang"]: r for r in records(
         conn, f"SELECT rang, {_FINDING_SELECT} FROM constats WHERE fichier_id = ? "
