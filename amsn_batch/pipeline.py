@@ -30,10 +30,10 @@ from . import claims, faults, intake, kinds, logs, mail
 from .config import Settings, is_database_url
 from .lock import LOCK_NAME, AlreadyRunning, hold  # noqa: F401  (AlreadyRunning: raised by run())
 from .reports import rejects
-from .vocab import BLOCKING
 from .reports.ack import Ack, ack_base, entry_base, help_email, write_ack, written
 from .reports.contacts import contacts_for
 from .formats import write_atomic
+from .vocab import BLOCKING
 from .read import forget_tables
 from .rules.catalogue import Findings, to_rows
 from .store import connect, ledger, take_sender, transaction

@@ -24,17 +24,6 @@ from .identifiers import SPACES
 FILE = -1  # position of a finding about the file as a whole
 
 
-class _Defaults(dict):
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
-def render(rule: Rule, params: dict) -> str:
-    """Message then how to fix it, with the line's parameters filled in."""
-    p = _Defaults({k: ("" if v is None else v) for k, v in params.items()})
-    return f"{rule.message.format_map(p)} {rule.fix.format_map(p)}".strip()
-
-
 class Findings:
     """Collects findings as column arrays: position, field, code, raw value, message parameters."""
 
@@ -224,8 +213,8 @@ def _objects(values) -> np.ndarray:
 
 def _messages(cat: dict[str, Rule], codes: list[str], fields: list, params_list: list[dict],
               masked: frozenset[str]) -> list[str]:
-    """Each finding's message, as `render` writes it, rule by rule: the rule's text cut once into its literal
-    pieces and parameters, each parameter read as a column, and every message joined from them (a full list
+    """Each finding's message (the rule's message then how to fix it, its parameters filled in), rule by rule:
+    the rule's text cut once into its literal pieces and parameters, each parameter read as a column, and every message joined from them (a full list
     that exits a million employees is a million different messages: 1 µs each, not 8). Equal messages are
     one text (a million LISTE_ENTREE, the SIRET_AUTRE_ADHERENT of two SIRETs)."""
     out: list = [None] * len(codes)
@@ -255,12 +244,12 @@ def _messages(cat: dict[str, Rule], codes: list[str], fields: list, params_list:
 
 @cache
 def _pieces(message: str, fix: str) -> tuple[tuple[str, str | None], ...]:
-    """A rule's message then its fix (as `render` joins them) as (literal text, parameter name or None)."""
+    """A rule's message then its fix, joined by a space, as (literal text, parameter name or None)."""
     return tuple((literal, name) for literal, name, _spec, _conv in string.Formatter().parse(f"{message} {fix}"))
 
 
 def _param_texts(name: str, rows: np.ndarray, fields: list, params_list: list[dict], masked: frozenset[str]) -> list[str]:
-    """One parameter of these findings as `render` writes it: '' when not given (or the value of a masked
+    """One parameter of these findings as their messages quote it: '' when not given (or the value of a masked
     field, a NIR), the sender's texts cut (`_cap`), anything else as format() writes it."""
     out = []
     own = name in OWN_TEXT_PARAMS

@@ -196,22 +196,24 @@ def finding_messages(conn: sqlite3.Connection, file_id: int) -> Iterator[tuple[s
 MESSAGES_KEPT = 100  # distinct messages of a rule and client written with the tallies; beyond, read from the findings
 
 
-def _write_tallies(conn: sqlite3.Connection, file_id: int, findings, first: bool) -> None:
+def _coded(findings, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """A column of a findings frame as integer codes and the distinct values ('' for none, or for a column the
+    frame lacks): what ranks and tallies group on, instead of texts."""
+    n = len(findings)
+    values = pd.Series(findings[column], dtype=object).fillna("").to_numpy() if column in findings else np.full(n, "", dtype=object)
+    return pd.factorize(values)
+
+
+def _write_tallies(conn: sqlite3.Connection, file_id: int, findings, first: bool, rule_of: np.ndarray, rules: np.ndarray,
+                   member_of: np.ndarray, members: np.ndarray) -> None:
     """The tallies and distinct messages of a file's findings (`finding_tallies`, `finding_messages`), from the
     frame being written when it is the file's first (`first`); any other write drops them. On integer codes of
-    the values (a million findings: a fraction of a second, and no copy of their texts)."""
+    the values (`_coded`: a million findings in a fraction of a second, and no copy of their texts)."""
     delete_tallies(conn, file_id)
     n = len(findings)
     if not first or not n:
         return
-
-    def codes_of(c: str) -> tuple[np.ndarray, np.ndarray]:
-        values = pd.Series(findings[c], dtype=object).fillna("").to_numpy() if c in findings else np.full(n, "", dtype=object)
-        return pd.factorize(values)
-
-    member_of, members = codes_of("adherent")
-    rule_of, rules = codes_of("code")
-    message_of, messages = codes_of("message")
+    message_of, messages = _coded(findings, "message")
     line = pd.to_numeric(pd.Series(findings["ligne"]), errors="coerce").fillna(0).astype(np.int64).to_numpy()
     placed = np.zeros(n, dtype=bool)
     for c in ("colonne", "valeur"):
@@ -293,26 +295,23 @@ def insert_findings(conn: sqlite3.Connection, file_id: int, findings) -> None:
     thousands, most columns the same throughout)."""
     order = np.arange(len(findings))
     start = conn.execute("SELECT COALESCE(MAX(rang) + 1, 0) FROM constats WHERE fichier_id = ?", (file_id,)).fetchone()[0]
-    by_rule, by_client = _ranks(conn, file_id, findings, start > 0)
+    coded = (*_coded(findings, "code"), *_coded(findings, "adherent"))
+    by_rule, by_client = _ranks(conn, file_id, start > 0, *coded)
     columns = {"fichier_id": file_id, "rang": order + start, "rang_regle": by_rule, "rang_client": by_client,
                **{c: findings[c] if c in findings else "" for c in FINDING_COLUMNS}}
     bulk_insert(conn, "constats", columns, order)
-    _write_tallies(conn, file_id, findings, start == 0)
+    _write_tallies(conn, file_id, findings, start == 0, *coded)
 
 
-def _ranks(conn: sqlite3.Connection, file_id: int, findings, after_others: bool) -> tuple[np.ndarray, np.ndarray]:
+def _ranks(conn: sqlite3.Connection, file_id: int, after_others: bool, rule_of: np.ndarray, rules: np.ndarray,
+           member_of: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each finding's rank (1, 2, …) within its rule and within its rule for its client (adhérent, '' for none),
-    in the frame's order, after the file's findings already recorded (`after_others`: a finding appended later)."""
-    n = len(findings)
-    codes = np.asarray(findings["code"], dtype=object) if n else np.array([], dtype=object)
-    members = (pd.Series(findings["adherent"], dtype=object).fillna("").to_numpy() if "adherent" in findings
-               else np.full(n, "", dtype=object))
-    code_of, rules = pd.factorize(codes)
-    member_of, clients = pd.factorize(members)
-    pair = code_of.astype(np.int64) * max(len(clients), 1) + member_of
-    by_rule = pd.Series(code_of).groupby(code_of).cumcount().to_numpy(dtype=np.int64) + 1
+    in the frame's order (its columns `_coded`), after the file's findings already recorded (`after_others`: a
+    finding appended later)."""
+    pair = rule_of.astype(np.int64) * max(len(members), 1) + member_of
+    by_rule = pd.Series(rule_of).groupby(rule_of).cumcount().to_numpy(dtype=np.int64) + 1
     by_client = pd.Series(pair).groupby(pair).cumcount().to_numpy(dtype=np.int64) + 1
-    if after_others and n:
+    if after_others and len(rule_of):
         seen_rule: dict[str, int] = {}
         seen_client: dict[tuple[str, str], int] = {}
         for code, member, count in conn.execute(
@@ -320,8 +319,9 @@ def _ranks(conn: sqlite3.Connection, file_id: int, findings, after_others: bool)
                 "GROUP BY code, COALESCE(adherent, '')", (file_id,)):
             seen_rule[code] = seen_rule.get(code, 0) + count
             seen_client[(member, code)] = count
-        by_rule += np.array([seen_rule.get(c, 0) for c in rules], dtype=np.int64)[code_of]
-        by_client += np.array([seen_client.get((members[i], codes[i]), 0) for i in range(n)], dtype=np.int64)
+        by_rule += np.array([seen_rule.get(c, 0) for c in rules], dtype=np.int64)[rule_of]
+        by_client += np.array([seen_client.get((members[m], rules[r]), 0) for r, m in zip(rule_of.tolist(), member_of.tolist())],
+                              dtype=np.int64)
     return by_rule, by_client
 
 
