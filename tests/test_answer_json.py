@@ -370,12 +370,68 @@ def test_messages_rendered_rule_by_rule_say_what_each_finding_alone_would_say():
         codes.append(code)
         fields.append(rng.choice([None, "nir", "pcs"]))
         params.append({n: rng.choice(values) for n in sorted(names | {"valeur"}) if rng.random() < 0.9})
-    got = cat_module._messages(cat, codes, fields, params, frozenset({"nir"}))
+    names = sorted({n for p in params for n in p})
+    columns = {n: pd.Series([p.get(n) for p in params], dtype=object).to_numpy() for n in names}
+    got = cat_module._messages(cat, codes, fields, columns, frozenset({"nir"}))
     for code, field_, p, message in zip(codes, fields, params, got):
         alone = {k: cat_module._cap(v) if isinstance(v, str) and k not in cat_module.OWN_TEXT_PARAMS else v
                  for k, v in p.items() if not (k == "valeur" and field_ == "nir")}
         assert message == _render_alone(cat[code], alone)
     assert len({id(m) for m in got}) == len(set(got))
+
+
+def test_findings_read_back_as_each_alone_would_be_whatever_rules_they_sit_beside():
+    """Findings keep their message parameters as columns, one per name (None or NaN where a rule has none), so
+    that a million findings are not a million dicts: each row as the sender reads it (message, value, column,
+    the leaver a full list names, the member) is still what that finding alone says, for rules whose
+    parameters repeat (a resent file's movements) or never do (leavers' names), numbers, lists, long texts and
+    NIRs that must not be quoted."""
+    from amsn_batch.masking import mask_nir
+    from amsn_batch.rules import catalogue as cat_module
+    from amsn_batch.rules.catalogue import FILE, Members
+    from amsn_batch.vocab import catalogue
+
+    cat = catalogue()
+    rng = random.Random(44)
+    n = 3000
+    f = Findings()
+    expected = []  # (ligne, code, message, valeur, colonne, nom, prenom, adherent) of each finding, alone
+    columns = {"nir": "N° sécu", "mouvement": "Type", "pcs": "PCS"}
+    members = Members(names={"10001": "Société A", "10002": "Société B"}, sender="10009")
+    moves = np.array([rng.choice(["Entrée", "Sortie", "Modification"]) for _ in range(n)], dtype=object)
+    pos = np.arange(n)
+    f.add_rows("DEJA_ENREGISTRE", pos, "mouvement", moves, mouvement=moves, suite="", fichier="paie.csv",
+               date=[rng.choice(["01/02/2026", "03/04/2026"]) for _ in range(n)])
+    names = [f"NOM{i}" for i in range(n)]
+    nirs = [make_nir(rng) for _ in range(n)]
+    who = [rng.choice(["10001", "10002", "99999"]) for _ in range(n)]
+    f.add_rows("LISTE_SORTIE", np.full(n, FILE), "nir", nirs, nom=names, prenom="Jean", adherent=who, date="31/01/2026")
+    f.add_rows("NIR_MOIS", pos[:50], "nir", nirs[:50], mois=[rng.choice([13, "99", None]) for _ in range(50)])
+    f.add_file("COLONNE_INCONNUE", None, "", colonne="x" * 300)
+    f.add_rows("PCS_INCONNU", pos[:20], "pcs", ["zz"] * 20, valeur=["zz"] * 20, proches=[["a", "b"]] * 20)
+    for i in range(n):
+        p = {"mouvement": moves[i], "suite": "", "fichier": "paie.csv", "date": f.frame().loc[i, cat_module.PARAM + "date"],
+             "valeur": moves[i]}
+        expected.append((i + 2, "DEJA_ENREGISTRE", cat["DEJA_ENREGISTRE"], p, moves[i], "Type", "", "", "10009"))
+    for i in range(n):
+        p = {"nom": names[i], "prenom": "Jean", "adherent": who[i], "date": "31/01/2026"}
+        expected.append((1, "LISTE_SORTIE", cat["LISTE_SORTIE"], p, mask_nir(nirs[i]), "N° sécu", names[i], "Jean",
+                         who[i] if who[i] in members.names else "10009"))
+    months = f.frame().loc[f.frame()["code"] == "NIR_MOIS", cat_module.PARAM + "mois"].tolist()
+    for i in range(50):
+        expected.append((i + 2, "NIR_MOIS", cat["NIR_MOIS"], {"mois": months[i]}, mask_nir(nirs[i]), "N° sécu", "", "", "10009"))
+    expected.append((1, "COLONNE_INCONNUE", cat["COLONNE_INCONNUE"], {"colonne": cat_module._cap("x" * 300)}, "",
+                     "x" * 300, "", "", "10009"))
+    for i in range(20):
+        expected.append((i + 2, "PCS_INCONNU", cat["PCS_INCONNU"], {"valeur": "zz", "proches": ["a", "b"]}, "zz", "PCS", "", "",
+                         "10009"))
+    got = to_rows(f.frame(), np.arange(2, n + 2), 1, columns, members=members)
+    want = pd.DataFrame([{"ligne": line, "code": code, "message": _render_alone(rule, p), "valeur": value, "colonne": column,
+                          "nom": nom, "prenom": prenom, "adherent": adherent}
+                         for line, code, rule, p, value, column, nom, prenom, adherent in expected])
+    want = want.sort_values(["ligne", "code"], kind="stable").reset_index(drop=True)
+    assert got[list(want.columns)].astype(object).to_dict("records") == want.astype(object).to_dict("records")
+    assert got["message"].nunique() == len({id(m) for m in got["message"]})  # equal messages: one text
 
 
 def test_what_a_rule_says_is_told_the_same_once_its_details_vary():

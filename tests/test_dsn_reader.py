@@ -8,7 +8,7 @@ import numpy as np
 from amsn_batch import kinds
 from amsn_batch.read.dsn import INDIVIDU, read_dsn
 from amsn_batch.rules import dsn as rules
-from amsn_batch.rules.catalogue import Findings
+from amsn_batch.rules.catalogue import PARAM, Findings
 from tests.dsn_factory import full_nir
 
 TEXT = """S10.G00.00.001,'PAIE'
@@ -68,7 +68,7 @@ def test_malformed_lines_and_counts(tmp_path):
     rules.structure(dsn, f)
     frame = f.frame()
     assert sorted(frame["code"]) == ["DSN_LIGNE_MAL_FORMEE", "DSN_TOTAL_FAUX"]
-    assert frame.loc[frame["code"] == "DSN_LIGNE_MAL_FORMEE", "params"].iloc[0]["lignes"] == "17"
+    assert frame.loc[frame["code"] == "DSN_LIGNE_MAL_FORMEE", PARAM + "lignes"].iloc[0] == "17"
 
 
 def test_nir_key_and_corsica():

@@ -26,7 +26,7 @@ from ..read import UnreadableFile
 from ..read.dsn import is_dsn, read_dsn
 from ..read.headers import HeaderMap
 from ..rules import dsn as rules
-from ..rules.catalogue import Findings, to_rows
+from ..rules.catalogue import Findings, param_columns, to_rows
 from ..rules.employees import Context, validate
 from ..rules.refusal import refused_unread, unreadable_file
 from ..store import dsn as store_dsn
@@ -218,7 +218,8 @@ def _finding_lines(frame: pd.DataFrame, people: rules.People | None, default: in
     individual's first line when none), the line its parameters name for a file-level one."""
     pos = frame["pos"].to_numpy(dtype=np.int64)
     fields = frame["field"].to_numpy(dtype=object)
-    params = frame["params"].tolist()
+    params = param_columns(frame)
+    given = {name: params.get(name, np.full(len(frame), None, dtype=object)) for name in ("ligne", "etablissement")}
     out = np.full(len(frame), default, dtype=np.int64)
     rows = pos >= 0
     if people is not None and rows.any():
@@ -229,11 +230,11 @@ def _finding_lines(frame: pd.DataFrame, people: rules.People | None, default: in
                 at = arr[pos[hit]]
                 out[hit] = np.where(at > 0, at, out[hit])
     for i in np.flatnonzero(~rows):
-        p = params[i]
-        if p.get("ligne"):
-            out[i] = int(p["ligne"])
-        elif decl_lines and p.get("etablissement") in decl_lines:
-            out[i] = decl_lines[p["etablissement"]]
+        line, siret = given["ligne"][i], given["etablissement"][i]
+        if line and line == line:  # NaN: another rule's finding, no line given
+            out[i] = int(line)
+        elif decl_lines and siret in decl_lines:
+            out[i] = decl_lines[siret]
     return out
 
 

@@ -24,8 +24,13 @@ from .identifiers import SPACES
 FILE = -1  # position of a finding about the file as a whole
 
 
+PARAM = "param:"  # the frame's column of a message parameter: PARAM + its name
+
+
 class Findings:
-    """Collects findings as column arrays: position, field, code, raw value, message parameters."""
+    """Collects findings as column arrays: position, field, code, raw value, and one column per message
+    parameter (PARAM + name; None or NaN where a finding has none). A million findings of one rule are then
+    a few columns, not a million dicts (300 MB, and seconds to build and to read back)."""
 
     def __init__(self) -> None:
         self._parts: list[pd.DataFrame] = []
@@ -64,10 +69,9 @@ class Findings:
             "code": [code] * n,
             "value": _broadcast(values if values is not None else "", n),
         }
-        keys = sorted(params)
-        per_row = [_broadcast(params[k], n) for k in keys]
-        cols["params"] = [dict(zip(keys, vals)) for vals in zip(*per_row)] if keys else [{}] * n
-        self._parts.append(pd.DataFrame(cols))
+        for name, value in params.items():  # a column per parameter, kept as Python objects
+            cols[PARAM + name] = pd.Series(_broadcast(value, n), dtype=object)
+        self._parts.append(pd.DataFrame(cols, copy=False))
         self._frame = None
 
     def frame(self) -> pd.DataFrame:
@@ -75,7 +79,7 @@ class Findings:
         across fields ask for it again and again). Callers must not modify it."""
         if self._frame is None:
             self._frame = pd.concat(self._parts, ignore_index=True) if self._parts else pd.DataFrame(
-                {"pos": pd.Series([], dtype="int64"), "field": [], "code": [], "value": [], "params": []})
+                {"pos": pd.Series([], dtype="int64"), "field": [], "code": [], "value": []})
         return self._frame
 
     def blocked_positions(self) -> np.ndarray:
@@ -166,12 +170,17 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
     ligne = np.where(pos >= 0, lines[np.clip(pos, 0, None)] if len(lines) else 0, header_line)
     if at_lines is not None:
         ligne = np.asarray(at_lines, dtype=np.int64)
-    params_list = frame["params"].tolist()
-    fields, values = frame["field"].tolist(), frame["value"].tolist()
-    colonne = [columns.get(f, "") if f else p.get("colonne", "") for f, p in zip(fields, params_list)]
-    valeur = [mask_nir(v) if f in masked else _cap("" if v is None else str(v)) for f, v in zip(fields, values)]
+    params = param_columns(frame)
+    fields, values = _objects(frame["field"].tolist()), _objects(frame["value"].tolist())
+    colonne = _each_distinct(fields, lambda f: columns.get(f, "") if f else None)
+    loose = np.flatnonzero(colonne == None)  # noqa: E711 (elementwise): no field, the column a parameter names
+    named = params.get("colonne")
+    colonne[loose] = "" if named is None else _each_distinct(named[loose], lambda v: "" if v is None else v)
+    valeur = _each_distinct(values, lambda v: _cap("" if v is None else str(v)))
+    hidden = np.flatnonzero(np.isin(fields, list(masked)))
+    valeur[hidden] = _each_distinct(values[hidden], mask_nir)
     codes = frame["code"].tolist()
-    messages = _messages(cat, codes, fields, params_list, masked)
+    messages = _messages(cat, codes, fields, params, masked)
     index = {h: column_letter(i) for i, h in enumerate(table.headers)} if table is not None and table.format != "dsn" else {}
     nom, prenom = _cells(table, columns.get("nom"), pos), _cells(table, columns.get("prenom"), pos)
     nir = _cells(table, columns.get("nir"), pos)
@@ -179,26 +188,28 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
     compact = pd.Series(siret, dtype="str").str.replace(_SPACES.pattern, "", regex=True)
     owner = compact.map(members.by_siret).to_numpy(dtype=object)
     adherent = np.where(pd.isna(owner), members.sender, owner).astype(object)
-    for i in np.flatnonzero(pos < 0):  # file-level findings (few): someone or some member named by the finding
-        p = params_list[i]
-        if p.get("nom") or p.get("prenom"):  # a full list's leaver, not in the file
-            nom[i], prenom[i] = str(p.get("nom") or ""), str(p.get("prenom") or "")
-            if fields[i] == "nir":
-                nir[i] = str(values[i] or "")
-        if str(p.get("adherent") or "") in members.names:
-            adherent[i] = str(p["adherent"])
+    loose = np.flatnonzero(pos < 0)  # file-level findings: someone or some member named by the finding
+    if len(loose):
+        given = {name: _each_distinct(params[name][loose], _text) if name in params else np.full(len(loose), "", dtype=object)
+                 for name in ("nom", "prenom", "adherent")}
+        who = (given["nom"] != "") | (given["prenom"] != "")  # a full list's leaver, not in the file
+        nom[loose[who]], prenom[loose[who]] = given["nom"][who], given["prenom"][who]
+        by_nir = who & (fields[loose] == "nir")
+        nir[loose[by_nir]] = _each_distinct(values[loose[by_nir]], lambda v: str(v or ""))
+        member = np.isin(given["adherent"], list(members.names))
+        adherent[loose[member]] = given["adherent"][member]
     texts = {  # object columns: the rows are then read back as tuples (the ledger) without Arrow's per-value cost
         "colonne": colonne,
         "valeur": valeur,
         "code": codes,
-        "gravite": [cat[c].severity for c in codes],
+        "gravite": _each_distinct(_objects(codes), lambda c: cat[c].severity),
         "message": messages,
-        "colonne_excel": [index.get(c, "") for c in colonne],
+        "colonne_excel": _each_distinct(colonne, lambda c: index.get(c, "")),
         "nom": _capped(nom),
         "prenom": _capped(prenom),
         "nir_masque": _masked_nirs(nir),
         "adherent": adherent,
-        "raison_sociale": [members.names.get(a, "") for a in adherent],
+        "raison_sociale": _each_distinct(adherent, lambda a: members.names.get(a, "")),
     }
     out = pd.DataFrame({"ligne": ligne.astype(np.int64), **{k: pd.Series(_objects(v), dtype=object) for k, v in texts.items()}},
                        copy=False)
@@ -206,40 +217,75 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
 
 
 def _objects(values) -> np.ndarray:
+    """A writable 1-D object array of these values (a value that is a list stays one element)."""
     out = np.empty(len(values), dtype=object)
-    out[:] = values
+    out[:] = pd.Series(values, dtype=object).to_numpy() if isinstance(values, list) else values
     return out
 
 
-def _messages(cat: dict[str, Rule], codes: list[str], fields: list, params_list: list[dict],
+def _each_distinct(values: np.ndarray, write) -> np.ndarray:
+    """write(value) of each value of an object column, called once per distinct value when they are texts that
+    repeat (a million findings quote a few movements, columns, members), None for a value not given (None, or
+    the NaN that joining findings of other rules leaves); one by one otherwise."""
+    missing = pd.isna(values)
+    sample = values[:: max(1, len(values) // 1000)]
+    repeated = len(set(sample.tolist())) <= len(sample) // 2  # names, NIRs: nearly all distinct, written one by one
+    if repeated and set(map(type, values[~missing] if missing.any() else values)) <= {str}:
+        codes, uniques = pd.factorize(values)  # not given: -1
+        written = [write(u) for u in uniques.tolist()] + ([write(None)] if missing.any() else [None])
+        return _objects(written)[codes]
+    return _objects([write(None if _absent(v) else v) for v in values.tolist()])
+
+
+def param_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The findings' message parameters by name, each a column of Python objects (None or NaN: not given)."""
+    return {name[len(PARAM):]: frame[name].to_numpy(dtype=object) for name in frame.columns
+            if isinstance(name, str) and name.startswith(PARAM)}
+
+
+def _text(value) -> str:
+    """A parameter naming someone or something, as text ('' when not given)."""
+    return str(value) if value else ""
+
+
+def _absent(value) -> bool:
+    """A parameter not given to a finding: None, or the NaN that joining findings of other rules leaves."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _messages(cat: dict[str, Rule], codes: list[str], fields: list, params: dict[str, np.ndarray],
               masked: frozenset[str]) -> list[str]:
     """Each finding's message (the rule's message then how to fix it, its parameters filled in), rule by rule:
-    the rule's text cut once into its literal pieces and parameters, each parameter read as a column, and every message joined from them (a full list
-    that exits a million employees is a million different messages: 1 µs each, not 8). Equal messages are
-    one text (a million LISTE_ENTREE, the SIRET_AUTRE_ADHERENT of two SIRETs)."""
-    out: list = [None] * len(codes)
-    if not out:
-        return out
+    the rule's text cut once into its literal pieces and parameters, each parameter coded by its distinct
+    texts, and one message written per distinct combination of them (a resent million is a million
+    DEJA_ENREGISTRE of a few messages; a full list that exits a million employees, a million different
+    ones, 1 µs each). Equal messages are one text."""
+    out = np.empty(len(codes), dtype=object)
+    if not len(out):
+        return []
     code_of, distinct = pd.factorize(np.asarray(codes, dtype=object))
     order = np.argsort(code_of, kind="stable")
     bounds = np.flatnonzero(np.diff(code_of[order])) + 1
+    field_of = np.asarray(fields, dtype=object)
     same: dict[str, str] = {}
     for rows in np.split(order, bounds):
-        code = distinct[code_of[rows[0]]]
+        rule = cat[distinct[code_of[rows[0]]]]
+        pieces = [(literal, _param_texts(name, rows, field_of, params, masked) if name is not None else None)
+                  for literal, name in _pieces(rule.message, rule.fix)]
+        combo = np.zeros(len(rows), dtype=np.int64)  # the row's combination of parameter texts, numbered
+        for _, coded in pieces:
+            if coded is not None and len(coded[1]) > 1:
+                combo, _ = pd.factorize(combo * len(coded[1]) + coded[0])
+        first = np.unique(combo, return_index=True)[1]  # a row of each combination, in combination order
         columns = []
-        rule = cat[code]
-        for literal, name in _pieces(rule.message, rule.fix):
+        for literal, coded in pieces:
             if literal:
-                columns.append([literal] * len(rows))
-            if name is not None:
-                columns.append(_param_texts(name, rows, fields, params_list, masked))
-        if not columns:
-            texts = [""] * len(rows)
-        else:
-            texts = ["".join(t).strip() for t in zip(*columns)]
-        for i, text in zip(rows.tolist(), texts):
-            out[i] = same.setdefault(text, text)
-    return out
+                columns.append([literal] * len(first))
+            if coded is not None:
+                columns.append(np.array(coded[1], dtype=object)[coded[0][first]].tolist())
+        texts = ["".join(t).strip() for t in zip(*columns)] if columns else [""] * len(first)
+        out[rows] = np.array([same.setdefault(t, t) for t in texts], dtype=object)[combo]
+    return out.tolist()
 
 
 @cache
@@ -248,20 +294,29 @@ def _pieces(message: str, fix: str) -> tuple[tuple[str, str | None], ...]:
     return tuple((literal, name) for literal, name, _spec, _conv in string.Formatter().parse(f"{message} {fix}"))
 
 
-def _param_texts(name: str, rows: np.ndarray, fields: list, params_list: list[dict], masked: frozenset[str]) -> list[str]:
-    """One parameter of these findings as their messages quote it: '' when not given (or the value of a masked
-    field, a NIR), the sender's texts cut (`_cap`), anything else as format() writes it."""
-    out = []
+def _param_texts(name: str, rows: np.ndarray, fields: np.ndarray, params: dict[str, np.ndarray],
+                 masked: frozenset[str]) -> tuple[np.ndarray, list[str]]:
+    """One parameter of these findings as their messages quote it, coded: (each row's text number, the
+    distinct texts). '' when not given (or the value of a masked field, a NIR), the sender's texts cut
+    (`_cap`), anything else as format() writes it."""
+    column = params.get(name)
+    if column is None:
+        return np.zeros(len(rows), dtype=np.int64), [""]
+    values = column[rows]
     own = name in OWN_TEXT_PARAMS
-    for i in rows.tolist():
-        v = params_list[i].get(name)
-        if v is None or (name == "valeur" and fields[i] in masked):
-            out.append("")
-        elif isinstance(v, str):
-            out.append(v if own or len(v) <= VALUE_MAX_CHARS else _cap(v))
-        else:
-            out.append(format(v, ""))
-    return out
+    if set(map(type, values)) <= {str, type(None)}:
+        value_of, uniques = pd.factorize(values)  # None: -1, the last text
+        texts = [u if own or len(u) <= VALUE_MAX_CHARS else _cap(u) for u in uniques.tolist()] + [""]
+    else:  # numbers, lists…: written one by one, then coded
+        value_of, uniques = pd.factorize(np.array([
+            "" if _absent(v) else (v if own or len(v) <= VALUE_MAX_CHARS else _cap(v)) if isinstance(v, str)
+            else format(v, "") for v in values.tolist()], dtype=object))
+        texts = uniques.tolist() + [""]
+    value_of = np.where(value_of < 0, len(texts) - 1, value_of)
+    if name == "valeur":
+        hidden = np.isin(fields[rows], list(masked))
+        value_of[hidden] = len(texts) - 1
+    return value_of, texts
 
 
 def _capped(texts: np.ndarray) -> np.ndarray:
