@@ -11,6 +11,9 @@ measure, and `amsn-batch traiter` is run as a separate process on:
 - a monthly DSN of 100,000 individuals (bench/dsn.py's generator) of the member holding about as many;
 - a 100,000-row XLSX of movements (the same columns), its floor python-calamine reading the workbook.
 
+Then, for each store, 200 files of 50 movements of one sender processed by one `traiter` (--petits): files
+per second, what each file costs beyond the run's start (a hub's night is mostly such files).
+
 Each prints wall time, rows/s, the peak memory of all the run's processes together (psutil sampling) and
 the ratio to a floor measured in the same run (pyarrow reading the same file, nothing else), since this
 machine's speed moves from one day to the next. Then `valider` of the 1M-row file beside frictionless-py
@@ -514,6 +517,27 @@ def _status(database: str) -> str:
     return f"{row[0]}, {row[1]} acceptées, {row[2]} entrées, {row[3]} sorties, {row[4]} modifications"
 
 
+SMALL_ROWS = 50  # rows of each of the many small files: the monthly movements of a small member
+
+
+def small_files(engine: Engine, size: int, store: str, registry: Registry, count: int, results: list[dict]) -> None:
+    """`count` small files of one sender in one run (what a hub receives most nights): what each file costs
+    beyond the run's start, which a single big file hides."""
+    files = [(SENDER, movements_file(OUT / "fichiers" / "petits" / f"{size}-{k:04d}.csv", SMALL_ROWS, size,
+                                     registry.members[SENDER], 100 + k)) for k in range(count)]
+    work = OUT / f"run-{size}-petits"
+    wall, rss, together, database = traiter(engine, store, work, files)
+    conn = connect(database).conn
+    done = conn.execute("SELECT COUNT(*) FROM fichiers WHERE statut LIKE 'accepte%'").fetchone()[0]
+    conn.close()
+    engine.drop(database)
+    shutil.rmtree(work, ignore_errors=True)
+    results.append({"magasin": size, "base": engine.name, "mesure": "petits", "fichiers": count, "lignes": count * SMALL_ROWS,
+                    "secondes": round(wall, 2), "fichiers_par_seconde": round(count / wall, 1), "pic_mo": round(together)})
+    print(fr(f"  {engine.name:<10} petits     {count:>4} fichiers de {SMALL_ROWS} lignes : {wall:6.2f} s, "
+             f"{count / wall:5.1f} fichiers/s, pic {together:5.0f} Mo — {done} acceptés"), flush=True)
+
+
 # The two-worker measure: (sender, member whose staff the file moves, seed of its NIRs). 5 senders, 8 files:
 # workers share the senders (a sender's files go through one worker, in order), so two workers can each take
 # about half of the files; a member's files (its own and the payroll firm's) have distinct NIRs.
@@ -649,7 +673,8 @@ def save(results: list[dict], plotted: bool = False) -> None:
     merged = [r for r in before if key(r) not in {key(x) for x in results}] + results
     SAVED.write_text(json.dumps(merged, indent=1, ensure_ascii=False), encoding="utf-8")
     if plotted:
-        plot(sorted((r for r in merged if "magasin" in r), key=lambda r: r["magasin"]), ROOT / "docs" / "performances-echelle.svg")
+        plot(sorted((r for r in merged if "magasin" in r and r["mesure"] in MEASURES), key=lambda r: r["magasin"]),
+             ROOT / "docs" / "performances-echelle.svg")  # one file's seconds by store size (the small files: printed)
 
 
 def floor_of(src: Path) -> float:
@@ -672,6 +697,8 @@ def main() -> None:
                     "travailleurs contre un")
     ap.add_argument("--travailleurs-lignes", type=int, default=100_000,
                     help=f"lignes de chacun des {len(WORKER_FILES)} fichiers de la mesure des travailleurs (0 : sans)")
+    ap.add_argument("--petits", type=int, default=200, help=f"fichiers de {SMALL_ROWS} lignes traités en une exécution, "
+                    "pour chaque magasin (0 : sans)")
     ap.add_argument("--sans-valider", action="store_true", help="sans la comparaison de `valider` à frictionless")
     ap.add_argument("--nouveau", action="store_true", help="oublie les mesures des exécutions précédentes (graphique)")
     ap.add_argument("--valider-lignes", type=int, default=1_000_000, help="lignes du fichier comparé à frictionless")
@@ -711,6 +738,9 @@ def main() -> None:
                 r = measure(engine, size, name, src, rows, floor, store, results, peer)
                 peer = peer or r
                 save(results)
+        for engine, store in stores if args.petits else ():
+            small_files(engine, size, store, registry, args.petits, results)
+            save(results)
     if args.postgresql and args.travailleurs_lignes:
         two_workers(engines[-1], registry, args.travailleurs_lignes, results)
         save(results)

@@ -27,24 +27,24 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
 
 from ..masking import scrub
-from ..resources import folder
 from ..rules.catalogue import ROW_COLUMNS
 from ..store import ledger
 from ..store.ledger import FileEntry
 from . import rejects
 from .contacts import service_contacts
-from ..formats import date_fr, number_fr, safe_cell, write_atomic
+from ..formats import number_fr, safe_cell, write_atomic
+from .pages import environment
 from .summary import ROWS_PER_RULE, VERDICT_KIND, VERDICT_TITLE, Tallies, group_by_member, group_findings, plural, verdict_sentence
 
 log = logging.getLogger("amsn_batch")
 
-TEMPLATES = folder("templates")
 CSV_COLUMNS = ROW_COLUMNS  # the historical six (ligne … message), then the column's letter, the person, the member
 SCRUBBED = frozenset({"colonne", "valeur", "message", "nom", "prenom", "raison_sociale"})  # text that may hold a NIR
 VERDICTS = {
@@ -282,14 +282,10 @@ def help_email(contacts) -> str:
     return services[0].get("email", "") if services else ""
 
 
+@cache
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["date_fr"] = date_fr
-    env.filters["nombre"] = number_fr
-    env.filters["masque"] = scrub
-    env.filters["tel"] = lambda s: "".join(ch for ch in str(s) if ch.isdigit() or ch == "+")
-    env.globals["icone"] = icon
-    return env
+    return environment({"nombre": number_fr, "masque": scrub,
+                        "tel": lambda s: "".join(ch for ch in str(s) if ch.isdigit() or ch == "+")}, {"icone": icon})
 
 
 ICONS = {

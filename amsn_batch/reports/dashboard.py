@@ -19,6 +19,7 @@ import os
 import re
 import statistics
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import jinja2
@@ -29,10 +30,11 @@ from ..store import appointments, connect, ledger, registry
 from ..store.employees import headcount_by_category, multi_employments
 from ..store.fiche import BillingRequest, SituationChange, pending_requests, situation_changes
 from ..vocab import BLOCKING, catalogue, load_toml
-from .ack import TEMPLATES, entry_base
+from .ack import entry_base
 from .charts import BLUE, GREEN, RED, Bar, bar_chart
+from .pages import environment
 from .summary import plural
-from ..formats import date_fr, number_fr, percent_fr, write_atomic
+from ..formats import number_fr, percent_fr, write_atomic
 
 PAGE_PREFIX = "quotidien-"
 TOP_RULES = 10
@@ -306,13 +308,9 @@ def collect(settings: Settings, day: dt.date, now: dt.datetime | None = None, ca
         conn.close()
 
 
+@cache
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["date_fr"] = date_fr
-    env.filters["nombre"] = number_fr
-    env.filters["pct"] = lambda r: "—" if r is None else percent_fr(r)
-    env.globals["pluriel"] = plural
-    return env
+    return environment({"nombre": number_fr, "pct": lambda r: "—" if r is None else percent_fr(r)}, {"pluriel": plural})
 
 
 def _charts(d: Daily) -> dict:

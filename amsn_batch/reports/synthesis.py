@@ -27,13 +27,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-import jinja2
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 from markupsafe import Markup
 
+from .pages import environment
 from ..formats import date_fr, money_fr, number_fr, percent_fr, write_atomic
-from .ack import TEMPLATES
 from .charts import BLUE, FONT, GREEN, Bar, bar_chart
 from .summary import plural
 
@@ -388,9 +387,7 @@ def _visits(f: Facts) -> Section:
 
 
 def render_html(s: Summary) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["date_fr"] = date_fr
-    return env.get_template("synthese.html.j2").render(s=s)
+    return environment().get_template("synthese.html.j2").render(s=s)
 
 
 PDF_FONT = "doc"
