@@ -543,6 +543,42 @@ def test_corrected_original_resent_whole_retires_the_workbook(ws):
     assert (ws.outbox / "10001" / "archives" / book.name).is_file() and not book.exists()
 
 
+def test_a_night_of_files_looks_again_at_a_workbook_only_when_a_file_writes_its_people(ws):
+    """A run of many files of one sender does not read every workbook of its outbox again for each file (a
+    payroll firm's night: quadratic): a workbook still waiting after one file is looked up again only when a
+    later file writes someone it names. Files of other people in between, and a refused one, leave it where it
+    is; the corrected original, in the same run, still retires it; and what the outbox ends with is what one run
+    per file leaves."""
+    import os
+
+    sirets = ws.registry.members["10001"]
+    g = generate(sirets, 8, {"date": 1, "nir_cle": 1}, seed=32)
+    write_csv(ws.drop("10001", "equipe.csv"), g.headers, g.rows)
+    ws.cli("traiter")
+    book = ack_path(ws.outbox / "10001", "equipe", "rejets.xlsx")
+    assert book.is_file()
+    others = [generate(sirets, 5, {}, seed=seed) for seed in (60, 61)]
+    refused = generate(sirets, 3, {"nir_cle": 3}, seed=62)
+    for i, kind in g.mistakes.items():
+        if kind == "nir_cle":
+            g.rows[i][NIR] = g.good_nirs[i]
+        else:
+            g.rows[i][MISTAKES[kind][0]] = FIXES[MISTAKES[kind][0]]
+    night = [("autres1.csv", others[0]), ("refus.csv", refused), ("autres2.csv", others[1]), ("equipe.csv", g)]
+    for k, (name, rows) in enumerate(night):  # received in this order
+        path = ws.drop("10001", name)
+        write_csv(path, rows.headers, rows.rows)
+        os.utime(path, ns=(1_700_000_000_000_000_000 + k * 10**9,) * 2)
+    ws.cli("traiter")
+    assert ws.ack("10001", "refus")["statut"] == "rejete"
+    for stem in ("autres1", "autres2"):
+        assert ws.ack("10001", stem)["statut"] == "accepte" and "classeurs_retires" not in ws.ack("10001", stem)
+    assert ws.ack("10001", "equipe")["classeurs_retires"] == [book.name] and not book.exists()
+    assert [p.name for p in (ws.outbox / "10001" / "archives").iterdir()] == [book.name]
+    assert [p.name for p in (ws.outbox / "10001").glob("*.rejets.xlsx")] == [
+        ack_path(ws.outbox / "10001", "refus", "rejets.xlsx").name]
+
+
 def test_workbook_kept_until_its_last_row_is_accepted(ws):
     sirets = ws.registry.members["10001"]
     g = generate(sirets, 9, {"pcs": 2}, seed=33)

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
@@ -630,43 +631,88 @@ def covered(conn, outdir: Path, entry) -> list[Path]:
     """The correction workbooks of the sender's outbox `outdir` whose refused rows have all been accepted since,
     now that the file of ledger entry `entry` is recorded: the workbook itself sent back and wholly accepted
     (its name is the workbook's), or each of its rows recorded by a later file of the sender (the corrected
-    original sent back whole, or the rows sent again in other files): see `_rows_recorded`."""
+    original sent back whole, or the rows sent again in other files): see `_rows_recorded`.
+
+    A run of many files of one sender would otherwise read every workbook of its outbox again for each file
+    (hundreds of files and workbooks a night: quadratic). So each workbook's rows are read once per process
+    (`_asked`), and a workbook found not all recorded after the sender's previous file is looked up again only
+    when this file wrote someone it names (same NIR or same name), no other file of the sender having been
+    recorded in between."""
     if entry.status not in ("accepte", "accepte_partiellement") or not outdir.is_dir():
         return []
+    from ..store import employees, ledger
+
     own = rejects_name(entry.details.get("accuse") or "")
+    previous = _last_checked.get(entry.sender)
+    _last_checked[entry.sender] = entry.id
+    follows = previous is not None and not ledger.sender_files_between(conn, entry.sender, previous, entry.id)
+    written = employees.written_by(conn, entry.id) if follows else None
     out = []
     for book in sorted(outdir.glob(rejects_name("*"))):
         if book.name == own or not book.is_file():
             continue
-        sent_back = entry.status == "accepte" and Path(entry.name).stem.casefold() == book.stem.casefold()
-        if sent_back or _rows_recorded(conn, book, entry.sender):
+        if entry.status == "accepte" and Path(entry.name).stem.casefold() == book.stem.casefold():  # sent back
             out.append(book)
+            continue
+        asked = _asked(book)
+        if asked is None:
+            continue
+        key = (asked.key, entry.sender)
+        if written is not None and _unfinished.get(key) == previous and not (
+                asked.nir_set & written[0] or asked.name_set & written[1]):
+            _unfinished[key] = entry.id  # still missing rows: nothing this file wrote is one of them
+            continue
+        if _rows_recorded(conn, asked, entry.sender):
+            out.append(book)
+        else:
+            _unfinished[key] = entry.id
     return out
 
 
-def _rows_recorded(conn, book: Path, sender: str) -> bool:
-    """Whether every row of a correction workbook has been recorded by a file of the sender later than the one
-    the workbook answered: the same movement (any, for a full list of the personnel) for the same N° de
-    sécurité sociale; or, the N° itself having been corrected, for the same name, first name and dates of birth
-    and hire given in the row. False when the workbook cannot be read or names no one."""
+_last_checked: dict[str, int] = {}  # sender → the last recorded file whose workbooks were looked at, this process
+_unfinished: dict[tuple, int] = {}  # (workbook, sender) → the file after which its rows were not all recorded
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The rows a correction workbook asks for, as read from it: see `_rows_recorded`."""
+
+    key: tuple  # the workbook's path, size and modification time: what it was read as
+    answered: str  # the acknowledgement base of the file it answered
+    nirs: list[str]
+    people: list[tuple[str, str, str, str]]  # (name, first name, birth, hire) normalised
+    wanted: list[str]  # each row's movement ('' for a full list's row)
+    names: list[str]  # the names as written
+    nir_set: frozenset[str]
+    name_set: frozenset[str]
+
+
+def _asked(book: Path) -> _Asked | None:
+    """What the workbook asks, read once per process as long as it does not change; None when it cannot be
+    read or names no one."""
+    try:
+        st = book.stat()
+    except OSError:
+        return None
+    return _read_asked(str(book), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=4096)
+def _read_asked(path: str, size: int, mtime_ns: int) -> _Asked | None:
     import pandas as pd
     from python_calamine import CalamineWorkbook
 
     from ..read.headers import map_headers
     from ..rules.values import movements, parse_date
-    from ..store import employees, ledger
 
-    answered = ledger.entry_by_ack_base(conn, book.name[: -len(rejects_name(""))])
-    if answered is None:
-        return False
     try:
-        rows = CalamineWorkbook.from_path(str(book)).get_sheet_by_name(SHEET).to_python()
+        rows = CalamineWorkbook.from_path(path).get_sheet_by_name(SHEET).to_python()
     except Exception:  # not a workbook the service wrote as it is now: kept where it is
-        return False
+        return None
     headers = [str(h) for h in rows[0]] if rows else []
     columns = map_headers(headers, vocabulary("mouvements")).columns
     if len(rows) < 2 or not ("nir" in columns or "nom" in columns):
-        return False
+        return None
 
     def column(key: str) -> list[str]:
         i = headers.index(columns[key]) if key in columns else None
@@ -679,10 +725,24 @@ def _rows_recorded(conn, book: Path, sender: str) -> bool:
     nirs = [re.sub(r"[\s.\-]", "", v).upper() for v in column("nir")]
     people = [(normalize(n), normalize(p), day(b), day(h)) for n, p, b, h in
               zip(column("nom"), column("prenom"), column("date_naissance"), column("date_embauche"))]
-    wanted = (movements(pd.Series(column("mouvement"), dtype=object))[0] if "mouvement" in columns
+    wanted = (list(movements(pd.Series(column("mouvement"), dtype=object))[0]) if "mouvement" in columns
               else [""] * len(nirs))
-    done = employees.recorded_since(conn, answered.id, sender, sorted(set(nirs) - {""}),
-                                    sorted(set(column("nom")) - {""}))
+    names = sorted(set(column("nom")) - {""})
+    return _Asked((path, size, mtime_ns), Path(path).name[: -len(rejects_name(""))], nirs, people, wanted, names,
+                  frozenset(nirs) - {""}, frozenset(names))
+
+
+def _rows_recorded(conn, asked: _Asked, sender: str) -> bool:
+    """Whether every row of a correction workbook has been recorded by a file of the sender later than the one
+    the workbook answered: the same movement (any, for a full list of the personnel) for the same N° de
+    sécurité sociale; or, the N° itself having been corrected, for the same name, first name and dates of birth
+    and hire given in the row."""
+    from ..store import employees, ledger
+
+    answered = ledger.entry_by_ack_base(conn, asked.answered)
+    if answered is None:
+        return False
+    done = employees.recorded_since(conn, answered.id, sender, sorted(asked.nir_set), asked.names)
     by_nir = {(v["nir"], m) for v in done for m in (v["mouvement"], "")}
     by_person = [(normalize(v["nom"]), normalize(v["prenom"]), v["date_naissance"] or "", v["date_embauche"] or "",
                   v["mouvement"]) for v in done]
@@ -693,7 +753,7 @@ def _rows_recorded(conn, book: Path, sender: str) -> bool:
             (n, f) == (name, first) and born in ("", b) and hired in ("", h) and m in ("", vm)
             for n, f, b, h, vm in by_person)
 
-    return all((nir, m) in by_nir or same_person(row, m) for nir, row, m in zip(nirs, people, wanted))
+    return all((nir, m) in by_nir or same_person(row, m) for nir, row, m in zip(asked.nirs, asked.people, asked.wanted))
 
 
 def retire(books: list[Path]) -> list[Path]:

@@ -318,6 +318,13 @@ def _values(column: pd.Series, field: str) -> np.ndarray:
     return out
 
 
+def written_by(conn: sqlite3.Connection, file_id: int) -> tuple[frozenset[str], frozenset[str]]:
+    """The NIRs and the names (nom) of the employees whose versions file `file_id` wrote."""
+    rows = conn.execute("SELECT DISTINCT s.nir, v.nom FROM salaries_versions v JOIN salaries s ON s.id = v.salarie_id "
+                        "WHERE v.fichier_id = ?", (file_id,)).fetchall()
+    return frozenset(r[0] for r in rows if r[0]), frozenset(r[1] for r in rows if r[1])
+
+
 def recorded_since(conn: sqlite3.Connection, file_id: int, sender: str, nirs: list[str],
                    names: list[str]) -> list[dict]:
     """The versions written by the sender's files recorded after file `file_id`, for these NIRs or these names:

@@ -499,6 +499,12 @@ def set_ack_base(conn: sqlite3.Connection, file_id: int, base: str) -> None:
                      (base, file_id))
 
 
+def sender_files_between(conn: sqlite3.Connection, sender: str, after: int, before: int) -> bool:
+    """Whether the sender has a file accepted (in whole or in part) with an id between these two, both excluded."""
+    return conn.execute("SELECT 1 FROM fichiers WHERE expediteur = ? AND id > ? AND id < ? "
+                        "AND statut IN ('accepte', 'accepte_partiellement') LIMIT 1", (sender, after, before)).fetchone() is not None
+
+
 def entry_by_ack_base(conn: sqlite3.Connection, base: str) -> FileEntry | None:
     """The file whose acknowledgement files are named `base` (reports.ack.ack_base)."""
     found = _entries(conn, "WHERE json_extract(details, '$.accuse')=?", (base,))
