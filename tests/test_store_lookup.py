@@ -104,3 +104,34 @@ def test_lookup_gives_every_value_as_stored(ws):
     assert {k: {c: r[c] for c in columns} for k, r in _rows(found).items()} == stored
     assert sorted(r["commentaire"] for r in stored.values() if r["commentaire"]) == ["poste adapté", "poste adapté", "à revoir"]
     assert sum(r["multi_employeur"] for r in stored.values()) == 2 and set(found["fichier"]) == {"embauches.csv"}
+
+
+def test_what_an_accepted_file_asks_about_earlier_workbooks_is_found_by_index(ws):
+    """For each accepted file, the earlier correction workbooks of its sender are looked at: the file each one
+    answered (by the name of its acknowledgement), whether another accepted file of the sender came in between,
+    and whom the new file wrote. Each is found by an index, not by reading the ledger or every version: a
+    service's years of files would otherwise be read for every file of every night (SQLite's plan)."""
+    import pytest
+
+    from amsn_batch.store import employees, ledger
+
+    _store(ws)
+    db = connect(ws.store)
+    conn = getattr(db.conn, "raw", db.conn)
+    if not hasattr(conn, "set_trace_callback"):
+        pytest.skip("the plan read here is SQLite's")
+    try:
+        first = ledger.entry(db.conn, 1)
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)
+        assert ledger.entry_by_ack_base(db.conn, first.details["accuse"]).id == 1
+        assert ledger.sender_files_between(db.conn, "10001", 0, 3)  # the 10001 file before this one
+        nirs, names = employees.written_by(db.conn, 1)
+        conn.set_trace_callback(None)
+        assert len(nirs) == 7 and "A" in names
+        assert len(statements) == 3
+        for sql in statements:
+            plan = " / ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), (sql, plan)
+    finally:
+        db.conn.close()
