@@ -250,6 +250,40 @@ def test_schema_failure_cases_become_findings_on_the_senders_line_and_column(sch
     assert out.accepted["line"].tolist() == [4, 8]
 
 
+def test_the_schema_is_built_once_follows_the_catalogue_and_holds_no_file(schemas_copy, tmp_path):
+    """The checks' pandera schema is kept from one file to the next (pandera copies every column of a schema
+    it builds: milliseconds a file, on a night of small files); a catalogue read again is a new schema, with
+    the rule it adds; and no file stays held by the kept schema once its checks are done."""
+    from amsn_batch.rules import schema as schema_module
+    from amsn_batch.rules.employees import Context, Sender, validate
+
+    siret = "73282932000074"
+    good = ["DUPONT", "Marie", make_nir(random.Random(1)), "", siret, "Entrée", "01/09/2020", "", "CDI", "Vendeuse",
+            "554a", "Non", "SI", ""]
+    reserved = [*good[:9], "Poste test", *good[10:]]
+    reserved[2] = make_nir(random.Random(3))
+    p = tmp_path / "f.csv"
+    p.write_text("\n".join(";".join(r) for r in (MOVEMENT_HEADERS, good, reserved)) + "\n", encoding="cp1252")
+
+    def codes() -> set[str]:
+        table = read_table(p, vocabulary("mouvements"))
+        m = map_headers(table.headers, vocabulary("mouvements"))
+        out = validate(table, m, Context(Sender("10001", "adherent", frozenset({"10001"})), {siret: "10001"}))
+        assert all(b[3].cells is None for b in schema_module._BUILT.values())  # the file let go
+        return set(out.findings.frame()["code"])
+
+    first = codes()
+    kept = {k: v[2] for k, v in schema_module._BUILT.items()}
+    assert codes() == first and "POSTE_RESERVE" not in first
+    assert {k: v[2] for k, v in schema_module._BUILT.items()} == kept  # the same schema objects, not built again
+    with open(schemas_copy / "regles.toml", "a", encoding="utf-8") as f:
+        f.write('\n[POSTE_RESERVE]\ngravite = "avertissement"\nportee = "ligne"\ntitre = "Poste réservé"\n'
+                'message = "« {valeur} » est réservé."\ncorrection = "Changez-le."\nfichier = "mouvements"\n'
+                'colonnes = ["poste"]\ncontrole = "valeurs_interdites"\nvaleurs = ["Poste test"]\n')
+    _clear_schema_caches()
+    assert codes() == first | {"POSTE_RESERVE"}
+
+
 # --- the declaration's per-cell schema ------------------------------------------------------------------------
 
 _DECL_RULE = ('\n[RAISON_SOCIALE_TEST]\ngravite = "bloquant"\nportee = "ligne"\ntitre = "Raison sociale de test"\n'

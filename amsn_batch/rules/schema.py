@@ -308,15 +308,26 @@ def schema(kind: str, also_required: tuple[str, ...] = (), cells: Cells | None =
     `obligatoire`, and for `also_required`), each with one Check per cell rule of the catalogue naming that
     field. The checks run on `cells` (the file being checked); a schema built without them can be read but
     not run."""
+    today = cells.today if cells is not None else (today or dt.date.today())
+    waiting = cells.background() if cells is not None else set()
+    return _build(kind, also_required, today, waiting, _Bound(cells))
+
+
+class _Bound:
+    """The file a schema's checks run on (None: none, the schema can be read but not run)."""
+
+    def __init__(self, cells: Cells | None = None) -> None:
+        self.cells = cells
+
+
+def _build(kind: str, also_required: tuple[str, ...], today: dt.date, waiting: set[str], bound: _Bound):
     import pandera.pandas as pa  # lazy: heavy to import (see the module's docstring)
 
-    today = cells.today if cells is not None else (today or dt.date.today())
     checks: dict[str, list] = {f.key: [] for f in vocabulary(kind).fields}
     for rule, key in cell_rules(kind):
         name, stats = _describe(rule, today)
-        checks[key].append(pa.Check(_check_fn(cells, rule, key), error=rule.code, name=name, statistics=stats,
+        checks[key].append(pa.Check(_check_fn(bound, rule, key), error=rule.code, name=name, statistics=stats,
                                     ignore_na=False))
-    waiting = cells.background() if cells is not None else set()
     fields = sorted(vocabulary(kind).fields, key=lambda f: f.key in waiting)  # columns computed elsewhere last
     return pa.DataFrameSchema(
         {f.key: pa.Column(None, checks[f.key], required=f.required or f.key in also_required, nullable=True)
@@ -325,12 +336,29 @@ def schema(kind: str, also_required: tuple[str, ...] = (), cells: Cells | None =
     )
 
 
-def _check_fn(cells: Cells | None, rule: Rule, key: str) -> Callable[[pd.Series], pd.Series]:
+_BUILT: dict[tuple, tuple] = {}  # (kind, required, day, columns last) → (catalogue, vocabulary, schema, _Bound)
+
+
+def _bound_schema(kind: str, cells: Cells):
+    """The schema of `kind` bound to `cells`, built once per process for a day and the columns computed
+    elsewhere (pandera copies every column of a schema it builds: several milliseconds a file, most of what a
+    night of small files spent on the schema), again when the catalogue or the vocabulary is reloaded."""
+    key = (kind, cells.today, frozenset(cells.background()))
+    cat, vocab = catalogue(), vocabulary(kind)
+    built = _BUILT.get(key)
+    if built is None or built[0] is not cat or built[1] is not vocab:  # held here: their ids are never reused
+        bound = _Bound()
+        built = _BUILT[key] = (cat, vocab, _build(kind, (), cells.today, set(key[2]), bound), bound)
+    built[3].cells = cells
+    return built[2], built[3]
+
+
+def _check_fn(bound: _Bound, rule: Rule, key: str) -> Callable[[pd.Series], pd.Series]:
     def check(series: pd.Series) -> pd.Series:
-        if cells is None:
+        if bound.cells is None:
             raise RuntimeError("this schema was built without a file to check")
         # a Series, not an array: under lazy=True pandera silently skips a check that returns an array
-        return pd.Series(~cells.failing(rule, key), index=series.index)
+        return pd.Series(~bound.cells.failing(rule, key), index=series.index)
     return check
 
 
@@ -347,11 +375,14 @@ def failures(kind: str, cells: Cells) -> list[tuple[Rule, str, np.ndarray]]:
     the row position (Cells.frame): the caller maps positions to the lines the sender sees."""
     import pandera.pandas as pa
 
+    checked, bound = _bound_schema(kind, cells)
     try:
-        schema(kind, cells=cells).validate(cells.frame(), lazy=True, inplace=True)
+        checked.validate(cells.frame(), lazy=True, inplace=True)
         return []
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
+    finally:
+        bound.cells = None  # the file is let go with its checks
     rules = catalogue()
     broken = fc[~fc["check"].isin(list(rules)) | fc["index"].isna()]
     if len(broken):  # a check that raised, or a failure no rule explains: a bug, not a finding
