@@ -331,6 +331,7 @@ def run(settings: Settings, now: dt.datetime | None = None, wait: bool = True,
     with nullcontext() if parallel else hold(settings.paths.travail / LOCK_NAME):
         faults.point("verrou_pris")
         db = connect(settings.paths.database, durable=True)  # a file's transaction is on disk before its original moves
+        rejects.new_run()
         conn = db.conn
         results: list[FileResult] = []
         held: set[str] = set()  # the groups of senders this worker holds, until it ends
@@ -448,6 +449,7 @@ def release(settings: Settings, ref: str, now: dt.datetime | None = None, refuse
     settings.ensure_dirs()
     with hold(settings.paths.travail / LOCK_NAME):
         db = connect(settings.paths.database, durable=True)
+        rejects.new_run()
         conn = db.conn
         try:
             found = ledger.held_matching(conn, ref)

@@ -409,6 +409,7 @@ def test_findings_read_back_as_each_alone_would_be_whatever_rules_they_sit_besid
     f.add_rows("NIR_MOIS", pos[:50], "nir", nirs[:50], mois=[rng.choice([13, "99", None]) for _ in range(50)])
     f.add_file("COLONNE_INCONNUE", None, "", colonne="x" * 300)
     f.add_rows("PCS_INCONNU", pos[:20], "pcs", ["zz"] * 20, valeur=["zz"] * 20, proches=[["a", "b"]] * 20)
+    f.add_rows("MOUVEMENT_INVALIDE", pos[:3], "mouvement", [["a"]] * 3, valeur="x")  # a value that is no text
     for i in range(n):
         p = {"mouvement": moves[i], "suite": "", "fichier": "paie.csv", "date": f.frame().loc[i, cat_module.PARAM + "date"],
              "valeur": moves[i]}
@@ -424,6 +425,9 @@ def test_findings_read_back_as_each_alone_would_be_whatever_rules_they_sit_besid
                      "x" * 300, "", "", "10009"))
     for i in range(20):
         expected.append((i + 2, "PCS_INCONNU", cat["PCS_INCONNU"], {"valeur": "zz", "proches": ["a", "b"]}, "zz", "PCS", "", "",
+                         "10009"))
+    for i in range(3):
+        expected.append((i + 2, "MOUVEMENT_INVALIDE", cat["MOUVEMENT_INVALIDE"], {"valeur": "x"}, "['a']", "Type", "", "",
                          "10009"))
     got = to_rows(f.frame(), np.arange(2, n + 2), 1, columns, members=members)
     want = pd.DataFrame([{"ligne": line, "code": code, "message": _render_alone(rule, p), "valeur": value, "colonne": column,

@@ -274,8 +274,14 @@ def test_the_schema_is_built_once_follows_the_catalogue_and_holds_no_file(schema
 
     first = codes()
     kept = {k: v[2] for k, v in schema_module._BUILT.items()}
+    table = read_table(p, vocabulary("mouvements"))
+    a, b = (schema_module.Cells(table, map_headers(table.headers, vocabulary("mouvements"))) for _ in range(2))
+    held, bound_a = schema_module._bound_schema("mouvements", a)
+    other, bound_b = schema_module._bound_schema("mouvements", b)  # while a's checks hold the kept one
+    assert other is not held and (bound_a.cells, bound_b.cells) == (a, b)
+    bound_a.cells = None
     assert codes() == first and "POSTE_RESERVE" not in first
-    assert {k: v[2] for k, v in schema_module._BUILT.items()} == kept  # the same schema objects, not built again
+    assert {k: schema_module._BUILT[k][2] for k in kept} == kept  # the same schema objects, not built again
     with open(schemas_copy / "regles.toml", "a", encoding="utf-8") as f:
         f.write('\n[POSTE_RESERVE]\ngravite = "avertissement"\nportee = "ligne"\ntitre = "Poste réservé"\n'
                 'message = "« {valeur} » est réservé."\ncorrection = "Changez-le."\nfichier = "mouvements"\n'

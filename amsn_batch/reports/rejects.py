@@ -634,10 +634,10 @@ def covered(conn, outdir: Path, entry) -> list[Path]:
     original sent back whole, or the rows sent again in other files): see `_rows_recorded`.
 
     A run of many files of one sender would otherwise read every workbook of its outbox again for each file
-    (hundreds of files and workbooks a night: quadratic). So each workbook's rows are read once per process
+    (hundreds of files and workbooks a night: quadratic). So each workbook's rows are read once per run
     (`_asked`), and a workbook found not all recorded after the sender's previous file is looked up again only
-    when this file wrote someone it names (same NIR or same name), no other file of the sender having been
-    recorded in between."""
+    when this file wrote someone it names (same NIR or same name), no other accepted file of the sender having
+    been recorded in between (by another process). `new_run` starts each run afresh."""
     if entry.status not in ("accepte", "accepte_partiellement") or not outdir.is_dir():
         return []
     from ..store import employees, ledger
@@ -669,8 +669,16 @@ def covered(conn, outdir: Path, entry) -> list[Path]:
     return out
 
 
-_last_checked: dict[str, int] = {}  # sender → the last recorded file whose workbooks were looked at, this process
+_last_checked: dict[str, int] = {}  # sender → the last recorded file whose workbooks were looked at, this run
 _unfinished: dict[tuple, int] = {}  # (workbook, sender) → the file after which its rows were not all recorded
+
+
+def new_run() -> None:
+    """Forget what earlier runs of this process learnt of the workbooks (another store, another outbox, files
+    recorded by other processes since): a run's first file of each sender looks at every workbook."""
+    _last_checked.clear()
+    _unfinished.clear()
+    _read_asked.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -697,7 +705,7 @@ def _asked(book: Path) -> _Asked | None:
     return _read_asked(str(book), st.st_size, st.st_mtime_ns)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def _read_asked(path: str, size: int, mtime_ns: int) -> _Asked | None:
     import pandas as pd
     from python_calamine import CalamineWorkbook

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 
 from fpdf import FPDF
@@ -387,7 +388,12 @@ def _visits(f: Facts) -> Section:
 
 
 def render_html(s: Summary) -> str:
-    return environment().get_template("synthese.html.j2").render(s=s)
+    return _env().get_template("synthese.html.j2").render(s=s)
+
+
+@cache
+def _env():
+    return environment()
 
 
 PDF_FONT = "doc"

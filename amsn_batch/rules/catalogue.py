@@ -226,15 +226,16 @@ def _objects(values) -> np.ndarray:
 def _each_distinct(values: np.ndarray, write) -> np.ndarray:
     """write(value) of each value of an object column, called once per distinct value when they are texts that
     repeat (a million findings quote a few movements, columns, members), None for a value not given (None, or
-    the NaN that joining findings of other rules leaves); one by one otherwise."""
+    the NaN that joining findings of other rules leaves); one by one otherwise (lists and other values
+    included)."""
     missing = pd.isna(values)
+    texts = set(map(type, values[~missing] if missing.any() else values)) <= {str}
     sample = values[:: max(1, len(values) // 1000)]
-    repeated = len(set(sample.tolist())) <= len(sample) // 2  # names, NIRs: nearly all distinct, written one by one
-    if repeated and set(map(type, values[~missing] if missing.any() else values)) <= {str}:
+    if texts and len(set(sample.tolist())) <= len(sample) // 2:  # names, NIRs: nearly all distinct, one by one
         codes, uniques = pd.factorize(values)  # not given: -1
         written = [write(u) for u in uniques.tolist()] + ([write(None)] if missing.any() else [None])
         return _objects(written)[codes]
-    return _objects([write(None if _absent(v) else v) for v in values.tolist()])
+    return _objects([write(None if gone else v) for v, gone in zip(values.tolist(), missing.tolist())])
 
 
 def param_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from concurrent.futures import Executor, Future
 from dataclasses import replace
 from typing import Callable
@@ -336,7 +337,8 @@ def _build(kind: str, also_required: tuple[str, ...], today: dt.date, waiting: s
     )
 
 
-_BUILT: dict[tuple, tuple] = {}  # (kind, required, day, columns last) → (catalogue, vocabulary, schema, _Bound)
+_BUILT: dict[tuple, tuple] = {}  # (kind, day, columns last) → (catalogue, vocabulary, schema, _Bound)
+_BINDING = threading.Lock()
 
 
 def _bound_schema(kind: str, cells: Cells):
@@ -345,12 +347,16 @@ def _bound_schema(kind: str, cells: Cells):
     night of small files spent on the schema), again when the catalogue or the vocabulary is reloaded."""
     key = (kind, cells.today, frozenset(cells.background()))
     cat, vocab = catalogue(), vocabulary(kind)
-    built = _BUILT.get(key)
-    if built is None or built[0] is not cat or built[1] is not vocab:  # held here: their ids are never reused
-        bound = _Bound()
-        built = _BUILT[key] = (cat, vocab, _build(kind, (), cells.today, set(key[2]), bound), bound)
-    built[3].cells = cells
-    return built[2], built[3]
+    with _BINDING:
+        built = _BUILT.get(key)
+        if built is None or built[0] is not cat or built[1] is not vocab:  # held here: their ids are never reused
+            bound = _Bound()
+            built = _BUILT[key] = (cat, vocab, _build(kind, (), cells.today, set(key[2]), bound), bound)
+        if built[3].cells is None:
+            built[3].cells = cells
+            return built[2], built[3]
+    bound = _Bound(cells)  # another file's checks hold the kept schema (a thread): one of its own
+    return _build(kind, (), cells.today, set(key[2]), bound), bound
 
 
 def _check_fn(bound: _Bound, rule: Rule, key: str) -> Callable[[pd.Series], pd.Series]:
