@@ -520,22 +520,34 @@ def test_workbook_sent_back_and_accepted_retires_the_old_one(ws):
     assert "classeurs_retires" not in ws.ack("10001", "lot")  # nothing retired: the field is left out
 
 
-def test_corrected_original_resent_whole_retires_the_workbook(ws):
-    """The usual reflex: the cells fixed in the original and all of it sent again. The refused rows, now
-    recorded (one under its corrected N° de sécurité sociale, found by name; the other, its name's spelling
-    fixed on the way, found by its N°), make the workbook needless."""
-    sirets = ws.registry.members["10001"]
-    g = generate(sirets, 8, {"date": 1, "nir_cle": 1}, seed=32)
+def _team_with_a_workbook(ws):
+    """A file of 8 employees, one with a wrong date and one with a wrong NIR key, processed: its rows and its
+    correction workbook."""
+    g = generate(ws.registry.members["10001"], 8, {"date": 1, "nir_cle": 1}, seed=32)
     write_csv(ws.drop("10001", "equipe.csv"), g.headers, g.rows)
     ws.cli("traiter")
     book = ack_path(ws.outbox / "10001", "equipe", "rejets.xlsx")
     assert book.is_file()
+    return g, book
+
+
+def _fix(g, rename: bool) -> None:
+    """The refused rows corrected in place (`rename`: the name of the one with a wrong date spelt otherwise too)."""
     for i, kind in g.mistakes.items():
         if kind == "nir_cle":
             g.rows[i][NIR] = g.good_nirs[i]
         else:
             g.rows[i][MISTAKES[kind][0]] = FIXES[MISTAKES[kind][0]]
-            g.rows[i][NOM] += "E"
+            if rename:
+                g.rows[i][NOM] += "E"
+
+
+def test_corrected_original_resent_whole_retires_the_workbook(ws):
+    """The usual reflex: the cells fixed in the original and all of it sent again. The refused rows, now
+    recorded (one under its corrected N° de sécurité sociale, found by name; the other, its name's spelling
+    fixed on the way, found by its N°), make the workbook needless."""
+    g, book = _team_with_a_workbook(ws)
+    _fix(g, rename=True)
     write_csv(ws.drop("10001", "equipe.csv"), g.headers, g.rows)
     ws.cli("traiter")
     ack = ws.ack("10001", "equipe")
@@ -551,19 +563,11 @@ def test_a_night_of_files_looks_again_at_a_workbook_only_when_a_file_writes_its_
     per file leaves."""
     import os
 
+    g, book = _team_with_a_workbook(ws)
     sirets = ws.registry.members["10001"]
-    g = generate(sirets, 8, {"date": 1, "nir_cle": 1}, seed=32)
-    write_csv(ws.drop("10001", "equipe.csv"), g.headers, g.rows)
-    ws.cli("traiter")
-    book = ack_path(ws.outbox / "10001", "equipe", "rejets.xlsx")
-    assert book.is_file()
     others = [generate(sirets, 5, {}, seed=seed) for seed in (60, 61)]
     refused = generate(sirets, 3, {"nir_cle": 3}, seed=62)
-    for i, kind in g.mistakes.items():
-        if kind == "nir_cle":
-            g.rows[i][NIR] = g.good_nirs[i]
-        else:
-            g.rows[i][MISTAKES[kind][0]] = FIXES[MISTAKES[kind][0]]
+    _fix(g, rename=False)
     night = [("autres1.csv", others[0]), ("refus.csv", refused), ("autres2.csv", others[1]), ("equipe.csv", g)]
     for k, (name, rows) in enumerate(night):  # received in this order
         path = ws.drop("10001", name)
