@@ -17,7 +17,7 @@ from amsn_batch.read.headers import map_headers
 from amsn_batch.masking import mask_nir
 from amsn_batch.vocab import normalize, vocabulary
 from amsn_batch.rules import identifiers, values
-from tests.factories import MOVEMENT_HEADERS, make_nir, write_csv
+from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv
 
 V = vocabulary("mouvements")
 
@@ -459,3 +459,38 @@ def test_declaration_totals_by_category_below_the_table(tmp_path):
     p.write_text("\n".join(rows) + "\n", encoding="utf-8")
     t = read_table(p, vocabulary("declaration"))
     assert t.lines.tolist() == [2, 3] and t.footer == [(4, "Total 16 3 1 1")]
+
+
+def test_a_big_files_rows_and_findings_hold_no_python_text_per_person(tmp_path):
+    """What keeps a million-row file's memory down: the findings' names and masked NIRs are Arrow text cut from
+    the file's cells (stripped, '' on a file-level finding), the accepted rows' NIRs Arrow text, and their
+    movements one Python text per distinct movement, whatever numpy made of them."""
+    from amsn_batch.rules.catalogue import Findings, Members, to_rows
+    from amsn_batch.rules.employees import Context, Sender, validate
+
+    rng = random.Random(7)
+    siret = "73282932000074"
+    n = 3000
+    nirs = [make_nir(rng) for _ in range(n)]
+    rows = [employee_row(nirs[i], siret, "Entrée", exit=rng.choice(["", "30/09/2026"]),
+                         name=rng.choice(["MARTIN", " Durand ", "Lefèvre\u00a0"]) + str(i), first=rng.choice(["Luc", " Zoé"]))
+            for i in range(n)]
+    table = read_table(write_csv(tmp_path / "f.csv", MOVEMENT_HEADERS, rows), V)
+    m = map_headers(table.headers, V)
+    out = validate(table, m, Context(Sender("10001", "adherent", frozenset({"10001"})), {siret: "10001"}))
+    assert len(out.accepted) == n
+    assert out.accepted["nir"].dtype == "str" and out.accepted["nir"].tolist() == nirs
+    actions = out.accepted["action"].to_numpy()
+    assert set(actions) == {"entree"} and len({id(a) for a in actions}) == 1
+
+    f = Findings()
+    f.add_rows("LISTE_ENTREE", np.arange(n), None, "")
+    f.add_file("COLONNE_INCONNUE", None, "", colonne="Divers")
+    found = to_rows(f.frame(), table.lines, table.header_line, m.columns, table=table,
+                    members=Members({siret: "10001"}, {"10001": "Société A"}, "10001"))
+    assert [found[c].dtype for c in ("nom", "prenom", "nir_masque")] == ["str"] * 3
+    assert found["ligne"].tolist() == [table.header_line] + table.lines.tolist()
+    assert found["nom"].tolist() == [""] + [r[0].strip() for r in rows]
+    assert found["prenom"].tolist() == [""] + [r[1].strip() for r in rows]
+    assert found["nir_masque"].tolist() == [""] + [mask_nir(x) for x in nirs]
+    assert found["raison_sociale"].tolist() == ["Société A"] * (n + 1)

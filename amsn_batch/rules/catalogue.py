@@ -14,8 +14,11 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..masking import mask_nir
+from ..read.arrow import may_need_strip
 from ..read.headers import HeaderMap
 from ..read.table import Table
 from ..vocab import BLOCKING, Rule, Vocabulary, catalogue
@@ -144,15 +147,20 @@ class Members:
     sender: str = ""
 
 
-def _cells(table: Table | None, header: str | None, pos: np.ndarray) -> np.ndarray:
-    """The file's cells of one column at these row positions ('' where there is none: file-level findings)."""
-    out = np.full(len(pos), "", dtype=object)
-    if table is None or not header or header not in table.frame.columns or not len(table):
-        return out
+def _cells(table: Table | None, header: str | None, pos: np.ndarray) -> pd.Series:
+    """The file's cells of one column at these row positions, stripped, as Arrow text ('' where there is none:
+    file-level findings): a million findings quote a million names without a Python object for each."""
+    if table is None or not header or header not in table.frame.columns or not len(table) or not len(pos):
+        return pd.Series(np.full(len(pos), "", dtype=object), dtype="str")
     rows = pos >= 0
-    if rows.any():
-        out[rows] = table.frame[header].iloc[pos[rows]].astype("str").fillna("").str.strip().to_numpy(dtype=object)
-    return out
+    text = table.frame[header].iloc[np.where(rows, pos, 0)].reset_index(drop=True)
+    if text.dtype != "str":
+        text = text.astype("str")
+    if text.hasnans:
+        text = text.fillna("")
+    if may_need_strip(text):  # most columns have nothing to strip: no copy of them
+        text = text.str.strip()
+    return text if rows.all() else text.where(rows, "")
 
 
 def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: dict[str, str],
@@ -170,6 +178,13 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
     ligne = np.where(pos >= 0, lines[np.clip(pos, 0, None)] if len(lines) else 0, header_line)
     if at_lines is not None:
         ligne = np.asarray(at_lines, dtype=np.int64)
+    code_of, code_names = pd.factorize(frame["code"])
+    code_names = np.asarray(code_names, dtype=object)
+    # In the rows' order (line, then code) from the start: every column below is made in place, none moved after.
+    order = np.lexsort((np.argsort(np.argsort(code_names, kind="stable"))[code_of], ligne))
+    if not (order == np.arange(len(order))).all():
+        frame, pos, ligne, code_of = frame.take(order), pos[order], ligne[order], code_of[order]
+    codes = code_names[code_of]  # one Python text per rule, not per finding
     params = param_columns(frame)
     fields, values = _objects(frame["field"].tolist()), _objects(frame["value"].tolist())
     colonne = _each_distinct(fields, lambda f: columns.get(f, "") if f else None)
@@ -179,41 +194,59 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
     valeur = _each_distinct(values, lambda v: _cap("" if v is None else str(v)))
     hidden = np.flatnonzero(np.isin(fields, list(masked)))
     valeur[hidden] = _each_distinct(values[hidden], mask_nir)
-    codes = frame["code"].tolist()
     messages = _messages(cat, codes, fields, params, masked)
     index = {h: column_letter(i) for i, h in enumerate(table.headers)} if table is not None and table.format != "dsn" else {}
     nom, prenom = _cells(table, columns.get("nom"), pos), _cells(table, columns.get("prenom"), pos)
     nir = _cells(table, columns.get("nir"), pos)
-    siret = _cells(table, columns.get("siret"), pos)
-    compact = pd.Series(siret, dtype="str").str.replace(_SPACES.pattern, "", regex=True)
-    owner = compact.map(members.by_siret).to_numpy(dtype=object)
-    adherent = np.where(pd.isna(owner), members.sender, owner).astype(object)
+    siret_of, sirets = pd.factorize(_cells(table, columns.get("siret"), pos).str.replace(_SPACES.pattern, "", regex=True))
+    adherent = _objects([members.by_siret.get(s, members.sender) for s in sirets.tolist()] + [members.sender])[siret_of]
     loose = np.flatnonzero(pos < 0)  # file-level findings: someone or some member named by the finding
     if len(loose):
         given = {name: _each_distinct(params[name][loose], _text) if name in params else np.full(len(loose), "", dtype=object)
                  for name in ("nom", "prenom", "adherent")}
         who = (given["nom"] != "") | (given["prenom"] != "")  # a full list's leaver, not in the file
-        nom[loose[who]], prenom[loose[who]] = given["nom"][who], given["prenom"][who]
+        nom = _put(nom, loose[who], given["nom"][who])
+        prenom = _put(prenom, loose[who], given["prenom"][who])
         by_nir = who & (fields[loose] == "nir")
-        nir[loose[by_nir]] = _each_distinct(values[loose[by_nir]], lambda v: str(v or ""))
+        nir = _put(nir, loose[by_nir], _each_distinct(values[loose[by_nir]], lambda v: str(v or "")))
         member = np.isin(given["adherent"], list(members.names))
         adherent[loose[member]] = given["adherent"][member]
-    texts = {  # object columns: the rows are then read back as tuples (the ledger) without Arrow's per-value cost
-        "colonne": colonne,
-        "valeur": valeur,
-        "code": codes,
-        "gravite": _each_distinct(_objects(codes), lambda c: cat[c].severity),
-        "message": messages,
-        "colonne_excel": _each_distinct(colonne, lambda c: index.get(c, "")),
-        "nom": _capped(nom),
-        "prenom": _capped(prenom),
-        "nir_masque": _masked_nirs(nir),
-        "adherent": adherent,
-        "raison_sociale": _each_distinct(adherent, lambda a: members.names.get(a, "")),
+    texts = {
+        "colonne": _compact(colonne),
+        "valeur": _compact(valeur),
+        "code": _compact(codes),
+        "gravite": _compact(np.array([cat[c].severity for c in code_names], dtype=object)[code_of]),
+        "message": _compact(messages),
+        "colonne_excel": _compact(_each_distinct(colonne, lambda c: index.get(c, ""))),
+        "nom": _compact(_capped(nom)),
+        "prenom": _compact(_capped(prenom)),
+        "nir_masque": _compact(_masked_nirs(nir)),
+        "adherent": _compact(adherent),
+        "raison_sociale": _compact(_each_distinct(adherent, lambda a: members.names.get(a, ""))),
     }
-    out = pd.DataFrame({"ligne": ligne.astype(np.int64), **{k: pd.Series(_objects(v), dtype=object) for k, v in texts.items()}},
-                       copy=False)
-    return out.sort_values(["ligne", "code"], kind="stable").reset_index(drop=True)
+    del nom, prenom, nir, valeur, messages
+    return pd.DataFrame({"ligne": ligne.astype(np.int64), **texts}, copy=False)
+
+
+def _compact(values) -> pd.Series:
+    """A text column of the findings as it is held: a Series already made (Arrow text cut from the file's
+    cells, with no Python text per row), or Python objects (texts that repeat are one object each; texts
+    already made for the messages or the parameters are shared, not copied)."""
+    return values if isinstance(values, pd.Series) else pd.Series(_objects(values), dtype=object)
+
+
+def _put(texts: pd.Series, at: np.ndarray, values: np.ndarray) -> pd.Series:
+    """A text column with the rows `at` replaced by `values` (texts). Replacing most of its rows (a full list's
+    leavers, named by their findings' parameters) makes it a column of those Python texts, shared, not copied."""
+    if not len(at):
+        return texts
+    if len(at) * 4 > len(texts):
+        out = texts.to_numpy(dtype=object)
+        out[at] = values
+        return pd.Series(out, dtype=object)
+    out = texts.copy()
+    out.iloc[at] = values
+    return out
 
 
 def _objects(values) -> np.ndarray:
@@ -254,8 +287,8 @@ def _absent(value) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def _messages(cat: dict[str, Rule], codes: list[str], fields: list, params: dict[str, np.ndarray],
-              masked: frozenset[str]) -> list[str]:
+def _messages(cat: dict[str, Rule], codes, fields: list, params: dict[str, np.ndarray],
+              masked: frozenset[str]) -> np.ndarray:
     """Each finding's message (the rule's message then how to fix it, its parameters filled in), rule by rule:
     the rule's text cut once into its literal pieces and parameters, each parameter coded by its distinct
     texts, and one message written per distinct combination of them (a resent million is a million
@@ -263,7 +296,7 @@ def _messages(cat: dict[str, Rule], codes: list[str], fields: list, params: dict
     ones, 1 µs each). Equal messages are one text."""
     out = np.empty(len(codes), dtype=object)
     if not len(out):
-        return []
+        return out
     code_of, distinct = pd.factorize(np.asarray(codes, dtype=object))
     order = np.argsort(code_of, kind="stable")
     bounds = np.flatnonzero(np.diff(code_of[order])) + 1
@@ -286,7 +319,7 @@ def _messages(cat: dict[str, Rule], codes: list[str], fields: list, params: dict
                 columns.append(np.array(coded[1], dtype=object)[coded[0][first]].tolist())
         texts = ["".join(t).strip() for t in zip(*columns)] if columns else [""] * len(first)
         out[rows] = np.array([same.setdefault(t, t) for t in texts], dtype=object)[combo]
-    return out.tolist()
+    return out
 
 
 @cache
@@ -320,20 +353,19 @@ def _param_texts(name: str, rows: np.ndarray, fields: np.ndarray, params: dict[s
     return value_of, texts
 
 
-def _capped(texts: np.ndarray) -> np.ndarray:
+def _capped(texts: pd.Series) -> pd.Series:
     """`_cap` of each text, looking only at the few longer than VALUE_MAX_CHARS."""
-    out = np.asarray(texts, dtype=object).copy()
-    long_ = np.flatnonzero(pd.Series(out, dtype=object).str.len().to_numpy() > VALUE_MAX_CHARS) if len(out) else []
-    for i in long_:
-        out[i] = _cap(out[i])
-    return out
+    long_ = np.flatnonzero(texts.str.len().to_numpy() > VALUE_MAX_CHARS) if len(texts) else []
+    if not len(long_):
+        return texts
+    return _put(texts, long_, np.array([_cap(t) for t in texts.iloc[long_].tolist()], dtype=object))
 
 
-def _masked_nirs(nirs: np.ndarray) -> np.ndarray:
-    """`mask_nir` of each cell once its spaces are removed, vectorised: the first 5 characters kept (the first
-    one for a text of 8 characters or fewer), the others as many asterisks."""
-    text = pd.Series(np.asarray(nirs, dtype=object), dtype="str").fillna("").str.replace(_SPACES.pattern, "", regex=True)
+def _masked_nirs(nirs: pd.Series) -> pd.Series:
+    """`mask_nir` of each cell once its spaces are removed, vectorised in Arrow: the first 5 characters kept
+    (the first one for a text of 8 characters or fewer), the others as many asterisks."""
+    text = nirs.astype("str").fillna("").str.replace(_SPACES.pattern, "", regex=True)
     length = text.str.len().to_numpy(dtype=np.int64)
     keep = np.minimum(np.where(length > 8, 5, 1), length)
-    stars = np.array(["*" * k for k in range(int(length.max(initial=0)) + 1)], dtype=object)[length - keep]
-    return (text.str.slice(0, 5).where(keep == 5, text.str.slice(0, 1)).to_numpy(dtype=object) + stars).astype(object)
+    stars = pd.Series(pc.binary_repeat(pa.scalar("*", pa.large_string()), pa.array(length - keep)), dtype="str")
+    return text.str.slice(0, 5).where(keep == 5, text.str.slice(0, 1)) + stars

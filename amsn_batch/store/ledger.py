@@ -199,9 +199,16 @@ MESSAGES_KEPT = 100  # distinct messages of a rule and client written with the t
 def _coded(findings, column: str) -> tuple[np.ndarray, np.ndarray]:
     """A column of a findings frame as integer codes and the distinct values ('' for none, or for a column the
     frame lacks): what ranks and tallies group on, instead of texts."""
-    n = len(findings)
-    values = pd.Series(findings[column], dtype=object).fillna("").to_numpy() if column in findings else np.full(n, "", dtype=object)
-    return pd.factorize(values)
+    if column not in findings:
+        return np.zeros(len(findings), dtype=np.int64), np.array([""], dtype=object)
+    codes, uniques = pd.factorize(pd.Series(findings[column]))  # Arrow text coded by Arrow, with no Python text per row
+    uniques = np.asarray(uniques, dtype=object)
+    if (codes < 0).any():  # none: as ''
+        blank = np.flatnonzero(uniques == "")
+        if not len(blank):
+            uniques, blank = np.append(uniques, ""), [len(uniques)]
+        codes = np.where(codes < 0, blank[0], codes)
+    return codes, uniques
 
 
 def _write_tallies(conn: sqlite3.Connection, file_id: int, findings, first: bool, rule_of: np.ndarray, rules: np.ndarray,
@@ -218,7 +225,7 @@ def _write_tallies(conn: sqlite3.Connection, file_id: int, findings, first: bool
     placed = np.zeros(n, dtype=bool)
     for c in ("colonne", "valeur"):
         if c in findings:
-            placed |= pd.Series(findings[c], dtype=object).fillna("").to_numpy() != ""
+            placed |= (pd.Series(findings[c]).fillna("") != "").to_numpy(dtype=bool)
     names = ["fichier_id", "adherent", "code", "constats", "lignes", "premiere", "places", "messages_complets"]
     span = int(line.max()) - int(line.min()) + 1
     rows, kept = [], []
