@@ -696,7 +696,7 @@ class _Asked:
 
 
 def _asked(book: Path) -> _Asked | None:
-    """What the workbook asks, read once per process as long as it does not change; None when it cannot be
+    """What the workbook asks, read once per run (`new_run` forgets) as long as it does not change; None when it cannot be
     read or names no one."""
     try:
         st = book.stat()
