@@ -473,7 +473,7 @@ def test_a_big_files_rows_and_findings_hold_no_python_text_per_person(tmp_path):
     n = 3000
     nirs = [make_nir(rng) for _ in range(n)]
     rows = [employee_row(nirs[i], siret, "Entrée", exit=rng.choice(["", "30/09/2026"]),
-                         name=rng.choice(["MARTIN", " Durand ", "Lefèvre\u00a0"]) + str(i), first=rng.choice(["Luc", " Zoé"]))
+                         name=rng.choice(["MARTIN{}", " Durand{} ", "Lefèvre{}\u00a0"]).format(i), first=rng.choice(["Luc", " Zoé"]))
             for i in range(n)]
     table = read_table(write_csv(tmp_path / "f.csv", MOVEMENT_HEADERS, rows), V)
     m = map_headers(table.headers, V)

@@ -218,16 +218,16 @@ def _lean(column: pd.Series) -> pd.Series:
     if column.dtype != object or len(column) < 1000:
         return column
     values = column.to_numpy()
-    sample = values[:: len(values) // 1000].tolist()
-    if not set(map(type, sample)) <= {str}:
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":  # a None, a number…: left as it is
         return column
+    sample = values[:: len(values) // 1000].tolist()
     distinct = len(set(sample))
-    if distinct <= len(sample) // 10:
-        if len(set(map(id, sample))) == distinct:
-            return column
-        codes, uniques = pd.factorize(values)
-        return column if (codes < 0).any() else pd.Series(np.asarray(uniques, dtype=object)[codes], dtype=object)
-    return pd.Series(values, dtype="str") if pd.api.types.infer_dtype(values, skipna=False) == "string" else column
+    if distinct > len(sample) // 10:
+        return pd.Series(values, dtype="str")
+    if len(set(map(id, sample))) == distinct:  # shared already
+        return column
+    codes, uniques = pd.factorize(values)
+    return pd.Series(np.asarray(uniques, dtype=object)[codes], dtype=object)
 
 
 def _list_date(r: _Rows, ctx: Context, f: Findings) -> str | None:
