@@ -81,7 +81,7 @@ def test_full_list_against_the_lookup(ws):
 def test_lookup_gives_every_value_as_stored(ws):
     """The known employees come back column by column (each column joined into one text by the store, then cut):
     every value as the store holds it, NULL as None, the flag as 0/1, whether a column has few distinct values
-    (a SIRET, a comment left on three of forty employees) or one per employee (names, NIRs)."""
+    (a SIRET, a comment left on three of forty employees) or one per employee (names, NIRs), a date one text however many employees share it."""
     s1 = ws.registry.members["10001"][0]
     rng = random.Random(11)
     rows = [employee_row(make_nir(rng), s1, name=f"NOM{k}", first=f"P{k % 3}", hired=f"{k % 28 + 1:02d}/02/2024",
@@ -104,6 +104,9 @@ def test_lookup_gives_every_value_as_stored(ws):
     assert {k: {c: r[c] for c in columns} for k, r in _rows(found).items()} == stored
     assert sorted(r["commentaire"] for r in stored.values() if r["commentaire"]) == ["poste adapté", "poste adapté", "à revoir"]
     assert sum(r["multi_employeur"] for r in stored.values()) == 2 and set(found["fichier"]) == {"embauches.csv"}
+    # dates repeat over a big staff even when a few rows do not show it: one Python text per distinct date
+    hired = found["date_embauche"].tolist()
+    assert len(set(hired)) == 28 and len({id(d) for d in hired}) == 28
 
 
 def test_what_an_accepted_file_asks_about_earlier_workbooks_is_found_by_index(ws):

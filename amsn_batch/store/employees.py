@@ -60,7 +60,8 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
     texts = ", ".join(agg.format(f"CAST({c} AS TEXT)" if c in NOT_NULL else f"COALESCE(CAST({c} AS TEXT), '{NONE}')")
                       for c in columns)
     n, *joined = conn.execute(f"SELECT COUNT(*), {texts} FROM ({sql}) r", params).fetchone()
-    return _frame(conn, {c: _split(text, n, c in NUMBERS or c == "fichier_id") for c, text in zip(columns, joined)} if n else {})
+    return _frame(conn, {c: _split(text, n, c in NUMBERS or c == "fichier_id", repeats=c.startswith("date_"))
+                         for c, text in zip(columns, joined)} if n else {})
 
 
 def _sorted_keys(nirs: Sequence[str]) -> str:
@@ -84,9 +85,10 @@ _SOURCES = (*(("s", c) for c in ("id", "present", "version_id", "adherent", "nir
 SEPARATOR, NONE = "\x1f", "\x1e"
 
 
-def _split(text: str, n: int, number: bool) -> np.ndarray:
+def _split(text: str, n: int, number: bool, repeats: bool = False) -> np.ndarray:
     """The n values joined in `text` (SEPARATOR between two, NONE for NULL): int64 for a `number` column
-    (never NULL), else an object array of texts and None."""
+    (never NULL), else an object array of texts and None. `repeats`: a column whose values repeat over a big
+    staff even when a sample of them does not show it (dates: a few thousand days for a million hires)."""
     if not number and text.count(NONE) == n:  # a column nobody fills (no comment, no determinants…)
         return np.full(n, None, dtype=object)
     values = pc.split_pattern(pa.array([text], pa.large_string()), SEPARATOR).flatten()
@@ -95,7 +97,7 @@ def _split(text: str, n: int, number: bool) -> np.ndarray:
     if number:
         return values.cast(pa.int64()).to_numpy()
     sample = values.slice(0, 1000).to_pylist()
-    if len(set(sample)) * 4 > len(sample):  # names, NIRs: a text each
+    if not repeats and len(set(sample)) * 4 > len(sample):  # names, NIRs: a text each
         out = values.to_numpy(zero_copy_only=False)
         if NONE in text:
             out[out == NONE] = None
