@@ -39,7 +39,7 @@ from ..store import ledger
 from ..store.ledger import FileEntry
 from . import rejects
 from .contacts import service_contacts
-from ..formats import number_fr, safe_cell, write_atomic
+from ..formats import safe_cell, write_atomic
 from .pages import environment
 from .summary import ROWS_PER_RULE, VERDICT_KIND, VERDICT_TITLE, Tallies, group_by_member, group_findings, plural, verdict_sentence
 
@@ -284,7 +284,7 @@ def help_email(contacts) -> str:
 
 @cache
 def _env() -> jinja2.Environment:
-    return environment({"nombre": number_fr, "masque": scrub,
+    return environment({"masque": scrub,
                         "tel": lambda s: "".join(ch for ch in str(s) if ch.isdigit() or ch == "+")}, {"icone": icon})
 
 

@@ -310,7 +310,7 @@ def collect(settings: Settings, day: dt.date, now: dt.datetime | None = None, ca
 
 @cache
 def _env() -> jinja2.Environment:
-    return environment({"nombre": number_fr, "pct": lambda r: "—" if r is None else percent_fr(r)}, {"pluriel": plural})
+    return environment({"pct": lambda r: "—" if r is None else percent_fr(r)}, {"pluriel": plural})
 
 
 def _charts(d: Daily) -> dict:

@@ -658,8 +658,8 @@ def covered(conn, outdir: Path, entry) -> list[Path]:
         if asked is None:
             continue
         key = (asked.key, entry.sender)
-        if written is not None and _unfinished.get(key) == previous and not (
-                asked.nir_set & written[0] or asked.name_set & written[1]):
+        if (written is not None and _unfinished.get(key) == previous
+                and written[0].isdisjoint(asked.nirs) and written[1].isdisjoint(asked.names)):
             _unfinished[key] = entry.id  # still missing rows: nothing this file wrote is one of them
             continue
         if _rows_recorded(conn, asked, entry.sender):
@@ -690,9 +690,7 @@ class _Asked:
     nirs: list[str]
     people: list[tuple[str, str, str, str]]  # (name, first name, birth, hire) normalised
     wanted: list[str]  # each row's movement ('' for a full list's row)
-    names: list[str]  # the names as written
-    nir_set: frozenset[str]
-    name_set: frozenset[str]
+    names: list[str]  # the distinct names as written, sorted
 
 
 def _asked(book: Path) -> _Asked | None:
@@ -736,8 +734,7 @@ def _read_asked(path: str, size: int, mtime_ns: int) -> _Asked | None:
     wanted = (list(movements(pd.Series(column("mouvement"), dtype=object))[0]) if "mouvement" in columns
               else [""] * len(nirs))
     names = sorted(set(column("nom")) - {""})
-    return _Asked((path, size, mtime_ns), Path(path).name[: -len(rejects_name(""))], nirs, people, wanted, names,
-                  frozenset(nirs) - {""}, frozenset(names))
+    return _Asked((path, size, mtime_ns), Path(path).name[: -len(rejects_name(""))], nirs, people, wanted, names)
 
 
 def _rows_recorded(conn, asked: _Asked, sender: str) -> bool:
@@ -750,7 +747,7 @@ def _rows_recorded(conn, asked: _Asked, sender: str) -> bool:
     answered = ledger.entry_by_ack_base(conn, asked.answered)
     if answered is None:
         return False
-    done = employees.recorded_since(conn, answered.id, sender, sorted(asked.nir_set), asked.names)
+    done = employees.recorded_since(conn, answered.id, sender, sorted(set(asked.nirs) - {""}), asked.names)
     by_nir = {(v["nir"], m) for v in done for m in (v["mouvement"], "")}
     by_person = [(normalize(v["nom"]), normalize(v["prenom"]), v["date_naissance"] or "", v["date_embauche"] or "",
                   v["mouvement"]) for v in done]

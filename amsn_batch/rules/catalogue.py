@@ -188,9 +188,9 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
     params = param_columns(frame)
     fields, values = _objects(frame["field"].tolist()), _objects(frame["value"].tolist())
     colonne = _each_distinct(fields, lambda f: columns.get(f, "") if f else None)
-    loose = np.flatnonzero(colonne == None)  # noqa: E711 (elementwise): no field, the column a parameter names
+    unnamed = np.flatnonzero(colonne == None)  # noqa: E711 (elementwise): no field, the column a parameter names
     named = params.get("colonne")
-    colonne[loose] = "" if named is None else _each_distinct(named[loose], lambda v: "" if v is None else v)
+    colonne[unnamed] = "" if named is None else _each_distinct(named[unnamed], lambda v: "" if v is None else v)
     valeur = _each_distinct(values, lambda v: _cap("" if v is None else str(v)))
     hidden = np.flatnonzero(np.isin(fields, list(masked)))
     valeur[hidden] = _each_distinct(values[hidden], mask_nir)
@@ -212,23 +212,23 @@ def to_rows(frame: pd.DataFrame, lines: np.ndarray, header_line: int, columns: d
         member = np.isin(given["adherent"], list(members.names))
         adherent[loose[member]] = given["adherent"][member]
     texts = {
-        "colonne": _compact(colonne),
-        "valeur": _compact(valeur),
-        "code": _compact(codes),
-        "gravite": _compact(np.array([cat[c].severity for c in code_names], dtype=object)[code_of]),
-        "message": _compact(messages),
-        "colonne_excel": _compact(_each_distinct(colonne, lambda c: index.get(c, ""))),
-        "nom": _compact(_capped(nom)),
-        "prenom": _compact(_capped(prenom)),
-        "nir_masque": _compact(_masked_nirs(nir)),
-        "adherent": _compact(adherent),
-        "raison_sociale": _compact(_each_distinct(adherent, lambda a: members.names.get(a, ""))),
+        "colonne": _column(colonne),
+        "valeur": _column(valeur),
+        "code": _column(codes),
+        "gravite": _column(np.array([cat[c].severity for c in code_names], dtype=object)[code_of]),
+        "message": _column(messages),
+        "colonne_excel": _column(_each_distinct(colonne, lambda c: index.get(c, ""))),
+        "nom": _column(_capped(nom)),
+        "prenom": _column(_capped(prenom)),
+        "nir_masque": _column(_masked_nirs(nir)),
+        "adherent": _column(adherent),
+        "raison_sociale": _column(_each_distinct(adherent, lambda a: members.names.get(a, ""))),
     }
     del nom, prenom, nir, valeur, messages
     return pd.DataFrame({"ligne": ligne.astype(np.int64), **texts}, copy=False)
 
 
-def _compact(values) -> pd.Series:
+def _column(values) -> pd.Series:
     """A text column of the findings as it is held: a Series already made (Arrow text cut from the file's
     cells, with no Python text per row), or Python objects (texts that repeat are one object each; texts
     already made for the messages or the parameters are shared, not copied)."""

@@ -217,17 +217,17 @@ def _lean(column: pd.Series) -> pd.Series:
     different (NIRs) are held by Arrow (a fifth of their size as objects). Other columns as they are."""
     if column.dtype != object or len(column) < 1000:
         return column
-    values = column.to_numpy()
-    if pd.api.types.infer_dtype(values, skipna=False) != "string":  # a None, a number…: left as it is
+    texts = column.to_numpy()
+    if pd.api.types.infer_dtype(texts, skipna=False) != "string":  # a None, a number…: left as it is
         return column
-    sample = values[:: len(values) // 1000].tolist()
+    sample = texts[:: len(texts) // 1000].tolist()
     distinct = len(set(sample))
     if distinct > len(sample) // 10:
-        return pd.Series(values, dtype="str")
+        return pd.Series(texts, dtype="str")
     if len(set(map(id, sample))) == distinct:  # shared already
         return column
-    codes, uniques = pd.factorize(values)
-    return pd.Series(np.asarray(uniques, dtype=object)[codes], dtype=object)
+    shared = values.Distinct(column)  # factorize keeps one object per distinct text
+    return pd.Series(shared.spread(shared.map(lambda text: text)), dtype=object)
 
 
 def _list_date(r: _Rows, ctx: Context, f: Findings) -> str | None:
