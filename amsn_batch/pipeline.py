@@ -509,7 +509,7 @@ def dry_run(settings: Settings, path: Path, sender: str, outdir: Path,
         stage("lecture")
         kind = kinds.detect(path, settings.limits)
         stage("contrôle")
-        checked = kind.check(db.conn, path, sender, settings)
+        checked = kind.dry_check(db.conn, path, sender, settings)
         contacts = contacts_for(db.conn, settings, sender)
     finally:
         db.conn.close()

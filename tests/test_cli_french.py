@@ -269,6 +269,12 @@ def test_traiter_shows_its_progress_on_a_terminal_only(ws):
     assert "\r" not in proc.stdout + proc.stderr and "█" not in proc.stderr and "fichier 1/2" not in proc.stderr
     assert proc.stdout.splitlines()[:2] == [f"10001/{n} : accepté → {ws.outbox / '10001'}" for n in ("c.csv", "d.csv")]
     assert all(" INFO " in line for line in proc.stderr.splitlines()), proc.stderr
+    # the process ends without the interpreter's teardown (cli.main): its buffered output and its log's last
+    # line still reach the pipes, and its exit code is the command's
+    assert proc.stdout.splitlines()[-1].startswith("2 fichier(s) traité(s), 0 en échec.")
+    assert "traitement_fin" in proc.stderr.splitlines()[-1]
+    usage = ws.cli_process("traiter", "--inconnue", check=False)
+    assert usage.returncode == 2 and "option inconnue : --inconnue" in usage.stderr
 
 
 def test_valider_shows_its_progress_on_a_terminal(ws, tmp_path):

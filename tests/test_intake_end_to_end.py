@@ -289,6 +289,44 @@ def test_dry_run_writes_ack_and_changes_nothing(ws, rng):
     assert f.exists()
 
 
+def test_dry_run_counts_the_movements_as_the_run_applies_them(ws, rng):
+    """`valider` counts what `traiter` would apply (a repeat not counted, a corrected exit as a modification)
+    without copying the accepted rows' fields: its checks keep only what the counts read."""
+    from amsn_batch.config import load_settings
+    from amsn_batch.kinds.employees import EMPLOYEES
+    from amsn_batch.store.db import connect
+
+    siret = ws.registry.members["10001"][0]
+    a, b, c, d, e = (make_nir(rng) for _ in range(5))
+    write_csv(ws.drop("10001", "embauches.csv"), MOVEMENT_HEADERS, [employee_row(n, siret) for n in (a, b, c, e)])
+    ws.cli("traiter")
+    write_csv(ws.drop("10001", "sortie.csv"), MOVEMENT_HEADERS,
+              [employee_row(e, siret, movement="Sortie", exit="30/09/2026")])
+    ws.cli("traiter")
+    rows = [employee_row(a, siret, movement="Modification", job="Caissière"),
+            employee_row(b, siret, movement="Sortie", exit="31/10/2026"),
+            employee_row(d, siret),
+            employee_row(c, siret),  # what the store holds already: accepted, not counted
+            employee_row(e, siret, movement="Sortie", exit="15/10/2026")]  # another exit date: a correction
+    f = write_csv(ws.root / "suite.csv", MOVEMENT_HEADERS, rows)
+    ws.cli("valider", str(f), "--expediteur", "10001", "--sortie", str(ws.root / "essai"))
+    planned = json.loads((ws.root / "essai" / "suite.ar.json").read_text(encoding="utf-8"))
+    shutil.copy(f, ws.drop("10001", "suite.csv"))
+    ws.cli("traiter")
+    applied = json.loads(ack_path(ws.outbox / "10001", "suite").read_text(encoding="utf-8"))
+    counts = ("lignes_acceptees", "entrees", "sorties", "modifications")
+    assert [planned[k] for k in counts] == [applied[k] for k in counts] == [5, 1, 1, 2]
+
+    settings = load_settings(ws.config)
+    db = connect(settings.paths.database)
+    try:
+        dry = EMPLOYEES.dry_check(db.conn, f, "10001", settings)
+        full = EMPLOYEES.check(db.conn, f, "10001", settings)
+    finally:
+        db.conn.close()
+    assert list(dry.accepted.columns) == ["compte"] and "nir" in full.accepted.columns
+    assert EMPLOYEES.planned(dry) == EMPLOYEES.planned(full)
+
 def test_exit_codes(ws, rng, tmp_path):
     siret = ws.registry.members["10001"][0]
     write_csv(ws.drop("10001", "f.csv"), MOVEMENT_HEADERS, [employee_row("1", siret)])

@@ -78,6 +78,11 @@ class Kind:
         examined again)."""
         raise NotImplementedError
 
+    def dry_check(self, conn: Connection, path: Path, sender: str, settings: Settings) -> Checked:
+        """The checks of a dry run (`valider`): as `check`, except that the accepted rows need hold no more
+        than what `planned` reads of them. By default `check`."""
+        return self.check(conn, path, sender, settings)
+
     def planned(self, checked: Checked) -> dict[str, int]:
         """What a dry run's acknowledgement adds to the rows: the movements it would apply, as keyword
         arguments of store.ledger.FileEntry.unrecorded (entries, exits, changes)."""

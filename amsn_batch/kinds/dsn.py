@@ -34,6 +34,7 @@ from ..store import registry
 from ..store.employees import existing_employees
 from ..store.ledger import FileRecord
 from ..vocab import BLOCKING, catalogue
+from .base import Kind
 from .employees import Checked, Employees, _status, check_file
 
 # The full-list findings, said as a DSN says them.
@@ -267,6 +268,7 @@ class Dsn(Employees):
 
     reader = staticmethod(lambda path, settings: read_dsn(path))
     checker = staticmethod(check_dsn)
+    dry_check = Kind.dry_check  # a DSN is a full list: its checks use its accepted rows whole (no counts_only)
 
     def recognises(self, rows):
         return bool(rows) and bool(rows[0]) and is_dsn(str(rows[0][0]).encode("utf-8", "replace"))

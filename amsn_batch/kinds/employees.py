@@ -52,11 +52,12 @@ def _status(refused_file: bool, rows: int, accepted: int, held: bool = False) ->
 
 def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str | None = None,
                name_problem: str | None = None, release: bool = False, unreadable: str | None = None,
-               received: str | None = None) -> Checked:
+               received: str | None = None, counts_only: bool = False) -> Checked:
     """Read and check one file against the registry and the store; writes nothing. `name_problem`: why the
     name as dropped cannot be used (the file is then refused without being read). `release`: staff released
     a held full list, so the exit threshold does not apply. `unreadable`: why the file is refused (quarantine)
-    without being read. `received`: when the service received it (ISO timestamp; the present by default)."""
+    without being read. `received`: when the service received it (ISO timestamp; the present by default).
+    `counts_only`: a dry run, whose accepted movements are only counted (Context.counts_only)."""
     sha = sha or intake.sha256(path)
     size = path.stat().st_size
     received = received or dt.datetime.now().isoformat(timespec="seconds")
@@ -97,6 +98,7 @@ def check_file(conn, path: Path, sender_code: str, settings: Settings, sha: str 
             received=dt.date.fromisoformat(received[:10]),
             exit_threshold=float("inf") if release else settings.list_exit_threshold,
             max_cell_chars=lim.max_cell_chars,
+            counts_only=counts_only,
         )
         outcome = validate(table, headers, ctx)
         give_back()  # the checks' working columns, before the store is written
@@ -152,6 +154,9 @@ class Employees(Kind):
         return file_id, {"nom": rec.name, "statut": rec.status, "quarantaine": "oui" if checked.quarantine_reason else None,
                          "lignes": rec.rows, "acceptees": rec.accepted, "entrees": counts["entree"],
                          "sorties": counts["sortie"], "modifications": counts["modification"]}
+
+    def dry_check(self, conn, path, sender, settings):
+        return check_file(conn, path, sender, settings, counts_only=True)
 
     def planned(self, checked):
         c = _movement_counts(checked.accepted)
