@@ -23,6 +23,8 @@ from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..read.headers import HeaderMap
 from ..read.table import Table
@@ -660,16 +662,26 @@ def _changes(r: _Rows, stored: Stored, rows: np.ndarray) -> tuple[np.ndarray, np
             new = np.asarray(value, dtype=object)[rows]
             new_text = _text(new, key)
             given = ~pd.isna(new) if key == "determinants" else new_text != ""
-            old = _text(_column(stored, key, rows), key) if given.any() else None
+            if not given.any():  # a column the file does not have, or leaves empty: nothing to compare
+                continue
+            differs = new_text != _text(_column(stored, key, rows), key)
+        elif isinstance(value, pd.Series) and isinstance(value.array, pd.arrays.ArrowStringArray):
+            # text held by Arrow (names, job titles): compared there, without a Python text per row (a list
+            # of a million employees made six million of them, most for columns the file leaves empty)
+            new = pc.take(pa.array(value), rows)
+            given = pc.fill_null(pc.not_equal(new, ""), False).to_numpy(zero_copy_only=False)
+            if not given.any():
+                continue
+            old = pa.array(_column(stored, key, rows), type=new.type, from_pandas=True)
+            differs = pc.fill_null(pc.not_equal(new, old), True).to_numpy(zero_copy_only=False)  # None: differs
         else:  # text: a given value is a non-empty text, so it differs from a stored None as from any other
             part = value.iloc[rows] if isinstance(value, pd.Series) else np.asarray(value, dtype=object)[rows]
             given = (part != "") & pd.notna(part)
             given = given.to_numpy(dtype=bool) if isinstance(given, pd.Series) else given
-            new_text = part.to_numpy(dtype=object) if isinstance(part, pd.Series) else part
-            old = _column(stored, key, rows) if given.any() else None
-        if old is None:  # a column the file does not have, or leaves empty: nothing to compare
-            continue
-        diff = given & (new_text != old)
+            if not given.any():
+                continue
+            differs = (part.to_numpy(dtype=object) if isinstance(part, pd.Series) else part) != _column(stored, key, rows)
+        diff = given & differs
         if diff.any():
             label = "déterminants de suivi" if key == "determinants" else _label(key)
             labels[diff] = np.where(labels[diff] == "", label, labels[diff] + ", " + label)
