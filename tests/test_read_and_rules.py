@@ -494,3 +494,18 @@ def test_a_big_files_rows_and_findings_hold_no_python_text_per_person(tmp_path):
     assert found["prenom"].tolist() == [""] + [r[1].strip() for r in rows]
     assert found["nir_masque"].tolist() == [""] + [mask_nir(x) for x in nirs]
     assert found["raison_sociale"].tolist() == ["Société A"] * (n + 1)
+
+
+def test_a_full_lists_movements_are_one_text_shared_by_its_rows(tmp_path):
+    """A full list's rows are all entries until compared with the store: one Python text for all of them, not
+    one per row (np.full copies a text per item: 60 MB for a million rows)."""
+    from amsn_batch.rules.schema import Cells
+
+    rng = random.Random(3)
+    siret = "73282932000074"
+    headers = [h for h in MOVEMENT_HEADERS if h != "Mouvement"]
+    rows = [[c for i, c in enumerate(employee_row(make_nir(rng), siret)) if i != 5] for _ in range(50)]
+    table = read_table(write_csv(tmp_path / "liste.csv", headers, rows), V)
+    action = Cells(table, map_headers(table.headers, V), True, dt.date(2026, 12, 1)).action()
+    assert action.tolist() == ["entree"] * 50 and len({id(a) for a in action}) == 1
+    assert len({id(v) for v in values.repeated("SI", 1000)}) == 1

@@ -76,6 +76,38 @@ def test_full_list_against_the_lookup(ws):
         f"10001:{a}": 1, f"10001:{b}": 0, f"10001:{c}": 0, f"10002:{a}": 1}
     assert sum(present.values()) == 6
     assert ws.sql("SELECT entrees, sorties, modifications FROM fichiers WHERE nom = 'liste.csv'") == [(0, 1, 0)]
+    # the leaver's exit is a version of what the store held, at the list's date (the day received)
+    received = ws.sql("SELECT substr(recu_le, 1, 10) FROM fichiers WHERE nom = 'liste.csv'")[0][0]
+    assert ws.sql("SELECT v.mouvement, v.nom, v.poste, v.date_embauche, v.date_sortie FROM salaries s JOIN salaries_versions v "
+                  "ON v.id = s.version_id WHERE s.adherent = '10001' AND s.nir = ?", b) == [
+        ("sortie", "B", "Vendeuse", "2024-02-01", received)]
+
+
+def test_a_full_lists_leavers_keep_the_accepted_rows_columns(ws):
+    """The leavers a full list adds to its accepted rows take each column's dtype: texts held by Arrow stay so
+    and numbers stay numbers (all made Python objects, a list of a million employees copied its accepted rows'
+    texts into Python objects, and the store sorted new employees by NIR text)."""
+    from amsn_batch.config import load_settings
+    from amsn_batch.kinds.employees import EMPLOYEES
+
+    a, b, c = _store(ws)
+    s1 = ws.registry.members["10001"][0]
+    headers = [h for h in MOVEMENT_HEADERS if h != "Mouvement"]
+    newcomer = make_nir(random.Random(77))
+    rows = [employee_row(a, s1, name="A", hired="01/02/2024", job="Caissière"), employee_row(newcomer, s1, name="N"),
+            *(employee_row(make_nir(random.Random(100 + k)), s1, name=f"E{k}", hired="01/02/2024") for k in range(4))]
+    path = write_csv(ws.root / "liste.csv", headers, [row[:5] + row[6:] for row in rows])
+    settings = load_settings(ws.config)
+    db = connect(ws.store)
+    try:
+        checked = EMPLOYEES.check(db.conn, path, "10001", settings)
+    finally:
+        db.conn.close()
+    acc = checked.accepted
+    assert acc["action"].tolist() == ["modification", "entree", "sortie"]  # A changed, N new, B gone
+    assert acc["nom"].dtype == "str" and acc["nom"].tolist()[:2] == ["A", "N"] and acc["nom"].isna().tolist()[2]
+    assert {c: acc[c].dtype for c in ("pos", "line", "stored_row", "nir_id")} == {c: "int64" for c in ("pos", "line", "stored_row", "nir_id")}
+    assert acc["nir"].tolist()[2] == b and acc["pos"].tolist()[2] == -1
 
 
 def test_lookup_gives_every_value_as_stored(ws):

@@ -410,7 +410,7 @@ def _categories(r: _Rows, f: Findings, today: dt.date) -> None:
         reason = np.full(r.n, "", dtype=object)
     else:
         joined = np.full(r.n, "", dtype=object)
-        expected = np.full(r.n, "SI", dtype=object)
+        expected = values.repeated("SI", r.n)
         reason = np.full(r.n, "", dtype=object)
         for key in keys:  # ordered as in determinants.toml: the first reason of the highest category wins
             on = checked[key]
@@ -689,6 +689,18 @@ def _changes(r: _Rows, stored: Stored, rows: np.ndarray) -> tuple[np.ndarray, np
     return changed, labels
 
 
+def _leavers(dtype, value, n: int) -> pd.Series:
+    """A column of the leavers added to a full list's accepted rows (a value for all, an array, or None: not
+    known), in the dtype of the accepted rows' column: texts held by Arrow stay so, numbers stay numbers, where
+    columns of Python objects made the concatenation copy every accepted row's texts into Python objects."""
+    if value is None:
+        held_as = dtype if dtype == object or isinstance(dtype, pd.StringDtype) else object
+        return pd.Series(np.full(n, None, dtype=object), dtype=held_as)
+    if np.ndim(value) == 0:  # one object shared by all (a million leavers are not a million 'sortie')
+        value = values.repeated(value, n) if isinstance(value, str) else np.full(n, value, dtype=np.int64)
+    return pd.Series(value, dtype=dtype)
+
+
 def _unblocked(f: Findings, n: int) -> np.ndarray:
     ok = np.ones(n, dtype=bool)
     ok[f.blocked_positions()] = False
@@ -808,11 +820,11 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
         f.add_rows("LISTE_SORTIE", np.full(len(gone), FILE), "nir", gone["nir"].to_numpy(), nom=gone["nom"].to_numpy(),
                    prenom=gone["prenom"].to_numpy(), adherent=gone["adherent"].to_numpy(),
                    date=[_fr(d) for d in gone_dates], **({"etablissement": gone[by].to_numpy()} if by != "adherent" else {}))
-        exits = pd.DataFrame({k: np.full(len(gone), None, dtype=object) for k in accepted.columns}, copy=False)
-        exits["pos"], exits["line"], exits["action"], exits["compte"] = -1, 0, "sortie", "sortie"
-        exits["adherent"], exits["nir"], exits["stored_row"] = gone["adherent"].to_numpy(), gone["nir"].to_numpy(), gone_rows
-        exits["date_sortie"] = gone_dates
-        accepted = pd.concat([accepted.astype(object), exits], ignore_index=True)
+        given = {"pos": -1, "line": 0, "action": "sortie", "compte": "sortie", "adherent": gone["adherent"].to_numpy(),
+                 "nir": gone["nir"].to_numpy(), "stored_row": gone_rows, "date_sortie": gone_dates,
+                 "nir_id": 0}  # nir_id: the store orders the employees new to it by it, and leavers are not
+        exits = pd.DataFrame({k: _leavers(accepted[k].dtype, given.get(k), len(gone)) for k in accepted.columns}, copy=False)
+        accepted = pd.concat([accepted, exits], ignore_index=True)
     held = False
     if len(existing):
         staff = existing[existing["present"] == 1].groupby(by).size()

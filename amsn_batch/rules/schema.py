@@ -89,7 +89,7 @@ class Cells:
     def action(self) -> np.ndarray:
         """The movement of each row as read; a full list's rows are all entries until compared with the store."""
         if self.is_list:
-            return self._once(("list_action",), lambda: np.full(self.n, "entree", dtype=object))
+            return self._once(("list_action",), lambda: values.repeated("entree", self.n))
         return self.movement()[0]
 
     def is_action(self, movement: str) -> np.ndarray:
