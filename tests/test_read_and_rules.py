@@ -103,6 +103,33 @@ def test_cp1252_detected_even_late_in_file(tmp_path):
     assert t.frame.iloc[-1, 0] == "LEFÈVRE" and t.lines[-1] == 5002
 
 
+def test_a_windows_1252_export_reads_as_the_codec_decodes_it(tmp_path, monkeypatch):
+    """Windows-1252 files are handed to pyarrow as UTF-8 block by block (ASCII as is, Latin-1 by a copy, the
+    others through the codec): every cell as Python's codec decodes the file, whatever the blocks hold; an
+    undefined byte still makes the file no Windows-1252 (it is then decoded line by line, and refused there)."""
+    import pyarrow.csv as pacsv
+
+    from amsn_batch.read import table as table_module
+
+    monkeypatch.setattr(table_module._Cp1252AsUtf8, "BLOCK", 97)  # small blocks: ASCII, Latin-1 and others mixed
+    rng = random.Random(4)
+    names = ["MARTIN", "LEFÈVRE", "N°12 D’ARTAGNAN", "CŒUR", "ŸVES €", "Ça", "plain", "„quoted“ — …"]
+    rows = [[rng.choice(names), rng.choice(names), f"{k}"] for k in range(400)]
+    p = write_csv(tmp_path / "f.csv", ["Nom de naissance", "Prénom", "Commentaire"], rows, encoding="cp1252")
+    t = read_table(p, V)
+    assert t.details["encodage"] == "cp1252"
+    expected = pacsv.read_csv(p, read_options=pacsv.ReadOptions(encoding="cp1252"),
+                              parse_options=pacsv.ParseOptions(delimiter=";"),
+                              convert_options=pacsv.ConvertOptions(strings_can_be_null=False, column_types={
+                                  "Nom de naissance": "string", "Prénom": "string", "Commentaire": "string"}))
+    assert t.frame.iloc[:, 0].tolist() == expected.column(0).to_pylist() == [r[0] for r in rows]
+    assert t.frame.iloc[:, 1].tolist() == [r[1] for r in rows]
+    assert table_module._Cp1252AsUtf8(p).read() == p.read_bytes().decode("cp1252").encode("utf-8")
+    (tmp_path / "g.csv").write_bytes(p.read_bytes().replace(b"plain", b"pl\x81in"))
+    with pytest.raises(UnicodeDecodeError):
+        table_module._Cp1252AsUtf8(tmp_path / "g.csv").read()
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="0123456789AB ", min_size=0, max_size=17))
 def test_nir_vectorised_agrees_with_stdnum(text):
