@@ -30,7 +30,10 @@ def _store(ws):
 
 
 def _rows(frame) -> dict[tuple[str, str], dict]:
-    return {(r["adherent"], r["nir"]): r for r in frame.to_dict("records")}
+    """The employees by (adhérent, NIR), each value as the checks read it (a missing one as None)."""
+    columns = {c: frame[c].to_numpy(dtype=object, na_value=None).tolist() for c in frame.columns}
+    records = [dict(zip(columns, values)) for values in zip(*columns.values())]
+    return {(r["adherent"], r["nir"]): r for r in records}
 
 
 def test_movements_lookup_gets_only_the_files_nirs(ws):
@@ -112,8 +115,9 @@ def test_a_full_lists_leavers_keep_the_accepted_rows_columns(ws):
 
 def test_lookup_gives_every_value_as_stored(ws):
     """The known employees come back column by column (each column joined into one text by the store, then cut):
-    every value as the store holds it, NULL as None, the flag as 0/1, whether a column has few distinct values
-    (a SIRET, a comment left on three of forty employees) or one per employee (names, NIRs), a date one text however many employees share it."""
+    every value as the store holds it, NULL missing, the flag as 0/1, whether a column has few distinct values
+    (a SIRET, a comment left on three of forty employees: a Categorical) or one per employee (names, NIRs:
+    Arrow text), a date one text however many employees share it."""
     s1 = ws.registry.members["10001"][0]
     rng = random.Random(11)
     rows = [employee_row(make_nir(rng), s1, name=f"NOM{k}", first=f"P{k % 3}", hired=f"{k % 28 + 1:02d}/02/2024",
@@ -139,6 +143,10 @@ def test_lookup_gives_every_value_as_stored(ws):
     # dates repeat over a big staff even when a few rows do not show it: one Python text per distinct date
     hired = found["date_embauche"].tolist()
     assert len(set(hired)) == 28 and len({id(d) for d in hired}) == 28
+    # a million employees' texts in little memory: no object array of a million items
+    assert {c: str(found[c].dtype) for c in ("nir", "nom", "siret", "prenom", "commentaire", "date_sortie", "date_embauche")} == {
+        "nir": "str", "nom": "str", "siret": "category", "prenom": "category", "commentaire": "category",
+        "date_sortie": "category", "date_embauche": "category"}
 
 
 def test_what_an_accepted_file_asks_about_earlier_workbooks_is_found_by_index(ws):

@@ -614,25 +614,36 @@ def _matched(r: _Rows, ctx: Context) -> tuple[pd.DataFrame, np.ndarray, Stored, 
 
 
 def _column(stored: Stored, key: str, rows: np.ndarray | None = None) -> np.ndarray:
-    """A stored column as an object array (None where the store has no employee), at the positions `rows`
-    (all when None)."""
+    """A stored column as an object array (None where the store has no employee or no value), at the positions
+    `rows` (all when None): only these rows are made Python objects."""
     at = stored.at if rows is None else stored.at[rows]
     hit = at >= 0
-    if hit.all() and len(at):  # a full list's present employees: one take
-        return stored.existing[key].to_numpy(dtype=object)[at]
     out = np.full(len(at), None, dtype=object)
     if hit.any():
-        out[hit] = stored.existing[key].to_numpy(dtype=object)[at[hit]]
+        out[hit] = stored.existing[key].take(at[hit]).to_numpy(dtype=object, na_value=None)
     return out
 
 
 def _pairs(adherents: list, nirs: list) -> list[np.ndarray]:
     """(adhérent, NIR) of each row of several sets as one integer, the same for the same pair in every set
-    (each text hashed once: much cheaper to look up than texts)."""
+    (each text hashed once, by Arrow: much cheaper to look up than texts)."""
     sizes = np.cumsum([len(a) for a in adherents])[:-1]
-    nir_code, _ = pd.factorize(np.concatenate([np.asarray(n, dtype=object) for n in nirs]))
-    adherent_code, distinct = pd.factorize(np.concatenate([np.asarray(a, dtype=object) for a in adherents]))
-    return np.split(nir_code.astype(np.int64) * max(len(distinct), 1) + adherent_code, sizes)
+    nir_code, _ = _codes(nirs)
+    adherent_code, distinct = _codes(adherents)
+    return np.split(nir_code.astype(np.int64) * max(distinct, 1) + adherent_code, sizes)
+
+
+def _codes(sets: list) -> tuple[np.ndarray, int]:
+    """One integer per distinct text over several sets of texts (arrays, Series of objects, Arrow text or a
+    Categorical), and how many there are: the texts encoded by Arrow, none made a Python object."""
+    parts = []
+    for texts in sets:
+        arrow = pa.array(texts, from_pandas=True) if isinstance(texts, pd.Series) else pa.array(texts, pa.large_string())
+        if pa.types.is_dictionary(arrow.type):
+            arrow = arrow.dictionary_decode()
+        parts.append(arrow.cast(pa.large_string()))
+    coded = pc.dictionary_encode(pa.chunked_array(parts, pa.large_string())).combine_chunks()
+    return coded.indices.to_numpy(zero_copy_only=False), len(coded.dictionary)
 
 
 # The fields a row is compared on with the store; the values a row does not give keep the stored ones.
@@ -817,11 +828,12 @@ def _full_list(r: _Rows, ctx: Context, f: Findings, list_date: str) -> tuple[pd.
     f.add_rows("LISTE_ENTREE", new_pos, None, "")
     if len(gone):
         gone_dates = np.array([ctx.list_dates.get(k, list_date) for k in gone[by].tolist()], dtype=object)
-        f.add_rows("LISTE_SORTIE", np.full(len(gone), FILE), "nir", gone["nir"].to_numpy(), nom=gone["nom"].to_numpy(),
-                   prenom=gone["prenom"].to_numpy(), adherent=gone["adherent"].to_numpy(),
+        text = {k: gone[k].to_numpy(dtype=object, na_value=None) for k in ("nir", "nom", "prenom", "adherent")}
+        f.add_rows("LISTE_SORTIE", np.full(len(gone), FILE), "nir", text["nir"], nom=text["nom"],
+                   prenom=text["prenom"], adherent=text["adherent"],
                    date=[_fr(d) for d in gone_dates], **({"etablissement": gone[by].to_numpy()} if by != "adherent" else {}))
-        given = {"pos": -1, "line": 0, "action": "sortie", "compte": "sortie", "adherent": gone["adherent"].to_numpy(),
-                 "nir": gone["nir"].to_numpy(), "stored_row": gone_rows, "date_sortie": gone_dates,
+        given = {"pos": -1, "line": 0, "action": "sortie", "compte": "sortie", "adherent": text["adherent"],
+                 "nir": text["nir"], "stored_row": gone_rows, "date_sortie": gone_dates,
                  "nir_id": 0}  # nir_id: the store orders the employees new to it by it, and leavers are not
         exits = pd.DataFrame({k: _leavers(accepted[k].dtype, given.get(k), len(gone)) for k in accepted.columns}, copy=False)
         accepted = pd.concat([accepted, exits], ignore_index=True)
