@@ -217,8 +217,8 @@ def process_claim(conn, settings: Settings, claim: claims.Claim, now: dt.datetim
     if checked.quarantine_reason:
         rec.details["quarantaine"] = True
     early = _rejects_in_background(conn, settings, claim, kind, checked)
-    if early is not None:  # the workbook's own process has the file: this one need not keep its table in memory
-        forget_tables()
+    if early is not None or not rec.refused:  # the workbook's own process has the file, or there is no workbook:
+        forget_tables()  # nothing in this process reads the file again, its table need not stay in memory
     try:
         stage("enregistrement")
         try:

@@ -362,3 +362,26 @@ def test_help_is_french(ws):
     from tests.conftest import CLI
 
     assert "Commandes :" in subprocess.run([*CLI, "--help"], capture_output=True, text=True, check=True).stdout
+
+
+def test_a_file_without_refused_rows_lets_go_of_its_table_before_the_store_is_written(ws, rng, monkeypatch):
+    """Nothing reads a file again once checked when it has no correction workbook: its table (200 MB for a
+    million rows) is let go before the store's write; a file with refused rows keeps it for its workbook."""
+    from amsn_batch.read import table as table_module
+    from amsn_batch.store import employees as store_employees
+
+    siret = ws.registry.members["10001"][0]
+    cached = []
+    record = store_employees.record_file
+
+    def spying(*args, **kwargs):
+        cached.append(table_module._read_table.cache_info().currsize)
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr("amsn_batch.kinds.employees.record_file", spying)
+    write_csv(ws.drop("10001", "bon.csv"), MOVEMENT_HEADERS, [employee_row(make_nir(rng), siret) for _ in range(3)])
+    ws.cli("traiter")
+    write_csv(ws.drop("10001", "partiel.csv"), MOVEMENT_HEADERS, [employee_row(make_nir(rng), siret), employee_row("1", siret)])
+    ws.cli("traiter")
+    assert cached == [0, 1]
+    assert ack_path(ws.outbox / "10001", "partiel", "rejets.xlsx").exists()
