@@ -178,3 +178,33 @@ def test_what_an_accepted_file_asks_about_earlier_workbooks_is_found_by_index(ws
             assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), (sql, plan)
     finally:
         db.conn.close()
+
+
+def test_the_lookup_cut_into_ranges_of_nirs_gives_the_same_employees(ws, monkeypatch):
+    """The file's NIRs cut the lookup into queries of CHUNK of them (a million employees' joined texts never
+    all in memory): ranges of two NIRs give every employee once, with the same values, in every kind of lookup."""
+    from amsn_batch.store import employees as store_employees
+
+    a, b, c = _store(ws)
+    others = [make_nir(random.Random(100 + k)) for k in range(4)]
+    s1 = ws.registry.members["10001"][0]
+    write_csv(ws.drop("10001", "sorties.csv"), MOVEMENT_HEADERS,
+              [employee_row(n, s1, movement="Sortie", hired="", exit="31/07/2025", contract="", job="", pcs="",
+                            category="", multi="", name=f"E{k}") for k, n in enumerate(others[:2])])
+    ws.cli("traiter")  # gone: C, E0, E1
+    asked = {
+        "mouvements": (["10001", "10002"], [a, c, *others[:2], make_nir(random.Random(9)), ""], False),
+        "liste": (["10001"], [a, *others], True),  # the 3 gone fewer than the NIRs: all of 10001 read
+        "liste, NIR par NIR": (["10001"], [a, c], True),  # more gone than NIRs: the NIRs' and the present staff
+        "tout": (["10001", "10002"], None, False),
+    }
+    db = connect(ws.store)
+    try:
+        whole = {k: _rows(existing_employees(db.conn, *v)) for k, v in asked.items()}
+        monkeypatch.setattr(store_employees, "CHUNK", 1)
+        cut = {k: existing_employees(db.conn, *v) for k, v in asked.items()}
+    finally:
+        db.conn.close()
+    assert {k: _rows(v) for k, v in cut.items()} == whole
+    assert {k: len(v) for k, v in cut.items()} == {k: len(v) for k, v in whole.items()} == {
+        "mouvements": 5, "liste": 7, "liste, NIR par NIR": 5, "tout": 8}

@@ -624,6 +624,15 @@ def _column(stored: Stored, key: str, rows: np.ndarray | None = None) -> np.ndar
     return out
 
 
+def _stored_text(stored: Stored, key: str, rows: np.ndarray) -> pa.Array:
+    """A stored text column at the positions `rows`, as Arrow text (null where the store has no employee or
+    no value): what Arrow compares with a file's column without a Python text per row."""
+    at = stored.at[rows]
+    column = pa.array(stored.existing[key], from_pandas=True)
+    taken = pc.take(column, pa.array(at, mask=at < 0))
+    return taken.dictionary_decode() if pa.types.is_dictionary(taken.type) else taken
+
+
 def _pairs(adherents: list, nirs: list) -> list[np.ndarray]:
     """(adhérent, NIR) of each row of several sets as one integer, the same for the same pair in every set
     (each text hashed once, by Arrow: much cheaper to look up than texts)."""
@@ -683,7 +692,7 @@ def _changes(r: _Rows, stored: Stored, rows: np.ndarray) -> tuple[np.ndarray, np
             given = pc.fill_null(pc.not_equal(new, ""), False).to_numpy(zero_copy_only=False)
             if not given.any():
                 continue
-            old = pa.array(_column(stored, key, rows), type=new.type, from_pandas=True)
+            old = _stored_text(stored, key, rows).cast(new.type)
             differs = pc.fill_null(pc.not_equal(new, old), True).to_numpy(zero_copy_only=False)  # None: differs
         else:  # text: a given value is a non-empty text, so it differs from a stored None as from any other
             part = value.iloc[rows] if isinstance(value, pd.Series) else np.asarray(value, dtype=object)[rows]

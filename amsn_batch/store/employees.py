@@ -37,41 +37,71 @@ def existing_employees(conn: sqlite3.Connection, adherents: list[str], nirs: Seq
     marks = ",".join("?" * len(adherents))
     if conn.execute(f"SELECT 1 FROM salaries WHERE adherent IN ({marks}) LIMIT 1", adherents).fetchone() is None:
         return _frame(conn, {})  # a first file: no need to sort and send the file's NIRs
-    if staff and nirs is not None and conn.execute(
-            f"SELECT COUNT(*) FROM salaries WHERE adherent IN ({marks}) AND present = 0", adherents).fetchone()[0] <= len(nirs):
-        nirs = None
-    select = (f"SELECT {', '.join(f'{table}.{c} AS {c}' for table, c in _SOURCES)} "
-              "FROM {source} JOIN salaries_versions v ON v.id = s.version_id WHERE {where}")
-    if nirs is None:
-        sql, params = select.format(source="salaries s", where=f"s.adherent IN ({marks})"), adherents
-    else:  # the file's NIRs drive the query (CROSS JOIN: in this order), one index lookup per (NIR, adhérent)
-        keys = _sorted_keys(nirs)
-        gone = " AND s.present = 0" if staff else ""
-        sql = select.format(source=f"json_each(?) k CROSS JOIN salaries s ON s.nir = k.value AND s.adherent IN ({marks}){gone}",
-                            where="1 = 1")
-        params = [keys, *adherents]
-        if staff:  # the present staff, whether in the file or not (one scan, no NOT IN over the file's NIRs)
-            sql += " UNION ALL " + select.format(source="salaries s", where=f"s.adherent IN ({marks}) AND s.present = 1")
-            params += adherents
+    keys = _sorted_keys(nirs) if nirs is not None else None
+    each = keys is not None and not (staff and conn.execute(
+        f"SELECT COUNT(*) FROM salaries WHERE adherent IN ({marks}) AND present = 0", adherents).fetchone()[0] <= len(keys))
     # Each column comes back as one text, its values joined by SEPARATOR (NULL written as NONE), cut into an
-    # Arrow array here: a million employees are a few dozen Python objects, not twenty million.
+    # Arrow array here: a million employees are a few dozen Python objects, not twenty million. The file's NIRs
+    # cut the query into ranges of CHUNK of them, so that the joined texts of a million employees (200 MB) are
+    # never all in memory at once.
     agg = "string_agg({}, '" + SEPARATOR + "')" if engine(conn) == POSTGRESQL else "group_concat({}, '" + SEPARATOR + "')"
     columns = [c for _, c in _SOURCES]
     texts = ", ".join(agg.format(f"CAST({c} AS TEXT)" if c in NOT_NULL else f"COALESCE(CAST({c} AS TEXT), '{NONE}')")
                       for c in columns)
-    n, *joined = conn.execute(f"SELECT COUNT(*), {texts} FROM ({sql}) r", params).fetchone()
-    return _frame(conn, {c: _split(text, n, c in NUMBERS or c == "fichier_id", repeats=c.startswith("date_"))
-                         for c, text in zip(columns, joined)} if n else {})
+    select = (f"SELECT {', '.join(f'{table}.{c} AS {c}' for table, c in _SOURCES)} "
+              "FROM {source} JOIN salaries_versions v ON v.id = s.version_id WHERE {where}")
+    starts = (list(range(0, len(keys), CHUNK)) or [0]) if keys is not None and _binary_order(conn) else [0]
+    gathered = {c: _Column(c in NUMBERS or c == "fichier_id", repeats=c.startswith("date_")) for c in columns}
+    n_all = 0
+    for i, start in enumerate(starts):
+        low = keys[start].as_py() if i else None
+        high = keys[starts[i + 1]].as_py() if i + 1 < len(starts) else None
+        in_range = "".join([" AND s.nir >= ?" if low is not None else "", " AND s.nir < ?" if high is not None else ""])
+        bounds = [b for b in (low, high) if b is not None]
+        if not each:
+            sql = select.format(source="salaries s", where=f"s.adherent IN ({marks})" + in_range)
+            params = [*adherents, *bounds]
+        else:  # the file's NIRs drive the query (CROSS JOIN: in this order), one index lookup per (NIR, adhérent)
+            part = keys.slice(start, starts[i + 1] - start if i + 1 < len(starts) else None)
+            gone = " AND s.present = 0" if staff else ""
+            sql = select.format(source=f"json_each(?) k CROSS JOIN salaries s ON s.nir = k.value AND s.adherent IN ({marks}){gone}",
+                                where="1 = 1")
+            params = [_json(part), *adherents]
+            if staff:  # the present staff, whether in the file or not (one scan, no NOT IN over the file's NIRs)
+                sql += " UNION ALL " + select.format(source="salaries s", where=f"s.adherent IN ({marks}) AND s.present = 1" + in_range)
+                params += [*adherents, *bounds]
+        n, *joined = conn.execute(f"SELECT COUNT(*), {texts} FROM ({sql}) r", params).fetchone()
+        n_all += n
+        for j, c in enumerate(columns if n else ()):
+            text, joined[j] = joined[j], None  # each text let go once cut
+            gathered[c].add(text, n)
+    return _frame(conn, {c: gathered.pop(c).whole() for c in columns} if n_all else {})
 
 
-def _sorted_keys(nirs: Sequence[str]) -> str:
-    """The distinct non-empty NIRs as a JSON array, in order (the index is then read in order), by Arrow's
-    kernels: a million NIRs sorted as Python texts take half a second, and made into a million Python texts
-    for json.dumps, 75 MB more at the file's peak of memory. Texts of letters and digits alone (what checked
-    NIRs are) need no escaping: the array is then joined by Arrow."""
+CHUNK = 1 << 17  # NIRs of the file per query of existing_employees
+
+
+def _binary_order(conn) -> bool:
+    """Whether the store orders texts byte by byte, as Arrow sorts the NIRs that cut existing_employees into
+    ranges: SQLite does; PostgreSQL with the C collation (another one may order them otherwise: one query)."""
+    if engine(conn) != POSTGRESQL:
+        return True
+    collation = conn.execute("SELECT datcollate FROM pg_database WHERE datname = current_database()").fetchone()[0]
+    return collation in ("C", "POSIX", "C.UTF-8", "C.utf8")
+
+
+def _sorted_keys(nirs: Sequence[str]) -> pa.Array:
+    """The distinct non-empty NIRs, in order (the index is then read in order), by Arrow's kernels: a million
+    NIRs sorted as Python texts take half a second, and made into a million Python texts, 75 MB more at the
+    file's peak of memory."""
     keys = pa.array(nirs, pa.string())
     keys = pc.unique(keys.filter(pc.not_equal(keys, "")))
-    keys = keys.take(pc.sort_indices(keys))
+    return keys.take(pc.sort_indices(keys))
+
+
+def _json(keys: pa.Array) -> str:
+    """NIRs as a JSON array: texts of letters and digits alone (what checked NIRs are) need no escaping, and
+    are then joined by Arrow."""
     if len(keys) and pc.all(pc.match_substring_regex(keys, "^[0-9A-Za-z]+$")).as_py():
         whole = pa.ListArray.from_arrays(pa.array([0, len(keys)], pa.int32()), keys)
         return '["' + pc.binary_join(whole, '","')[0].as_py() + '"]'
@@ -85,32 +115,56 @@ _SOURCES = (*(("s", c) for c in ("id", "present", "version_id", "adherent", "nir
 SEPARATOR, NONE = "\x1f", "\x1e"
 
 
-def _split(text: str, n: int, number: bool, repeats: bool = False) -> np.ndarray | pd.Categorical | pa.Array:
-    """The n values joined in `text` (SEPARATOR between two, NONE for NULL): int64 for a `number` column
-    (never NULL); else texts, NULL missing, in little memory: Arrow text for a column whose values are nearly
-    all different (names, NIRs), a Categorical of Python texts otherwise (a SIRET, a code, a date: one byte or
-    two per employee instead of eight, and one Python text per distinct value). `repeats`: a column whose values
-    repeat over a big staff even when a sample of them does not show it (dates: a few thousand days for a
-    million hires)."""
-    if not number and text.count(NONE) == n:  # a column nobody fills (no comment, no determinants…)
-        return pd.Categorical.from_codes(np.full(n, -1, dtype=np.int8), categories=pd.Index([], dtype=object))
-    values = pc.split_pattern(pa.array([text], pa.large_string()), SEPARATOR).flatten()
-    if len(values) != n:
-        raise ValueError(f"a stored value holds the separator: {len(values)} values for {n} employees")
-    if number:
-        return values.cast(pa.int64()).to_numpy()
-    sample = values.slice(0, 1000).to_pylist()
-    if not repeats and len(set(sample)) * 4 > len(sample):  # names, NIRs: a text each
-        return pc.if_else(pc.equal(values, NONE), pa.scalar(None, values.type), values)
-    coded = pc.dictionary_encode(values)
-    distinct = coded.dictionary.to_numpy(zero_copy_only=False)
-    codes = coded.indices.to_numpy()
-    null = np.flatnonzero(distinct == NONE)
-    if len(null):  # NULL as the Categorical's missing code, -1
-        codes = np.where(codes == null[0], -1, codes - (codes > null[0]))
-        distinct = np.delete(distinct, null[0])
-    codes = codes.astype(np.min_scalar_type(-len(distinct) - 1), copy=False)
-    return pd.Categorical.from_codes(codes, categories=pd.Index(distinct, dtype=object))
+class _Column:
+    """A column of existing_employees gathered piece by piece (one piece per range of NIRs), each piece cut from
+    the text the store joined its values into (SEPARATOR between two, NONE for NULL) and made compact at once.
+    How the column is held is decided on its first piece: int64 for a `number` (never NULL); Arrow text for
+    texts nearly all different (names, NIRs; NULL null); else a Categorical of Python texts (a SIRET, a code,
+    a date: one or two bytes per employee instead of eight, one Python text per distinct value; NULL missing).
+    `repeats`: a column whose values repeat over a big staff even when a sample of them does not show it
+    (dates: a few thousand days for a million hires)."""
+
+    def __init__(self, number: bool, repeats: bool = False) -> None:
+        self.number, self.repeats = number, repeats
+        self.each: bool | None = None
+        self.pieces: list = []
+        self.categories: dict[str, int] = {}
+
+    def add(self, text: str, n: int) -> None:
+        if self.number:
+            self.pieces.append(self._values(text, n).cast(pa.int64()).to_numpy())
+            return
+        if self.each is None and text.count(NONE) == n:  # a column nobody fills (no comment, no determinants…)
+            self.each = False
+        if self.each is False and text.count(NONE) == n:
+            self.pieces.append(np.full(n, -1, dtype=np.int8))
+            return
+        values = self._values(text, n)
+        if self.each is None:
+            sample = values.slice(0, 1000).to_pylist()
+            self.each = not self.repeats and len(set(sample)) * 4 > len(sample)
+        if self.each:
+            self.pieces.append(pc.if_else(pc.equal(values, NONE), pa.scalar(None, values.type), values))
+            return
+        coded = pc.dictionary_encode(values)
+        known = self.categories
+        code = np.array([-1 if v == NONE else known.setdefault(v, len(known)) for v in coded.dictionary.to_pylist()])
+        self.pieces.append(code.astype(np.min_scalar_type(-len(known) - 1))[coded.indices.to_numpy(zero_copy_only=False)])
+
+    @staticmethod
+    def _values(text: str, n: int) -> pa.Array:
+        values = pc.split_pattern(pa.array([text], pa.large_string()), SEPARATOR).flatten()
+        if len(values) != n:
+            raise ValueError(f"a stored value holds the separator: {len(values)} values for {n} employees")
+        return values
+
+    def whole(self) -> np.ndarray | pd.Categorical | pa.Array:
+        pieces, self.pieces = self.pieces, []
+        if self.number:
+            return np.concatenate(pieces)
+        if self.each:
+            return pa.concat_arrays(pieces)
+        return pd.Categorical.from_codes(np.concatenate(pieces), categories=pd.Index(list(self.categories), dtype=object))
 
 
 NUMBERS = ("id", "present", "version_id")
