@@ -536,3 +536,20 @@ def test_a_full_lists_movements_are_one_text_shared_by_its_rows(tmp_path):
     action = Cells(table, map_headers(table.headers, V), True, dt.date(2026, 12, 1)).action()
     assert action.tolist() == ["entree"] * 50 and len({id(a) for a in action}) == 1
     assert len({id(v) for v in values.repeated("SI", 1000)}) == 1
+
+
+def test_a_files_nirs_stay_arrow_text_through_the_checks(tmp_path):
+    """The NIR kernel's normalized values and the accepted NIRs are Arrow text ('' where refused): a million
+    NIRs were a million Python texts (70 MB) held through the checks."""
+    import pyarrow as pa
+
+    from amsn_batch.rules.schema import Cells
+
+    rng = random.Random(8)
+    siret = "73282932000074"
+    good = make_nir(rng)
+    rows = [employee_row(f" {good[:5]} {good[5:]} ", siret), employee_row("1", siret), employee_row("", siret)]
+    table = read_table(write_csv(tmp_path / "f.csv", MOVEMENT_HEADERS, rows), V)
+    c = Cells(table, map_headers(table.headers, V), False, dt.date(2026, 12, 1)).nir()
+    assert isinstance(c["value"], pa.Array) and c["value"].to_pylist() == [good, "1", ""]
+    assert c["accepted"].dtype == "str" and c["accepted"].tolist() == [good, "", ""]

@@ -210,7 +210,7 @@ def check(table: Table, ctx: DeclarationContext) -> DeclarationCheck:
         rows["categorie"] = cells.lookup("categorie", cell_rule("CATEGORIE_INVALIDE", "declaration").params["valeurs"])[0]
         nir = cells.nir("nir")
         nir_ok = ~(nir["empty"] | nir["scientific"] | nir["no_key"] | nir["shape"] | nir["key"])
-        rows["nir"] = np.where(nir_ok, nir["value"], "")
+        rows["nir"] = np.where(nir_ok, nir["value"].to_numpy(zero_copy_only=False), "")
         rows["nom"] = col("nom").to_numpy(dtype=object)
         rows["prenom"] = col("prenom").to_numpy(dtype=object)
         anonymous = nir["empty"] & ~cells.given("nom")

@@ -290,7 +290,7 @@ def _limit_params(r: _Rows, rule: Rule, key: str, pos: np.ndarray) -> dict:
 _PARAMS = {  # the message parameters beyond the raw value (valeur), by rule
     "CHAMP_OBLIGATOIRE": _required_params,
     "DATE_EMBAUCHE_FUTURE": _limit_params,
-    "NIR_FORMAT": lambda r, rule, key, pos: {"detail": [_nir_shape_detail(v) for v in r.nir(key)["value"][pos]]},
+    "NIR_FORMAT": lambda r, rule, key, pos: {"detail": [_nir_shape_detail(v) for v in r.nir(key)["value"].take(pos).to_pylist()]},
     "NIR_MOIS": lambda r, rule, key, pos: {"mois": [f"{m:02d}" for m in r.nir(key)["month"][pos]]},
     "NIR_PROVISOIRE": lambda r, rule, key, pos: {"sexe": r.nir(key)["sex"][pos]},
     "PCS_INCONNU": _proches,
@@ -364,8 +364,8 @@ def _age(birth: np.ndarray, on: np.ndarray) -> np.ndarray:
 
 def _nir_birth(r: _Rows, f: Findings) -> None:
     """A NIR says the year and (01–12) month of birth: they must agree with the birth date when given."""
-    nir, birth = r.out["nir"], r.out["date_naissance"]
-    both = (nir != "") & (birth != "") & _sound(r, f, "nir", "date_naissance")
+    birth = r.out["date_naissance"]
+    both = (r.out["_nir_id"] != 0) & (birth != "") & _sound(r, f, "nir", "date_naissance")  # a valid NIR: an id
     if not both.any():
         return
     pos = np.flatnonzero(both)
@@ -467,7 +467,7 @@ def _birth_year_month(r: _Rows) -> tuple[np.ndarray, np.ndarray]:
         return r.out["_birth"]
     birth = r.out["date_naissance"]
     has_birth = birth != ""
-    from_nir = ~has_birth & (r.out["nir"] != "")
+    from_nir = ~has_birth & (r.out["_nir_id"] != 0)
     year = np.zeros(r.n, dtype=np.int32)
     month = np.zeros(r.n, dtype=np.int32)
     if has_birth.any():
@@ -538,10 +538,11 @@ def _at(column: pd.Series, pos: np.ndarray) -> np.ndarray:
 
 
 def _keys_frame(r: _Rows) -> tuple[pd.DataFrame, np.ndarray]:
-    adherent, nir = r.out["adherent"], r.out["nir"]
-    keyed = (nir != "") & (adherent != "")
-    # object Series: left as they are (a DataFrame would turn text arrays into Arrow strings, a copy)
-    return pd.DataFrame({"adherent": pd.Series(adherent, dtype=object), "nir": pd.Series(nir, dtype=object),
+    adherent = r.out["adherent"]
+    keyed = (r.out["_nir_id"] != 0) & (adherent != "")  # a valid NIR has an id
+    # the adhérents as an object Series (a DataFrame would turn a text array into Arrow strings, a copy), the
+    # NIRs as the checks hold them (Arrow text)
+    return pd.DataFrame({"adherent": pd.Series(adherent, dtype=object), "nir": r.out["nir"],
                          "line": r.out["line"]}, copy=False), keyed
 
 

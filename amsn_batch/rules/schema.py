@@ -24,6 +24,8 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..read.arrow import may_need_strip
 from ..read.headers import HeaderMap
@@ -159,7 +161,8 @@ def _nir_kernel(raw: pd.Series) -> dict[str, np.ndarray]:
     cases = {"notation_scientifique": c["scientific"], "sans_cle": c["no_key"], "format": c["shape"], "cle": c["key"],
              "mois": month, "ordre": order, "provisoire": ok & ((c["sex"] == 7) | (c["sex"] == 8))}
     small = {key: c[key].astype(dtype) for key, dtype in _NIR_PARTS.items()}  # a digit, two or three each
-    return {**c, **small, "cases": cases, "ok": ok, "accepted": np.where(ok, c["value"], "").astype(object)}
+    accepted = pd.Series(pc.if_else(pa.array(ok), c["value"], ""), dtype="str")  # Arrow text, '' where refused
+    return {**c, **small, "cases": cases, "ok": ok, "accepted": accepted}
 
 
 _NIR_PARTS = {"sex": np.int8, "year": np.int16, "month": np.int16, "order": np.int16}
