@@ -134,9 +134,10 @@ class _Column:
         if self.number:
             self.pieces.append(self._values(text, n).cast(pa.int64()).to_numpy())
             return
-        if self.each is None and text.count(NONE) == n:  # a column nobody fills (no comment, no determinants…)
+        empty = text.count(NONE) == n  # a column nobody fills (no comment, no determinants…)
+        if self.each is None and empty:
             self.each = False
-        if self.each is False and text.count(NONE) == n:
+        if empty and not self.each:
             self.pieces.append(np.full(n, -1, dtype=np.int8))
             return
         values = self._values(text, n)
@@ -174,7 +175,7 @@ NOT_NULL = (*NUMBERS, "adherent", "nir", "fichier_id")
 
 def _frame(conn: sqlite3.Connection, columns: dict) -> pd.DataFrame:
     """The DataFrame of existing_employees: numbers as int64, the multi-employer flag as 0/1 (None when not
-    recorded), texts as `_split` holds them (Arrow text, or a Categorical: a million employees' columns in a
+    recorded), texts as `_Column` holds them (Arrow text, or a Categorical: a million employees' columns in a
     fifth of the memory of object arrays; NULL is a missing value, read with to_numpy(na_value=None)); the
     recording file's name and date looked up once per file, not joined on every employee."""
     out = {}
