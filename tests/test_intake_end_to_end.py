@@ -385,3 +385,22 @@ def test_a_file_without_refused_rows_lets_go_of_its_table_before_the_store_is_wr
     ws.cli("traiter")
     assert cached == [0, 1]
     assert ack_path(ws.outbox / "10001", "partiel", "rejets.xlsx").exists()
+
+
+def test_a_nir_typed_with_spaces_or_dots_is_taken_from_a_file(ws, rng):
+    """NIRs as people type them ('1 80 01 75 123 456 78', dots), also in a file whose last line stops before its
+    empty last cells (exporters trim them; the reader then gives the columns in two Arrow chunks): normalised
+    and recorded. The NIR kernel raised on a chunked column (its mask), which refused such a file whole as
+    unreadable."""
+    siret = ws.registry.members["10001"][0]
+    nirs = [make_nir(rng) for _ in range(4)]
+    a, b = nirs[0], nirs[1]
+    typed = [" ".join([a[:1], a[1:3], a[3:5], a[5:7], a[7:10], a[10:13], a[13:]]), ".".join([b[:7], b[7:]]), nirs[2]]
+    write_csv(ws.drop("10001", "saisie.csv"), MOVEMENT_HEADERS, [employee_row(t, siret) for t in typed])
+    d = nirs[3]
+    trimmed = employee_row(f"{d[:5]} {d[5:10]} {d[10:]}", siret)[:-1]  # no comment, and no separator for it
+    ws.drop("10001", "une.csv").write_bytes((";".join(MOVEMENT_HEADERS) + "\r\n" + ";".join(trimmed) + "\r\n").encode("cp1252"))
+    ws.cli("traiter")
+    assert [(ws.ack("10001", s)["statut"], ws.ack("10001", s)["lignes_acceptees"]) for s in ("saisie", "une")] == [
+        ("accepte", 3), ("accepte", 1)]
+    assert sorted(n for (n,) in ws.sql("SELECT nir FROM salaries")) == sorted(nirs)

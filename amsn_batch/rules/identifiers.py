@@ -25,6 +25,8 @@ def arrow_text(values) -> pa.Array:
             arr = pa.array(values.array if isinstance(values, pd.Series) else values)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             arr = pa.array([None if v is None or v != v else str(v) for v in values], type=pa.string())
+    if isinstance(arr, pa.ChunkedArray):  # as read from a file: the kernels' masks (replace_with_mask) want one array
+        arr = arr.combine_chunks()
     if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
         arr = pc.cast(arr, pa.string())
     return pc.fill_null(arr, "") if arr.null_count else arr
