@@ -258,3 +258,30 @@ def import_registry(w: Workspace, folder: Path) -> Workspace:
 def ws(tmp_path: Path) -> Workspace:
     """A workspace whose registry (4 adhérents, mandataire PAIE01 for 10002 and 10003) is imported."""
     return import_registry(make_workspace(tmp_path / "ws"), tmp_path / "registre")
+
+
+class _CheckTrips(logging.Handler):
+    """The `lecture_impossible` lines logged: a check (or a parser) that raised on a file."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("lecture_impossible"):
+            self.lines.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+def _checks_never_trip(request):
+    """A check that raises on a file refuses the file instead of stopping the run (pipeline: bad input never
+    crashes). In the suite such a refusal is a bug that tests would otherwise see only by its effect (a file
+    said unreadable): it fails the test, unless the test trips one on purpose (@pytest.mark.check_trips). Runs
+    in this process only (a CLI run in a real process logs to its own stderr)."""
+    handler = _CheckTrips()
+    logger = logging.getLogger("amsn_batch")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    if handler.lines and request.node.get_closest_marker("check_trips") is None:
+        pytest.fail(f"a check raised on a test file, which was refused for it: {handler.lines[0]}", pytrace=False)

@@ -13,6 +13,8 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from amsn_batch.faults import ENV
 from tests.conftest import CLI, Workspace, make_workspace
 from tests.factories import MOVEMENT_HEADERS, employee_row, make_nir, write_csv, write_xlsx
@@ -184,3 +186,32 @@ def test_a_run_killed_once_while_reading_or_elsewhere_does_not_set_the_file_asid
         assert _traiter(ws, fault=point).returncode == -signal.SIGKILL
     assert _traiter(ws).returncode == 0
     assert _status(ws, "autres.csv") == "accepte"
+
+
+@pytest.mark.check_trips
+def test_a_check_that_raises_refuses_its_file_and_the_run_goes_on(ws, monkeypatch, _checks_never_trip):
+    """A check raising on a file (a bug, or a file no one foresaw) refuses that file in French, sets it aside
+    whole and logs the exception's type, without a NIR; the other files of the run are processed as usual."""
+    from amsn_batch.rules import employees as rules_employees
+
+    siret = ws.registry.members["10001"][0]
+    nir = make_nir()
+    checked = rules_employees._nir_birth
+
+    def tripping(r, f):
+        if r.n == 2:  # the first file only
+            raise ValueError("un contrôle défaillant")
+        return checked(r, f)
+
+    monkeypatch.setattr(rules_employees, "_nir_birth", tripping)
+    write_csv(ws.drop("10001", "a.csv"), MOVEMENT_HEADERS, [employee_row(nir, siret), employee_row(make_nir(), siret)])
+    original = (ws.inbox / "10001" / "a.csv").read_bytes()
+    write_csv(ws.drop("10001", "b.csv"), MOVEMENT_HEADERS, [employee_row(make_nir(), siret) for _ in range(3)])
+    ws.cli("traiter")
+    tripped = ws.ack("10001", "a")
+    assert (tripped["statut"], tripped["lignes_acceptees"]) == ("rejete", 0)
+    assert any("n'a pas pu être lu" in r["message"] for r in ws.ack_rows("10001", "a"))
+    assert (ws.quarantine / "10001" / "a.csv").read_bytes() == original
+    assert ws.ack("10001", "b")["lignes_acceptees"] == 3 and ws.sql("SELECT count(*) FROM salaries") == [(3,)]
+    lines = _checks_never_trip.lines  # the lecture_impossible lines (conftest)
+    assert len(lines) == 1 and "erreur=ValueError" in lines[0] and nir not in lines[0]
