@@ -150,6 +150,8 @@ class Workspace:
         if process or any(k in FAULT_VARS for k in env or {}):
             proc = subprocess.run([*CLI, *argv], capture_output=True, text=True, cwd=self.root,
                                   env={**os.environ, **(env or {})}, timeout=600)
+            for watching in _WATCHING:  # a real process logs to its stderr: what _checks_never_trip looks for
+                watching.lines += [line for line in proc.stderr.splitlines() if "lecture_impossible" in line]
         else:
             proc = cli_in_process(argv, self.root, env)
         if check and proc.returncode != 0:
@@ -272,16 +274,21 @@ class _CheckTrips(logging.Handler):
             self.lines.append(record.getMessage())
 
 
+_WATCHING: list[_CheckTrips] = []  # the running test's, for the CLI runs in a real process (Workspace.cli)
+
+
 @pytest.fixture(autouse=True)
 def _checks_never_trip(request):
     """A check that raises on a file refuses the file instead of stopping the run (pipeline: bad input never
     crashes). In the suite such a refusal is a bug that tests would otherwise see only by its effect (a file
     said unreadable): it fails the test, unless the test trips one on purpose (@pytest.mark.check_trips). Runs
-    in this process only (a CLI run in a real process logs to its own stderr)."""
+    in this process, and for Workspace.cli in a real process, on its stderr."""
     handler = _CheckTrips()
     logger = logging.getLogger("amsn_batch")
     logger.addHandler(handler)
+    _WATCHING.append(handler)
     yield handler
+    _WATCHING.remove(handler)
     logger.removeHandler(handler)
     if handler.lines and request.node.get_closest_marker("check_trips") is None:
         pytest.fail(f"a check raised on a test file, which was refused for it: {handler.lines[0]}", pytrace=False)
