@@ -629,9 +629,7 @@ def _stored_text(stored: Stored, key: str, rows: np.ndarray) -> pa.Array:
     """A stored text column at the positions `rows`, as Arrow text (null where the store has no employee or
     no value): what Arrow compares with a file's column without a Python text per row."""
     at = stored.at[rows]
-    column = pa.array(stored.existing[key], from_pandas=True)
-    taken = pc.take(column, pa.array(at, mask=at < 0))
-    return taken.dictionary_decode() if pa.types.is_dictionary(taken.type) else taken
+    return _arrow_text(pc.take(pa.array(stored.existing[key], from_pandas=True), pa.array(at, mask=at < 0)))
 
 
 def _pairs(adherents: list, nirs: list) -> list[np.ndarray]:
@@ -646,14 +644,19 @@ def _pairs(adherents: list, nirs: list) -> list[np.ndarray]:
 def _codes(sets: list) -> tuple[np.ndarray, int]:
     """One integer per distinct text over several sets of texts (arrays, Series of objects, Arrow text or a
     Categorical), and how many there are: the texts encoded by Arrow, none made a Python object."""
-    parts = []
-    for texts in sets:
-        arrow = pa.array(texts, from_pandas=True) if isinstance(texts, pd.Series) else pa.array(texts, pa.large_string())
-        if pa.types.is_dictionary(arrow.type):
-            arrow = arrow.dictionary_decode()
-        parts.append(arrow.cast(pa.large_string()))
+    parts = [_arrow_text(pa.array(texts, from_pandas=True) if isinstance(texts, pd.Series) else pa.array(texts, pa.large_string()))
+             for texts in sets]
     coded = pc.dictionary_encode(pa.chunked_array(parts, pa.large_string())).combine_chunks()
     return coded.indices.to_numpy(zero_copy_only=False), len(coded.dictionary)
+
+
+def _arrow_text(arrow: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Arrow texts as one array of large text, a Categorical's dictionary decoded."""
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    if pa.types.is_dictionary(arrow.type):
+        arrow = arrow.dictionary_decode()
+    return arrow.cast(pa.large_string())
 
 
 # The fields a row is compared on with the store; the values a row does not give keep the stored ones.
@@ -693,7 +696,7 @@ def _changes(r: _Rows, stored: Stored, rows: np.ndarray) -> tuple[np.ndarray, np
             given = pc.fill_null(pc.not_equal(new, ""), False).to_numpy(zero_copy_only=False)
             if not given.any():
                 continue
-            old = _stored_text(stored, key, rows).cast(new.type)
+            old = _stored_text(stored, key, rows)
             differs = pc.fill_null(pc.not_equal(new, old), True).to_numpy(zero_copy_only=False)  # None: differs
         else:  # text: a given value is a non-empty text, so it differs from a stored None as from any other
             part = value.iloc[rows] if isinstance(value, pd.Series) else np.asarray(value, dtype=object)[rows]

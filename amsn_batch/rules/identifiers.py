@@ -54,8 +54,8 @@ def _number(digits: np.ndarray) -> np.ndarray:
 def nir_check(raw: pd.Series) -> dict[str, np.ndarray]:
     """Masks for each way a NIR can be wrong, plus the normalized value and its parts.
 
-    Keys: 'value' (normalized text, Arrow: a million NIRs are not a million Python texts), 'empty', 'scientific' (a spreadsheet turned it into 2,95109E+14),
-    'no_key' (13 digits), 'shape' (any other malformed value), 'key' (well formed but wrong key); and for
+    Keys: 'value' (normalized text, Arrow: a million NIRs are not a million Python texts), 'empty',
+    'scientific' (a spreadsheet turned it into 2,95109E+14), 'no_key' (13 digits), 'shape' (any other malformed value), 'key' (well formed but wrong key); and for
     well-formed values (0 elsewhere): 'sex' (first digit), 'year' and 'month' (of birth, digits 2–3 and
     4–5), 'order' (digits 11–13), 'ident' (one integer per distinct NIR, Corsica included, for fast matching). Computed with Arrow kernels over the whole column, then digit arithmetic on the well-formed ones.
     """

@@ -132,7 +132,7 @@ class _Column:
 
     def add(self, text: str, n: int) -> None:
         if self.number:
-            self.pieces.append(self._values(text, n).cast(pa.int64()).to_numpy())
+            self.pieces.append(self._cut(text, n).cast(pa.int64()).to_numpy())
             return
         empty = text.count(NONE) == n  # a column nobody fills (no comment, no determinants…)
         if self.each is None and empty:
@@ -140,7 +140,7 @@ class _Column:
         if empty and not self.each:
             self.pieces.append(np.full(n, -1, dtype=np.int8))
             return
-        values = self._values(text, n)
+        values = self._cut(text, n)
         if self.each is None:
             sample = values.slice(0, 1000).to_pylist()
             self.each = not self.repeats and len(set(sample)) * 4 > len(sample)
@@ -153,7 +153,7 @@ class _Column:
         self.pieces.append(code.astype(np.min_scalar_type(-len(known) - 1))[coded.indices.to_numpy(zero_copy_only=False)])
 
     @staticmethod
-    def _values(text: str, n: int) -> pa.Array:
+    def _cut(text: str, n: int) -> pa.Array:
         values = pc.split_pattern(pa.array([text], pa.large_string()), SEPARATOR).flatten()
         if len(values) != n:
             raise ValueError(f"a stored value holds the separator: {len(values)} values for {n} employees")
